@@ -1,0 +1,199 @@
+"""Local stand-in for an AWS DataSync task: copy new or changed landing files into the lake.
+
+Data contract (one task = one landing folder -> one lake prefix):
+
+* Source: every regular file under ``landing`` (recursively) whose *name* matches one of the
+  ``include`` globs. Hidden files and folders (name starting with ``.``) are ignored, so
+  uploaders writing ``.name.tmp`` then renaming are never picked up half-way.
+* Destination: ``<dest_prefix><path relative to landing>`` (POSIX), e.g.
+  ``landing/autocorp/customers-20240101.csv`` -> ``raw/csv/autocorp/customers-20240101.csv``.
+  Each object is written with ``Lake.write_bytes`` (atomic for readers) and verified by reading
+  it back and comparing SHA-256; a mismatch is an error and the file is retried next run.
+* Only changed data moves: ``_state/filesync/<task>.json`` records, per source path,
+  ``{key, size, mtime_ns, sha256}`` of the last verified transfer. Same size and mtime -> skipped
+  without reading; different size/mtime but same SHA-256 -> skipped (state refreshed).
+  Entries of files removed from ``landing`` are kept (deletions are not propagated).
+* Files still being written are not copied: files modified less than ``settle_seconds`` before
+  the run started, and files whose size/mtime changed while they were read, are ``pending``.
+* Each run that copied something writes a manifest
+  ``_manifests/filesync/<task>/<started yyyymmddTHHMMSSffffffZ>.json``:
+  ``{"task", "started_at", "finished_at", "files": [{"source", "key", "size", "sha256",
+  "action"}]}`` (ISO-8601 UTC times; ``action`` is ``new`` or ``changed``).
+* Delivery is at-least-once: the manifest is written before the state, so a crash in between
+  re-copies (and re-announces) the same files next run. Run one sync per task at a time.
+* A failure on one file (vanished, unreadable, write/verify error) is recorded in
+  ``SyncReport.errors`` as ``"<source>: <reason>"`` and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from lakehouse.storage.lake import Lake
+
+STATE_PREFIX = "_state/filesync/"
+MANIFEST_PREFIX = "_manifests/filesync/"
+_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass
+class SyncedFile:
+    """One file transferred by a run."""
+
+    source: str  # path relative to the landing folder (POSIX)
+    key: str  # lake key
+    size: int
+    sha256: str
+    action: Literal["new", "changed"]
+
+
+@dataclass
+class SyncReport:
+    """What one ``sync_folder`` run did."""
+
+    task: str
+    copied: list[SyncedFile]
+    skipped: int  # unchanged files (same size+mtime, or same content)
+    errors: list[str]
+    manifest_key: str | None
+    started_at: datetime
+    finished_at: datetime
+    pending: list[str] = field(default_factory=list)  # still being written: retried next run
+
+    @property
+    def bytes_copied(self) -> int:
+        return sum(f.size for f in self.copied)
+
+
+def state_key(task: str) -> str:
+    return f"{STATE_PREFIX}{task}.json"
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _walk(landing: Path, include: tuple[str, ...]) -> list[str]:
+    """Matching files under ``landing`` as sorted POSIX paths relative to it."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(landing):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in filenames:
+            if not fn.startswith(".") and any(fnmatch.fnmatchcase(fn, g) for g in include):
+                out.append((Path(dirpath) / fn).relative_to(landing).as_posix())
+    return sorted(out)
+
+
+def _read_file(path: Path) -> tuple[bytes, str, os.stat_result]:
+    """Contents, SHA-256 (hashed while streaming) and the stat taken when the file was opened."""
+    digest = hashlib.sha256()
+    chunks: list[bytes] = []
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            chunks.append(chunk)
+    return b"".join(chunks), digest.hexdigest(), st
+
+
+def _load_state(lake: Lake, task: str) -> dict[str, dict]:
+    key = state_key(task)
+    if not lake.exists(key):
+        return {}
+    return json.loads(lake.read_text(key))["files"]
+
+
+def sync_folder(
+    landing: Path,
+    lake: Lake,
+    dest_prefix: str,
+    *,
+    task: str = "csv",
+    include: tuple[str, ...] = ("*.csv",),
+    settle_seconds: float = 2.0,
+    progress: bool = False,
+    now: Callable[[], datetime] | None = None,
+) -> SyncReport:
+    """Copy new or changed files of ``landing`` to ``<dest_prefix><relative path>`` in ``lake``."""
+    from tqdm import tqdm
+
+    clock = now or (lambda: datetime.now(UTC))
+    landing = Path(landing)
+    if not landing.is_dir():
+        raise FileNotFoundError(f"landing folder not found: {landing}")
+    prefix = dest_prefix.strip("/") + "/" if dest_prefix.strip("/") else ""
+    started_at = _utc(clock())
+    state = _load_state(lake, task)
+    state_dirty = False
+    copied: list[SyncedFile] = []
+    errors: list[str] = []
+    pending: list[str] = []
+    skipped = 0
+
+    for source in tqdm(
+        _walk(landing, include), desc=f"filesync {task}", unit="file", disable=not progress
+    ):
+        path = landing / source
+        key = prefix + source
+        prev = state.get(source)
+        if prev is not None and prev["key"] != key:
+            prev = None  # destination moved: copy again
+        try:
+            st = os.stat(path)
+            if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns:
+                skipped += 1
+                continue
+            if settle_seconds > 0 and started_at.timestamp() - st.st_mtime < settle_seconds:
+                pending.append(source)
+                continue
+            data, sha, st = _read_file(path)
+            after = os.stat(path)
+            if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
+                st.st_size,
+                st.st_mtime_ns,
+            ):
+                pending.append(source)  # written to while we read it
+                continue
+            entry = {"key": key, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+            if prev and prev["sha256"] == sha:
+                state[source] = entry  # touched, same content
+                state_dirty = True
+                skipped += 1
+                continue
+            lake.write_bytes(key, data)
+            stored = hashlib.sha256(lake.read_bytes(key)).hexdigest()
+            if stored != sha:
+                errors.append(
+                    f"{source}: checksum mismatch after copy to {key} ({sha} != {stored})"
+                )
+                continue
+        except Exception as exc:  # one bad file must not stop the run
+            errors.append(f"{source}: {type(exc).__name__}: {exc}")
+            continue
+        copied.append(SyncedFile(source, key, st.st_size, sha, "changed" if prev else "new"))
+        state[source] = entry
+        state_dirty = True
+
+    finished_at = _utc(clock())
+    manifest_key = None
+    if copied:
+        manifest_key = f"{MANIFEST_PREFIX}{task}/{started_at:%Y%m%dT%H%M%S%fZ}.json"
+        manifest = {
+            "task": task,
+            "started_at": started_at.isoformat(),
+            "finished_at": finished_at.isoformat(),
+            "files": [asdict(f) for f in copied],
+        }
+        lake.write_text(manifest_key, json.dumps(manifest, indent=2))
+    if state_dirty:
+        body = {"task": task, "files": dict(sorted(state.items()))}
+        lake.write_text(state_key(task), json.dumps(body, indent=2))
+    return SyncReport(task, copied, skipped, errors, manifest_key, started_at, finished_at, pending)

@@ -1,0 +1,92 @@
+"""The one environment resolver: ``local`` or ``aws``, and everything that follows from it.
+
+Nothing else in the package reads the environment. ``Settings.from_env()`` is called at run time
+(by the CLI, by ``definitions.py``'s resource builder, by tests with an explicit mapping), never
+at import time.
+
+Variables (all optional):
+- ``LAKEHOUSE_PROFILE``: ``local`` (default) or ``aws``.
+- ``LAKEHOUSE_ROOT``: the lake root; a folder (default ``.lakehouse``) or ``s3://bucket/prefix``.
+- ``LAKEHOUSE_S3_ENDPOINT``: an S3-compatible endpoint (moto server, MinIO) for an ``s3://`` root.
+- ``LAKEHOUSE_SOURCE_DSN``: an external PostgreSQL; unset in ``local`` = the embedded server
+  under ``<root>/source/pgdata`` (a local root is required then).
+- ``LAKEHOUSE_DATASETS``: comma-separated dataset names (default: all).
+- ``AWS_REGION``: region for S3/Glue/Athena (default ``us-east-1``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakehouse.storage import Lake, open_lake
+
+PROFILES = ("local", "aws")
+DEFAULT_ROOT = ".lakehouse"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration for one process."""
+
+    profile: str = "local"
+    root: str = DEFAULT_ROOT
+    s3_endpoint: str | None = None
+    source_dsn: str | None = None
+    datasets: tuple[str, ...] = ()
+    region: str = "us-east-1"
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        profile = env.get("LAKEHOUSE_PROFILE", "local").strip().lower() or "local"
+        if profile not in PROFILES:
+            raise ValueError(f"LAKEHOUSE_PROFILE={profile!r}: expected one of {PROFILES}")
+        root = env.get("LAKEHOUSE_ROOT", "").strip() or DEFAULT_ROOT
+        if not root.startswith("s3://"):
+            root = str(Path(root).resolve())
+        datasets = tuple(d.strip() for d in env.get("LAKEHOUSE_DATASETS", "").split(",") if d.strip())
+        return cls(
+            profile=profile,
+            root=root,
+            s3_endpoint=env.get("LAKEHOUSE_S3_ENDPOINT") or None,
+            source_dsn=env.get("LAKEHOUSE_SOURCE_DSN") or None,
+            datasets=datasets,
+            region=env.get("AWS_REGION", "us-east-1"),
+        )
+
+    @property
+    def is_local_root(self) -> bool:
+        return not self.root.startswith("s3://")
+
+    @property
+    def state_dir(self) -> Path:
+        """Local folder for process state (embedded PostgreSQL data, Dagster home)."""
+        if self.is_local_root:
+            return Path(self.root)
+        return Path(DEFAULT_ROOT).resolve()
+
+    @property
+    def pgdata(self) -> Path:
+        return self.state_dir / "source" / "pgdata"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where CSV drops arrive before the file sync moves them into ``raw/csv``."""
+        return self.state_dir / "landing"
+
+    def lake(self) -> Lake:
+        return open_lake(self.root, endpoint_url=self.s3_endpoint, region=self.region)
+
+    def dataset_names(self) -> tuple[str, ...]:
+        from lakehouse.datasets import DATASET_NAMES
+
+        if not self.datasets:
+            return DATASET_NAMES
+        unknown = set(self.datasets) - set(DATASET_NAMES)
+        if unknown:
+            raise ValueError(f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}")
+        return self.datasets

@@ -1,0 +1,147 @@
+"""The table registry's data model: what every source table is, declared as data.
+
+A ``TableSpec`` is the single description of one table that the replicator, the bronze reader,
+the silver apply, the quality checks and the Terraform DMS mappings all read. Column types are
+*logical* types (``LOGICAL_TYPES``) so one declaration maps to PostgreSQL, Polars/Arrow and Spark.
+
+Data contract:
+- ``primary_key`` names the columns that identify a row (CDC apply key). A table without one is
+  captured insert-only (as AWS DMS does) and warned about.
+- ``source`` is ``"database"`` (replicated from PostgreSQL in the DMS S3 format under
+  ``raw/database/<schema>/<name>/``) or ``"csv_drop"`` (files matching ``file_glob`` synced to
+  ``raw/csv/<dataset>/``).
+- ``pii`` marks columns to standardise in silver and mask in gold (``"email"``, ``"phone"``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+LOGICAL_TYPES = (
+    "smallint",
+    "int",
+    "bigint",
+    "real",
+    "double",
+    "decimal",  # decimal(p,s)
+    "money",  # PostgreSQL MONEY: decimal(19,2) in the lake
+    "bool",
+    "string",
+    "uuid",
+    "json",
+    "inet",
+    "date",
+    "timestamp",  # without time zone: stored UTC-aware in the lake (see DESIGN: no timestampNtz)
+    "timestamptz",
+    "bytes",
+)
+
+_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+
+
+def parse_type(type_: str) -> tuple[str, int | None, int | None]:
+    """Split a logical type into (base, precision, scale); ``decimal(10,2)`` → ('decimal', 10, 2)."""
+    m = _DECIMAL.match(type_)
+    if m:
+        return "decimal", int(m.group(1)), int(m.group(2))
+    if type_ == "money":
+        return "money", 19, 2
+    if type_ not in LOGICAL_TYPES:
+        raise ValueError(f"unknown logical type {type_!r}; expected one of {LOGICAL_TYPES}")
+    return type_, None, None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: logical ``type``, nullability, PII kind and row-level rules.
+
+    ``checks`` holds pandera-style rules: ``ge``, ``le``, ``gt``, ``isin``, ``str_length_max``,
+    ``regex``, ``unique``. ``references`` is ``"table.column"`` for referential rules.
+    """
+
+    name: str
+    type: str
+    nullable: bool = True
+    pii: Literal["email", "phone"] | None = None
+    checks: dict = field(default_factory=dict, hash=False, compare=False)
+    references: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        parse_type(self.type)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One source table (database or CSV drop) of a dataset. See the module docstring."""
+
+    dataset: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    schema: str = "public"
+    source: Literal["database", "csv_drop"] = "database"
+    file_glob: str | None = None  # csv_drop only, e.g. "customers-*.csv"
+    sequence_by: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    table_format: Literal["delta", "hudi"] = "delta"
+    scd_type: Literal[1, 2] = 1
+    description: str = ""
+    owners: tuple[str, ...] = ("team:data-platform",)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.dataset}.{self.name}: duplicate column names {names}")
+        for key in (*self.primary_key, *self.sequence_by, *self.partition_by):
+            if key not in names:
+                raise ValueError(f"{self.dataset}.{self.name}: unknown column {key!r} in keys")
+        if self.source == "csv_drop" and not self.file_glob:
+            raise ValueError(f"{self.dataset}.{self.name}: a csv_drop table needs file_glob")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.dataset}.{self.name} has no column {name!r}")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def raw_prefix(self) -> str:
+        """Key prefix (relative to the lake root) where this table's raw files land."""
+        if self.source == "database":
+            return f"raw/database/{self.schema}/{self.name}/"
+        return f"raw/csv/{self.dataset}/"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset: its tables, the DMS settings its demo uses and the selection rules."""
+
+    name: str
+    tables: tuple[TableSpec, ...]
+    description: str = ""
+    selection_rules: tuple[dict, ...] = ()  # DMS table-mapping selection rules
+
+    def table(self, name: str) -> TableSpec:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"dataset {self.name} has no table {name!r}")
+
+    @property
+    def database_tables(self) -> tuple[TableSpec, ...]:
+        return tuple(t for t in self.tables if t.source == "database")
+
+    @property
+    def csv_tables(self) -> tuple[TableSpec, ...]:
+        return tuple(t for t in self.tables if t.source == "csv_drop")

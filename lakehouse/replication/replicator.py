@@ -1,0 +1,533 @@
+"""The local stand-in for an AWS DMS full-load-and-CDC task: PostgreSQL → raw zone files.
+
+Flow (as DMS and Debezium do it):
+1. Publications for the selected tables (keyed tables: all changes; tables without a primary
+   key: inserts only, as DMS captures them, with a warning).
+2. A logical slot (pgoutput) created on a replication connection with an *exported snapshot*;
+   every table is copied inside that snapshot (``LOAD00000001…`` files, capped at
+   ``MaxFileSize``), so the full load is exactly the state at the slot's consistent point.
+3. Change data capture from that point: decoded changes are cut into batches at commit
+   boundaries (``CdcMaxBatchInterval`` seconds or ``CdcMinFileSize`` KB), one file per table per
+   batch, named by the batch's first commit time (``yyyymmdd-hhmmssfff``).
+
+Exactly once: the state (``state.ReplicationState``) records a batch as *pending* before its
+files are written and as *checkpointed* after they are durable; only then is the slot confirmed
+(``send_feedback(flush_lsn=…)``). A restart replays from the checkpoint and re-cuts the pending
+batch at the same LSN, so the same files are rewritten byte for byte.
+
+Row contract of the files: ``Op`` (I/U/D), the timestamp column (commit time, equal for every
+row of one transaction; snapshot time for the full load) if ``TimestampColumnName`` is set, the
+table's columns in table order, ``BI_<key>`` before-image key columns if ``before_image_key``,
+and the change-sequence column (35 digits: commit LSN, then position in the transaction,
+sortable as text) if ``change_seq_column`` is set. Deletes carry only the key columns.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import select
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from lakehouse.registry.model import TableSpec
+from lakehouse.replication import dms_format
+from lakehouse.replication.pg_text import pg_text_to_dms_text
+from lakehouse.replication.pgoutput import (
+    PG_EPOCH_OFFSET_US,
+    UNCHANGED,
+    Begin,
+    Change,
+    Commit,
+    PgOutputDecoder,
+    Relation,
+    lsn_to_int,
+)
+from lakehouse.replication.state import PendingBatch, ReplicationState
+from lakehouse.replication.task import ReplicationTask, table_prefix
+from lakehouse.source import catalog
+from lakehouse.storage import Lake
+
+log = logging.getLogger(__name__)
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class ReplicationStats:
+    full_load_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    changes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    transactions: int = 0
+    files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_changes(self) -> int:
+        return sum(self.changes.values())
+
+
+def _ts_text(pg_us: int) -> str:
+    return (_PG_EPOCH + timedelta(microseconds=pg_us)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _ts_datetime(pg_us: int) -> datetime:
+    return _PG_EPOCH + timedelta(microseconds=pg_us)
+
+
+def change_seq(lsn: int, position: int) -> str:
+    """A 35-digit, text-sortable change sequence (like DMS ``$AR_H_CHANGE_SEQ``)."""
+    return f"{lsn:020d}{position:015d}"
+
+
+class Replicator:
+    """Runs one ``ReplicationTask`` into a ``Lake``. See the module docstring."""
+
+    def __init__(self, task: ReplicationTask, lake: Lake, *, progress: bool = False) -> None:
+        self.task = task
+        self.lake = lake
+        self.settings = task.settings
+        self.progress = progress
+        self.specs: dict[str, TableSpec] = {}
+        self.stats = ReplicationStats()
+
+    # ------------------------------------------------------------------ setup + full load
+    def _connect(self):
+        import psycopg
+
+        return psycopg.connect(self.task.dsn, autocommit=True, options="-c timezone=UTC")
+
+    def _replication_connection(self):
+        import psycopg2
+        import psycopg2.extras
+
+        return psycopg2.connect(
+            self.task.dsn,
+            connection_factory=psycopg2.extras.LogicalReplicationConnection,
+            options="-c timezone=UTC",
+        )
+
+    def discover(self, conn) -> dict[str, TableSpec]:
+        specs = {}
+        for schema, name in catalog.select_tables(conn, list(self.task.selection_rules)):
+            spec = catalog.discover_table(conn, schema, name, self.task.name)
+            if not spec.primary_key:
+                msg = f"{schema}.{name} has no primary key: captured insert-only (as AWS DMS does)"
+                log.warning(msg)
+                self.stats.warnings.append(msg)
+            specs[spec.qualified_name] = spec
+        if not specs:
+            raise LookupError(
+                f"replication task {self.task.name!r}: no table matches the selection rules "
+                f"{list(self.task.selection_rules)}"
+            )
+        return specs
+
+    def _ensure_publications(self, conn) -> None:
+        keyed = [s for s in self.specs.values() if s.primary_key]
+        keyless = [s for s in self.specs.values() if not s.primary_key]
+        for pub, tables, opts in (
+            (self.task.publication, keyed, ""),
+            (self.task.insert_only_publication, keyless, " with (publish = 'insert')"),
+        ):
+            exists = conn.execute("select 1 from pg_publication where pubname = %s", (pub,)).fetchone()
+            names = ", ".join(f'"{t.schema}"."{t.name}"' for t in tables)
+            if not tables:
+                if exists:
+                    conn.execute(f'drop publication "{pub}"')
+                continue
+            if exists:
+                conn.execute(f'alter publication "{pub}" set table {names}')
+            else:
+                conn.execute(f'create publication "{pub}" for table {names}{opts}')
+
+    def _publication_names(self) -> str:
+        pubs = []
+        if any(s.primary_key for s in self.specs.values()):
+            pubs.append(self.task.publication)
+        if any(not s.primary_key for s in self.specs.values()):
+            pubs.append(self.task.insert_only_publication)
+        return ",".join(pubs)
+
+    def _drop_slot(self, conn) -> None:
+        row = conn.execute(
+            "select active_pid from pg_replication_slots where slot_name = %s", (self.task.slot,)
+        ).fetchone()
+        if row is None:
+            return
+        if row[0] is not None:
+            conn.execute("select pg_terminate_backend(%s)", (row[0],))
+            time.sleep(0.2)
+        conn.execute("select pg_drop_replication_slot(%s)", (self.task.slot,))
+
+    def prepare(self) -> ReplicationState:
+        """Discover tables, and run the full load unless a previous run finished it."""
+        state = ReplicationState.load(self.lake, self.task.name, self.task.slot)
+        with self._connect() as conn:
+            wal_level = conn.execute("show wal_level").fetchone()[0]
+            if wal_level != "logical":
+                raise RuntimeError(
+                    f"source database wal_level is {wal_level!r}; logical decoding needs "
+                    "wal_level = logical (set it in postgresql.conf or with "
+                    "`ALTER SYSTEM SET wal_level = logical`, then restart PostgreSQL)"
+                )
+            self.specs = self.discover(conn)
+            self._ensure_publications(conn)
+            slot = conn.execute(
+                "select 1 from pg_replication_slots where slot_name = %s", (self.task.slot,)
+            ).fetchone()
+            if state.full_load_done and slot is None:
+                raise RuntimeError(
+                    f"replication slot {self.task.slot!r} is gone but the full load of task "
+                    f"{self.task.name!r} was done: changes since then are lost to the slot. "
+                    f"Delete {ReplicationState.key(self.task.name)} in the lake to reload."
+                )
+            if not state.full_load_done:
+                self._drop_slot(conn)  # a crashed full load's snapshot is gone: start over
+                state = self._full_load(conn, state)
+        return state
+
+    def _full_load(self, conn, state: ReplicationState) -> ReplicationState:
+        import psycopg
+
+        for keys in state.load_files.values():
+            for key in keys:
+                self.lake.delete(key)
+        repl = self._replication_connection()
+        try:
+            rcur = repl.cursor()
+            rcur.execute(
+                f"CREATE_REPLICATION_SLOT \"{self.task.slot}\" LOGICAL pgoutput (SNAPSHOT 'export')"
+            )
+            _slot, consistent_point, snapshot_name, _plugin = rcur.fetchone()
+            load_files: dict[str, list[str]] = {}
+            with psycopg.connect(self.task.dsn, options="-c timezone=UTC") as snap:
+                snap.execute("begin isolation level repeatable read read only")
+                snap.execute(f"set transaction snapshot '{snapshot_name}'")
+                load_ts = snap.execute("select now()").fetchone()[0].astimezone(UTC)
+                for qname, spec in self._progress(self.specs.items(), "full load"):
+                    load_files[qname] = self._copy_table(snap, spec, load_ts)
+                snap.rollback()
+        finally:
+            repl.close()
+        state.full_load_done = True
+        state.consistent_lsn = state.checkpoint_lsn = lsn_to_int(consistent_point)
+        state.load_files = load_files
+        state.pending = None
+        state.save(self.lake)
+        return state
+
+    def _progress(self, items, desc: str):
+        items = list(items)
+        if not self.progress:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=f"{self.task.name}: {desc}", unit="table")
+
+    def _copy_table(self, snap, spec: TableSpec, load_ts: datetime) -> list[str]:
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        buf = io.BytesIO()
+        with snap.cursor().copy(
+            f'copy (select {cols} from "{spec.schema}"."{spec.name}") to stdout (format csv)'
+        ) as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        data = buf.getvalue()
+        if data:
+            frame = pl.read_csv(
+                data, has_header=False, infer_schema=False, new_columns=spec.column_names
+            )
+        else:
+            frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
+        frame = self._dms_frame(
+            frame, spec, op=pl.lit("I"), ts=load_ts.strftime("%Y-%m-%d %H:%M:%S.%f"), full_load=True
+        )
+        self.stats.full_load_rows[spec.qualified_name] += frame.height
+        max_bytes = self.settings.MaxFileSize * 1024
+        rows_per_file = max(1, int(max_bytes / max(1.0, len(data) / max(1, frame.height))))
+        keys = []
+        for n, start in enumerate(range(0, max(frame.height, 1), rows_per_file), start=1):
+            part = frame.slice(start, rows_per_file)
+            key = table_prefix(spec.schema, spec.name) + dms_format.load_file_name(n, self.settings)
+            self.lake.write_bytes(key, dms_format.encode_dms_file(part, self.settings, full_load=True))
+            keys.append(key)
+        self.stats.files.extend(keys)
+        return keys
+
+    def _dms_frame(
+        self, frame: pl.DataFrame, spec: TableSpec, *, op, ts, full_load: bool, seq=None, bi=None
+    ) -> pl.DataFrame:
+        """Lay out a frame of PostgreSQL text values as the DMS file rows (see module docstring)."""
+        s = self.settings
+        frame = pg_text_to_dms_text(frame, spec.columns)
+        lead = [op.alias(dms_format.OP_COLUMN) if isinstance(op, pl.Expr) else pl.Series(dms_format.OP_COLUMN, op)]
+        if s.TimestampColumnName:
+            lead.append(pl.lit(ts).alias(s.TimestampColumnName) if isinstance(ts, str) else pl.Series(s.TimestampColumnName, ts))
+        tail = []
+        if s.before_image_key and spec.primary_key:
+            for k in spec.primary_key:
+                tail.append(pl.col(k).alias(f"BI_{k}") if bi is None else bi[k])
+        if s.change_seq_column:
+            tail.append(
+                pl.lit(change_seq(0, 0)).alias(s.change_seq_column)
+                if seq is None
+                else pl.Series(s.change_seq_column, seq)
+            )
+        out = frame.select(*lead, pl.all(), *tail) if lead or tail else frame
+        if s.DataFormat == "parquet":
+            from lakehouse.engine.casting import cast_to_registry
+
+            typed, rejects = cast_to_registry(out, list(spec.columns))
+            if rejects.height:
+                raise ValueError(
+                    f"{spec.qualified_name}: source values the lake types cannot hold: "
+                    f"{rejects['__reason'].to_list()[:3]}"
+                )
+            out = typed.drop("__row")
+        return out
+
+    # ------------------------------------------------------------------ change data capture
+    def run(
+        self,
+        *,
+        follow: bool = False,
+        stop: threading.Event | None = None,
+        idle_timeout: float = 0.5,
+    ) -> ReplicationStats:
+        """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``)."""
+        state = self.prepare()
+        with self._connect() as conn:
+            target = lsn_to_int(conn.execute("select pg_current_wal_lsn()::text").fetchone()[0])
+        stream = _Stream(self, state, target=None if follow else target)
+        stream.run(stop=stop, idle_timeout=idle_timeout)
+        return self.stats
+
+    def spec_for(self, relation: Relation) -> TableSpec:
+        qname = f"{relation.schema}.{relation.name}"
+        spec = self.specs.get(qname)
+        if spec is None or tuple(spec.column_names) != relation.columns:
+            with self._connect() as conn:  # schema evolution: re-read the catalog
+                spec = catalog.discover_table(conn, relation.schema, relation.name, self.task.name)
+            self.specs[qname] = spec
+        return spec
+
+
+class _Stream:
+    """One CDC session on the slot; batches at commit boundaries (see the module docstring)."""
+
+    def __init__(self, rep: Replicator, state: ReplicationState, *, target: int | None) -> None:
+        self.rep = rep
+        self.state = state
+        self.target = target  # --once: stop when caught up with this LSN
+        self.decoder = PgOutputDecoder()
+        self.relations: dict[int, Relation] = {}
+        self.batch: dict[str, list] = defaultdict(list)  # qname → [(relation, row), ...]
+        self.batch_bytes = 0
+        self.batch_first_ts: int | None = None
+        self.batch_started = time.monotonic()
+        self.batch_end_lsn = 0
+        self.txn: list = []
+        self.txn_begin: Begin | None = None
+        self.skip_txn = False
+        self.processed_lsn = state.checkpoint_lsn
+
+    def run(self, *, stop: threading.Event | None, idle_timeout: float) -> None:
+        rep = self.rep
+        conn = rep._replication_connection()
+        try:
+            cur = conn.cursor()
+            cur.start_replication(
+                slot_name=rep.task.slot,
+                decode=False,
+                start_lsn=self.state.checkpoint_lsn,
+                options={"proto_version": "1", "publication_names": rep._publication_names()},
+                status_interval=10,
+            )
+            self.cur = cur
+            interval = rep.settings.CdcMaxBatchInterval
+            idle_since = time.monotonic()
+            while stop is None or not stop.is_set():
+                msg = cur.read_message()
+                if msg is not None:
+                    self._handle(msg.payload)
+                    idle_since = time.monotonic()
+                    continue
+                caught_up = (
+                    self.target is not None
+                    and self.txn_begin is None
+                    and max(self.processed_lsn, cur.wal_end) >= self.target
+                )
+                if self.batch and self.state.pending is None and (
+                    caught_up or time.monotonic() - self.batch_started >= interval
+                ):
+                    self._flush()
+                if caught_up and not self.batch and time.monotonic() - idle_since >= 0.05:
+                    break
+                if self.target is not None:
+                    cur.send_feedback(reply=True)
+                select.select([cur], [], [], idle_timeout if self.target is None else 0.1)
+        finally:
+            conn.close()
+
+    def _handle(self, payload: bytes) -> None:
+        msg = self.decoder.feed(payload)
+        if isinstance(msg, Change):
+            if not self.skip_txn:
+                self.txn.append(msg)
+        elif isinstance(msg, Begin):
+            self.txn_begin = msg
+            self.txn = []
+            self.skip_txn = msg.final_lsn < self.state.checkpoint_lsn
+        elif isinstance(msg, Commit):
+            if not self.skip_txn and self.txn:
+                self._add_transaction(msg)
+            self.txn_begin = None
+            self.txn = []
+            self.processed_lsn = max(self.processed_lsn, msg.end_lsn)
+            if not self.skip_txn:
+                self.batch_end_lsn = msg.end_lsn
+                self._maybe_flush()
+        elif isinstance(msg, Relation):
+            self.relations[msg.relid] = msg
+
+    def _add_transaction(self, commit: Commit) -> None:
+        rep = self.rep
+        ts = _ts_text(commit.commit_ts)
+        if self.batch_first_ts is None:
+            self.batch_first_ts = commit.commit_ts
+            self.batch_started = time.monotonic()
+        rep.stats.transactions += 1
+        for pos, ch in enumerate(self.txn):
+            rel = self.relations[ch.relid]
+            qname = f"{rel.schema}.{rel.name}"
+            seq = change_seq(commit.commit_lsn, pos)
+            if ch.op == "D":
+                values, old = ch.old, ch.old
+            else:
+                values, old = ch.values, ch.old
+                if UNCHANGED in values:
+                    values = [
+                        (old[i] if old is not None and old[i] is not UNCHANGED else None)
+                        if v is UNCHANGED
+                        else v
+                        for i, v in enumerate(values)
+                    ]
+                    if old is None:
+                        msg = (f"{qname}: an unchanged TOASTed value was written as NULL "
+                               "(set REPLICA IDENTITY FULL on this table to capture it)")
+                        if msg not in rep.stats.warnings:
+                            log.warning(msg)
+                            rep.stats.warnings.append(msg)
+            self.batch[qname].append((rel, ch.op, ts, seq, values, old))
+            self.batch_bytes += 64 + sum(len(v) for v in values if isinstance(v, str))
+            rep.stats.changes[qname] += 1
+
+    def _maybe_flush(self) -> None:
+        pending = self.state.pending
+        if pending is not None:
+            if self.batch_end_lsn >= pending.end_lsn:
+                self._flush()
+            return
+        s = self.rep.settings
+        if (
+            self.batch_bytes >= s.CdcMinFileSize * 1024
+            or time.monotonic() - self.batch_started >= s.CdcMaxBatchInterval
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        rep, state = self.rep, self.state
+        if not self.batch:
+            return
+        name_ms = max(self.batch_first_ts // 1000 + PG_EPOCH_OFFSET_US // 1000, state.last_name_ms + 1)
+        if state.pending is not None and state.pending.end_lsn == self.batch_end_lsn:
+            name_ms = state.pending.name_ms
+        name_dt = datetime.fromtimestamp(name_ms / 1000, tz=UTC)
+        frames = {}
+        for qname, rows in self.batch.items():
+            spec = rep.spec_for(rows[-1][0])
+            frames[qname] = (spec, self._frame(spec, rows))
+        files = {
+            qname: table_prefix(spec.schema, spec.name)
+            + dms_format.date_partition_folder(name_dt, rep.settings)
+            + dms_format.cdc_file_name(name_dt, rep.settings)
+            for qname, (spec, _f) in frames.items()
+        }
+        stale = [] if state.pending is None else [k for k in state.pending.files if k not in files.values()]
+        state.pending = PendingBatch(self.batch_end_lsn, name_ms, sorted(files.values()))
+        state.save(rep.lake)
+        for qname, (_spec, frame) in frames.items():
+            rep.lake.write_bytes(files[qname], dms_format.encode_dms_file(frame, rep.settings, full_load=False))
+        for key in stale:
+            rep.lake.delete(key)
+        state.checkpoint_lsn = self.batch_end_lsn
+        state.last_name_ms = name_ms
+        state.cdc_files_written += len(files)
+        state.pending = None
+        state.save(rep.lake)
+        self.cur.send_feedback(flush_lsn=self.batch_end_lsn)
+        rep.stats.files.extend(sorted(files.values()))
+        self.batch = defaultdict(list)
+        self.batch_bytes = 0
+        self.batch_first_ts = None
+        self.batch_started = time.monotonic()
+
+    def _frame(self, spec: TableSpec, rows: list) -> pl.DataFrame:
+        """Rows of one table in one batch → a DMS-layout frame (columns may differ by relation)."""
+        parts = []
+        key_idx = None
+        start = 0
+        while start < len(rows):
+            rel = rows[start][0]
+            end = start
+            while end < len(rows) and rows[end][0].columns == rel.columns:
+                end += 1
+            chunk = rows[start:end]
+            cols = list(rel.columns)
+            key_idx = [cols.index(k) for k in spec.primary_key if k in cols]
+            data = []
+            for _rel, op, _ts, _seq, values, _old in chunk:
+                if op == "D":  # deletes carry only the primary key
+                    data.append([values[i] if i in key_idx else None for i in range(len(cols))])
+                else:
+                    data.append(values)
+            frame = pl.DataFrame(data, schema={c: pl.String for c in cols}, orient="row")
+            bi = None
+            if self.rep.settings.before_image_key and spec.primary_key:
+                bi = {}
+                for k, i in zip(spec.primary_key, key_idx, strict=False):
+                    vals = [
+                        (old[i] if old is not None and old[i] is not None else values[i])
+                        for _rel, _op, _ts, _seq, values, old in chunk
+                    ]
+                    bi[k] = pl.Series(f"BI_{k}", vals, dtype=pl.String)
+            part_spec = spec if tuple(spec.column_names) == rel.columns else _spec_for_columns(spec, cols)
+            parts.append(
+                self.rep._dms_frame(
+                    frame,
+                    part_spec,
+                    op=[r[1] for r in chunk],
+                    ts=[r[2] for r in chunk],
+                    full_load=False,
+                    seq=[r[3] for r in chunk],
+                    bi=bi,
+                )
+            )
+            start = end
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+
+
+def _spec_for_columns(spec: TableSpec, cols: list[str]) -> TableSpec:
+    """The spec restricted to an older relation's columns (rows decoded before an ALTER)."""
+    from dataclasses import replace
+
+    by_name = {c.name: c for c in spec.columns}
+    from lakehouse.registry.model import Column
+
+    columns = tuple(by_name.get(c, Column(c, "string")) for c in cols)
+    return replace(spec, columns=columns, primary_key=tuple(k for k in spec.primary_key if k in cols))

@@ -1,0 +1,62 @@
+"""A replication task: which database, which tables, which DMS settings, where the files go.
+
+One task per dataset (its own database, logical slot and publication), like one AWS DMS task.
+Raw layout, as the DMS S3 target writes it (``BucketFolder`` = ``raw/database``):
+``raw/database/<schema>/<table>/LOAD00000001.<ext>`` for the full load and
+``raw/database/<schema>/<table>/[<date partition>/]<yyyymmdd-hhmmssfff>.<ext>`` for CDC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lakehouse.registry.model import TableSpec
+from lakehouse.replication.dms_settings import DmsS3Settings
+
+RAW_DATABASE_PREFIX = "raw/database"
+
+
+@dataclass(frozen=True)
+class ReplicationTask:
+    name: str
+    dsn: str
+    settings: DmsS3Settings
+    selection_rules: tuple[dict, ...] = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
+    registry: dict[str, TableSpec] = field(default_factory=dict, compare=False)  # "schema.table" → spec
+
+    @property
+    def slot(self) -> str:
+        return f"lakehouse_{self.name}"
+
+    @property
+    def publication(self) -> str:
+        return f"lakehouse_{self.name}"
+
+    @property
+    def insert_only_publication(self) -> str:
+        return f"lakehouse_{self.name}_inserts"
+
+
+def table_prefix(schema: str, table: str) -> str:
+    return f"{RAW_DATABASE_PREFIX}/{schema}/{table}/"
+
+
+def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
+    """The task for a shipped dataset: its registry tables, with the demo's DMS settings."""
+    from lakehouse.datasets import load_dataset
+    from lakehouse.replication.dms_settings import AUTOCORP_DEMO, SAAS_DEMO
+
+    spec = load_dataset(dataset)
+    if settings is None:
+        settings = {"autocorp": AUTOCORP_DEMO, "saas": SAAS_DEMO}[dataset]
+    rules = tuple(
+        {"rule-action": "include", "schema-name": t.schema, "table-name": t.name}
+        for t in spec.database_tables
+    )
+    return ReplicationTask(
+        name=dataset,
+        dsn=dsn,
+        settings=settings,
+        selection_rules=rules,
+        registry={t.qualified_name: t for t in spec.database_tables},
+    )
