@@ -48,7 +48,9 @@ class Settings:
         root = env.get("LAKEHOUSE_ROOT", "").strip() or DEFAULT_ROOT
         if not root.startswith("s3://"):
             root = str(Path(root).resolve())
-        datasets = tuple(d.strip() for d in env.get("LAKEHOUSE_DATASETS", "").split(",") if d.strip())
+        datasets = tuple(
+            d.strip() for d in env.get("LAKEHOUSE_DATASETS", "").split(",") if d.strip()
+        )
         return cls(
             profile=profile,
             root=root,
@@ -90,3 +92,23 @@ class Settings:
         if unknown:
             raise ValueError(f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}")
         return self.datasets
+
+
+def build_resources(settings: Settings) -> dict:
+    """The Dagster resources of a profile (the only place that differs between local and aws)."""
+    from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
+
+    lake = LakeResource(
+        root=settings.root, s3_endpoint=settings.s3_endpoint, region=settings.region
+    )
+    if settings.profile == "local":
+        source = SourceDatabaseResource(
+            dsn=settings.source_dsn, pgdata=None if settings.source_dsn else str(settings.pgdata)
+        )
+    else:  # aws: DMS writes the raw zone; the replicator is not run, the DSN is for checks only
+        source = SourceDatabaseResource(dsn=settings.source_dsn)
+    return {
+        "lake": lake,
+        "source_db": source,
+        "landing": LandingResource(path=str(settings.landing_dir)),
+    }

@@ -26,7 +26,11 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
     base, _, _ = parse_type(col.type)
     c = pl.col(col.name)
     if source != pl.String:
-        if isinstance(source, pl.Datetime) and source.time_zone is None and base.startswith("timestamp"):
+        if (
+            isinstance(source, pl.Datetime)
+            and source.time_zone is None
+            and base.startswith("timestamp")
+        ):
             return c.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
         return c.cast(dtype, strict=False)
     s = c.str.strip_chars()
@@ -34,13 +38,17 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
         parsed = [
             s.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in _TS_FORMATS
         ]
-        with_tz = s.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us", time_zone="UTC", strict=False)
+        with_tz = s.str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us", time_zone="UTC", strict=False
+        )
         return pl.coalesce(*parsed, with_tz)
     if base == "date":
         return s.str.to_date("%Y-%m-%d", strict=False)
     if base == "bool":
         low = s.str.to_lowercase()
-        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+        return (
+            pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+        )
     if base in ("decimal", "money"):
         return s.str.replace_all(r"[$,]", "").cast(dtype, strict=False)
     if base == "bytes":
@@ -62,14 +70,14 @@ def cast_to_registry(
     frame = frame.with_columns(rows.alias("__row"))
     missing = [c for c in columns if c.name not in frame.columns]
     if missing:
-        frame = frame.with_columns(pl.lit(None, dtype=polars_dtype(c.type)).alias(c.name) for c in missing)
+        frame = frame.with_columns(
+            pl.lit(None, dtype=polars_dtype(c.type)).alias(c.name) for c in missing
+        )
     present = [c for c in columns if c.name not in {m.name for m in missing}]
     casts = {c.name: _cast_expr(c, polars_dtype(c.type), frame.schema[c.name]) for c in present}
     typed = frame.with_columns(e.alias(name) for name, e in casts.items())
     # a value present before and null after the cast failed to cast
-    bad_masks = {
-        name: (frame[name].is_not_null() & typed[name].is_null()) for name in casts
-    }
+    bad_masks = {name: (frame[name].is_not_null() & typed[name].is_null()) for name in casts}
     any_bad = pl.Series("bad", [False] * n, dtype=pl.Boolean)
     for mask in bad_masks.values():
         any_bad = any_bad | mask
@@ -77,7 +85,9 @@ def cast_to_registry(
         return typed, _empty_rejects()
     first_bad_col = pl.Series("__column", [None] * n, dtype=pl.String)
     for name, mask in reversed(list(bad_masks.items())):
-        first_bad_col = pl.select(pl.when(mask).then(pl.lit(name)).otherwise(first_bad_col)).to_series()
+        first_bad_col = pl.select(
+            pl.when(mask).then(pl.lit(name)).otherwise(first_bad_col)
+        ).to_series()
     bad_frame = frame.filter(any_bad).with_columns(first_bad_col.filter(any_bad).alias("__column"))
     reasons = []
     for row in bad_frame.select("__column", *casts.keys()).iter_rows(named=True):
@@ -86,9 +96,8 @@ def cast_to_registry(
             f"column {colname!r}: value {row[colname]!r} is not a valid "
             f"{_type_of(columns, colname)}"
         )
-    rejects = (
-        bad_frame.with_columns(pl.Series("__reason", reasons, dtype=pl.String))
-        .with_columns(pl.exclude("__row", "__column", "__reason").cast(pl.String))
+    rejects = bad_frame.with_columns(pl.Series("__reason", reasons, dtype=pl.String)).with_columns(
+        pl.exclude("__row", "__column", "__reason").cast(pl.String)
     )
     return typed.filter(~any_bad), rejects
 

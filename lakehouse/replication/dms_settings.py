@@ -107,3 +107,10 @@ DEMO_COMMON = dict(
 )
 SAAS_DEMO = DmsS3Settings(DataFormat="csv", CompressionType="GZIP", **DEMO_COMMON)
 AUTOCORP_DEMO = DmsS3Settings(DataFormat="parquet", **DEMO_COMMON)
+
+DATASET_SETTINGS = {"saas": SAAS_DEMO, "autocorp": AUTOCORP_DEMO}
+
+
+def settings_for(dataset: str) -> DmsS3Settings:
+    """The DMS settings a shipped dataset's task uses (AWS defaults for any other dataset)."""
+    return DATASET_SETTINGS.get(dataset, DmsS3Settings())

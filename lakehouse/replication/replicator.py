@@ -134,7 +134,9 @@ class Replicator:
             (self.task.publication, keyed, ""),
             (self.task.insert_only_publication, keyless, " with (publish = 'insert')"),
         ):
-            exists = conn.execute("select 1 from pg_publication where pubname = %s", (pub,)).fetchone()
+            exists = conn.execute(
+                "select 1 from pg_publication where pubname = %s", (pub,)
+            ).fetchone()
             names = ", ".join(f'"{t.schema}"."{t.name}"' for t in tables)
             if not tables:
                 if exists:
@@ -254,7 +256,9 @@ class Replicator:
         for n, start in enumerate(range(0, max(frame.height, 1), rows_per_file), start=1):
             part = frame.slice(start, rows_per_file)
             key = table_prefix(spec.schema, spec.name) + dms_format.load_file_name(n, self.settings)
-            self.lake.write_bytes(key, dms_format.encode_dms_file(part, self.settings, full_load=True))
+            self.lake.write_bytes(
+                key, dms_format.encode_dms_file(part, self.settings, full_load=True)
+            )
             keys.append(key)
         self.stats.files.extend(keys)
         return keys
@@ -265,9 +269,17 @@ class Replicator:
         """Lay out a frame of PostgreSQL text values as the DMS file rows (see module docstring)."""
         s = self.settings
         frame = pg_text_to_dms_text(frame, spec.columns)
-        lead = [op.alias(dms_format.OP_COLUMN) if isinstance(op, pl.Expr) else pl.Series(dms_format.OP_COLUMN, op)]
+        lead = [
+            op.alias(dms_format.OP_COLUMN)
+            if isinstance(op, pl.Expr)
+            else pl.Series(dms_format.OP_COLUMN, op)
+        ]
         if s.TimestampColumnName:
-            lead.append(pl.lit(ts).alias(s.TimestampColumnName) if isinstance(ts, str) else pl.Series(s.TimestampColumnName, ts))
+            lead.append(
+                pl.lit(ts).alias(s.TimestampColumnName)
+                if isinstance(ts, str)
+                else pl.Series(s.TimestampColumnName, ts)
+            )
         tail = []
         if s.before_image_key and spec.primary_key:
             for k in spec.primary_key:
@@ -356,14 +368,22 @@ class _Stream:
                 if msg is not None:
                     self._handle(msg.payload)
                     idle_since = time.monotonic()
+                    if self.target is None or self.txn_begin is not None or self.processed_lsn < self.target:
+                        continue
+                    # --once and every change up to the target is decoded: finish the batch
+                    if self.state.pending is None or not self.batch:
+                        self._flush()
+                        break
                     continue
                 caught_up = (
                     self.target is not None
                     and self.txn_begin is None
                     and max(self.processed_lsn, cur.wal_end) >= self.target
                 )
-                if self.batch and self.state.pending is None and (
-                    caught_up or time.monotonic() - self.batch_started >= interval
+                if (
+                    self.batch
+                    and self.state.pending is None
+                    and (caught_up or time.monotonic() - self.batch_started >= interval)
                 ):
                     self._flush()
                 if caught_up and not self.batch and time.monotonic() - idle_since >= 0.05:
@@ -418,8 +438,10 @@ class _Stream:
                         for i, v in enumerate(values)
                     ]
                     if old is None:
-                        msg = (f"{qname}: an unchanged TOASTed value was written as NULL "
-                               "(set REPLICA IDENTITY FULL on this table to capture it)")
+                        msg = (
+                            f"{qname}: an unchanged TOASTed value was written as NULL "
+                            "(set REPLICA IDENTITY FULL on this table to capture it)"
+                        )
                         if msg not in rep.stats.warnings:
                             log.warning(msg)
                             rep.stats.warnings.append(msg)
@@ -444,7 +466,9 @@ class _Stream:
         rep, state = self.rep, self.state
         if not self.batch:
             return
-        name_ms = max(self.batch_first_ts // 1000 + PG_EPOCH_OFFSET_US // 1000, state.last_name_ms + 1)
+        name_ms = max(
+            self.batch_first_ts // 1000 + PG_EPOCH_OFFSET_US // 1000, state.last_name_ms + 1
+        )
         if state.pending is not None and state.pending.end_lsn == self.batch_end_lsn:
             name_ms = state.pending.name_ms
         name_dt = datetime.fromtimestamp(name_ms / 1000, tz=UTC)
@@ -458,11 +482,17 @@ class _Stream:
             + dms_format.cdc_file_name(name_dt, rep.settings)
             for qname, (spec, _f) in frames.items()
         }
-        stale = [] if state.pending is None else [k for k in state.pending.files if k not in files.values()]
+        stale = (
+            []
+            if state.pending is None
+            else [k for k in state.pending.files if k not in files.values()]
+        )
         state.pending = PendingBatch(self.batch_end_lsn, name_ms, sorted(files.values()))
         state.save(rep.lake)
         for qname, (_spec, frame) in frames.items():
-            rep.lake.write_bytes(files[qname], dms_format.encode_dms_file(frame, rep.settings, full_load=False))
+            rep.lake.write_bytes(
+                files[qname], dms_format.encode_dms_file(frame, rep.settings, full_load=False)
+            )
         for key in stale:
             rep.lake.delete(key)
         state.checkpoint_lsn = self.batch_end_lsn
@@ -470,7 +500,7 @@ class _Stream:
         state.cdc_files_written += len(files)
         state.pending = None
         state.save(rep.lake)
-        self.cur.send_feedback(flush_lsn=self.batch_end_lsn)
+        self.cur.send_feedback(flush_lsn=self.batch_end_lsn, force=True)
         rep.stats.files.extend(sorted(files.values()))
         self.batch = defaultdict(list)
         self.batch_bytes = 0
@@ -506,7 +536,9 @@ class _Stream:
                         for _rel, _op, _ts, _seq, values, old in chunk
                     ]
                     bi[k] = pl.Series(f"BI_{k}", vals, dtype=pl.String)
-            part_spec = spec if tuple(spec.column_names) == rel.columns else _spec_for_columns(spec, cols)
+            part_spec = (
+                spec if tuple(spec.column_names) == rel.columns else _spec_for_columns(spec, cols)
+            )
             parts.append(
                 self.rep._dms_frame(
                     frame,
@@ -530,4 +562,6 @@ def _spec_for_columns(spec: TableSpec, cols: list[str]) -> TableSpec:
     from lakehouse.registry.model import Column
 
     columns = tuple(by_name.get(c, Column(c, "string")) for c in cols)
-    return replace(spec, columns=columns, primary_key=tuple(k for k in spec.primary_key if k in cols))
+    return replace(
+        spec, columns=columns, primary_key=tuple(k for k in spec.primary_key if k in cols)
+    )

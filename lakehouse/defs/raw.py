@@ -1,0 +1,112 @@
+"""Raw-zone assets: ``["raw", table]`` per registry table, produced by the replication task
+(database tables) or the file sync (CSV drops) of each dataset.
+
+In the ``local`` profile materializing them runs the project's replicator once (catch up with the
+source, full load on first run) and the file sync. In the ``aws`` profile AWS DMS and DataSync
+write the raw zone, so the same keys are declared as external assets (observed, not run here).
+"""
+
+import dagster as dg
+
+from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
+from lakehouse.registry import DatasetSpec
+
+RAW_CSV_PREFIX = "raw/csv/"
+
+
+def _spec(dataset: DatasetSpec, table, kinds: set[str]) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=["raw", table.name],
+        group_name=f"{dataset.name}_raw",
+        kinds=kinds,
+        owners=list(table.owners),
+        description=f"Raw {table.source.replace('_', ' ')} files of {table.qualified_name if table.source == 'database' else table.name} "
+        f"(under {table.raw_prefix}). {table.description}".strip(),
+        metadata={"raw_prefix": table.raw_prefix},
+    )
+
+
+def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
+    specs = [_spec(dataset, t, {"postgres", "s3"}) for t in dataset.database_tables]
+
+    @dg.multi_asset(
+        name=f"{dataset.name}_replication", specs=specs, pool=f"replication_{dataset.name}"
+    )
+    def _replicate(
+        context: dg.AssetExecutionContext, lake: LakeResource, source_db: SourceDatabaseResource
+    ):
+        """Run the replication task once: full load on first run, then CDC until caught up."""
+        from lakehouse.replication.replicator import Replicator
+        from lakehouse.replication.task import dataset_task
+
+        task = dataset_task(dataset.name, source_db.dataset_dsn(dataset.name))
+        rep = Replicator(task, lake.lake())
+        stats = rep.run(follow=False)
+        context.log.info(
+            f"{dataset.name}: full load rows {dict(stats.full_load_rows)}, "
+            f"{stats.total_changes} changes in {stats.transactions} transactions, {len(stats.files)} files"
+        )
+        for w in stats.warnings:
+            context.log.warning(w)
+        for t in dataset.database_tables:
+            q = t.qualified_name
+            files = [f for f in stats.files if f.startswith(t.raw_prefix)]
+            yield dg.MaterializeResult(
+                asset_key=["raw", t.name],
+                metadata={
+                    "full_load_rows": stats.full_load_rows.get(q, 0),
+                    "cdc_changes": stats.changes.get(q, 0),
+                    "new_files": len(files),
+                },
+            )
+
+    return _replicate
+
+
+def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
+    specs = [_spec(dataset, t, {"s3", "csv"}) for t in dataset.csv_tables]
+
+    @dg.multi_asset(name=f"{dataset.name}_file_sync", specs=specs)
+    def _sync(context: dg.AssetExecutionContext, lake: LakeResource, landing: LandingResource):
+        """Sync the dataset's landing folder into raw/csv (new or changed files, verified)."""
+        import fnmatch
+
+        from lakehouse.filesync import sync_folder
+
+        folder = landing.dataset_folder(dataset.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        report = sync_folder(
+            folder,
+            lake.lake(),
+            f"{RAW_CSV_PREFIX}{dataset.name}/",
+            task=dataset.name,
+            settle_seconds=0,
+        )
+        for err in report.errors:
+            context.log.error(err)
+        for t in dataset.csv_tables:
+            mine = [
+                f for f in report.copied if fnmatch.fnmatch(f.key.rsplit("/", 1)[-1], t.file_glob)
+            ]
+            yield dg.MaterializeResult(
+                asset_key=["raw", t.name],
+                metadata={
+                    "files_copied": len(mine),
+                    "bytes": sum(f.size for f in mine),
+                    "manifest": report.manifest_key or "",
+                },
+            )
+
+    return _sync
+
+
+def raw_assets(dataset: DatasetSpec, profile: str) -> list:
+    if profile == "aws":
+        return [
+            *(_spec(dataset, t, {"postgres", "s3", "dms"}) for t in dataset.database_tables),
+            *(_spec(dataset, t, {"s3", "datasync"}) for t in dataset.csv_tables),
+        ]
+    out = [replication_asset(dataset)] if dataset.database_tables else []
+    if dataset.csv_tables:
+        out.append(file_sync_asset(dataset))
+    return out

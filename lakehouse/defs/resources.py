@@ -1,0 +1,52 @@
+"""Dagster resources: the lake, the source database, the CSV landing folder.
+
+They are plain configuration holders built by ``profiles.build_resources`` (the one place that
+decides local vs aws); assets call ``lake()`` / ``dataset_dsn()`` at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from lakehouse.storage import Lake, open_lake
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake root: a folder or ``s3://bucket/prefix`` (``s3_endpoint`` for S3-compatible APIs)."""
+
+    root: str
+    s3_endpoint: str | None = None
+    region: str = "us-east-1"
+
+    def lake(self) -> Lake:
+        return open_lake(self.root, endpoint_url=self.s3_endpoint, region=self.region)
+
+
+class SourceDatabaseResource(dg.ConfigurableResource):
+    """The operational PostgreSQL. ``dsn`` set: that server (every dataset in its database).
+    ``dsn`` unset: the embedded server under ``pgdata``, one database per dataset, started on
+    first use."""
+
+    dsn: str | None = None
+    pgdata: str | None = None
+
+    def dataset_dsn(self, dataset: str) -> str:
+        if self.dsn:
+            return self.dsn
+        if not self.pgdata:
+            raise ValueError("SourceDatabaseResource needs a dsn or a pgdata folder")
+        from lakehouse.source import embedded
+
+        base = embedded.start(Path(self.pgdata), databases=(dataset,))
+        return embedded.with_database(base, dataset)
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The folder where CSV drops arrive (the DataSync source location, locally)."""
+
+    path: str
+
+    def dataset_folder(self, dataset: str) -> Path:
+        return Path(self.path) / dataset

@@ -1,0 +1,343 @@
+"""Bronze: raw files → an append-only Delta change log per table, with lineage.
+
+Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
+- the registry's columns, cast to their logical types (``engine.casting``); a column found in a
+  file but not in the registry (added at the source) is kept as String and added to the table's
+  schema (schema evolution: no rebuild);
+- lineage: ``_op`` (I/U/D; I for full-load and CSV-drop rows), ``_commit_ts`` (the DMS timestamp
+  column, UTC; null when the settings have none), ``_change_seq`` (the change-sequence column or
+  null), ``_before_key`` (JSON of the ``BI_<key>`` before-image values, or null),
+  ``_source_file`` (lake key), ``_source_row`` (1-based record number in that file, header
+  included), ``_file_kind`` (load | cdc | csv), ``_ingested_at`` (UTC).
+
+Exactly once: each run appends the rows of every file not yet ingested in ONE Delta commit whose
+commit metadata lists those files (``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
+list with the Delta version it matches, and is rebuilt from the commit history when it lags the
+table (a crash between the commit and the cache write). A file is identified by key and size, so
+replaying a run is a no-op and a rewritten file (a DMS reload) is ingested again.
+
+Bad input never stops the other files: rows that fail parsing or casting, and whole files that
+cannot be read (truncated gzip, another table's shape), go to ``quarantine/<table>`` (Delta:
+``_source_file``, ``_source_row``, ``_column``, ``_reason``, ``_raw``, ``_quarantined_at``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+
+from lakehouse.engine.casting import cast_to_registry
+from lakehouse.registry.model import TableSpec
+from lakehouse.replication import dms_format
+from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.storage import Lake, ObjectInfo
+
+log = logging.getLogger(__name__)
+
+LINEAGE_COLUMNS = (
+    "_op",
+    "_commit_ts",
+    "_change_seq",
+    "_before_key",
+    "_source_file",
+    "_source_row",
+    "_file_kind",
+    "_ingested_at",
+)
+FILES_METADATA_KEY = "lakehouse.files"
+CSV_DROP_SETTINGS = DmsS3Settings(AddColumnName=True)
+
+
+@dataclass
+class BronzeResult:
+    table: str
+    files: list[str] = field(default_factory=list)
+    rows: int = 0
+    rows_by_op: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    errors: list[str] = field(default_factory=list)
+    version: int | None = None
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+
+def bronze_key(spec: TableSpec) -> str:
+    return f"bronze/{spec.name}"
+
+
+def quarantine_key(spec: TableSpec) -> str:
+    return f"quarantine/{spec.name}"
+
+
+def _state_key(spec: TableSpec) -> str:
+    return f"_state/bronze/{spec.name}.json"
+
+
+def _file_id(obj: ObjectInfo) -> str:
+    return f"{obj.key}#{obj.size}"
+
+
+def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
+    """The raw objects of a table, in ingestion order (full load first, then CDC by name)."""
+    objs = []
+    for obj in lake.list(spec.raw_prefix):
+        base = obj.key.rsplit("/", 1)[-1]
+        if spec.source == "csv_drop":
+            import fnmatch
+
+            if fnmatch.fnmatch(base, spec.file_glob):
+                objs.append((("csv", base), obj))
+            continue
+        try:
+            kind, token = dms_format.parse_file_name(base)
+        except dms_format.DmsFormatError:
+            continue  # not a DMS data file (e.g. a crawler's marker)
+        objs.append(((kind, token), obj))
+    objs.sort(key=lambda t: (t[0][0] != "load", t[0][1], t[1].key))
+    return [o for _, o in objs]
+
+
+def ingested_files(lake: Lake, spec: TableSpec) -> set[str]:
+    """File ids (``key#size``) already in ``bronze/<table>``; see the module docstring."""
+    from deltalake import DeltaTable
+
+    uri = lake.uri(bronze_key(spec))
+    cache = json.loads(lake.read_text(_state_key(spec))) if lake.exists(_state_key(spec)) else None
+    try:
+        dt = DeltaTable(uri, storage_options=lake.storage_options)
+    except Exception:  # no table yet
+        return set()
+    version = dt.version()
+    files = set(cache["files"]) if cache else set()
+    cached_version = cache["version"] if cache else -1
+    if cached_version < version:
+        for entry in dt.history(version - cached_version):
+            meta = entry.get(FILES_METADATA_KEY) or (entry.get("userMetadata") or None)
+            if meta and isinstance(meta, str):
+                files.update(json.loads(meta))
+        _save_cache(lake, spec, version, files)
+    return files
+
+
+def _save_cache(lake: Lake, spec: TableSpec, version: int, files: set[str]) -> None:
+    lake.write_text(_state_key(spec), json.dumps({"version": version, "files": sorted(files)}))
+
+
+def _lineage(
+    frame: pl.DataFrame,
+    spec: TableSpec,
+    settings: DmsS3Settings,
+    key: str,
+    kind: str,
+    rows: pl.Series,
+    now: datetime,
+) -> pl.DataFrame:
+    ts_col, seq_col = settings.TimestampColumnName, settings.change_seq_column
+    bi_cols = [c for c in frame.columns if c.startswith("BI_") and c[3:] in spec.primary_key]
+    exprs = [
+        pl.col(dms_format.OP_COLUMN).alias("_op"),
+        (
+            pl.col(ts_col)
+            .cast(pl.String)
+            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
+            if ts_col and ts_col in frame.columns
+            else pl.lit(None, pl.Datetime("us", "UTC"))
+        ).alias("_commit_ts"),
+        (
+            pl.col(seq_col).cast(pl.String)
+            if seq_col and seq_col in frame.columns
+            else pl.lit(None, pl.String)
+        ).alias("_change_seq"),
+        (pl.struct(bi_cols).struct.json_encode() if bi_cols else pl.lit(None, pl.String)).alias(
+            "_before_key"
+        ),
+        pl.lit(key).alias("_source_file"),
+        rows.cast(pl.Int64).alias("_source_row"),
+        pl.lit(kind).alias("_file_kind"),
+        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
+    ]
+    drop = [
+        c for c in (dms_format.OP_COLUMN, ts_col, seq_col, *bi_cols) if c and c in frame.columns
+    ]
+    return frame.with_columns(exprs).drop(drop)
+
+
+def _quarantine_frame(rows: list[dict], now: datetime) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "_source_file": pl.String,
+            "_source_row": pl.Int64,
+            "_column": pl.String,
+            "_reason": pl.String,
+            "_raw": pl.String,
+        },
+    ).with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at"))
+
+
+def read_file(
+    lake: Lake, spec: TableSpec, settings: DmsS3Settings, obj: ObjectInfo, now: datetime
+) -> tuple[pl.DataFrame | None, list[dict]]:
+    """One raw file → (bronze rows or None, quarantine rows). Never raises for bad input."""
+    kind = "csv" if spec.source == "csv_drop" else None
+    fmt_settings = CSV_DROP_SETTINGS if kind == "csv" else settings
+    expected = spec.column_names
+    if kind != "csv" and settings.before_image_key:
+        expected = expected + [f"BI_{k}" for k in spec.primary_key]
+    try:
+        data = lake.read_bytes(obj.key)
+        dms = dms_format.read_dms_file(
+            data, obj.key, fmt_settings, expected, kind="load" if kind == "csv" else None
+        )
+    except (dms_format.DmsFormatError, OSError, ValueError) as err:
+        return None, [
+            dict(
+                _source_file=obj.key,
+                _source_row=None,
+                _column=None,
+                _reason=f"unreadable file: {err}",
+                _raw=None,
+            )
+        ]
+    quarantine = [
+        dict(
+            _source_file=obj.key, _source_row=r.row, _column=r.column, _reason=r.reason, _raw=r.raw
+        )
+        for r in dms.rejected
+    ]
+    frame = dms.frame
+    rows = pl.Series(
+        "_source_row",
+        dms.row_numbers if dms.row_numbers is not None else range(1, frame.height + 1),
+    )
+    # unknown extra columns pass through as strings; registry columns are typed
+    typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
+    if spec.primary_key:  # a change without its key cannot be applied
+        null_key = pl.any_horizontal([pl.col(k).is_null() for k in spec.primary_key])
+        bad = typed.filter(null_key)
+        for r in bad.iter_rows(named=True):
+            col = next(k for k in spec.primary_key if r[k] is None)
+            quarantine.append(
+                dict(
+                    _source_file=obj.key,
+                    _source_row=r["__row"],
+                    _column=col,
+                    _reason=f"primary key column {col!r} is null",
+                    _raw=json.dumps({k: _s(v) for k, v in r.items() if not k.startswith("__")}),
+                )
+            )
+        typed = typed.filter(~null_key)
+    for r in rejects.iter_rows(named=True):
+        quarantine.append(
+            dict(
+                _source_file=obj.key,
+                _source_row=r["__row"],
+                _column=r["__column"],
+                _reason=r["__reason"],
+                _raw=json.dumps({k: v for k, v in r.items() if not k.startswith("__")}),
+            )
+        )
+    rows = typed["__row"]
+    out = _lineage(
+        typed.drop("__row"),
+        spec,
+        fmt_settings,
+        obj.key,
+        dms.kind if kind is None else "csv",
+        rows,
+        now,
+    )
+    return out, quarantine
+
+
+def _s(v):
+    return None if v is None else str(v)
+
+
+def ingest(
+    lake: Lake,
+    spec: TableSpec,
+    settings: DmsS3Settings,
+    *,
+    now: datetime | None = None,
+    max_files: int | None = None,
+) -> BronzeResult:
+    """Append every raw file of ``spec`` not yet in bronze (see the module docstring)."""
+    from deltalake import CommitProperties, write_deltalake
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    result = BronzeResult(spec.name)
+    done = ingested_files(lake, spec)
+    todo = [o for o in raw_files(lake, spec) if _file_id(o) not in done]
+    if max_files is not None:
+        todo = todo[:max_files]
+    if not todo:
+        result.seconds = time.perf_counter() - started
+        return result
+    frames, quarantine = [], []
+    for obj in todo:
+        frame, q = read_file(lake, spec, settings, obj, now)
+        quarantine.extend(q)
+        result.bytes_read += obj.size
+        if q:
+            result.errors.extend(
+                f"{x['_source_file']} row {x['_source_row']}: {x['_reason']}" for x in q[:5]
+            )
+        if frame is not None and frame.height:
+            frames.append(frame)
+    if quarantine:
+        write_deltalake(
+            lake.uri(quarantine_key(spec)),
+            _quarantine_frame(quarantine, now).to_arrow(),
+            mode="append",
+            storage_options=lake.storage_options,
+            schema_mode="merge",
+        )
+        result.quarantined = len(quarantine)
+    ids = [_file_id(o) for o in todo]
+    data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
+    props = CommitProperties(custom_metadata={FILES_METADATA_KEY: json.dumps(ids)})
+    write_deltalake(
+        lake.uri(bronze_key(spec)),
+        data.to_arrow(),
+        mode="append",
+        schema_mode="merge",
+        storage_options=lake.storage_options,
+        commit_properties=props,
+        partition_by=None,
+    )
+    from deltalake import DeltaTable
+
+    version = DeltaTable(lake.uri(bronze_key(spec)), storage_options=lake.storage_options).version()
+    _save_cache(lake, spec, version, done | set(ids))
+    result.files = [o.key for o in todo]
+    result.rows = data.height
+    result.rows_by_op = dict(data.group_by("_op").len().iter_rows()) if data.height else {}
+    result.version = version
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _empty(spec: TableSpec) -> pl.DataFrame:
+    from lakehouse.registry.types import table_polars_schema
+
+    schema = dict(table_polars_schema(spec))
+    schema.update(
+        {
+            "_op": pl.String,
+            "_commit_ts": pl.Datetime("us", "UTC"),
+            "_change_seq": pl.String,
+            "_before_key": pl.String,
+            "_source_file": pl.String,
+            "_source_row": pl.Int64,
+            "_file_kind": pl.String,
+            "_ingested_at": pl.Datetime("us", "UTC"),
+        }
+    )
+    return pl.DataFrame(schema=schema)

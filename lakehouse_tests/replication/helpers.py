@@ -1,0 +1,46 @@
+"""Test helpers: read a raw zone back and replay it into table state."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lakehouse.replication import dms_format
+from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.storage import Lake
+
+
+def read_table_files(lake: Lake, schema: str, table: str, settings: DmsS3Settings,
+                     columns: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(full-load rows, CDC rows) of one table, each with a ``_file`` column, in file order."""
+    loads, cdcs = [], []
+    for obj in lake.list(f"raw/database/{schema}/{table}/"):
+        f = dms_format.read_dms_file(lake.read_bytes(obj.key), obj.key, settings, columns)
+        assert not f.rejected, f.rejected
+        frame = f.frame.with_columns(pl.lit(obj.key).alias("_file"))
+        (loads if f.kind == "load" else cdcs).append(frame)
+    empty = pl.DataFrame()
+    return (pl.concat(loads, how="diagonal_relaxed") if loads else empty,
+            pl.concat(cdcs, how="diagonal_relaxed") if cdcs else empty)
+
+
+def replay(load: pl.DataFrame, cdc: pl.DataFrame, key: str, seq_col: str) -> dict[str, dict]:
+    """Apply the full load then the CDC rows in change-sequence order; key → row (as text)."""
+    state: dict[str, dict] = {}
+    for row in load.iter_rows(named=True):
+        state[row[key]] = row
+    if cdc.height:
+        for row in cdc.sort(seq_col).iter_rows(named=True):
+            old = row.get(f"BI_{key}") or row[key]
+            if row["Op"] == "D":
+                state.pop(row[key], None)
+            else:
+                if old != row[key]:
+                    state.pop(old, None)
+                state[row[key]] = row
+    return state
+
+
+def source_rows(conn, table: str, key: str, columns: list[str]) -> dict[str, tuple]:
+    """The source table as key → tuple of text values (PostgreSQL text output)."""
+    cols = ", ".join(f"{c}::text" for c in columns)
+    return {r[0]: r for r in conn.execute(f"select {key}::text, {cols} from {table}").fetchall()}
