@@ -45,7 +45,9 @@ def _expr(col: Column) -> pl.Expr:
     return c
 
 
-def pg_text_to_dms_text(frame: pl.DataFrame, columns: list[Column] | tuple[Column, ...]) -> pl.DataFrame:
+def pg_text_to_dms_text(
+    frame: pl.DataFrame, columns: list[Column] | tuple[Column, ...]
+) -> pl.DataFrame:
     """Normalise the String columns of ``frame`` named in ``columns``; other columns untouched."""
     present = [c for c in columns if c.name in frame.columns]
     exprs = [_expr(c).alias(c.name) for c in present if parse_type(c.type)[0] in _CHANGED]

@@ -66,7 +66,9 @@ class SelectionRule:
         action = rule.get("rule-action", "include")
         if action not in ("include", "exclude", "explicit"):
             raise ValueError(f"selection rule action {action!r} is not include/exclude/explicit")
-        return cls("exclude" if action == "exclude" else "include", loc["schema-name"], loc["table-name"])
+        return cls(
+            "exclude" if action == "exclude" else "include", loc["schema-name"], loc["table-name"]
+        )
 
     def matches(self, schema: str, table: str) -> bool:
         return _like(self.schema, schema) and _like(self.table, table)

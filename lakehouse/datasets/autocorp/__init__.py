@@ -1,0 +1,1 @@
+"""The ``autocorp`` dataset (seed 002): ``tables`` (registry), ``ddl.sql``, ``generator``."""

@@ -1,0 +1,1 @@
+"""The ``saas`` dataset (seeds 000/001): ``tables`` (registry), ``ddl.sql``, ``generator``."""
