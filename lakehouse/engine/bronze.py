@@ -6,7 +6,7 @@ Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
   schema (schema evolution: no rebuild);
 - lineage: ``_op`` (I/U/D; I for full-load and CSV-drop rows), ``_commit_ts`` (the DMS timestamp
   column, UTC; null when the settings have none), ``_change_seq`` (the change-sequence column or
-  null), ``_before_key`` (JSON of the ``BI_<key>`` before-image values, or null),
+  null), ``_before_key`` (JSON object: key column → its before-image value as text, or null),
   ``_source_file`` (lake key), ``_source_row`` (1-based record number in that file, header
   included), ``_file_kind`` (load | cdc | csv), ``_ingested_at`` (UTC).
 
@@ -153,7 +153,7 @@ def _lineage(
             if seq_col and seq_col in frame.columns
             else pl.lit(None, pl.String)
         ).alias("_change_seq"),
-        (pl.struct(bi_cols).struct.json_encode() if bi_cols else pl.lit(None, pl.String)).alias(
+        (pl.struct([pl.col(c).cast(pl.String).alias(c[3:]) for c in bi_cols]).struct.json_encode() if bi_cols else pl.lit(None, pl.String)).alias(
             "_before_key"
         ),
         pl.lit(key).alias("_source_file"),
@@ -213,7 +213,7 @@ def read_file(
     frame = dms.frame
     rows = pl.Series(
         "_source_row",
-        dms.row_numbers if dms.row_numbers is not None else range(1, frame.height + 1),
+        _row_numbers(dms),
     )
     # unknown extra columns pass through as strings; registry columns are typed
     typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
@@ -341,3 +341,9 @@ def _empty(spec: TableSpec) -> pl.DataFrame:
         }
     )
     return pl.DataFrame(schema=schema)
+
+
+def _row_numbers(dms) -> list[int] | range:
+    """1-based record numbers of the frame's rows in their file (header included)."""
+    rows = getattr(dms, "row_numbers", None)
+    return rows if rows is not None else range(1, dms.frame.height + 1)

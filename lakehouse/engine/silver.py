@@ -1,0 +1,344 @@
+"""Silver: apply the bronze change log to a current-state Delta table (and SCD2 history).
+
+Data contract of ``silver/<table>`` (Delta): one row per primary key holding the latest change
+(SCD type 1), with the registry's columns (plus any column added at the source) and
+``_sequence`` (the change's position in the total order, ``engine.sequencing``), ``_commit_ts``
+and ``_source_file`` of the change that wrote it. ``silver/<table>_history`` (SCD type 2 tables)
+holds every version with ``__start_at``, ``__end_at`` (null while current) and ``__is_current``.
+
+Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
+- a change older than (or equal to) what a key holds is ignored: out-of-order files, duplicates
+  after a DMS restart and replayed files are all no-ops;
+- ``D`` deletes; the delete is remembered as a tombstone (``_state/tombstones/<table>``: key +
+  ``_sequence``) so a late older update cannot resurrect the row; tombstones older than the
+  retention period are garbage-collected (``gc_tombstones``);
+- a primary-key update with a before-image moves the row (delete old key, upsert new key);
+- a table without a primary key is append-only (inserts only, as DMS captures it).
+
+Incremental and exactly once: every silver commit records in its commit metadata the bronze
+version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
+files added after that version. Tombstones are written before the silver MERGE, so a crash
+between the two re-applies the same batch with the same result. ``full_refresh=True`` rebuilds
+from all of bronze and gives the identical table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from lakehouse.engine.sequencing import SEQUENCE, explode_key_changes, last_per_key, with_sequence
+from lakehouse.registry.model import TableSpec
+from lakehouse.storage import Lake
+
+BRONZE_VERSION_KEY = "lakehouse.bronze_version"
+LINEAGE_KEEP = ("_commit_ts", "_source_file")
+_BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")
+
+
+class SchemaChangeError(ValueError):
+    """An incompatible column type change between bronze and silver."""
+
+
+@dataclass
+class SilverResult:
+    table: str
+    bronze_version: int | None = None
+    changes: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    version: int | None = None
+    history_rows: int = 0
+    full_refresh: bool = False
+    seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)
+
+
+def silver_key(spec: TableSpec) -> str:
+    return f"silver/{spec.name}"
+
+
+def history_key(spec: TableSpec) -> str:
+    return f"silver/{spec.name}_history"
+
+
+def tombstone_key(spec: TableSpec) -> str:
+    return f"_state/tombstones/{spec.name}"
+
+
+def _open(lake: Lake, key: str, version: int | None = None):
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(lake.uri(key), storage_options=lake.storage_options, version=version)
+    except TableNotFoundError:
+        return None
+
+
+def applied_bronze_version(lake: Lake, key: str) -> int | None:
+    """The bronze version recorded by the latest commit of the silver table at ``key``."""
+    dt = _open(lake, key)
+    if dt is None:
+        return None
+    for entry in dt.history(20):  # newest first; maintenance commits carry no bronze version
+        if BRONZE_VERSION_KEY in entry:
+            return int(entry[BRONZE_VERSION_KEY])
+    return None
+
+
+def read_bronze_changes(lake: Lake, spec: TableSpec, after_version: int | None) -> tuple[pl.DataFrame, int | None]:
+    """Bronze rows added after ``after_version`` (all rows when None) and the current version."""
+    bronze = _open(lake, f"bronze/{spec.name}")
+    if bronze is None:
+        return pl.DataFrame(), None
+    current = bronze.version()
+    dataset = bronze.to_pyarrow_dataset()
+    if after_version is not None:
+        if after_version >= current:
+            return pl.DataFrame(), current
+        old_files = {_base(u) for u in _open(lake, f"bronze/{spec.name}", after_version).file_uris()}
+        now_files = {_base(u) for u in bronze.file_uris()}
+        if not old_files <= now_files:  # bronze was compacted: re-read everything (idempotent)
+            after_version = None
+        else:
+            new = now_files - old_files
+            fragments = [f for f in dataset.get_fragments() if _base(f.path) in new]
+            dataset = pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+    table = dataset.to_table()
+    return pl.from_arrow(table), current
+
+
+def _base(path: str) -> str:
+    """A data file's name (Delta part-file names are unique within a table)."""
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _check_types(spec: TableSpec, source: pa.Schema, target: pa.Schema) -> None:
+    for f in source:
+        if f.name in target.names:
+            old = target.field(f.name).type
+            if old != f.type and not (pa.types.is_null(f.type) or _widening(old, f.type)):
+                raise SchemaChangeError(
+                    f"silver/{spec.name}: column {f.name!r} changed type from {old} to {f.type}; "
+                    "this is not a compatible change (rebuild the table with a full refresh after "
+                    "fixing the registry or the source)"
+                )
+
+
+def _widening(old: pa.DataType, new: pa.DataType) -> bool:
+    ints = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
+    if old in ints and new in ints:
+        return ints.index(new) >= ints.index(old)
+    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
+        return True
+    if pa.types.is_string(old) and pa.types.is_large_string(new) or pa.types.is_large_string(old) and pa.types.is_string(new):
+        return True
+    return False
+
+
+def _to_silver_rows(changes: pl.DataFrame) -> pl.DataFrame:
+    return changes.drop([c for c in _BRONZE_ONLY if c in changes.columns])
+
+
+def _filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies)."""
+    tomb = _open(lake, tombstone_key(spec))
+    if tomb is None or batch.height == 0:
+        return batch, 0
+    keys = list(spec.primary_key)
+    tombs = pl.from_arrow(tomb.to_pyarrow_table()).select(*keys, pl.col(SEQUENCE).alias("__tomb"))
+    joined = batch.join(tombs, on=keys, how="left", nulls_equal=False)
+    keep = (
+        pl.col("__tomb").is_null()
+        | (pl.col(SEQUENCE) > pl.col("__tomb"))
+        | ((pl.col("_op") == "D") & (pl.col(SEQUENCE) == pl.col("__tomb")))
+    )
+    kept = joined.filter(keep).drop("__tomb")
+    return kept, batch.height - kept.height
+
+
+def _write_tombstones(lake: Lake, spec: TableSpec, batch: pl.DataFrame, now: datetime) -> None:
+    from deltalake import write_deltalake
+
+    deletes = batch.filter(pl.col("_op") == "D").select(
+        *spec.primary_key, SEQUENCE, pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_deleted_at")
+    )
+    if deletes.height == 0:
+        return
+    tomb = _open(lake, tombstone_key(spec))
+    if tomb is None:
+        write_deltalake(lake.uri(tombstone_key(spec)), deletes.to_arrow(), storage_options=lake.storage_options)
+        return
+    pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
+    (
+        tomb.merge(deletes.to_arrow(), predicate=pred, source_alias="s", target_alias="t")
+        .when_matched_update_all(predicate=f"s.{SEQUENCE} > t.{SEQUENCE}")
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def gc_tombstones(lake: Lake, spec: TableSpec, retention: timedelta, now: datetime | None = None) -> int:
+    """Delete tombstones older than ``retention``; returns how many were removed."""
+    tomb = _open(lake, tombstone_key(spec))
+    if tomb is None:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - retention
+    metrics = tomb.delete(f"_deleted_at < '{cutoff.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'")
+    return int(metrics.get("num_deleted_rows", 0))
+
+
+def _commit_props(bronze_version: int | None):
+    from deltalake import CommitProperties
+
+    return CommitProperties(custom_metadata={BRONZE_VERSION_KEY: str(-1 if bronze_version is None else bronze_version)})
+
+
+def apply_changes(
+    lake: Lake, spec: TableSpec, *, full_refresh: bool = False, now: datetime | None = None
+) -> SilverResult:
+    """Apply the bronze changes not yet applied to ``silver/<table>`` (see module docstring)."""
+    from deltalake import write_deltalake
+
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    result = SilverResult(spec.name, full_refresh=full_refresh)
+    target = _open(lake, silver_key(spec))
+    after = None if (full_refresh or target is None) else applied_bronze_version(lake, silver_key(spec))
+    if target is not None and after is None and not full_refresh:
+        full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
+    changes, bronze_version = read_bronze_changes(lake, spec, after)
+    result.bronze_version = bronze_version
+    if changes.height == 0 and not full_refresh:
+        result.seconds = time.perf_counter() - started
+        return result
+    if changes.height:
+        changes = with_sequence(changes)
+    result.changes = changes.height
+
+    if not spec.primary_key:  # append-only
+        rows = _to_silver_rows(changes.filter(pl.col("_op") == "I")) if changes.height else changes
+        mode = "overwrite" if full_refresh else "append"
+        write_deltalake(lake.uri(silver_key(spec)), rows.to_arrow(), mode=mode, schema_mode="merge" if mode == "append" else "overwrite",
+                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        result.inserted = rows.height
+        return _finish(lake, spec, result, started)
+
+    exploded = explode_key_changes(changes, spec)
+    if spec.scd_type == 2:
+        result.history_rows = _apply_history(lake, spec, exploded, bronze_version, full_refresh)
+    batch = last_per_key(exploded, spec)
+    if full_refresh:
+        tomb_rows = batch.filter(pl.col("_op") == "D")
+        current = _to_silver_rows(batch.filter(pl.col("_op") != "D"))
+        if tomb_rows.height or _open(lake, tombstone_key(spec)) is not None:
+            write_deltalake(
+                lake.uri(tombstone_key(spec)),
+                tomb_rows.select(*spec.primary_key, SEQUENCE, pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_deleted_at")).to_arrow(),
+                mode="overwrite", schema_mode="overwrite", storage_options=lake.storage_options,
+            )
+        write_deltalake(lake.uri(silver_key(spec)), current.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        result.inserted = current.height
+        result.ignored = changes.height - batch.height
+        return _finish(lake, spec, result, started)
+
+    superseded = exploded.height - batch.height  # older changes of a key within the batch
+    batch, tomb_ignored = _filter_tombstoned(lake, spec, batch)
+    result.ignored = superseded + tomb_ignored
+    _write_tombstones(lake, spec, batch, now)
+    source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op")))
+    if target is None:
+        rows = source.filter(pl.col("__op") != "D").drop("__op")
+        write_deltalake(lake.uri(silver_key(spec)), rows.to_arrow(), storage_options=lake.storage_options,
+                        commit_properties=_commit_props(bronze_version))
+        result.inserted = rows.height
+        return _finish(lake, spec, result, started)
+    src_arrow = source.to_arrow()
+    _check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
+    pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
+    newer = f"s.{SEQUENCE} > t.{SEQUENCE}"
+    data_cols = [c for c in source.columns if c != "__op"]
+    updates = {f'"{c}"': f's."{c}"' for c in data_cols}
+    metrics = (
+        target.merge(src_arrow, predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
+                     commit_properties=_commit_props(bronze_version))
+        .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
+        .when_matched_update(updates=updates, predicate=f"{newer} AND s.__op <> 'D'")
+        .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
+        .execute()
+    )
+    result.metrics = metrics
+    result.inserted = int(metrics.get("num_target_rows_inserted", 0))
+    result.updated = int(metrics.get("num_target_rows_updated", 0))
+    result.deleted = int(metrics.get("num_target_rows_deleted", 0))
+    result.ignored += batch.height - result.inserted - result.updated - result.deleted
+    return _finish(lake, spec, result, started)
+
+
+def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -> SilverResult:
+    dt = _open(lake, silver_key(spec))
+    result.version = dt.version() if dt is not None else None
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _apply_history(lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_version, full_refresh: bool) -> int:
+    """SCD type 2: every change newer than the key's current version becomes a version row."""
+    from deltalake import write_deltalake
+
+    keys = list(spec.primary_key)
+    hist = None if full_refresh else _open(lake, history_key(spec))
+    ordered = changes.sort(SEQUENCE)
+    if hist is not None:
+        current = pl.from_arrow(hist.to_pyarrow_table(filters=[("__is_current", "=", True)])).select(*keys, pl.col(SEQUENCE).alias("__cur"))
+        ordered = ordered.join(current, on=keys, how="left")
+        ordered = ordered.filter(pl.col("__cur").is_null() | (pl.col(SEQUENCE) > pl.col("__cur"))).drop("__cur")
+    if ordered.height == 0:
+        return 0
+    start = pl.coalesce(pl.col("_commit_ts"), pl.col("_ingested_at"))
+    versions = ordered.with_columns(start.alias("__start_at")).with_columns(
+        pl.col("__start_at").shift(-1).over(keys).alias("__end_at"),
+        pl.col("_op").shift(-1).over(keys).alias("__next_op"),
+    )
+    first_start = versions.group_by(keys).agg(pl.col("__start_at").min().alias("__close_at"), pl.col(SEQUENCE).min().alias("__first_seq"))
+    rows = versions.filter(pl.col("_op") != "D").with_columns(
+        pl.col("__end_at").is_null().alias("__is_current")
+    )
+    rows = _to_silver_rows(rows.drop("__next_op"))
+    if hist is None:
+        write_deltalake(lake.uri(history_key(spec)), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        return rows.height
+    # one atomic MERGE: close the current version of touched keys, insert the new versions
+    closers = first_start.select(*[pl.col(k).alias(f"__mk_{k}") for k in keys], "__close_at", "__first_seq")
+    inserts = rows.with_columns([pl.lit(None, rows.schema[k]).alias(f"__mk_{k}") for k in keys])
+    source = pl.concat([inserts, closers], how="diagonal_relaxed")
+    pred = " AND ".join(f't."{k}" = s."__mk_{k}"' for k in keys) + " AND t.__is_current"
+    data_cols = rows.columns
+    hist.merge(source.to_arrow(), predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
+               commit_properties=_commit_props(bronze_version)) \
+        .when_matched_update(updates={"__end_at": "s.__close_at", "__is_current": "false"},
+                             predicate=f"s.__first_seq > t.{SEQUENCE}") \
+        .when_not_matched_insert(updates={f'"{c}"': f's."{c}"' for c in data_cols},
+                                 predicate=f's."__mk_{keys[0]}" IS NULL') \
+        .execute()
+    return rows.height
+
+
+def read_silver(lake: Lake, spec: TableSpec, *, version: int | None = None) -> pl.DataFrame:
+    dt = _open(lake, silver_key(spec), version)
+    return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table())
+
+
+def describe(result: SilverResult) -> str:
+    return json.dumps({k: v for k, v in result.__dict__.items() if k != "metrics"}, default=str)
