@@ -12,15 +12,20 @@ import dagster as dg
 def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.datasets import all_datasets
     from lakehouse.defs.bronze import bronze_assets
+    from lakehouse.defs.checks import silver_checks
     from lakehouse.defs.raw import raw_assets
+    from lakehouse.defs.silver import silver_assets
     from lakehouse.profiles import Settings, build_resources
 
     settings = settings or Settings.from_env()
     assets: list = []
+    checks: list = []
     for dataset in all_datasets(settings.dataset_names()):
         assets += raw_assets(dataset, settings.profile)
         assets += bronze_assets(dataset)
-    return dg.Definitions(assets=assets, resources=build_resources(settings))
+        assets += silver_assets(dataset)
+        checks += silver_checks(dataset, settings.profile)
+    return dg.Definitions(assets=assets, asset_checks=checks, resources=build_resources(settings))
 
 
 @dg.definitions

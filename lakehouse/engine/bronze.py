@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
+from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import dms_format
 from lakehouse.replication.dms_settings import DmsS3Settings
@@ -68,10 +69,6 @@ class BronzeResult:
 
 def bronze_key(spec: TableSpec) -> str:
     return f"bronze/{spec.name}"
-
-
-def quarantine_key(spec: TableSpec) -> str:
-    return f"quarantine/{spec.name}"
 
 
 def _state_key(spec: TableSpec) -> str:
@@ -165,19 +162,6 @@ def _lineage(
         c for c in (dms_format.OP_COLUMN, ts_col, seq_col, *bi_cols) if c and c in frame.columns
     ]
     return frame.with_columns(exprs).drop(drop)
-
-
-def _quarantine_frame(rows: list[dict], now: datetime) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "_source_file": pl.String,
-            "_source_row": pl.Int64,
-            "_column": pl.String,
-            "_reason": pl.String,
-            "_raw": pl.String,
-        },
-    ).with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at"))
 
 
 def read_file(
@@ -291,15 +275,7 @@ def ingest(
             )
         if frame is not None and frame.height:
             frames.append(frame)
-    if quarantine:
-        write_deltalake(
-            lake.uri(quarantine_key(spec)),
-            _quarantine_frame(quarantine, now).to_arrow(),
-            mode="append",
-            storage_options=lake.storage_options,
-            schema_mode="merge",
-        )
-        result.quarantined = len(quarantine)
+    result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
     ids = [_file_id(o) for o in todo]
     data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
     props = CommitProperties(custom_metadata={FILES_METADATA_KEY: json.dumps(ids)})

@@ -57,6 +57,7 @@ class SilverResult:
     ignored: int = 0
     version: int | None = None
     history_rows: int = 0
+    quarantined: int = 0
     full_refresh: bool = False
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
@@ -223,6 +224,7 @@ def apply_changes(
         return result
     if changes.height:
         changes = with_sequence(changes)
+        changes, result.quarantined = _quarantine_rule_failures(lake, spec, changes, now, write=not full_refresh)
     result.changes = changes.height
 
     if not spec.primary_key:  # append-only
@@ -283,6 +285,21 @@ def apply_changes(
     result.deleted = int(metrics.get("num_target_rows_deleted", 0))
     result.ignored += batch.height - result.inserted - result.updated - result.deleted
     return _finish(lake, spec, result, started)
+
+
+def _quarantine_rule_failures(lake: Lake, spec: TableSpec, changes: pl.DataFrame, now: datetime,
+                              *, write: bool) -> tuple[pl.DataFrame, int]:
+    """Rows breaking the registry's row-level rules go to quarantine; deletes (key only) pass."""
+    from lakehouse.engine.quarantine import rows_from_frame, write_quarantine
+    from lakehouse.quality.validate import split_valid
+
+    deletes = changes.filter(pl.col("_op") == "D")
+    good, bad = split_valid(changes.filter(pl.col("_op") != "D"), spec)
+    if bad.height == 0:
+        return changes, 0
+    if write:  # a full refresh re-reads rows quarantined before: do not record them twice
+        write_quarantine(lake, spec, rows_from_frame(bad), "silver", now)
+    return pl.concat([good, deletes], how="vertical"), bad.height
 
 
 def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -> SilverResult:

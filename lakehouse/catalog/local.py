@@ -1,0 +1,421 @@
+"""The local catalog: a DuckDB database with one view per Delta table of the lake.
+
+The ``local`` profile's stand-in for the Glue Data Catalog. DuckDB's ``delta`` and ``httpfs``
+extensions cannot be downloaded here, so each view is built from delta-rs: the files of the
+table's current snapshot (``DeltaTable.file_uris()``) read with ``read_parquet``. A view is pinned
+to the snapshot it was built from; ``refresh_catalog`` moves it to the newest one.
+
+Data contract (schemas of the catalog database; ``project`` defaults to ``lakehouse``):
+
+- ``<project>_bronze`` / ``<project>_silver`` / ``<project>_gold`` (named like the Glue
+  databases): exactly the Delta tables found at ``<root>/<zone>/<table>`` (a folder holding
+  ``_delta_log``), one view per table under the table's own name, with the Delta schema's
+  columns in order and types (columns missing from older files are NULL; hive partition columns
+  come from the paths, typed by the Delta schema). No aliases ever live here.
+- ``bronze`` / ``silver`` / ``gold``: short aliases so seed SQL written against ``silver.x`` runs
+  unchanged: every table of the zone under its own name, plus, in ``silver``, the friendly names
+  of the *alias dataset* (``alias_dataset``, default ``saas``; see ``FRIENDLY_NAMES``).
+- ``<dataset>`` (``saas``): the dataset's friendly names over its silver tables
+  (``saas.customers`` = ``<project>_silver.core_customer``). Never ambiguous.
+- ``<dataset>_compat`` (``saas_compat``): the dataset's bronze tables, with the column aliases of
+  ``COMPAT_COLUMNS`` added (``core_order.total_amount`` = ``total``: seed 000's Athena query uses
+  ``total_amount``; the source column is ``total``). Data is never rewritten. Bronze is the
+  append-only change log, so sums over it count every change row (as the seed's crawler tables
+  over raw DMS files did); use ``silver`` for current state.
+- ``_catalog.views``: one row per view (schema, name, kind, zone, table, uri, wrapper SQL, Delta
+  version, row count); the SQL layer uses it to resolve time travel.
+
+Naming rule for friendly names: a friendly alias never shadows a real table in
+``<project>_silver``; in the ``silver`` alias schema, the alias dataset's friendly name wins over a
+real table of the same name (autocorp's ``silver/customers`` is then reachable as
+``<project>_silver.customers``), because that schema exists to run the alias dataset's seed SQL
+unchanged. ``alias_dataset=None`` makes ``silver`` an exact mirror of ``<project>_silver``.
+
+Roots on S3: views in a database file cannot read ``s3://`` without httpfs, so for an S3 lake the
+catalog is in-process only: ``DeltaTable.to_pyarrow_dataset()`` is registered on the connection
+and the views select from it (``connect`` uses an in-memory database).
+
+Tables whose protocol needs reader features ``read_parquet`` cannot honour (deletion vectors,
+column mapping) are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.storage import Lake
+
+log = logging.getLogger(__name__)
+
+ZONES = ("bronze", "silver", "gold")
+CATALOG_SCHEMA = "_catalog"
+CATALOG_FILE = "catalog.duckdb"
+
+# friendly view name -> silver table, per dataset (the names seed 001's SQL uses)
+FRIENDLY_NAMES: dict[str, dict[str, str]] = {
+    "saas": {
+        "tenants": "core_tenant",
+        "customers": "core_customer",
+        "orders": "core_order",
+        "products": "core_product",
+        "order_items": "core_orderitem",
+        "events": "core_event",
+        "subscriptions": "core_subscription",
+        "invoices": "core_invoice",
+    }
+}
+# bronze table -> {alias column: real column}, exposed in the ``<dataset>_compat`` schema
+COMPAT_COLUMNS: dict[str, dict[str, dict[str, str]]] = {
+    "saas": {"core_order": {"total_amount": "total"}},
+}
+_UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
+_PROJECT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """One view of the catalog; ``wrapper`` is its SQL with ``{base}`` for the table snapshot."""
+
+    schema: str
+    name: str
+    kind: str  # table | alias | friendly | compat
+    zone: str
+    table: str
+    uri: str
+    wrapper: str = "SELECT * FROM {base}"
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, always quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def default_catalog_path(lake: Lake) -> Path | None:
+    """``<root>/catalog.duckdb`` for a local lake (its state dir); None (in-memory) for S3."""
+    if is_remote(lake):
+        return None
+    return Path(lake.root) / CATALOG_FILE
+
+
+def is_remote(lake: Lake) -> bool:
+    """True for an object-store root (``s3://``): no Parquet views in a database file."""
+    return "://" in lake.root and not lake.root.startswith("file://")
+
+
+def discover_tables(lake: Lake) -> dict[str, list[str]]:
+    """Delta tables per zone: ``{"bronze": ["core_order", ...], ...}`` (sorted)."""
+    found: dict[str, list[str]] = {}
+    for zone in ZONES:
+        names = set()
+        for obj in lake.list(f"{zone}/"):
+            parts = obj.key.split("/")
+            if len(parts) >= 4 and parts[2] == "_delta_log":
+                names.add(parts[1])
+        found[zone] = sorted(names)
+    return found
+
+
+def open_delta(lake: Lake, zone: str, table: str, version: int | None = None):
+    """The delta-rs table ``<zone>/<table>`` (at ``version`` when given)."""
+    from deltalake import DeltaTable
+
+    uri = lake.table_uri(zone, table)
+    if version is None:
+        return DeltaTable(uri, storage_options=lake.storage_options or None)
+    return DeltaTable(uri, version=version, storage_options=lake.storage_options or None)
+
+
+def unsupported_reason(dt) -> str | None:
+    """Why a snapshot cannot be read as plain Parquet files, or None."""
+    proto = dt.protocol()
+    features = set(proto.reader_features or []) & _UNSUPPORTED_READER_FEATURES
+    if features:
+        return f"reader features {sorted(features)}"
+    mode = dt.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if mode not in ("none", None):
+        return f"column mapping mode {mode!r}"
+    return None
+
+
+def row_count(dt) -> int:
+    """Rows of the snapshot from the Delta log's file statistics (-1 when a file has none)."""
+    import pyarrow as pa
+
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return 0
+    counts = actions.column("num_records").to_pylist()
+    return -1 if any(c is None for c in counts) else int(sum(counts))
+
+
+def snapshot_sql(con: duckdb.DuckDBPyConnection, dt, *, in_process: bool = False) -> str:
+    """A SELECT returning exactly the rows of the snapshot ``dt`` with its Delta schema.
+
+    Local: ``read_parquet`` over the snapshot's files (no state outside the SQL). In-process:
+    registers ``dt.to_pyarrow_dataset()`` on ``con`` under a fresh name and selects from it.
+    """
+    import pyarrow as pa
+
+    if in_process:
+        name = f"__delta_{uuid.uuid4().hex[:12]}"
+        con.register(name, dt.to_pyarrow_dataset())
+        return f"SELECT * FROM {quote(name)}"
+    schema = pa.schema(dt.schema().to_arrow())
+    types = [str(t) for t in con.from_arrow(schema.empty_table()).types]
+    wanted = dict(zip(schema.names, types, strict=True))
+    files = [f.removeprefix("file://") for f in dt.file_uris()]
+    if not files:
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {quote(c)}" for c, t in wanted.items())
+        return f"SELECT {cols} WHERE false"
+    partitions = list(dt.metadata().partition_columns)
+    if partitions:
+        hive = ", ".join(f"{_lit(c)}: {_lit(wanted[c])}" for c in partitions)
+        opts = f"union_by_name=true, hive_partitioning=true, hive_types={{{hive}}}"
+    else:
+        opts = "union_by_name=true, hive_partitioning=false"
+    source = f"read_parquet([{', '.join(_lit(f) for f in files)}], {opts})"
+    present = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    cols = []
+    for c, t in wanted.items():
+        if c not in present:
+            cols.append(f"CAST(NULL AS {t}) AS {quote(c)}")
+        elif present[c] != t:
+            cols.append(f"CAST({quote(c)} AS {t}) AS {quote(c)}")
+        else:
+            cols.append(quote(c))
+    return f"SELECT {', '.join(cols)} FROM {source}"
+
+
+def plan_views(
+    tables: dict[str, list[str]], lake: Lake, project: str, alias_dataset: str | None
+) -> list[CatalogView]:
+    """Every view of the catalog for the discovered ``tables`` (see the module's naming rule)."""
+    views: dict[tuple[str, str], CatalogView] = {}
+
+    def add(schema: str, name: str, kind: str, zone: str, table: str, wrapper: str | None = None):
+        views[(schema, name)] = CatalogView(
+            schema,
+            name,
+            kind,
+            zone,
+            table,
+            lake.table_uri(zone, table),
+            wrapper or "SELECT * FROM {base}",
+        )
+
+    for zone in ZONES:
+        for table in tables.get(zone, []):
+            add(f"{project}_{zone}", table, "table", zone, table)
+            add(zone, table, "alias", zone, table)
+    silver = set(tables.get("silver", []))
+    bronze = set(tables.get("bronze", []))
+    for dataset, names in FRIENDLY_NAMES.items():
+        for friendly, table in names.items():
+            if table not in silver:
+                continue
+            add(dataset, friendly, "friendly", "silver", table)
+            if dataset == alias_dataset:
+                if friendly in silver and friendly != table:
+                    log.info("silver.%s is %s's alias of %s", friendly, dataset, table)
+                add("silver", friendly, "friendly", "silver", table)
+        for table in sorted(set(names.values()) & bronze):
+            extra = COMPAT_COLUMNS.get(dataset, {}).get(table, {})
+            cols = "".join(f", {quote(real)} AS {quote(alias)}" for alias, real in extra.items())
+            add(
+                f"{dataset}_compat",
+                table,
+                "compat",
+                "bronze",
+                table,
+                f"SELECT *{cols} FROM {{base}}",
+            )
+    return sorted(views.values(), key=lambda v: (v.schema, v.name))
+
+
+def managed_schemas(project: str) -> list[str]:
+    zones = [f"{project}_{z}" for z in ZONES] + list(ZONES)
+    datasets = [d for d in FRIENDLY_NAMES] + [f"{d}_compat" for d in FRIENDLY_NAMES]
+    return zones + datasets
+
+
+def _ensure_catalog_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CATALOG_SCHEMA}")
+    con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {CATALOG_SCHEMA}.views (
+            schema_name VARCHAR, view_name VARCHAR, kind VARCHAR, zone VARCHAR,
+            table_name VARCHAR, uri VARCHAR, wrapper VARCHAR, delta_version BIGINT,
+            row_count BIGINT, PRIMARY KEY (schema_name, view_name))"""
+    )
+
+
+def _is_file_database(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
+def catalog_views(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[CatalogView, int]]:
+    """``(schema, name) -> (view, delta_version)`` as recorded by the last refresh ({} if none)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = 'views'",
+        [CATALOG_SCHEMA],
+    ).fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"SELECT schema_name, view_name, kind, zone, table_name, uri, wrapper, delta_version "
+        f"FROM {CATALOG_SCHEMA}.views"
+    ).fetchall()
+    return {(r[0], r[1]): (CatalogView(*r[:7]), r[7]) for r in rows}
+
+
+def refresh_catalog(
+    lake: Lake,
+    con_or_path: duckdb.DuckDBPyConnection | str | os.PathLike,
+    project: str = "lakehouse",
+    *,
+    alias_dataset: str | None = "saas",
+    in_process: bool | None = None,
+) -> dict[str, int]:
+    """Create or replace every view over the lake's current snapshots; drop views of gone tables.
+
+    Returns ``{"<schema>.<view>": row count}`` (-1 when the Delta log has no row statistics).
+    ``in_process`` (default: True for S3 lakes) registers Arrow datasets instead of Parquet file
+    lists; it needs an in-memory database, since the views only work on this connection.
+    """
+    if not _PROJECT_RE.match(project):
+        raise ValueError(f"project {project!r} must be a lower-case SQL identifier")
+    if not isinstance(con_or_path, duckdb.DuckDBPyConnection):
+        con = duckdb.connect(str(con_or_path))
+        try:
+            return refresh_catalog(
+                lake, con, project, alias_dataset=alias_dataset, in_process=in_process
+            )
+        finally:
+            con.close()
+    con = con_or_path
+    if in_process is None:
+        in_process = is_remote(lake)
+    if in_process and _is_file_database(con):
+        raise ValueError(
+            "in-process views (Arrow datasets) work only on this connection: "
+            "use an in-memory database for an S3 lake"
+        )
+    tables = discover_tables(lake)
+    previous = {} if in_process else catalog_views(con)
+    stale_registrations = registered_datasets(con) if in_process else []
+    # (zone, table) -> (SELECT of the snapshot, or "" when the existing view is current; version; rows)
+    snapshots: dict[tuple[str, str], tuple[str, int, int]] = {}
+    for zone, names in tables.items():
+        for table in list(names):
+            dt = open_delta(lake, zone, table)
+            reason = unsupported_reason(dt)
+            if reason:
+                log.warning("catalog: skipping %s/%s (%s)", zone, table, reason)
+                names.remove(table)
+                continue
+            prev = previous.get((f"{project}_{zone}", table))
+            current = (
+                prev and prev[1] == dt.version() and prev[0].uri == lake.table_uri(zone, table)
+            )
+            sql = "" if current else snapshot_sql(con, dt, in_process=in_process)
+            snapshots[(zone, table)] = (sql, dt.version(), row_count(dt))
+    views = plan_views(tables, lake, project, alias_dataset)
+    schemas = managed_schemas(project)
+    out: dict[str, int] = {}
+    con.begin()
+    try:
+        _ensure_catalog_table(con)
+        for schema in schemas:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        wanted = {(v.schema, v.name) for v in views}
+        for schema, name in con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal "
+            "AND database_name = current_database() AND list_contains(?, schema_name)",
+            [schemas],
+        ).fetchall():
+            if (schema, name) not in wanted:
+                con.execute(f"DROP VIEW {quote(schema)}.{quote(name)}")
+        con.execute(f"DELETE FROM {CATALOG_SCHEMA}.views")
+        for v in views:  # base views first: the others select from them
+            if v.kind == "table" and snapshots[(v.zone, v.table)][0]:
+                sql = snapshots[(v.zone, v.table)][0]
+                con.execute(f"CREATE OR REPLACE VIEW {quote(v.schema)}.{quote(v.name)} AS {sql}")
+        for v in views:
+            _, version, rows = snapshots[(v.zone, v.table)]
+            if v.kind != "table":
+                base = f"{quote(f'{project}_{v.zone}')}.{quote(v.table)}"
+                sql = v.wrapper.format(base=base)
+                con.execute(f"CREATE OR REPLACE VIEW {quote(v.schema)}.{quote(v.name)} AS {sql}")
+            con.execute(
+                f"INSERT INTO {CATALOG_SCHEMA}.views VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [v.schema, v.name, v.kind, v.zone, v.table, v.uri, v.wrapper, version, rows],
+            )
+            out[v.qualified] = rows
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    for name in stale_registrations:
+        con.unregister(name)
+    return out
+
+
+def registered_datasets(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the Arrow datasets ``snapshot_sql(in_process=True)`` registered on ``con``."""
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '__delta_')"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def connect(
+    lake: Lake,
+    path: str | os.PathLike | None = None,
+    *,
+    project: str = "lakehouse",
+    alias_dataset: str | None = "saas",
+) -> duckdb.DuckDBPyConnection:
+    """Open the catalog (refreshed) with session time zone UTC, as Athena's.
+
+    ``path``: the database file (default ``default_catalog_path(lake)``), or ``":memory:"``.
+    An S3 lake always gets an in-memory, in-process catalog (a file path is an error). When the
+    file is locked by another process, falls back to an in-memory catalog with a warning.
+    """
+    remote = is_remote(lake)
+    if remote and path not in (None, ":memory:"):
+        raise ValueError(f"the catalog of an S3 lake is in-process only; got path={path!r}")
+    target = str(path or default_catalog_path(lake) or ":memory:")
+    if target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(target)
+    except duckdb.IOException as err:
+        if "lock" not in str(err).lower():
+            raise
+        log.warning("catalog %s is locked (%s); using an in-memory catalog", target, err)
+        con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        refresh_catalog(lake, con, project, alias_dataset=alias_dataset, in_process=remote)
+    except BaseException:
+        con.close()
+        raise
+    return con

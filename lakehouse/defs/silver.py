@@ -1,0 +1,90 @@
+"""Silver assets, one per registry table with a key: ``["silver", table]`` (and
+``["silver", f"{table}_history"]`` for SCD type 2). See ``engine.silver`` for the data contract.
+
+They move by themselves (declarative automation: eager, and held back while a blocking check of
+a parent fails) and can be rebuilt from bronze with the run config ``full_refresh: true``.
+"""
+
+import dagster as dg
+
+from lakehouse.defs.resources import LakeResource
+from lakehouse.registry import DatasetSpec, TableSpec
+
+AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+
+class SilverConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def _kinds(table: TableSpec) -> set[str]:
+    return {"delta", "polars"} if table.table_format == "delta" else {"delta", "polars", "hudi"}
+
+
+def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
+    common = dict(
+        deps=[dg.AssetKey(["bronze", table.name])],
+        group_name=f"{dataset.name}_silver",
+        kinds=_kinds(table),
+        owners=list(table.owners),
+        automation_condition=AUTOMATION,
+    )
+    fmt_note = (
+        " Declared as Hudi (Copy-on-Write) for the Spark engine; stored as Delta in the local profile."
+        if table.table_format == "hudi"
+        else ""
+    )
+    specs = [
+        dg.AssetSpec(
+            key=["silver", table.name],
+            description=f"Current state of {table.name} (SCD type 1, CDC applied by key "
+            f"{', '.join(table.primary_key)}).{fmt_note} {table.description}".strip(),
+            metadata={"primary_key": ", ".join(table.primary_key), "scd_type": table.scd_type},
+            **common,
+        )
+    ]
+    if table.scd_type == 2:
+        specs.append(
+            dg.AssetSpec(
+                key=["silver", f"{table.name}_history"],
+                description=f"Every version of {table.name} (SCD type 2: __start_at, __end_at, __is_current).",
+                **common,
+            )
+        )
+
+    @dg.multi_asset(name=f"silver_{table.name}", specs=specs, pool=f"silver_{table.name}")
+    def _silver(context: dg.AssetExecutionContext, config: SilverConfig, lake: LakeResource):
+        from lakehouse.engine.silver import apply_changes
+
+        res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
+        context.log.info(
+            f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
+            f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "
+            f"{res.quarantined} quarantined{' (full refresh)' if res.full_refresh else ''}"
+        )
+        yield dg.MaterializeResult(
+            asset_key=["silver", table.name],
+            metadata={
+                "changes": res.changes,
+                "inserted": res.inserted,
+                "updated": res.updated,
+                "deleted": res.deleted,
+                "ignored": res.ignored,
+                "quarantined": res.quarantined,
+                "bronze_version": -1 if res.bronze_version is None else res.bronze_version,
+                "delta_version": -1 if res.version is None else res.version,
+                "full_refresh": res.full_refresh,
+                "duration_s": round(res.seconds, 3),
+            },
+        )
+        if table.scd_type == 2:
+            yield dg.MaterializeResult(
+                asset_key=["silver", f"{table.name}_history"],
+                metadata={"versions_added": res.history_rows},
+            )
+
+    return _silver
+
+
+def silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
+    return [silver_asset(dataset, t) for t in dataset.tables if t.primary_key]

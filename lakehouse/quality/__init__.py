@@ -1,0 +1,1 @@
+"""Data quality: pandera schemas built from the registry, row-level quarantine, reconciliation."""

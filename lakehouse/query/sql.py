@@ -1,0 +1,283 @@
+"""Athena (Trino) SQL on the local catalog: sqlglot transpiles, DuckDB runs, Polars comes back.
+
+Contract of ``run_query``:
+- input: ONE statement in ``dialect`` (``athena`` — sqlglot's Athena dialect, Trino for queries —
+  ``trino``, ``duckdb``, or any sqlglot dialect name); a trailing ``;`` is fine;
+- table names resolve in the local catalog (``lakehouse.catalog.local``): ``lakehouse_silver.x``,
+  ``silver.x``, ``saas.customers``, … ; Athena's catalog prefix ``awsdatacatalog.`` is dropped;
+- time travel (Trino / Delta syntax, after a table name): ``FOR VERSION AS OF <n>`` and
+  ``FOR TIMESTAMP AS OF <expr>`` (also ``FOR SYSTEM_TIME AS OF``); the expression is evaluated
+  by DuckDB in UTC, so ``TIMESTAMP '2024-05-01 10:00:00 UTC'`` and
+  ``current_timestamp - INTERVAL '1' DAY`` both work. A timestamp selects the newest version
+  committed at or before it (Delta semantics, commit timestamps of the Delta log). ``as_of``
+  does the same without SQL syntax: ``{"silver.customers": 3}`` or ``{"silver.customers":
+  datetime(...)}``. The snapshot is a temporary view dropped after the query;
+- errors: SQL that does not parse, an unknown table (the message names it and lists the
+  catalog's tables), a version or time the table does not have -> ``ValueError``; errors raised
+  by DuckDB while running (unknown column, type errors) propagate as ``duckdb.Error``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from lakehouse.catalog.local import (
+    CATALOG_SCHEMA,
+    catalog_views,
+    connect,
+    is_remote,
+    open_delta,
+    quote,
+    registered_datasets,
+    snapshot_sql,
+)
+from lakehouse.storage import Lake
+
+DIALECTS = {"athena": "athena", "trino": "trino", "duckdb": "duckdb"}
+OUTPUT_FORMATS = ("table", "csv", "json")
+_ATHENA_CATALOGS = {"awsdatacatalog"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse(sql: str, dialect: str = "athena") -> exp.Expression:
+    """The one statement of ``sql`` as a sqlglot tree (ValueError with sqlglot's message)."""
+    read = DIALECTS.get(dialect, dialect)
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except sqlglot.errors.ParseError as err:
+        raise ValueError(f"cannot parse the SQL as {dialect}: {err}") from err
+    except ValueError as err:  # unknown dialect
+        raise ValueError(f"unknown SQL dialect {dialect!r}: {err}") from err
+    if len(statements) != 1:
+        raise ValueError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def transpile(sql: str, dialect: str = "athena") -> str:
+    """``sql`` written in ``dialect`` as DuckDB SQL (no catalog lookups)."""
+    return parse(sql, dialect).sql(dialect="duckdb")
+
+
+def _known_relations(con: duckdb.DuckDBPyConnection) -> tuple[set[tuple[str, str, str]], list[str]]:
+    """Every (database, schema, name) DuckDB can resolve, and the listable ``schema.name``s."""
+    rows = con.execute(
+        "SELECT database_name, schema_name, view_name, internal, temporary FROM duckdb_views() "
+        "UNION ALL SELECT database_name, schema_name, table_name, internal, temporary "
+        "FROM duckdb_tables()"
+    ).fetchall()
+    known = {(d.lower(), s.lower(), n.lower()) for d, s, n, _, _ in rows}
+    listable = sorted(
+        f"{s}.{n}"
+        for _, s, n, internal, temporary in rows
+        if not internal and not temporary and s != CATALOG_SCHEMA
+    )
+    return known, listable
+
+
+def _exists(table: exp.Table, known: set[tuple[str, str, str]]) -> bool:
+    name, db, catalog = table.name.lower(), table.db.lower(), table.catalog.lower()
+    if catalog:
+        return (catalog, db, name) in known
+    schema = db or "main"
+    return any(s == schema and n == name for _, s, n in known)
+
+
+def _label(table: exp.Table) -> str:
+    return ".".join(p for p in (table.catalog, table.db, table.name) if p)
+
+
+def _unknown_table(table: exp.Table, listable: list[str]) -> ValueError:
+    label = _label(table)
+    close = difflib.get_close_matches(label, listable, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    shown = ", ".join(listable) if listable else "(none: is the lake empty?)"
+    return ValueError(f"unknown table {label!r}.{hint} Available tables: {shown}")
+
+
+def _eval(con: duckdb.DuckDBPyConnection, expression: exp.Expression, kind: str) -> int:
+    """A VERSION expression as an integer, a TIMESTAMP one as epoch milliseconds (UTC)."""
+    sql = expression.sql(dialect="duckdb")
+    query = (
+        f"SELECT CAST(({sql}) AS BIGINT)"
+        if kind == "VERSION"
+        else f"SELECT epoch_ms(CAST(({sql}) AS TIMESTAMPTZ))"
+    )
+    try:
+        return con.execute(query).fetchall()[0][0]
+    except duckdb.Error as err:
+        raise ValueError(f"cannot evaluate {kind} AS OF {sql!r}: {err}") from err
+
+
+def _as_of_value(con, label: str, kind: str, value) -> int:
+    """An AS OF value (sqlglot expression or Python value) as a version or epoch milliseconds."""
+    if isinstance(value, exp.Expression):
+        value = _eval(con, value, kind)
+    elif kind == "TIMESTAMP":
+        if isinstance(value, str):
+            value = _eval(con, exp.Literal.string(value), kind)
+        elif isinstance(value, datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            value = (aware - _EPOCH) // timedelta(milliseconds=1)
+        elif isinstance(value, date):
+            value = (
+                datetime(value.year, value.month, value.day, tzinfo=UTC) - _EPOCH
+            ).days * 86_400_000
+        else:
+            raise ValueError(f"{label}: unsupported AS OF value {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or (kind == "VERSION" and value < 0):
+        raise ValueError(f"{label}: a version must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _version_at(dt, label: str, ts_ms: int) -> int:
+    """The newest version of ``dt`` committed at or before ``ts_ms`` (epoch milliseconds)."""
+    commits = [(c["version"], c["timestamp"]) for c in dt.history() if "timestamp" in c]
+    eligible = [v for v, t in commits if t <= ts_ms]
+    if not eligible:
+        when = _iso(ts_ms)
+        oldest = f"; its oldest commit is at {_iso(min(t for _, t in commits))}" if commits else ""
+        raise ValueError(f"{label} has no version at or before {when}{oldest}")
+    return max(eligible)
+
+
+def _iso(ms: int) -> str:
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat()
+
+
+def _snapshot_view(
+    con, lake: Lake, label: str, view, kind: str, value: int, temps: list[str]
+) -> str:
+    """A temp view of catalog view ``view`` AS OF a version or a time (epoch ms); its name."""
+    latest = open_delta(lake, view.zone, view.table)
+    if kind == "TIMESTAMP":
+        version = _version_at(latest, label, value)
+    elif value > latest.version():
+        raise ValueError(f"{label} has no version {value}; the latest is {latest.version()}")
+    else:
+        version = value
+    try:
+        dt = open_delta(lake, view.zone, view.table, version)
+    except Exception as err:  # delta-rs: log entry cleaned up
+        raise ValueError(f"{label}: cannot load version {version}: {err}") from err
+    base = snapshot_sql(con, dt, in_process=is_remote(lake))
+    name = f"__asof_{uuid.uuid4().hex[:12]}"
+    con.execute(f"CREATE TEMP VIEW {quote(name)} AS {view.wrapper.format(base=f'({base})')}")
+    temps.append(name)
+    return name
+
+
+def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) -> exp.Expression:
+    """Check every table reference and swap time-travel references for snapshot views."""
+    known, listable = _known_relations(con)
+    entries = catalog_views(con)
+    ctes = {c.alias_or_name.lower() for c in stmt.find_all(exp.CTE)}
+    pending = {k.lower().removeprefix("awsdatacatalog."): (k, v) for k, v in as_of.items()}
+    used: set[str] = set()
+    for table in list(stmt.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # table functions: read_parquet(...), unnest(...)
+        if table.catalog.lower() in _ATHENA_CATALOGS:
+            table.set("catalog", None)
+        if not table.db and table.name.lower() in ctes:
+            continue
+        label = _label(table)
+        version = table.args.get("version")
+        key = label.lower()
+        if version is None and key not in pending:
+            if not _exists(table, known):
+                raise _unknown_table(table, listable)
+            continue
+        entry = entries.get((table.db.lower(), table.name.lower()))
+        if entry is None or table.catalog:
+            if not _exists(table, known):
+                raise _unknown_table(table, listable)
+            raise ValueError(f"time travel needs a lake table of the catalog; {label!r} is not one")
+        if version is not None:
+            if str(version.args.get("kind", "")).upper() != "AS OF":
+                raise ValueError(f"{label}: only FOR VERSION|TIMESTAMP AS OF is supported")
+            kind = "VERSION" if str(version.this).upper() == "VERSION" else "TIMESTAMP"
+            value = _as_of_value(con, label, kind, version.expression)
+        else:
+            used.add(key)
+            raw = pending[key][1]
+            kind = "VERSION" if isinstance(raw, int) and not isinstance(raw, bool) else "TIMESTAMP"
+            value = _as_of_value(con, label, kind, raw)
+        name = _snapshot_view(con, lake, label, entry[0], kind, value, temps)
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
+    unused = set(pending) - used
+    if unused:
+        raise ValueError(
+            f"as_of names tables the query does not read (or reads AS OF already): "
+            f"{sorted(pending[k][0] for k in unused)}"
+        )
+    return stmt
+
+
+def run_query(
+    sql: str,
+    lake: Lake,
+    *,
+    dialect: str = "athena",
+    con: duckdb.DuckDBPyConnection | None = None,
+    as_of: dict | None = None,
+) -> pl.DataFrame:
+    """Run one ``dialect`` statement on the catalog of ``lake``; the result as a Polars frame.
+
+    ``con``: an open catalog connection (``catalog.local.connect``); without it a catalog is
+    opened (and refreshed) for this query and closed afterwards.
+    """
+    stmt = parse(sql, dialect)
+    own = con is None
+    if own:
+        con = connect(lake)
+    temps: list[str] = []
+    registered = set(registered_datasets(con))
+    try:
+        stmt = _bind(stmt, con, lake, dict(as_of or {}), temps)
+        rel = con.sql(stmt.sql(dialect="duckdb"))
+        return rel.pl() if rel is not None else pl.DataFrame()
+    finally:
+        for name in temps:
+            con.execute(f"DROP VIEW IF EXISTS temp.main.{quote(name)}")
+        for name in set(registered_datasets(con)) - registered:
+            con.unregister(name)
+        if own:
+            con.close()
+
+
+def format_frame(df: pl.DataFrame, output_format: str = "table", *, max_rows: int = 1000) -> str:
+    """``df`` as printable text: an aligned table, CSV (with header), or a JSON array of rows."""
+    if output_format == "csv":
+        return df.write_csv()
+    if output_format == "json":
+        return json.dumps(json.loads(df.write_json()), indent=2)
+    if output_format == "table":
+        with pl.Config(
+            tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=100, tbl_hide_dataframe_shape=True
+        ):
+            text = str(df)
+        return f"{text}\n({df.height} row{'s' if df.height != 1 else ''})"
+    raise ValueError(f"output format {output_format!r}: expected one of {OUTPUT_FORMATS}")
+
+
+def query_command(
+    sql: str,
+    lake: Lake,
+    output_format: str = "table",
+    *,
+    dialect: str = "athena",
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> str:
+    """What ``lakehouse query "<SQL>"`` prints: the result of ``run_query`` formatted."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output format {output_format!r}: expected one of {OUTPUT_FORMATS}")
+    return format_frame(run_query(sql, lake, dialect=dialect, con=con), output_format)

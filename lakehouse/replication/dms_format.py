@@ -1,0 +1,415 @@
+"""The AWS DMS S3-target file format: file names, writer and reader.
+
+Data contract (AWS DMS user guide, "Using Amazon S3 as a target"; real files in
+``shared/fixtures/dms``), driven by one :class:`DmsS3Settings`:
+
+- Names: full-load files ``LOAD`` + 8 upper-case hex digits (counter from 1), CDC files
+  ``yyyymmdd-hhmmssfff`` (UTC, milliseconds; 9 or 10 digits accepted when reading), extension
+  ``.csv``, ``.csv.gz`` or ``.parquet``; optional date-partition folders (``2024/01/31/``).
+- Layout: ``Op`` (``I``/``U``/``D``) first, in CDC files always (except CdcInsertsOnly without
+  IncludeOpForFullLoad), in full-load files only with IncludeOpForFullLoad; then the
+  TimestampColumnName column when set (``yyyy-MM-dd HH:mm:ss.ffffff``); then the table's columns in
+  source order; then before-image ``BI_<key>`` and change-sequence columns when configured.
+- CSV: header only with AddColumnName; CsvDelimiter between fields; every row ends with
+  CsvRowDelimiter; RFC 4180 quoting (fields holding the delimiter, a quote, CR or LF are quoted,
+  quotes doubled, CR/LF allowed inside quotes); NULL is CsvNullValue *unquoted* (empty by default);
+  an empty string is written ``""`` so it stays distinct from NULL (likewise a string equal to
+  CsvNullValue is quoted); UTF-8, no BOM; gzip when CompressionType is GZIP (mtime 0).
+- Parquet: typed columns (``Op``/timestamp/change sequence as strings), timestamps in
+  microseconds (milliseconds with ParquetTimestampInMillisecond), gzip codec with GZIP else
+  uncompressed, no Arrow schema blob (as DMS writes it).
+
+Reading gives a :class:`DmsFile` whose frame always starts with ``Op`` (``I`` filled when the file
+has none), then the timestamp column, then the other columns in file order. CSV values stay
+``String`` (typing is the caller's job). Rows with the wrong field count or an ``Op`` outside
+I/U/D are returned as :class:`RejectedRow` (row = 1-based record number in the file, header
+included) and the rest of the file is kept; ``DmsFile.row_numbers`` gives the record number of each
+kept row. Writing the same frame twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lakehouse.replication.dms_settings import DmsS3Settings
+
+OP_COLUMN = "Op"
+OPS = ("I", "U", "D")
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+_NAME_RE = re.compile(
+    r"^(?:.*[_\-.])?(?:LOAD(?P<load>[0-9A-F]{8})|(?P<cdc>\d{8}-\d{9,10}))"
+    r"\.(?P<ext>csv|csv\.gz|parquet)$"
+)
+_PARTITION_PARTS = {
+    "YYYYMMDD": ("%Y", "%m", "%d"),
+    "YYYYMMDDHH": ("%Y", "%m", "%d", "%H"),
+    "YYYYMM": ("%Y", "%m"),
+    "MMYYYYDD": ("%m", "%Y", "%d"),
+    "DDMMYYYY": ("%d", "%m", "%Y"),
+}
+_PARTITION_DELIMS = {"SLASH": "/", "UNDERSCORE": "_", "DASH": "-", "NONE": ""}
+_PARQUET_VERSIONS = {"parquet-1-0": "1.0", "parquet-2-0": "2.6"}
+
+
+class DmsFormatError(ValueError):
+    """A file that is not in the DMS format the settings describe."""
+
+    def __init__(
+        self, message: str, key: str = "", row: int | None = None, column: str | None = None
+    ):
+        where = ", ".join(
+            p
+            for p in (
+                f"file {key!r}" if key else "",
+                f"row {row}" if row is not None else "",
+                f"column {column!r}" if column else "",
+            )
+            if p
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.key, self.row, self.column = key, row, column
+
+
+@dataclass
+class RejectedRow:
+    key: str
+    row: int  # 1-based record number in the file, header included
+    column: str | None
+    reason: str
+    raw: str  # the row's text (CSV) or repr of the record (Parquet)
+
+
+@dataclass
+class DmsFile:
+    key: str
+    kind: Literal["load", "cdc"]
+    frame: pl.DataFrame
+    rejected: list[RejectedRow] = field(default_factory=list)
+    #: 1-based record number in the file (header included) of each row of ``frame``
+    row_numbers: pl.Series | None = None
+
+
+# ---------------------------------------------------------------------------------- file naming
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC) if ts.tzinfo else ts
+
+
+def load_file_name(counter: int, settings: DmsS3Settings) -> str:
+    if not 1 <= counter <= 0xFFFFFFFF:
+        raise ValueError(f"full-load file counter {counter} outside 1..0xFFFFFFFF")
+    return f"LOAD{counter:08X}.{settings.extension}"
+
+
+def cdc_file_name(ts: datetime, settings: DmsS3Settings) -> str:
+    ts = _utc(ts)
+    return f"{ts:%Y%m%d-%H%M%S}{ts.microsecond // 1000:03d}.{settings.extension}"
+
+
+def parse_file_name(name: str) -> tuple[Literal["load", "cdc"], str]:
+    """``(kind, sort_token)`` of a DMS file name (a key's directories are ignored).
+
+    The token sorts files of one kind in DMS order: the 8 hex digits for full-load files, and for
+    CDC files ``yyyymmdd-`` plus the time right-padded to 10 digits, so that 9- and 10-digit names
+    sort together.
+    """
+    base = name.rsplit("/", 1)[-1]
+    m = _NAME_RE.match(base)
+    if not m:
+        raise DmsFormatError(
+            "not a DMS file name (LOAD + 8 upper-case hex digits or yyyymmdd-hhmmssfff, "
+            "with .csv, .csv.gz or .parquet)",
+            key=name,
+        )
+    if m["load"]:
+        return "load", m["load"]
+    day, time = m["cdc"].split("-")
+    return "cdc", f"{day}-{time.ljust(10, '0')}"
+
+
+def date_partition_folder(ts: datetime, settings: DmsS3Settings) -> str:
+    if not settings.DatePartitionEnabled:
+        return ""
+    ts = _utc(ts)
+    parts = _PARTITION_PARTS[settings.DatePartitionSequence]
+    return (
+        _PARTITION_DELIMS[settings.DatePartitionDelimiter].join(ts.strftime(p) for p in parts) + "/"
+    )
+
+
+def _op_in_file(settings: DmsS3Settings, kind: str) -> bool:
+    if kind == "load":
+        return settings.IncludeOpForFullLoad
+    return settings.IncludeOpForFullLoad or not settings.CdcInsertsOnly
+
+
+# --------------------------------------------------------------------------------------- writer
+
+
+def encode_dms_file(frame: pl.DataFrame, settings: DmsS3Settings, *, full_load: bool) -> bytes:
+    """Bytes of one DMS file holding ``frame`` (columns already in final order)."""
+    kind = "load" if full_load else "cdc"
+    if OP_COLUMN in frame.columns:
+        if not _op_in_file(settings, kind):
+            frame = frame.drop(OP_COLUMN)
+    elif _op_in_file(settings, kind):
+        raise DmsFormatError(f"the frame has no {OP_COLUMN!r} column, which a {kind} file needs")
+    if settings.DataFormat == "parquet":
+        return _encode_parquet(frame, settings)
+    data = _encode_csv(frame, settings).encode()
+    if settings.CompressionType == "GZIP":
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    return data
+
+
+def _encode_csv(frame: pl.DataFrame, s: DmsS3Settings) -> str:
+    if s.CsvNullValue == "" or not s.Rfc4180:
+        # polars already writes NULL unquoted, "" for an empty string, RFC 4180 quoting
+        return frame.write_csv(
+            include_header=s.AddColumnName,
+            separator=s.CsvDelimiter,
+            line_terminator=s.CsvRowDelimiter,
+            null_value=s.CsvNullValue,
+            quote_style="necessary" if s.Rfc4180 else "never",
+        )
+    # A custom null value: a string equal to it must be quoted, which write_csv cannot do.
+    special = re.escape(s.CsvDelimiter) + r'"\r\n'
+
+    def quote(e: pl.Expr) -> pl.Expr:
+        need = e.str.contains(f"[{special}]") | (e == "") | (e == s.CsvNullValue)
+        quoted = pl.concat_str(pl.lit('"'), e.str.replace_all('"', '""', literal=True), pl.lit('"'))
+        return pl.when(need).then(quoted).otherwise(e).fill_null(pl.lit(s.CsvNullValue))
+
+    lines = frame.select(
+        pl.concat_str(
+            [quote(pl.col(c).cast(pl.String)) for c in frame.columns], separator=s.CsvDelimiter
+        )
+    ).to_series()
+    header = ""
+    if s.AddColumnName:
+        header = (
+            pl.DataFrame({"h": frame.columns})
+            .select(quote(pl.col("h")).str.join(s.CsvDelimiter))
+            .item()
+        )
+        header += s.CsvRowDelimiter
+    if not frame.width or not frame.height:
+        return header
+    return header + lines.str.join(s.CsvRowDelimiter).item() + s.CsvRowDelimiter
+
+
+def _encode_parquet(frame: pl.DataFrame, s: DmsS3Settings) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(
+        frame.to_arrow(),
+        buf,
+        compression="gzip" if s.CompressionType == "GZIP" else "none",
+        version=_PARQUET_VERSIONS.get(s.ParquetVersion, "1.0"),
+        coerce_timestamps="ms" if s.ParquetTimestampInMillisecond else "us",
+        allow_truncated_timestamps=True,
+        store_schema=False,
+    )
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------- reader
+
+
+def read_dms_file(
+    data: bytes,
+    key: str,
+    settings: DmsS3Settings,
+    columns: list[str] | None = None,
+    *,
+    kind: str | None = None,
+) -> DmsFile:
+    """Parse one DMS file. ``columns`` are the table's data columns in source order (needed for
+    a CSV file without header; with a header they are only checked against it)."""
+    if kind is None:
+        kind = parse_file_name(key)[0]
+    if kind not in ("load", "cdc"):
+        raise DmsFormatError(f"kind {kind!r}: expected 'load' or 'cdc'", key=key)
+    ts_col = settings.TimestampColumnName
+    if columns is not None:
+        columns = [c for c in columns if c not in (OP_COLUMN, ts_col)]
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as e:
+            raise DmsFormatError(f"truncated or corrupt gzip data ({e})", key=key) from e
+    if not data:
+        empty = _empty_frame(settings, kind, columns)
+        return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64))
+    base = key.rsplit("/", 1)[-1].lower()
+    fmt = (
+        "parquet"
+        if ".parquet" in base
+        else "csv"
+        if base.endswith((".csv", ".csv.gz"))
+        else settings.DataFormat
+    )
+    if fmt == "parquet":
+        frame, rejected, header_rows = _read_parquet(data, key), [], 0
+    else:
+        frame, rejected, header_rows = _read_csv(data, key, settings, columns, kind)
+    _check_columns(frame.columns, columns, settings, key)
+
+    if OP_COLUMN not in frame.columns:
+        if kind == "cdc" and _op_in_file(settings, kind):
+            raise DmsFormatError(f"a CDC file without an {OP_COLUMN!r} column", key=key)
+        frame = frame.with_columns(pl.lit("I", pl.String).alias(OP_COLUMN))
+    elif frame.schema[OP_COLUMN] != pl.String:
+        frame = frame.with_columns(pl.col(OP_COLUMN).cast(pl.String))
+    first = [OP_COLUMN] + ([ts_col] if ts_col and ts_col in frame.columns else [])
+    frame = frame.select(first + [c for c in frame.columns if c not in first])
+
+    # 1-based record number of every kept row; the rows arrow already skipped shift the count
+    rows = pl.int_range(header_rows + 1, header_rows + 1 + frame.height + len(rejected), eager=True)
+    if rejected:
+        rows = rows.filter(~rows.is_in([r.row for r in rejected]))
+    bad = frame.select(~pl.col(OP_COLUMN).is_in(OPS).fill_null(False)).to_series()
+    if bad.any():
+        for row, rec in zip(rows.filter(bad), frame.filter(bad).iter_rows(named=True), strict=True):
+            raw = _csv_line(rec.values(), settings) if fmt == "csv" else repr(rec)
+            reason = f"Op {rec[OP_COLUMN]!r} is not one of I/U/D"
+            rejected.append(RejectedRow(key, row, OP_COLUMN, reason, raw))
+        frame, rows = frame.filter(~bad), rows.filter(~bad)
+        rejected.sort(key=lambda r: r.row)
+    return DmsFile(key, kind, frame, rejected, rows.alias("row"))
+
+
+def _expected_names(s: DmsS3Settings, kind: str, columns: list[str]) -> list[str]:
+    names = ([OP_COLUMN] if _op_in_file(s, kind) else []) + (
+        [s.TimestampColumnName] if s.TimestampColumnName else []
+    )
+    names += columns
+    if s.change_seq_column and s.change_seq_column not in columns:
+        names.append(s.change_seq_column)
+    return names
+
+
+def _empty_frame(s: DmsS3Settings, kind: str, columns: list[str] | None) -> pl.DataFrame:
+    names = _expected_names(s, kind, columns or [])
+    if OP_COLUMN not in names:
+        names.insert(0, OP_COLUMN)
+    return pl.DataFrame(schema={n: pl.String for n in names})
+
+
+def _check_columns(found: list[str], columns: list[str] | None, s: DmsS3Settings, key: str) -> None:
+    dupes = sorted({c for c in found if found.count(c) > 1})
+    if dupes:
+        raise DmsFormatError(f"duplicate column name(s) {dupes}", key=key)
+    if columns is None:
+        return
+    known = set(columns) | {OP_COLUMN, s.TimestampColumnName, s.change_seq_column}
+    known |= {f"BI_{c}" for c in columns}
+    unknown = [c for c in found if c not in known]
+    if unknown:
+        raise DmsFormatError(
+            f"column(s) {unknown} are not columns of this table (expected {columns}): "
+            "a file of another table's shape",
+            key=key,
+            column=unknown[0],
+        )
+
+
+def _read_parquet(data: bytes, key: str) -> pl.DataFrame:
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as e:
+        raise DmsFormatError(f"not a readable Parquet file ({e})", key=key) from e
+    return pl.from_arrow(table)
+
+
+def _csv_line(values, s: DmsS3Settings) -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=s.CsvDelimiter, lineterminator="").writerow(
+        s.CsvNullValue if v is None else v for v in values
+    )
+    return out.getvalue()
+
+
+def _first_record(data: bytes, s: DmsS3Settings) -> list[str]:
+    text = data[: 1 << 20].decode("utf-8", errors="replace")
+    quoting = csv.QUOTE_MINIMAL if s.Rfc4180 else csv.QUOTE_NONE
+    return next(
+        csv.reader(io.StringIO(text, newline=""), delimiter=s.CsvDelimiter, quoting=quoting), []
+    )
+
+
+def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None, kind: str):
+    if s.CsvRowDelimiter not in ("\n", "\r\n", "\r"):
+        raise DmsFormatError(
+            f"CsvRowDelimiter {s.CsvRowDelimiter!r} is not supported by the reader", key=key
+        )
+    if data.startswith(_BOM):  # DMS writes no BOM: a leading one is data, which arrow would strip
+        data = _BOM + data
+    header_rows = 1 if s.AddColumnName else 0
+    if header_rows:
+        names = _first_record(data, s)
+        if not names or names == [""]:
+            raise DmsFormatError("empty header row", key=key, row=1)
+    elif columns is not None:
+        names = _expected_names(s, kind, columns)
+    else:
+        names = _expected_names(s, kind, [])
+        n = len(_first_record(data, s)) - len(names)
+        names += [f"column_{i + 1}" for i in range(max(n, 0))]
+    rejected: list[RejectedRow] = []
+
+    def on_invalid(r) -> str:
+        rejected.append(
+            RejectedRow(
+                key,
+                r.number,
+                None,
+                f"expected {r.expected_columns} fields, found {r.actual_columns}",
+                r.text,
+            )
+        )
+        return "skip"
+
+    def parse(threads: bool) -> pa.Table:
+        rejected.clear()
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=header_rows, use_threads=threads
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=s.CsvDelimiter,
+                quote_char='"' if s.Rfc4180 else False,
+                double_quote=True,
+                newlines_in_values=s.Rfc4180 and b'"' in data,
+                ignore_empty_lines=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=[s.CsvNullValue],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    try:
+        table = parse(True)
+        if any(r.row is None for r in rejected):  # arrow numbers rows only when single-threaded
+            table = parse(False)
+    except pa.ArrowException as e:
+        raise DmsFormatError(f"unreadable CSV ({e})", key=key) from e
+    return pl.from_arrow(table), rejected, header_rows
