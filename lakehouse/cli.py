@@ -6,6 +6,7 @@
     lakehouse replicate --once|--follow [--dataset NAME]
     lakehouse sync
     lakehouse materialize [--select 'group:saas_bronze']
+    lakehouse query "SELECT * FROM silver.orders LIMIT 5"
     lakehouse status
     lakehouse demo
 
@@ -189,7 +190,10 @@ def _instance(s: Settings):
     return DagsterInstance.get()
 
 
-def materialize(selection: str | None = None, settings: Settings | None = None):
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def materialize(selection: str | None = None, settings: Settings | None = None, *, quiet: bool = True):
     """Materialize the selected assets in-process on the persistent Dagster instance."""
     import dagster as dg
 
@@ -202,14 +206,39 @@ def materialize(selection: str | None = None, settings: Settings | None = None):
     with _instance(s) as instance:
         if sel is not None:
             keys = sel.resolve(defs.resolve_asset_graph())
-            return job.execute_in_process(instance=instance, asset_selection=list(keys))
-        return job.execute_in_process(instance=instance)
+            return job.execute_in_process(
+                instance=instance, asset_selection=list(keys), run_config=QUIET_LOGS if quiet else None,
+                raise_on_error=False,
+            )
+        return job.execute_in_process(instance=instance, run_config=QUIET_LOGS if quiet else None, raise_on_error=False)
 
 
 def cmd_materialize(args) -> int:
-    result = materialize(args.select)
-    print("materialized" if result.success else "FAILED")
+    result = materialize(args.select, quiet=args.quiet)
+    _print_run(result)
     return 0 if result.success else 1
+
+
+def _print_run(result) -> None:
+    """One line per materialized asset and per failed step or check."""
+    for ev in result.get_asset_materialization_events():
+        mat = ev.event_specific_data.materialization
+        meta = {k: v.value for k, v in mat.metadata.items() if k in ("rows", "files", "inserted", "updated", "deleted", "quarantined", "changes")}
+        print(f"  materialized {mat.asset_key.to_user_string():<40} {meta}")
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            print(f"  FAILED step {ev.step_key}: {ev.event_specific_data.error.message.strip()}")
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
+            ev_data = ev.event_specific_data
+            print(f"  check failed: {ev_data.asset_key.to_user_string()} {ev_data.check_name} ({ev_data.severity.value})")
+    print("run succeeded" if result.success else "run FAILED")
+
+
+def cmd_query(args) -> int:
+    from lakehouse.query.sql import query_command
+
+    print(query_command(args.sql, _settings().lake(), output_format=args.format))
+    return 0
 
 
 def cmd_status(args) -> int:
@@ -279,6 +308,16 @@ def status_report(s: Settings) -> str:
     return "\n".join(lines)
 
 
+def _count(lake, key: str) -> int:
+    """Rows of the Delta table at ``key`` (0 when it does not exist)."""
+    from deltalake import DeltaTable
+
+    try:
+        return DeltaTable(lake.uri(key), storage_options=lake.storage_options).count()
+    except Exception:
+        return 0
+
+
 def cmd_demo(args) -> int:
     """Start the source, seed it, replicate, sync, materialize every asset, print a summary."""
     s = _settings()
@@ -291,17 +330,30 @@ def cmd_demo(args) -> int:
         else:
             print(f"== seeding {d} at scale {args.scale}")
             seed_dataset(s, d, args.scale, progress=True)
-    print("== materializing every asset (replication, file sync, bronze)")
-    ok = materialize(settings=s).success
+    print("== materializing every asset (replication, file sync, bronze, silver, gold, checks)")
+    result = materialize(settings=s)
+    _print_run(result)
+    ok = result.success
     if ok and args.churn > 0:
         from lakehouse.source.churn import run_churn
 
         for d in s.dataset_names():
             stats = run_churn(_dsn(s, d), d, rate=200, duration=args.churn)
             print(f"== churn on {d}: {stats}")
-        print("== materializing again (change data capture into bronze)")
-        ok = materialize(settings=s).success
+        print("== materializing again (change data capture into bronze, silver and gold)")
+        result = materialize(settings=s)
+        _print_run(result)
+        ok = result.success
     print("\n" + status_report(s))
+    if ok:
+        from lakehouse.query.sql import query_command
+
+        sql = ("SELECT t.name AS tenant, count(*) AS completed_orders, sum(o.total) AS revenue "
+               "FROM silver.orders o JOIN silver.tenants t ON t.id = o.tenant_id "
+               "WHERE o.status = 'completed' GROUP BY t.name ORDER BY revenue DESC")
+        if "saas" in s.dataset_names():
+            print(f"\n== SQL over the lake (DuckDB catalog, Athena dialect):\n   {sql}")
+            print(query_command(sql, s.lake()))
     print(
         f"\n== demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - t0:.0f}s at {datetime.now(UTC):%H:%M:%S} UTC"
     )
@@ -337,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     mat = sub.add_parser("materialize", help="materialize assets in-process")
     mat.add_argument("--select", help="an asset selection string, e.g. 'group:saas_bronze'")
     mat.set_defaults(fn=cmd_materialize)
+
+    q = sub.add_parser("query", help="SQL (Athena/Trino dialect) over the lake's tables")
+    q.add_argument("sql")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.set_defaults(fn=cmd_query)
 
     st = sub.add_parser("status", help="what is where")
     st.set_defaults(fn=cmd_status)

@@ -13,7 +13,6 @@ Asset keys carry the dataset because metric names repeat across datasets.
 """
 
 import importlib
-import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -92,7 +91,9 @@ def markdown_table(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
         "| " + " | ".join(frame.columns) + " |",
         "|" + "|".join(" --- " for _ in frame.columns) + "|",
     ]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.head(rows).iter_rows()]
+    lines += [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.head(rows).iter_rows()
+    ]
     return "\n".join(lines)
 
 
@@ -106,9 +107,7 @@ def _json_value(value):
 
 def vega_lite(frame: pl.DataFrame, x: str, y: str, title: str = "") -> dict:
     """A small Vega-Lite spec: a line over time when ``x`` is a date, else bars (y summed per x)."""
-    temporal = frame.schema[x] in (pl.Date(), pl.Datetime) or isinstance(
-        frame.schema[x], pl.Datetime
-    )
+    temporal = isinstance(frame.schema[x], pl.Date | pl.Datetime)
     data = frame.select(x, y) if temporal else frame.select(x, y).head(CHART_ROWS)
     values = [{k: _json_value(v) for k, v in row.items()} for row in data.iter_rows(named=True)]
     return {
@@ -144,8 +143,7 @@ def gold_asset(dataset: DatasetSpec, metric: GoldMetric) -> dg.AssetsDefinition:
         }
         if metric.chart is not None:
             x, y = metric.chart
-            spec = vega_lite(frame, x, y, title=metric.key)
-            metadata["chart"] = dg.MetadataValue.json(json.loads(json.dumps(spec)))
+            metadata["chart"] = dg.MetadataValue.json(vega_lite(frame, x, y, title=metric.key))
         return dg.MaterializeResult(metadata=metadata)
 
     return _gold

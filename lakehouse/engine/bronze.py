@@ -175,9 +175,14 @@ def read_file(
         expected = expected + [f"BI_{k}" for k in spec.primary_key]
     try:
         data = lake.read_bytes(obj.key)
+        # with a header the file names its columns: check the shape here, so that a column
+        # added at the source flows (schema evolution) while another table's file does not
         dms = dms_format.read_dms_file(
-            data, obj.key, fmt_settings, expected, kind="load" if kind == "csv" else None
+            data, obj.key, fmt_settings, None if fmt_settings.AddColumnName else expected,
+            kind="load" if kind == "csv" else None,
         )
+        if fmt_settings.AddColumnName:
+            _check_shape(spec, dms.frame.columns, obj.key, fmt_settings)
     except (dms_format.DmsFormatError, OSError, ValueError) as err:
         return None, [
             dict(
@@ -317,6 +322,22 @@ def _empty(spec: TableSpec) -> pl.DataFrame:
         }
     )
     return pl.DataFrame(schema=schema)
+
+
+def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Settings) -> None:
+    """Accept added columns; reject a file that lacks the key or most of the table's columns."""
+    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName, settings.change_seq_column}
+    data_cols = [c for c in found if c not in meta and not c.startswith("BI_")]
+    if not data_cols:  # an empty file has no header to judge
+        return
+    known = [c for c in data_cols if c in spec.column_names]
+    missing_key = [k for k in spec.primary_key if k not in found]
+    if missing_key or len(known) * 2 < len(spec.column_names):
+        unknown = [c for c in data_cols if c not in spec.column_names]
+        raise dms_format.DmsFormatError(
+            f"not a file of table {spec.name}: header lacks {missing_key or 'most columns'} and "
+            f"has unknown column(s) {unknown}", key=key,
+        )
 
 
 def _row_numbers(dms) -> list[int] | range:

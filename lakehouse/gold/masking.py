@@ -1,7 +1,7 @@
 """PII masking for gold tables: gold never exposes a raw value of a registry column with ``pii`` set.
 
 Rules (the scalar functions and the vectorised Polars expressions agree value for value):
-- email: the first character of the local part, ``***``, then ``@domain``:
+- email: the first character of the local part (none if it is ``*``), ``***``, then ``@domain``:
   ``jane.doe@example.com`` → ``j***@example.com``. A value without ``@`` becomes ``***``.
 - phone: ``***-`` and the last 4 digits (formatting dropped): ``(555) 123-4567`` → ``***-4567``.
   A value with fewer than 4 digits becomes ``***``.
@@ -18,7 +18,7 @@ import polars as pl
 from lakehouse.registry import DatasetSpec
 
 MASK = "***"
-_EMAIL = r"^([^@]?)[^@]*@"  # optional first character of the local part
+_EMAIL = r"^([^@*]?)[^@]*@"  # the first character of the local part, unless it is "*"
 
 
 def mask_email(value: str | None) -> str | None:
@@ -27,7 +27,8 @@ def mask_email(value: str | None) -> str | None:
     local, at, domain = value.partition("@")
     if not at:
         return MASK
-    return f"{local[:1]}{MASK}@{domain}"
+    first = local[:1] if local[:1] != "*" else ""
+    return f"{first}{MASK}@{domain}"
 
 
 def mask_phone(value: str | None) -> str | None:

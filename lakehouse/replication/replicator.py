@@ -314,7 +314,7 @@ class Replicator:
         """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``)."""
         state = self.prepare()
         with self._connect() as conn:
-            target = lsn_to_int(conn.execute("select pg_current_wal_lsn()::text").fetchone()[0])
+            target = lsn_to_int(conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0])
         stream = _Stream(self, state, target=None if follow else target)
         stream.run(stop=stop, idle_timeout=idle_timeout)
         return self.stats
@@ -399,6 +399,7 @@ class _Stream:
         if isinstance(msg, Change):
             if not self.skip_txn:
                 self.txn.append(msg)
+                self.batch_bytes += len(payload)
         elif isinstance(msg, Begin):
             self.txn_begin = msg
             self.txn = []
@@ -425,7 +426,7 @@ class _Stream:
         for pos, ch in enumerate(self.txn):
             rel = self.relations[ch.relid]
             qname = f"{rel.schema}.{rel.name}"
-            seq = change_seq(commit.commit_lsn, pos)
+            seq = (commit.commit_lsn, pos)
             if ch.op == "D":
                 values, old = ch.old, ch.old
             else:
@@ -446,7 +447,6 @@ class _Stream:
                             log.warning(msg)
                             rep.stats.warnings.append(msg)
             self.batch[qname].append((rel, ch.op, ts, seq, values, old))
-            self.batch_bytes += 64 + sum(len(v) for v in values if isinstance(v, str))
             rep.stats.changes[qname] += 1
 
     def _maybe_flush(self) -> None:
@@ -526,7 +526,8 @@ class _Stream:
                     data.append([values[i] if i in key_idx else None for i in range(len(cols))])
                 else:
                     data.append(values)
-            frame = pl.DataFrame(data, schema={c: pl.String for c in cols}, orient="row")
+            columns = list(zip(*data, strict=True)) if data else [() for _ in cols]
+            frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String) for c, v in zip(cols, columns, strict=True)})
             bi = None
             if self.rep.settings.before_image_key and spec.primary_key:
                 bi = {}
@@ -546,12 +547,19 @@ class _Stream:
                     op=[r[1] for r in chunk],
                     ts=[r[2] for r in chunk],
                     full_load=False,
-                    seq=[r[3] for r in chunk],
+                    seq=_change_seqs([r[3] for r in chunk]),
                     bi=bi,
                 )
             )
             start = end
         return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+
+
+def _change_seqs(pairs: list[tuple[int, int]]) -> pl.Series:
+    """``change_seq`` for many (lsn, position) pairs at once."""
+    lsn = pl.Series([p[0] for p in pairs], dtype=pl.UInt64).cast(pl.String).str.pad_start(20, "0")
+    pos = pl.Series([p[1] for p in pairs], dtype=pl.UInt64).cast(pl.String).str.pad_start(15, "0")
+    return (lsn + pos).alias("seq")
 
 
 def _spec_for_columns(spec: TableSpec, cols: list[str]) -> TableSpec:

@@ -123,7 +123,7 @@ def test_crash_before_every_write_gives_the_same_files_byte_for_byte(fresh_db, t
     crash_task = _task(fresh_db, "crashy")
     Replicator(crash_task, LocalLake(lake_root)).run()
     load_files = _files(LocalLake(lake_root), cdc=False)
-    _random_transactions(fresh_db, 60, seed=7)
+    _random_transactions(fresh_db, 150, seed=7)
     Replicator(_task(fresh_db, "ref"), ref_lake).run()
 
     crash_at, crashes = 1, 0

@@ -88,22 +88,30 @@ def _parts_sold(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def top_parts(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    per_sku = _parts_sold(f).group_by("sku").agg(
-        pl.col("name").first(),
-        pl.col("vendor").first(),
-        n_unique(pl.col("order_id")).alias("orders"),
-        pl.col("quantity").sum().cast(pl.Int64).alias("units"),
-        money_sum(pl.col("line_total")).alias("revenue"),
+    per_sku = (
+        _parts_sold(f)
+        .group_by("sku")
+        .agg(
+            pl.col("name").first(),
+            pl.col("vendor").first(),
+            n_unique(pl.col("order_id")).alias("orders"),
+            pl.col("quantity").sum().cast(pl.Int64).alias("units"),
+            money_sum(pl.col("line_total")).alias("revenue"),
+        )
     )
     return _ranked(per_sku, "sku")
 
 
 def top_vendors(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    per_vendor = _parts_sold(f).group_by("vendor").agg(
-        n_unique(pl.col("sku")).alias("skus_sold"),
-        n_unique(pl.col("order_id")).alias("orders"),
-        pl.col("quantity").sum().cast(pl.Int64).alias("units"),
-        money_sum(pl.col("line_total")).alias("revenue"),
+    per_vendor = (
+        _parts_sold(f)
+        .group_by("vendor")
+        .agg(
+            n_unique(pl.col("sku")).alias("skus_sold"),
+            n_unique(pl.col("order_id")).alias("orders"),
+            pl.col("quantity").sum().cast(pl.Int64).alias("units"),
+            money_sum(pl.col("line_total")).alias("revenue"),
+        )
     )
     return _ranked(per_vendor, "vendor")
 
@@ -126,8 +134,10 @@ def service_mix(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def customer_value_by_state(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    per_customer = _completed(f).group_by("customer_id").agg(
-        count().alias("orders"), money_sum(pl.col("total_amount")).alias("revenue")
+    per_customer = (
+        _completed(f)
+        .group_by("customer_id")
+        .agg(count().alias("orders"), money_sum(pl.col("total_amount")).alias("revenue"))
     )
     customers = f["customers"].select("customer_id", "state")
     joined = customers.join(per_customer, on="customer_id", how="left")
@@ -143,11 +153,15 @@ def customer_value_by_state(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def inventory_value(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    per_vendor = f["auto_parts"].group_by("vendor").agg(
-        count().alias("parts"),
-        money_sum(pl.col("price")).alias("inventory_value"),
-        pl.col("price").count().cast(pl.Int64).alias("_priced"),
-        pl.col("inventory_date").max().alias("latest_inventory_date"),
+    per_vendor = (
+        f["auto_parts"]
+        .group_by("vendor")
+        .agg(
+            count().alias("parts"),
+            money_sum(pl.col("price")).alias("inventory_value"),
+            pl.col("price").count().cast(pl.Int64).alias("_priced"),
+            pl.col("inventory_date").max().alias("latest_inventory_date"),
+        )
     )
     avg = money_ratio(pl.col("inventory_value"), pl.col("_priced")).alias("avg_price")
     return (

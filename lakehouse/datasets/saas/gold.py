@@ -76,13 +76,19 @@ def _completed_orders(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 def tenant_summary(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     customers = f["core_customer"].group_by("tenant_id").agg(count().alias("customers"))
-    orders = f["core_order"].group_by("tenant_id").agg(
-        count().alias("orders"),
-        COMPLETED.sum().cast(pl.Int64).alias("completed_orders"),
-        money_sum(pl.col("total").filter(COMPLETED)).alias("revenue"),
+    orders = (
+        f["core_order"]
+        .group_by("tenant_id")
+        .agg(
+            count().alias("orders"),
+            COMPLETED.sum().cast(pl.Int64).alias("completed_orders"),
+            money_sum(pl.col("total").filter(COMPLETED)).alias("revenue"),
+        )
     )
-    out = _tenants(f).join(customers, on="tenant_id", how="left").join(
-        orders, on="tenant_id", how="left"
+    out = (
+        _tenants(f)
+        .join(customers, on="tenant_id", how="left")
+        .join(orders, on="tenant_id", how="left")
     )
     out = zero_fill(out, ["customers", "orders", "completed_orders", "revenue"])
     return out.with_columns(
@@ -121,8 +127,16 @@ def customer_lifetime_value(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     out = zero_fill(
         customers.join(per_customer, on="customer_id", how="left"), ["orders", "revenue"]
     )
-    return out.with_columns(
-        money_ratio(pl.col("revenue"), pl.col("orders")).alias("avg_order_value")
+    aov = money_ratio(pl.col("revenue"), pl.col("orders")).alias("avg_order_value")
+    return out.select(
+        "customer_id",
+        "tenant_id",
+        "email",
+        "orders",
+        "revenue",
+        aov,
+        "first_order_at",
+        "last_order_at",
     ).sort(["revenue", "customer_id"], descending=[True, False])
 
 
@@ -146,17 +160,26 @@ def product_performance(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     cogs = (pl.col("cost") * pl.col("units")).cast(pl.Decimal(38, 2))
     return (
         out.with_columns(cogs.alias("cost_of_goods"))
-        .with_columns((pl.col("revenue") - pl.col("cost_of_goods")).cast(pl.Decimal(38, 2)).alias("margin"))
+        .with_columns(
+            (pl.col("revenue") - pl.col("cost_of_goods")).cast(pl.Decimal(38, 2)).alias("margin")
+        )
         .sort(["revenue", "product_id"], descending=[True, False])
     )
 
 
 def subscription_analytics(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     status = pl.col("status")
-    per_tenant = f["core_subscription"].group_by("tenant_id").agg(
-        count().alias("subscriptions"),
-        *[(status == s).sum().cast(pl.Int64).alias(s) for s in ("trial", "active", "cancelled", "expired")],
-        money_sum(pl.col("monthly_amount").filter(status == "active")).alias("mrr"),
+    per_tenant = (
+        f["core_subscription"]
+        .group_by("tenant_id")
+        .agg(
+            count().alias("subscriptions"),
+            *[
+                (status == s).sum().cast(pl.Int64).alias(s)
+                for s in ("trial", "active", "cancelled", "expired")
+            ],
+            money_sum(pl.col("monthly_amount").filter(status == "active")).alias("mrr"),
+        )
     )
     counts = ["subscriptions", "trial", "active", "cancelled", "expired", "mrr"]
     out = zero_fill(_tenants(f).join(per_tenant, on="tenant_id", how="left"), counts)
@@ -170,19 +193,32 @@ def subscription_analytics(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
                 pl.col("active_subscriptions") + pl.col("churned_subscriptions"),
             ).alias("churn_rate")
         )
+        .select(
+            "tenant_id",
+            "tenant_name",
+            "subscriptions",
+            *[f"{s}_subscriptions" for s in ("trial", "active", "cancelled", "expired", "churned")],
+            "mrr",
+            "churn_rate",
+        )
         .sort(["mrr", "tenant_id"], descending=[True, False])
     )
 
 
 def event_funnel(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     kind = pl.col("event_type")
-    sessions = f["core_event"].group_by("tenant_id", "session_id").agg(
-        [(kind == s).any().alias(s) for s in FUNNEL_STAGES]
+    sessions = (
+        f["core_event"]
+        .group_by("tenant_id", "session_id")
+        .agg([(kind == s).any().alias(s) for s in FUNNEL_STAGES])
     )
     reached = [pl.all_horizontal(FUNNEL_STAGES[: i + 1]) for i in range(len(FUNNEL_STAGES))]
     per_tenant = sessions.group_by("tenant_id").agg(
         count().alias("sessions"),
-        *[r.sum().cast(pl.Int64).alias(f"{s}_sessions") for r, s in zip(reached, FUNNEL_STAGES, strict=True)],
+        *[
+            r.sum().cast(pl.Int64).alias(f"{s}_sessions")
+            for r, s in zip(reached, FUNNEL_STAGES, strict=True)
+        ],
     )
     cols = ["sessions", *[f"{s}_sessions" for s in FUNNEL_STAGES]]
     out = zero_fill(_tenants(f).join(per_tenant, on="tenant_id", how="left"), cols)

@@ -1,0 +1,139 @@
+"""Bronze ingestion: lineage, exactly-once file tracking, bad input to quarantine, schema evolution."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse.engine import bronze
+from lakehouse.engine.quarantine import quarantine_key
+from lakehouse.registry import Column, TableSpec
+from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.storage import LocalLake
+
+SETTINGS = DmsS3Settings(
+    AddColumnName=True, TimestampColumnName="ts", before_image_key=True, change_seq_column="seq"
+)
+SPEC = TableSpec(
+    dataset="t",
+    name="parts",
+    columns=(
+        Column("sku", "string", nullable=False),
+        Column("qty", "int"),
+        Column("price", "decimal(10,2)"),
+        Column("added", "timestamp"),
+    ),
+    primary_key=("sku",),
+)
+PREFIX = SPEC.raw_prefix
+HEADER = "Op,ts,sku,qty,price,added,BI_sku,seq\n"
+
+
+def _row(op, sku, qty="1", price="1.00", n=1):
+    ts = f"2024-01-01 00:00:0{n}.000000"
+    return f"{op},{ts},{sku},{qty},{price},2024-01-01 00:00:00.000000,{sku},{n:035d}\n"
+
+
+def _bronze(lake) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(lake.uri("bronze/parts")).to_pyarrow_table())
+
+
+def _quarantine(lake) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return LocalLake(tmp_path / "lake")
+
+
+def test_lineage_columns_and_types(lake):
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a", n=1) + _row("I", "b", n=2))
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("U", "a", qty="5", n=3) + _row("D", "b", qty="", price="", n=4))
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert res.rows == 4 and res.rows_by_op == {"I": 2, "U": 1, "D": 1}
+    frame = _bronze(lake).sort("_source_file", "_source_row")
+    assert frame.schema["qty"] == pl.Int32 and frame.schema["price"] == pl.Decimal(10, 2)
+    assert frame.schema["added"] == pl.Datetime("us", "UTC")
+    cdc = frame.filter(pl.col("_file_kind") == "cdc")
+    assert cdc["_source_row"].to_list() == [2, 3]  # record numbers in the file, header is 1
+    assert cdc["_op"].to_list() == ["U", "D"]
+    assert json.loads(cdc["_before_key"][0]) == {"sku": "a"}
+    assert cdc["_change_seq"][0] == f"{3:035d}"
+    assert str(cdc["_commit_ts"][0]) == "2024-01-01 00:00:03+00:00"
+    assert "Op" not in frame.columns and "BI_sku" not in frame.columns
+
+
+def test_replay_is_a_no_op_and_a_rewritten_file_is_ingested_again(lake):
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a"))
+    first = bronze.ingest(lake, SPEC, SETTINGS)
+    again = bronze.ingest(lake, SPEC, SETTINGS)
+    assert first.rows == 1 and again.rows == 0 and again.files == []
+    # the file-list cache is lost: the Delta commit history still knows the files
+    lake.delete("_state/bronze/parts.json")
+    assert bronze.ingest(lake, SPEC, SETTINGS).rows == 0
+    # a DMS reload rewrites LOAD00000001 with other content: ingested again
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a") + _row("I", "c", n=2))
+    assert bronze.ingest(lake, SPEC, SETTINGS).rows == 2
+    history = DeltaTable(lake.uri("bronze/parts")).history()
+    files = [json.loads(h["lakehouse.files"]) for h in history if "lakehouse.files" in h]
+    assert sorted(len(f) for f in files) == [1, 1]
+
+
+def test_bad_input_corpus_goes_to_quarantine_and_the_rest_flows(lake):
+    good = HEADER + _row("I", "ok1", n=1)
+    corpus = {
+        "20240101-000001000.csv": HEADER + _row("I", "g1") + "I,x,too,few\n" + _row("I", "g2", n=2),
+        "20240101-000002000.csv": HEADER + _row("I", "t1", qty="abc") + _row("I", "t2", n=3),
+        "20240101-000003000.csv": HEADER + _row("X", "badop") + _row("I", "g3", n=4),
+        "20240101-000004000.csv": HEADER + _row("I", "", n=5),  # null key
+        "20240101-000005000.csv": "",  # a 0-byte file
+        "20240101-000006000.csv.gz": gzip.compress(good.encode())[:-12],  # truncated gzip
+        "20240101-000007000.csv": "Op,ts,order_id,total\nI,2024-01-01 00:00:00,1,2\n",  # another table's shape
+    }
+    for name, body in corpus.items():
+        lake.write_bytes(PREFIX + name, body if isinstance(body, bytes) else body.encode())
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert sorted(_bronze(lake)["sku"].to_list()) == ["g1", "g2", "g3", "t2"]
+    q = _quarantine(lake)
+    reasons = {(r["_source_file"].rsplit("/", 1)[-1], r["_source_row"], r["_column"]): r["_reason"] for r in q.iter_rows(named=True)}
+    assert ("20240101-000001000.csv", 3, None) in reasons and "field" in reasons[("20240101-000001000.csv", 3, None)]
+    assert "'abc'" in reasons[("20240101-000002000.csv", 2, "qty")] and "int" in reasons[("20240101-000002000.csv", 2, "qty")]
+    assert "X" in reasons[("20240101-000003000.csv", 2, "Op")]
+    assert "primary key" in reasons[("20240101-000004000.csv", 2, "sku")]
+    assert "gzip" in reasons[("20240101-000006000.csv.gz", None, None)]
+    assert "order_id" in reasons[("20240101-000007000.csv", None, None)]
+    assert res.quarantined == q.height == 6
+    assert set(q["_stage"]) == {"bronze"}
+    # every file is recorded: nothing is retried forever, nothing is read twice
+    assert bronze.ingest(lake, SPEC, SETTINGS).files == []
+
+
+def test_a_column_added_at_the_source_appears_without_a_rebuild(lake):
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a"))
+    bronze.ingest(lake, SPEC, SETTINGS)
+    lake.write_text(
+        PREFIX + "20240102-000000000.csv",
+        "Op,ts,sku,qty,price,added,color,BI_sku,seq\n"
+        f"U,2024-01-02 00:00:00.000000,a,2,1.00,2024-01-01 00:00:00.000000,red,a,{9:035d}\n",
+    )
+    bronze.ingest(lake, SPEC, SETTINGS)
+    frame = _bronze(lake).sort("_source_file")
+    assert "color" in frame.columns
+    assert frame.filter(pl.col("_op") == "U")["color"].to_list() == ["red"]
+    assert frame.filter(pl.col("_op") == "I")["color"].to_list() == [None]
+
+
+def test_csv_drop_table(lake):
+    spec = TableSpec(dataset="d", name="people_csv", columns=(Column("id", "int", nullable=False), Column("name", "string")),
+                     primary_key=("id",), source="csv_drop", file_glob="people-*.csv")
+    lake.write_text("raw/csv/d/people-20240101.csv", "id,name\n1,ann\n2,bob\nx,bad\n")
+    lake.write_text("raw/csv/d/other-20240101.csv", "nothing,to,see\n")
+    res = bronze.ingest(lake, spec, SETTINGS)
+    assert res.rows == 2 and res.quarantined == 1
+    frame = pl.from_arrow(DeltaTable(lake.uri("bronze/people_csv")).to_pyarrow_table())
+    assert set(frame["_file_kind"]) == {"csv"} and set(frame["_op"]) == {"I"}
