@@ -30,9 +30,12 @@ VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 
 def load_metrics(dataset: str) -> tuple[GoldMetric, ...]:
     """``METRICS`` of ``lakehouse.datasets.<dataset>.gold`` (empty when it has none)."""
+    name = f"lakehouse.datasets.{dataset}.gold"
     try:
-        module = importlib.import_module(f"lakehouse.datasets.{dataset}.gold")
-    except ModuleNotFoundError:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:  # a broken import inside the module is an error, not "no metrics"
+            raise
         return ()
     return tuple(module.METRICS)
 

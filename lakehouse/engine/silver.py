@@ -220,8 +220,7 @@ def apply_changes(
     changes, bronze_version = read_bronze_changes(lake, spec, after)
     result.bronze_version = bronze_version
     if changes.height == 0 and not full_refresh:
-        result.seconds = time.perf_counter() - started
-        return result
+        return _finish(lake, spec, result, started)
     if changes.height:
         changes = with_sequence(changes)
         changes, result.quarantined = _quarantine_rule_failures(lake, spec, changes, now, write=not full_refresh)

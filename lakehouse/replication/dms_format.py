@@ -369,6 +369,9 @@ def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None
         names = _expected_names(s, kind, [])
         n = len(_first_record(data, s)) - len(names)
         names += [f"column_{i + 1}" for i in range(max(n, 0))]
+    fast = _read_csv_fast(data, s, names, header_rows)
+    if fast is not None:
+        return fast, [], header_rows
     rejected: list[RejectedRow] = []
 
     def on_invalid(r) -> str:
@@ -413,3 +416,62 @@ def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None
     except pa.ArrowException as e:
         raise DmsFormatError(f"unreadable CSV ({e})", key=key) from e
     return pl.from_arrow(table), rejected, header_rows
+
+
+def _read_csv_fast(
+    data: bytes, s: DmsS3Settings, names: list[str], header_rows: int
+) -> pl.DataFrame | None:
+    """The CSV read by Polars, or None when the precise (pyarrow) reader must decide.
+
+    Polars gives the same values as the pyarrow reader (NULL = empty unquoted field, ``""`` = empty
+    string, RFC 4180 quoting, CR/LF inside quotes) but cannot report ragged rows: it raises on a
+    row with too many fields (-> None) and pads a row with too few with nulls. A padded row has a
+    null in the last column, so when that column holds a null the field count of every record is
+    checked (delimiters in the file = header + records x (fields - 1) + delimiters inside values).
+    Anything it does not handle exactly like the precise reader (a custom null value, a CR outside
+    a CRLF row end, a leading BOM, one column, duplicate names) also gives None.
+    """
+    n = len(names)
+    delim = s.CsvDelimiter
+    if (
+        n < 2
+        or len(set(names)) != n
+        or s.CsvNullValue != ""
+        or len(delim.encode()) != 1
+        or delim in '"\r\n'
+        or data.startswith(_BOM)
+    ):
+        return None
+    if s.CsvRowDelimiter == "\n":
+        if b"\r" in data:  # pyarrow ends a row at a bare CR too
+            return None
+    elif s.CsvRowDelimiter != "\r\n" or data.count(b"\r") != data.count(b"\n"):
+        return None
+    try:
+        frame = pl.read_csv(
+            data,
+            has_header=False,
+            skip_rows=header_rows,
+            schema={c: pl.String for c in names},
+            separator=delim,
+            quote_char='"' if s.Rfc4180 else None,
+            null_values=None,
+            missing_utf8_is_empty_string=False,
+            raise_if_empty=False,
+            truncate_ragged_lines=False,
+            encoding="utf8",
+        )
+    except Exception:  # noqa: BLE001 - any Polars refusal: the precise reader decides
+        return None
+    if frame.columns != names:
+        return None
+    if frame.height and frame.get_column(names[-1]).null_count():
+        header_delims = (n - 1) + sum(c.count(delim) for c in names) if header_rows else 0
+        inner = 0
+        if b'"' in data:
+            inner = frame.select(
+                pl.sum_horizontal(pl.all().str.count_matches(delim, literal=True).sum())
+            ).item()
+        if data.count(delim.encode()) != header_delims + frame.height * (n - 1) + (inner or 0):
+            return None
+    return frame
