@@ -42,11 +42,12 @@ source-up: $(STAMP)
 source-down: $(STAMP)
 	$(VENV)/bin/lakehouse source down
 
+# a private basetemp: another pytest run on the machine must not clean up our servers' data
 test: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

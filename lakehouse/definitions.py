@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import dagster as dg
 
+#: silver and gold move when their parents change, and hold while a parent's blocking check fails
+AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+OWNERS = ["team:data-platform"]
+
+
+def _global_pass(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """Automation on silver and gold, an owner everywhere: one place, not in every factory."""
+    changes = {}
+    if spec.key.path[0] in ("silver", "gold") and spec.automation_condition is None:
+        changes["automation_condition"] = AUTOMATION
+    if not spec.owners:
+        changes["owners"] = OWNERS
+    return spec.replace_attributes(**changes) if changes else spec
+
 
 def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.datasets import all_datasets
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
+    from lakehouse.defs.gold import gold_assets
     from lakehouse.defs.raw import raw_assets
     from lakehouse.defs.silver import silver_assets
     from lakehouse.profiles import Settings, build_resources
@@ -24,7 +39,12 @@ def build_definitions(settings=None) -> dg.Definitions:
         assets += raw_assets(dataset, settings.profile)
         assets += bronze_assets(dataset)
         assets += silver_assets(dataset)
+        assets += gold_assets(dataset)
         checks += silver_checks(dataset, settings.profile)
+    assets = [
+        a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else _global_pass(a)
+        for a in assets
+    ]
     return dg.Definitions(assets=assets, asset_checks=checks, resources=build_resources(settings))
 
 

@@ -40,6 +40,9 @@ def test_specs_groups_kinds_owners_and_automation(tmp_path):
     silver = graph.get(dg.AssetKey(["silver", "sales_order"]))
     assert "hudi" in silver.kinds  # the registry declares it Hudi (Spark engine)
     assert silver.automation_condition is not None
+    gold = graph.get(dg.AssetKey(["gold", "saas_tenant_summary"]))
+    assert gold.automation_condition is not None and gold.owners == ["team:data-platform"]
+    assert dg.AssetKey(["silver", "core_order"]) in gold.parent_keys
     raw = graph.get(dg.AssetKey(["raw", "core_event"]))
     assert raw.is_executable and {"postgres", "s3"} <= set(raw.kinds)
 

@@ -1,17 +1,13 @@
 """Silver assets, one per registry table with a key: ``["silver", table]`` (and
 ``["silver", f"{table}_history"]`` for SCD type 2). See ``engine.silver`` for the data contract.
 
-They move by themselves (declarative automation: eager, and held back while a blocking check of
-a parent fails) and can be rebuilt from bronze with the run config ``full_refresh: true``.
+They move by themselves (declarative automation, set in ``definitions.py``) and can be rebuilt from bronze with the run config ``full_refresh: true``.
 """
 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
 from lakehouse.registry import DatasetSpec, TableSpec
-
-AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-
 
 class SilverConfig(dg.Config):
     full_refresh: bool = False
@@ -27,7 +23,6 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         group_name=f"{dataset.name}_silver",
         kinds=_kinds(table),
         owners=list(table.owners),
-        automation_condition=AUTOMATION,
     )
     fmt_note = (
         " Declared as Hudi (Copy-on-Write) for the Spark engine; stored as Delta in the local profile."
