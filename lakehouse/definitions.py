@@ -28,6 +28,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
     from lakehouse.defs.gold import gold_assets
+    from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
     from lakehouse.defs.raw import raw_assets
     from lakehouse.defs.silver import silver_assets
     from lakehouse.profiles import Settings, build_resources
@@ -35,17 +36,29 @@ def build_definitions(settings=None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     assets: list = []
     checks: list = []
-    for dataset in all_datasets(settings.dataset_names()):
+    datasets = all_datasets(settings.dataset_names())
+    for dataset in datasets:
         assets += raw_assets(dataset, settings.profile)
         assets += bronze_assets(dataset)
         assets += silver_assets(dataset)
         assets += gold_assets(dataset)
         checks += silver_checks(dataset, settings.profile)
+    table_keys = [k for a in assets for k in (a.keys if isinstance(a, dg.AssetsDefinition) else [a.key])
+                  if k.path[0] in ("bronze", "silver", "gold")]
+    if settings.profile == "local":
+        assets.append(catalog_asset(table_keys, settings.profile))
+    job = maintenance_job(datasets)
     assets = [
         a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else _global_pass(a)
         for a in assets
     ]
-    return dg.Definitions(assets=assets, asset_checks=checks, resources=build_resources(settings))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[job],
+        schedules=[maintenance_schedule(job)],
+        resources=build_resources(settings),
+    )
 
 
 @dg.definitions

@@ -9,6 +9,7 @@ import dagster as dg
 from lakehouse.defs.resources import LakeResource
 from lakehouse.registry import DatasetSpec, TableSpec
 
+
 class SilverConfig(dg.Config):
     full_refresh: bool = False
 

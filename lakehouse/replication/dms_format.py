@@ -456,16 +456,16 @@ def _read_csv_fast(
             separator=delim,
             quote_char='"' if s.Rfc4180 else None,
             null_values=None,
-            missing_utf8_is_empty_string=False,
+            empty_string_is_null=True,
             raise_if_empty=False,
             truncate_ragged_lines=False,
             encoding="utf8",
         )
-    except Exception:  # noqa: BLE001 - any Polars refusal: the precise reader decides
+    except pl.exceptions.PolarsError:  # ragged, bad quoting, bad UTF-8...: the precise reader
         return None
-    if frame.columns != names:
+    if frame.columns != names or not frame.height:  # e.g. a header without row end: pyarrow
         return None
-    if frame.height and frame.get_column(names[-1]).null_count():
+    if frame.get_column(names[-1]).null_count():
         header_delims = (n - 1) + sum(c.count(delim) for c in names) if header_rows else 0
         inner = 0
         if b'"' in data:

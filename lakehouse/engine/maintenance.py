@@ -1,0 +1,66 @@
+"""Table maintenance: compact small files, vacuum unreferenced files, collect tombstones.
+
+Contract: ``maintain(lake, key)`` compacts the Delta table at ``key`` (``optimize.compact``, one
+commit that changes no data), then vacuums files no longer referenced and older than
+``vacuum_hours`` (default 7 days, so readers and time travel within a week keep working).
+Bronze is left alone by default: silver reads bronze incrementally by data file, and a
+compaction there would make the next silver run re-read the whole change log (correct, but slow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from lakehouse.storage import Lake
+
+DEFAULT_VACUUM_HOURS = 168
+
+
+@dataclass
+class MaintenanceResult:
+    key: str
+    files_removed_by_compaction: int = 0
+    files_added_by_compaction: int = 0
+    files_vacuumed: int = 0
+    tombstones_collected: int = 0
+    version: int | None = None
+
+
+def maintain(lake: Lake, key: str, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS) -> MaintenanceResult:
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(lake.uri(key), storage_options=lake.storage_options)
+    metrics = dt.optimize.compact()
+    vacuumed = dt.vacuum(retention_hours=vacuum_hours, dry_run=False, enforce_retention_duration=False)
+    return MaintenanceResult(
+        key=key,
+        files_removed_by_compaction=int(metrics.get("numFilesRemoved", 0)),
+        files_added_by_compaction=int(metrics.get("numFilesAdded", 0)),
+        files_vacuumed=len(vacuumed),
+        version=dt.version(),
+    )
+
+
+def maintain_dataset(lake: Lake, dataset, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS,
+                     tombstone_retention: timedelta = timedelta(days=7)) -> list[MaintenanceResult]:
+    """Maintain every silver (and history), gold and quarantine table of a dataset that exists."""
+    from lakehouse.engine.silver import gc_tombstones
+
+    out = []
+    keys = []
+    for t in dataset.tables:
+        keys += [f"silver/{t.name}", f"quarantine/{t.name}"]
+        if t.scd_type == 2:
+            keys.append(f"silver/{t.name}_history")
+    keys += [o.key.rsplit("/_delta_log/", 1)[0] for o in lake.list(f"gold/{dataset.name}_")
+             if o.key.endswith("/_delta_log/00000000000000000000.json")]
+    for key in keys:
+        if lake.exists(f"{key}/_delta_log/00000000000000000000.json"):
+            out.append(maintain(lake, key, vacuum_hours=vacuum_hours))
+    for t in dataset.tables:
+        if t.primary_key:
+            n = gc_tombstones(lake, t, tombstone_retention)
+            if n:
+                out.append(MaintenanceResult(key=f"_state/tombstones/{t.name}", tombstones_collected=n))
+    return out
