@@ -27,9 +27,11 @@ def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.datasets import all_datasets
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
+    from lakehouse.defs.freshness import freshness_checks
     from lakehouse.defs.gold import gold_assets
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
     from lakehouse.defs.raw import raw_assets
+    from lakehouse.defs.sensors import sensors
     from lakehouse.defs.silver import silver_assets
     from lakehouse.profiles import Settings, build_resources
 
@@ -47,6 +49,7 @@ def build_definitions(settings=None) -> dg.Definitions:
                   if k.path[0] in ("bronze", "silver", "gold")]
     if settings.profile == "local":
         assets.append(catalog_asset(table_keys, settings.profile))
+    checks += freshness_checks(assets)
     job = maintenance_job(datasets)
     assets = [
         a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else _global_pass(a)
@@ -57,6 +60,8 @@ def build_definitions(settings=None) -> dg.Definitions:
         asset_checks=checks,
         jobs=[job],
         schedules=[maintenance_schedule(job)],
+        sensors=sensors(datasets, settings.profile, webhook=settings.alert_webhook,
+                        sns_topic=settings.alert_sns_topic, region=settings.region),
         resources=build_resources(settings),
     )
 

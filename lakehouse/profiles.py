@@ -12,6 +12,7 @@ Variables (all optional):
   under ``<root>/source/pgdata`` (a local root is required then).
 - ``LAKEHOUSE_DATASETS``: comma-separated dataset names (default: all).
 - ``AWS_REGION``: region for S3/Glue/Athena (default ``us-east-1``).
+- ``LAKEHOUSE_ALERT_WEBHOOK`` / ``LAKEHOUSE_ALERT_SNS_TOPIC``: where failed runs are reported.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Settings:
     source_dsn: str | None = None
     datasets: tuple[str, ...] = ()
     region: str = "us-east-1"
+    alert_webhook: str | None = None
+    alert_sns_topic: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -58,6 +61,8 @@ class Settings:
             source_dsn=env.get("LAKEHOUSE_SOURCE_DSN") or None,
             datasets=datasets,
             region=env.get("AWS_REGION", "us-east-1"),
+            alert_webhook=env.get("LAKEHOUSE_ALERT_WEBHOOK") or None,
+            alert_sns_topic=env.get("LAKEHOUSE_ALERT_SNS_TOPIC") or None,
         )
 
     @property

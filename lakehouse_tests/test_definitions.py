@@ -60,8 +60,9 @@ def test_checks_per_silver_table(tmp_path):
     by_asset: dict[str, set[str]] = {}
     for ck in graph.asset_check_keys:
         by_asset.setdefault(ck.asset_key.to_user_string(), set()).add(ck.name)
-    assert by_asset["silver/sales_order_parts"] == {"schema", "references", "reconciliation"}
-    assert by_asset["silver/customers_csv"] == {"schema"}
+    assert by_asset["silver/sales_order_parts"] == {"schema", "references", "reconciliation", "freshness"}
+    assert by_asset["silver/customers_csv"] == {"schema", "freshness"}
+    assert by_asset["gold/saas_tenant_summary"] == {"freshness"}
     assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys if k.name == "schema")
 
 

@@ -440,12 +440,17 @@ def _read_csv_fast(
         or len(delim.encode()) != 1
         or delim in '"\r\n'
         or data.startswith(_BOM)
+        or data.endswith(delim.encode())  # polars drops an empty last field at EOF without row end
     ):
         return None
     if s.CsvRowDelimiter == "\n":
         if b"\r" in data:  # pyarrow ends a row at a bare CR too
             return None
-    elif s.CsvRowDelimiter != "\r\n" or data.count(b"\r") != data.count(b"\n"):
+    elif s.CsvRowDelimiter == "\r\n":
+        crlf = data.count(b"\r\n")  # every CR and LF must be part of a CRLF
+        if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
+            return None
+    else:
         return None
     try:
         frame = pl.read_csv(

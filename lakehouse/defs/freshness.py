@@ -1,0 +1,92 @@
+"""Freshness checks: how long the newest change has waited to reach silver and gold.
+
+A time-since-last-update check would fail on a quiet source; what matters is *lag*: the age of
+the oldest change that has arrived upstream but is not yet applied.
+- ``silver/<t>`` ``freshness``: the oldest bronze commit the silver table has not applied yet
+  (bronze commit times from the Delta log); 0 s when silver is caught up.
+- ``gold/<m>`` ``freshness``: the oldest silver commit newer than the gold table's last commit.
+Each fails (WARN) when the lag passes ``max_lag`` (seed target: 15 minutes; ours: 2 minutes by
+default), and is evaluated every minute by the automation sensor, so a stalled pipeline shows
+up even when no run happens.
+"""
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+
+from lakehouse.defs.resources import LakeResource
+
+EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
+DEFAULT_MAX_LAG = timedelta(minutes=2)
+
+
+def _commits(lake, key: str) -> list[dict]:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(lake.uri(key), storage_options=lake.storage_options).history(50)
+    except TableNotFoundError:
+        return []
+
+
+def silver_lag_seconds(lake, table: str, now: float | None = None) -> float:
+    from lakehouse.engine.silver import applied_bronze_version
+
+    now = now or time.time()
+    applied = applied_bronze_version(lake, f"silver/{table}")
+    pending = [c for c in _commits(lake, f"bronze/{table}") if applied is None or c["version"] > applied]
+    if not pending:
+        return 0.0
+    return max(0.0, now - min(c["timestamp"] for c in pending) / 1000)
+
+
+def gold_lag_seconds(lake, metric_key: str, parents: list[str], now: float | None = None) -> float:
+    now = now or time.time()
+    gold = _commits(lake, f"gold/{metric_key}")
+    last_gold = max((c["timestamp"] for c in gold), default=0)
+    newer = [c["timestamp"] for p in parents for c in _commits(lake, f"silver/{p}") if c["timestamp"] > last_gold]
+    return 0.0 if not newer else max(0.0, now - min(newer) / 1000)
+
+
+def _result(lag: float, max_lag: timedelta) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=lag <= max_lag.total_seconds(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"lag_seconds": round(lag, 1), "max_lag_seconds": max_lag.total_seconds()},
+    )
+
+
+def silver_freshness_check(table: str, max_lag: timedelta = DEFAULT_MAX_LAG) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=["silver", table], name="freshness", automation_condition=EVERY_MINUTE,
+                    description=f"changes wait at most {max_lag} between bronze and silver")
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        return _result(silver_lag_seconds(lake.lake(), table), max_lag)
+
+    return _check
+
+
+def gold_freshness_check(metric_key: str, parents: list[str], max_lag: timedelta = DEFAULT_MAX_LAG):
+    @dg.asset_check(asset=["gold", metric_key], name="freshness", automation_condition=EVERY_MINUTE,
+                    description=f"gold follows its silver inputs within {max_lag}")
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        return _result(gold_lag_seconds(lake.lake(), metric_key, parents), max_lag)
+
+    return _check
+
+
+def freshness_checks(assets: list) -> list[dg.AssetChecksDefinition]:
+    """One freshness check per silver table and gold metric among ``assets``."""
+    out = []
+    for a in assets:
+        if not isinstance(a, dg.AssetsDefinition):
+            continue
+        for key in a.keys:
+            layer, name = key.path[0], key.path[-1]
+            if layer == "silver" and not name.endswith("_history"):
+                out.append(silver_freshness_check(name))
+            elif layer == "gold":
+                parents = [d.path[-1] for d in a.asset_deps[key] if d.path[0] == "silver"]
+                out.append(gold_freshness_check(name, parents))
+    return out

@@ -1,0 +1,163 @@
+"""Sensors: the pipeline moves without anyone pressing a button.
+
+- ``<dataset>_raw_files`` watches each table's raw prefix (DMS files; CSV drops by file glob)
+  with the cursor of ``sensors.cursor`` and requests one run of exactly the bronze assets whose
+  tables got files; its run key names the newest file per table, so nothing runs twice.
+- ``<dataset>_source_changes`` (local profile): the replicator runs *under Dagster* as the
+  ``<dataset>_replication`` asset. This sensor asks PostgreSQL how far the WAL is ahead of the
+  task's slot (a cheap query) and requests a catch-up run only when there is something to
+  replicate (run key = the WAL position), plus the first full load. Runs show in the UI like any
+  other, and a failed replication is a failed run that the alert sensor reports. (AWS DMS plays
+  this part in the aws profile, where the raw assets are external.)
+- ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
+  the file-sync asset (the local DataSync task).
+- ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.
+- ``alert_on_run_failure``: posts failed runs to a webhook (``LAKEHOUSE_ALERT_WEBHOOK``) or an
+  SNS topic (``LAKEHOUSE_ALERT_SNS_TOPIC``); without either it logs.
+"""
+
+import fnmatch
+import hashlib
+import json
+
+import dagster as dg
+
+from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
+from lakehouse.registry import DatasetSpec
+
+TICK_SECONDS = 5
+
+
+def _run_key(parts: dict[str, str]) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
+    prefixes = {}
+    for t in dataset.tables:
+        if t.source == "database":
+            prefixes[t.name] = t.raw_prefix
+        else:  # a CSV drop: the part of its glob before the first wildcard
+            prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
+    globs = {t.name: t.file_glob for t in dataset.csv_tables}
+
+    def accept(name, obj) -> bool:
+        return name not in globs or fnmatch.fnmatch(obj.key.rsplit("/", 1)[-1], globs[name])
+
+    @dg.sensor(
+        name=f"{dataset.name}_raw_files",
+        minimum_interval_seconds=TICK_SECONDS,
+        asset_selection=[dg.AssetKey(["bronze", t.name]) for t in dataset.tables],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"New DMS / file-sync files of {dataset.name} → bronze runs for exactly those tables",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+        from lakehouse.sensors.cursor import scan
+
+        result = scan(lake.lake(), prefixes, context.cursor, accept=accept)
+        names = result.names
+        if not names:
+            return dg.SensorResult(cursor=result.cursor)
+        newest = {n: result.new[n][-1].key for n in names}
+        context.log.info(f"new raw files for {names}")
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(
+                run_key=_run_key(newest),
+                asset_selection=[dg.AssetKey(["bronze", n]) for n in names],
+                tags={"lakehouse/trigger": "raw_files"},
+            )],
+            cursor=result.cursor,
+        )
+
+    return _sensor
+
+
+def source_changes_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
+    raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
+
+    @dg.sensor(
+        name=f"{dataset.name}_source_changes",
+        minimum_interval_seconds=TICK_SECONDS,
+        asset_selection=raw_keys,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"WAL ahead of the {dataset.name} slot → a replication catch-up run",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, source_db: SourceDatabaseResource) -> dg.SensorResult | dg.SkipReason:
+        from lakehouse.replication.lag import slot_lag
+
+        lag = slot_lag(source_db.dataset_dsn(dataset.name), f"lakehouse_{dataset.name}")
+        if lag.slot_exists and lag.bytes <= 0:
+            return dg.SkipReason(f"slot at {lag.confirmed}: nothing to replicate")
+        return dg.SensorResult(run_requests=[dg.RunRequest(
+            run_key=f"{dataset.name}:{lag.current}", asset_selection=raw_keys,
+            tags={"lakehouse/trigger": "source_changes"},
+        )])
+
+    return _sensor
+
+
+def landing_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
+    raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.csv_tables]
+
+    @dg.sensor(
+        name=f"{dataset.name}_landing",
+        minimum_interval_seconds=TICK_SECONDS,
+        asset_selection=raw_keys,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"New or changed CSV drops in the {dataset.name} landing folder → a file-sync run",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, landing: LandingResource) -> dg.SensorResult | dg.SkipReason:
+        folder = landing.dataset_folder(dataset.name)
+        if not folder.exists():
+            return dg.SkipReason(f"no landing folder {folder}")
+        files = {str(p.relative_to(folder)): [p.stat().st_size, p.stat().st_mtime_ns]
+                 for p in sorted(folder.rglob("*.csv")) if p.is_file()}
+        cursor = json.dumps(files, sort_keys=True)
+        if cursor == context.cursor:
+            return dg.SkipReason("landing folder unchanged")
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=_run_key(files), asset_selection=raw_keys)],
+            cursor=cursor,
+        )
+
+    return _sensor
+
+
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    return dg.AutomationConditionSensorDefinition(
+        "automation",
+        target=dg.AssetSelection.all(),
+        minimum_interval_seconds=TICK_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Declarative automation: silver, gold and the catalog follow their parents",
+    )
+
+
+def alert_sensor(webhook: str | None, sns_topic: str | None, region: str) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING,
+                           minimum_interval_seconds=TICK_SECONDS)
+    def _alert(context: dg.RunFailureSensorContext):
+        from lakehouse.sensors.alerts import send_alert
+
+        message = {
+            "run_id": context.dagster_run.run_id,
+            "job": context.dagster_run.job_name,
+            "error": context.failure_event.message,
+            "assets": sorted(k.to_user_string() for k in (context.dagster_run.asset_selection or [])),
+        }
+        where = send_alert(message, webhook=webhook, sns_topic=sns_topic, region=region)
+        context.log.info(f"run failure {message['run_id']} reported to {where}")
+
+    return _alert
+
+
+def sensors(datasets: list[DatasetSpec], profile: str, *, webhook=None, sns_topic=None, region="us-east-1") -> list:
+    out: list = [automation_sensor(), alert_sensor(webhook, sns_topic, region)]
+    for ds in datasets:
+        out.append(raw_files_sensor(ds))
+        if profile == "local":
+            if ds.database_tables:
+                out.append(source_changes_sensor(ds))
+            if ds.csv_tables:
+                out.append(landing_sensor(ds))
+    return out

@@ -1,0 +1,1 @@
+"""Detection logic behind the Dagster sensors (pure functions over a ``Lake``; see ``cursor``)."""
