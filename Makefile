@@ -29,9 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/lakehouse demo
 
 dev: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
-	$(VENV)/bin/lakehouse source up
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV)/bin/lakehouse dev --port 3000
 
 status: $(STAMP)
 	$(VENV)/bin/lakehouse status

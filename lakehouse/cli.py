@@ -9,6 +9,8 @@
     lakehouse query "SELECT * FROM silver.orders LIMIT 5"
     lakehouse status
     lakehouse demo
+    lakehouse api serve [--host 127.0.0.1 --port 8080]
+    lakehouse api keys add --source iot_sensors | list | revoke KEY_ID
 
 Configuration comes from the profile resolver (``lakehouse.profiles``) only.
 """
@@ -68,11 +70,18 @@ def cmd_source(args) -> int:
 
         for d in _datasets(s, args.dataset):
             stats = run_churn(
-                _dsn(s, d), d, rate=args.rate, duration=args.duration, progress=not args.quiet
+                _dsn(s, d), d, rate=args.rate, duration=args.duration, progress=not args.quiet,
+                seed=time.time_ns() % 2**31,  # a new workload each time: no replayed unique values
             )
-            print(f"{d}: {stats}")
+            print(f"{d}: {_churn_line(stats)}")
         return 0
     raise SystemExit(f"unknown source action {args.action}")
+
+
+def _churn_line(stats) -> str:
+    return (f"{stats.transactions} transactions ({stats.rolled_back} rolled back, {stats.failed} failed): "
+            f"{sum(stats.inserts.values())} inserts, {sum(stats.updates.values())} updates, "
+            f"{sum(stats.deletes.values())} deletes, {sum(stats.pk_updates.values())} key updates")
 
 
 def seed_dataset(s: Settings, dataset: str, scale: str, *, progress: bool) -> dict[str, int]:
@@ -181,13 +190,53 @@ def cmd_sync(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ dagster
+DAGSTER_YAML = """\
+# written by lakehouse: one run at a time merges into a table (pools bronze_<t>, silver_<t>, …),
+# different tables run in parallel
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home(s: Settings) -> str:
+    """DAGSTER_HOME (default ``<state>/dagster``) with the project's dagster.yaml in it."""
+    home = os.environ.get("DAGSTER_HOME") or str(s.state_dir / "dagster")
+    os.makedirs(home, exist_ok=True)
+    cfg = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(cfg):
+        with open(cfg, "w") as fh:
+            fh.write(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = home
+    return home
+
+
 def _instance(s: Settings):
     from dagster import DagsterInstance
 
-    home = os.environ.get("DAGSTER_HOME") or str(s.state_dir / "dagster")
-    os.makedirs(home, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = home
+    dagster_home(s)
     return DagsterInstance.get()
+
+
+def cmd_dev(args) -> int:
+    """The Dagster UI with sensors and automation on (webserver + daemon via ``dagster dev``)."""
+    import signal
+    import subprocess
+
+    s = _settings()
+    home = dagster_home(s)
+    if s.profile == "local" and not s.source_dsn:
+        cmd_source(argparse.Namespace(action="up"))
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", args.workspace, "-h", args.host, "-p", str(args.port)]
+    print(f"DAGSTER_HOME={home}; UI at http://{args.host}:{args.port}")
+    proc = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait(timeout=30)
 
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -338,8 +387,8 @@ def cmd_demo(args) -> int:
         from lakehouse.source.churn import run_churn
 
         for d in s.dataset_names():
-            stats = run_churn(_dsn(s, d), d, rate=200, duration=args.churn)
-            print(f"== churn on {d}: {stats}")
+            stats = run_churn(_dsn(s, d), d, rate=200, duration=args.churn, seed=time.time_ns() % 2**31)
+            print(f"== churn on {d}: {_churn_line(stats)}")
         print("== materializing again (change data capture into bronze, silver and gold)")
         result = materialize(settings=s)
         _print_run(result)
@@ -398,6 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what is where")
     st.set_defaults(fn=cmd_status)
 
+    dev = sub.add_parser("dev", help="the Dagster UI with sensors and automation on")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--workspace", default="workspace.yaml")
+    dev.set_defaults(fn=cmd_dev)
+
     demo = sub.add_parser("demo", help="the whole pipeline, end to end")
     demo.add_argument("--scale", choices=["small", "medium", "large"], default="small")
     demo.add_argument("--reseed", action="store_true")
@@ -405,7 +460,60 @@ def build_parser() -> argparse.ArgumentParser:
         "--churn", type=float, default=5.0, help="seconds of churn between runs (0: none)"
     )
     demo.set_defaults(fn=cmd_demo)
+
+    api = sub.add_parser("api", help="the event ingestion API (POST /ingest)")
+    api_sub = api.add_subparsers(dest="api_command", required=True)
+    serve = api_sub.add_parser("serve", help="serve the API (Starlette + uvicorn) until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(fn=cmd_api_serve)
+    keys = api_sub.add_parser("keys", help="API keys (stored as sha256 hashes)")
+    keys.add_argument("action", choices=["add", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?", help="revoke: the key id")
+    keys.add_argument("--source", action="append", default=[],
+                      help="add: a source the key may write (repeat; '*' for all)")
+    keys.add_argument("--rate", type=float, help="add: requests/s for this key (default: server's)")
+    keys.add_argument("--burst", type=float, help="add: token-bucket size for this key")
+    keys.set_defaults(fn=cmd_api_keys)
     return p
+
+
+# ------------------------------------------------------------------------------- event API
+def cmd_api_serve(args) -> int:
+    from lakehouse.events.app import serve
+
+    s = _settings()
+    print(f"event API on http://{args.host}:{args.port} (POST /ingest, GET /health), lake {s.root}",
+          file=sys.stderr)
+    serve(args.host, args.port, settings=s)
+    return 0
+
+
+def cmd_api_keys(args) -> int:
+    from lakehouse.events.keys import ApiKeyStore
+    from lakehouse.events.schemas import all_sources
+
+    store = ApiKeyStore.from_settings(_settings())
+    if args.action == "add":
+        unknown = [x for x in args.source if x != "*" and x not in all_sources()]
+        if not args.source or unknown:
+            raise SystemExit(f"--source must name registered sources {sorted(all_sources())} or '*'"
+                             + (f"; unknown: {unknown}" if unknown else ""))
+        key_id, plaintext = store.add(args.source, rate=args.rate, burst=args.burst)
+        print(f"# key {key_id} for {', '.join(sorted(set(args.source)))}; shown once, only its "
+              "sha256 is stored", file=sys.stderr)
+        print(plaintext)
+        return 0
+    if args.action == "list":
+        for e in store.list():
+            print(f"{e['id']}  sources={','.join(e['sources'])}  created={e['created_at']}"
+                  f"{'  REVOKED' if e.get('revoked') else ''}")
+        return 0
+    if not args.key_id:
+        raise SystemExit("revoke needs a key id (see: lakehouse api keys list)")
+    ok = store.revoke(args.key_id)
+    print("revoked" if ok else f"no key {args.key_id}")
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
