@@ -13,7 +13,9 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
   ``_sequence``) so a late older update cannot resurrect the row; tombstones older than the
   retention period are garbage-collected (``gc_tombstones``);
 - a primary-key update with a before-image moves the row (delete old key, upsert new key);
-- a table without a primary key is append-only (inserts only, as DMS captures it).
+- a table without a primary key is append-only (inserts only, as DMS captures it);
+- PII columns are standardised (``engine.pii``) and rows breaking the registry's row-level
+  rules go to ``quarantine/<table>`` (stage ``silver``) instead of the table.
 
 Incremental and exactly once: every silver commit records in its commit metadata the bronze
 version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
@@ -33,6 +35,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.sequencing import SEQUENCE, explode_key_changes, last_per_key, with_sequence
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
@@ -222,7 +225,7 @@ def apply_changes(
     if changes.height == 0 and not full_refresh:
         return _finish(lake, spec, result, started)
     if changes.height:
-        changes = with_sequence(changes)
+        changes = standardize_pii(with_sequence(changes), spec)
         changes, result.quarantined = _quarantine_rule_failures(lake, spec, changes, now, write=not full_refresh)
     result.changes = changes.height
 

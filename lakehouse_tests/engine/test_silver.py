@@ -132,3 +132,13 @@ def test_added_column_appears_and_incompatible_type_change_fails_clearly(lake):
     with pytest.raises(silver.SchemaChangeError, match=r"silver/things: column 'qty' changed type from int32 to"):
         silver._check_types(changed, pl.DataFrame({"qty": ["1"]}).to_arrow().schema,
                             pa.schema(DeltaTable(lake.uri("silver/things")).schema().to_arrow()))
+
+
+def test_pii_is_standardised_in_silver():
+    from lakehouse.engine.pii import standardize_pii
+
+    spec = TableSpec(dataset="t", name="p", primary_key=("id",), columns=(
+        Column("id", "int"), Column("email", "string", pii="email"), Column("phone", "string", pii="phone")))
+    out = standardize_pii(pl.DataFrame({"id": [1, 2], "email": [" Jane.Doe@Example.COM ", None],
+                                        "phone": ["(555) 123-4567 x89", "+1-555-123-4567"]}), spec)
+    assert out.rows() == [(1, "jane.doe@example.com", "5551234567x89"), (2, None, "+15551234567")]

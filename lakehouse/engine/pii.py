@@ -1,0 +1,25 @@
+"""Standardise PII columns in silver (gold masks them; see ``gold.masking``).
+
+Contract, per registry ``Column.pii``: ``email`` → trimmed and lower-cased; ``phone`` → only
+digits, a leading ``+`` and an ``x`` before an extension (``(555) 123-4567 x89`` →
+``5551234567x89``). Nulls stay null. Applied to every change before it reaches silver.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lakehouse.registry.model import TableSpec
+
+
+def standardize_pii(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    exprs = []
+    for col in spec.columns:
+        if col.name not in frame.columns or frame.schema[col.name] != pl.String:
+            continue
+        c = pl.col(col.name)
+        if col.pii == "email":
+            exprs.append(c.str.strip_chars().str.to_lowercase().alias(col.name))
+        elif col.pii == "phone":
+            exprs.append(c.str.to_lowercase().str.replace_all(r"[^0-9+x]", "").str.replace(r"(.)\+", "$1").alias(col.name))
+    return frame.with_columns(exprs) if exprs else frame
