@@ -231,6 +231,8 @@ def cmd_dev(args) -> int:
         cmd_source(argparse.Namespace(action="up"))
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", args.workspace, "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={home}; UI at http://{args.host}:{args.port}")
+    # a loaded laptop can take longer than gRPC's default 60 s to answer the daemon
+    os.environ.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
     proc = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return proc.wait()

@@ -27,6 +27,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.datasets import all_datasets
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
+    from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
     from lakehouse.defs.gold import gold_assets
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
@@ -39,12 +40,17 @@ def build_definitions(settings=None) -> dg.Definitions:
     assets: list = []
     checks: list = []
     datasets = all_datasets(settings.dataset_names())
+    if settings.profile == "aws":  # silver and gold run as Glue jobs (the Spark engine)
+        from lakehouse.defs.aws import aws_gold_assets as gold_assets
+        from lakehouse.defs.aws import aws_silver_assets as silver_assets
     for dataset in datasets:
         assets += raw_assets(dataset, settings.profile)
         assets += bronze_assets(dataset)
         assets += silver_assets(dataset)
         assets += gold_assets(dataset)
         checks += silver_checks(dataset, settings.profile)
+    event_assets, event_checks, event_sensors = events_defs()
+    assets, checks = assets + event_assets, checks + event_checks
     table_keys = [k for a in assets for k in (a.keys if isinstance(a, dg.AssetsDefinition) else [a.key])
                   if k.path[0] in ("bronze", "silver", "gold")]
     if settings.profile == "local":
@@ -56,12 +62,15 @@ def build_definitions(settings=None) -> dg.Definitions:
         for a in assets
     ]
     return dg.Definitions(
+        # one process per run, not one per step: a run here is small, and process start-up
+        # (importing the stack) would cost more than the work
+        executor=dg.in_process_executor,
         assets=assets,
         asset_checks=checks,
         jobs=[job],
         schedules=[maintenance_schedule(job)],
         sensors=sensors(datasets, settings.profile, webhook=settings.alert_webhook,
-                        sns_topic=settings.alert_sns_topic, region=settings.region),
+                        sns_topic=settings.alert_sns_topic, region=settings.region) + event_sensors,
         resources=build_resources(settings),
     )
 

@@ -6,7 +6,7 @@ the oldest change that has arrived upstream but is not yet applied.
   (bronze commit times from the Delta log); 0 s when silver is caught up.
 - ``gold/<m>`` ``freshness``: the oldest silver commit newer than the gold table's last commit.
 Each fails (WARN) when the lag passes ``max_lag`` (seed target: 15 minutes; ours: 2 minutes by
-default), and is evaluated every minute by the automation sensor, so a stalled pipeline shows
+default), and is evaluated every five minutes by the automation sensor, so a stalled pipeline shows
 up even when no run happens.
 """
 
@@ -17,7 +17,7 @@ import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
 
-EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
+EVERY_FIVE_MINUTES = dg.AutomationCondition.cron_tick_passed("*/5 * * * *")
 DEFAULT_MAX_LAG = timedelta(minutes=2)
 
 
@@ -59,7 +59,7 @@ def _result(lag: float, max_lag: timedelta) -> dg.AssetCheckResult:
 
 
 def silver_freshness_check(table: str, max_lag: timedelta = DEFAULT_MAX_LAG) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=["silver", table], name="freshness", automation_condition=EVERY_MINUTE,
+    @dg.asset_check(asset=["silver", table], name="freshness", automation_condition=EVERY_FIVE_MINUTES,
                     description=f"changes wait at most {max_lag} between bronze and silver")
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(silver_lag_seconds(lake.lake(), table), max_lag)
@@ -68,7 +68,7 @@ def silver_freshness_check(table: str, max_lag: timedelta = DEFAULT_MAX_LAG) -> 
 
 
 def gold_freshness_check(metric_key: str, parents: list[str], max_lag: timedelta = DEFAULT_MAX_LAG):
-    @dg.asset_check(asset=["gold", metric_key], name="freshness", automation_condition=EVERY_MINUTE,
+    @dg.asset_check(asset=["gold", metric_key], name="freshness", automation_condition=EVERY_FIVE_MINUTES,
                     description=f"gold follows its silver inputs within {max_lag}")
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(gold_lag_seconds(lake.lake(), metric_key, parents), max_lag)

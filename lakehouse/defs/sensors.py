@@ -5,8 +5,9 @@
   tables got files; its run key names the newest file per table, so nothing runs twice.
 - ``<dataset>_source_changes`` (local profile): the replicator runs *under Dagster* as the
   ``<dataset>_replication`` asset. This sensor asks PostgreSQL how far the WAL is ahead of the
-  task's slot (a cheap query) and requests a catch-up run only when there is something to
-  replicate (run key = the WAL position), plus the first full load. Runs show in the UI like any
+  task's slot and peeks it for one change of its tables (``replication.lag``); it requests a
+  catch-up run only when there is something to replicate (run key = the WAL position), plus the
+  first full load. Runs show in the UI like any
   other, and a failed replication is a failed run that the alert sensor reports. (AWS DMS plays
   this part in the aws profile, where the raw assets are external.)
 - ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
@@ -85,9 +86,12 @@ def source_changes_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
     def _sensor(context: dg.SensorEvaluationContext, source_db: SourceDatabaseResource) -> dg.SensorResult | dg.SkipReason:
         from lakehouse.replication.lag import slot_lag
 
-        lag = slot_lag(source_db.dataset_dsn(dataset.name), f"lakehouse_{dataset.name}")
-        if lag.slot_exists and lag.bytes <= 0:
-            return dg.SkipReason(f"slot at {lag.confirmed}: nothing to replicate")
+        pubs = ",".join(f"lakehouse_{dataset.name}{s}" for s in ("", "_inserts"))
+        lag = slot_lag(source_db.dataset_dsn(dataset.name), f"lakehouse_{dataset.name}", pubs)
+        if lag.active:
+            return dg.SkipReason("the replicator is streaming from the slot right now")
+        if lag.slot_exists and not lag.has_changes:
+            return dg.SkipReason(f"slot at {lag.confirmed}: no change of a replicated table")
         return dg.SensorResult(run_requests=[dg.RunRequest(
             run_key=f"{dataset.name}:{lag.current}", asset_selection=raw_keys,
             tags={"lakehouse/trigger": "source_changes"},

@@ -45,6 +45,17 @@ LINEAGE_KEEP = ("_commit_ts", "_source_file")
 _BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")
 
 
+#: bounded files (MERGE rewrites keep this size), so a batch rewrites few files: cost follows the
+#: change, not the table
+TARGET_FILE_BYTES = 8 * 1024 * 1024
+TABLE_CONFIG = {"delta.targetFileSize": str(TARGET_FILE_BYTES)}
+
+
+def _clustered(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Rows in key order, so files cover key ranges and MERGE can skip most of them."""
+    return frame.sort(list(spec.primary_key)) if spec.primary_key and frame.height else frame
+
+
 class SchemaChangeError(ValueError):
     """An incompatible column type change between bronze and silver."""
 
@@ -184,7 +195,7 @@ def _write_tombstones(lake: Lake, spec: TableSpec, batch: pl.DataFrame, now: dat
         return
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
     (
-        tomb.merge(deletes.to_arrow(), predicate=pred, source_alias="s", target_alias="t")
+        tomb.merge(deletes.to_arrow(), predicate=pred, source_alias="s", target_alias="t", streamed_exec=False)
         .when_matched_update_all(predicate=f"s.{SEQUENCE} > t.{SEQUENCE}")
         .when_not_matched_insert_all()
         .execute()
@@ -250,7 +261,8 @@ def apply_changes(
                 tomb_rows.select(*spec.primary_key, SEQUENCE, pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_deleted_at")).to_arrow(),
                 mode="overwrite", schema_mode="overwrite", storage_options=lake.storage_options,
             )
-        write_deltalake(lake.uri(silver_key(spec)), current.to_arrow(), mode="overwrite", schema_mode="overwrite",
+        write_deltalake(lake.uri(silver_key(spec)), _clustered(current, spec).to_arrow(), mode="overwrite",
+                        schema_mode="overwrite", configuration=TABLE_CONFIG,
                         storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
         result.inserted = current.height
         result.ignored = changes.height - batch.height
@@ -263,7 +275,8 @@ def apply_changes(
     source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op")))
     if target is None:
         rows = source.filter(pl.col("__op") != "D").drop("__op")
-        write_deltalake(lake.uri(silver_key(spec)), rows.to_arrow(), storage_options=lake.storage_options,
+        write_deltalake(lake.uri(silver_key(spec)), _clustered(rows, spec).to_arrow(), configuration=TABLE_CONFIG,
+                        storage_options=lake.storage_options,
                         commit_properties=_commit_props(bronze_version))
         result.inserted = rows.height
         return _finish(lake, spec, result, started)
@@ -274,8 +287,9 @@ def apply_changes(
     data_cols = [c for c in source.columns if c != "__op"]
     updates = {f'"{c}"': f's."{c}"' for c in data_cols}
     metrics = (
+        # streamed_exec=False lets delta-rs prune target files by the source's key statistics
         target.merge(src_arrow, predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
-                     commit_properties=_commit_props(bronze_version))
+                     streamed_exec=False, commit_properties=_commit_props(bronze_version))
         .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
         .when_matched_update(updates=updates, predicate=f"{newer} AND s.__op <> 'D'")
         .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
@@ -345,7 +359,7 @@ def _apply_history(lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_ve
     pred = " AND ".join(f't."{k}" = s."__mk_{k}"' for k in keys) + " AND t.__is_current"
     data_cols = rows.columns
     hist.merge(source.to_arrow(), predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
-               commit_properties=_commit_props(bronze_version)) \
+               streamed_exec=False, commit_properties=_commit_props(bronze_version)) \
         .when_matched_update(updates={"__end_at": "s.__close_at", "__is_current": "false"},
                              predicate=f"s.__first_seq > t.{SEQUENCE}") \
         .when_not_matched_insert(updates={f'"{c}"': f's."{c}"' for c in data_cols},

@@ -1,4 +1,11 @@
-"""How far the source's WAL is ahead of a replication slot (cheap: one catalog query)."""
+"""Is there anything for a replication slot to replicate? (cheap: catalog query + a 1-change peek)
+
+WAL moves on even when no published table changes (other databases, checkpoints, the
+running-transactions records PostgreSQL writes every 15 s), so a byte lag alone would wake the
+replicator forever. ``slot_lag`` peeks the slot for one change of its publications
+(``pg_logical_slot_peek_binary_changes``, which does not consume anything); pgoutput skips
+transactions that touch no published table.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +18,33 @@ class SlotLag:
     current: str  # the WAL insert position
     confirmed: str | None  # the slot's confirmed flush position
     bytes: int
+    active: bool = False  # a replicator is streaming from it right now
+    has_changes: bool | None = None  # None: not peeked (slot missing or active)
 
 
-def slot_lag(dsn: str, slot: str) -> SlotLag:
+def slot_lag(dsn: str, slot: str, publications: str | None = None) -> SlotLag:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         current = conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0]
         row = conn.execute(
             """select confirmed_flush_lsn::text,
-                      pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint
+                      pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint, active
                from pg_replication_slots where slot_name = %s""",
             (slot,),
         ).fetchone()
-    if row is None:
-        return SlotLag(False, current, None, -1)
-    return SlotLag(True, current, row[0], int(row[1] or 0))
+        if row is None:
+            return SlotLag(False, current, None, -1)
+        confirmed, lag, active = row[0], int(row[1] or 0), bool(row[2])
+        has_changes = None
+        if publications and not active and lag > 0:
+            try:
+                peek = conn.execute(
+                    """select count(*) from pg_logical_slot_peek_binary_changes(
+                           %s, NULL, 1, 'proto_version', '1', 'publication_names', %s)""",
+                    (slot, publications),
+                ).fetchone()[0]
+                has_changes = peek > 0
+            except psycopg.errors.ObjectInUse:  # a replicator attached meanwhile
+                active = True
+    return SlotLag(True, current, confirmed, lag, active, has_changes)
