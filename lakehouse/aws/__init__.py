@@ -1,0 +1,1 @@
+"""The aws profile: AWS resources, Terraform outputs and the configuration shared with Terraform."""
