@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(LAKEHOUSE_ROOT)/dagster
 PYTEST_ARGS ?=
 API_PORT ?= 8080
 
-.PHONY: help venv demo dev test test-fast bench lint fmt clean source-up source-down status browser
+.PHONY: help venv demo dev test test-fast bench lint fmt clean source-up source-down status glue-package browser
 
 help:
 	@echo "make demo   - create .venv, start + seed the embedded source, replicate, materialize every asset, summary"
@@ -17,11 +17,12 @@ help:
 	@echo "make test   - the whole test suite (real PostgreSQL, moto S3 server, Delta)"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make lint   - ruff"
+	@echo "make glue-package - the lakehouse wheel for Glue's --extra-py-files (dist/)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv
-	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev,spark]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -66,6 +67,12 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format lakehouse lakehouse_tests bench glue_scripts
 	$(VENV)/bin/ruff check --fix lakehouse lakehouse_tests bench glue_scripts
+
+# the package wheel Glue loads with --extra-py-files (glue_scripts/ import its Spark engine);
+# no dependencies: Glue provides Spark, Delta and Hudi, --additional-python-modules the rest
+glue-package: $(STAMP)
+	$(PY) -m pip wheel -q --no-deps . -w dist/
+	@ls dist/lakehouse-*.whl
 
 clean:
 	-$(VENV)/bin/lakehouse source down

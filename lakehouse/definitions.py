@@ -70,9 +70,18 @@ def build_definitions(settings=None) -> dg.Definitions:
         jobs=[job],
         schedules=[maintenance_schedule(job)],
         sensors=sensors(datasets, settings.profile, webhook=settings.alert_webhook,
-                        sns_topic=settings.alert_sns_topic, region=settings.region) + event_sensors,
+                        sns_topic=settings.alert_sns_topic, region=settings.region) + event_sensors
+        + _profile_sensors(settings, datasets),
         resources=build_resources(settings),
     )
+
+
+def _profile_sensors(settings, datasets) -> list:
+    if settings.profile != "aws":
+        return []
+    from lakehouse.defs.aws import raw_observer_sensor
+
+    return [raw_observer_sensor(datasets)]
 
 
 @dg.definitions

@@ -13,6 +13,14 @@ Variables (all optional):
 - ``LAKEHOUSE_DATASETS``: comma-separated dataset names (default: all).
 - ``AWS_REGION``: region for S3/Glue/Athena (default ``us-east-1``).
 - ``LAKEHOUSE_ALERT_WEBHOOK`` / ``LAKEHOUSE_ALERT_SNS_TOPIC``: where failed runs are reported.
+- ``LAKEHOUSE_TERRAFORM_OUTPUTS`` (aws): ``terraform output -json`` saved to a file (default
+  ``.lakehouse/terraform-outputs.json``); ``LAKEHOUSE_AWS_ENDPOINT`` (aws): one endpoint for every
+  AWS API (a moto server in tests).
+- ``LAKEHOUSE_API_KEYS_FILE``: the event API's key file (sha256 hashes only); default: the lake
+  object ``_state/api/keys.json``.
+- ``LAKEHOUSE_API_MAX_BODY_BYTES`` (default 1048576), ``LAKEHOUSE_API_MAX_BATCH`` (records per
+  request, default 500), ``LAKEHOUSE_API_RATE`` (requests/s per API key, default 50) and
+  ``LAKEHOUSE_API_BURST`` (token-bucket size, default 100): limits of the event ingestion API.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from lakehouse.storage import Lake, open_lake
 
 PROFILES = ("local", "aws")
 DEFAULT_ROOT = ".lakehouse"
+DEFAULT_TERRAFORM_OUTPUTS = ".lakehouse/terraform-outputs.json"  # aws.terraform_config.OUTPUTS_FILE
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,13 @@ class Settings:
     region: str = "us-east-1"
     alert_webhook: str | None = None
     alert_sns_topic: str | None = None
+    api_keys_file: str | None = None
+    api_max_body_bytes: int = 1_048_576
+    api_max_batch: int = 500
+    api_rate_per_s: float = 50.0
+    api_burst: float = 100.0
+    terraform_outputs: str | None = None
+    aws_endpoint: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -63,6 +79,13 @@ class Settings:
             region=env.get("AWS_REGION", "us-east-1"),
             alert_webhook=env.get("LAKEHOUSE_ALERT_WEBHOOK") or None,
             alert_sns_topic=env.get("LAKEHOUSE_ALERT_SNS_TOPIC") or None,
+            api_keys_file=env.get("LAKEHOUSE_API_KEYS_FILE") or None,
+            api_max_body_bytes=int(env.get("LAKEHOUSE_API_MAX_BODY_BYTES") or 1_048_576),
+            api_max_batch=int(env.get("LAKEHOUSE_API_MAX_BATCH") or 500),
+            api_rate_per_s=float(env.get("LAKEHOUSE_API_RATE") or 50.0),
+            api_burst=float(env.get("LAKEHOUSE_API_BURST") or 100.0),
+            terraform_outputs=env.get("LAKEHOUSE_TERRAFORM_OUTPUTS") or DEFAULT_TERRAFORM_OUTPUTS,
+            aws_endpoint=env.get("LAKEHOUSE_AWS_ENDPOINT") or None,
         )
 
     @property
@@ -112,8 +135,13 @@ def build_resources(settings: Settings) -> dict:
         )
     else:  # aws: DMS writes the raw zone; the replicator is not run, the DSN is for checks only
         source = SourceDatabaseResource(dsn=settings.source_dsn)
-    return {
+    resources = {
         "lake": lake,
         "source_db": source,
         "landing": LandingResource(path=str(settings.landing_dir)),
     }
+    if settings.profile == "aws":
+        from lakehouse.aws.resources import aws_resources
+
+        resources.update(aws_resources(settings))
+    return resources

@@ -206,7 +206,9 @@ def read_file(
     )
     # unknown extra columns pass through as strings; registry columns are typed
     typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
-    if spec.primary_key:  # a change without its key cannot be applied
+    # a change without its key cannot be applied
+    null_keys = typed.select(pl.col(k).null_count() for k in spec.primary_key)
+    if null_keys.width and any(null_keys.row(0)):
         null_key = pl.any_horizontal([pl.col(k).is_null() for k in spec.primary_key])
         bad = typed.filter(null_key)
         for r in bad.iter_rows(named=True):
@@ -282,11 +284,15 @@ def ingest(
             frames.append(frame)
     result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
     ids = [_file_id(o) for o in todo]
-    data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
+    if len(frames) == 1:
+        data = frames[0]
+    else:
+        data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
     props = CommitProperties(custom_metadata={FILES_METADATA_KEY: json.dumps(ids)})
     write_deltalake(
         lake.uri(bronze_key(spec)),
-        data.to_arrow(),
+        # view types: no copy (the Delta schema is the same "string"/"binary" either way)
+        data.to_arrow(compat_level=pl.CompatLevel.newest()),
         mode="append",
         schema_mode="merge",
         storage_options=lake.storage_options,

@@ -12,6 +12,8 @@ added as nulls (older files before a column was added). Nothing is silently drop
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from lakehouse.registry.model import Column, parse_type
@@ -58,6 +60,35 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
     return s.cast(dtype, strict=False)
 
 
+#: fixed-width formats Polars parses fast; a value one of them parses is parsed the same by the
+#: first matching format of ``_cast_expr`` (``%.f`` accepts no fraction)
+_FAST_TS = {
+    "%Y-%m-%d %H:%M:%S": re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
+    "%Y-%m-%dT%H:%M:%S": re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"),
+}
+
+
+def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.Expr | None:
+    """A cheaper cast of a String column that, wherever it gives a value, gives the value of
+    ``_cast_expr``; the rows it leaves null (but non-null in the input) are cast again with
+    ``_cast_expr``. None when ``_cast_expr`` is as cheap."""
+    base, _, _ = parse_type(col.type)
+    c = pl.col(col.name)
+    if base in ("timestamp", "timestamptz"):
+        sample = values.head(1000).drop_nulls()
+        fmt = _TS_FORMATS[0]  # the first format _cast_expr tries
+        if len(sample):
+            first = sample[0]
+            fmt = next((f for f, pat in _FAST_TS.items() if pat.fullmatch(first)), fmt)
+        # cache=False: mostly distinct values, a cache of them only costs
+        return c.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, cache=False)
+    if base == "date":
+        return c.str.to_date("%Y-%m-%d", strict=False)
+    if base in ("smallint", "int", "bigint", "real", "double"):
+        return c.cast(dtype, strict=False)
+    return None
+
+
 def cast_to_registry(
     frame: pl.DataFrame,
     columns: list[Column] | tuple[Column, ...],
@@ -75,15 +106,32 @@ def cast_to_registry(
         )
     present = [c for c in columns if c.name not in {m.name for m in missing}]
     casts = {c.name: _cast_expr(c, polars_dtype(c.type), frame.schema[c.name]) for c in present}
-    typed = frame.with_columns(e.alias(name) for name, e in casts.items())
+    first = {
+        c.name: _first_pass_expr(c, polars_dtype(c.type), frame[c.name])
+        if frame.schema[c.name] == pl.String
+        else None
+        for c in present
+    }
+    typed = frame.with_columns(
+        (first[name] if first[name] is not None else e).alias(name) for name, e in casts.items()
+    )
+    # the full cast, only on the rows the first pass left null
+    for name, expr in first.items():
+        if expr is None:
+            continue
+        redo = frame[name].is_not_null() & typed[name].is_null()
+        if redo.any():
+            idx = redo.arg_true()
+            values = frame.select(pl.col(name).gather(idx)).select(casts[name]).to_series()
+            typed = typed.with_columns(typed[name].scatter(idx, values))
     # a value present before and null after the cast failed to cast
     bad_masks = {name: (frame[name].is_not_null() & typed[name].is_null()) for name in casts}
-    any_bad = pl.Series("bad", [False] * n, dtype=pl.Boolean)
+    any_bad = pl.repeat(False, n, dtype=pl.Boolean, eager=True).alias("bad")
     for mask in bad_masks.values():
         any_bad = any_bad | mask
     if not any_bad.any():
         return typed, _empty_rejects()
-    first_bad_col = pl.Series("__column", [None] * n, dtype=pl.String)
+    first_bad_col = pl.repeat(None, n, dtype=pl.String, eager=True).alias("__column")
     for name, mask in reversed(list(bad_masks.items())):
         first_bad_col = pl.select(
             pl.when(mask).then(pl.lit(name)).otherwise(first_bad_col)

@@ -452,6 +452,9 @@ def _read_csv_fast(
             return None
     else:
         return None
+    quoted = s.Rfc4180 and b'"' in data
+    if quoted and not _quotes_well_formed(data, delim):  # pyarrow and polars read those apart
+        return None
     try:
         frame = pl.read_csv(
             data,
@@ -473,10 +476,43 @@ def _read_csv_fast(
     if frame.get_column(names[-1]).null_count():
         header_delims = (n - 1) + sum(c.count(delim) for c in names) if header_rows else 0
         inner = 0
-        if b'"' in data:
+        if quoted:
             inner = frame.select(
                 pl.sum_horizontal(pl.all().str.count_matches(delim, literal=True).sum())
             ).item()
         if data.count(delim.encode()) != header_delims + frame.height * (n - 1) + (inner or 0):
             return None
     return frame
+
+
+def _quotes_well_formed(data: bytes, delim: str) -> bool:
+    """Whether every quote of ``data`` is RFC 4180 quoting: a quoted field starts at a field start
+    (after a delimiter, CR, LF or at the start), ends before a delimiter, CR, LF or the end, and
+    holds only doubled quotes; no quote in an unquoted field and none left open at the end.
+
+    Works on the runs of consecutive quotes: before a run, the field is quoted iff the number of
+    quotes so far is odd; a run that leaves the field closed must be followed by a field end.
+    """
+    import numpy as np
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    pos = np.flatnonzero(buf == ord('"'))
+    if not len(pos):
+        return True
+    if len(pos) % 2:
+        return False
+    starts = np.flatnonzero(np.diff(pos, prepend=-2) != 1)  # index in pos of each run's first quote
+    lengths = np.diff(starts, append=len(pos))
+    inside = (starts % 2).astype(bool)  # quotes before the run = its index in pos
+    closes = ((starts + lengths) % 2) == 0
+    ends = np.frombuffer(f"{delim}\r\n".encode(), dtype=np.uint8)
+    first, last = pos[starts], pos[starts + lengths - 1]
+    # an opening run must be at a field start
+    opening = first[~inside]
+    before = buf[np.maximum(opening - 1, 0)]
+    if not np.all((opening == 0) | np.isin(before, ends)):
+        return False
+    # a closing run must be followed by a field end
+    closing = last[closes] + 1
+    after = buf[np.minimum(closing, len(buf) - 1)]
+    return bool(np.all((closing == len(buf)) | np.isin(after, ends)))

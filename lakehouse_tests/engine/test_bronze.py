@@ -8,6 +8,7 @@ import json
 import polars as pl
 import pytest
 from deltalake import DeltaTable
+from polars.testing import assert_frame_equal
 
 from lakehouse.engine import bronze
 from lakehouse.engine.quarantine import quarantine_key
@@ -137,3 +138,81 @@ def test_csv_drop_table(lake):
     assert res.rows == 2 and res.quarantined == 1
     frame = pl.from_arrow(DeltaTable(lake.uri("bronze/people_csv")).to_pyarrow_table())
     assert set(frame["_file_kind"]) == {"csv"} and set(frame["_op"]) == {"I"}
+
+
+def test_the_delta_schema_stays_the_same_across_appends(lake):
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a"))
+    bronze.ingest(lake, SPEC, SETTINGS)
+    first = DeltaTable(lake.uri("bronze/parts")).schema().to_json()
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("U", "a", qty="7", n=2))
+    bronze.ingest(lake, SPEC, SETTINGS)
+    assert DeltaTable(lake.uri("bronze/parts")).schema().to_json() == first
+    types = {f["name"]: f["type"] for f in json.loads(first)["fields"]}
+    assert types["sku"] == types["_source_file"] == types["_before_key"] == "string"
+    assert types["added"] == types["_ingested_at"] == "timestamp"
+    assert sorted(_bronze(lake)["qty"].to_list()) == [1, 7]
+
+
+TS_VALUES = [
+    "2024-01-01 10:00:00", "2024-01-01 10:00:00.5", "2024-01-01 10:00:00.123456", "2024-01-01T10:00:00",
+    "2024-01-01T10:00:00.25", "2024-01-01", " 2024-01-01 10:00:00 ", "2024-01-01 10:00:00+02",
+    "2024-01-01 10:00:00+02:00", "2024-01-01 10:00:00xyz", "2024-13-01 10:00:00", "2024-01-01 10:00",
+    "", "abc", None,
+]  # fmt: skip
+INT_VALUES = ["1", " 2", "3 ", "+4", "-5", "x", "1.0", "", None, "99999999999"]
+DATE_VALUES = ["2024-01-31", " 2024-01-31", "2024-1-1", "2024-02-30", "x", None]
+
+
+def _full_cast(monkeypatch, frame, columns, rows=None):
+    from lakehouse.engine import casting
+
+    with monkeypatch.context() as m:
+        m.setattr(casting, "_first_pass_expr", lambda *a: None)
+        return casting.cast_to_registry(frame, columns, row_numbers=rows)
+
+
+@pytest.mark.parametrize(
+    "first", ["2024-01-01 10:00:00", "2024-01-01T10:00:00", "2024-01-01 10:00:00.5", None]
+)
+def test_cast_first_pass_then_the_other_formats_gives_the_full_cast(monkeypatch, first):
+    from lakehouse.engine.casting import cast_to_registry
+
+    n = len(TS_VALUES) + 1  # the first value decides the first-pass format
+    frame = pl.DataFrame(
+        {
+            "ts": [first, *TS_VALUES],
+            "i": [INT_VALUES[k % len(INT_VALUES)] for k in range(n)],
+            "d": [DATE_VALUES[k % len(DATE_VALUES)] for k in range(n)],
+        },
+        schema={"ts": pl.String, "i": pl.String, "d": pl.String},
+    )
+    columns = (Column("ts", "timestamp"), Column("i", "int"), Column("d", "date"))
+    rows = pl.Series("r", range(10, 10 + n))
+    typed, rejects = cast_to_registry(frame, columns, row_numbers=rows)
+    want_typed, want_rejects = _full_cast(monkeypatch, frame, columns, rows)
+    assert_frame_equal(typed, want_typed)
+    assert_frame_equal(rejects, want_rejects)
+    # 'xyz' after the time, month 13, a time without seconds and 'abc' are not timestamps
+    rejected = set(rejects["__row"])
+    for bad in ("2024-01-01 10:00:00xyz", "2024-13-01 10:00:00", "2024-01-01 10:00", "abc"):
+        assert 10 + 1 + TS_VALUES.index(bad) in rejected
+
+
+def test_cast_timestamps_in_every_format(monkeypatch):
+    from datetime import UTC, datetime
+
+    from lakehouse.engine.casting import cast_to_registry
+
+    values = ["2024-01-01 10:00:00", "2024-01-01T10:00:00.25", "2024-01-01", " 2024-01-01 10:00:00 ",
+              "2024-01-01 10:00:00+02", "2024-01-01 10:00:00.123456", "nope"]  # fmt: skip
+    frame = pl.DataFrame({"ts": values})
+    typed, rejects = cast_to_registry(frame, [Column("ts", "timestamp")])
+    assert typed["ts"].to_list() == [
+        datetime(2024, 1, 1, 10, tzinfo=UTC),
+        datetime(2024, 1, 1, 10, 0, 0, 250000, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, 10, tzinfo=UTC),
+        datetime(2024, 1, 1, 8, tzinfo=UTC),
+        datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
+    ]
+    assert rejects["__row"].to_list() == [7] and "'nope'" in rejects["__reason"][0]

@@ -434,6 +434,160 @@ def test_cdc_file_without_op_column_is_an_error():
         read_dms_file(b"id\n1\n", "20240101-000000000.csv", s, ["id"])
 
 
+# ------------------------------------------------------------- fast (Polars) CSV path vs precise
+
+
+def _precise(monkeypatch, *args, **kwargs):
+    """``read_dms_file`` with the Polars fast path off: the pyarrow reader decides everything."""
+    from lakehouse.replication import dms_format
+
+    with monkeypatch.context() as m:
+        m.setattr(dms_format, "_read_csv_fast", lambda *a: None)
+        return read_dms_file(*args, **kwargs)
+
+
+def _fast_used(monkeypatch) -> list[bool]:
+    """Records, for each CSV read, whether the Polars fast path gave the frame."""
+    from lakehouse.replication import dms_format
+
+    used, real = [], dms_format._read_csv_fast
+
+    def spy(*a):
+        out = real(*a)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(dms_format, "_read_csv_fast", spy)
+    return used
+
+
+def _same_read(monkeypatch, data: bytes, key: str, s: DmsS3Settings, columns):
+    try:
+        want, want_err = _precise(monkeypatch, data, key, s, columns), None
+    except DmsFormatError as e:
+        want, want_err = None, str(e)
+    try:
+        got, got_err = read_dms_file(data, key, s, columns), None
+    except DmsFormatError as e:
+        got, got_err = None, str(e)
+    assert got_err == want_err, data
+    if want is not None:
+        assert_frame_equal(got.frame, want.frame)
+        assert got.row_numbers.to_list() == want.row_numbers.to_list()
+        assert got.rejected == want.rejected
+    return got
+
+
+@pytest.mark.parametrize(
+    ("s", "data"),
+    [
+        (CSV, b'I,"a,b",""\nU,"l1\nl2",x\nD,,"q""uote"\n'),
+        (CSV.with_(CsvRowDelimiter="\r\n"), b'I,"a\r\nb",1\r\nU,,""\r\n'),
+        (CSV.with_(CsvDelimiter="|"), b'I|"a|b"|\nU|2|\n'),
+        (CSV.with_(AddColumnName=True), b'Op,"i,d",v\nI,1,\nU,2,x\n'),
+        (CSV.with_(Rfc4180=False), b'I,a"b,c\nU,"x,y\n'),
+    ],
+)
+def test_fast_path_reads_what_the_precise_reader_reads(monkeypatch, s, data):
+    columns = None if s.AddColumnName else ["id", "v"]
+    used = _fast_used(monkeypatch)
+    got = _same_read(monkeypatch, data, "20240101-000000000.csv", s, columns)
+    assert got.rejected == [] and used[-1]  # well-formed: no pyarrow parse
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"I,1,a\nU,2,\nD,3\n",  # a short row where the last column may be empty
+        b"I,1,a\nU,2,b\n\n",  # an empty line at the end
+        b"I,1,a\n\nU,2,b\n",  # an empty line inside
+        b"I,1,a\nU,2,b,",  # an extra empty field on a last row without row end
+        b"I,1,a\nU,2,b,\n",  # an extra empty field
+        b'I,1,"a"b\nU,2,c\n',  # text after a closing quote
+        b'I,1,a"b\nU,2,c\n',  # a quote inside an unquoted field
+        b'I,1,"x"y"q,\n",\nU,2,c\n',  # quotes that pair up across fields
+        b'I,"x"y"",1\nU,2,c\n',  # text after a closing quote, then a quote pair
+        b'I,1,"x"y""\nU,2,\n',
+        b'I,1,"open\nU,2,c\n',  # a quote left open at the end
+        b"I,1,a\rU,2,b\n",  # a bare CR
+        b"I,1,\xff\n",  # not UTF-8
+        b"\xef\xbb\xbfI,1,a\n",  # a leading BOM
+    ],
+)
+def test_malformed_csv_is_read_as_the_precise_reader_reads_it(monkeypatch, data):
+    _same_read(monkeypatch, data, "20240101-000000000.csv", CSV, ["id", "name"])
+    s = CSV.with_(AddColumnName=True)
+    _same_read(monkeypatch, b"Op,id,name\n" + data, "20240101-000000000.csv", s, None)
+
+
+def test_header_without_row_end_is_still_unreadable(monkeypatch):
+    s = CSV.with_(AddColumnName=True)
+    with pytest.raises(DmsFormatError):
+        read_dms_file(b"Op,id,name", "20240101-000000000.csv", s, None)
+    got = _same_read(monkeypatch, b"Op,id,name\n", "20240101-000000000.csv", s, None)
+    assert got.frame.height == 0
+
+
+def test_fast_path_short_row_in_a_big_file_with_a_nullable_last_column(monkeypatch):
+    n = 100_000
+    lines = [f"U,{i}," if i % 2 else f"U,{i},v{i}" for i in range(n)]
+    lines[70_001] = "U,70001"  # one field short: Polars would pad it with a null
+    data = ("\n".join(lines) + "\n").encode()
+    got = _same_read(monkeypatch, data, "20240101-000000000.csv", CSV, ["id", "name"])
+    assert [(r.row, r.raw) for r in got.rejected] == [(70_002, "U,70001")]
+    assert got.frame.height == n - 1 and got.frame["name"].null_count() == n // 2 - 1
+
+
+def test_quoted_newlines_keep_record_numbers(monkeypatch):
+    s = CSV.with_(AddColumnName=True)
+    data = b'Op,id,name\nI,1,"two\nlines"\nI,2,b\nX,3,"a\n\nb"\nI,4,d\n'
+    used = _fast_used(monkeypatch)
+    got = read_dms_file(data, "20240101-000000000.csv", s, ["id", "name"])
+    assert used == [True]
+    assert got.frame["id"].to_list() == ["1", "2", "4"]
+    assert got.row_numbers.to_list() == [2, 3, 5]  # record numbers, the header is 1
+    assert [(r.row, r.column) for r in got.rejected] == [(4, "Op")]
+
+
+TOKENS = ["a", "", ",", ",", '"', '""', '"""', 'a"b', '"x"y', "\n", "\r\n", "\r", " ", "é", ";"]
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.sampled_from(
+        [
+            CSV,
+            CSV.with_(AddColumnName=True),
+            CSV.with_(CsvRowDelimiter="\r\n"),
+            CSV.with_(Rfc4180=False),
+        ]
+    ),
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from(["1", "", '""', '"a,b"', '"l\nm"', "I", "U"]),
+                st.lists(st.sampled_from(TOKENS), max_size=3).map("".join),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_any_csv_is_read_as_the_precise_reader_reads_it(monkeypatch, s, rows, row_end):
+    lines = ([f"Op{s.CsvDelimiter}id{s.CsvDelimiter}v"] if s.AddColumnName else []) + [
+        s.CsvDelimiter.join(["I", *r]) for r in rows
+    ]
+    data = (s.CsvRowDelimiter.join(lines) + (s.CsvRowDelimiter if row_end else "")).encode()
+    columns = None if s.AddColumnName else ["id", "v"]
+    _same_read(monkeypatch, data, "20240101-000000000.csv", s, columns)
+
+
 # ------------------------------------------------------------------------------------ Parquet
 
 TYPED = pl.DataFrame(

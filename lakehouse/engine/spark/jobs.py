@@ -1,0 +1,95 @@
+"""What the Glue entry points (``glue_scripts/``) run: argument parsing and the per-table loops.
+
+Arguments (Glue job arguments are ``--name value`` strings; unknown ones, Glue's own and the
+Pipes bootstrap, are ignored):
+- ``--dataset`` (required): a shipped dataset (``lakehouse.datasets``);
+- ``--table`` / ``--metric``: comma-separated registry tables / gold metrics (default: all);
+- ``--lake-root``: one root for every zone, or ``--bronze-root``, ``--silver-root``,
+  ``--gold-root``: one per zone (one bucket per zone on AWS: ``s3://<bucket>``);
+- ``--full-refresh``: ``true`` rebuilds silver from all of bronze;
+- ``--hudi-database``: Glue database Hudi tables are synced to (hive sync), optional.
+
+``bronze_to_silver`` / ``silver_to_gold`` return ``[(asset key, metadata)]``, the
+materializations the entry point reports through Dagster Pipes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from lakehouse.engine.spark.tables import ZONES, LakeLocations
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="lakehouse-glue", add_help=False)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--table", default="")
+    p.add_argument("--metric", default="")
+    p.add_argument("--lake-root", default=None)
+    for zone in ZONES:
+        p.add_argument(f"--{zone}-root", default=None)
+    p.add_argument("--full-refresh", default="false")
+    p.add_argument("--hudi-database", default=None)
+    args, _ = p.parse_known_args(argv)
+    args.full_refresh = str(args.full_refresh).strip().lower() in ("1", "true", "yes")
+    return args
+
+
+def locations(args: argparse.Namespace) -> LakeLocations:
+    roots = {z: getattr(args, f"{z}_root") or args.lake_root for z in ZONES}
+    missing = [z for z in ("bronze", "silver", "gold") if not roots[z]]
+    if missing:
+        raise SystemExit(f"give --lake-root or --{missing[0]}-root (missing roots: {missing})")
+    return LakeLocations({z: r for z, r in roots.items() if r})
+
+
+def _names(value: str) -> list[str]:
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+def bronze_to_silver(
+    spark, args: argparse.Namespace, log: Callable[[str], None] = print
+) -> list[tuple[str, dict]]:
+    from lakehouse.datasets import load_dataset
+    from lakehouse.engine.spark.silver import apply_table
+
+    dataset = load_dataset(args.dataset)
+    tables = [dataset.table(t) for t in _names(args.table)] or [
+        t for t in dataset.tables if t.primary_key
+    ]
+    out = []
+    for spec in tables:
+        res = apply_table(
+            spark,
+            spec,
+            locations(args),
+            full_refresh=args.full_refresh,
+            hudi_database=args.hudi_database,
+        )
+        log(
+            f"silver/{spec.name}: {res.changes} changes from bronze v{res.bronze_version}: "
+            f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, {res.quarantined} quarantined"
+        )
+        out.append((f"silver/{spec.name}", res.metadata()))
+        if spec.scd_type == 2:
+            out.append((f"silver/{spec.name}_history", {"versions_added": res.history_rows}))
+    return out
+
+
+def silver_to_gold(
+    spark, args: argparse.Namespace, log: Callable[[str], None] = print
+) -> list[tuple[str, dict]]:
+    from lakehouse.datasets import load_dataset
+    from lakehouse.engine.spark.gold import load_metrics, metadata, run_metric
+
+    dataset = load_dataset(args.dataset)
+    wanted = set(_names(args.metric))
+    out = []
+    for metric in load_metrics(dataset.name):
+        if wanted and metric.name not in wanted and metric.key not in wanted:
+            continue
+        frame, version = run_metric(spark, locations(args), dataset, metric)
+        log(f"{metric.table_key}: {frame.height} rows, Delta version {version}")
+        out.append((f"gold/{metric.key}", metadata(frame, version)))
+    return out

@@ -1,0 +1,241 @@
+"""``apply_table``: the bronze → silver job for one table on Spark (what a Glue run does).
+
+Same contract and semantics as ``engine.silver.apply_changes`` (see ``apply``): reads the bronze
+rows not yet applied, standardises PII, quarantines rule failures (``quarantine/<table>``, Delta),
+appends SCD2 versions (``silver/<table>_history``, Delta), resolves the change set against the
+tombstones (``_state/tombstones/<table>``, Delta), records the new tombstones, then MERGEs into
+``silver/<table>`` (Delta) or upserts it (Hudi, per the registry's ``table_format``).
+
+Incremental and exactly once: the bronze version applied is recorded in a checkpoint
+(``tables.write_checkpoint``) after the table commit; a crash in between re-applies the same batch,
+which changes nothing (older-or-equal changes are ignored, tombstones and SCD2 versions are
+filtered by sequence). A table without a checkpoint is rebuilt (full refresh), as locally.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lakehouse.engine.spark.apply import (
+    _with_target_seq,
+    apply_counts,
+    history_key,
+    prepare_changes,
+    silver_key,
+    silver_rows,
+    split_rule_failures,
+    tombstone_key,
+    tombstone_rows,
+)
+from lakehouse.engine.spark.sequencing import (
+    SEQUENCE,
+    explode_key_changes,
+    filter_tombstoned,
+    last_per_key,
+)
+from lakehouse.engine.spark.tables import LakeLocations
+from lakehouse.engine.spark.writers import _user_metadata, merge_delta, read_bronze, upsert_hudi
+from lakehouse.registry.model import TableSpec
+
+
+@dataclass
+class SparkSilverResult:
+    table: str
+    table_format: str = "delta"
+    bronze_version: int | None = None
+    changes: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+    history_rows: int = 0
+    version: int | None = None
+    full_refresh: bool = False
+    seconds: float = 0.0
+
+    def metadata(self) -> dict:
+        """Materialization metadata (the keys the local silver assets report, plus the format)."""
+        return {
+            "changes": self.changes,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "ignored": self.ignored,
+            "quarantined": self.quarantined,
+            "bronze_version": -1 if self.bronze_version is None else self.bronze_version,
+            "table_format": self.table_format,
+            "table_version": -1 if self.version is None else self.version,
+            "full_refresh": self.full_refresh,
+            "duration_s": round(self.seconds, 3),
+        }
+
+
+def apply_table(
+    spark,
+    spec: TableSpec,
+    locations: LakeLocations,
+    *,
+    full_refresh: bool = False,
+    now: datetime | None = None,
+    hudi_database: str | None = None,
+) -> SparkSilverResult:
+    """Apply the bronze changes not yet applied to ``silver/<table>`` (Delta or Hudi) on Spark."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.engine.spark import tables as io
+    from lakehouse.engine.spark.quarantine import quarantine_rows
+
+    started, now = time.perf_counter(), now or datetime.now(UTC)
+    hudi = spec.table_format == "hudi"
+    result = SparkSilverResult(spec.name, table_format=spec.table_format, full_refresh=full_refresh)
+    uri = locations.uri(silver_key(spec))
+    exists = (io.hudi_exists if hudi else io.delta_exists)(spark, uri)
+    ckpt = None if full_refresh else io.read_checkpoint(spark, locations, "silver", spec.name)
+    if exists and ckpt is None and not full_refresh:
+        full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
+    after = None if full_refresh or ckpt is None else ckpt.get("bronze_version")
+    changes, result.bronze_version = read_bronze(spark, locations.uri(f"bronze/{spec.name}"), after)
+    if changes is None or (changes.isEmpty() and not full_refresh):
+        return _finish(spark, result, uri, hudi, started)
+    meta = json.dumps({"lakehouse.bronze_version": result.bronze_version})
+    changes, bad = split_rule_failures(prepare_changes(changes, spec), spec)
+    changes = changes.persist()
+    result.quarantined = bad.count()
+    if result.quarantined and not full_refresh:
+        quarantine_rows(bad, "silver", now).write.format("delta").mode("append").option(
+            "mergeSchema", "true"
+        ).save(locations.uri(f"quarantine/{spec.name}"))
+    result.changes = changes.count()
+
+    if not spec.primary_key:  # append-only: inserts as DMS captures them
+        rows = silver_rows(changes.filter(F.col("_op") == "I"))
+        rows.write.format("hudi" if hudi else "delta").mode(
+            "overwrite" if full_refresh else "append"
+        ).option("mergeSchema", "true").save(uri)
+        result.inserted = rows.count()
+    else:
+        _apply_keyed(
+            spark, spec, locations, changes, result, full_refresh, exists, now, meta, hudi_database
+        )
+    io.write_checkpoint(
+        spark,
+        locations,
+        "silver",
+        spec.name,
+        bronze_version=result.bronze_version,
+        applied_at=now.isoformat(),
+    )
+    changes.unpersist()
+    return _finish(spark, result, uri, hudi, started)
+
+
+def _apply_keyed(
+    spark, spec, locations, changes, result, full_refresh, exists, now, meta, hudi_database
+):
+    from pyspark.sql import functions as F
+
+    from lakehouse.engine.spark import tables as io
+
+    uri, tomb_uri = locations.uri(silver_key(spec)), locations.uri(tombstone_key(spec))
+    hudi = spec.table_format == "hudi"
+    exploded = explode_key_changes(changes, spec)
+    if spec.scd_type == 2:
+        result.history_rows = _apply_history(spark, spec, locations, exploded, full_refresh, meta)
+    batch = last_per_key(exploded, spec)
+    if full_refresh:
+        batch = batch.persist()
+        tombstone_rows(batch, spec, now).write.format("delta").mode("overwrite").option(
+            "overwriteSchema", "true"
+        ).save(tomb_uri)
+        current = batch.filter(F.col("_op") != "D")
+        if hudi:
+            upsert_hudi(current, uri, spec, database=hudi_database, overwrite=True)
+        else:
+            with _user_metadata(spark, meta):
+                silver_rows(current).write.format("delta").mode("overwrite").option(
+                    "overwriteSchema", "true"
+                ).save(uri)
+        result.inserted = current.count()
+        result.ignored = result.changes - batch.count()
+        batch.unpersist()
+        return
+    tombs = spark.read.format("delta").load(tomb_uri) if io.delta_exists(spark, tomb_uri) else None
+    n_exploded = exploded.count()
+    batch = filter_tombstoned(batch, tombs, spec).persist()
+    result.ignored = n_exploded - batch.count()
+    deletes = tombstone_rows(batch, spec, now)
+    if tombs is None:
+        if not deletes.isEmpty():
+            deletes.write.format("delta").save(tomb_uri)
+    else:
+        from delta.tables import DeltaTable
+
+        pred = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.primary_key)
+        (
+            DeltaTable.forPath(spark, tomb_uri)
+            .alias("t")
+            .merge(deletes.alias("s"), pred)
+            .whenMatchedUpdateAll(condition=f"s.{SEQUENCE} > t.{SEQUENCE}")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    if hudi:
+        state = spark.read.format("hudi").load(uri) if exists else None
+        counts = apply_counts(state, batch, spec)
+        applying = (
+            batch
+            if state is None
+            else _with_target_seq(state, batch, spec).filter("__applies").select(*batch.columns)
+        ).persist()
+        applying.count()  # computed from the table before the upsert rewrites its files
+        upsert_hudi(applying, uri, spec, database=hudi_database)
+        applying.unpersist()
+    elif not exists:
+        with _user_metadata(spark, meta):
+            silver_rows(batch.filter(F.col("_op") != "D")).write.format("delta").save(uri)
+        counts = {"inserted": batch.filter(F.col("_op") != "D").count(), "updated": 0, "deleted": 0}
+    else:
+        counts = merge_delta(spark, uri, batch, spec, user_metadata=meta)
+    result.inserted, result.updated, result.deleted = (
+        counts["inserted"],
+        counts["updated"],
+        counts["deleted"],
+    )
+    result.ignored += batch.count() - result.inserted - result.updated - result.deleted
+    batch.unpersist()
+
+
+def _apply_history(spark, spec, locations, exploded, full_refresh: bool, meta: str) -> int:
+    from lakehouse.engine.spark import tables as io
+    from lakehouse.engine.spark.scd2 import history_changes, merge_history_delta
+
+    uri = locations.uri(history_key(spec))
+    hist = (
+        None
+        if full_refresh or not io.delta_exists(spark, uri)
+        else spark.read.format("delta").load(uri)
+    )
+    rows, closers = history_changes(exploded, spec, hist)
+    if rows is None:
+        return 0
+    with _user_metadata(spark, meta):
+        if hist is None:
+            rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(uri)
+        else:
+            merge_history_delta(spark, uri, rows, closers, spec)
+    return rows.count()
+
+
+def _finish(
+    spark, result: SparkSilverResult, uri: str, hudi: bool, started: float
+) -> SparkSilverResult:
+    from lakehouse.engine.spark import tables as io
+
+    if not hudi:
+        result.version = io.delta_version(spark, uri)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,175 @@
+"""The event-source registry: one declared record schema per source, as data.
+
+A record arrives as the seed-003 envelope ``{"source": ..., "id"?: ..., "data": {...},
+"metadata": {...}}``. Its ``data`` object is checked against the source's ``fields``:
+
+- ``type``: ``string`` | ``number`` (int or float, finite, not bool) | ``integer`` |
+  ``boolean`` | ``timestamp`` (ISO 8601 string WITH a UTC offset or ``Z``);
+- ``required``: absent or null is a violation; optional fields may be absent or null;
+- rules: ``ge`` / ``le`` (numbers), ``max_length`` / ``pattern`` (full match) / ``one_of``
+  (strings);
+- a key not declared is rejected (``unknown_field``) unless the source sets
+  ``allow_extra_fields`` (then it is kept in raw/bronze but not typed in silver).
+
+``event_time`` names the field holding when the event happened; silver stores it as
+``event_ts`` (UTC) instead of under its own name. ``metrics`` declare the per-source columns of
+``gold/events_daily`` (e.g. the average temperature of ``iot_sensors``); metric names are unique
+across sources because they share that table.
+
+``quality_score`` (seed 003): share of the source's optional fields that are present and valid,
+1.0 for a source without optional fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["string", "number", "integer", "boolean", "timestamp"]
+Agg = Literal["mean", "min", "max", "sum", "n_unique"]
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: silver columns a data field may not shadow
+RESERVED = frozenset(
+    {
+        "record_id",
+        "source",
+        "event_ts",
+        "received_at",
+        "metadata",
+        "quality_score",
+        "api_key_id",
+        "request_id",
+        "batch_id",
+        "data",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record's ``data`` object (see the module docstring for the rules)."""
+
+    name: str
+    type: FieldType
+    required: bool = False
+    ge: float | None = None
+    le: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    one_of: tuple[str, ...] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in ("string", "number", "integer", "boolean", "timestamp"):
+            raise ValueError(f"field {self.name!r}: unknown type {self.type!r}")
+        if self.name in RESERVED or self.name.startswith("_"):
+            raise ValueError(f"field {self.name!r}: reserved name")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A column of ``gold/events_daily``: ``agg`` of ``field`` per source and day."""
+
+    name: str
+    agg: Agg
+    field: str
+
+
+@dataclass(frozen=True)
+class EventSource:
+    name: str
+    fields: tuple[Field, ...]
+    event_time: str | None = None
+    metrics: tuple[Metric, ...] = ()
+    allow_extra_fields: bool = False
+    description: str = ""
+    owners: tuple[str, ...] = ("team:data-platform",)
+
+    def __post_init__(self) -> None:
+        if not NAME.match(self.name):
+            raise ValueError(f"source name {self.name!r} must match {NAME.pattern}")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source {self.name}: duplicate fields {names}")
+        for ref in ([self.event_time] if self.event_time else []) + [m.field for m in self.metrics]:
+            if ref not in names:
+                raise ValueError(f"source {self.name}: unknown field {ref!r}")
+        if self.event_time and self.field(self.event_time).type != "timestamp":
+            raise ValueError(f"source {self.name}: event_time must be a timestamp field")
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"source {self.name} has no field {name!r}")
+
+    @property
+    def optional(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if not f.required)
+
+    @property
+    def table(self) -> str:
+        """Table name in bronze/silver (``events_<source>``)."""
+        return f"events_{self.name}"
+
+
+IOT_SENSORS = EventSource(
+    name="iot_sensors",
+    description="Readings of warehouse sensors (seed 003's example record).",
+    event_time="timestamp",
+    fields=(
+        Field("device_id", "string", required=True, max_length=64, pattern=r"[A-Za-z0-9_.:-]+"),
+        Field("temperature", "number", required=True, ge=-50, le=150, description="°C"),
+        Field("timestamp", "timestamp", required=True, description="when the reading was taken"),
+        Field("humidity", "number", ge=0, le=100, description="relative humidity, %"),
+        Field("pressure", "number", ge=800, le=1100, description="hPa"),
+        Field("battery", "number", ge=0, le=100, description="battery level, %"),
+    ),
+    metrics=(
+        Metric("avg_temperature", "mean", "temperature"),
+        Metric("max_temperature", "max", "temperature"),
+        Metric("avg_humidity", "mean", "humidity"),
+        Metric("devices", "n_unique", "device_id"),
+    ),
+)
+
+APP_EVENTS = EventSource(
+    name="app_events",
+    description="Product analytics events sent by the web and mobile apps.",
+    event_time="timestamp",
+    fields=(
+        Field("user_id", "string", required=True, max_length=128),
+        Field(
+            "event_type",
+            "string",
+            required=True,
+            one_of=("page_view", "click", "signup", "purchase"),
+        ),
+        Field("timestamp", "timestamp", required=True),
+        Field("platform", "string", one_of=("web", "ios", "android")),
+        Field("duration_ms", "integer", ge=0, le=86_400_000),
+        Field("amount", "number", ge=0, description="purchase amount"),
+    ),
+    metrics=(Metric("users", "n_unique", "user_id"), Metric("revenue", "sum", "amount")),
+)
+
+SOURCES: tuple[EventSource, ...] = (IOT_SENSORS, APP_EVENTS)
+
+
+def all_sources() -> dict[str, EventSource]:
+    """Every registered source by name (metric names checked unique across sources)."""
+    seen: set[str] = set()
+    for s in SOURCES:
+        for m in s.metrics:
+            if m.name in seen:
+                raise ValueError(f"metric name {m.name!r} is used by two sources")
+            seen.add(m.name)
+    return {s.name: s for s in SOURCES}
+
+
+def get_source(name: str) -> EventSource:
+    try:
+        return all_sources()[name]
+    except KeyError:
+        raise KeyError(f"unknown event source {name!r}") from None
