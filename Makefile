@@ -51,8 +51,12 @@ browser:
 		|| echo "chromium could not be installed: the browser test will fail (it needs /usr/bin/chromium)"
 
 # a private basetemp: another pytest run on the machine must not clean up our servers' data
-test: $(STAMP) browser
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp $(PYTEST_ARGS)
+test: $(STAMP)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not e2e" $(PYTEST_ARGS)
+
+# the platform in motion: dagster dev + sensors + automation + headless Chromium (minutes)
+test-e2e: $(STAMP) browser
+	$(VENV)/bin/pytest -q --basetemp=$(CURDIR)/.pytest-tmp-e2e -m e2e $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not slow" $(PYTEST_ARGS)

@@ -23,7 +23,8 @@ import pytest
 
 from lakehouse.source.seed import seed
 
-pytestmark = pytest.mark.integration
+# run with `make test-e2e`: it starts the whole platform (several minutes); see the README
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "lakehouse_tests" / "artifacts"

@@ -78,3 +78,22 @@ def test_hudi_tables_are_copy_on_write_with_event_time_ordering_on_the_dms_seque
     assert opts["hoodie.datasource.write.payload.class"].endswith("DefaultHoodieRecordPayload")
     assert opts["hoodie.datasource.hive_sync.database"] == "lh_silver"
     assert opts["hoodie.datasource.write.keygenerator.class"].endswith("NonpartitionedKeyGenerator")
+
+
+@pytest.mark.xdist_group("spark")
+def test_checkpoint_round_trip_and_a_job_with_no_bronze_yet(spark, tmp_path):
+    from lakehouse.engine.spark import tables
+    from lakehouse.engine.spark.silver import apply_table
+
+    where = LakeLocations.single(str(tmp_path))
+    assert tables.read_checkpoint(spark, where, "silver", "core_order") is None
+    tables.write_checkpoint(spark, where, "silver", "core_order", bronze_version=7, applied_at="t")
+    tables.write_checkpoint(spark, where, "silver", "core_order", bronze_version=8, applied_at="t2")
+    assert tables.read_checkpoint(spark, where, "silver", "core_order") == {
+        "applied_at": "t2",
+        "bronze_version": 8,
+    }
+    assert not tables.delta_exists(spark, where.uri("bronze/core_order"))
+    result = apply_table(spark, load_dataset("saas").table("core_order"), where)
+    assert (result.changes, result.bronze_version, result.version) == (0, None, None)
+    assert result.metadata()["table_version"] == -1
