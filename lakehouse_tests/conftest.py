@@ -1,4 +1,5 @@
-"""Shared fixtures: a real embedded PostgreSQL (one server per test session and xdist worker)."""
+"""Shared fixtures: a real embedded PostgreSQL and a moto server (each one per test session and
+xdist worker)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import uuid
 
 import psycopg
 import pytest
+
+MOTO_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +38,38 @@ def fresh_db(pg_dsn):
         conn.execute(f'create database "{name}"')
     yield embedded.with_database(pg_dsn, name)
     with psycopg.connect(admin, autocommit=True) as conn:
-        for (slot, pid) in conn.execute(
+        for slot, pid in conn.execute(
             "select slot_name, active_pid from pg_replication_slots where database = %s", (name,)
         ).fetchall():
             if pid:
                 conn.execute("select pg_terminate_backend(%s)", (pid,))
             conn.execute("select pg_drop_replication_slot(%s)", (slot,))
         conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def moto_server_url():
+    """URL of a running moto server (every AWS API) on 127.0.0.1 and a free port (stopped at the
+    end); use ``moto_s3``, which also resets its state and sets dummy credentials."""
+    moto_server = pytest.importorskip("moto.server")
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_s3(monkeypatch, moto_server_url):
+    """The session's moto server with its state reset and dummy AWS credentials in the
+    environment (no ``AWS_PROFILE``); returns the endpoint URL."""
+    import urllib.request
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
+    ).close()
+    for name, value in MOTO_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server_url

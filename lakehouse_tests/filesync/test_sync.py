@@ -237,43 +237,27 @@ def test_missing_landing_folder_raises(tmp_path, lake):
 
 
 @pytest.mark.integration
-def test_sync_into_moto_s3(landing, monkeypatch):
+def test_sync_into_moto_s3(landing, moto_s3):
     boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    endpoint = moto_s3
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="bucket")
+    lake = S3Lake("s3://bucket/lake", endpoint_url=endpoint)
 
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        s3.create_bucket(Bucket="bucket")
-        lake = S3Lake("s3://bucket/lake", endpoint_url=endpoint)
+    report = _sync(landing, lake, now=lambda: T0)
+    assert report.errors == [] and len(report.copied) == 2
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bucket")["Contents"])
+    assert keys == [
+        "lake/_manifests/filesync/csv/20240102T030405678901Z.json",
+        "lake/_state/filesync/csv.json",
+        "lake/raw/csv/autocorp/customers-20240101.csv",
+        "lake/raw/csv/orders.csv",
+    ]
+    body = s3.get_object(Bucket="bucket", Key="lake/raw/csv/orders.csv")["Body"].read()
+    assert body == (landing / "orders.csv").read_bytes()
 
-        report = _sync(landing, lake, now=lambda: T0)
-        assert report.errors == [] and len(report.copied) == 2
-        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="bucket")["Contents"])
-        assert keys == [
-            "lake/_manifests/filesync/csv/20240102T030405678901Z.json",
-            "lake/_state/filesync/csv.json",
-            "lake/raw/csv/autocorp/customers-20240101.csv",
-            "lake/raw/csv/orders.csv",
-        ]
-        body = s3.get_object(Bucket="bucket", Key="lake/raw/csv/orders.csv")["Body"].read()
-        assert body == (landing / "orders.csv").read_bytes()
-
-        again = _sync(landing, S3Lake("s3://bucket/lake", endpoint_url=endpoint))
-        assert again.copied == [] and again.skipped == 2
-    finally:
-        server.stop()
+    again = _sync(landing, S3Lake("s3://bucket/lake", endpoint_url=endpoint))
+    assert again.copied == [] and again.skipped == 2
 
 
 def test_settle_uses_file_age(tmp_path, lake):

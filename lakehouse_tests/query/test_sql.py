@@ -417,52 +417,35 @@ def test_a_query_without_tables_runs_on_any_connection(lake):
 
 
 @pytest.mark.integration
-def test_s3_lake_catalog_is_in_process_with_time_travel(monkeypatch, data):
+def test_s3_lake_catalog_is_in_process_with_time_travel(moto_s3, data):
     boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
     from lakehouse.storage import S3Lake
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    endpoint = moto_s3
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+        Bucket="bucket"
+    )
+    lake = S3Lake(
+        "s3://bucket/lake",
+        endpoint_url=endpoint,
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
+    uri = lake.table_uri("silver", "core_customer")
+    opts = lake.storage_options
+    write_deltalake(uri, _table(data["customers"][:N_FIRST]), storage_options=opts)
+    write_deltalake(uri, _table(data["customers"][N_FIRST:]), mode="append", storage_options=opts)
+    with pytest.raises(ValueError, match="in-process only"):
+        connect(lake, "/tmp/catalog.duckdb")
+    s3con = connect(lake)
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket="bucket"
-        )
-        lake = S3Lake(
-            "s3://bucket/lake",
-            endpoint_url=endpoint,
-            access_key_id="testing",
-            secret_access_key="testing",
-        )
-        uri = lake.table_uri("silver", "core_customer")
-        opts = lake.storage_options
-        write_deltalake(uri, _table(data["customers"][:N_FIRST]), storage_options=opts)
-        write_deltalake(
-            uri, _table(data["customers"][N_FIRST:]), mode="append", storage_options=opts
-        )
-        with pytest.raises(ValueError, match="in-process only"):
-            connect(lake, "/tmp/catalog.duckdb")
-        s3con = connect(lake)
-        try:
-            sql = "SELECT count(*) AS n FROM silver.customers"
-            assert run_query(sql, lake, con=s3con)["n"].item() == N_CUSTOMERS
-            old = run_query(sql + " FOR VERSION AS OF 0", lake, con=s3con)
-            assert old["n"].item() == N_FIRST
-            registered = s3con.execute(
-                "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name LIKE '__delta_%'"
-            ).fetchall()[0][0]
-            assert registered == 1  # the snapshot's dataset was released after the query
-        finally:
-            s3con.close()
+        sql = "SELECT count(*) AS n FROM silver.customers"
+        assert run_query(sql, lake, con=s3con)["n"].item() == N_CUSTOMERS
+        old = run_query(sql + " FOR VERSION AS OF 0", lake, con=s3con)
+        assert old["n"].item() == N_FIRST
+        registered = s3con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name LIKE '__delta_%'"
+        ).fetchall()[0][0]
+        assert registered == 1  # the snapshot's dataset was released after the query
     finally:
-        server.stop()
+        s3con.close()
