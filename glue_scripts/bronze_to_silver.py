@@ -12,28 +12,11 @@ import sys
 
 
 def main(argv=None, *, s3_client=None, spark=None) -> int:
-    import boto3
-    from dagster_pipes import (
-        PipesCliArgsParamsLoader,
-        PipesS3ContextLoader,
-        PipesS3MessageWriter,
-        open_dagster_pipes,
-    )
-
     from lakehouse.engine.spark import jobs
-    from lakehouse.engine.spark.session import build_session
 
-    args = jobs.parse_args(sys.argv[1:] if argv is None else argv)
-    s3 = s3_client or boto3.client("s3")
-    with open_dagster_pipes(
-        context_loader=PipesS3ContextLoader(s3),
-        message_writer=PipesS3MessageWriter(s3),
-        params_loader=PipesCliArgsParamsLoader(),
-    ) as pipes:
-        spark = spark or build_session("lakehouse-bronze-to-silver", glue=True)
-        for asset_key, metadata in jobs.bronze_to_silver(spark, args, log=pipes.log.info):
-            pipes.report_asset_materialization(asset_key=asset_key, metadata=metadata)
-    return 0
+    return jobs.run_with_pipes(
+        jobs.bronze_to_silver, "lakehouse-bronze-to-silver", argv, s3_client=s3_client, spark=spark
+    )
 
 
 if __name__ == "__main__":

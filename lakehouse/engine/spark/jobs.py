@@ -10,12 +10,14 @@ Pipes bootstrap, are ignored):
 - ``--hudi-database``: Glue database Hudi tables are synced to (hive sync), optional.
 
 ``bronze_to_silver`` / ``silver_to_gold`` return ``[(asset key, metadata)]``, the
-materializations the entry point reports through Dagster Pipes.
+materializations the entry point reports through Dagster Pipes; ``run_with_pipes`` is the entry
+points' shared body (arguments, the Pipes session over S3, the Spark session, the reports).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from lakehouse.engine.spark.tables import ZONES, LakeLocations
@@ -93,3 +95,41 @@ def silver_to_gold(
         log(f"{metric.table_key}: {frame.height} rows, Delta version {version}")
         out.append((f"gold/{metric.key}", metadata(frame, version)))
     return out
+
+
+Job = Callable[..., list[tuple[str, dict]]]
+
+
+def run_with_pipes(
+    job: Job,
+    app_name: str,
+    argv: list[str] | None = None,
+    *,
+    s3_client=None,
+    spark=None,
+) -> int:
+    """A Glue entry point's body: parse ``argv`` (default ``sys.argv[1:]``), open Dagster Pipes
+    (context and messages through S3, bootstrap from the CLI arguments), build the Glue Spark
+    session ``app_name`` unless ``spark`` is given, run ``job`` (``bronze_to_silver`` or
+    ``silver_to_gold``) and report each of its materializations. Returns the exit code."""
+    import boto3
+    from dagster_pipes import (
+        PipesCliArgsParamsLoader,
+        PipesS3ContextLoader,
+        PipesS3MessageWriter,
+        open_dagster_pipes,
+    )
+
+    from lakehouse.engine.spark.session import build_session
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    s3 = s3_client or boto3.client("s3")
+    with open_dagster_pipes(
+        context_loader=PipesS3ContextLoader(s3),
+        message_writer=PipesS3MessageWriter(s3),
+        params_loader=PipesCliArgsParamsLoader(),
+    ) as pipes:
+        spark = spark or build_session(app_name, glue=True)
+        for asset_key, metadata in job(spark, args, log=pipes.log.info):
+            pipes.report_asset_materialization(asset_key=asset_key, metadata=metadata)
+    return 0
