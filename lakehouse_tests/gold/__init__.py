@@ -3,6 +3,8 @@ against independent SQL on the same PostgreSQL. Shared helpers live here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import polars as pl
 import psycopg
 
@@ -65,3 +67,30 @@ def assert_frame_matches_sql(
     for k, row in want.items():
         for col, value in row.items():
             assert got[k][col] == value, f"{k} {col}: gold {got[k][col]!r} != SQL {value!r}"
+
+
+def assert_metrics_equal_sql(
+    dsn: str,
+    dataset: str,
+    metrics: Iterable,
+    sql: Mapping[str, str],
+    keys: Mapping[str, tuple[str, ...]],
+) -> None:
+    """Every gold metric of ``dataset``, computed from the source tables loaded as silver would
+    hold them, equals its independent SQL ``sql[name]`` on the same database (rows matched on
+    ``keys[name]``); ``sql`` must cover exactly the metrics."""
+    frames = load_source_frames(dsn, dataset)
+    by_name = {m.name: m for m in metrics}
+    assert set(by_name) == set(sql)
+    for name, metric in by_name.items():
+        out = metric.compute({t: frames[t] for t in metric.deps})
+        assert_frame_matches_sql(out, query(dsn, sql[name]), keys[name])
+
+
+def assert_metrics_keep_columns_on_empty_inputs(dsn: str, dataset: str, metrics: Iterable) -> None:
+    """Every metric computed from empty inputs has no rows and the schema of the full result."""
+    frames = load_source_frames(dsn, dataset)
+    for metric in metrics:
+        full = metric.compute(frames)
+        empty = metric.compute({t: frames[t].clear() for t in metric.deps})
+        assert empty.height == 0 and empty.schema == full.schema, metric.name

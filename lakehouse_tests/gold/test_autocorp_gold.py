@@ -8,11 +8,14 @@ import pytest
 
 from lakehouse.datasets.autocorp import gold
 from lakehouse.source.seed import seed
-from lakehouse_tests.gold import assert_frame_matches_sql, load_source_frames, query
+from lakehouse_tests.gold import (
+    assert_metrics_equal_sql,
+    assert_metrics_keep_columns_on_empty_inputs,
+    load_source_frames,
+)
 
 pytestmark = pytest.mark.integration
 
-METRICS = {m.name: m for m in gold.METRICS}
 
 SQL = {
     "revenue_by_month": """
@@ -79,11 +82,7 @@ def autocorp_db(fresh_db):
 
 
 def test_every_metric_equals_independent_sql(autocorp_db):
-    frames = load_source_frames(autocorp_db, "autocorp")
-    assert set(METRICS) == set(SQL)
-    for name, metric in METRICS.items():
-        out = metric.compute({t: frames[t] for t in metric.deps})
-        assert_frame_matches_sql(out, query(autocorp_db, SQL[name]), KEYS[name])
+    assert_metrics_equal_sql(autocorp_db, "autocorp", gold.METRICS, SQL, KEYS)
 
 
 def test_revenue_reconciles_across_metrics(autocorp_db):
@@ -120,8 +119,4 @@ def test_no_pii_in_outputs(autocorp_db):
 
 
 def test_metrics_on_empty_inputs_keep_their_columns(autocorp_db):
-    frames = load_source_frames(autocorp_db, "autocorp")
-    for metric in gold.METRICS:
-        full = metric.compute(frames)
-        empty = metric.compute({t: frames[t].clear() for t in metric.deps})
-        assert empty.height == 0 and empty.schema == full.schema, metric.name
+    assert_metrics_keep_columns_on_empty_inputs(autocorp_db, "autocorp", gold.METRICS)

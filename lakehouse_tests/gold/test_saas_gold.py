@@ -15,7 +15,8 @@ from lakehouse.datasets.saas import gold
 from lakehouse.gold.masking import mask_email
 from lakehouse.source.seed import seed
 from lakehouse_tests.gold import (
-    assert_frame_matches_sql,
+    assert_metrics_equal_sql,
+    assert_metrics_keep_columns_on_empty_inputs,
     execute,
     load_source_frames,
     query,
@@ -24,7 +25,6 @@ from lakehouse_tests.gold import (
 pytestmark = pytest.mark.integration
 
 CENT = Decimal("0.01")
-METRICS = {m.name: m for m in gold.METRICS}
 
 SQL = {
     "tenant_summary": """
@@ -143,11 +143,7 @@ def saas_db(fresh_db):
 
 
 def test_every_metric_equals_independent_sql(saas_db):
-    frames = load_source_frames(saas_db, "saas")
-    assert set(METRICS) == set(SQL)
-    for name, metric in METRICS.items():
-        out = metric.compute({t: frames[t] for t in metric.deps})
-        assert_frame_matches_sql(out, query(saas_db, SQL[name]), KEYS[name])
+    assert_metrics_equal_sql(saas_db, "saas", gold.METRICS, SQL, KEYS)
 
 
 def test_tenant_summary_agrees_with_seed_001_query(saas_db):
@@ -210,8 +206,4 @@ def test_funnel_is_monotone_and_subscription_counts_add_up(saas_db):
 
 
 def test_metrics_on_empty_inputs_keep_their_columns(saas_db):
-    frames = load_source_frames(saas_db, "saas")
-    for metric in gold.METRICS:
-        full = metric.compute(frames)
-        empty = metric.compute({t: frames[t].clear() for t in metric.deps})
-        assert empty.height == 0 and empty.schema == full.schema, metric.name
+    assert_metrics_keep_columns_on_empty_inputs(saas_db, "saas", gold.METRICS)
