@@ -150,9 +150,13 @@ def _lineage(
             if seq_col and seq_col in frame.columns
             else pl.lit(None, pl.String)
         ).alias("_change_seq"),
-        (pl.struct([pl.col(c).cast(pl.String).alias(c[3:]) for c in bi_cols]).struct.json_encode() if bi_cols else pl.lit(None, pl.String)).alias(
-            "_before_key"
-        ),
+        (
+            pl.struct(
+                [pl.col(c).cast(pl.String).alias(c[3:]) for c in bi_cols]
+            ).struct.json_encode()
+            if bi_cols
+            else pl.lit(None, pl.String)
+        ).alias("_before_key"),
         pl.lit(key).alias("_source_file"),
         rows.cast(pl.Int64).alias("_source_row"),
         pl.lit(kind).alias("_file_kind"),
@@ -178,7 +182,10 @@ def read_file(
         # with a header the file names its columns: check the shape here, so that a column
         # added at the source flows (schema evolution) while another table's file does not
         dms = dms_format.read_dms_file(
-            data, obj.key, fmt_settings, None if fmt_settings.AddColumnName else expected,
+            data,
+            obj.key,
+            fmt_settings,
+            None if fmt_settings.AddColumnName else expected,
             kind="load" if kind == "csv" else None,
         )
         if fmt_settings.AddColumnName:
@@ -342,7 +349,8 @@ def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Set
         unknown = [c for c in data_cols if c not in spec.column_names]
         raise dms_format.DmsFormatError(
             f"not a file of table {spec.name}: header lacks {missing_key or 'most columns'} and "
-            f"has unknown column(s) {unknown}", key=key,
+            f"has unknown column(s) {unknown}",
+            key=key,
         )
 
 

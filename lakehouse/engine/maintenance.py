@@ -27,12 +27,16 @@ class MaintenanceResult:
     version: int | None = None
 
 
-def maintain(lake: Lake, key: str, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS) -> MaintenanceResult:
+def maintain(
+    lake: Lake, key: str, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS
+) -> MaintenanceResult:
     from deltalake import DeltaTable
 
     dt = DeltaTable(lake.uri(key), storage_options=lake.storage_options)
     metrics = dt.optimize.compact()
-    vacuumed = dt.vacuum(retention_hours=vacuum_hours, dry_run=False, enforce_retention_duration=False)
+    vacuumed = dt.vacuum(
+        retention_hours=vacuum_hours, dry_run=False, enforce_retention_duration=False
+    )
     return MaintenanceResult(
         key=key,
         files_removed_by_compaction=int(metrics.get("numFilesRemoved", 0)),
@@ -42,8 +46,13 @@ def maintain(lake: Lake, key: str, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS) 
     )
 
 
-def maintain_dataset(lake: Lake, dataset, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS,
-                     tombstone_retention: timedelta = timedelta(days=7)) -> list[MaintenanceResult]:
+def maintain_dataset(
+    lake: Lake,
+    dataset,
+    *,
+    vacuum_hours: int = DEFAULT_VACUUM_HOURS,
+    tombstone_retention: timedelta = timedelta(days=7),
+) -> list[MaintenanceResult]:
     """Maintain every silver (and history), gold and quarantine table of a dataset that exists."""
     from lakehouse.engine.silver import gc_tombstones
 
@@ -53,8 +62,11 @@ def maintain_dataset(lake: Lake, dataset, *, vacuum_hours: int = DEFAULT_VACUUM_
         keys += [f"silver/{t.name}", f"quarantine/{t.name}"]
         if t.scd_type == 2:
             keys.append(f"silver/{t.name}_history")
-    keys += [o.key.rsplit("/_delta_log/", 1)[0] for o in lake.list(f"gold/{dataset.name}_")
-             if o.key.endswith("/_delta_log/00000000000000000000.json")]
+    keys += [
+        o.key.rsplit("/_delta_log/", 1)[0]
+        for o in lake.list(f"gold/{dataset.name}_")
+        if o.key.endswith("/_delta_log/00000000000000000000.json")
+    ]
     for key in keys:
         if lake.exists(f"{key}/_delta_log/00000000000000000000.json"):
             out.append(maintain(lake, key, vacuum_hours=vacuum_hours))
@@ -62,5 +74,7 @@ def maintain_dataset(lake: Lake, dataset, *, vacuum_hours: int = DEFAULT_VACUUM_
         if t.primary_key:
             n = gc_tombstones(lake, t, tombstone_retention)
             if n:
-                out.append(MaintenanceResult(key=f"_state/tombstones/{t.name}", tombstones_collected=n))
+                out.append(
+                    MaintenanceResult(key=f"_state/tombstones/{t.name}", tombstones_collected=n)
+                )
     return out

@@ -21,5 +21,10 @@ def standardize_pii(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
         if col.pii == "email":
             exprs.append(c.str.strip_chars().str.to_lowercase().alias(col.name))
         elif col.pii == "phone":
-            exprs.append(c.str.to_lowercase().str.replace_all(r"[^0-9+x]", "").str.replace(r"(.)\+", "$1").alias(col.name))
+            exprs.append(
+                c.str.to_lowercase()
+                .str.replace_all(r"[^0-9+x]", "")
+                .str.replace(r"(.)\+", "$1")
+                .alias(col.name)
+            )
     return frame.with_columns(exprs) if exprs else frame

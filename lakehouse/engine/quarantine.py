@@ -30,7 +30,9 @@ def quarantine_key(spec: TableSpec) -> str:
     return f"quarantine/{spec.name}"
 
 
-def write_quarantine(lake: Lake, spec: TableSpec, rows: list[dict], stage: str, now: datetime) -> int:
+def write_quarantine(
+    lake: Lake, spec: TableSpec, rows: list[dict], stage: str, now: datetime
+) -> int:
     """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``); returns how many."""
     from deltalake import write_deltalake
 
@@ -39,8 +41,13 @@ def write_quarantine(lake: Lake, spec: TableSpec, rows: list[dict], stage: str, 
     frame = pl.DataFrame([{**r, "_stage": stage} for r in rows], schema=SCHEMA).with_columns(
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at")
     )
-    write_deltalake(lake.uri(quarantine_key(spec)), frame.to_arrow(), mode="append",
-                    schema_mode="merge", storage_options=lake.storage_options)
+    write_deltalake(
+        lake.uri(quarantine_key(spec)),
+        frame.to_arrow(),
+        mode="append",
+        schema_mode="merge",
+        storage_options=lake.storage_options,
+    )
     return frame.height
 
 
@@ -49,9 +56,13 @@ def rows_from_frame(bad: pl.DataFrame) -> list[dict]:
     data_cols = [c for c in bad.columns if not c.startswith("_")]
     out = []
     for r in bad.iter_rows(named=True):
-        out.append(dict(
-            _source_file=r.get("_source_file"), _source_row=r.get("_source_row"),
-            _column=r["__column"], _reason=r["__reason"],
-            _raw=json.dumps({c: None if r[c] is None else str(r[c]) for c in data_cols}),
-        ))
+        out.append(
+            dict(
+                _source_file=r.get("_source_file"),
+                _source_row=r.get("_source_row"),
+                _column=r["__column"],
+                _reason=r["__reason"],
+                _raw=json.dumps({c: None if r[c] is None else str(r[c]) for c in data_cols}),
+            )
+        )
     return out

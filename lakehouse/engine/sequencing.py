@@ -27,7 +27,9 @@ def sequence_expr() -> pl.Expr:
     seq = pl.col("_change_seq").fill_null(_NULL_SEQ).str.pad_start(35, "0")
     rank = pl.when(pl.col("_file_kind") == "cdc").then(pl.lit("1")).otherwise(pl.lit("0"))
     row = pl.col("_source_row").fill_null(0).cast(pl.String).str.pad_start(12, "0")
-    return pl.concat_str([ts, seq, rank, pl.col("_source_file"), row], separator="|").alias(SEQUENCE)
+    return pl.concat_str([ts, seq, rank, pl.col("_source_file"), row], separator="|").alias(
+        SEQUENCE
+    )
 
 
 def with_sequence(changes: pl.DataFrame) -> pl.DataFrame:
@@ -37,7 +39,11 @@ def with_sequence(changes: pl.DataFrame) -> pl.DataFrame:
 def explode_key_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """Split primary-key updates into (delete old key, update new key); see module docstring."""
     keys = list(spec.primary_key)
-    if not keys or "_before_key" not in changes.columns or changes["_before_key"].null_count() == changes.height:
+    if (
+        not keys
+        or "_before_key" not in changes.columns
+        or changes["_before_key"].null_count() == changes.height
+    ):
         return changes
     old = changes.select(
         pl.col("_before_key").str.json_decode(pl.Struct({k: pl.String for k in keys})).alias("__bk")
@@ -62,4 +68,6 @@ def explode_key_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
 
 def last_per_key(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """One row per key: the change with the greatest ``_sequence``."""
-    return changes.sort(SEQUENCE).unique(subset=list(spec.primary_key), keep="last", maintain_order=True)
+    return changes.sort(SEQUENCE).unique(
+        subset=list(spec.primary_key), keep="last", maintain_order=True
+    )

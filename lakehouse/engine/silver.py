@@ -110,7 +110,9 @@ def applied_bronze_version(lake: Lake, key: str) -> int | None:
     return None
 
 
-def read_bronze_changes(lake: Lake, spec: TableSpec, after_version: int | None) -> tuple[pl.DataFrame, int | None]:
+def read_bronze_changes(
+    lake: Lake, spec: TableSpec, after_version: int | None
+) -> tuple[pl.DataFrame, int | None]:
     """Bronze rows added after ``after_version`` (all rows when None) and the current version."""
     bronze = _open(lake, f"bronze/{spec.name}")
     if bronze is None:
@@ -120,14 +122,18 @@ def read_bronze_changes(lake: Lake, spec: TableSpec, after_version: int | None) 
     if after_version is not None:
         if after_version >= current:
             return pl.DataFrame(), current
-        old_files = {_base(u) for u in _open(lake, f"bronze/{spec.name}", after_version).file_uris()}
+        old_files = {
+            _base(u) for u in _open(lake, f"bronze/{spec.name}", after_version).file_uris()
+        }
         now_files = {_base(u) for u in bronze.file_uris()}
         if not old_files <= now_files:  # bronze was compacted: re-read everything (idempotent)
             after_version = None
         else:
             new = now_files - old_files
             fragments = [f for f in dataset.get_fragments() if _base(f.path) in new]
-            dataset = pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+            dataset = pads.FileSystemDataset(
+                fragments, dataset.schema, dataset.format, dataset.filesystem
+            )
     table = dataset.to_table()
     return pl.from_arrow(table), current
 
@@ -155,7 +161,12 @@ def _widening(old: pa.DataType, new: pa.DataType) -> bool:
         return ints.index(new) >= ints.index(old)
     if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
         return True
-    if pa.types.is_string(old) and pa.types.is_large_string(new) or pa.types.is_large_string(old) and pa.types.is_string(new):
+    if (
+        pa.types.is_string(old)
+        and pa.types.is_large_string(new)
+        or pa.types.is_large_string(old)
+        and pa.types.is_string(new)
+    ):
         return True
     return False
 
@@ -164,7 +175,9 @@ def _to_silver_rows(changes: pl.DataFrame) -> pl.DataFrame:
     return changes.drop([c for c in _BRONZE_ONLY if c in changes.columns])
 
 
-def _filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _filter_tombstoned(
+    lake: Lake, spec: TableSpec, batch: pl.DataFrame
+) -> tuple[pl.DataFrame, int]:
     """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies)."""
     tomb = _open(lake, tombstone_key(spec))
     if tomb is None or batch.height == 0:
@@ -191,18 +204,28 @@ def _write_tombstones(lake: Lake, spec: TableSpec, batch: pl.DataFrame, now: dat
         return
     tomb = _open(lake, tombstone_key(spec))
     if tomb is None:
-        write_deltalake(lake.uri(tombstone_key(spec)), deletes.to_arrow(), storage_options=lake.storage_options)
+        write_deltalake(
+            lake.uri(tombstone_key(spec)), deletes.to_arrow(), storage_options=lake.storage_options
+        )
         return
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
     (
-        tomb.merge(deletes.to_arrow(), predicate=pred, source_alias="s", target_alias="t", streamed_exec=False)
+        tomb.merge(
+            deletes.to_arrow(),
+            predicate=pred,
+            source_alias="s",
+            target_alias="t",
+            streamed_exec=False,
+        )
         .when_matched_update_all(predicate=f"s.{SEQUENCE} > t.{SEQUENCE}")
         .when_not_matched_insert_all()
         .execute()
     )
 
 
-def gc_tombstones(lake: Lake, spec: TableSpec, retention: timedelta, now: datetime | None = None) -> int:
+def gc_tombstones(
+    lake: Lake, spec: TableSpec, retention: timedelta, now: datetime | None = None
+) -> int:
     """Delete tombstones older than ``retention``; returns how many were removed."""
     tomb = _open(lake, tombstone_key(spec))
     if tomb is None:
@@ -215,7 +238,9 @@ def gc_tombstones(lake: Lake, spec: TableSpec, retention: timedelta, now: dateti
 def _commit_props(bronze_version: int | None):
     from deltalake import CommitProperties
 
-    return CommitProperties(custom_metadata={BRONZE_VERSION_KEY: str(-1 if bronze_version is None else bronze_version)})
+    return CommitProperties(
+        custom_metadata={BRONZE_VERSION_KEY: str(-1 if bronze_version is None else bronze_version)}
+    )
 
 
 def apply_changes(
@@ -228,7 +253,9 @@ def apply_changes(
     now = now or datetime.now(UTC)
     result = SilverResult(spec.name, full_refresh=full_refresh)
     target = _open(lake, silver_key(spec))
-    after = None if (full_refresh or target is None) else applied_bronze_version(lake, silver_key(spec))
+    after = (
+        None if (full_refresh or target is None) else applied_bronze_version(lake, silver_key(spec))
+    )
     if target is not None and after is None and not full_refresh:
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
     changes, bronze_version = read_bronze_changes(lake, spec, after)
@@ -237,14 +264,22 @@ def apply_changes(
         return _finish(lake, spec, result, started)
     if changes.height:
         changes = standardize_pii(with_sequence(changes), spec)
-        changes, result.quarantined = _quarantine_rule_failures(lake, spec, changes, now, write=not full_refresh)
+        changes, result.quarantined = _quarantine_rule_failures(
+            lake, spec, changes, now, write=not full_refresh
+        )
     result.changes = changes.height
 
     if not spec.primary_key:  # append-only
         rows = _to_silver_rows(changes.filter(pl.col("_op") == "I")) if changes.height else changes
         mode = "overwrite" if full_refresh else "append"
-        write_deltalake(lake.uri(silver_key(spec)), rows.to_arrow(), mode=mode, schema_mode="merge" if mode == "append" else "overwrite",
-                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        write_deltalake(
+            lake.uri(silver_key(spec)),
+            rows.to_arrow(),
+            mode=mode,
+            schema_mode="merge" if mode == "append" else "overwrite",
+            storage_options=lake.storage_options,
+            commit_properties=_commit_props(bronze_version),
+        )
         result.inserted = rows.height
         return _finish(lake, spec, result, started)
 
@@ -258,12 +293,24 @@ def apply_changes(
         if tomb_rows.height or _open(lake, tombstone_key(spec)) is not None:
             write_deltalake(
                 lake.uri(tombstone_key(spec)),
-                tomb_rows.select(*spec.primary_key, SEQUENCE, pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_deleted_at")).to_arrow(),
-                mode="overwrite", schema_mode="overwrite", storage_options=lake.storage_options,
+                tomb_rows.select(
+                    *spec.primary_key,
+                    SEQUENCE,
+                    pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_deleted_at"),
+                ).to_arrow(),
+                mode="overwrite",
+                schema_mode="overwrite",
+                storage_options=lake.storage_options,
             )
-        write_deltalake(lake.uri(silver_key(spec)), _clustered(current, spec).to_arrow(), mode="overwrite",
-                        schema_mode="overwrite", configuration=TABLE_CONFIG,
-                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        write_deltalake(
+            lake.uri(silver_key(spec)),
+            _clustered(current, spec).to_arrow(),
+            mode="overwrite",
+            schema_mode="overwrite",
+            configuration=TABLE_CONFIG,
+            storage_options=lake.storage_options,
+            commit_properties=_commit_props(bronze_version),
+        )
         result.inserted = current.height
         result.ignored = changes.height - batch.height
         return _finish(lake, spec, result, started)
@@ -275,9 +322,13 @@ def apply_changes(
     source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op")))
     if target is None:
         rows = source.filter(pl.col("__op") != "D").drop("__op")
-        write_deltalake(lake.uri(silver_key(spec)), _clustered(rows, spec).to_arrow(), configuration=TABLE_CONFIG,
-                        storage_options=lake.storage_options,
-                        commit_properties=_commit_props(bronze_version))
+        write_deltalake(
+            lake.uri(silver_key(spec)),
+            _clustered(rows, spec).to_arrow(),
+            configuration=TABLE_CONFIG,
+            storage_options=lake.storage_options,
+            commit_properties=_commit_props(bronze_version),
+        )
         result.inserted = rows.height
         return _finish(lake, spec, result, started)
     src_arrow = source.to_arrow()
@@ -288,8 +339,15 @@ def apply_changes(
     updates = {f'"{c}"': f's."{c}"' for c in data_cols}
     metrics = (
         # streamed_exec=False lets delta-rs prune target files by the source's key statistics
-        target.merge(src_arrow, predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
-                     streamed_exec=False, commit_properties=_commit_props(bronze_version))
+        target.merge(
+            src_arrow,
+            predicate=pred,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
+            streamed_exec=False,
+            commit_properties=_commit_props(bronze_version),
+        )
         .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
         .when_matched_update(updates=updates, predicate=f"{newer} AND s.__op <> 'D'")
         .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
@@ -303,8 +361,9 @@ def apply_changes(
     return _finish(lake, spec, result, started)
 
 
-def _quarantine_rule_failures(lake: Lake, spec: TableSpec, changes: pl.DataFrame, now: datetime,
-                              *, write: bool) -> tuple[pl.DataFrame, int]:
+def _quarantine_rule_failures(
+    lake: Lake, spec: TableSpec, changes: pl.DataFrame, now: datetime, *, write: bool
+) -> tuple[pl.DataFrame, int]:
     """Rows breaking the registry's row-level rules go to quarantine; deletes (key only) pass."""
     from lakehouse.engine.quarantine import rows_from_frame, write_quarantine
     from lakehouse.quality.validate import split_valid
@@ -325,7 +384,9 @@ def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -
     return result
 
 
-def _apply_history(lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_version, full_refresh: bool) -> int:
+def _apply_history(
+    lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_version, full_refresh: bool
+) -> int:
     """SCD type 2: every change newer than the key's current version becomes a version row."""
     from deltalake import write_deltalake
 
@@ -333,9 +394,13 @@ def _apply_history(lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_ve
     hist = None if full_refresh else _open(lake, history_key(spec))
     ordered = changes.sort(SEQUENCE)
     if hist is not None:
-        current = pl.from_arrow(hist.to_pyarrow_table(filters=[("__is_current", "=", True)])).select(*keys, pl.col(SEQUENCE).alias("__cur"))
+        current = pl.from_arrow(
+            hist.to_pyarrow_table(filters=[("__is_current", "=", True)])
+        ).select(*keys, pl.col(SEQUENCE).alias("__cur"))
         ordered = ordered.join(current, on=keys, how="left")
-        ordered = ordered.filter(pl.col("__cur").is_null() | (pl.col(SEQUENCE) > pl.col("__cur"))).drop("__cur")
+        ordered = ordered.filter(
+            pl.col("__cur").is_null() | (pl.col(SEQUENCE) > pl.col("__cur"))
+        ).drop("__cur")
     if ordered.height == 0:
         return 0
     start = pl.coalesce(pl.col("_commit_ts"), pl.col("_ingested_at"))
@@ -343,28 +408,45 @@ def _apply_history(lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_ve
         pl.col("__start_at").shift(-1).over(keys).alias("__end_at"),
         pl.col("_op").shift(-1).over(keys).alias("__next_op"),
     )
-    first_start = versions.group_by(keys).agg(pl.col("__start_at").min().alias("__close_at"), pl.col(SEQUENCE).min().alias("__first_seq"))
+    first_start = versions.group_by(keys).agg(
+        pl.col("__start_at").min().alias("__close_at"), pl.col(SEQUENCE).min().alias("__first_seq")
+    )
     rows = versions.filter(pl.col("_op") != "D").with_columns(
         pl.col("__end_at").is_null().alias("__is_current")
     )
     rows = _to_silver_rows(rows.drop("__next_op"))
     if hist is None:
-        write_deltalake(lake.uri(history_key(spec)), rows.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=lake.storage_options, commit_properties=_commit_props(bronze_version))
+        write_deltalake(
+            lake.uri(history_key(spec)),
+            rows.to_arrow(),
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=lake.storage_options,
+            commit_properties=_commit_props(bronze_version),
+        )
         return rows.height
     # one atomic MERGE: close the current version of touched keys, insert the new versions
-    closers = first_start.select(*[pl.col(k).alias(f"__mk_{k}") for k in keys], "__close_at", "__first_seq")
+    closers = first_start.select(
+        *[pl.col(k).alias(f"__mk_{k}") for k in keys], "__close_at", "__first_seq"
+    )
     inserts = rows.with_columns([pl.lit(None, rows.schema[k]).alias(f"__mk_{k}") for k in keys])
     source = pl.concat([inserts, closers], how="diagonal_relaxed")
     pred = " AND ".join(f't."{k}" = s."__mk_{k}"' for k in keys) + " AND t.__is_current"
     data_cols = rows.columns
-    hist.merge(source.to_arrow(), predicate=pred, source_alias="s", target_alias="t", merge_schema=True,
-               streamed_exec=False, commit_properties=_commit_props(bronze_version)) \
-        .when_matched_update(updates={"__end_at": "s.__close_at", "__is_current": "false"},
-                             predicate=f"s.__first_seq > t.{SEQUENCE}") \
-        .when_not_matched_insert(updates={f'"{c}"': f's."{c}"' for c in data_cols},
-                                 predicate=f's."__mk_{keys[0]}" IS NULL') \
-        .execute()
+    hist.merge(
+        source.to_arrow(),
+        predicate=pred,
+        source_alias="s",
+        target_alias="t",
+        merge_schema=True,
+        streamed_exec=False,
+        commit_properties=_commit_props(bronze_version),
+    ).when_matched_update(
+        updates={"__end_at": "s.__close_at", "__is_current": "false"},
+        predicate=f"s.__first_seq > t.{SEQUENCE}",
+    ).when_not_matched_insert(
+        updates={f'"{c}"': f's."{c}"' for c in data_cols}, predicate=f's."__mk_{keys[0]}" IS NULL'
+    ).execute()
     return rows.height
 
 

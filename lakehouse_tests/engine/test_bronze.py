@@ -54,7 +54,10 @@ def lake(tmp_path):
 
 def test_lineage_columns_and_types(lake):
     lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a", n=1) + _row("I", "b", n=2))
-    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("U", "a", qty="5", n=3) + _row("D", "b", qty="", price="", n=4))
+    lake.write_text(
+        PREFIX + "20240101-000001000.csv",
+        HEADER + _row("U", "a", qty="5", n=3) + _row("D", "b", qty="", price="", n=4),
+    )
     res = bronze.ingest(lake, SPEC, SETTINGS)
     assert res.rows == 4 and res.rows_by_op == {"I": 2, "U": 1, "D": 1}
     frame = _bronze(lake).sort("_source_file", "_source_row")
@@ -101,9 +104,17 @@ def test_bad_input_corpus_goes_to_quarantine_and_the_rest_flows(lake):
     res = bronze.ingest(lake, SPEC, SETTINGS)
     assert sorted(_bronze(lake)["sku"].to_list()) == ["g1", "g2", "g3", "t2"]
     q = _quarantine(lake)
-    reasons = {(r["_source_file"].rsplit("/", 1)[-1], r["_source_row"], r["_column"]): r["_reason"] for r in q.iter_rows(named=True)}
-    assert ("20240101-000001000.csv", 3, None) in reasons and "field" in reasons[("20240101-000001000.csv", 3, None)]
-    assert "'abc'" in reasons[("20240101-000002000.csv", 2, "qty")] and "int" in reasons[("20240101-000002000.csv", 2, "qty")]
+    reasons = {
+        (r["_source_file"].rsplit("/", 1)[-1], r["_source_row"], r["_column"]): r["_reason"]
+        for r in q.iter_rows(named=True)
+    }
+    assert ("20240101-000001000.csv", 3, None) in reasons and "field" in reasons[
+        ("20240101-000001000.csv", 3, None)
+    ]
+    assert (
+        "'abc'" in reasons[("20240101-000002000.csv", 2, "qty")]
+        and "int" in reasons[("20240101-000002000.csv", 2, "qty")]
+    )
     assert "X" in reasons[("20240101-000003000.csv", 2, "Op")]
     assert "primary key" in reasons[("20240101-000004000.csv", 2, "sku")]
     assert "gzip" in reasons[("20240101-000006000.csv.gz", None, None)]
@@ -130,8 +141,14 @@ def test_a_column_added_at_the_source_appears_without_a_rebuild(lake):
 
 
 def test_csv_drop_table(lake):
-    spec = TableSpec(dataset="d", name="people_csv", columns=(Column("id", "int", nullable=False), Column("name", "string")),
-                     primary_key=("id",), source="csv_drop", file_glob="people-*.csv")
+    spec = TableSpec(
+        dataset="d",
+        name="people_csv",
+        columns=(Column("id", "int", nullable=False), Column("name", "string")),
+        primary_key=("id",),
+        source="csv_drop",
+        file_glob="people-*.csv",
+    )
     lake.write_text("raw/csv/d/people-20240101.csv", "id,name\n1,ann\n2,bob\nx,bad\n")
     lake.write_text("raw/csv/d/other-20240101.csv", "nothing,to,see\n")
     res = bronze.ingest(lake, spec, SETTINGS)

@@ -15,17 +15,25 @@ from lakehouse_tests.engine.test_silver import HEADER, SETTINGS, SPEC, _line
 def test_compaction_keeps_data_and_silver_keeps_working(tmp_path):
     lake = LocalLake(tmp_path)
     for i in range(1, 6):
-        lake.write_text(SPEC.raw_prefix + f"20240101-00000{i}000.csv", HEADER + _line("I", i, i, f"n{i}"))
+        lake.write_text(
+            SPEC.raw_prefix + f"20240101-00000{i}000.csv", HEADER + _line("I", i, i, f"n{i}")
+        )
         bronze.ingest(lake, SPEC, SETTINGS)
         silver.apply_changes(lake, SPEC)
     before = silver.read_silver(lake, SPEC).sort("id")
     files_before = len(DeltaTable(lake.uri("silver/things")).file_uris())
     res = maintain(lake, "silver/things", vacuum_hours=0)
-    assert files_before >= 5 and res.files_removed_by_compaction == files_before and res.files_added_by_compaction == 1
+    assert (
+        files_before >= 5
+        and res.files_removed_by_compaction == files_before
+        and res.files_added_by_compaction == 1
+    )
     assert len(DeltaTable(lake.uri("silver/things")).file_uris()) == 1
     assert res.files_vacuumed == files_before  # the replaced small files are gone from storage
     assert silver.read_silver(lake, SPEC).sort("id").equals(before)
-    lake.write_text(SPEC.raw_prefix + "20240101-000009000.csv", HEADER + _line("U", 9, 1, "changed"))
+    lake.write_text(
+        SPEC.raw_prefix + "20240101-000009000.csv", HEADER + _line("U", 9, 1, "changed")
+    )
     bronze.ingest(lake, SPEC, SETTINGS)
     r = silver.apply_changes(lake, SPEC)  # the bronze version is found past the OPTIMIZE commit
     assert r.changes == 1 and not r.full_refresh

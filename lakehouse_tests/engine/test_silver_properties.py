@@ -29,7 +29,11 @@ SPEC = TableSpec(
 )
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
-ops = st.lists(st.tuples(st.sampled_from("IUDK"), st.integers(0, 7), st.text("abc", max_size=3)), min_size=1, max_size=40)
+ops = st.lists(
+    st.tuples(st.sampled_from("IUDK"), st.integers(0, 7), st.text("abc", max_size=3)),
+    min_size=1,
+    max_size=40,
+)
 
 
 def _history(script):
@@ -66,7 +70,9 @@ def _write_file(lake, name: str, rows) -> None:
         schema=["Op", "ts", "id", "val", "BI_id", "seq"],
         orient="row",
     )
-    lake.write_bytes(SPEC.raw_prefix + name, dms_format.encode_dms_file(frame, SETTINGS, full_load=False))
+    lake.write_bytes(
+        SPEC.raw_prefix + name, dms_format.encode_dms_file(frame, SETTINGS, full_load=False)
+    )
 
 
 def _silver_state(lake) -> dict[int, str]:
@@ -74,7 +80,9 @@ def _silver_state(lake) -> dict[int, str]:
     return {} if frame.height == 0 else dict(frame.select("id", "val").iter_rows())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(script=ops, seed=st.integers(0, 10**6))
 def test_silver_equals_reference_model(tmp_path_factory, script, seed):
     rng = random.Random(seed)
@@ -90,7 +98,14 @@ def test_silver_equals_reference_model(tmp_path_factory, script, seed):
     named = []
     for j, rows in enumerate(files):
         first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-        named.append((dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS).replace(".csv", f"{j % 10}.csv"), rows))
+        named.append(
+            (
+                dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS).replace(
+                    ".csv", f"{j % 10}.csv"
+                ),
+                rows,
+            )
+        )
     rng.shuffle(named)  # arrival out of order
     batches = max(1, rng.randint(1, 4))
     for b in range(batches):
