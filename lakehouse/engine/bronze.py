@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
+from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import dms_format
@@ -101,13 +102,9 @@ def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
 
 def ingested_files(lake: Lake, spec: TableSpec) -> set[str]:
     """File ids (``key#size``) already in ``bronze/<table>``; see the module docstring."""
-    from deltalake import DeltaTable
-
-    uri = lake.uri(bronze_key(spec))
     cache = json.loads(lake.read_text(_state_key(spec))) if lake.exists(_state_key(spec)) else None
-    try:
-        dt = DeltaTable(uri, storage_options=lake.storage_options)
-    except Exception:  # no table yet
+    dt = open_table(lake, bronze_key(spec))
+    if dt is None:  # no table yet
         return set()
     version = dt.version()
     files = set(cache["files"]) if cache else set()
@@ -306,9 +303,7 @@ def ingest(
         commit_properties=props,
         partition_by=None,
     )
-    from deltalake import DeltaTable
-
-    version = DeltaTable(lake.uri(bronze_key(spec)), storage_options=lake.storage_options).version()
+    version = open_table(lake, bronze_key(spec)).version()
     _save_cache(lake, spec, version, done | set(ids))
     result.files = [o.key for o in todo]
     result.rows = data.height

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from lakehouse.engine.delta import open_table
 from lakehouse.storage import Lake
 
 DEFAULT_VACUUM_HOURS = 168
@@ -30,9 +31,10 @@ class MaintenanceResult:
 def maintain(
     lake: Lake, key: str, *, vacuum_hours: int = DEFAULT_VACUUM_HOURS
 ) -> MaintenanceResult:
-    from deltalake import DeltaTable
-
-    dt = DeltaTable(lake.uri(key), storage_options=lake.storage_options)
+    """Compact then vacuum the Delta table at ``key`` (FileNotFoundError when there is none)."""
+    dt = open_table(lake, key)
+    if dt is None:
+        raise FileNotFoundError(f"no Delta table at {key!r} to maintain")
     metrics = dt.optimize.compact()
     vacuumed = dt.vacuum(
         retention_hours=vacuum_hours, dry_run=False, enforce_retention_duration=False
@@ -62,13 +64,16 @@ def maintain_dataset(
         keys += [f"silver/{t.name}", f"quarantine/{t.name}"]
         if t.scd_type == 2:
             keys.append(f"silver/{t.name}_history")
-    keys += [
-        o.key.rsplit("/_delta_log/", 1)[0]
-        for o in lake.list(f"gold/{dataset.name}_")
-        if o.key.endswith("/_delta_log/00000000000000000000.json")
-    ]
+    # a gold table is a folder holding a _delta_log (its first commit file may be cleaned up)
+    keys += sorted(
+        {
+            o.key.split("/_delta_log/", 1)[0]
+            for o in lake.list(f"gold/{dataset.name}_")
+            if "/_delta_log/" in o.key
+        }
+    )
     for key in keys:
-        if lake.exists(f"{key}/_delta_log/00000000000000000000.json"):
+        if open_table(lake, key) is not None:
             out.append(maintain(lake, key, vacuum_hours=vacuum_hours))
     for t in dataset.tables:
         if t.primary_key:

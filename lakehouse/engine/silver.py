@@ -35,6 +35,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from lakehouse.engine.delta import open_table
 from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.sequencing import SEQUENCE, explode_key_changes, last_per_key, with_sequence
 from lakehouse.registry.model import TableSpec
@@ -89,19 +90,9 @@ def tombstone_key(spec: TableSpec) -> str:
     return f"_state/tombstones/{spec.name}"
 
 
-def _open(lake: Lake, key: str, version: int | None = None):
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(lake.uri(key), storage_options=lake.storage_options, version=version)
-    except TableNotFoundError:
-        return None
-
-
 def applied_bronze_version(lake: Lake, key: str) -> int | None:
     """The bronze version recorded by the latest commit of the silver table at ``key``."""
-    dt = _open(lake, key)
+    dt = open_table(lake, key)
     if dt is None:
         return None
     for entry in dt.history(20):  # newest first; maintenance commits carry no bronze version
@@ -114,7 +105,7 @@ def read_bronze_changes(
     lake: Lake, spec: TableSpec, after_version: int | None
 ) -> tuple[pl.DataFrame, int | None]:
     """Bronze rows added after ``after_version`` (all rows when None) and the current version."""
-    bronze = _open(lake, f"bronze/{spec.name}")
+    bronze = open_table(lake, f"bronze/{spec.name}")
     if bronze is None:
         return pl.DataFrame(), None
     current = bronze.version()
@@ -123,7 +114,7 @@ def read_bronze_changes(
         if after_version >= current:
             return pl.DataFrame(), current
         old_files = {
-            _base(u) for u in _open(lake, f"bronze/{spec.name}", after_version).file_uris()
+            _base(u) for u in open_table(lake, f"bronze/{spec.name}", after_version).file_uris()
         }
         now_files = {_base(u) for u in bronze.file_uris()}
         if not old_files <= now_files:  # bronze was compacted: re-read everything (idempotent)
@@ -179,7 +170,7 @@ def _filter_tombstoned(
     lake: Lake, spec: TableSpec, batch: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
     """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies)."""
-    tomb = _open(lake, tombstone_key(spec))
+    tomb = open_table(lake, tombstone_key(spec))
     if tomb is None or batch.height == 0:
         return batch, 0
     keys = list(spec.primary_key)
@@ -202,7 +193,7 @@ def _write_tombstones(lake: Lake, spec: TableSpec, batch: pl.DataFrame, now: dat
     )
     if deletes.height == 0:
         return
-    tomb = _open(lake, tombstone_key(spec))
+    tomb = open_table(lake, tombstone_key(spec))
     if tomb is None:
         write_deltalake(
             lake.uri(tombstone_key(spec)), deletes.to_arrow(), storage_options=lake.storage_options
@@ -227,7 +218,7 @@ def gc_tombstones(
     lake: Lake, spec: TableSpec, retention: timedelta, now: datetime | None = None
 ) -> int:
     """Delete tombstones older than ``retention``; returns how many were removed."""
-    tomb = _open(lake, tombstone_key(spec))
+    tomb = open_table(lake, tombstone_key(spec))
     if tomb is None:
         return 0
     cutoff = (now or datetime.now(UTC)) - retention
@@ -252,7 +243,7 @@ def apply_changes(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     result = SilverResult(spec.name, full_refresh=full_refresh)
-    target = _open(lake, silver_key(spec))
+    target = open_table(lake, silver_key(spec))
     after = (
         None if (full_refresh or target is None) else applied_bronze_version(lake, silver_key(spec))
     )
@@ -290,7 +281,7 @@ def apply_changes(
     if full_refresh:
         tomb_rows = batch.filter(pl.col("_op") == "D")
         current = _to_silver_rows(batch.filter(pl.col("_op") != "D"))
-        if tomb_rows.height or _open(lake, tombstone_key(spec)) is not None:
+        if tomb_rows.height or open_table(lake, tombstone_key(spec)) is not None:
             write_deltalake(
                 lake.uri(tombstone_key(spec)),
                 tomb_rows.select(
@@ -378,7 +369,7 @@ def _quarantine_rule_failures(
 
 
 def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -> SilverResult:
-    dt = _open(lake, silver_key(spec))
+    dt = open_table(lake, silver_key(spec))
     result.version = dt.version() if dt is not None else None
     result.seconds = time.perf_counter() - started
     return result
@@ -391,7 +382,7 @@ def _apply_history(
     from deltalake import write_deltalake
 
     keys = list(spec.primary_key)
-    hist = None if full_refresh else _open(lake, history_key(spec))
+    hist = None if full_refresh else open_table(lake, history_key(spec))
     ordered = changes.sort(SEQUENCE)
     if hist is not None:
         current = pl.from_arrow(
@@ -451,7 +442,7 @@ def _apply_history(
 
 
 def read_silver(lake: Lake, spec: TableSpec, *, version: int | None = None) -> pl.DataFrame:
-    dt = _open(lake, silver_key(spec), version)
+    dt = open_table(lake, silver_key(spec), version)
     return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table())
 
 

@@ -40,3 +40,12 @@ def test_compaction_keeps_data_and_silver_keeps_working(tmp_path):
     assert silver.read_silver(lake, SPEC).filter(pl.col("id") == 1)["name"].to_list() == ["changed"]
     results = maintain_dataset(lake, DatasetSpec("t", (SPEC,)))
     assert [r.key for r in results] == ["silver/things"]
+
+
+def test_a_missing_table_is_skipped_by_the_dataset_and_an_error_alone(tmp_path):
+    import pytest
+
+    lake = LocalLake(tmp_path)
+    assert maintain_dataset(lake, DatasetSpec("t", (SPEC,))) == []
+    with pytest.raises(FileNotFoundError, match="silver/things"):
+        maintain(lake, "silver/things")
