@@ -98,6 +98,9 @@ module "iam" {
   source_secret_kms_key_arn  = var.source_secret_kms_key_arn
   datasync_source_bucket_arn = try(var.datasync_source.type, "") == "S3" ? var.datasync_source.s3_bucket_arn : null
   create_dms_service_roles   = var.create_dms_service_roles
+  glue_jobs                  = local.common.glue.jobs
+  athena_workgroup_name      = module.athena.workgroup_name
+  dagster_role_names         = var.dagster_role_names
 }
 
 module "dms" {
@@ -160,7 +163,7 @@ module "glue" {
   worker_type               = var.glue_worker_type
   number_of_workers         = var.glue_number_of_workers
   job_timeout_minutes       = var.glue_job_timeout_minutes
-  additional_python_modules = var.glue_additional_python_modules
+  additional_python_modules = join(",", concat(local.common.glue.additional_python_modules, var.glue_additional_python_modules))
   upload_artifacts          = var.upload_glue_artifacts
   artifacts_dir             = "${path.module}/.."
   wheel_path                = var.glue_wheel_path

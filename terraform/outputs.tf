@@ -66,3 +66,8 @@ output "datasync_tasks" {
   description = "DataSync task ARN per dataset with CSV drops (empty without datasync_source)."
   value       = module.datasync.task_arns
 }
+
+output "dagster_policy_arn" {
+  description = "Managed policy of the Dagster code location (Glue job runs, Pipes, catalog, Athena, observers): attach it to the role Dagster runs as (or set dagster_role_names)."
+  value       = module.iam.dagster_policy_arn
+}

@@ -135,6 +135,12 @@ variable "start_replication_tasks" {
   default     = false
 }
 
+variable "dagster_role_names" {
+  description = "Existing IAM roles the Dagster code location runs as; the stack attaches its Dagster policy (Glue job runs, Pipes, catalog, Athena, observers) to them."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_dms_service_roles" {
   description = "Create the account-wide dms-vpc-role and dms-cloudwatch-logs-role (false when the account has them)."
   type        = bool
@@ -249,9 +255,9 @@ variable "glue_job_timeout_minutes" {
 }
 
 variable "glue_additional_python_modules" {
-  description = "pip requirements Glue installs beside the package wheel (the Pipes protocol the entry points speak)."
-  type        = string
-  default     = "dagster-pipes==1.13.27"
+  description = "More pip requirements for the Glue jobs, appended to the generated ones (generated/lakehouse.json: what the entry points import that Glue 5.0 lacks, pinned as pyproject.toml pins them)."
+  type        = list(string)
+  default     = []
 }
 
 variable "upload_glue_artifacts" {

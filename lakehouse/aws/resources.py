@@ -27,13 +27,14 @@ Data contracts of the helpers:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 from dagster_aws.athena import AthenaClient, AthenaClientResource
-from dagster_aws.pipes import PipesGlueClient
+from dagster_aws.pipes import PipesGlueClient, PipesS3MessageReader
 
 HUDI_META_COLUMNS = (
     "_hoodie_commit_time",
@@ -122,19 +123,38 @@ class AwsConfig(dg.ConfigurableResource):
         return self.buckets.get("glue-scripts", "")
 
 
+#: Where Pipes context and messages live in the scripts bucket: the only prefix of it the Glue job
+#: role and the Dagster policy may write (terraform/modules/iam).
+PIPES_PREFIX = "pipes/"
+
+
 def pipes_glue_client(config: AwsConfig, *, glue_client=None, s3_client=None):
-    """``LakehousePipesGlueClient`` with a boto3 Glue client; Pipes context and messages via S3."""
-    from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+    """``LakehousePipesGlueClient`` with a boto3 Glue client; Pipes context and messages via S3,
+    both under ``PIPES_PREFIX`` of the scripts bucket."""
+    from dagster_aws.pipes import PipesS3ContextInjector
 
     s3 = s3_client or config.client("s3")
     return LakehousePipesGlueClient(
         scripts_bucket=config.pipes_bucket,
         client=glue_client or config.client("glue"),
         context_injector=PipesS3ContextInjector(
-            bucket=config.pipes_bucket, client=s3, key_prefix="pipes/"
+            bucket=config.pipes_bucket, client=s3, key_prefix=PIPES_PREFIX
         ),
-        message_reader=PipesS3MessageReader(bucket=config.pipes_bucket, client=s3, interval=5),
+        message_reader=PrefixedPipesS3MessageReader(
+            bucket=config.pipes_bucket, client=s3, interval=5
+        ),
     )
+
+
+class PrefixedPipesS3MessageReader(PipesS3MessageReader):
+    """dagster-aws's ``PipesS3MessageReader`` with its (random) message prefix under
+    ``PIPES_PREFIX``: by itself it puts the messages at the bucket's root, where the Glue job role
+    may not write."""
+
+    @contextmanager
+    def get_params(self) -> Iterator[dict]:
+        with super().get_params() as params:
+            yield {**params, "key_prefix": f"{PIPES_PREFIX}{params['key_prefix']}"}
 
 
 class LakehousePipesGlueClient(PipesGlueClient):

@@ -9,7 +9,9 @@ generation and that the HCL templates render to the names these functions return
 Generated files (commit them; ``python -m lakehouse.aws.terraform_config generate``):
 
 - ``generated/lakehouse.json``: zones and buckets, the raw-zone prefixes, Glue version, data-lake
-  formats, jobs and their script keys, the package wheel's key, the raw crawler configuration.
+  formats, jobs and their script keys, the package wheel's key, the pip requirements the jobs
+  install (``--additional-python-modules``, pinned as pyproject.toml pins them), the raw crawler
+  configuration.
 - ``generated/dms_<dataset>.json`` per shipped dataset: the source database, the S3-target
   settings (``DmsS3Settings.to_endpoint_settings()`` under the ``aws_dms_s3_endpoint`` argument
   names), the DMS table mappings (one selection rule per registry database table, as
@@ -35,7 +37,7 @@ import argparse
 import json
 import re
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from lakehouse.replication.dms_settings import DmsS3Settings, settings_for
@@ -58,6 +60,11 @@ GLUE_VERSION = "5.0"
 GLUE_DATALAKE_FORMATS = "delta,hudi"
 GLUE_SCRIPTS_PREFIX = "glue_scripts"  # the repo folder and the key prefix in the scripts bucket
 GLUE_JOBS = ("bronze_to_silver", "silver_to_gold")
+#: ``--additional-python-modules`` of the Glue jobs: what the entry points and the Spark engine
+#: import that Glue 5.0 does not provide (it provides pyspark, delta-spark, Hudi, pyarrow, boto3),
+#: pinned as pyproject.toml pins them. Module -> the pyproject dependency whose pin it takes
+#: (dagster-pipes is released with dagster, which pins it to its own version).
+GLUE_ADDITIONAL_MODULES = {"dagster-pipes": "dagster", "polars": "polars"}
 #: Raw-zone crawler: partitions inherit the table's schema (no per-partition schema drift
 #: between full-load and CDC files), compatible schemas are combined into one table.
 CRAWLER_CONFIGURATION = {
@@ -179,6 +186,35 @@ def package_version() -> str:
     from importlib.metadata import version
 
     return version("lakehouse")
+
+
+def pyproject_pins() -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` dependency of the package (pyproject.toml,
+    or the installed metadata where it is absent); names normalised (lower case, ``-``)."""
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.exists():
+        import tomllib
+
+        requirements = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    else:
+        from importlib.metadata import requires
+
+        requirements = [r for r in requires("lakehouse") or [] if "extra ==" not in r]
+    pins = {}
+    for req in requirements:
+        m = re.match(r"^\s*([A-Za-z0-9._-]+)(\[[^\]]*\])?\s*==\s*([^;,\s]+)\s*$", req)
+        if m:
+            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(3)
+    return pins
+
+
+def glue_additional_python_modules() -> list[str]:
+    """The Glue jobs' ``--additional-python-modules`` entries (``name==version``, see above)."""
+    pins = pyproject_pins()
+    missing = [dep for dep in GLUE_ADDITIONAL_MODULES.values() if dep not in pins]
+    if missing:
+        raise ValueError(f"pyproject.toml does not pin {missing} (name==version)")
+    return [f"{module}=={pins[dep]}" for module, dep in GLUE_ADDITIONAL_MODULES.items()]
 
 
 def glue_wheel_key(version: str | None = None) -> str:
@@ -391,6 +427,7 @@ def common_config() -> dict:
             },
             "scripts_prefix": GLUE_SCRIPTS_PREFIX,
             "wheel_key": glue_wheel_key(),
+            "additional_python_modules": glue_additional_python_modules(),
             "crawler_configuration": CRAWLER_CONFIGURATION,
         },
     }
@@ -464,11 +501,21 @@ class TerraformOutputs:
     dms_replication_instance_arn: str
     dms_replication_tasks: dict  # dataset -> replication task ARN
     datasync_tasks: dict  # dataset -> DataSync task ARN (datasets with CSV drops)
+    # outputs added later: optional, so an outputs file of an older stack still reads
+    dagster_policy_arn: str = ""  # attach to the role Dagster runs as (modules/iam)
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls) if f.name != "extra")
+
+    @classmethod
+    def required_names(cls) -> tuple[str, ...]:
+        return tuple(
+            f.name
+            for f in fields(cls)
+            if f.name != "extra" and f.default is MISSING and f.default_factory is MISSING
+        )
 
     @classmethod
     def from_json(cls, data: dict | str | Path) -> TerraformOutputs:
@@ -480,10 +527,10 @@ class TerraformOutputs:
             k: (v["value"] if isinstance(v, dict) and "value" in v and "type" in v else v)
             for k, v in data.items()
         }
-        missing = [n for n in cls.names() if n not in flat]
+        missing = [n for n in cls.required_names() if n not in flat]
         if missing:
             raise ValueError(f"Terraform outputs lack {missing}; run terraform apply again")
-        known = {n: flat[n] for n in cls.names()}
+        known = {n: flat[n] for n in cls.names() if n in flat}
         return cls(**known, extra={k: v for k, v in flat.items() if k not in known})
 
 

@@ -366,6 +366,123 @@ def test_glue_entry_points_exist_for_every_job():
     assert not missing, f"Terraform deploys {missing}, which the repository lacks"
 
 
+def policy_statements(rel: str, name: str) -> dict[str, dict]:
+    """Statements (by sid) of ``data.aws_iam_policy_document.<name>`` in ``rel``."""
+    for block in hcl(rel).get("data", []):
+        doc = block.get("aws_iam_policy_document", {}).get(name)
+        if doc is not None:
+            return {st.get("sid", f"#{i}"): st for i, st in enumerate(doc.get("statement", []))}
+    raise KeyError(f"{rel}: no data.aws_iam_policy_document.{name}")
+
+
+def test_glue_additional_python_modules_are_the_pyproject_pins():
+    import tomllib
+    from importlib.metadata import requires
+
+    project = tomllib.loads((tc.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pins = dict(
+        re.match(r"^([A-Za-z0-9._-]+)==(\S+)$", d).groups()
+        for d in project["dependencies"]
+        if re.match(r"^[A-Za-z0-9._-]+==\S+$", d)
+    )
+    # what the jobs get: the generated list, then the variable's additions, comma-joined
+    assert module_call("glue")["additional_python_modules"] == (
+        '${join(",", concat(local.common.glue.additional_python_modules, '
+        "var.glue_additional_python_modules))}"
+    )
+    assert variables_of("variables.tf")["glue_additional_python_modules"]["default"] == []
+    job = resource("modules/glue/main.tf", "aws_glue_job", "this")
+    assert job["default_arguments"]["--additional-python-modules"] == (
+        "${var.additional_python_modules}"
+    )
+    modules = generated("lakehouse.json")["glue"]["additional_python_modules"]
+    assert modules == tc.glue_additional_python_modules()
+    deployed = dict(m.split("==") for m in modules)
+    assert deployed == {"dagster-pipes": pins["dagster"], "polars": pins["polars"]}
+    # dagster-pipes is released with dagster, which pins it to its own version
+    assert f"dagster-pipes=={pins['dagster']}" in (requires("dagster") or [])
+
+
+#: what Glue 5.0 provides to a Spark job's Python (its runtime and the --datalake-formats JARs'
+#: Python side), so the entry points may import it without --additional-python-modules
+GLUE_PROVIDED = {"pyspark", "py4j", "delta", "pyarrow", "pandas", "numpy", "boto3", "botocore"}
+#: imported when present, with a fallback (polars._utils.deprecation)
+OPTIONAL_IMPORTS = {"typing_extensions"}
+
+_TRACE = """
+import json, sys
+before = set(sys.modules)
+from lakehouse.engine.spark import apply, gold, jobs, pii, quarantine, scd2, sequencing, session
+from lakehouse.engine.spark import silver, tables, types, writers
+from lakehouse.datasets import DATASET_NAMES, load_dataset
+import dagster_pipes  # the entry points' Pipes side
+for name in DATASET_NAMES:  # what silver_to_gold runs: every metric's Polars compute
+    dataset = load_dataset(name)
+    for metric in gold.load_metrics(name):
+        gold.compute_metric({}, dataset, metric)
+        gold.metadata(gold.compute_metric({}, dataset, metric), 0)
+    for spec in dataset.tables:
+        writers.hudi_options(spec, database="db")
+new = {m.split(".")[0] for m in set(sys.modules) - before}
+print(json.dumps(sorted(m for m in new if m not in sys.stdlib_module_names and not m.startswith("_"))))
+"""
+
+
+def test_glue_jobs_import_only_what_glue_provides_or_installs():
+    """The wheel ships without dependencies: every third-party module the entry points' code path
+    imports is Glue's or in --additional-python-modules (pyspark itself is imported lazily)."""
+    r = subprocess.run([sys.executable, "-c", _TRACE], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    imported = set(json.loads(r.stdout.strip().splitlines()[-1])) - {"lakehouse"}
+    installed = {m.split("==")[0].replace("-", "_") for m in tc.glue_additional_python_modules()}
+    assert {"polars", "dagster_pipes"} <= imported  # the trace does reach the gold code
+    missing = imported - GLUE_PROVIDED - OPTIONAL_IMPORTS - installed
+    assert not missing, f"Glue would lack {sorted(missing)}: add them to GLUE_ADDITIONAL_MODULES"
+
+
+def test_dagster_policy_runs_only_the_project_glue_jobs_and_pipes_stays_under_its_prefix():
+    from lakehouse.aws.resources import PIPES_PREFIX
+
+    iam = "modules/iam/main.tf"
+    dagster = policy_statements(iam, "dagster")
+    run = dagster["RunProjectGlueJobs"]
+    assert sorted(run["actions"]) == sorted(
+        ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun", "glue:BatchStopJobRun"]
+    )
+    assert run["resources"] == "${local.glue_job_arns}"
+    template = re.search(r': "(.*)"\]\}$', locals_of(iam)["glue_job_arns"]).group(1)
+    assert module_call("iam")["glue_jobs"] == "${local.common.glue.jobs}"
+    arns = {
+        render(
+            template,
+            {
+                "var.partition": "aws",
+                "var.region": "us-east-1",
+                "var.account_id": ACCOUNT,
+                "var.name_prefix": name_prefix(),
+                "j.name_suffix": spec["name_suffix"],
+            },
+        )
+        for spec in generated("lakehouse.json")["glue"]["jobs"].values()
+    }
+    assert arns == {
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/{tc.glue_job_name(PROJECT, ENV, j)}"
+        for j in tc.GLUE_JOBS
+    }
+    # no other statement of the policy grants anything on Glue jobs
+    others = [st for sid, st in dagster.items() if sid != "RunProjectGlueJobs"]
+    assert not [a for st in others for a in st["actions"] if "Job" in a or a == "glue:*"]
+    # Pipes: the Dagster side and the Glue job role both work under pipes/ of the scripts bucket
+    assert PIPES_PREFIX == "pipes/"
+    assert dagster["PipesExchange"]["resources"] == ["${local.scripts_arn}/pipes/*"]
+    scratch = policy_statements(iam, "glue_job")["ReadWriteJobScratch"]["resources"]
+    assert "${local.scripts_arn}/pipes/*" in scratch
+    assert resource(iam, "aws_iam_policy", "dagster")["policy"] == (
+        "${data.aws_iam_policy_document.dagster.json}"
+    )
+    assert module_call("iam")["athena_workgroup_name"] == "${module.athena.workgroup_name}"
+
+
 def test_athena_workgroup_enforces_results_location_and_encryption():
     wg = resource("modules/athena/main.tf", "aws_athena_workgroup", "this")
     conf = wg["configuration"][0]

@@ -57,7 +57,7 @@ variable "job_timeout_minutes" {
 }
 
 variable "additional_python_modules" {
-  description = "pip requirements installed on the workers beside the wheel."
+  description = "pip requirements installed on the workers beside the wheel (comma-separated name==version)."
   type        = string
   default     = ""
 }

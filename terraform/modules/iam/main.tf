@@ -5,6 +5,11 @@
 # - Glue job: read raw and the scripts, read/write bronze/silver/gold and their catalog databases,
 #   write its scratch prefixes (tmp/, pipes/ for Dagster Pipes, spark-ui/) in the scripts bucket.
 # - Glue crawler: read raw/database/*, write the raw catalog database.
+# - Dagster (the aws profile's code location; a managed policy to attach to the role it runs as):
+#   run the project's Glue jobs and exchange Pipes context/messages under pipes/ of the scripts
+#   bucket, register silver/gold tables in the catalog, query through the Athena workgroup, observe
+#   the DMS and DataSync tasks, and read/write the zones its in-process assets (bronze loads, event
+#   tables, checks) use.
 # Trust policies name the service and, where the service sends it, the account (confused deputy).
 
 locals {
@@ -14,6 +19,10 @@ locals {
   catalog_arn  = "arn:${var.partition}:glue:${var.region}:${var.account_id}:catalog"
   database_arn = "arn:${var.partition}:glue:${var.region}:${var.account_id}:database"
   table_arn    = "arn:${var.partition}:glue:${var.region}:${var.account_id}:table"
+  # the project's Glue jobs (named as modules/glue names them): Dagster may run these only
+  glue_job_arns = [
+    for j in values(var.glue_jobs) : "arn:${var.partition}:glue:${var.region}:${var.account_id}:job/${var.name_prefix}-${j.name_suffix}"
+  ]
 }
 
 data "aws_iam_policy_document" "kms_use" {
@@ -381,4 +390,105 @@ resource "aws_iam_role_policy" "glue_crawler" {
   name   = "raw-catalog"
   role   = aws_iam_role.glue_crawler.id
   policy = data.aws_iam_policy_document.glue_crawler.json
+}
+
+# --- Dagster (aws profile) -----------------------------------------------------------------------
+
+data "aws_iam_policy_document" "dagster" {
+  source_policy_documents = [data.aws_iam_policy_document.kms_use.json]
+
+  statement {
+    sid       = "RunProjectGlueJobs" # PipesGlueClient: start, poll, stop on interrupt; the script check
+    actions   = ["glue:GetJob", "glue:GetJobRun", "glue:StartJobRun", "glue:BatchStopJobRun"]
+    resources = local.glue_job_arns
+  }
+
+  statement {
+    sid       = "PipesExchange" # context in, messages out (lakehouse.aws.resources.PIPES_PREFIX)
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.scripts_arn}/pipes/*"]
+  }
+
+  statement {
+    sid     = "ListLakeBuckets"
+    actions = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [
+      local.raw_arn, local.scripts_arn, var.bucket_arns["athena-results"],
+      var.bucket_arns["bronze"], var.bucket_arns["silver"], var.bucket_arns["gold"],
+    ]
+  }
+
+  statement {
+    sid       = "ReadRaw" # the raw sensors and the bronze loads
+    actions   = ["s3:GetObject"]
+    resources = ["${local.raw_arn}/*"]
+  }
+
+  statement {
+    sid     = "ReadWriteTableZones" # in-process assets (bronze, event tables), checks, Athena reads
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [
+      "${var.bucket_arns["bronze"]}/*", "${var.bucket_arns["silver"]}/*", "${var.bucket_arns["gold"]}/*",
+    ]
+  }
+
+  statement {
+    sid       = "AthenaQueries"
+    actions   = ["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"]
+    resources = ["arn:${var.partition}:athena:${var.region}:${var.account_id}:workgroup/${var.athena_workgroup_name}"]
+  }
+
+  statement {
+    sid       = "AthenaResults"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${var.bucket_arns["athena-results"]}/results/*"]
+  }
+
+  statement {
+    sid = "RegisterAndReadTableZoneCatalog" # Delta tables registered for Athena; Athena's reads
+    actions = [
+      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+      "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
+    ]
+    resources = [
+      local.catalog_arn,
+      "${local.database_arn}/${var.glue_database_names["bronze"]}",
+      "${local.database_arn}/${var.glue_database_names["silver"]}",
+      "${local.database_arn}/${var.glue_database_names["gold"]}",
+      "${local.table_arn}/${var.glue_database_names["bronze"]}/*",
+      "${local.table_arn}/${var.glue_database_names["silver"]}/*",
+      "${local.table_arn}/${var.glue_database_names["gold"]}/*",
+    ]
+  }
+
+  statement {
+    sid       = "ObserveDmsTableStatistics"
+    actions   = ["dms:DescribeTableStatistics"]
+    resources = ["arn:${var.partition}:dms:${var.region}:${var.account_id}:task:*"]
+  }
+
+  statement {
+    sid       = "ObserveDmsTasks" # Describe* on tasks and instances take no resource (filtered by ARN in the call)
+    actions   = ["dms:DescribeReplicationTasks", "dms:DescribeReplicationInstances", "cloudwatch:GetMetricStatistics"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ObserveDataSyncTasks"
+    actions   = ["datasync:DescribeTask", "datasync:DescribeTaskExecution"]
+    resources = ["arn:${var.partition}:datasync:${var.region}:${var.account_id}:task/*"]
+  }
+}
+
+resource "aws_iam_policy" "dagster" {
+  name        = "${var.name_prefix}-dagster"
+  description = "What the lakehouse Dagster code location (aws profile) does on AWS; attach it to the role Dagster runs as"
+  policy      = data.aws_iam_policy_document.dagster.json
+}
+
+resource "aws_iam_role_policy_attachment" "dagster" {
+  for_each = toset(var.dagster_role_names)
+
+  role       = each.value
+  policy_arn = aws_iam_policy.dagster.arn
 }

@@ -22,3 +22,8 @@ output "glue_crawler_role_arn" {
   description = "Role of the raw-zone crawlers."
   value       = aws_iam_role.glue_crawler.arn
 }
+
+output "dagster_policy_arn" {
+  description = "Managed policy of the Dagster code location (aws profile)."
+  value       = aws_iam_policy.dagster.arn
+}

@@ -76,3 +76,19 @@ variable "create_dms_service_roles" {
   type        = bool
   default     = true
 }
+
+variable "glue_jobs" {
+  description = "generated/lakehouse.json's glue.jobs (name_suffix per job): the Glue jobs Dagster may run."
+  type        = any
+}
+
+variable "athena_workgroup_name" {
+  description = "The Athena workgroup Dagster queries through."
+  type        = string
+}
+
+variable "dagster_role_names" {
+  description = "Existing IAM roles Dagster runs as (ECS task role, EC2 instance role, ...) to attach the Dagster policy to."
+  type        = list(string)
+  default     = []
+}
