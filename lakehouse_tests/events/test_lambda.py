@@ -74,32 +74,19 @@ def test_same_contract_as_the_server(deployed):
 
 
 @pytest.fixture
-def s3_lake(monkeypatch):
-    """A moto S3 server and the function's aws-profile environment (LAKEHOUSE_ROOT=s3://…)."""
+def s3_lake(monkeypatch, moto_s3):
+    """The shared moto server (``moto_s3``) and the function's aws-profile environment
+    (LAKEHOUSE_ROOT=s3://…)."""
     import boto3
-    from moto import server as moto_server
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="lake")
+    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket="lake")
     monkeypatch.setenv("LAKEHOUSE_PROFILE", "aws")
     monkeypatch.setenv("LAKEHOUSE_ROOT", "s3://lake/prod")
-    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", endpoint)
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", moto_s3)
     monkeypatch.setattr(lambda_handler, "_service", None)
     from lakehouse.profiles import Settings
 
-    yield Settings.from_env().lake()
-    server.stop()
+    return Settings.from_env().lake()
 
 
 def test_on_s3_keys_raw_zone_and_bronze(s3_lake):
