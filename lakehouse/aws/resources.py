@@ -269,6 +269,17 @@ class GlueCatalog:
             self.client.create_database(DatabaseInput=db)
             return True
 
+    def table_columns(self, database: str, name: str) -> dict[str, str] | None:
+        """Column name (lower case) -> catalog type of a table, partition keys included; None
+        when the table is not in the catalog."""
+        try:
+            table = self.client.get_table(DatabaseName=database, Name=name)["Table"]
+        except self.client.exceptions.EntityNotFoundException:
+            return None
+        columns = [*table.get("StorageDescriptor", {}).get("Columns", [])]
+        columns += table.get("PartitionKeys", [])
+        return {c["Name"].lower(): c["Type"] for c in columns}
+
     def _upsert(self, database: str, table_input: dict) -> None:
         try:
             self.client.get_table(DatabaseName=database, Name=table_input["Name"])

@@ -10,6 +10,12 @@ the asset adds the Glue run's id/URL, registers the table in the Glue catalog fo
 ``table_type=DELTA``; Hudi tables are synced by the job itself) and, when asked, counts its rows
 with Athena.
 
+Silver checks (``aws_silver_checks``, which ``defs.checks.silver_checks`` returns for the aws
+profile): the same check names and severities as the local profile's, ``schema`` (blocking) and
+``references`` (warn), but evaluated by Athena over the Glue catalog (``aws.checks``), because
+Glue writes silver as Delta or Hudi where the Dagster process cannot read it (delta-rs reads no
+Hudi). The catalog supplies the column types; a table missing from the catalog fails ``schema``.
+
 ``raw_observer_sensor`` (stopped by default; every 5 minutes when on) records an observation of
 every raw asset: the DMS task's status, CDC latency and the table's statistics for database
 tables, the DataSync task's latest execution for CSV drops (``aws.resources`` observers).
@@ -202,6 +208,91 @@ def aws_gold_asset(dataset: DatasetSpec, metric: GoldMetric) -> dg.AssetsDefinit
         raise RuntimeError(f"the Glue run reported no materialization for gold/{metric.key}")
 
     return _gold
+
+
+def aws_schema_check(table: TableSpec) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=["silver", table.name],
+        name="schema",
+        blocking=True,
+        description=f"registry schema of {table.dataset}.{table.name} (types, nullability, "
+        f"ranges, allowed values, key uniqueness), checked by Athena on the {table.table_format} "
+        "table",
+    )
+    def _check(
+        aws: AwsConfig, athena: LakehouseAthenaResource, glue_catalog: GlueCatalogResource
+    ) -> dg.AssetCheckResult:
+        from lakehouse.aws.checks import schema_report
+
+        aws.require()
+        database = aws.glue_databases["silver"]
+        catalog = glue_catalog.catalog().table_columns(database, table.name)
+        meta = {"table_format": table.table_format, "engine": "athena"}
+        if catalog is None:
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    **meta,
+                    "error": f"{database}.{table.name} is not in the Glue catalog "
+                    "(not materialized yet, or the job's catalog sync failed)",
+                },
+            )
+        passed, details = schema_report(athena.get_client(), database, table, catalog)
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                **meta,
+                "rows": details["rows"],
+                "failures": details["failures"],
+                "details": dg.MetadataValue.json(details),
+            },
+        )
+
+    return _check
+
+
+def aws_references_check(table: TableSpec, dataset: DatasetSpec) -> dg.AssetChecksDefinition | None:
+    names = {t.name for t in dataset.tables}
+    refs = [(c.name, *c.references.split(".")) for c in table.columns if c.references]
+    refs = [r for r in refs if r[1] in names]
+    if not refs:
+        return None
+    others = sorted({r[1] for r in refs} - {table.name})
+
+    @dg.asset_check(
+        asset=["silver", table.name],
+        name="references",
+        additional_deps=[dg.AssetKey(["silver", o]) for o in others],
+        description="referential rules (Athena): "
+        + ", ".join(f"{c} → {t}.{k}" for c, t, k in refs),
+    )
+    def _check(aws: AwsConfig, athena: LakehouseAthenaResource) -> dg.AssetCheckResult:
+        from lakehouse.aws.checks import references_report
+
+        aws.require()
+        orphans = references_report(athena.get_client(), aws.glue_databases["silver"], table, refs)
+        return dg.AssetCheckResult(
+            passed=not orphans,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"orphans": dg.MetadataValue.json(orphans), "engine": "athena"},
+        )
+
+    return _check
+
+
+def aws_silver_checks(dataset: DatasetSpec) -> list[dg.AssetChecksDefinition]:
+    """The aws profile's silver checks (see the module docstring)."""
+    out = []
+    for t in dataset.tables:
+        if not t.primary_key:
+            continue
+        out.append(aws_schema_check(t))
+        ref = aws_references_check(t, dataset)
+        if ref is not None:
+            out.append(ref)
+    return out
 
 
 def aws_silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:

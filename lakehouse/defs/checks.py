@@ -113,6 +113,10 @@ def reconciliation_check(table: TableSpec) -> dg.AssetChecksDefinition:
 
 
 def silver_checks(dataset: DatasetSpec, profile: str) -> list[dg.AssetChecksDefinition]:
+    if profile == "aws":  # Glue writes silver (Delta and Hudi): the checks ask Athena (defs.aws)
+        from lakehouse.defs.aws import aws_silver_checks
+
+        return aws_silver_checks(dataset)
     out = []
     for t in dataset.tables:
         if not t.primary_key:
