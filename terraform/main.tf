@@ -1,6 +1,6 @@
 # The lakehouse on AWS: S3 zones, DMS (PostgreSQL -> raw, in the format the local replicator
 # writes), DataSync (CSV drops -> raw), Glue catalog/crawlers/Spark jobs, Athena, Lake Formation
-# tenant filters, alarms. Settings and table lists come from the Python package through
+# tenant filters, alarms, the event ingestion API (API Gateway + Lambda -> raw/events). Settings and table lists come from the Python package through
 # generated/*.json (python -m lakehouse.aws.terraform_config generate); tests keep them equal.
 
 data "aws_caller_identity" "current" {}
@@ -20,6 +20,9 @@ locals {
 
   # Glue databases per zone: <project>_raw, <project>_bronze, <project>_silver, <project>_gold
   glue_database_names = { for z in local.common.zones : z => "${var.project}_${z}" }
+
+  # the package wheel (make glue-package): Glue's --extra-py-files and the event API's function code
+  package_wheel = coalesce(var.glue_wheel_path, "${path.module}/../dist/${basename(local.common.glue.wheel_key)}")
 }
 
 # One customer managed key for the lake: S3 zones, Glue catalog and job logs/bookmarks, Athena
@@ -206,4 +209,27 @@ module "monitoring" {
   dms_replication_task_ids    = module.dms.replication_task_ids
   dms_cdc_latency_threshold   = var.dms_cdc_latency_threshold_seconds
   glue_job_names              = module.glue.job_names
+}
+
+module "api" {
+  source = "./modules/api"
+  count  = var.enable_event_api ? 1 : 0
+
+  name_prefix                 = local.name_prefix
+  account_id                  = local.account_id
+  partition                   = local.partition
+  api                         = local.common.api
+  raw_bucket_name             = module.s3.bucket_names["raw"]
+  raw_bucket_arn              = module.s3.bucket_arns["raw"]
+  kms_key_arn                 = aws_kms_key.lake.arn
+  package_path                = local.package_wheel
+  reserved_concurrency        = var.api_reserved_concurrency
+  key_rate_limit              = var.api_key_rate_limit
+  key_burst_limit             = var.api_key_burst_limit
+  key_quota_limit             = var.api_key_quota_limit
+  key_quota_period            = var.api_key_quota_period
+  api_keys                    = var.api_keys
+  web_acl_arn                 = var.api_web_acl_arn
+  manage_account_logging_role = var.manage_api_gateway_account_logging
+  log_retention_days          = var.log_retention_days
 }

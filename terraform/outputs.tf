@@ -71,3 +71,8 @@ output "dagster_policy_arn" {
   description = "Managed policy of the Dagster code location (Glue job runs, Pipes, catalog, Athena, observers): attach it to the role Dagster runs as (or set dagster_role_names)."
   value       = module.iam.dagster_policy_arn
 }
+
+output "api_url" {
+  description = "The event API's stage URL: POST <api_url>/ingest, GET <api_url>/health with header x-api-key (empty when enable_event_api = false)."
+  value       = try(module.api[0].url, "")
+}

@@ -267,7 +267,7 @@ variable "upload_glue_artifacts" {
 }
 
 variable "glue_wheel_path" {
-  description = "Local path of the package wheel to upload (null = dist/lakehouse-<version>-py3-none-any.whl in the repository)."
+  description = "Local path of the package wheel: uploaded for Glue, and the event API function's code (null = dist/lakehouse-<version>-py3-none-any.whl in the repository)."
   type        = string
   default     = null
 }
@@ -288,6 +288,63 @@ variable "athena_bytes_scanned_cutoff" {
   description = "Per-query scan limit of the Athena workgroup (bytes)."
   type        = number
   default     = 107374182400
+}
+
+# --- event ingestion API ------------------------------------------------------------------------
+
+variable "enable_event_api" {
+  description = "Create the event API (API Gateway REST API + Lambda: POST /ingest, GET /health)."
+  type        = bool
+  default     = true
+}
+
+variable "api_keys" {
+  description = "Event API keys: name -> the lhk_... key `lakehouse api keys add` printed (its hash is in the raw bucket's key file); API Gateway gets the same value. Terraform state holds them: keep the state encrypted."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
+variable "api_key_rate_limit" {
+  description = "Requests/s per API key (usage plan)."
+  type        = number
+  default     = 50
+}
+
+variable "api_key_burst_limit" {
+  description = "Burst per API key (usage plan)."
+  type        = number
+  default     = 100
+}
+
+variable "api_key_quota_limit" {
+  description = "Requests per API key per api_key_quota_period (usage plan)."
+  type        = number
+  default     = 1000000
+}
+
+variable "api_key_quota_period" {
+  description = "Usage plan quota period: DAY, WEEK or MONTH."
+  type        = string
+  default     = "DAY"
+}
+
+variable "api_reserved_concurrency" {
+  description = "Reserved (and maximum) concurrent executions of the API function."
+  type        = number
+  default     = 20
+}
+
+variable "api_web_acl_arn" {
+  description = "A WAFv2 web ACL (REGIONAL) for the API stage (null = none)."
+  type        = string
+  default     = null
+}
+
+variable "manage_api_gateway_account_logging" {
+  description = "Set the account's API Gateway CloudWatch logging role (account- and region-wide; false when the account has one)."
+  type        = bool
+  default     = true
 }
 
 # --- Lake Formation ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Generated files (commit them; ``python -m lakehouse.aws.terraform_config generat
 - ``generated/lakehouse.json``: zones and buckets, the raw-zone prefixes, Glue version, data-lake
   formats, jobs and their script keys, the package wheel's key, the pip requirements the jobs
   install (``--additional-python-modules``, pinned as pyproject.toml pins them), the raw crawler
-  configuration.
+  configuration, the event API's Lambda handler, routes and raw-bucket keys.
 - ``generated/dms_<dataset>.json`` per shipped dataset: the source database, the S3-target
   settings (``DmsS3Settings.to_endpoint_settings()`` under the ``aws_dms_s3_endpoint`` argument
   names), the DMS table mappings (one selection rule per registry database table, as
@@ -65,6 +65,11 @@ GLUE_JOBS = ("bronze_to_silver", "silver_to_gold")
 #: pinned as pyproject.toml pins them. Module -> the pyproject dependency whose pin it takes
 #: (dagster-pipes is released with dagster, which pins it to its own version).
 GLUE_ADDITIONAL_MODULES = {"dagster-pipes": "dagster", "polars": "polars"}
+#: The event API on AWS (terraform/modules/api): API Gateway (REST) -> this Lambda handler, from
+#: the package wheel; it writes accepted requests under the events prefix of the raw bucket and
+#: reads the hashed API keys from the keys object there (lakehouse.events.store / .keys).
+API_LAMBDA_HANDLER = "lakehouse.events.lambda_handler.handler"
+API_ROUTES = (("POST", "ingest"), ("GET", "health"))
 #: Raw-zone crawler: partitions inherit the table's schema (no per-partition schema drift
 #: between full-load and CDC files), compatible schemas are combined into one table.
 CRAWLER_CONFIGURATION = {
@@ -430,6 +435,21 @@ def common_config() -> dict:
             "additional_python_modules": glue_additional_python_modules(),
             "crawler_configuration": CRAWLER_CONFIGURATION,
         },
+        "api": api_config(),
+    }
+
+
+def api_config() -> dict:
+    """``generated/lakehouse.json``'s ``api`` block: the Lambda handler, the routes, the raw-bucket
+    keys the function writes (events) and reads (API keys)."""
+    from lakehouse.events.keys import DEFAULT_KEYS_OBJECT
+    from lakehouse.events.store import RAW_EVENTS_PREFIX
+
+    return {
+        "handler": API_LAMBDA_HANDLER,
+        "routes": {path: method for method, path in API_ROUTES},
+        "events_prefix": RAW_EVENTS_PREFIX,
+        "keys_object": DEFAULT_KEYS_OBJECT,
     }
 
 
@@ -503,6 +523,7 @@ class TerraformOutputs:
     datasync_tasks: dict  # dataset -> DataSync task ARN (datasets with CSV drops)
     # outputs added later: optional, so an outputs file of an older stack still reads
     dagster_policy_arn: str = ""  # attach to the role Dagster runs as (modules/iam)
+    api_url: str = ""  # the event API's stage URL (POST <api_url>/ingest); "" when disabled
     extra: dict = field(default_factory=dict, compare=False)
 
     @classmethod

@@ -483,6 +483,103 @@ def test_dagster_policy_runs_only_the_project_glue_jobs_and_pipes_stays_under_it
     assert module_call("iam")["athena_workgroup_name"] == "${module.athena.workgroup_name}"
 
 
+def test_event_api_is_api_gateway_rest_with_keys_and_a_usage_plan_in_front_of_the_handler():
+    import importlib
+
+    from lakehouse.events.keys import DEFAULT_KEYS_OBJECT
+    from lakehouse.events.store import RAW_EVENTS_PREFIX
+
+    api = "modules/api/main.tf"
+    common = generated("lakehouse.json")["api"]
+    assert common == tc.api_config()
+    assert common["handler"] == tc.API_LAMBDA_HANDLER == "lakehouse.events.lambda_handler.handler"
+    module, name = common["handler"].rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), name))
+    assert common["routes"] == {"ingest": "POST", "health": "GET"}
+    assert (common["events_prefix"], common["keys_object"]) == (
+        RAW_EVENTS_PREFIX,
+        DEFAULT_KEYS_OBJECT,
+    )
+    call = module_call("api")
+    assert call["api"] == "${local.common.api}"
+    assert call["package_path"] == "${local.package_wheel}"
+    assert locals_of("main.tf")["package_wheel"] == (
+        '${coalesce(var.glue_wheel_path, "${path.module}/../dist/${basename(local.common.glue.wheel_key)}")}'
+    )
+    assert call["raw_bucket_name"] == '${module.s3.bucket_names["raw"]}'
+    assert call["raw_bucket_arn"] == '${module.s3.bucket_arns["raw"]}'
+
+    fn = resource(api, "aws_lambda_function", "api")
+    assert fn["handler"] == "${var.api.handler}"
+    assert fn["filename"] == "${var.package_path}"
+    assert fn["source_code_hash"] == "${filebase64sha256(var.package_path)}"
+    assert fn["reserved_concurrent_executions"] == "${var.reserved_concurrency}"
+    assert fn["kms_key_arn"] == "${var.kms_key_arn}" and fn["tracing_config"][0]["mode"] == "Active"
+    env = fn["environment"][0]["variables"]
+    assert env["LAKEHOUSE_ROOT"] == "${local.raw_root}"
+    assert locals_of(api)["raw_root"] == "s3://${var.raw_bucket_name}"
+    assert variables_of("modules/api/variables.tf")["runtime"]["default"] in (
+        "python3.11",
+        "python3.12",
+        "python3.13",
+    )
+
+    # REST API (API keys and usage plans exist only there), one method per route, key required
+    assert resource(api, "aws_api_gateway_rest_api", "this")["api_key_source"] == "HEADER"
+    assert locals_of(api)["routes"] == "${var.api.routes}"
+    method = resource(api, "aws_api_gateway_method", "route")
+    assert method["for_each"] == "${local.routes}" and method["http_method"] == "${each.value}"
+    assert method["api_key_required"] is True
+    assert resource(api, "aws_api_gateway_resource", "route")["path_part"] == "${each.key}"
+    integration = resource(api, "aws_api_gateway_integration", "route")
+    assert integration["type"] == "AWS_PROXY"
+    assert integration["uri"] == "${aws_lambda_function.api.invoke_arn}"
+    permission = resource(api, "aws_lambda_permission", "api")
+    assert permission["source_arn"].endswith("/${each.value}/${each.key}")
+
+    plan = resource(api, "aws_api_gateway_usage_plan", "this")
+    assert plan["throttle_settings"][0] == {
+        "rate_limit": "${var.key_rate_limit}",
+        "burst_limit": "${var.key_burst_limit}",
+    }
+    assert plan["quota_settings"][0] == {
+        "limit": "${var.key_quota_limit}",
+        "period": "${var.key_quota_period}",
+    }
+    key = resource(api, "aws_api_gateway_api_key", "this")
+    assert key["for_each"] == "${nonsensitive(toset(keys(var.api_keys)))}"
+    assert key["value"] == "${var.api_keys[each.key]}"
+    assert variables_of("variables.tf")["api_keys"]["sensitive"] is True
+    assert variables_of("modules/api/variables.tf")["api_keys"]["sensitive"] is True
+    plan_key = resource(api, "aws_api_gateway_usage_plan_key", "this")
+    assert plan_key["usage_plan_id"] == "${aws_api_gateway_usage_plan.this.id}"
+
+    # least privilege: put events, read the key file, logs, the lake key; nothing else
+    statements = policy_statements(api, "function")
+    assert statements["WriteEvents"]["actions"] == ["s3:PutObject"]
+    assert statements["WriteEvents"]["resources"] == [
+        "${var.raw_bucket_arn}/${var.api.events_prefix}*"
+    ]
+    assert statements["ReadApiKeys"]["actions"] == ["s3:GetObject"]
+    assert statements["ReadApiKeys"]["resources"] == [
+        "${var.raw_bucket_arn}/${var.api.keys_object}"
+    ]
+    actions = sorted(a for st in statements.values() for a in st["actions"])
+    assert actions == sorted(
+        [
+            "s3:PutObject",
+            "s3:GetObject",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ]
+    )
+    stage = resource(api, "aws_api_gateway_stage", "this")
+    assert stage["xray_tracing_enabled"] is True and "access_log_settings" in stage
+    assert outputs_of("outputs.tf")["api_url"]["value"] == '${try(module.api[0].url, "")}'
+
+
 def test_athena_workgroup_enforces_results_location_and_encryption():
     wg = resource("modules/athena/main.tf", "aws_athena_workgroup", "this")
     conf = wg["configuration"][0]
