@@ -13,8 +13,24 @@ Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
 Exactly once: each run appends the rows of every file not yet ingested in ONE Delta commit whose
 commit metadata lists those files (``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
 list with the Delta version it matches, and is rebuilt from the commit history when it lags the
-table (a crash between the commit and the cache write). A file is identified by key and size, so
-replaying a run is a no-op and a rewritten file (a DMS reload) is ingested again.
+table (a crash between the commit and the cache write). A CDC or CSV file is identified by key
+and size, so replaying a run is a no-op; a full-load (``LOAD…``) file by key, size and
+last-modified time, so a rewritten one (a DMS reload, even of unchanged data whose new timestamps
+have the same width) is ingested again. (Ids recorded as ``key#size`` before last-modified times
+were recorded still match by key and size.)
+
+The load log: every ingestion of a full-load file — empty ones included, which add no rows — is
+recorded in the same commit (``lakehouse.loads``: key, ``ingested_at`` = the rows'
+``_ingested_at``, ``start``) and in the cache — except a file that cannot be read or whose every
+row was rejected, which tells nothing about the baseline; ``load_log`` returns it with the commit version
+and the full load (*generation*) each ingestion belongs to. ``start`` is the position in the
+total order (``engine.sequencing``) where the file's load begins: the smallest ``_sequence`` of
+its rows, or for a file without rows its last-modified time. Generations (``load_generations``):
+the ingestions in ``start`` order, a new generation beginning whenever a file name repeats within
+the current one — a full load writes each ``LOAD`` name once, and a reload starts again at
+``LOAD00000001``. So a full load spread over several files and bronze runs is one generation,
+however bronze batches it; generation 0 is the first baseline, every later one a reload (see
+``engine.silver``). Ingestions with the same key and start (a replayed file) count once.
 
 Bad input never stops the other files: rows that fail parsing or casting, and whole files that
 cannot be read (truncated gzip, another table's shape), go to ``quarantine/<table>`` (Delta:
@@ -26,7 +42,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import polars as pl
@@ -34,6 +50,7 @@ import polars as pl
 from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import write_quarantine
+from lakehouse.engine.sequencing import sequence_expr, sequence_text
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import dms_format
 from lakehouse.replication.dms_settings import DmsS3Settings
@@ -52,6 +69,7 @@ LINEAGE_COLUMNS = (
     "_ingested_at",
 )
 FILES_METADATA_KEY = "lakehouse.files"
+LOADS_METADATA_KEY = "lakehouse.loads"
 CSV_DROP_SETTINGS = DmsS3Settings(AddColumnName=True)
 
 
@@ -76,8 +94,43 @@ def _state_key(spec: TableSpec) -> str:
     return f"_state/bronze/{spec.name}.json"
 
 
-def _file_id(obj: ObjectInfo) -> str:
+@dataclass(frozen=True)
+class LoadIngestion:
+    """One ingestion of a full-load file (see "The load log" in the module docstring)."""
+
+    key: str
+    version: int  # the bronze commit that ingested it
+    ingested_at: datetime  # equals the ``_ingested_at`` of its rows
+    start: str  # where its load begins in the total order (a ``_sequence`` value)
+    generation: int = 0
+
+    def to_json(self) -> dict:
+        return {"key": self.key, "ingested_at": self.ingested_at.isoformat(), "start": self.start}
+
+    @classmethod
+    def from_json(cls, data: dict, version: int) -> LoadIngestion:
+        at = datetime.fromisoformat(data["ingested_at"])
+        return cls(data["key"], version, at, data["start"])
+
+
+def _is_load(spec: TableSpec, obj: ObjectInfo) -> bool:
+    if spec.source == "csv_drop":
+        return False
+    try:
+        return dms_format.parse_file_name(obj.key)[0] == "load"
+    except dms_format.DmsFormatError:
+        return False
+
+
+def _file_id(obj: ObjectInfo, spec: TableSpec | None = None) -> str:
+    """``key#size``; a full-load file also carries its last-modified time (µs): ``#size#mtime``."""
+    if spec is not None and _is_load(spec, obj):
+        return f"{obj.key}#{obj.size}#{round(obj.mtime * 1_000_000)}"
     return f"{obj.key}#{obj.size}"
+
+
+def _done(obj: ObjectInfo, spec: TableSpec, done: set[str]) -> bool:
+    return _file_id(obj, spec) in done or f"{obj.key}#{obj.size}" in done
 
 
 def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
@@ -101,25 +154,75 @@ def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
 
 
 def ingested_files(lake: Lake, spec: TableSpec) -> set[str]:
-    """File ids (``key#size``) already in ``bronze/<table>``; see the module docstring."""
+    """File ids (``key#size[#mtime]``) already in ``bronze/<table>``; see the module docstring."""
+    return _state(lake, spec)[0]
+
+
+def load_log(lake: Lake, spec: TableSpec) -> list[LoadIngestion]:
+    """Every full-load file ingestion of ``bronze/<table>``, by version and key, with its
+    generation (``load_generations``); see "The load log" in the module docstring."""
+    return load_generations(_state(lake, spec)[1])
+
+
+def load_generations(entries: list[LoadIngestion]) -> list[LoadIngestion]:
+    """``entries`` (by version and key) with ``generation`` set: walk them in ``start`` order;
+    a file name already in the current generation begins the next one. The same key and start
+    (a replayed file) belong to the generation of their first occurrence."""
+    gen, names, first = 0, set(), {}
+    for e in sorted(entries, key=lambda e: (e.start, e.version, e.key)):
+        if (e.key, e.start) in first:
+            continue
+        if e.key in names:
+            gen, names = gen + 1, set()
+        names.add(e.key)
+        first[(e.key, e.start)] = gen
+    out = [replace(e, generation=first[(e.key, e.start)]) for e in entries]
+    return sorted(out, key=lambda e: (e.version, e.key))
+
+
+def _state(lake: Lake, spec: TableSpec) -> tuple[set[str], list[LoadIngestion]]:
+    """(file ids, load log) of the bronze table: the cache, caught up with the commit history."""
     cache = json.loads(lake.read_text(_state_key(spec))) if lake.exists(_state_key(spec)) else None
+    if cache is not None and "loads" not in cache:
+        cache = None  # written before the load log existed: rebuild from the history
     dt = open_table(lake, bronze_key(spec))
     if dt is None:  # no table yet
-        return set()
+        return set(), []
     version = dt.version()
     files = set(cache["files"]) if cache else set()
+    loads = [LoadIngestion.from_json(e, e["version"]) for e in cache["loads"]] if cache else []
     cached_version = cache["version"] if cache else -1
     if cached_version < version:
         for entry in dt.history(version - cached_version):
             meta = entry.get(FILES_METADATA_KEY) or (entry.get("userMetadata") or None)
             if meta and isinstance(meta, str):
                 files.update(json.loads(meta))
-        _save_cache(lake, spec, version, files)
-    return files
+            if entry.get(LOADS_METADATA_KEY) and entry.get("version", -1) > cached_version:
+                loads += [
+                    LoadIngestion.from_json(e, entry["version"])
+                    for e in json.loads(entry[LOADS_METADATA_KEY])
+                ]
+        loads.sort(key=lambda e: (e.version, e.key))
+        _save_cache(lake, spec, version, files, loads)
+    return files, loads
 
 
-def _save_cache(lake: Lake, spec: TableSpec, version: int, files: set[str]) -> None:
-    lake.write_text(_state_key(spec), json.dumps({"version": version, "files": sorted(files)}))
+def _save_cache(
+    lake: Lake, spec: TableSpec, version: int, files: set[str], loads: list[LoadIngestion]
+) -> None:
+    state = {
+        "version": version,
+        "files": sorted(files),
+        "loads": [{**e.to_json(), "version": e.version} for e in loads],
+    }
+    lake.write_text(_state_key(spec), json.dumps(state))
+
+
+def _load_start(obj: ObjectInfo, frame: pl.DataFrame | None) -> str:
+    """Where a full-load file's load begins: its first row in the total order, or its mtime."""
+    if frame is not None and frame.height:
+        return frame.select(sequence_expr().min()).item()
+    return sequence_text(datetime.fromtimestamp(obj.mtime, UTC), None, "load", obj.key, 0)
 
 
 def _lineage(
@@ -268,16 +371,21 @@ def ingest(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     result = BronzeResult(spec.name)
-    done = ingested_files(lake, spec)
-    todo = [o for o in raw_files(lake, spec) if _file_id(o) not in done]
+    done, loads = _state(lake, spec)
+    todo = [o for o in raw_files(lake, spec) if not _done(o, spec, done)]
     if max_files is not None:
         todo = todo[:max_files]
     if not todo:
         result.seconds = time.perf_counter() - started
         return result
-    frames, quarantine = [], []
+    frames, quarantine, new_loads = [], [], []
+    at = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     for obj in todo:
         frame, q = read_file(lake, spec, settings, obj, now)
+        # a full-load file that cannot be read, or whose every row was rejected, tells nothing
+        # about the baseline: it is not logged (an empty file is: it empties the table)
+        if _is_load(spec, obj) and frame is not None and (frame.height or not q):
+            new_loads.append(LoadIngestion(obj.key, -1, at, _load_start(obj, frame)))
         quarantine.extend(q)
         result.bytes_read += obj.size
         if q:
@@ -287,12 +395,15 @@ def ingest(
         if frame is not None and frame.height:
             frames.append(frame)
     result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
-    ids = [_file_id(o) for o in todo]
+    ids = [_file_id(o, spec) for o in todo]
     if len(frames) == 1:
         data = frames[0]
     else:
         data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
-    props = CommitProperties(custom_metadata={FILES_METADATA_KEY: json.dumps(ids)})
+    metadata = {FILES_METADATA_KEY: json.dumps(ids)}
+    if new_loads:
+        metadata[LOADS_METADATA_KEY] = json.dumps([e.to_json() for e in new_loads])
+    props = CommitProperties(custom_metadata=metadata)
     write_deltalake(
         lake.uri(bronze_key(spec)),
         # view types: no copy (the Delta schema is the same "string"/"binary" either way)
@@ -304,7 +415,8 @@ def ingest(
         partition_by=None,
     )
     version = open_table(lake, bronze_key(spec)).version()
-    _save_cache(lake, spec, version, done | set(ids))
+    loads = loads + [replace(e, version=version) for e in new_loads]
+    _save_cache(lake, spec, version, done | set(ids), loads)
     result.files = [o.key for o in todo]
     result.rows = data.height
     result.rows_by_op = dict(data.group_by("_op").len().iter_rows()) if data.height else {}

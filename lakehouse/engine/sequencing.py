@@ -12,6 +12,8 @@ its key) into a delete of the old key plus the update of the new key, at the sam
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
@@ -20,6 +22,7 @@ from lakehouse.registry.model import TableSpec
 SEQUENCE = "_sequence"
 _NULL_TS = "0000-00-00T00:00:00.000000"
 _NULL_SEQ = "0" * 35
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def sequence_expr() -> pl.Expr:
@@ -30,6 +33,26 @@ def sequence_expr() -> pl.Expr:
     return pl.concat_str([ts, seq, rank, pl.col("_source_file"), row], separator="|").alias(
         SEQUENCE
     )
+
+
+def sequence_text(
+    commit_ts: datetime | None,
+    change_seq: str | None,
+    file_kind: str,
+    source_file: str,
+    source_row: int | None,
+) -> str:
+    """The ``_sequence`` that ``sequence_expr`` gives a row with these lineage values."""
+    ts = _NULL_TS if commit_ts is None else commit_ts.astimezone(UTC).strftime(_TS_FORMAT)
+    seq = (change_seq or _NULL_SEQ).rjust(35, "0")
+    rank = "1" if file_kind == "cdc" else "0"
+    return f"{ts}|{seq}|{rank}|{source_file}|{source_row or 0:012d}"
+
+
+def sequence_commit_ts(sequence: str) -> datetime | None:
+    """The commit timestamp a ``_sequence`` value starts with (None for a null timestamp)."""
+    ts = sequence.split("|", 1)[0]
+    return None if ts == _NULL_TS else datetime.strptime(ts, _TS_FORMAT).replace(tzinfo=UTC)
 
 
 def with_sequence(changes: pl.DataFrame) -> pl.DataFrame:

@@ -13,6 +13,21 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
   ``_sequence``) so a late older update cannot resurrect the row; tombstones older than the
   retention period are garbage-collected (``gc_tombstones``);
 - a primary-key update with a before-image moves the row (delete old key, upsert new key);
+- full loads and reloads (DMS ``reload-target``): a table's first full load (generation 0 of
+  ``bronze.load_log``) sets its baseline; every later generation is a *reload* that replaces it
+  without losing later changes. A reload begins at its ``start`` (the earliest row of its LOAD
+  files in the total order; for LOAD files without rows, their last-modified time). At that
+  point every key live before the start and absent from the reload's valid LOAD rows (its new
+  baseline) is deleted — a ``D`` at the start, with a tombstone like any delete, and closing its
+  SCD2 version — unless silver already holds a change of that key ordered at or after the start
+  (a later insert survives). Changes ordered before the start of the latest reload are
+  superseded by it: ignored whenever they arrive (late files included).
+  Grouping: a reload is a generation of the load log — LOAD files in ``start`` order, a new
+  generation whenever a file name repeats — not a bronze batch, so a reload whose files reach
+  bronze over several runs is one reload; until its last file arrives, the rows of its missing
+  files are absent (they come back when it does). A LOAD row that breaks a row rule is
+  quarantined and its key is not in the new baseline. A reload whose LOAD files were all
+  unreadable is not seen (``bronze``); keyless (append-only) tables append a reload's rows;
 - a table without a primary key is append-only (inserts only, as DMS captures it);
 - PII columns are standardised (``engine.pii``) and rows breaking the registry's row-level
   rules go to ``quarantine/<table>`` (stage ``silver``) instead of the table.
@@ -21,7 +36,8 @@ Incremental and exactly once: every silver commit records in its commit metadata
 version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
 files added after that version. Tombstones are written before the silver MERGE, so a crash
 between the two re-applies the same batch with the same result. ``full_refresh=True`` rebuilds
-from all of bronze and gives the identical table.
+from all of bronze and gives the identical table (reloads included: the load log is part of
+bronze).
 """
 
 from __future__ import annotations
@@ -37,7 +53,13 @@ import pyarrow.dataset as pads
 
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.pii import standardize_pii
-from lakehouse.engine.sequencing import SEQUENCE, explode_key_changes, last_per_key, with_sequence
+from lakehouse.engine.sequencing import (
+    SEQUENCE,
+    explode_key_changes,
+    last_per_key,
+    sequence_commit_ts,
+    with_sequence,
+)
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -73,6 +95,8 @@ class SilverResult:
     version: int | None = None
     history_rows: int = 0
     quarantined: int = 0
+    reload_generation: int | None = None  # the latest reload (full-load generation) applied
+    reload_deletes: int = 0  # keys the reloads removed (before the MERGE's sequence check)
     full_refresh: bool = False
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
@@ -251,10 +275,12 @@ def apply_changes(
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
     changes, bronze_version = read_bronze_changes(lake, spec, after)
     result.bronze_version = bronze_version
-    if changes.height == 0 and not full_refresh:
+    reloads, barrier = _reloads(lake, spec, after, bronze_version)
+    if changes.height == 0 and not full_refresh and not reloads:
         return _finish(lake, spec, result, started)
-    if changes.height:
+    if changes.width:
         changes = standardize_pii(with_sequence(changes), spec)
+    if changes.height:
         changes, result.quarantined = _quarantine_rule_failures(
             lake, spec, changes, now, write=not full_refresh
         )
@@ -275,8 +301,15 @@ def apply_changes(
         return _finish(lake, spec, result, started)
 
     exploded = explode_key_changes(changes, spec)
+    if reloads:
+        gone = _reload_deletes(spec, changes, reloads, None if full_refresh else target)
+        result.reload_generation, result.reload_deletes = reloads[-1].generation, gone.height
+        exploded = pl.concat([exploded, gone], how="diagonal_relaxed") if gone.height else exploded
     if spec.scd_type == 2:
         result.history_rows = _apply_history(lake, spec, exploded, bronze_version, full_refresh)
+    candidates = exploded.height
+    if barrier is not None:  # changes ordered before the latest reload began: superseded by it
+        exploded = exploded.filter(pl.col(SEQUENCE) >= barrier)
     batch = last_per_key(exploded, spec)
     if full_refresh:
         tomb_rows = batch.filter(pl.col("_op") == "D")
@@ -306,7 +339,8 @@ def apply_changes(
         result.ignored = changes.height - batch.height
         return _finish(lake, spec, result, started)
 
-    superseded = exploded.height - batch.height  # older changes of a key within the batch
+    # older changes of a key within the batch, and changes from before the latest reload
+    superseded = candidates - batch.height
     batch, tomb_ignored = _filter_tombstoned(lake, spec, batch)
     result.ignored = superseded + tomb_ignored
     _write_tombstones(lake, spec, batch, now)
@@ -350,6 +384,98 @@ def apply_changes(
     result.deleted = int(metrics.get("num_target_rows_deleted", 0))
     result.ignored += batch.height - result.inserted - result.updated - result.deleted
     return _finish(lake, spec, result, started)
+
+
+@dataclass(frozen=True)
+class _Reload:
+    """One reload (a full-load generation >= 1 of ``bronze.load_log``)."""
+
+    generation: int
+    start: str  # the smallest start of its files: where the reload begins in the total order
+    files: tuple[tuple[str, datetime], ...]  # (key, ingested_at) of its ingestions
+    source_file: str  # the file ``start`` comes from (lineage of the deletes)
+    ingested_at: datetime
+
+
+def _reloads(
+    lake: Lake, spec: TableSpec, after: int | None, bronze_version: int | None
+) -> tuple[list[_Reload], str | None]:
+    """(the reloads with a file in bronze versions after ``after`` — all when None —, oldest
+    first; the start of the latest reload up to ``bronze_version``: the barrier)."""
+    from lakehouse.engine.bronze import load_log
+
+    if bronze_version is None or not spec.primary_key:
+        return [], None
+    by_gen: dict[int, list] = {}
+    for e in load_log(lake, spec):
+        if e.version <= bronze_version:
+            by_gen.setdefault(e.generation, []).append(e)
+    reloads = []
+    for gen, entries in sorted(by_gen.items()):
+        if gen == 0:
+            continue  # the first baseline: nothing to replace
+        first = min(entries, key=lambda e: e.start)
+        files = tuple((e.key, e.ingested_at) for e in entries)
+        reloads.append(_Reload(gen, first.start, files, first.key, first.ingested_at))
+    barrier = reloads[-1].start if reloads else None
+    new = [
+        r for r in reloads if after is None or any(e.version > after for e in by_gen[r.generation])
+    ]
+    return new, barrier
+
+
+def _reload_deletes(
+    spec: TableSpec, changes: pl.DataFrame, reloads: list[_Reload], target
+) -> pl.DataFrame:
+    """``D`` changes at each reload's start for the keys live just before it and absent from its
+    baseline (its valid full-load rows). Live: every silver row (``target``; None for a full
+    refresh) older than the start, and the keys whose latest change of the batch before the start
+    is not a delete; a silver row at or after the start was changed after the reload began and
+    stays."""
+    keys = list(spec.primary_key)
+    cols = [*keys, SEQUENCE, "_op"]
+    prior = changes.select(cols) if changes.width else pl.DataFrame()
+    current = None
+    if target is not None:
+        current = pl.from_arrow(target.to_pyarrow_table(columns=[*keys, SEQUENCE]))
+        current = current.with_columns(pl.lit("I").alias("_op")).select(cols)
+        prior = pl.concat([current, prior], how="vertical_relaxed") if prior.width else current
+    if prior.height == 0:
+        return pl.DataFrame()
+    loads = changes.filter(pl.col("_file_kind") == "load") if changes.height else changes.clear()
+    out: list[pl.DataFrame] = []
+    for r in reloads:
+        members = pl.DataFrame(
+            {"_source_file": [f for f, _ in r.files], "_ingested_at": [t for _, t in r.files]},
+            schema={"_source_file": pl.String, "_ingested_at": pl.Datetime("us", "UTC")},
+        )
+        baseline = (
+            loads.join(members, on=["_source_file", "_ingested_at"], how="semi").select(keys)
+            if loads.height
+            else prior.clear().select(keys)
+        )
+        before = pl.concat(
+            [prior.filter(pl.col(SEQUENCE) < r.start), *[o.select(cols) for o in out]]
+        )
+        live = last_per_key(before, spec).filter(pl.col("_op") != "D").select(keys)
+        if current is not None:  # a silver row older than the reload goes even when the batch
+            # deletes it before the reload: that delete is superseded by the reload's
+            older = current.filter(pl.col(SEQUENCE) < r.start).select(keys)
+            live = pl.concat([live, older], how="vertical_relaxed").unique()
+            changed = current.filter(pl.col(SEQUENCE) >= r.start).select(keys)
+            live = live.join(changed, on=keys, how="anti")
+        gone = live.join(baseline, on=keys, how="anti")
+        out.append(
+            gone.with_columns(
+                pl.lit("D").alias("_op"),
+                pl.lit(r.start).alias(SEQUENCE),
+                pl.lit(sequence_commit_ts(r.start), pl.Datetime("us", "UTC")).alias("_commit_ts"),
+                pl.lit(r.source_file).alias("_source_file"),
+                pl.lit(r.ingested_at, pl.Datetime("us", "UTC")).alias("_ingested_at"),
+                pl.lit("load").alias("_file_kind"),
+            )
+        )
+    return pl.concat(out, how="vertical") if out else pl.DataFrame()
 
 
 def _quarantine_rule_failures(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -86,6 +88,50 @@ def test_replay_is_a_no_op_and_a_rewritten_file_is_ingested_again(lake):
     history = DeltaTable(lake.uri("bronze/parts")).history()
     files = [json.loads(h["lakehouse.files"]) for h in history if "lakehouse.files" in h]
     assert sorted(len(f) for f in files) == [1, 1]
+
+
+def _touch(lake, key, second):
+    t = datetime(2024, 1, 1, 0, 0, second, tzinfo=UTC).timestamp()
+    os.utime(lake.path / key, (t, t))
+
+
+def test_a_load_file_rewritten_with_the_same_size_is_ingested_again(lake):
+    """A reload of unchanged data rewrites LOAD files with new timestamps of the same width: a
+    full-load file is known by key, size and last-modified time (CDC files by key and size)."""
+    body = HEADER + _row("I", "a", n=1)
+    lake.write_text(PREFIX + "LOAD00000001.csv", body)
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("U", "a", n=2))
+    _touch(lake, PREFIX + "LOAD00000001.csv", 1)
+    assert bronze.ingest(lake, SPEC, SETTINGS).rows == 2
+    lake.write_text(PREFIX + "LOAD00000001.csv", body.replace("00:00:01", "00:00:05"))
+    _touch(lake, PREFIX + "LOAD00000001.csv", 5)
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("U", "a", n=2))  # replayed
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert [f.rsplit("/", 1)[-1] for f in res.files] == ["LOAD00000001.csv"]
+    assert bronze.ingest(lake, SPEC, SETTINGS).files == []
+
+
+def test_the_load_log_numbers_reloads_and_survives_a_lost_cache(lake):
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a", n=1))
+    lake.write_text(PREFIX + "LOAD00000002.csv", HEADER)  # an empty full-load file
+    _touch(lake, PREFIX + "LOAD00000002.csv", 3)
+    bronze.ingest(lake, SPEC, SETTINGS)
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "b", n=4))
+    lake.write_text(PREFIX + "LOAD00000003.csv", HEADER + _row("I", "c", n=5))  # joins the reload
+    bronze.ingest(lake, SPEC, SETTINGS)
+    log = bronze.load_log(lake, SPEC)
+    got = [(e.key.rsplit("/", 1)[-1], e.version, e.generation, e.start[:26]) for e in log]
+    assert got == [
+        ("LOAD00000001.csv", 0, 0, "2024-01-01T00:00:01.000000"),
+        ("LOAD00000002.csv", 0, 0, "2024-01-01T00:00:03.000000"),  # no rows: its mtime
+        ("LOAD00000001.csv", 1, 1, "2024-01-01T00:00:04.000000"),
+        ("LOAD00000003.csv", 1, 1, "2024-01-01T00:00:05.000000"),
+    ]
+    assert log[0].start.endswith(f"|{PREFIX}LOAD00000001.csv|000000000002")  # header is row 1
+    ingested = _bronze(lake).filter(pl.col("sku") == "b")["_ingested_at"][0]
+    assert log[2].ingested_at == ingested
+    lake.delete("_state/bronze/parts.json")  # the cache is rebuilt from the commit history
+    assert bronze.load_log(lake, SPEC) == log
 
 
 def test_bad_input_corpus_goes_to_quarantine_and_the_rest_flows(lake):

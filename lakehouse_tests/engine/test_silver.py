@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -94,22 +95,129 @@ def test_primary_key_update_moves_the_row(lake):
     assert _state(lake) == {10: ("a", 1), 2: ("b", 1)}
 
 
+def _write(lake, spec, name, *lines, second=None):
+    """Write a raw file; ``second`` sets its last-modified time (2024-01-01 00:00:<second>)."""
+    lake.write_text(spec.raw_prefix + name, HEADER + "".join(lines))
+    if second is not None:
+        t = datetime(2024, 1, 1, 0, 0, second, tzinfo=UTC).timestamp()
+        os.utime(lake.path / (spec.raw_prefix + name), (t, t))
+
+
+def _run(lake, spec=SPEC):
+    bronze.ingest(lake, spec, SETTINGS)
+    return silver.apply_changes(lake, spec)
+
+
+def _tombstones(lake, spec=SPEC) -> dict[int, str]:
+    tomb = DeltaTable(lake.uri(silver.tombstone_key(spec))).to_pyarrow_table()
+    return dict(zip(tomb["id"].to_pylist(), tomb["_sequence"].to_pylist(), strict=True))
+
+
+def _assert_full_refresh_identical(lake, spec=SPEC):
+    before = silver.read_silver(lake, spec).sort("id")
+    silver.apply_changes(lake, spec, full_refresh=True)
+    assert silver.read_silver(lake, spec).sort("id").equals(before)
+
+
 def test_reload_replaces_the_baseline_without_losing_later_changes(lake):
     _drop(lake, SPEC, "LOAD00000001.csv", _line("I", 1, 1, "a"), _line("I", 1, 2, "b"))
     _drop(lake, SPEC, "20240101-000002000.csv", _line("U", 2, 1, "a2"))
     # DMS reload-target at second 5: a new baseline (row 2 gone, row 3 new) ...
-    lake.write_text(
-        SPEC.raw_prefix + "LOAD00000001.csv",
-        HEADER + _line("I", 5, 1, "a2", seq=0) + _line("I", 5, 3, "c", seq=0),
-    )
+    _write(lake, SPEC, "LOAD00000001.csv", _line("I", 5, 1, "a2"), _line("I", 5, 3, "c"))
     # ... and a change committed after it
-    lake.write_text(SPEC.raw_prefix + "20240101-000006000.csv", HEADER + _line("U", 6, 3, "c2"))
-    bronze.ingest(lake, SPEC, SETTINGS)
-    silver.apply_changes(lake, SPEC)
-    state = _state(lake)
-    assert state[1] == ("a2", 1) and state[3] == ("c2", 1)
-    # a reload is not a delete: rows absent from the new baseline are found by reconciliation
-    assert 2 in state
+    _write(lake, SPEC, "20240101-000006000.csv", _line("U", 6, 3, "c2"))
+    res = _run(lake)
+    assert _state(lake) == {1: ("a2", 1), 3: ("c2", 1)}
+    assert res.reload_generation == 1 and res.deleted == 1
+    # row 2 is deleted like a delete: its tombstone holds the reload's start (the first LOAD row)
+    assert _tombstones(lake)[2].startswith("2024-01-01T00:00:05.000000|")
+    _assert_full_refresh_identical(lake)
+
+
+def test_a_change_ordered_after_the_reload_began_survives_and_one_before_is_ignored(lake):
+    _drop(lake, SPEC, "LOAD00000001.csv", _line("I", 1, 1, "a"), _line("I", 1, 2, "b"))
+    # an insert committed at second 7, after the reload began (5), arrives before the reload
+    _drop(lake, SPEC, "20240101-000007000.csv", _line("I", 7, 4, "d"))
+    _write(lake, SPEC, "LOAD00000001.csv", _line("I", 5, 1, "a"))
+    _run(lake)
+    assert _state(lake) == {1: ("a", 1), 4: ("d", 1)}  # 2 is gone, the later insert stays
+    # a file committed before the reload (second 3) arrives late: the reload superseded it
+    _write(lake, SPEC, "20240101-000003000.csv", _line("I", 3, 9, "late"), _line("U", 3, 2, "z"))
+    late = _run(lake)
+    assert _state(lake) == {1: ("a", 1), 4: ("d", 1)}
+    assert late.ignored == 2 and late.inserted == 0
+    _assert_full_refresh_identical(lake)
+
+
+def test_a_reload_spanning_files_and_bronze_runs_is_one_baseline(lake):
+    # the first full load arrives over two bronze runs: both files are the baseline (no reload)
+    _write(lake, SPEC, "LOAD00000001.csv", _line("I", 1, 1, "a"), _line("I", 1, 2, "b"))
+    _run(lake)
+    _write(lake, SPEC, "LOAD00000002.csv", _line("I", 1, 3, "c"), _line("I", 1, 4, "d"))
+    assert _run(lake).reload_generation is None
+    assert set(_state(lake)) == {1, 2, 3, 4}
+    # a reload rewrites both files; bronze sees the first one, then the second one
+    _write(lake, SPEC, "LOAD00000001.csv", _line("I", 5, 1, "a"))
+    assert _run(lake).reload_generation == 1
+    # until LOAD00000002 of the reload arrives, its rows are missing (documented)
+    assert set(_state(lake)) == {1}
+    _write(lake, SPEC, "LOAD00000002.csv", _line("I", 5, 3, "c"), _line("I", 5, 5, "e"))
+    res = _run(lake)
+    assert res.reload_generation == 1  # the same reload, not a new one
+    assert _state(lake) == {1: ("a", 1), 3: ("c", 1), 5: ("e", 1)}
+    loads = bronze.load_log(lake, SPEC)
+    assert [(e.key.rsplit("/", 1)[-1], e.generation) for e in loads] == [
+        ("LOAD00000001.csv", 0),
+        ("LOAD00000002.csv", 0),
+        ("LOAD00000001.csv", 1),
+        ("LOAD00000002.csv", 1),
+    ]
+    _assert_full_refresh_identical(lake)
+
+
+def test_an_empty_reload_deletes_the_old_baseline(lake):
+    """A table truncated at the source (DMS does not capture TRUNCATE), then reloaded: the LOAD
+    file has no rows, so the reload begins at the file's last-modified time."""
+    _drop(lake, SPEC, "LOAD00000001.csv", _line("I", 1, 1, "a"), _line("I", 1, 2, "b"))
+    _drop(lake, SPEC, "20240101-000002000.csv", _line("I", 2, 3, "c"))
+    _write(lake, SPEC, "LOAD00000001.csv", second=10)  # header only
+    _write(lake, SPEC, "20240101-000012000.csv", _line("I", 12, 4, "d"))
+    res = _run(lake)
+    assert _state(lake) == {4: ("d", 1)} and res.deleted == 3
+    _assert_full_refresh_identical(lake)
+
+
+def test_an_empty_first_load_is_a_baseline_too(lake):
+    _write(lake, SPEC, "LOAD00000001.csv", second=1)  # the table was empty at the full load
+    _run(lake)
+    _drop(lake, SPEC, "20240101-000002000.csv", _line("I", 2, 1, "a"), _line("I", 3, 2, "b"))
+    # row 2 disappears without a captured change (TRUNCATE + insert of 1), then a reload
+    _write(lake, SPEC, "LOAD00000001.csv", _line("I", 5, 1, "a"), second=5)
+    assert _run(lake).reload_generation == 1
+    assert _state(lake) == {1: ("a", 1)}
+    _assert_full_refresh_identical(lake)
+
+
+def test_scd2_history_closes_the_rows_a_reload_removes(lake):
+    _drop(lake, SCD2, "LOAD00000001.csv", _line("I", 1, 1, "v1"), _line("I", 1, 2, "w1"))
+    _write(lake, SCD2, "LOAD00000001.csv", _line("I", 5, 1, "v1"))
+    _run(lake, SCD2)
+    hist = pl.from_arrow(DeltaTable(lake.uri("silver/people_history")).to_pyarrow_table())
+    rows = (
+        hist.sort("id", "__start_at")
+        .select(
+            "id",
+            "__is_current",
+            pl.col("__start_at").dt.second(),
+            pl.col("__end_at").dt.second(),
+        )
+        .rows()
+    )
+    assert rows == [(1, False, 1, 5), (1, True, 5, None), (2, False, 1, 5)]
+    assert _state(lake, SCD2) == {1: ("v1", 1)}
+    silver.apply_changes(lake, SCD2, full_refresh=True)
+    again = pl.from_arrow(DeltaTable(lake.uri("silver/people_history")).to_pyarrow_table())
+    assert again.sort("id", "__start_at").equals(hist.sort("id", "__start_at"))
 
 
 def test_full_refresh_gives_the_identical_table(lake):
@@ -220,3 +328,23 @@ def test_pii_is_standardised_in_silver():
         spec,
     )
     assert out.rows() == [(1, "jane.doe@example.com", "5551234567x89"), (2, None, "+15551234567")]
+
+
+def test_sequence_text_is_the_sequence_of_those_lineage_values():
+    from lakehouse.engine.sequencing import sequence_commit_ts, sequence_expr, sequence_text
+
+    rows = [
+        (datetime(2024, 1, 1, 0, 0, 5, 123456, tzinfo=UTC), "12", "load", "raw/x/LOAD1.csv", 2),
+        (None, None, "cdc", "raw/x/20240101-000000000.csv", None),
+    ]
+    schema = {
+        "_commit_ts": pl.Datetime("us", "UTC"),
+        "_change_seq": pl.String,
+        "_file_kind": pl.String,
+        "_source_file": pl.String,
+        "_source_row": pl.Int64,
+    }
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    assert frame.select(sequence_expr())["_sequence"].to_list() == [sequence_text(*r) for r in rows]
+    assert sequence_commit_ts(sequence_text(*rows[0])) == rows[0][0]
+    assert sequence_commit_ts(sequence_text(*rows[1])) is None

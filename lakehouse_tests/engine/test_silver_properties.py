@@ -4,6 +4,7 @@ reference model applied in commit order — incrementally and after a full refre
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -114,6 +115,145 @@ def test_silver_equals_reference_model(tmp_path_factory, script, seed):
         bronze.ingest(lake, SPEC, SETTINGS)
         silver.apply_changes(lake, SPEC)
         if rng.random() < 0.3:  # a replayed run is a no-op
+            bronze.ingest(lake, SPEC, SETTINGS)
+            silver.apply_changes(lake, SPEC)
+    assert _silver_state(lake) == expected
+    silver.apply_changes(lake, SPEC, full_refresh=True)
+    assert _silver_state(lake) == expected
+
+
+# ------------------------------------------------------------------ full loads and reloads
+reload_ops = st.lists(
+    st.tuples(st.sampled_from("IUDKTRR"), st.integers(0, 7), st.text("abc", max_size=3)),
+    min_size=1,
+    max_size=30,
+)
+_ZERO_SEQ = change_seq(0, 0)
+
+
+def _ts(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _history_with_reloads(initial: int, script):
+    """A source with ``initial`` rows, fully loaded before ``script`` runs. Besides I/U/D/K (as in
+    ``_history``): ``T`` removes a row at the source without a captured change (a TRUNCATE or a
+    delete DMS missed), ``R`` reloads the table (a full load of the source at that instant).
+
+    Returns (changes, loads, expected): the CDC changes, the full loads as (time, rows) — the
+    first one is the initial load — and the state the captured stream describes: the last full
+    load, then the changes committed after it."""
+    source = {k: f"v{k}" for k in range(1, initial + 1)}
+    loads = [(T0 - timedelta(milliseconds=1), dict(source))]
+    changes = []
+    next_key = 100
+    for step, (op, pick, val) in enumerate(script):
+        at = T0 + timedelta(milliseconds=step)
+        keys = sorted(source)
+        if op == "R":
+            loads.append((at, dict(source)))
+            continue
+        if op == "T":
+            if keys:
+                del source[keys[pick % len(keys)]]
+            continue
+        seq = change_seq(1000 + step, 0)
+        if op == "I" or not keys:
+            k = next_key = next_key + 1
+            source[k] = val
+            changes.append(("I", _ts(at), k, val, k, seq))
+            continue
+        k = keys[pick % len(keys)]
+        if op == "U":
+            source[k] = val
+            changes.append(("U", _ts(at), k, val, k, seq))
+        elif op == "D":
+            del source[k]
+            changes.append(("D", _ts(at), k, None, k, seq))
+        else:
+            new = next_key = next_key + 1
+            source[new] = source.pop(k)
+            changes.append(("U", _ts(at), new, source[new], k, seq))
+    last_at, expected = loads[-1][0], dict(loads[-1][1])
+    for op, ts, k, v, bk, _ in changes:
+        if datetime.strptime(ts, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC) <= last_at:
+            continue
+        if op == "D":
+            expected.pop(k, None)
+        else:
+            if bk != k:
+                expected.pop(bk, None)
+            expected[k] = v
+    return changes, loads, expected
+
+
+def _write_load(lake, number: int, at: datetime, rows: dict[int, str]) -> None:
+    """``LOAD<number>`` holding ``rows`` at ``at``; its last-modified time is ``at``."""
+    frame = pl.DataFrame(
+        [("I", _ts(at), str(k), v, str(k), _ZERO_SEQ) for k, v in sorted(rows.items())],
+        schema=["Op", "ts", "id", "val", "BI_id", "seq"],
+        orient="row",
+    )
+    key = SPEC.raw_prefix + dms_format.load_file_name(number, SETTINGS)
+    lake.write_bytes(key, dms_format.encode_dms_file(frame, SETTINGS, full_load=True))
+    os.utime(lake.path / key, (at.timestamp(), at.timestamp()))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=reload_ops, initial=st.integers(0, 4), seed=st.integers(0, 10**6))
+def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, initial, seed):
+    """Reloads (one or two LOAD files, possibly empty) interleave with CDC files that arrive out of
+    order and duplicated; a reload's files may be split across bronze runs or overwritten by the
+    next reload before bronze sees them. Silver always ends as the last full load plus the changes
+    committed after it, incrementally and after a full refresh."""
+    rng = random.Random(seed)
+    lake = LocalLake(tmp_path_factory.mktemp("lake"))
+    changes, loads, expected = _history_with_reloads(initial, script)
+    files, i = [], 0
+    while i < len(changes):
+        n = rng.randint(1, 4)
+        files.append(changes[i : i + n])
+        i += n
+    files += [rng.choice(files) for _ in range(rng.randint(0, 2))] if files else []
+    events = []  # ("cdc", name, rows) | ("load", number, at, rows) | ("unload", number)
+    for j, rows in enumerate(files):
+        first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+        name = dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
+        events.append(("cdc", name.replace(".csv", f"{j % 10}.csv"), rows))
+    rng.shuffle(events)  # CDC arrives out of order; full loads are written in order
+    parts = []
+    for at, rows in loads:
+        items = sorted(rows.items())
+        if len(items) > 1 and rng.random() < 0.5:
+            cut = rng.randint(1, len(items) - 1)
+            parts.append([(1, at, dict(items[:cut])), (2, at, dict(items[cut:]))])
+        else:
+            parts.append([(1, at, rows)])
+    positions = sorted(rng.randint(0, len(events)) for _ in parts[1:])
+    for offset, (pos, load) in enumerate(zip(positions, parts[1:], strict=True)):
+        writes = [("load", *f) for f in load] + ([("unload", 2)] if len(load) == 1 else [])
+        events[pos + offset : pos + offset] = [("group", writes)]
+    for number, at, rows in parts[0]:  # the first full load is in bronze before any reload
+        _write_load(lake, number, at, rows)
+    bronze.ingest(lake, SPEC, SETTINGS)
+    silver.apply_changes(lake, SPEC)
+    flat = [w for e in events for w in (e[1] if e[0] == "group" else [e])]
+    cuts = sorted(rng.sample(range(1, len(flat) + 1), k=min(len(flat), rng.randint(1, 4))))
+    start = 0
+    for cut in [*cuts[:-1], len(flat)] if flat else []:
+        for w in flat[start:cut]:
+            if w[0] == "cdc":
+                _write_file(lake, w[1], w[2])
+            elif w[0] == "load":
+                _write_load(lake, w[1], w[2], w[3])
+            else:
+                lake.delete(SPEC.raw_prefix + dms_format.load_file_name(w[1], SETTINGS))
+        start = cut
+        bronze.ingest(lake, SPEC, SETTINGS)
+        silver.apply_changes(lake, SPEC)
+        if rng.random() < 0.3:
             bronze.ingest(lake, SPEC, SETTINGS)
             silver.apply_changes(lake, SPEC)
     assert _silver_state(lake) == expected
