@@ -100,13 +100,10 @@ def name_prefix() -> str:
 def bucket_names() -> dict[str, str]:
     """Every lake bucket's name as the s3 module builds it."""
     refs = {"var.name_prefix": name_prefix(), "var.account_id": ACCOUNT}
-    names = {"raw": render(resource("modules/s3/main.tf", "aws_s3_bucket", "raw")["bucket"], refs)}
     zone = resource("modules/s3/main.tf", "aws_s3_bucket", "zone")
-    assert zone["for_each"] == "${toset(local.versioned)}"
-    for b in tc.BUCKETS:
-        if b != "raw":
-            names[b] = render(zone["bucket"], {**refs, "each.key": b})
-    return names
+    assert zone["for_each"] == "${local.lake}"
+    assert locals_of("modules/s3/main.tf")["lake"].startswith("${{for b in var.buckets : b => {")
+    return {b: render(zone["bucket"], {**refs, "each.key": b}) for b in tc.BUCKETS}
 
 
 @cache
@@ -280,11 +277,50 @@ def test_s3_zones_are_encrypted_private_tls_only_and_raw_is_not_versioned():
     default = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
     assert default == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${var.kms_key_arn}"}
     assert resource("main.tf", "aws_kms_key", "lake")["enable_key_rotation"] is True
+    # per-bucket settings are data: versioned except raw, raw's transitions, results' expiry
+    assert locals_of(s3)["lake"] == (
+        '${{for b in var.buckets : b => {versioned = b != "raw", '
+        'transitions = b == "raw" ? local.raw_transitions : [], '
+        'expiration_days = b == "athena-results" ? var.athena_results_expiration_days : null}}}'
+    )
+    transitions = locals_of(s3)["raw_transitions"]
+    assert [t["storage_class"] for t in transitions] == ["STANDARD_IA", "GLACIER"]
+    assert [t["days"] for t in transitions] == [
+        "${var.raw_transition_to_ia_days}",
+        "${var.raw_transition_to_glacier_days}",
+    ]
     versioning = resource(s3, "aws_s3_bucket_versioning", "zone")
-    assert versioning["for_each"] == "${aws_s3_bucket.zone}"
-    assert locals_of(s3)["versioned"] == '${[for b in var.buckets : b if b != "raw"]}'
-    lifecycle = resource(s3, "aws_s3_bucket_lifecycle_configuration", "raw")["rule"][0]
-    assert [t["storage_class"] for t in lifecycle["transition"]] == ["STANDARD_IA", "GLACIER"]
+    assert versioning["for_each"] == (
+        "${{for k, b in aws_s3_bucket.zone : k => b if local.lake[k].versioned}}"
+    )
+    lifecycle = resource(s3, "aws_s3_bucket_lifecycle_configuration", "zone")
+    assert lifecycle["for_each"] == "${aws_s3_bucket.zone}"
+    rules = {d["rule"]["content"][0]["id"]: d["rule"] for d in lifecycle["dynamic"]}
+    assert rules["raw-to-infrequent-access-then-glacier"]["for_each"] == (
+        "${length(local.lake[each.key].transitions) > 0 ? [local.lake[each.key].transitions] : []}"
+    )
+    assert rules["expire-replaced-versions"]["for_each"] == (
+        "${local.lake[each.key].versioned ? [var.noncurrent_version_expiration_days] : []}"
+    )
+    for rule in ("raw-to-infrequent-access-then-glacier", "expire-replaced-versions"):
+        abort = rules[rule]["content"][0]["abort_incomplete_multipart_upload"][0]
+        assert abort == {"days_after_initiation": 7}
+    # every bucket, the access-log bucket included, is private and TLS-only
+    assert locals_of(s3)["buckets"] == (
+        "${merge(aws_s3_bucket.zone, {access-logs = aws_s3_bucket.access_logs})}"
+    )
+    for type_ in ("aws_s3_bucket_public_access_block", "aws_s3_bucket_ownership_controls"):
+        assert resource(s3, type_, "lake")["for_each"] == "${local.buckets}"
+    assert policy_statements(s3, "tls_only")  # parsed; the access-log policy builds on it
+    for block in hcl(s3)["data"]:
+        doc = block.get("aws_iam_policy_document", {}).get("access_logs")
+        if doc:
+            assert doc["source_policy_documents"] == [
+                '${data.aws_iam_policy_document.tls_only["access-logs"].json}'
+            ]
+    # the old addresses move (an existing stack keeps its raw bucket)
+    moved = {(m["from"], m["to"]) for m in hcl(s3).get("moved", [])}
+    assert ("${aws_s3_bucket.raw}", '${aws_s3_bucket.zone["raw"]}') in moved
     policy = (TF / s3).read_text()
     assert '"aws:SecureTransport"' in policy and 'values   = ["false"]' in policy
     block = resource(s3, "aws_s3_bucket_public_access_block", "lake")
@@ -578,6 +614,48 @@ def test_event_api_is_api_gateway_rest_with_keys_and_a_usage_plan_in_front_of_th
     stage = resource(api, "aws_api_gateway_stage", "this")
     assert stage["xray_tracing_enabled"] is True and "access_log_settings" in stage
     assert outputs_of("outputs.tf")["api_url"]["value"] == '${try(module.api[0].url, "")}'
+
+
+def test_iam_roles_trust_their_service_and_catalog_grants_follow_the_zones():
+    iam = "modules/iam/main.tf"
+    loc = locals_of(iam)
+    trusted = loc["trusted_services"]
+    assert {k: v["principal"] for k, v in trusted.items()} == {
+        "dms": "dms.amazonaws.com",
+        "dms-secrets": "dms.${var.region}.amazonaws.com",
+        "datasync": "datasync.amazonaws.com",
+        "glue": "glue.amazonaws.com",
+    }
+    roles = {
+        "dms_s3_target": "dms",
+        "dms_secrets": "dms-secrets",
+        "dms_vpc": "dms",
+        "dms_cloudwatch_logs": "dms",
+        "datasync": "datasync",
+        "glue_job": "glue",
+        "glue_crawler": "glue",
+    }
+    for role, service in roles.items():
+        assert resource(iam, "aws_iam_role", role)["assume_role_policy"] == (
+            f'${{data.aws_iam_policy_document.trust["{service}"].json}}'
+        )
+    trust = next(
+        b["aws_iam_policy_document"]["trust"]
+        for b in hcl(iam)["data"]
+        if "trust" in b.get("aws_iam_policy_document", {})
+    )
+    assert trust["for_each"] == "${local.trusted_services}"
+    # catalog grants: raw for the crawler, the table zones for the job and Dagster
+    assert loc["table_zones"] == ["bronze", "silver", "gold"]
+    assert policy_statements(iam, "glue_crawler")["CatalogRawTables"]["resources"] == (
+        "${local.raw_catalog}"
+    )
+    assert policy_statements(iam, "glue_job")["ManageTableZoneCatalog"]["resources"] == (
+        "${local.table_zone_catalog}"
+    )
+    catalog = policy_statements(iam, "dagster")["RegisterAndReadTableZoneCatalog"]
+    assert catalog["resources"] == "${local.table_zone_catalog}"
+    assert not {"glue:DeleteTable", "glue:CreateDatabase"} & set(catalog["actions"])
 
 
 def test_athena_workgroup_enforces_results_location_and_encryption():

@@ -19,6 +19,20 @@ locals {
   catalog_arn  = "arn:${var.partition}:glue:${var.region}:${var.account_id}:catalog"
   database_arn = "arn:${var.partition}:glue:${var.region}:${var.account_id}:database"
   table_arn    = "arn:${var.partition}:glue:${var.region}:${var.account_id}:table"
+  # per zone: its catalog database and tables; the table zones' buckets and objects
+  zone_catalog       = { for z, db in var.glue_database_names : z => ["${local.database_arn}/${db}", "${local.table_arn}/${db}/*"] }
+  raw_catalog        = concat([local.catalog_arn], local.zone_catalog["raw"])
+  table_zones        = ["bronze", "silver", "gold"]
+  table_zone_catalog = concat([local.catalog_arn], flatten([for z in local.table_zones : local.zone_catalog[z]]))
+  table_zone_buckets = [for z in local.table_zones : var.bucket_arns[z]]
+  table_zone_objects = [for arn in local.table_zone_buckets : "${arn}/*"]
+  # the services the roles trust: principal, and whether it sends aws:SourceAccount
+  trusted_services = {
+    dms         = { principal = "dms.amazonaws.com", source_account = true }
+    dms-secrets = { principal = "dms.${var.region}.amazonaws.com", source_account = false }
+    datasync    = { principal = "datasync.amazonaws.com", source_account = true }
+    glue        = { principal = "glue.amazonaws.com", source_account = true }
+  }
   # the project's Glue jobs (named as modules/glue names them): Dagster may run these only
   glue_job_arns = [
     for j in values(var.glue_jobs) : "arn:${var.partition}:glue:${var.region}:${var.account_id}:job/${var.name_prefix}-${j.name_suffix}"
@@ -33,27 +47,33 @@ data "aws_iam_policy_document" "kms_use" {
   }
 }
 
-# --- DMS ---------------------------------------------------------------------------------------
+# Trust policies: the service, and the account where the service sends it (confused deputy).
+data "aws_iam_policy_document" "trust" {
+  for_each = local.trusted_services
 
-data "aws_iam_policy_document" "dms_trust" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["dms.amazonaws.com"]
+      identifiers = [each.value.principal]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
+    dynamic "condition" {
+      for_each = each.value.source_account ? [var.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
     }
   }
 }
 
+# --- DMS ---------------------------------------------------------------------------------------
+
 resource "aws_iam_role" "dms_s3_target" {
   name               = "${var.name_prefix}-dms-s3-target"
   description        = "DMS writes replicated tables into ${var.raw_database_prefix}/ of the raw bucket"
-  assume_role_policy = data.aws_iam_policy_document.dms_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["dms"].json
 }
 
 data "aws_iam_policy_document" "dms_s3_target" {
@@ -78,20 +98,10 @@ resource "aws_iam_role_policy" "dms_s3_target" {
   policy = data.aws_iam_policy_document.dms_s3_target.json
 }
 
-data "aws_iam_policy_document" "dms_secrets_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["dms.${var.region}.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "dms_secrets" {
   name               = "${var.name_prefix}-dms-source-secret"
   description        = "DMS reads the source PostgreSQL credentials from Secrets Manager"
-  assume_role_policy = data.aws_iam_policy_document.dms_secrets_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["dms-secrets"].json
 }
 
 data "aws_iam_policy_document" "dms_secrets" {
@@ -124,7 +134,7 @@ resource "aws_iam_role" "dms_vpc" {
 
   name               = "dms-vpc-role"
   description        = "DMS manages the replication instance's network interfaces"
-  assume_role_policy = data.aws_iam_policy_document.dms_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["dms"].json
 }
 
 resource "aws_iam_role_policy_attachment" "dms_vpc" {
@@ -139,7 +149,7 @@ resource "aws_iam_role" "dms_cloudwatch_logs" {
 
   name               = "dms-cloudwatch-logs-role"
   description        = "DMS writes task logs to CloudWatch Logs"
-  assume_role_policy = data.aws_iam_policy_document.dms_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["dms"].json
 }
 
 resource "aws_iam_role_policy_attachment" "dms_cloudwatch_logs" {
@@ -151,25 +161,10 @@ resource "aws_iam_role_policy_attachment" "dms_cloudwatch_logs" {
 
 # --- DataSync ------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "datasync_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["datasync.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "datasync" {
   name               = "${var.name_prefix}-datasync"
   description        = "DataSync copies CSV drops into ${var.raw_csv_prefix}/ of the raw bucket"
-  assume_role_policy = data.aws_iam_policy_document.datasync_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["datasync"].json
 }
 
 data "aws_iam_policy_document" "datasync" {
@@ -217,21 +212,6 @@ resource "aws_iam_role_policy" "datasync" {
 
 # --- Glue ------------------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "glue_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["glue.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "glue_logs" {
   statement {
     sid       = "WriteGlueLogs"
@@ -254,7 +234,7 @@ data "aws_iam_policy_document" "glue_logs" {
 resource "aws_iam_role" "glue_job" {
   name               = "${var.name_prefix}-glue-job"
   description        = "Glue Spark jobs (glue_scripts/): raw -> bronze -> silver -> gold"
-  assume_role_policy = data.aws_iam_policy_document.glue_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
 }
 
 data "aws_iam_policy_document" "glue_job" {
@@ -264,12 +244,9 @@ data "aws_iam_policy_document" "glue_job" {
   ]
 
   statement {
-    sid     = "ListLakeBuckets"
-    actions = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [
-      local.raw_arn, local.scripts_arn,
-      var.bucket_arns["bronze"], var.bucket_arns["silver"], var.bucket_arns["gold"],
-    ]
+    sid       = "ListLakeBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = concat([local.raw_arn, local.scripts_arn], local.table_zone_buckets)
   }
 
   statement {
@@ -283,11 +260,9 @@ data "aws_iam_policy_document" "glue_job" {
   }
 
   statement {
-    sid     = "ReadWriteTableZones"
-    actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = [
-      "${var.bucket_arns["bronze"]}/*", "${var.bucket_arns["silver"]}/*", "${var.bucket_arns["gold"]}/*",
-    ]
+    sid       = "ReadWriteTableZones"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = local.table_zone_objects
   }
 
   statement {
@@ -303,11 +278,7 @@ data "aws_iam_policy_document" "glue_job" {
     actions = [
       "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
     ]
-    resources = [
-      local.catalog_arn,
-      "${local.database_arn}/${var.glue_database_names["raw"]}",
-      "${local.table_arn}/${var.glue_database_names["raw"]}/*",
-    ]
+    resources = local.raw_catalog
   }
 
   statement {
@@ -318,15 +289,7 @@ data "aws_iam_policy_document" "glue_job" {
       "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:DeletePartition",
       "glue:BatchDeletePartition", "glue:BatchGetPartition",
     ]
-    resources = [
-      local.catalog_arn,
-      "${local.database_arn}/${var.glue_database_names["bronze"]}",
-      "${local.database_arn}/${var.glue_database_names["silver"]}",
-      "${local.database_arn}/${var.glue_database_names["gold"]}",
-      "${local.table_arn}/${var.glue_database_names["bronze"]}/*",
-      "${local.table_arn}/${var.glue_database_names["silver"]}/*",
-      "${local.table_arn}/${var.glue_database_names["gold"]}/*",
-    ]
+    resources = local.table_zone_catalog
   }
 
   statement {
@@ -345,7 +308,7 @@ resource "aws_iam_role_policy" "glue_job" {
 resource "aws_iam_role" "glue_crawler" {
   name               = "${var.name_prefix}-glue-crawler"
   description        = "Glue crawlers catalog ${var.raw_database_prefix}/ into the raw database"
-  assume_role_policy = data.aws_iam_policy_document.glue_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
 }
 
 data "aws_iam_policy_document" "glue_crawler" {
@@ -378,11 +341,7 @@ data "aws_iam_policy_document" "glue_crawler" {
       "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
       "glue:UpdatePartition", "glue:BatchUpdatePartition",
     ]
-    resources = [
-      local.catalog_arn,
-      "${local.database_arn}/${var.glue_database_names["raw"]}",
-      "${local.table_arn}/${var.glue_database_names["raw"]}/*",
-    ]
+    resources = local.raw_catalog
   }
 }
 
@@ -410,12 +369,9 @@ data "aws_iam_policy_document" "dagster" {
   }
 
   statement {
-    sid     = "ListLakeBuckets"
-    actions = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [
-      local.raw_arn, local.scripts_arn, var.bucket_arns["athena-results"],
-      var.bucket_arns["bronze"], var.bucket_arns["silver"], var.bucket_arns["gold"],
-    ]
+    sid       = "ListLakeBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = concat([local.raw_arn, local.scripts_arn, var.bucket_arns["athena-results"]], local.table_zone_buckets)
   }
 
   statement {
@@ -425,11 +381,9 @@ data "aws_iam_policy_document" "dagster" {
   }
 
   statement {
-    sid     = "ReadWriteTableZones" # in-process assets (bronze, event tables), checks, Athena reads
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-    resources = [
-      "${var.bucket_arns["bronze"]}/*", "${var.bucket_arns["silver"]}/*", "${var.bucket_arns["gold"]}/*",
-    ]
+    sid       = "ReadWriteTableZones" # in-process assets (bronze, event tables), checks, Athena reads
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = local.table_zone_objects
   }
 
   statement {
@@ -450,15 +404,7 @@ data "aws_iam_policy_document" "dagster" {
       "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
       "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
     ]
-    resources = [
-      local.catalog_arn,
-      "${local.database_arn}/${var.glue_database_names["bronze"]}",
-      "${local.database_arn}/${var.glue_database_names["silver"]}",
-      "${local.database_arn}/${var.glue_database_names["gold"]}",
-      "${local.table_arn}/${var.glue_database_names["bronze"]}/*",
-      "${local.table_arn}/${var.glue_database_names["silver"]}/*",
-      "${local.table_arn}/${var.glue_database_names["gold"]}/*",
-    ]
+    resources = local.table_zone_catalog
   }
 
   statement {
