@@ -5,9 +5,11 @@ from lakehouse.catalog.local import (
     FRIENDLY_NAMES,
     CatalogView,
     connect,
+    connect_tenant,
     default_catalog_path,
     discover_tables,
     refresh_catalog,
+    tenant_schema,
 )
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "FRIENDLY_NAMES",
     "CatalogView",
     "connect",
+    "connect_tenant",
     "default_catalog_path",
     "discover_tables",
     "refresh_catalog",
+    "tenant_schema",
 ]

@@ -22,8 +22,23 @@ Data contract (schemas of the catalog database; ``project`` defaults to ``lakeho
   ``total_amount``; the source column is ``total``). Data is never rewritten. Bronze is the
   append-only change log, so sums over it count every change row (as the seed's crawler tables
   over raw DMS files did); use ``silver`` for current state.
+- ``tenant_<id>`` (one per tenant of a multi-tenant dataset, ``tenant_schema``): that tenant's
+  rows of every silver table with a tenant column and of the dataset's gold tables that carry
+  ``tenant_id`` — ``WHERE tenant_id = '<id>'`` (the tenant table itself by its key), the same
+  tables and columns as the Lake Formation data filters of the ``aws`` profile
+  (``aws.terraform_config.tenant_tables``) — under the table's name and its short name (the
+  friendly name of a silver table, a gold table without its ``<dataset>_`` prefix). Tenants are
+  the rows of the tenant table (``core_tenant``); a tenant that leaves loses its schema.
 - ``_catalog.views``: one row per view (schema, name, kind, zone, table, uri, wrapper SQL, Delta
-  version, row count); the SQL layer uses it to resolve time travel.
+  version, row count — -1 for tenant views); the SQL layer uses it to resolve time travel.
+
+Tenant connections (``connect_tenant``): a separate in-memory database that attaches nothing and
+holds one schema, ``tenant_<id>``, with the tenant's rows of those tables copied in (the filter is
+applied while copying) and the schema as the default one. Then file system access, Python
+replacement scans and configuration changes are switched off (``enable_external_access``,
+``python_enable_replacements``, ``lock_configuration``): SQL on that connection cannot read a
+lake file, attach the catalog, see another tenant or an unfiltered table, or lift the
+restriction. The copy is a snapshot taken when the connection opens (no time travel there).
 
 Naming rule for friendly names: a friendly alias never shadows a real table in
 ``<project>_silver``; in the ``silver`` alias schema, the alias dataset's friendly name wins over a
@@ -41,6 +56,7 @@ column mapping) are skipped with a warning.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -77,6 +93,8 @@ COMPAT_COLUMNS: dict[str, dict[str, dict[str, str]]] = {
 }
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 _PROJECT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+TENANT_PREFIX = "tenant_"
+TENANT_COLUMN = "tenant_id"
 
 
 @dataclass(frozen=True)
@@ -247,6 +265,95 @@ def plan_views(
     return sorted(views.values(), key=lambda v: (v.schema, v.name))
 
 
+@dataclass(frozen=True)
+class TenantScope:
+    """The tenant-filtered silver tables of a multi-tenant dataset."""
+
+    dataset: str
+    tenant_table: str  # the silver table of the tenants, filtered by its key
+    tenant_key: str
+    silver: tuple[tuple[str, str], ...]  # (silver table, its tenant column)
+
+
+@functools.cache
+def tenant_scopes() -> tuple[TenantScope, ...]:
+    """Every multi-tenant dataset of the registry, with the Lake Formation filter columns."""
+    from lakehouse.aws.terraform_config import tenant_tables
+    from lakehouse.datasets import all_datasets
+
+    out = []
+    for d in all_datasets():
+        tables = tenant_tables(d.name)
+        owners = [(t, c) for t, c in tables.items() if c != TENANT_COLUMN]
+        if tables and len(owners) == 1:
+            out.append(TenantScope(d.name, owners[0][0], owners[0][1], tuple(tables.items())))
+    return tuple(out)
+
+
+def tenant_schema(tenant_id: str) -> str:
+    """``tenant_<id>``: the tenant's schema (the id lower-cased, other characters as ``_``)."""
+    return TENANT_PREFIX + re.sub(r"[^a-z0-9_]", "_", str(tenant_id).lower())
+
+
+def tenant_rows(lake: Lake, tables: dict[str, list[str]]) -> list[tuple[TenantScope, dict]]:
+    """(scope, tenant row) for every tenant: the rows of each scope's tenant table in silver."""
+    out = []
+    for scope in tenant_scopes():
+        if scope.tenant_table not in tables.get("silver", []):
+            continue
+        dt = open_delta(lake, "silver", scope.tenant_table)
+        names = _arrow_schema(dt).names
+        cols = [c for c in (scope.tenant_key, "slug", "name") if c in names]
+        for row in dt.to_pyarrow_table(columns=cols).to_pylist():
+            if row[scope.tenant_key] is not None:
+                out.append((scope, row))
+    return out
+
+
+def _arrow_schema(dt):
+    import pyarrow as pa
+
+    return pa.schema(dt.schema().to_arrow())
+
+
+def plan_tenant_views(
+    tables: dict[str, list[str]],
+    lake: Lake,
+    tenants: list[tuple[TenantScope, dict]],
+    gold_columns: dict[str, list[str]],
+) -> list[CatalogView]:
+    """The views of every tenant schema (see the module docstring); kind ``tenant``."""
+    views: dict[tuple[str, str], CatalogView] = {}
+    silver = set(tables.get("silver", []))
+    seen: dict[str, str] = {}
+    for scope, row in tenants:
+        tenant_id = str(row[scope.tenant_key])
+        schema = tenant_schema(tenant_id)
+        if seen.setdefault(schema, tenant_id) != tenant_id:
+            log.warning(
+                "catalog: tenants %s and %s share schema %s; skipping the second",
+                seen[schema],
+                tenant_id,
+                schema,
+            )
+            continue
+        friendly = {t: f for f, t in FRIENDLY_NAMES.get(scope.dataset, {}).items()}
+        entries = [("silver", t, c, friendly.get(t)) for t, c in scope.silver if t in silver]
+        prefix = f"{scope.dataset}_"
+        for table in tables.get("gold", []):
+            if table.startswith(prefix) and TENANT_COLUMN in gold_columns.get(table, []):
+                entries.append(("gold", table, TENANT_COLUMN, table.removeprefix(prefix)))
+        for zone, table, column, short in entries:
+            wrapper = f"SELECT * FROM {{base}} WHERE {quote(column)} = {_lit(tenant_id)}"
+            uri = lake.table_uri(zone, table)
+            for name in (table, short):
+                if name and (schema, name) not in views:
+                    views[(schema, name)] = CatalogView(
+                        schema, name, "tenant", zone, table, uri, wrapper
+                    )
+    return sorted(views.values(), key=lambda v: (v.schema, v.name))
+
+
 def managed_schemas(project: str) -> list[str]:
     zones = [f"{project}_{z}" for z in ZONES] + list(ZONES)
     datasets = [d for d in FRIENDLY_NAMES] + [f"{d}_compat" for d in FRIENDLY_NAMES]
@@ -323,6 +430,7 @@ def refresh_catalog(
     stale_registrations = registered_datasets(con) if in_process else []
     # (zone, table) -> (SELECT of the snapshot, or "" when the existing view is current; version; rows)
     snapshots: dict[tuple[str, str], tuple[str, int, int]] = {}
+    gold_columns: dict[str, list[str]] = {}
     for zone, names in tables.items():
         for table in list(names):
             dt = open_delta(lake, zone, table)
@@ -331,14 +439,27 @@ def refresh_catalog(
                 log.warning("catalog: skipping %s/%s (%s)", zone, table, reason)
                 names.remove(table)
                 continue
+            if zone == "gold":
+                gold_columns[table] = _arrow_schema(dt).names
             prev = previous.get((f"{project}_{zone}", table))
             current = (
                 prev and prev[1] == dt.version() and prev[0].uri == lake.table_uri(zone, table)
             )
             sql = "" if current else snapshot_sql(con, dt, in_process=in_process)
             snapshots[(zone, table)] = (sql, dt.version(), row_count(dt))
-    views = plan_views(tables, lake, project, alias_dataset)
-    schemas = managed_schemas(project)
+    tenant_views = plan_tenant_views(tables, lake, tenant_rows(lake, tables), gold_columns)
+    views = plan_views(tables, lake, project, alias_dataset) + tenant_views
+    tenant_schemas = sorted({v.schema for v in tenant_views})
+    stale_tenants = [
+        r[0]
+        for r in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+            "AND starts_with(schema_name, ?)",
+            [TENANT_PREFIX],
+        ).fetchall()
+        if r[0] not in tenant_schemas
+    ]
+    schemas = managed_schemas(project) + tenant_schemas
     out: dict[str, int] = {}
     con.begin()
     try:
@@ -349,10 +470,12 @@ def refresh_catalog(
         for schema, name in con.execute(
             "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal "
             "AND database_name = current_database() AND list_contains(?, schema_name)",
-            [schemas],
+            [schemas + stale_tenants],
         ).fetchall():
             if (schema, name) not in wanted:
                 con.execute(f"DROP VIEW {quote(schema)}.{quote(name)}")
+        for schema in stale_tenants:  # a tenant that left (its views are gone)
+            con.execute(f"DROP SCHEMA IF EXISTS {quote(schema)}")
         con.execute(f"DELETE FROM {CATALOG_SCHEMA}.views")
         for v in views:  # base views first: the others select from them
             if v.kind == "table" and snapshots[(v.zone, v.table)][0]:
@@ -364,6 +487,8 @@ def refresh_catalog(
                 base = f"{quote(f'{project}_{v.zone}')}.{quote(v.table)}"
                 sql = v.wrapper.format(base=base)
                 con.execute(f"CREATE OR REPLACE VIEW {quote(v.schema)}.{quote(v.name)} AS {sql}")
+            if v.kind == "tenant":
+                rows = -1  # the table's count is not the tenant's
             con.execute(
                 f"INSERT INTO {CATALOG_SCHEMA}.views VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [v.schema, v.name, v.kind, v.zone, v.table, v.uri, v.wrapper, version, rows],
@@ -419,3 +544,74 @@ def connect(
         con.close()
         raise
     return con
+
+
+def connect_tenant(
+    lake: Lake, tenant: str, *, project: str = "lakehouse"
+) -> duckdb.DuckDBPyConnection:
+    """A connection that sees only ``tenant``'s rows (its id, or its slug); see the module
+    docstring ("Tenant connections"). ValueError when no tenant has that id or slug."""
+    if not _PROJECT_RE.match(project):
+        raise ValueError(f"project {project!r} must be a lower-case SQL identifier")
+    tables = discover_tables(lake)
+    tenants = tenant_rows(lake, tables)
+    wanted = str(tenant).strip().lower()
+    match = [
+        (scope, row)
+        for scope, row in tenants
+        if wanted in {str(row[scope.tenant_key]).lower(), str(row.get("slug") or "").lower()}
+    ]
+    if len(match) != 1:
+        why = "no" if not match else "more than one"
+        raise ValueError(f"{why} tenant {tenant!r} (by id or slug) among {len(tenants)} tenants")
+    gold_columns = {
+        t: _arrow_schema(open_delta(lake, "gold", t)).names for t in tables.get("gold", [])
+    }
+    views = plan_tenant_views(tables, lake, match, gold_columns)
+    schema = tenant_schema(str(match[0][1][match[0][0].tenant_key]))
+    remote = is_remote(lake)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE SCHEMA {quote(schema)}")
+        for v in views:  # the tables first (the filter applies while copying), then short names
+            if v.name != v.table:
+                continue
+            dt = open_delta(lake, v.zone, v.table)
+            reason = unsupported_reason(dt)
+            if reason:
+                log.warning("tenant catalog: skipping %s/%s (%s)", v.zone, v.table, reason)
+                continue
+            base = snapshot_sql(con, dt, in_process=remote)
+            sql = v.wrapper.format(base=f"({base})")
+            con.execute(f"CREATE TABLE {quote(schema)}.{quote(v.name)} AS {sql}")
+        made = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [schema]
+            ).fetchall()
+        }
+        for v in views:
+            if v.name != v.table and v.table in made:
+                con.execute(
+                    f"CREATE VIEW {quote(schema)}.{quote(v.name)} AS "
+                    f"SELECT * FROM {quote(schema)}.{quote(v.table)}"
+                )
+        for name in registered_datasets(con):
+            con.unregister(name)
+        con.execute(f"USE {quote(schema)}")
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def is_tenant_connection(con: duckdb.DuckDBPyConnection) -> bool:
+    """True for a connection made by ``connect_tenant`` (file access off, settings locked)."""
+    row = con.execute(
+        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')"
+    ).fetchone()
+    return not row[0] and bool(row[1])

@@ -1,5 +1,5 @@
 """SQL over the lake: Athena (Trino) SQL transpiled by sqlglot and run on the local catalog."""
 
-from lakehouse.query.sql import format_frame, query_command, run_query, transpile
+from lakehouse.query.sql import connect, format_frame, query_command, run_query, transpile
 
-__all__ = ["format_frame", "query_command", "run_query", "transpile"]
+__all__ = ["connect", "format_frame", "query_command", "run_query", "transpile"]

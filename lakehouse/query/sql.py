@@ -15,6 +15,11 @@ Contract of ``run_query``:
 - errors: SQL that does not parse, an unknown table (the message names it and lists the
   catalog's tables), a version or time the table does not have -> ``ValueError``; errors raised
   by DuckDB while running (unknown column, type errors) propagate as ``duckdb.Error``.
+- tenants: ``connect(lake, tenant=...)`` / ``run_query(..., tenant=...)`` run on a tenant
+  connection (``catalog.local.connect_tenant``): only that tenant's rows, unqualified names in
+  its schema (``SELECT * FROM orders``); another tenant's schema or an unfiltered table is an
+  unknown table (``ValueError`` listing only the tenant's tables), reading a file is a
+  ``duckdb.PermissionException``, time travel a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ from sqlglot import exp
 from lakehouse.catalog.local import (
     CATALOG_SCHEMA,
     catalog_views,
-    connect,
+    connect_tenant,
     is_remote,
+    is_tenant_connection,
     open_delta,
     quote,
     registered_datasets,
     snapshot_sql,
 )
+from lakehouse.catalog.local import connect as connect_catalog
 from lakehouse.storage import Lake
 
 DIALECTS = {"athena": "athena", "trino": "trino", "duckdb": "duckdb"}
@@ -82,11 +89,11 @@ def _known_relations(con: duckdb.DuckDBPyConnection) -> tuple[set[tuple[str, str
     return known, listable
 
 
-def _exists(table: exp.Table, known: set[tuple[str, str, str]]) -> bool:
+def _exists(table: exp.Table, known: set[tuple[str, str, str]], default: str = "main") -> bool:
     name, db, catalog = table.name.lower(), table.db.lower(), table.catalog.lower()
     if catalog:
         return (catalog, db, name) in known
-    schema = db or "main"
+    schema = db or default
     return any(s == schema and n == name for _, s, n in known)
 
 
@@ -177,6 +184,8 @@ def _snapshot_view(
 def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) -> exp.Expression:
     """Check every table reference and swap time-travel references for snapshot views."""
     known, listable = _known_relations(con)
+    default = con.execute("SELECT current_schema()").fetchone()[0].lower()
+    tenant = is_tenant_connection(con)
     entries = catalog_views(con)
     ctes = {c.alias_or_name.lower() for c in stmt.find_all(exp.CTE)}
     pending = {k.lower().removeprefix("awsdatacatalog."): (k, v) for k, v in as_of.items()}
@@ -192,12 +201,17 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
         version = table.args.get("version")
         key = label.lower()
         if version is None and key not in pending:
-            if not _exists(table, known):
+            if not _exists(table, known, default):
                 raise _unknown_table(table, listable)
             continue
+        if tenant:
+            raise ValueError(
+                f"{label}: time travel is not available on a tenant connection (it holds a "
+                "snapshot of the tenant's rows taken when it opened)"
+            )
         entry = entries.get((table.db.lower(), table.name.lower()))
         if entry is None or table.catalog:
-            if not _exists(table, known):
+            if not _exists(table, known, default):
                 raise _unknown_table(table, listable)
             raise ValueError(f"time travel needs a lake table of the catalog; {label!r} is not one")
         if version is not None:
@@ -222,6 +236,24 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
     return stmt
 
 
+def connect(
+    lake: Lake,
+    path: str | None = None,
+    *,
+    tenant: str | None = None,
+    project: str = "lakehouse",
+    alias_dataset: str | None = "saas",
+) -> duckdb.DuckDBPyConnection:
+    """A connection for ``run_query``: the whole catalog (``catalog.local.connect``), or with
+    ``tenant`` (an id or slug) a tenant connection that sees only that tenant's rows
+    (``catalog.local.connect_tenant``: one schema, no file access, settings locked)."""
+    if tenant is not None:
+        if path not in (None, ":memory:"):
+            raise ValueError("a tenant connection is in-memory only; do not pass a path")
+        return connect_tenant(lake, tenant, project=project)
+    return connect_catalog(lake, path, project=project, alias_dataset=alias_dataset)
+
+
 def run_query(
     sql: str,
     lake: Lake,
@@ -229,16 +261,21 @@ def run_query(
     dialect: str = "athena",
     con: duckdb.DuckDBPyConnection | None = None,
     as_of: dict | None = None,
+    tenant: str | None = None,
 ) -> pl.DataFrame:
     """Run one ``dialect`` statement on the catalog of ``lake``; the result as a Polars frame.
 
-    ``con``: an open catalog connection (``catalog.local.connect``); without it a catalog is
-    opened (and refreshed) for this query and closed afterwards.
+    ``con``: an open connection (``connect``); without it one is opened for this query — the
+    refreshed catalog, or with ``tenant`` that tenant's connection — and closed afterwards.
+    On a tenant connection unqualified names resolve in the tenant's schema, and any other
+    table is unknown.
     """
     stmt = parse(sql, dialect)
     own = con is None
     if own:
-        con = connect(lake)
+        con = connect(lake, tenant=tenant)
+    elif tenant is not None:
+        raise ValueError("pass either con or tenant, not both")
     temps: list[str] = []
     registered = set(registered_datasets(con))
     try:
@@ -276,8 +313,11 @@ def query_command(
     *,
     dialect: str = "athena",
     con: duckdb.DuckDBPyConnection | None = None,
+    tenant: str | None = None,
 ) -> str:
-    """What ``lakehouse query "<SQL>"`` prints: the result of ``run_query`` formatted."""
+    """What ``lakehouse query "<SQL>"`` prints: the result of ``run_query`` formatted
+    (``tenant``: as that tenant, ``lakehouse query --tenant``)."""
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output format {output_format!r}: expected one of {OUTPUT_FORMATS}")
-    return format_frame(run_query(sql, lake, dialect=dialect, con=con), output_format)
+    frame = run_query(sql, lake, dialect=dialect, con=con, tenant=tenant)
+    return format_frame(frame, output_format)
