@@ -613,5 +613,5 @@ def is_tenant_connection(con: duckdb.DuckDBPyConnection) -> bool:
     """True for a connection made by ``connect_tenant`` (file access off, settings locked)."""
     row = con.execute(
         "SELECT current_setting('enable_external_access'), current_setting('lock_configuration')"
-    ).fetchone()
+    ).fetchall()[0]
     return not row[0] and bool(row[1])

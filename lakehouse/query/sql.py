@@ -184,9 +184,8 @@ def _snapshot_view(
 def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) -> exp.Expression:
     """Check every table reference and swap time-travel references for snapshot views."""
     known, listable = _known_relations(con)
-    default = con.execute("SELECT current_schema()").fetchone()[0].lower()
-    tenant = is_tenant_connection(con)
-    entries = catalog_views(con)
+    default = con.execute("SELECT current_schema()").fetchall()[0][0].lower()
+    entries = None  # the catalog's views: read only when a table travels in time
     ctes = {c.alias_or_name.lower() for c in stmt.find_all(exp.CTE)}
     pending = {k.lower().removeprefix("awsdatacatalog."): (k, v) for k, v in as_of.items()}
     used: set[str] = set()
@@ -204,11 +203,13 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
             if not _exists(table, known, default):
                 raise _unknown_table(table, listable)
             continue
-        if tenant:
-            raise ValueError(
-                f"{label}: time travel is not available on a tenant connection (it holds a "
-                "snapshot of the tenant's rows taken when it opened)"
-            )
+        if entries is None:
+            if is_tenant_connection(con):
+                raise ValueError(
+                    f"{label}: time travel is not available on a tenant connection (it holds "
+                    "a snapshot of the tenant's rows taken when it opened)"
+                )
+            entries = catalog_views(con)
         entry = entries.get((table.db.lower(), table.name.lower()))
         if entry is None or table.catalog:
             if not _exists(table, known, default):
