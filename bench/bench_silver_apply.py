@@ -396,7 +396,8 @@ def bench_apply(args, t_start: float) -> str:
 def _write_loaded_silver(lake, spec, load) -> None:
     """The silver table ``apply_changes`` writes for a full load of ``load`` (bronze version 0),
     written directly: what it would do for a first load with no deletes (sequence every row,
-    drop the bronze-only lineage, one write with ``lakehouse.bronze_version`` = 0), without its
+    drop the bronze-only lineage, one write of key-ordered rows — ``load`` is in key order — with
+    the table's ``delta.targetFileSize`` and ``lakehouse.bronze_version`` = 0), without its
     validation and sort, which take ~4x longer at 10M rows and are not what is measured."""
     from deltalake import write_deltalake
 
@@ -407,6 +408,7 @@ def _write_loaded_silver(lake, spec, load) -> None:
     write_deltalake(
         lake.uri(silver.silver_key(spec)),
         rows.to_arrow(),
+        configuration=silver.TABLE_CONFIG,  # bounded files, as apply_changes writes them
         commit_properties=silver._commit_props(0),
     )
 
