@@ -9,7 +9,7 @@ by the real replicator and the bronze and silver runs are the ones killed.
   background thread, the replicator following), then a worker process running bronze then silver
   for every table, SIGKILLed at a random point of a randomly chosen step (even rounds: a bronze
   step, odd rounds: a silver step), restarted the next round. Seeded RNG; rounds and outcomes
-  are printed. ``LAKEHOUSE_CRASH_ROUNDS`` sets the number of rounds (default 12).
+  are printed. ``LAKEHOUSE_CRASH_ROUNDS`` sets the number of rounds (default 10).
 - ``test_a_crash_after_any_write_*``: deterministic, in-process: each run dies right after one
   write (a Delta commit, a MERGE, a state file) it has not died after before, until a run
   completes: every write point of an incremental batch is a crash point exactly once.
@@ -38,7 +38,7 @@ from lakehouse_tests.reliability import helpers as h
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("reliability")]
 
-ROUNDS = int(os.environ.get("LAKEHOUSE_CRASH_ROUNDS", "12"))
+ROUNDS = int(os.environ.get("LAKEHOUSE_CRASH_ROUNDS", "10"))
 RNG_SEED = 20240611
 
 
