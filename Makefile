@@ -50,11 +50,14 @@ browser:
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "chromium could not be installed: the browser test will fail (it needs /usr/bin/chromium)"
 
-# a private basetemp: another pytest run on the machine must not clean up our servers' data
-test: $(STAMP)
+# a private basetemp: another pytest run on the machine must not clean up our servers' data.
+# The suite, then the platform in motion on its own (dagster dev + sensors + automation +
+# headless Chromium): it times a live pipeline, so it gets both cores to itself.
+test: $(STAMP) browser
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not e2e" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --basetemp=$(CURDIR)/.pytest-tmp-e2e -m e2e $(PYTEST_ARGS)
 
-# the platform in motion: dagster dev + sensors + automation + headless Chromium (minutes)
+# only the platform in motion (minutes)
 test-e2e: $(STAMP) browser
 	$(VENV)/bin/pytest -q --basetemp=$(CURDIR)/.pytest-tmp-e2e -m e2e $(PYTEST_ARGS)
 
