@@ -70,7 +70,11 @@ def cmd_source(args) -> int:
 
         for d in _datasets(s, args.dataset):
             stats = run_churn(
-                _dsn(s, d), d, rate=args.rate, duration=args.duration, progress=not args.quiet,
+                _dsn(s, d),
+                d,
+                rate=args.rate,
+                duration=args.duration,
+                progress=not args.quiet,
                 seed=time.time_ns() % 2**31,  # a new workload each time: no replayed unique values
             )
             print(f"{d}: {_churn_line(stats)}")
@@ -79,9 +83,11 @@ def cmd_source(args) -> int:
 
 
 def _churn_line(stats) -> str:
-    return (f"{stats.transactions} transactions ({stats.rolled_back} rolled back, {stats.failed} failed): "
-            f"{sum(stats.inserts.values())} inserts, {sum(stats.updates.values())} updates, "
-            f"{sum(stats.deletes.values())} deletes, {sum(stats.pk_updates.values())} key updates")
+    return (
+        f"{stats.transactions} transactions ({stats.rolled_back} rolled back, {stats.failed} failed): "
+        f"{sum(stats.inserts.values())} inserts, {sum(stats.updates.values())} updates, "
+        f"{sum(stats.deletes.values())} deletes, {sum(stats.pk_updates.values())} key updates"
+    )
 
 
 def seed_dataset(s: Settings, dataset: str, scale: str, *, progress: bool) -> dict[str, int]:
@@ -229,7 +235,18 @@ def cmd_dev(args) -> int:
     home = dagster_home(s)
     if s.profile == "local" and not s.source_dsn:
         cmd_source(argparse.Namespace(action="up"))
-    cmd = [sys.executable, "-m", "dagster", "dev", "-w", args.workspace, "-h", args.host, "-p", str(args.port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        args.workspace,
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     print(f"DAGSTER_HOME={home}; UI at http://{args.host}:{args.port}")
     # a loaded laptop can take longer than gRPC's default 60 s to answer the daemon
     os.environ.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
@@ -244,7 +261,9 @@ def cmd_dev(args) -> int:
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def materialize(selection: str | None = None, settings: Settings | None = None, *, quiet: bool = True):
+def materialize(
+    selection: str | None = None, settings: Settings | None = None, *, quiet: bool = True
+):
     """Materialize the selected assets in-process on the persistent Dagster instance."""
     import dagster as dg
 
@@ -258,10 +277,14 @@ def materialize(selection: str | None = None, settings: Settings | None = None, 
         if sel is not None:
             keys = sel.resolve(defs.resolve_asset_graph())
             return job.execute_in_process(
-                instance=instance, asset_selection=list(keys), run_config=QUIET_LOGS if quiet else None,
+                instance=instance,
+                asset_selection=list(keys),
+                run_config=QUIET_LOGS if quiet else None,
                 raise_on_error=False,
             )
-        return job.execute_in_process(instance=instance, run_config=QUIET_LOGS if quiet else None, raise_on_error=False)
+        return job.execute_in_process(
+            instance=instance, run_config=QUIET_LOGS if quiet else None, raise_on_error=False
+        )
 
 
 def cmd_materialize(args) -> int:
@@ -274,21 +297,29 @@ def _print_run(result) -> None:
     """One line per materialized asset and per failed step or check."""
     for ev in result.get_asset_materialization_events():
         mat = ev.event_specific_data.materialization
-        meta = {k: v.value for k, v in mat.metadata.items() if k in ("rows", "files", "inserted", "updated", "deleted", "quarantined", "changes")}
+        meta = {
+            k: v.value
+            for k, v in mat.metadata.items()
+            if k in ("rows", "files", "inserted", "updated", "deleted", "quarantined", "changes")
+        }
         print(f"  materialized {mat.asset_key.to_user_string():<40} {meta}")
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
             print(f"  FAILED step {ev.step_key}: {ev.event_specific_data.error.message.strip()}")
         if ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
             ev_data = ev.event_specific_data
-            print(f"  check failed: {ev_data.asset_key.to_user_string()} {ev_data.check_name} ({ev_data.severity.value})")
+            print(
+                f"  check failed: {ev_data.asset_key.to_user_string()} {ev_data.check_name} ({ev_data.severity.value})"
+            )
     print("run succeeded" if result.success else "run FAILED")
 
 
 def cmd_query(args) -> int:
     from lakehouse.query.sql import query_command
 
-    print(query_command(args.sql, _settings().lake(), output_format=args.format))
+    print(
+        query_command(args.sql, _settings().lake(), output_format=args.format, tenant=args.tenant)
+    )
     return 0
 
 
@@ -389,7 +420,9 @@ def cmd_demo(args) -> int:
         from lakehouse.source.churn import run_churn
 
         for d in s.dataset_names():
-            stats = run_churn(_dsn(s, d), d, rate=200, duration=args.churn, seed=time.time_ns() % 2**31)
+            stats = run_churn(
+                _dsn(s, d), d, rate=200, duration=args.churn, seed=time.time_ns() % 2**31
+            )
             print(f"== churn on {d}: {_churn_line(stats)}")
         print("== materializing again (change data capture into bronze, silver and gold)")
         result = materialize(settings=s)
@@ -399,9 +432,11 @@ def cmd_demo(args) -> int:
     if ok:
         from lakehouse.query.sql import query_command
 
-        sql = ("SELECT t.name AS tenant, count(*) AS completed_orders, sum(o.total) AS revenue "
-               "FROM silver.orders o JOIN silver.tenants t ON t.id = o.tenant_id "
-               "WHERE o.status = 'completed' GROUP BY t.name ORDER BY revenue DESC")
+        sql = (
+            "SELECT t.name AS tenant, count(*) AS completed_orders, sum(o.total) AS revenue "
+            "FROM silver.orders o JOIN silver.tenants t ON t.id = o.tenant_id "
+            "WHERE o.status = 'completed' GROUP BY t.name ORDER BY revenue DESC"
+        )
         if "saas" in s.dataset_names():
             print(f"\n== SQL over the lake (DuckDB catalog, Athena dialect):\n   {sql}")
             print(query_command(sql, s.lake()))
@@ -444,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="SQL (Athena/Trino dialect) over the lake's tables")
     q.add_argument("sql")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument(
+        "--tenant",
+        help="run as this tenant (saas): only its rows are visible, nothing else is reachable",
+    )
     q.set_defaults(fn=cmd_query)
 
     st = sub.add_parser("status", help="what is where")
@@ -472,8 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys = api_sub.add_parser("keys", help="API keys (stored as sha256 hashes)")
     keys.add_argument("action", choices=["add", "list", "revoke"])
     keys.add_argument("key_id", nargs="?", help="revoke: the key id")
-    keys.add_argument("--source", action="append", default=[],
-                      help="add: a source the key may write (repeat; '*' for all)")
+    keys.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="add: a source the key may write (repeat; '*' for all)",
+    )
     keys.add_argument("--rate", type=float, help="add: requests/s for this key (default: server's)")
     keys.add_argument("--burst", type=float, help="add: token-bucket size for this key")
     keys.set_defaults(fn=cmd_api_keys)
@@ -485,8 +528,10 @@ def cmd_api_serve(args) -> int:
     from lakehouse.events.app import serve
 
     s = _settings()
-    print(f"event API on http://{args.host}:{args.port} (POST /ingest, GET /health), lake {s.root}",
-          file=sys.stderr)
+    print(
+        f"event API on http://{args.host}:{args.port} (POST /ingest, GET /health), lake {s.root}",
+        file=sys.stderr,
+    )
     serve(args.host, args.port, settings=s)
     return 0
 
@@ -499,17 +544,24 @@ def cmd_api_keys(args) -> int:
     if args.action == "add":
         unknown = [x for x in args.source if x != "*" and x not in all_sources()]
         if not args.source or unknown:
-            raise SystemExit(f"--source must name registered sources {sorted(all_sources())} or '*'"
-                             + (f"; unknown: {unknown}" if unknown else ""))
+            raise SystemExit(
+                f"--source must name registered sources {sorted(all_sources())} or '*'"
+                + (f"; unknown: {unknown}" if unknown else "")
+            )
         key_id, plaintext = store.add(args.source, rate=args.rate, burst=args.burst)
-        print(f"# key {key_id} for {', '.join(sorted(set(args.source)))}; shown once, only its "
-              "sha256 is stored", file=sys.stderr)
+        print(
+            f"# key {key_id} for {', '.join(sorted(set(args.source)))}; shown once, only its "
+            "sha256 is stored",
+            file=sys.stderr,
+        )
         print(plaintext)
         return 0
     if args.action == "list":
         for e in store.list():
-            print(f"{e['id']}  sources={','.join(e['sources'])}  created={e['created_at']}"
-                  f"{'  REVOKED' if e.get('revoked') else ''}")
+            print(
+                f"{e['id']}  sources={','.join(e['sources'])}  created={e['created_at']}"
+                f"{'  REVOKED' if e.get('revoked') else ''}"
+            )
         return 0
     if not args.key_id:
         raise SystemExit("revoke needs a key id (see: lakehouse api keys list)")

@@ -185,3 +185,17 @@ def test_run_query_for_a_tenant_and_an_unknown_tenant(lake):
     assert df["n"].to_list() == [2]
     with pytest.raises(ValueError, match="no tenant 'initech'"):
         connect_tenant(lake, "initech")
+
+
+def test_the_cli_queries_as_a_tenant(lake, monkeypatch, capsys):
+    from lakehouse.cli import main
+
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(lake.path))
+    sql = "SELECT count(*) AS n FROM customers"
+    assert main(["query", "--tenant", "globex", "--format", "csv", sql]) == 0
+    assert capsys.readouterr().out.split() == ["n", "3"]
+    assert main(["query", "--tenant", "acme", "--format", "csv", sql]) == 0
+    assert capsys.readouterr().out.split() == ["n", "2"]
+    # the admin view of the same name does not exist unqualified: only the tenant sees "customers"
+    with pytest.raises(Exception, match="customers"):
+        main(["query", "--format", "csv", sql])
