@@ -198,13 +198,31 @@ def cmd_sync(args) -> int:
 # ------------------------------------------------------------------------------------ dagster
 DAGSTER_YAML = """\
 # written by lakehouse: one run at a time merges into a table (pools bronze_<t>, silver_<t>, …),
-# different tables run in parallel
+# different tables run in parallel; queued runs start within a second and sensors are evaluated
+# in parallel threads (freshness: every hop between a commit and silver is a sensor tick or a
+# queued run).
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 concurrency:
   pools:
     default_limit: 1
+sensors:
+  use_threads: true
+  num_workers: 4
 telemetry:
   enabled: false
 """
+_OURS = "# written by lakehouse"
+
+
+def _ours_but_outdated(cfg: str) -> bool:
+    """A dagster.yaml an older lakehouse wrote (a user's own file is never touched)."""
+    with open(cfg) as fh:
+        text = fh.read()
+    return text.startswith(_OURS) and text != DAGSTER_YAML
 
 
 def dagster_home(s: Settings) -> str:
@@ -212,7 +230,7 @@ def dagster_home(s: Settings) -> str:
     home = os.environ.get("DAGSTER_HOME") or str(s.state_dir / "dagster")
     os.makedirs(home, exist_ok=True)
     cfg = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(cfg):
+    if not os.path.exists(cfg) or _ours_but_outdated(cfg):
         with open(cfg, "w") as fh:
             fh.write(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = home

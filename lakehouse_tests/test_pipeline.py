@@ -62,3 +62,42 @@ def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
     assert gold["revenue"].sum() == revenue
     report = status_report(settings)
     assert "core_order" in report and "full load done" in report
+
+
+def test_a_source_changes_run_carries_a_commit_to_silver_and_skips_untouched_tables(
+    fresh_db, tmp_path, monkeypatch
+):
+    """The run the ``saas_source_changes`` sensor requests replicates, then ingests and applies
+    exactly the tables that got files: the other tables' bronze and silver steps are skipped."""
+    import dagster as dg
+
+    from lakehouse.cli import _instance
+    from lakehouse.definitions import build_definitions
+    from lakehouse.defs.resources import SourceDatabaseResource
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    settings = Settings.from_env(
+        {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_SOURCE_DSN": fresh_db, "LAKEHOUSE_DATASETS": "saas"}
+    )  # fmt: skip
+    seed(fresh_db, "saas", "small")
+    assert materialize(settings=settings).success
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("update core_tenant set name = name || ' (renamed)'")
+    defs = build_definitions(settings)
+    sensor = defs.get_sensor_def("saas_source_changes")
+    with _instance(settings) as instance:
+        ctx = dg.build_sensor_context(
+            instance=instance, resources={"source_db": SourceDatabaseResource(dsn=fresh_db)}
+        )
+        (request,) = sensor(ctx).run_requests
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            instance=instance, asset_selection=list(request.asset_selection), tags=request.tags
+        )
+    assert result.success
+    done = {ev.asset_key.to_user_string() for ev in result.get_asset_materialization_events()}
+    assert done == {"raw/core_tenant", "bronze/core_tenant", "silver/core_tenant"}
+    skipped = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_SKIPPED"}
+    assert {"bronze__core_order", "silver_core_order", "silver_core_subscription"} <= skipped
+    tenants = read_silver(settings.lake(), load_dataset("saas").table("core_tenant"))
+    assert tenants["name"].str.ends_with(" (renamed)").all()

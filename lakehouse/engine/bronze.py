@@ -158,6 +158,12 @@ def ingested_files(lake: Lake, spec: TableSpec) -> set[str]:
     return _state(lake, spec)[0]
 
 
+def pending_files(lake: Lake, spec: TableSpec, objs: list[ObjectInfo]) -> list[ObjectInfo]:
+    """Those of ``objs`` (raw objects of ``spec``) that are not in ``bronze/<table>`` yet."""
+    done = ingested_files(lake, spec)
+    return [o for o in objs if not _done(o, spec, done)]
+
+
 def load_log(lake: Lake, spec: TableSpec) -> list[LoadIngestion]:
     """Every full-load file ingestion of ``bronze/<table>``, by version and key, with its
     generation (``load_generations``); see "The load log" in the module docstring."""

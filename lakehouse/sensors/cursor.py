@@ -56,3 +56,17 @@ def scan(lake: Lake, prefixes: dict[str, str], cursor: str | None, *, accept=Non
         new[name] = found
         state[name] = entry
     return Scan(new, json.dumps(state, sort_keys=True))
+
+
+def keep_previous(cursor: str, previous: str | None, names: list[str]) -> str:
+    """``cursor`` with the entries of ``names`` as they were in ``previous``: their files will be
+    found again by the next scan (a sensor defers them)."""
+    if not names:
+        return cursor
+    state, before = json.loads(cursor), json.loads(previous) if previous else {}
+    for name in names:
+        if name in before:
+            state[name] = before[name]
+        else:
+            state.pop(name, None)
+    return json.dumps(state, sort_keys=True)

@@ -26,41 +26,119 @@ def test_cursor_lists_only_newer_keys_and_sees_rewritten_load_files(tmp_path):
     lake.write_text(p + "LOAD00000001.csv", "a")
     lake.write_text(p + "20240101-000000001.csv", "a")
     first = scan(lake, {"t": p}, None)
-    assert [o.key.rsplit("/", 1)[-1] for o in first.new["t"]] == ["20240101-000000001.csv", "LOAD00000001.csv"]
+    assert [o.key.rsplit("/", 1)[-1] for o in first.new["t"]] == [
+        "20240101-000000001.csv",
+        "LOAD00000001.csv",
+    ]
     assert scan(lake, {"t": p}, first.cursor).names == []
     lake.write_text(p + "20240101-000000002.csv", "b")  # same second, same mtime: keys decide
     lake.write_text(p + "LOAD00000001.csv", "reloaded")  # a reload rewrites the same key
     second = scan(lake, {"t": p}, first.cursor)
-    assert sorted(o.key.rsplit("/", 1)[-1] for o in second.new["t"]) == ["20240101-000000002.csv", "LOAD00000001.csv"]
+    assert sorted(o.key.rsplit("/", 1)[-1] for o in second.new["t"]) == [
+        "20240101-000000002.csv",
+        "LOAD00000001.csv",
+    ]
     lake.delete(p + "20240101-000000001.csv")  # a deleted key is just gone
     assert scan(lake, {"t": p}, second.cursor).names == []
     # the cursor lists from the last key: older objects are never listed again
     calls = []
     orig = lake.list
-    lake.list = lambda prefix, start_after=None: calls.append(start_after) or orig(prefix, start_after)
+    lake.list = lambda prefix, start_after=None: (
+        calls.append(start_after) or orig(prefix, start_after)
+    )
     scan(lake, {"t": p}, second.cursor)
     assert calls == [p + "20240101-000000002.csv"]
 
 
-def test_raw_files_sensor_requests_bronze_for_exactly_the_tables_with_files(tmp_path):
+def _ctx(res, cursor=None, instance=None):
+    return dg.build_sensor_context(
+        cursor=cursor, resources={"lake": res}, instance=instance or dg.DagsterInstance.ephemeral()
+    )
+
+
+def test_raw_files_sensor_requests_bronze_and_silver_for_exactly_the_tables_with_files(tmp_path):
     ds = load_dataset("autocorp")
     lake = LocalLake(tmp_path)
     sensor = raw_files_sensor(ds)
     res = LakeResource(root=str(tmp_path))
-    ctx = dg.build_sensor_context(cursor=None, resources={"lake": res})
-    assert sensor(ctx).run_requests == []
+    assert sensor(_ctx(res)).run_requests == []
     lake.write_text("raw/database/public/sales_order/20240101-000000001.parquet", "x")
     lake.write_text("raw/csv/autocorp/customers-20240101.csv", "x")
     lake.write_text("raw/csv/autocorp/notes.txt", "ignored")
-    result = sensor(dg.build_sensor_context(cursor=None, resources={"lake": res}))
+    result = sensor(_ctx(res))
     (req,) = result.run_requests
-    assert {k.to_user_string() for k in req.asset_selection} == {"bronze/sales_order", "bronze/customers_csv"}
-    again = sensor(dg.build_sensor_context(cursor=result.cursor, resources={"lake": res}))
+    assert {k.to_user_string() for k in req.asset_selection} == {
+        "bronze/sales_order", "silver/sales_order", "bronze/customers_csv", "silver/customers_csv",
+    }  # fmt: skip
+    assert req.tags == {"lakehouse/trigger": "raw_files", "lakehouse/dataset": "autocorp"}
+    again = sensor(_ctx(res, result.cursor))
     assert again.run_requests == []
     lake.write_text("raw/database/public/service/LOAD00000001.parquet", "x")
-    third = sensor(dg.build_sensor_context(cursor=result.cursor, resources={"lake": res}))
-    assert [k.to_user_string() for k in third.run_requests[0].asset_selection] == ["bronze/service"]
+    third = sensor(_ctx(res, result.cursor))
+    assert [k.to_user_string() for k in third.run_requests[0].asset_selection] == [
+        "bronze/service",
+        "silver/service",
+    ]
     assert third.run_requests[0].run_key != req.run_key
+    # an SCD2 table's silver multi-asset materializes both of its keys
+    lake.write_text("raw/database/public/customers/20240101-000000001.parquet", "x")
+    fourth = sensor(_ctx(res, third.cursor))
+    assert [k.to_user_string() for k in fourth.run_requests[0].asset_selection] == [
+        "bronze/customers", "silver/customers", "silver/customers_history",
+    ]  # fmt: skip
+
+
+def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(tmp_path):
+    """A run that already ingested the files (the replication run carries bronze) needs no
+    second run; a table whose bronze is in a queued or running run waits for it, its files not forgotten."""
+    from lakehouse.engine.bronze import ingest
+    from lakehouse.replication.dms_settings import settings_for
+
+    ds = load_dataset("saas")
+    tables = {t.name: t for t in ds.tables}
+    lake = LocalLake(tmp_path)
+    lake.write_text(
+        "raw/database/public/core_tenant/LOAD00000001.csv",
+        "Op,_commit_ts,id,name,slug,created_at\n"
+        "I,2024-01-01 00:00:00.000000,00000000-0000-0000-0000-000000000001,Acme,acme,2024-01-01 00:00:00\n",
+    )
+    assert ingest(lake, tables["core_tenant"], settings_for("saas")).rows == 1
+    sensor, res = raw_files_sensor(ds), LakeResource(root=str(tmp_path))
+    instance = dg.DagsterInstance.ephemeral()
+    first = sensor(_ctx(res, instance=instance))
+    assert first.run_requests == []  # seen, but already in bronze
+    lake.write_text("raw/database/public/core_order/20240101-000000001.csv", "x")
+    instance.add_run(dg.DagsterRun(
+        job_name="__ASSET_JOB", run_id="running", status=dg.DagsterRunStatus.STARTED,
+        asset_selection=frozenset([dg.AssetKey(["bronze", "core_order"])]),
+    ))  # fmt: skip
+    deferred = sensor(_ctx(res, first.cursor, instance))
+    assert deferred.run_requests == []
+    instance.handle_run_event(  # the run ended without ingesting (e.g. it failed)
+        "running",
+        dg.DagsterEvent(
+            event_type_value="PIPELINE_FAILURE", job_name="__ASSET_JOB", message="failed"
+        ),
+    )
+    later = sensor(_ctx(res, deferred.cursor, instance))
+    assert [k.to_user_string() for k in later.run_requests[0].asset_selection] == [
+        "bronze/core_order", "silver/core_order",
+    ]  # fmt: skip
+
+
+def test_raw_files_sensor_targets_are_valid_selections_of_the_definitions():
+    """Every run the sensor can request is a valid subset of the job (the silver multi-asset is
+    not subsettable, so both keys of an SCD2 table must come together)."""
+    from lakehouse.definitions import build_definitions
+
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    for sensor in defs.sensors:
+        if not sensor.name.endswith("_raw_files"):
+            continue
+        keys = sensor.asset_selection.resolve(graph)
+        assert keys and all(k.path[0] in ("bronze", "silver") for k in keys)
+        defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=keys)
 
 
 def test_landing_sensor(tmp_path):
@@ -71,7 +149,9 @@ def test_landing_sensor(tmp_path):
     (tmp_path / "autocorp" / "customers-20240101.csv").write_text("a")
     first = sensor(dg.build_sensor_context(cursor=None, resources=res))
     assert len(first.run_requests) == 1
-    assert isinstance(sensor(dg.build_sensor_context(cursor=first.cursor, resources=res)), dg.SkipReason)
+    assert isinstance(
+        sensor(dg.build_sensor_context(cursor=first.cursor, resources=res)), dg.SkipReason
+    )
 
 
 @pytest.mark.integration
@@ -83,14 +163,33 @@ def test_source_changes_sensor_follows_the_slot(fresh_db, tmp_path):
     seed(fresh_db, "saas", "small")
     sensor = source_changes_sensor(load_dataset("saas"))
     res = {"source_db": SourceDatabaseResource(dsn=fresh_db)}
-    first = sensor(dg.build_sensor_context(resources=res))
+    instance = dg.DagsterInstance.ephemeral()
+    first = sensor(dg.build_sensor_context(resources=res, instance=instance))
     assert len(first.run_requests) == 1  # no slot yet: the full load is due
+    keys = {k.to_user_string() for k in first.run_requests[0].asset_selection}
+    assert {"raw/core_order", "bronze/core_order", "silver/core_subscription_history"} <= keys
+    # while its run waits in the queue, the sensor requests no other
+    instance.add_run(dg.DagsterRun(
+        job_name="__ASSET_JOB", run_id="waiting", status=dg.DagsterRunStatus.NOT_STARTED,
+        tags=first.run_requests[0].tags,
+    ))  # fmt: skip
+    waiting = sensor(dg.build_sensor_context(resources=res, instance=instance))
+    assert isinstance(waiting, dg.SkipReason) and "waiting to start" in str(waiting.skip_message)
+    # once it runs, it may be past the WAL end already: later changes get their own run
+    instance.handle_run_event(
+        "waiting", dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="__ASSET_JOB")
+    )
     Replicator(dataset_task("saas", fresh_db), LocalLake(tmp_path)).run()
-    assert isinstance(sensor(dg.build_sensor_context(resources=res)), dg.SkipReason)
+    assert isinstance(
+        sensor(dg.build_sensor_context(resources=res, instance=instance)), dg.SkipReason
+    )  # caught up
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("update core_tenant set name = name || '!'")
-    third = sensor(dg.build_sensor_context(resources=res))
-    assert len(third.run_requests) == 1 and third.run_requests[0].run_key != first.run_requests[0].run_key
+    third = sensor(dg.build_sensor_context(resources=res, instance=instance))
+    assert (
+        len(third.run_requests) == 1
+        and third.run_requests[0].run_key != first.run_requests[0].run_key
+    )
 
 
 def test_alert_posts_to_a_webhook():
@@ -108,11 +207,17 @@ def test_alert_posts_to_a_webhook():
     server = HTTPServer(("127.0.0.1", 0), Handler)
     th = threading.Thread(target=server.handle_request)
     th.start()
-    where = send_alert({"job": "__ASSET_JOB", "run_id": "r1", "error": "boom"},
-                       webhook=f"http://127.0.0.1:{server.server_port}/hook")
+    where = send_alert(
+        {"job": "__ASSET_JOB", "run_id": "r1", "error": "boom"},
+        webhook=f"http://127.0.0.1:{server.server_port}/hook",
+    )
     th.join(5)
     server.server_close()
-    assert where.startswith("webhook") and received[0]["run_id"] == "r1" and received[0]["error"] == "boom"
+    assert (
+        where.startswith("webhook")
+        and received[0]["run_id"] == "r1"
+        and received[0]["error"] == "boom"
+    )
 
 
 def test_freshness_lag_follows_unapplied_changes(tmp_path):
@@ -125,4 +230,6 @@ def test_freshness_lag_follows_unapplied_changes(tmp_path):
     assert silver_lag_seconds(lake, "things", now=time.time() + 100) >= 99  # bronze waits
     silver.apply_changes(lake, SPEC)
     assert silver_lag_seconds(lake, "things", now=time.time() + 100) == 0.0  # caught up
-    assert gold_lag_seconds(lake, "t_metric", ["things"], now=time.time() + 50) >= 49  # gold never ran
+    assert (
+        gold_lag_seconds(lake, "t_metric", ["things"], now=time.time() + 50) >= 49
+    )  # gold never ran
