@@ -199,6 +199,12 @@ class Replicator:
         for keys in state.load_files.values():
             for key in keys:
                 self.lake.delete(key)
+        # The full-load rows' commit timestamp: read *before* the slot exists. Every change the
+        # slot streams commits after its consistent point, so after this instant, and the total
+        # order (commit timestamp first) puts it after the snapshot's rows. Read inside the
+        # snapshot, now() would be later than changes committed between the slot's creation and
+        # the snapshot transaction's start: silver would take those for older and ignore them.
+        load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
         repl = self._replication_connection()
         try:
             rcur = repl.cursor()
@@ -210,7 +216,6 @@ class Replicator:
             with psycopg.connect(self.task.dsn, options="-c timezone=UTC") as snap:
                 snap.execute("begin isolation level repeatable read read only")
                 snap.execute(f"set transaction snapshot '{snapshot_name}'")
-                load_ts = snap.execute("select now()").fetchone()[0].astimezone(UTC)
                 for qname, spec in self._progress(self.specs.items(), "full load"):
                     load_files[qname] = self._copy_table(snap, spec, load_ts)
                 snap.rollback()

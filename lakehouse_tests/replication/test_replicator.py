@@ -230,3 +230,44 @@ def test_state_records_checkpoint_and_no_pending(db, tmp_path):
     from lakehouse.replication.pgoutput import lsn_to_int
 
     assert lsn_to_int(confirmed) == st.checkpoint_lsn  # the slot is confirmed exactly to the checkpoint
+
+
+def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
+    fresh_db, tmp_path, monkeypatch
+):
+    """A change that commits after the slot's consistent point (so it is streamed, not in the
+    snapshot) but before the snapshot transaction starts must sort after the full-load rows:
+    the full-load timestamp is taken before the slot is created."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, name text)")
+        conn.execute("insert into items values (1, 'before')")
+    original = Replicator._replication_connection
+
+    def racing_connection(self):
+        repl = original(self)
+        cursor = repl.cursor
+
+        class Cursor:
+            def __init__(self):
+                self._cur = cursor()
+
+            def execute(self, sql, *args):
+                self._cur.execute(sql, *args)
+                if sql.startswith("CREATE_REPLICATION_SLOT"):
+                    with psycopg.connect(fresh_db, autocommit=True) as other:
+                        other.execute("update items set name = 'racing' where id = 1")
+
+            def __getattr__(self, name):
+                return getattr(self._cur, name)
+
+        repl.cursor = Cursor
+        return repl
+
+    monkeypatch.setattr(Replicator, "_replication_connection", racing_connection)
+    lake = LocalLake(tmp_path / "lake")
+    Replicator(_task(fresh_db), lake).run()
+    load, cdc = read_table_files(lake, "public", "items", DEMO)
+    assert load["name"].to_list() == ["before"]  # the snapshot predates the update
+    (update,) = cdc.filter(pl.col("Op") == "U").iter_rows(named=True)
+    assert update["name"] == "racing"
+    assert update["ts_dms"] > load["ts_dms"][0], (update["ts_dms"], load["ts_dms"][0])
