@@ -1,14 +1,15 @@
 """A cursor over object-store prefixes that finds new files without re-listing everything.
 
-Data contract of the cursor (JSON): ``{name: {"after": key, "seen": {key: size}}}`` per watched
+Data contract of the cursor (JSON): ``{name: {"after": key, "seen": {key: [size, mtime]}}}`` per watched
 prefix. Two kinds of names live under one table prefix, and they do not sort together:
 - names that grow over time (DMS CDC files ``yyyymmdd-hhmmssfff``, date folders, CSV drops
   named ``…-YYYYMMDD.csv``): listed with ``start_after = after``, so each tick lists only what is
   newer than the last key seen, however many millions of objects are older;
 - names that are rewritten in place (DMS full-load ``LOAD00000001``, which sort after the CDC
-  names): kept in ``seen`` with their size, so a reload (same key, new size) is found again.
-Equal last-modified times do not matter (keys, not times, are compared) and a deleted key is
-simply never listed again.
+  names): kept in ``seen`` with their size and last-modified time, so a reload (same key, new
+  size or a later write) is found again.
+Equal last-modified times do not matter for growing names (keys, not times, are compared) and
+a deleted key is simply never listed again.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def scan(lake: Lake, prefixes: dict[str, str], cursor: str | None, *, accept=Non
             if accept is not None and not accept(name, obj):
                 continue
             if _is_rewritable(obj.key):
-                if entry["seen"].get(obj.key) == obj.size:
+                version = [obj.size, round(obj.mtime, 6)]
+                if entry["seen"].get(obj.key) == version:
                     continue
-                entry["seen"][obj.key] = obj.size
+                entry["seen"][obj.key] = version
             else:
                 entry["after"] = max(entry["after"] or "", obj.key)
             found.append(obj)
