@@ -1,43 +1,154 @@
 """Validate a frame against a registry schema: split good rows from bad, with reasons.
 
-``split_valid(frame, spec)`` → ``(good, bad)``: ``bad`` holds each failing row once with
-``__column`` and ``__reason`` (check name and failing value; several failures of one row are
-joined with ``; ``). ``failure_summary`` turns pandera failure cases into check metadata.
+``split_valid(frame, spec)`` → ``(good, bad)``: the row-level rules of the pandera schema
+``quality.schemas.table_schema(spec, row_level=True)`` evaluated as Polars expressions (no pandera
+import on the silver path: importing pandera costs seconds in every fresh run process, and silver
+is on the freshness path; the asset checks, off that path, run pandera itself). Per registry
+column present in the frame, in registry order: first nullability (a non-nullable or key column
+holding null: ``not_nullable``), then each rule in declaration order (``ge``, ``le``, ``gt``,
+``lt``, ``isin``, ``regex`` — matched at the start, as pandera's ``str_matches`` —,
+``str_length_max``); nulls pass the rules. ``bad`` holds each failing row once with ``__column``
+(its first failing column) and ``__reason`` (``"<column>: <check> failed for <value>"``, check
+names as pandera prints them, several failures joined with ``"; "``); ``good`` the others, both in
+input order. ``split_valid_pandera`` is the same split computed by pandera: the reference the
+tests hold ``split_valid`` to. ``failure_cases`` / ``failure_summary``: pandera failure cases and
+their check metadata.
 """
 
 from __future__ import annotations
 
-import pandera.polars as pa
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from lakehouse.quality.schemas import table_schema
 from lakehouse.registry.model import TableSpec
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
+
+_ORDER = {
+    "ge": ("greater_than_or_equal_to({})", lambda c, v: c >= v),
+    "le": ("less_than_or_equal_to({})", lambda c, v: c <= v),
+    "gt": ("greater_than({})", lambda c, v: c > v),
+    "lt": ("less_than({})", lambda c, v: c < v),
+}
 
 
 def failure_cases(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     """Pandera's failure cases (column, check, failure_case, index); empty when valid."""
+    import pandera.polars as pa
+
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         return err.failure_cases
-    return pl.DataFrame(schema={"failure_case": pl.String, "column": pl.String, "check": pl.String, "index": pl.Int32})
+    return pl.DataFrame(
+        schema={
+            "failure_case": pl.String,
+            "column": pl.String,
+            "check": pl.String,
+            "index": pl.Int32,
+        }
+    )
+
+
+def _rules(spec: TableSpec, columns: list[str]) -> list[tuple[str, str, pl.Expr]]:
+    """(column, pandera check label, expression true where the row fails), in order."""
+    out = []
+    for col in spec.columns:
+        if col.name not in columns:
+            continue
+        c = pl.col(col.name)
+        if not col.nullable or col.name in spec.primary_key:
+            out.append((col.name, "not_nullable", c.is_null()))
+        for name, arg in col.checks.items():
+            if arg is None:
+                continue
+            if name in _ORDER:
+                label, test = _ORDER[name]
+                out.append((col.name, label.format(arg), c.is_not_null() & ~test(c, arg)))
+            elif name == "isin":
+                out.append((col.name, f"isin({arg})", c.is_not_null() & ~c.is_in(list(arg))))
+            elif name == "regex":
+                pattern = arg if arg.startswith("^") else f"^{arg}"
+                out.append(
+                    (col.name, f"str_matches('{arg}')", c.is_not_null() & ~c.str.contains(pattern))
+                )
+            elif name == "str_length_max":
+                out.append(
+                    (
+                        col.name,
+                        f"str_length(None, {arg})",
+                        c.is_not_null() & (c.str.len_chars() > arg),
+                    )
+                )
+    return out
+
+
+def _empty_bad(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.head(0).with_columns(
+        pl.lit(None, pl.String).alias("__column"), pl.lit(None, pl.String).alias("__reason")
+    )
 
 
 def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(good, bad)``; see the module docstring."""
+    rules = _rules(spec, frame.columns)
+    if not rules or frame.height == 0:
+        return frame, _empty_bad(frame)
+    fails = [failed.fill_null(False) for _, _, failed in rules]
+    value = {name: pl.col(name).cast(pl.String).fill_null("null") for name, _, _ in rules}
+    reasons = [
+        pl.when(f).then(pl.lit(f"{name}: {label} failed for ") + value[name])
+        for (name, label, _), f in zip(rules, fails, strict=True)
+    ]
+    first = pl.coalesce(
+        [pl.when(f).then(pl.lit(name)) for (name, _, _), f in zip(rules, fails, strict=True)]
+    )
+    tagged = frame.with_columns(
+        first.alias("__column"),
+        pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__reason"),
+    )
+    bad = tagged.filter(pl.col("__column").is_not_null())
+    if bad.height == 0:
+        return frame, _empty_bad(frame)
+    return tagged.filter(pl.col("__column").is_null()).drop("__column", "__reason"), bad
+
+
+def split_valid_pandera(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``split_valid`` computed by pandera's row-level schema (the reference implementation)."""
+    from lakehouse.quality.schemas import table_schema
+
     cases = failure_cases(frame, table_schema(spec, row_level=True))
     row_cases = cases.filter(pl.col("index").is_not_null())
     if row_cases.height == 0:
-        return frame, frame.head(0).with_columns(pl.lit(None, pl.String).alias("__column"), pl.lit(None, pl.String).alias("__reason"))
+        return frame, _empty_bad(frame)
     reasons = (
         row_cases.with_columns(
-            (pl.col("column") + ": " + pl.col("check") + " failed for " + pl.col("failure_case").cast(pl.String).fill_null("null")).alias("r")
+            (
+                pl.col("column")
+                + ": "
+                + pl.col("check")
+                + " failed for "
+                + pl.col("failure_case").cast(pl.String).fill_null("null")
+            ).alias("r")
         )
-        .group_by("index")
-        .agg(pl.col("column").first().alias("__column"), pl.col("r").str.join("; ").alias("__reason"))
+        .group_by("index", maintain_order=True)
+        .agg(
+            pl.col("column").first().alias("__column"), pl.col("r").str.join("; ").alias("__reason")
+        )
     )
     indexed = frame.with_row_index("__i")
-    bad = indexed.join(reasons, left_on="__i", right_on=pl.col("index").cast(pl.UInt32), how="inner").drop("__i", "index", strict=False)
-    good = indexed.filter(~pl.col("__i").is_in(reasons["index"].cast(pl.UInt32).implode())).drop("__i")
+    bad = indexed.join(
+        reasons,
+        left_on="__i",
+        right_on=pl.col("index").cast(pl.UInt32),
+        how="inner",
+        maintain_order="left",
+    ).drop("__i", "index", strict=False)
+    good = indexed.filter(~pl.col("__i").is_in(reasons["index"].cast(pl.UInt32).implode())).drop(
+        "__i"
+    )
     return good, bad
 
 
@@ -48,6 +159,10 @@ def failure_summary(cases: pl.DataFrame, sample: int = 10) -> dict:
     counts = cases.group_by("column", "check").len().sort("len", descending=True)
     return {
         "failures": cases.height,
-        "by_check": {f"{r['column']}: {r['check']}": r["len"] for r in counts.iter_rows(named=True)},
-        "sample": cases.head(sample).select("column", "check", pl.col("failure_case").cast(pl.String), "index").to_dicts(),
+        "by_check": {
+            f"{r['column']}: {r['check']}": r["len"] for r in counts.iter_rows(named=True)
+        },
+        "sample": cases.head(sample)
+        .select("column", "check", pl.col("failure_case").cast(pl.String), "index")
+        .to_dicts(),
     }
