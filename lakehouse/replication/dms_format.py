@@ -24,7 +24,11 @@ has none), then the timestamp column, then the other columns in file order. CSV 
 ``String`` (typing is the caller's job). Rows with the wrong field count or an ``Op`` outside
 I/U/D are returned as :class:`RejectedRow` (row = 1-based record number in the file, header
 included) and the rest of the file is kept; ``DmsFile.row_numbers`` gives the record number of each
-kept row. Writing the same frame twice gives the same bytes.
+kept row. A quote that never closes (RFC 4180) loses no other row: when a quoted field runs past
+the end of its physical line and the record has the wrong field count, that line alone is the
+rejected record (``column`` = the field whose quote stays open) and reading resumes at the next
+line (DMS writes CR/LF inside a value only quoted; a multi-line value with the right field count
+is a value). Writing the same frame twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -372,50 +376,182 @@ def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None
     fast = _read_csv_fast(data, s, names, header_rows)
     if fast is not None:
         return fast, [], header_rows
-    rejected: list[RejectedRow] = []
+    try:
+        table, rejected = _read_csv_precise(data, key, s, names, header_rows)
+    except pa.ArrowException as e:
+        raise DmsFormatError(f"unreadable CSV ({e})", key=key) from e
+    return pl.from_arrow(table), rejected, header_rows
+
+
+def _arrow_csv(
+    buf: pa.Buffer, s: DmsS3Settings, names: list[str], skip_rows: int, quoted: bool, threads: bool
+) -> tuple[pa.Table, list]:
+    """One pyarrow parse of ``buf``: (table, the invalid rows, numbered from ``buf``'s start).
+    ``quoted``: the data holds a quote (then CR/LF may be inside values)."""
+    invalid = []
 
     def on_invalid(r) -> str:
-        rejected.append(
+        invalid.append(r)
+        return "skip"
+
+    table = pacsv.read_csv(
+        pa.BufferReader(buf),
+        read_options=pacsv.ReadOptions(
+            column_names=names, skip_rows=skip_rows, use_threads=threads
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=s.CsvDelimiter,
+            quote_char='"' if s.Rfc4180 else False,
+            double_quote=True,
+            newlines_in_values=s.Rfc4180 and quoted,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[s.CsvNullValue],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    if any(r.number is None for r in invalid):  # arrow numbers rows only when single-threaded
+        return _arrow_csv(buf, s, names, skip_rows, quoted, False)
+    return table, invalid
+
+
+def _read_csv_precise(
+    data: bytes, key: str, s: DmsS3Settings, names: list[str], header_rows: int
+) -> tuple[pa.Table, list[RejectedRow]]:
+    """The CSV read by pyarrow, recovering from a quote that never closes.
+
+    With RFC 4180 quoting, a field opened by a quote that is not closed on its line runs on into
+    the next lines (DMS writes CR/LF inside a value only quoted), so a stray quote would swallow
+    the following records into one. When such a record has the wrong field count, its first
+    physical line alone is the bad record (rejected, naming the column whose quote stays open)
+    and reading resumes at the next line; a quoted multi-line value giving the right field count
+    is a value. Record numbers stay those of the file (header included).
+    """
+    whole, quoted = pa.py_buffer(data), b'"' in data
+    tables: list[pa.Table] = []
+    rejected: list[RejectedRow] = []
+    pos, base, skip = 0, 0, header_rows  # byte offset, records before ``pos``, header to skip
+    while True:
+        table, invalid = _arrow_csv(whole.slice(pos), s, names, skip, quoted, True)
+        cut = None
+        for r in invalid if s.Rfc4180 and quoted else ():
+            cut = _unclosed_quote_line(data, pos, r, s)
+            if cut is not None:
+                break
+        kept = [r for r in invalid if cut is None or r.number < cut[0].number]
+        rejected += [
             RejectedRow(
                 key,
-                r.number,
+                base + r.number,
                 None,
                 f"expected {r.expected_columns} fields, found {r.actual_columns}",
                 r.text,
             )
+            for r in kept
+        ]
+        if cut is None:
+            tables.append(table)
+            break
+        r, end, line, fields, open_at = cut
+        # the rows arrow kept before the bad record; those after it are read again
+        tables.append(table.slice(0, r.number - 1 - skip - len(kept)))
+        column = names[open_at] if open_at < len(names) else None
+        rejected.append(
+            RejectedRow(
+                key,
+                base + r.number,
+                column,
+                f"expected {len(names)} fields, found {len(fields)}: the quote opening "
+                f"{'column ' + repr(column) if column else f'field {open_at + 1}'} is not "
+                "closed on its line",
+                line,
+            )
         )
-        return "skip"
+        base, skip, pos = base + r.number, 0, end
+        if pos >= len(data):
+            break
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0], rejected
 
-    def parse(threads: bool) -> pa.Table:
-        rejected.clear()
-        return pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=names, skip_rows=header_rows, use_threads=threads
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=s.CsvDelimiter,
-                quote_char='"' if s.Rfc4180 else False,
-                double_quote=True,
-                newlines_in_values=s.Rfc4180 and b'"' in data,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[s.CsvNullValue],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
 
+def _unclosed_quote_line(data: bytes, pos: int, r, s: DmsS3Settings):
+    """For an invalid record ``r`` of ``data[pos:]`` whose first line leaves a quote open:
+    ``(r, end offset of that line in data, the line, its fields, index of the open field)``;
+    else None."""
+    first = re.split(r"\r\n|\r|\n", r.text, maxsplit=1)[0]
+    if _split_line(first, s.CsvDelimiter)[1] is None:
+        return None
+    start = _record_offset(data, pos, r.number, s)
+    if start is None:
+        return None
+    m = _LINE_RE.match(data, start)
+    line = m.group(1).decode("utf-8", errors="replace")
+    if line != first:  # arrow and the line scan disagree on where the record starts
+        return None
+    fields, open_at = _split_line(line, s.CsvDelimiter)
+    if open_at is None:
+        return None
+    return r, m.end(), line, fields, open_at
+
+
+_LINE_RE = re.compile(rb"([^\r\n]*)(?:\r\n|\r|\n|\Z)")
+
+
+def _record_offset(data: bytes, pos: int, number: int, s: DmsS3Settings) -> int | None:
+    """Byte offset in ``data`` where record ``number`` (1-based, counted from ``pos``; RFC 4180
+    records, a row ending at CR, LF or CRLF as for pyarrow) starts, or None if there is none."""
+    ends = [pos]
+
+    def lines():
+        pos = ends[0]
+        while pos < len(data):
+            m = _LINE_RE.match(data, pos)
+            pos = m.end()
+            ends.append(pos)
+            yield m.group(0).decode("utf-8", errors="surrogateescape")
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(data) + 1))
     try:
-        table = parse(True)
-        if any(r.row is None for r in rejected):  # arrow numbers rows only when single-threaded
-            table = parse(False)
-    except pa.ArrowException as e:
-        raise DmsFormatError(f"unreadable CSV ({e})", key=key) from e
-    return pl.from_arrow(table), rejected, header_rows
+        reader = csv.reader(lines(), delimiter=s.CsvDelimiter, quoting=csv.QUOTE_MINIMAL)
+        for _ in range(number - 1):
+            next(reader)
+    except (StopIteration, csv.Error):
+        return None
+    finally:
+        csv.field_size_limit(limit)
+    offset = ends[reader.line_num]
+    return offset if offset < len(data) else None
+
+
+def _split_line(line: str, delim: str) -> tuple[list[str], int | None]:
+    """The fields of one physical line read alone (RFC 4180, lenient like Python's csv: text
+    after a closing quote and a quote inside an unquoted field are kept as text), and the index
+    of the field whose quote is still open at the line end (None when every quote closes)."""
+    fields, cur, state = [], [], "start"
+    for ch in line:
+        if state == "quoted":
+            if ch == '"':
+                state = "quote"
+            else:
+                cur.append(ch)
+        elif ch == delim and state != "quoted":
+            fields.append("".join(cur))
+            cur, state = [], "start"
+        elif state == "start" and ch == '"':
+            state = "quoted"
+        elif state == "quote" and ch == '"':
+            cur.append(ch)
+            state = "quoted"
+        else:
+            cur.append(ch)
+            state = "field"
+    open_at = len(fields) if state == "quoted" else None
+    fields.append("".join(cur))
+    return fields, open_at
 
 
 def _read_csv_fast(

@@ -549,6 +549,63 @@ def test_quoted_newlines_keep_record_numbers(monkeypatch):
     assert [(r.row, r.column) for r in got.rejected] == [(4, "Op")]
 
 
+@pytest.mark.parametrize("header", [True, False])
+@pytest.mark.parametrize("row_end", ["\n", "\r\n"])
+def test_a_quote_that_never_closes_rejects_only_its_line(monkeypatch, header, row_end):
+    s = CSV.with_(AddColumnName=header, CsvRowDelimiter=row_end)
+    lines = [
+        "Op,id,name,qty",
+        f'I,1,"two{row_end}lines",3',  # a value on two lines: kept
+        'U,2,"Unterm,4',  # runs on into the next line, where a quote closes it: 5 fields
+        'U,3,"x, y",5',
+        "I,4,d,6",
+        'U,5,"open',  # runs on to the end of the file: 3 fields
+        "D,6,x,8",
+    ]
+    if not header:
+        lines = lines[1:]
+    data = (row_end.join(lines) + row_end).encode()
+    got = _same_read(monkeypatch, data, "k/20240101-000000000.csv", s, ["id", "name", "qty"])
+    assert got.frame["id"].to_list() == ["1", "3", "4", "6"]
+    assert got.frame["name"].to_list() == [f"two{row_end}lines", "x, y", "d", "x"]
+    h = int(header)
+    assert got.row_numbers.to_list() == [1 + h, 3 + h, 4 + h, 6 + h]  # record numbers
+    assert [(r.key, r.row, r.column, r.raw) for r in got.rejected] == [
+        ("k/20240101-000000000.csv", 2 + h, "name", 'U,2,"Unterm,4'),
+        ("k/20240101-000000000.csv", 5 + h, "name", 'U,5,"open'),
+    ]
+    assert [r.reason for r in got.rejected] == [
+        "expected 4 fields, found 3: the quote opening column 'name' is not closed on its line",
+        "expected 4 fields, found 3: the quote opening column 'name' is not closed on its line",
+    ]
+
+
+def test_a_quote_that_never_closes_in_a_big_file(monkeypatch):
+    n = 50_000
+    lines = [f'U,{i},"name, {i}"' if i % 3 else f"U,{i},n{i}" for i in range(n)]
+    lines[1000] = 'U,1000,"never closed'
+    lines[30_000] = 'U,30000,x"y'  # a quote inside an unquoted field is text
+    lines[40_000] = 'U,40000,"a",extra'  # too many fields, on its line
+    data = ("\n".join(lines) + "\n").encode()
+    got = read_dms_file(data, "20240101-000000000.csv", CSV, ["id", "name"])
+    assert [(r.row, r.column, r.raw) for r in got.rejected] == [
+        (1001, "name", 'U,1000,"never closed'),
+        (40_001, None, 'U,40000,"a",extra'),
+    ]
+    assert got.frame.height == n - 2 and got.row_numbers.len() == n - 2
+    assert got.frame.row(29_999) == ("U", "30000", 'x"y')  # line 1000 is out
+    assert got.row_numbers[29_999] == 30_001
+
+
+def test_a_multi_line_value_with_the_right_field_count_is_a_value():
+    # the rule: only a record with the wrong field count is split at its first line
+    data = b'I,1,"a\nb"\nU,2,"c\n\nd"\n'
+    got = read_dms_file(data, "20240101-000000000.csv", CSV, ["id", "name"])
+    assert got.rejected == []
+    assert got.frame["name"].to_list() == ["a\nb", "c\n\nd"]
+    assert got.row_numbers.to_list() == [1, 2]
+
+
 TOKENS = ["a", "", ",", ",", '"', '""', '"""', 'a"b', '"x"y', "\n", "\r\n", "\r", " ", "é", ";"]
 
 
