@@ -33,8 +33,11 @@ however bronze batches it; generation 0 is the first baseline, every later one a
 ``engine.silver``). Ingestions with the same key and start (a replayed file) count once.
 
 Bad input never stops the other files: rows that fail parsing or casting, and whole files that
-cannot be read (truncated gzip, another table's shape), go to ``quarantine/<table>`` (Delta:
-``_source_file``, ``_source_row``, ``_column``, ``_reason``, ``_raw``, ``_quarantined_at``).
+cannot be read (truncated gzip, another table's shape — the header rule is ``_check_shape``: the
+key, and unknown columns only on top of every registry column), go to ``quarantine/<table>``
+(Delta: ``_source_file``, ``_source_row``, ``_column``, ``_reason``, ``_raw``,
+``_quarantined_at``; a whole file has a null ``_source_row``). Quarantine writes are idempotent
+(``engine.quarantine``): a run that dies before its commit does not record the entries twice.
 """
 
 from __future__ import annotations
@@ -451,20 +454,43 @@ def _empty(spec: TableSpec) -> pl.DataFrame:
 
 
 def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Settings) -> None:
-    """Accept added columns; reject a file that lacks the key or most of the table's columns."""
+    """Reject (``DmsFormatError`` naming file, table and columns) a header that is not a shape of
+    ``spec``. Besides the DMS columns (``Op``, timestamp, change sequence, ``BI_…``), a header
+    of the table:
+
+    - has every primary-key column;
+    - has columns the registry does not know for the table only on top of *every* registry
+      column: schema evolution adds columns at the source, so a file with an added column has
+      the table's full current shape plus the new ones. A header that both lacks registry
+      columns and has unknown ones is another table's file (tables of a dataset share ``id``,
+      ``tenant_id``, ``created_at``…) — or a renamed column, which needs a registry change;
+    - has at least half of the registry columns (a file older than columns added to the
+      registry may lack a few: they are read as nulls).
+
+    An empty file (no header) is not judged.
+    """
     meta = {dms_format.OP_COLUMN, settings.TimestampColumnName, settings.change_seq_column}
     data_cols = [c for c in found if c not in meta and not c.startswith("BI_")]
     if not data_cols:  # an empty file has no header to judge
         return
     known = [c for c in data_cols if c in spec.column_names]
-    missing_key = [k for k in spec.primary_key if k not in found]
-    if missing_key or len(known) * 2 < len(spec.column_names):
-        unknown = [c for c in data_cols if c not in spec.column_names]
-        raise dms_format.DmsFormatError(
-            f"not a file of table {spec.name}: header lacks {missing_key or 'most columns'} and "
-            f"has unknown column(s) {unknown}",
-            key=key,
+    missing = [c for c in spec.column_names if c not in data_cols]
+    unknown = [c for c in data_cols if c not in spec.column_names]
+    missing_key = [k for k in spec.primary_key if k not in data_cols]
+    if missing_key:
+        why = f"lacks the primary key column(s) {missing_key}"
+    elif unknown and missing:
+        why = (
+            f"has column(s) {unknown} the registry does not know for it while it lacks its "
+            f"column(s) {missing} (an added column comes with every registry column)"
         )
+    elif len(known) * 2 < len(spec.column_names):
+        why = f"lacks most of its columns: {missing}"
+    else:
+        return
+    raise dms_format.DmsFormatError(
+        f"not a file of table {spec.name}: the header {why}; header columns {data_cols}", key=key
+    )
 
 
 def _row_numbers(dms) -> list[int] | range:

@@ -4,6 +4,14 @@
 registry rules), ``_source_file``, ``_source_row`` (1-based record in the file, header
 included; null for a whole file), ``_column``, ``_reason``, ``_raw`` (the row as JSON or text),
 ``_quarantined_at``.
+
+Idempotent: an entry already in the table with the same ``_stage``, ``_source_file``,
+``_source_row``, ``_column`` and ``_reason`` is not written again. A stage appends its entries
+before its own commit (bronze: the commit that records the files; silver: the one that records
+the bronze version), so a run that dies in between re-reads the same rows on the next run and
+quarantines the same entries: those are skipped (the first ``_quarantined_at`` stays). Found by
+reading only those columns of the entries of the batch's files. (A rewritten full-load file
+whose same row fails for the same reason is therefore recorded once.)
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ from datetime import datetime
 
 import polars as pl
 
+from lakehouse.engine.delta import open_table
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
+
+#: what identifies an entry: an entry equal on these is already recorded
+IDENTITY = ("_stage", "_source_file", "_source_row", "_column", "_reason")
 
 SCHEMA = {
     "_stage": pl.String,
@@ -33,7 +45,9 @@ def quarantine_key(spec: TableSpec) -> str:
 def write_quarantine(
     lake: Lake, spec: TableSpec, rows: list[dict], stage: str, now: datetime
 ) -> int:
-    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``); returns how many."""
+    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``) but those already recorded
+    (see the module docstring); returns ``len(rows)``, the batch's entries, written now or by an
+    earlier attempt of the same batch."""
     from deltalake import write_deltalake
 
     if not rows:
@@ -41,14 +55,35 @@ def write_quarantine(
     frame = pl.DataFrame([{**r, "_stage": stage} for r in rows], schema=SCHEMA).with_columns(
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at")
     )
-    write_deltalake(
-        lake.uri(quarantine_key(spec)),
-        frame.to_arrow(),
-        mode="append",
-        schema_mode="merge",
-        storage_options=lake.storage_options,
-    )
+    new = frame
+    recorded = _recorded(lake, spec, stage, frame["_source_file"].unique().to_list())
+    if recorded is not None and recorded.height:
+        new = frame.join(recorded, on=list(IDENTITY), how="anti", nulls_equal=True)
+    if new.height:
+        write_deltalake(
+            lake.uri(quarantine_key(spec)),
+            new.to_arrow(),
+            mode="append",
+            schema_mode="merge",
+            storage_options=lake.storage_options,
+        )
     return frame.height
+
+
+def _recorded(lake: Lake, spec: TableSpec, stage: str, files: list) -> pl.DataFrame | None:
+    """The identity columns of the entries of ``stage`` for ``files`` already in quarantine."""
+    import pyarrow.compute as pc
+
+    dt = open_table(lake, quarantine_key(spec))
+    if dt is None:
+        return None
+    names = [f for f in files if f is not None]
+    where = pc.field("_source_file").isin(names)
+    if len(names) < len(files):
+        where = where | pc.field("_source_file").is_null()
+    where = (pc.field("_stage") == stage) & where
+    table = dt.to_pyarrow_dataset().to_table(columns=list(IDENTITY), filter=where)
+    return pl.from_arrow(table).cast({c: SCHEMA[c] for c in IDENTITY})
 
 
 def rows_from_frame(bad: pl.DataFrame) -> list[dict]:

@@ -186,6 +186,109 @@ def test_a_column_added_at_the_source_appears_without_a_rebuild(lake):
     assert frame.filter(pl.col("_op") == "I")["color"].to_list() == [None]
 
 
+def test_a_sibling_tables_file_with_the_key_and_most_columns_is_rejected_as_a_whole(lake):
+    """Another table's file shares the key and most columns, but lacks one of the table's
+    columns while it has one the table does not: one file-level entry, nothing in bronze."""
+    lake.write_text(PREFIX + "LOAD00000001.csv", HEADER + _row("I", "a"))
+    bronze.ingest(lake, SPEC, SETTINGS)
+    key = PREFIX + "20240102-000000000.csv"
+    lake.write_text(
+        key,
+        "Op,ts,sku,qty,price,weight,BI_sku,seq\n"
+        f"U,2024-01-02 00:00:00.000000,a,2,1.00,3.5,a,{9:035d}\n",
+    )
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert res.rows == 0 and res.quarantined == 1 and res.files == [key]
+    q = _quarantine(lake).to_dicts()
+    assert [(r["_stage"], r["_source_file"], r["_source_row"], r["_column"]) for r in q] == [
+        ("bronze", key, None, None)
+    ]
+    reason = q[0]["_reason"]
+    assert key in reason and "not a file of table parts" in reason
+    assert "['weight']" in reason and "['added']" in reason
+    assert "weight" not in _bronze(lake).columns
+    assert _bronze(lake)["sku"].to_list() == ["a"]
+
+
+def test_an_older_file_lacking_a_column_is_read_with_nulls(lake):
+    """A file from before a column was added (to the source and the registry) lacks it, and has
+    no column the registry does not know: its rows land, the column null."""
+    lake.write_text(
+        PREFIX + "LOAD00000001.csv",
+        f"Op,ts,sku,qty,price,BI_sku,seq\nI,2024-01-01 00:00:01.000000,a,1,1.00,a,{1:035d}\n",
+    )
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert res.rows == 1 and res.quarantined == 0
+    assert _bronze(lake)["added"].to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        ("Op,ts,qty,price,added,BI_sku,seq", "primary key column(s) ['sku']"),
+        ("Op,ts,sku,qty,price,color,BI_sku,seq", "['color']"),  # added, but 'added' missing
+        ("Op,ts,sku,BI_sku,seq", "most of its columns"),
+    ],
+)
+def test_shape_check_rejections(header, why):
+    from lakehouse.replication.dms_format import DmsFormatError
+
+    with pytest.raises(DmsFormatError, match="not a file of table parts") as e:
+        bronze._check_shape(SPEC, header.split(","), "raw/x/f.csv", SETTINGS)
+    assert why in str(e.value) and "raw/x/f.csv" in str(e.value)
+    # accepted: the full shape, the full shape plus added columns, an older file lacking one
+    for ok in ("sku,qty,price,added", "sku,qty,price,added,color,size", "Op,sku,qty,price"):
+        bronze._check_shape(SPEC, ok.split(","), "raw/x/f.csv", SETTINGS)
+
+
+def test_a_crash_between_the_quarantine_write_and_the_bronze_commit_records_nothing_twice(
+    lake, monkeypatch
+):
+    import deltalake
+
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("I", "g1") + "I,x,few\n")
+    lake.write_bytes(PREFIX + "20240101-000002000.csv.gz", b"\x1f\x8bnot gzip")
+    real = deltalake.write_deltalake
+
+    def dies_at_the_bronze_commit(uri, *a, **kw):
+        if "bronze/" in str(uri):
+            raise RuntimeError("crash")
+        return real(uri, *a, **kw)
+
+    monkeypatch.setattr(deltalake, "write_deltalake", dies_at_the_bronze_commit)
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            bronze.ingest(lake, SPEC, SETTINGS)
+    monkeypatch.setattr(deltalake, "write_deltalake", real)
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert res.quarantined == 2 and res.rows == 1
+    q = _quarantine(lake)
+    assert sorted(q["_source_row"].to_list(), key=str) == [3, None]
+    assert bronze.ingest(lake, SPEC, SETTINGS).files == []
+
+
+def test_write_quarantine_skips_entries_already_recorded(lake):
+    from lakehouse.engine.quarantine import write_quarantine
+
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    row = dict(_source_file="f1", _source_row=2, _column="qty", _reason="bad", _raw="x")
+    whole = dict(_source_file="f2", _source_row=None, _column=None, _reason="gzip", _raw=None)
+    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2
+    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2  # a retried batch
+    assert _quarantine(lake).height == 2
+    # the same source row at another stage, for another reason, or another row is new
+    other = [
+        row,
+        {**row, "_reason": "other"},
+        {**row, "_source_row": 3},
+    ]
+    write_quarantine(lake, SPEC, other, "silver", now)
+    write_quarantine(lake, SPEC, other, "bronze", now)
+    q = _quarantine(lake)
+    assert q.height == 2 + 3 + 2
+    assert q.group_by("_stage", "_source_file", "_source_row", "_reason").len()["len"].max() == 1
+
+
 def test_csv_drop_table(lake):
     spec = TableSpec(
         dataset="d",
