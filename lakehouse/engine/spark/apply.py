@@ -11,9 +11,11 @@ registry's row rules go to ``quarantine/<table>``; SCD2 tables also get
 The pieces, each a pure DataFrame function so the parity tests run them on local PySpark:
 - ``prepare_changes``: ``_sequence`` + PII standardisation;
 - ``split_rule_failures``: row rules on non-deletes (``quarantine``);
-- ``resolve_changes`` → ``Resolved(exploded, batch)``: key changes exploded, the last change per
-  key, changes not newer than a tombstone dropped. ``batch`` (one row per key, with ``_op`` and
-  ``_sequence``) is THE resolved change set, the MERGE source;
+- ``resolve_changes`` → ``Resolved(exploded, batch, reload_deletes)``: key changes exploded, the
+  reloads' deletes added (``reloads``: DMS full-load reloads — ``reload_deletes`` —, their deletes
+  part of ``exploded``), changes ordered before the latest reload's start (``barrier``) dropped,
+  the last change per key, changes not newer than a tombstone dropped. ``batch`` (one row per
+  key, with ``_op`` and ``_sequence``) is THE resolved change set, the MERGE source;
 - ``apply_to_state`` / ``apply_counts`` / ``next_tombstones``: the MERGE semantics in memory
   (delete / update when the change is newer than the row, insert when the key is absent).
 
@@ -39,8 +41,9 @@ BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind",
 
 
 class Resolved(NamedTuple):
-    exploded: object  # every change, key changes exploded (the SCD2 input)
-    batch: object  # one change per key, tombstone-filtered: the MERGE source
+    exploded: object  # every change, key changes exploded, reload deletes added (the SCD2 input)
+    batch: object  # one change per key, after the reload barrier, tombstone-filtered: MERGE source
+    reload_deletes: object = None  # the reloads' D changes (part of ``exploded``), or None
 
 
 def silver_key(spec: TableSpec) -> str:
@@ -75,11 +78,26 @@ def split_rule_failures(changes, spec: TableSpec):
     return good.unionByName(changes.filter(F.col("_op") == "D")), bad
 
 
-def resolve_changes(changes, spec: TableSpec, tombstones=None) -> Resolved:
-    """The resolved change set of prepared, validated ``changes`` (see the module docstring)."""
+def resolve_changes(
+    changes, spec: TableSpec, tombstones=None, *, state=None, reloads=(), barrier=None
+) -> Resolved:
+    """The resolved change set of prepared, validated ``changes`` (see the module docstring).
+
+    ``reloads`` and ``barrier`` come from ``reloads.plan_reloads``; ``state`` is the silver table
+    the reloads' deletes are computed against (None: no table yet, or a full refresh)."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.engine.spark.reloads import reload_deletes
+
     exploded = explode_key_changes(changes, spec)
-    batch = filter_tombstoned(last_per_key(exploded, spec), tombstones, spec)
-    return Resolved(exploded, batch)
+    gone = reload_deletes(changes, spec, list(reloads), state) if reloads else None
+    if gone is not None:
+        exploded = exploded.unionByName(gone, allowMissingColumns=True)
+    candidates = exploded
+    if barrier is not None:  # changes ordered before the latest reload began: superseded by it
+        candidates = exploded.filter(F.col(SEQUENCE) >= F.lit(barrier))
+    batch = filter_tombstoned(last_per_key(candidates, spec), tombstones, spec)
+    return Resolved(exploded, batch, gone)
 
 
 def _with_target_seq(state, batch, spec: TableSpec):

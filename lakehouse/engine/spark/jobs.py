@@ -69,9 +69,15 @@ def bronze_to_silver(
             full_refresh=args.full_refresh,
             hudi_database=args.hudi_database,
         )
+        reload = (
+            ""
+            if res.reload_generation is None
+            else f", reload (generation {res.reload_generation}) removed {res.reload_deletes} keys"
+        )
         log(
             f"silver/{spec.name}: {res.changes} changes from bronze v{res.bronze_version}: "
             f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, {res.quarantined} quarantined"
+            + reload
         )
         out.append((f"silver/{spec.name}", res.metadata()))
         if spec.scd_type == 2:

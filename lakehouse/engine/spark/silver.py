@@ -10,6 +10,11 @@ Incremental and exactly once: the bronze version applied is recorded in a checkp
 (``tables.write_checkpoint``) after the table commit; a crash in between re-applies the same batch,
 which changes nothing (older-or-equal changes are ignored, tombstones and SCD2 versions are
 filtered by sequence). A table without a checkpoint is rebuilt (full refresh), as locally.
+
+DMS reloads (a repeated ``LOAD`` file name: a new full-load generation of bronze's load log) are
+applied as locally (``reloads``): the load log is read from the bronze table's commit metadata,
+keys absent from a reload's baseline are deleted at the reload's start (tombstones, SCD2 versions
+closed), and changes ordered before the latest reload's start are ignored.
 """
 
 from __future__ import annotations
@@ -24,18 +29,15 @@ from lakehouse.engine.spark.apply import (
     apply_counts,
     history_key,
     prepare_changes,
+    resolve_changes,
     silver_key,
     silver_rows,
     split_rule_failures,
     tombstone_key,
     tombstone_rows,
 )
-from lakehouse.engine.spark.sequencing import (
-    SEQUENCE,
-    explode_key_changes,
-    filter_tombstoned,
-    last_per_key,
-)
+from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
+from lakehouse.engine.spark.sequencing import SEQUENCE, filter_tombstoned
 from lakehouse.engine.spark.tables import LakeLocations
 from lakehouse.engine.spark.writers import _user_metadata, merge_delta, read_bronze, upsert_hudi
 from lakehouse.registry.model import TableSpec
@@ -54,6 +56,8 @@ class SparkSilverResult:
     quarantined: int = 0
     history_rows: int = 0
     version: int | None = None
+    reload_generation: int | None = None  # the latest reload (full-load generation) applied
+    reload_deletes: int = 0  # keys the reloads removed (before the MERGE's sequence check)
     full_refresh: bool = False
     seconds: float = 0.0
 
@@ -69,6 +73,8 @@ class SparkSilverResult:
             "bronze_version": -1 if self.bronze_version is None else self.bronze_version,
             "table_format": self.table_format,
             "table_version": -1 if self.version is None else self.version,
+            "reload_generation": -1 if self.reload_generation is None else self.reload_generation,
+            "reload_deletes": self.reload_deletes,
             "full_refresh": self.full_refresh,
             "duration_s": round(self.seconds, 3),
         }
@@ -98,8 +104,16 @@ def apply_table(
     if exists and ckpt is None and not full_refresh:
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
     after = None if full_refresh or ckpt is None else ckpt.get("bronze_version")
-    changes, result.bronze_version = read_bronze(spark, locations.uri(f"bronze/{spec.name}"), after)
-    if changes is None or (changes.isEmpty() and not full_refresh):
+    bronze_uri = locations.uri(f"bronze/{spec.name}")
+    changes, result.bronze_version = read_bronze(spark, bronze_uri, after)
+    if changes is None:
+        return _finish(spark, result, uri, hudi, started)
+    reloads, barrier = (
+        plan_reloads(read_load_log(spark, bronze_uri), spec, after, result.bronze_version)
+        if spec.primary_key
+        else ([], None)
+    )
+    if changes.isEmpty() and not full_refresh and not reloads:
         return _finish(spark, result, uri, hudi, started)
     meta = json.dumps({"lakehouse.bronze_version": result.bronze_version})
     changes, bad = split_rule_failures(prepare_changes(changes, spec), spec)
@@ -119,7 +133,18 @@ def apply_table(
         result.inserted = rows.count()
     else:
         _apply_keyed(
-            spark, spec, locations, changes, result, full_refresh, exists, now, meta, hudi_database
+            spark,
+            spec,
+            locations,
+            changes,
+            result,
+            full_refresh,
+            exists,
+            now,
+            meta,
+            hudi_database,
+            reloads,
+            barrier,
         )
     io.write_checkpoint(
         spark,
@@ -134,7 +159,18 @@ def apply_table(
 
 
 def _apply_keyed(
-    spark, spec, locations, changes, result, full_refresh, exists, now, meta, hudi_database
+    spark,
+    spec,
+    locations,
+    changes,
+    result,
+    full_refresh,
+    exists,
+    now,
+    meta,
+    hudi_database,
+    reloads=(),
+    barrier=None,
 ):
     from pyspark.sql import functions as F
 
@@ -142,10 +178,24 @@ def _apply_keyed(
 
     uri, tomb_uri = locations.uri(silver_key(spec)), locations.uri(tombstone_key(spec))
     hudi = spec.table_format == "hudi"
-    exploded = explode_key_changes(changes, spec)
+    state = None
+    if reloads and exists and not full_refresh:  # the reloads delete against the current table
+        # eager: the deletes must see the table as it was before this run's MERGE rewrites it
+        state = (
+            spark.read.format("hudi" if hudi else "delta")
+            .load(uri)
+            .select(*spec.primary_key, SEQUENCE)
+            .localCheckpoint()
+        )
+    # tombstones are applied below (incremental runs only), after the SCD2 versions are taken
+    resolved = resolve_changes(changes, spec, None, state=state, reloads=reloads, barrier=barrier)
+    exploded = resolved.exploded.persist() if reloads else resolved.exploded
+    if resolved.reload_deletes is not None:
+        result.reload_generation = reloads[-1].generation
+        result.reload_deletes = resolved.reload_deletes.count()
     if spec.scd_type == 2:
         result.history_rows = _apply_history(spark, spec, locations, exploded, full_refresh, meta)
-    batch = last_per_key(exploded, spec)
+    batch = resolved.batch
     if full_refresh:
         batch = batch.persist()
         tombstone_rows(batch, spec, now).write.format("delta").mode("overwrite").option(
@@ -162,6 +212,7 @@ def _apply_keyed(
         result.inserted = current.count()
         result.ignored = result.changes - batch.count()
         batch.unpersist()
+        exploded.unpersist()
         return
     tombs = spark.read.format("delta").load(tomb_uri) if io.delta_exists(spark, tomb_uri) else None
     n_exploded = exploded.count()
@@ -207,6 +258,7 @@ def _apply_keyed(
     )
     result.ignored += batch.count() - result.inserted - result.updated - result.deleted
     batch.unpersist()
+    exploded.unpersist()
 
 
 def _apply_history(spark, spec, locations, exploded, full_refresh: bool, meta: str) -> int:
