@@ -343,13 +343,6 @@ def test_a_crash_after_any_write_leaves_each_history_version_once(crashed_after_
     assert dupes.height == 0, f"duplicate history versions: {dupes.to_dicts()}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: bronze.ingest (and silver's rule quarantine) append to quarantine/<table> "
-    "before the bronze (silver) commit; a crash in between re-reads the same rows and quarantines "
-    "them again (one duplicate entry per crash)",
-)
 def test_a_crash_after_any_write_leaves_each_quarantine_entry_once(crashed_after_every_write):
     c = crashed_after_every_write
     q = pl.from_arrow(DeltaTable(c["lake"].uri("quarantine/core_order")).to_pyarrow_table())
