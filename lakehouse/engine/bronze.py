@@ -455,8 +455,9 @@ def _empty(spec: TableSpec) -> pl.DataFrame:
 
 def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Settings) -> None:
     """Reject (``DmsFormatError`` naming file, table and columns) a header that is not a shape of
-    ``spec``. Besides the DMS columns (``Op``, timestamp, change sequence, ``BI_…``), a header
-    of the table:
+    ``spec``. Besides the DMS columns (``Op``, timestamp, change sequence, ``BI_…``) and columns
+    named like bronze's lineage (``_commit_ts``…: bronze overwrites them, so they are neither
+    registry nor added columns), a header of the table:
 
     - has every primary-key column;
     - has columns the registry does not know for the table only on top of *every* registry
@@ -470,6 +471,7 @@ def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Set
     An empty file (no header) is not judged.
     """
     meta = {dms_format.OP_COLUMN, settings.TimestampColumnName, settings.change_seq_column}
+    meta |= set(LINEAGE_COLUMNS) - set(spec.column_names)
     data_cols = [c for c in found if c not in meta and not c.startswith("BI_")]
     if not data_cols:  # an empty file has no header to judge
         return

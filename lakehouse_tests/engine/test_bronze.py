@@ -236,8 +236,14 @@ def test_shape_check_rejections(header, why):
     with pytest.raises(DmsFormatError, match="not a file of table parts") as e:
         bronze._check_shape(SPEC, header.split(","), "raw/x/f.csv", SETTINGS)
     assert why in str(e.value) and "raw/x/f.csv" in str(e.value)
-    # accepted: the full shape, the full shape plus added columns, an older file lacking one
-    for ok in ("sku,qty,price,added", "sku,qty,price,added,color,size", "Op,sku,qty,price"):
+    # accepted: the full shape, the full shape plus added columns, an older file lacking one,
+    # a column named like a lineage column (bronze overwrites it: not a table column)
+    for ok in (
+        "sku,qty,price,added",
+        "sku,qty,price,added,color,size",
+        "Op,sku,qty,price",
+        "Op,_commit_ts,sku,qty,price",
+    ):
         bronze._check_shape(SPEC, ok.split(","), "raw/x/f.csv", SETTINGS)
 
 
