@@ -8,6 +8,14 @@ then file name, then row position. ``sequence_expr`` packs it into one fixed-wid
 ``explode_key_changes`` turns a primary-key update (``U`` whose ``_before_key`` differs from
 its key) into a delete of the old key plus the update of the new key, at the same sequence.
 ``last_per_key`` keeps the latest change per key (a MERGE source must hold one row per key).
+
+A change's *identity* (``change_id_expr``) is its position without the file: for a CDC change
+with a change sequence, its commit timestamp and change sequence. DMS change sequences are unique
+per change, so a change delivered again in another file (a DMS task restarted from an older
+checkpoint re-sends changes under new file names) is the same change: it sorts after the
+original (greater file name) but is not newer than it. Rows without a change sequence (full-load
+rows, CDC files without the change-sequence column) are identified by their whole ``_sequence``.
+``unique_changes`` keeps one row per key and identity (the first in the order).
 """
 
 from __future__ import annotations
@@ -55,6 +63,37 @@ def sequence_commit_ts(sequence: str) -> datetime | None:
     return None if ts == _NULL_TS else datetime.strptime(ts, _TS_FORMAT).replace(tzinfo=UTC)
 
 
+def change_id_expr(column: str = SEQUENCE) -> pl.Expr:
+    """The identity of the change whose ``_sequence`` is in ``column`` (module docstring):
+    ``<commit ts>|<change seq>|1`` for a CDC change with a change sequence, else the whole
+    ``_sequence``."""
+    parts = pl.col(column).str.splitn("|", 4)
+    ts, seq, rank = (parts.struct.field(f"field_{i}") for i in range(3))
+    head = pl.concat_str([ts, seq, rank], separator="|")
+    by_seq = (rank == "1") & (seq != _NULL_SEQ) & parts.struct.field("field_3").is_not_null()
+    return pl.when(by_seq).then(head).otherwise(pl.col(column))
+
+
+#: SQL (MERGE source ``s``, target ``t``) true when ``t``'s stored ``_sequence`` is the same change
+#: as ``s``: equal, or ``s`` is identified by its change sequence and ``t._sequence`` starts with
+#: ``s``'s identity and ``|`` (``same_change_bounds`` gives ``s`` those bounds)
+SAME_CHANGE_SQL = (
+    f"(t.{SEQUENCE} = s.{SEQUENCE} OR (t.{SEQUENCE} >= s.__same_lo AND t.{SEQUENCE} < s.__same_hi))"
+)
+
+
+def same_change_bounds() -> list[pl.Expr]:
+    """``__same_lo`` and ``__same_hi`` for ``SAME_CHANGE_SQL``: the ``_sequence`` values starting
+    with the row's identity and ``|`` (``}`` follows ``|``), or an empty range when the row is
+    identified by its whole ``_sequence``."""
+    ident = change_id_expr()
+    by_seq = ident != pl.col(SEQUENCE)
+    return [
+        pl.when(by_seq).then(ident + "|").otherwise(pl.lit("")).alias("__same_lo"),
+        pl.when(by_seq).then(ident + "}").otherwise(pl.lit("")).alias("__same_hi"),
+    ]
+
+
 def with_sequence(changes: pl.DataFrame) -> pl.DataFrame:
     return changes.with_columns(sequence_expr())
 
@@ -87,6 +126,18 @@ def explode_key_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     nulls = [c for c in changes.columns if c not in keys and not c.startswith("_")]
     deletes = deletes.with_columns([pl.lit(None, changes.schema[c]).alias(c) for c in nulls])
     return pl.concat([changes, deletes], how="vertical")
+
+
+def unique_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """One row per key and change identity (the first in the order), sorted by ``_sequence``:
+    a change delivered again under another file name counts once."""
+    ordered = changes.sort(SEQUENCE)
+    if not spec.primary_key or ordered.height == 0:
+        return ordered
+    first = ordered.with_columns(change_id_expr().alias("__change_id")).unique(
+        subset=[*spec.primary_key, "__change_id"], keep="first", maintain_order=True
+    )
+    return first.drop("__change_id")
 
 
 def last_per_key(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:

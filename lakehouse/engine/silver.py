@@ -4,11 +4,17 @@ Data contract of ``silver/<table>`` (Delta): one row per primary key holding the
 (SCD type 1), with the registry's columns (plus any column added at the source) and
 ``_sequence`` (the change's position in the total order, ``engine.sequencing``), ``_commit_ts``
 and ``_source_file`` of the change that wrote it. ``silver/<table>_history`` (SCD type 2 tables)
-holds every version with ``__start_at``, ``__end_at`` (null while current) and ``__is_current``.
+holds one version per change of a key (a ``D`` closes the key's version and adds none) with the
+same columns, ``__start_at``, ``__end_at`` (null while current) and ``__is_current``; a change
+arriving late, older than the key's current version, adds none.
 
 Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
 - a change older than (or equal to) what a key holds is ignored: out-of-order files, duplicates
-  after a DMS restart and replayed files are all no-ops;
+  after a DMS restart and replayed files are all no-ops. A change delivered again under another
+  file name (a DMS task restarted from an older checkpoint re-sends changes in new files) has
+  the same commit timestamp and change sequence: it is the same change (its identity,
+  ``engine.sequencing``), not a newer one, in silver, its tombstones and the history, which keep
+  the first delivery's lineage;
 - ``D`` deletes; the delete is remembered as a tombstone (``_state/tombstones/<table>``: key +
   ``_sequence``) so a late older update cannot resurrect the row; tombstones older than the
   retention period are garbage-collected (``gc_tombstones``);
@@ -34,10 +40,12 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
 
 Incremental and exactly once: every silver commit records in its commit metadata the bronze
 version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
-files added after that version. Tombstones are written before the silver MERGE, so a crash
-between the two re-applies the same batch with the same result. ``full_refresh=True`` rebuilds
-from all of bronze and gives the identical table (reloads included: the load log is part of
-bronze).
+files added after that version. The SCD2 history MERGE and the tombstones are written before
+the silver MERGE, so a crash in between re-applies the same batch with the same result: the
+history MERGE inserts only the versions whose change the key does not hold yet (matched by key
+and change identity, not by comparison with the current version, which a key deleted in the
+batch no longer has). ``full_refresh=True`` rebuilds from all of bronze and gives the identical
+table (reloads included: the load log is part of bronze).
 """
 
 from __future__ import annotations
@@ -54,10 +62,14 @@ import pyarrow.dataset as pads
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.sequencing import (
+    SAME_CHANGE_SQL,
     SEQUENCE,
+    change_id_expr,
     explode_key_changes,
     last_per_key,
+    same_change_bounds,
     sequence_commit_ts,
+    unique_changes,
     with_sequence,
 )
 from lakehouse.registry.model import TableSpec
@@ -193,7 +205,8 @@ def _to_silver_rows(changes: pl.DataFrame) -> pl.DataFrame:
 def _filter_tombstoned(
     lake: Lake, spec: TableSpec, batch: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
-    """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies)."""
+    """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies;
+    the delete delivered again under another file name is not newer)."""
     tomb = open_table(lake, tombstone_key(spec))
     if tomb is None or batch.height == 0:
         return batch, 0
@@ -202,7 +215,7 @@ def _filter_tombstoned(
     joined = batch.join(tombs, on=keys, how="left", nulls_equal=False)
     keep = (
         pl.col("__tomb").is_null()
-        | (pl.col(SEQUENCE) > pl.col("__tomb"))
+        | ((pl.col(SEQUENCE) > pl.col("__tomb")) & (change_id_expr() != change_id_expr("__tomb")))
         | ((pl.col("_op") == "D") & (pl.col(SEQUENCE) == pl.col("__tomb")))
     )
     kept = joined.filter(keep).drop("__tomb")
@@ -305,9 +318,10 @@ def apply_changes(
         gone = _reload_deletes(spec, changes, reloads, None if full_refresh else target)
         result.reload_generation, result.reload_deletes = reloads[-1].generation, gone.height
         exploded = pl.concat([exploded, gone], how="diagonal_relaxed") if gone.height else exploded
+    candidates = exploded.height
+    exploded = unique_changes(exploded, spec)  # a change delivered twice is applied once
     if spec.scd_type == 2:
         result.history_rows = _apply_history(lake, spec, exploded, bronze_version, full_refresh)
-    candidates = exploded.height
     if barrier is not None:  # changes ordered before the latest reload began: superseded by it
         exploded = exploded.filter(pl.col(SEQUENCE) >= barrier)
     batch = last_per_key(exploded, spec)
@@ -339,14 +353,15 @@ def apply_changes(
         result.ignored = changes.height - batch.height
         return _finish(lake, spec, result, started)
 
-    # older changes of a key within the batch, and changes from before the latest reload
+    # older changes of a key within the batch, changes delivered twice, and changes from before
+    # the latest reload
     superseded = candidates - batch.height
     batch, tomb_ignored = _filter_tombstoned(lake, spec, batch)
     result.ignored = superseded + tomb_ignored
     _write_tombstones(lake, spec, batch, now)
-    source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op")))
+    source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op"), *same_change_bounds()))
     if target is None:
-        rows = source.filter(pl.col("__op") != "D").drop("__op")
+        rows = source.filter(pl.col("__op") != "D").drop("__op", "__same_lo", "__same_hi")
         write_deltalake(
             lake.uri(silver_key(spec)),
             _clustered(rows, spec).to_arrow(),
@@ -359,8 +374,9 @@ def apply_changes(
     src_arrow = source.to_arrow()
     _check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
-    newer = f"s.{SEQUENCE} > t.{SEQUENCE}"
-    data_cols = [c for c in source.columns if c != "__op"]
+    # newer, and not the same change delivered again under a greater file name
+    newer = f"s.{SEQUENCE} > t.{SEQUENCE} AND NOT {SAME_CHANGE_SQL}"
+    data_cols = [c for c in source.columns if c not in ("__op", "__same_lo", "__same_hi")]
     updates = {f'"{c}"': f's."{c}"' for c in data_cols}
     metrics = (
         # streamed_exec=False lets delta-rs prune target files by the source's key statistics
@@ -504,26 +520,32 @@ def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -
 def _apply_history(
     lake: Lake, spec: TableSpec, changes: pl.DataFrame, bronze_version, full_refresh: bool
 ) -> int:
-    """SCD type 2: every change newer than the key's current version becomes a version row."""
+    """SCD type 2: every change newer than the key's current version, and not yet a version of
+    the key, becomes a version row; returns how many versions were added.
+
+    ``changes`` holds one row per key and change identity (``unique_changes``). Idempotent by the
+    change's identity, not by "is there a current version": the history commits before the silver
+    MERGE, so a crash in between re-applies the batch, and a key whose last change of the batch
+    is a delete has no current version left to compare with; the MERGE inserts a version only if
+    the key holds no version of the same change (``SAME_CHANGE_SQL``), which also keeps a change
+    delivered again under another file name from adding a version."""
     from deltalake import write_deltalake
 
     keys = list(spec.primary_key)
     hist = None if full_refresh else open_table(lake, history_key(spec))
     ordered = changes.sort(SEQUENCE)
-    if hist is not None:
-        current = pl.from_arrow(
-            hist.to_pyarrow_table(filters=[("__is_current", "=", True)])
-        ).select(*keys, pl.col(SEQUENCE).alias("__cur"))
+    if hist is not None and ordered.height:
+        current = _current_versions(hist, keys, ordered.select(keys).unique())
         ordered = ordered.join(current, on=keys, how="left")
         ordered = ordered.filter(
-            pl.col("__cur").is_null() | (pl.col(SEQUENCE) > pl.col("__cur"))
+            pl.col("__cur").is_null()
+            | ((pl.col(SEQUENCE) > pl.col("__cur")) & (change_id_expr() != change_id_expr("__cur")))
         ).drop("__cur")
     if ordered.height == 0:
         return 0
     start = pl.coalesce(pl.col("_commit_ts"), pl.col("_ingested_at"))
     versions = ordered.with_columns(start.alias("__start_at")).with_columns(
         pl.col("__start_at").shift(-1).over(keys).alias("__end_at"),
-        pl.col("_op").shift(-1).over(keys).alias("__next_op"),
     )
     first_start = versions.group_by(keys).agg(
         pl.col("__start_at").min().alias("__close_at"), pl.col(SEQUENCE).min().alias("__first_seq")
@@ -531,7 +553,7 @@ def _apply_history(
     rows = versions.filter(pl.col("_op") != "D").with_columns(
         pl.col("__end_at").is_null().alias("__is_current")
     )
-    rows = _to_silver_rows(rows.drop("__next_op"))
+    rows = _to_silver_rows(rows)
     if hist is None:
         write_deltalake(
             lake.uri(history_key(spec)),
@@ -542,29 +564,53 @@ def _apply_history(
             commit_properties=_commit_props(bronze_version),
         )
         return rows.height
-    # one atomic MERGE: close the current version of touched keys, insert the new versions
-    closers = first_start.select(
-        *[pl.col(k).alias(f"__mk_{k}") for k in keys], "__close_at", "__first_seq"
-    )
-    inserts = rows.with_columns([pl.lit(None, rows.schema[k]).alias(f"__mk_{k}") for k in keys])
+    # one atomic MERGE: close the current version of touched keys (closers), insert the versions
+    # the key does not hold yet (matched by the change's identity, so a re-applied batch adds none)
+    inserts = rows.with_columns(pl.lit("version").alias("__kind"), *same_change_bounds())
+    closers = first_start.with_columns(pl.lit("close").alias("__kind"))
     source = pl.concat([inserts, closers], how="diagonal_relaxed")
-    pred = " AND ".join(f't."{k}" = s."__mk_{k}"' for k in keys) + " AND t.__is_current"
+    pred = " AND ".join(f't."{k}" = s."{k}"' for k in keys) + (
+        f" AND ((s.__kind = 'close' AND t.__is_current)"
+        f" OR (s.__kind = 'version' AND {SAME_CHANGE_SQL}))"
+    )
     data_cols = rows.columns
-    hist.merge(
-        source.to_arrow(),
-        predicate=pred,
-        source_alias="s",
-        target_alias="t",
-        merge_schema=True,
-        streamed_exec=False,
-        commit_properties=_commit_props(bronze_version),
-    ).when_matched_update(
-        updates={"__end_at": "s.__close_at", "__is_current": "false"},
-        predicate=f"s.__first_seq > t.{SEQUENCE}",
-    ).when_not_matched_insert(
-        updates={f'"{c}"': f's."{c}"' for c in data_cols}, predicate=f's."__mk_{keys[0]}" IS NULL'
-    ).execute()
-    return rows.height
+    metrics = (
+        hist.merge(
+            source.to_arrow(),
+            predicate=pred,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
+            streamed_exec=False,
+            commit_properties=_commit_props(bronze_version),
+        )
+        .when_matched_update(
+            updates={"__end_at": "s.__close_at", "__is_current": "false"},
+            predicate=f"s.__kind = 'close' AND s.__first_seq > t.{SEQUENCE}",
+        )
+        .when_not_matched_insert(
+            updates={f'"{c}"': f's."{c}"' for c in data_cols}, predicate="s.__kind = 'version'"
+        )
+        .execute()
+    )
+    return int(metrics.get("num_target_rows_inserted", 0))
+
+
+def _current_versions(hist, keys: list[str], batch_keys: pl.DataFrame) -> pl.DataFrame:
+    """``keys`` and ``__cur`` (the ``_sequence`` of the current version) of the batch's keys."""
+    import pyarrow.compute as pc
+
+    dataset = hist.to_pyarrow_dataset()
+    first = keys[0]
+    values = batch_keys.get_column(first).to_arrow().cast(dataset.schema.field(first).type)
+    table = dataset.to_table(
+        columns=[*keys, SEQUENCE],
+        filter=(pc.field("__is_current") == pa.scalar(True)) & pc.field(first).isin(values),
+    )
+    current = pl.from_arrow(table).select(*keys, pl.col(SEQUENCE).alias("__cur"))
+    if len(keys) > 1:
+        current = current.join(batch_keys, on=keys, how="semi")
+    return current
 
 
 def read_silver(lake: Lake, spec: TableSpec, *, version: int | None = None) -> pl.DataFrame:

@@ -348,3 +348,114 @@ def test_sequence_text_is_the_sequence_of_those_lineage_values():
     assert frame.select(sequence_expr())["_sequence"].to_list() == [sequence_text(*r) for r in rows]
     assert sequence_commit_ts(sequence_text(*rows[0])) == rows[0][0]
     assert sequence_commit_ts(sequence_text(*rows[1])) is None
+
+
+def _table(lake, key, sort=("id", "_sequence")) -> pl.DataFrame:
+    return pl.from_arrow(DeltaTable(lake.uri(key)).to_pyarrow_table()).sort(*sort)
+
+
+_SCD2_BATCH = (
+    _line("U", 2, 1, "v2"),  # an update: key 1 stays current
+    _line("D", 3, 2, "", ""),  # a delete: key 2 has no current version left
+    _line("U", 4, 3, "x2"),  # changed, then deleted in the same batch
+    _line("D", 5, 3, "", ""),
+    _line("I", 6, 4, "y1"),  # inserted, then updated
+    _line("U", 7, 4, "y2"),
+)
+
+
+def _scd2_lake(lake):
+    _drop(lake, SCD2, "LOAD00000001.csv", *[_line("I", 1, i, f"v{i}") for i in (1, 2, 3)])
+    return lake
+
+
+def _assert_same_scd2(lake, reference, tombstones=True):
+    tables = ["silver/people", "silver/people_history"]
+    for key in tables + [silver.tombstone_key(SCD2)] * tombstones:
+        got, want = _table(lake, key), _table(reference, key)
+        if key == silver.tombstone_key(SCD2):
+            got, want = got.drop("_deleted_at"), want.drop("_deleted_at")
+        assert got.equals(want), f"{key}:\n{got}\n{want}"
+    hist = _table(lake, "silver/people_history")
+    assert hist.group_by("id", "_sequence").len()["len"].max() == 1
+    current = hist.filter(pl.col("__is_current")).drop("__start_at", "__end_at", "__is_current")
+    assert current.equals(_table(lake, "silver/people").select(current.columns))
+
+
+class _Crash(BaseException):
+    """The process dies (nothing may catch it)."""
+
+
+@pytest.mark.parametrize("point", ["after the history", "after the tombstones"])
+def test_a_crash_between_the_history_and_the_silver_commit_adds_no_version(
+    tmp_path, monkeypatch, point
+):
+    reference = _scd2_lake(LocalLake(tmp_path / "reference"))
+    _drop(reference, SCD2, "20240101-000002000.csv", *_SCD2_BATCH)
+    lake = _scd2_lake(LocalLake(tmp_path / "lake"))
+    write_tombstones = silver._write_tombstones
+
+    def die(*args, **kwargs):
+        if point == "after the tombstones":
+            write_tombstones(*args, **kwargs)
+        raise _Crash(point)
+
+    lake.write_text(SCD2.raw_prefix + "20240101-000002000.csv", HEADER + "".join(_SCD2_BATCH))
+    bronze.ingest(lake, SCD2, SETTINGS)
+    monkeypatch.setattr(silver, "_write_tombstones", die)
+    for _ in range(2):  # dies twice at the same point: the history MERGE ran each time
+        with pytest.raises(_Crash):
+            silver.apply_changes(lake, SCD2)
+    monkeypatch.setattr(silver, "_write_tombstones", write_tombstones)
+    again = silver.apply_changes(lake, SCD2)
+    assert again.history_rows == 0  # every version was already there
+    _assert_same_scd2(lake, reference)
+    assert _state(lake, SCD2) == {1: ("v2", 1), 4: ("y2", 1)}
+    silver.apply_changes(lake, SCD2, full_refresh=True)
+    _assert_same_scd2(lake, reference)
+
+
+@pytest.mark.parametrize("same_run", [False, True])
+def test_a_cdc_file_delivered_again_under_a_later_name_is_the_same_changes(tmp_path, same_run):
+    """A DMS task restarted from an older checkpoint re-sends changes in new files: the same
+    commit timestamps and change sequences under a greater file name. Neither silver (its
+    lineage included), its tombstones nor the SCD2 history change."""
+    later = (_line("U", 8, 1, "v3"), _line("I", 9, 2, "w2"))  # key 2 comes back
+    reference = _scd2_lake(LocalLake(tmp_path / "reference"))
+    _drop(reference, SCD2, "20240101-000002000.csv", *_SCD2_BATCH)
+    _drop(reference, SCD2, "20240101-000008000.csv", *later)
+    lake = _scd2_lake(LocalLake(tmp_path / "lake"))
+    _drop(lake, SCD2, "20240101-000002000.csv", *_SCD2_BATCH)
+    if same_run:  # the original and its copy reach bronze in the same run
+        _write(lake, SCD2, "20240101-000008000.csv", *later)
+        _drop(lake, SCD2, "20240101-010008000.csv", *later)
+    else:
+        _drop(lake, SCD2, "20240101-000008000.csv", *later)
+        again = _drop(lake, SCD2, "20240101-010008000.csv", *later)
+        assert (again.history_rows, again.inserted, again.updated, again.deleted) == (0, 0, 0, 0)
+        assert again.ignored == len(later)
+    again = _drop(lake, SCD2, "20240101-010002000.csv", *_SCD2_BATCH)
+    assert (again.history_rows, again.inserted, again.updated, again.deleted) == (0, 0, 0, 0)
+    _assert_same_scd2(lake, reference)
+    assert _state(lake, SCD2) == {1: ("v3", 1), 2: ("w2", 1), 4: ("y2", 1)}
+    silver.apply_changes(lake, SCD2, full_refresh=True)  # bronze holds every change twice
+    _assert_same_scd2(lake, reference, tombstones=False)  # a rebuild keeps the last deletes only
+
+
+def test_the_identity_of_a_change_leaves_out_its_file_only_with_a_change_sequence():
+    from lakehouse.engine.sequencing import change_id_expr, sequence_text
+
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    resent = [
+        sequence_text(t, "7", "cdc", "raw/x/20240101-000000000.csv", 3),
+        sequence_text(t, "7", "cdc", "raw/x/20240101-010000000.csv", 1),
+    ]
+    others = [  # full-load rows, CDC without a change sequence: the whole position
+        sequence_text(t, None, "load", "raw/x/LOAD00000001.csv", 1),
+        sequence_text(t, None, "load", "raw/x/LOAD00000002.csv", 1),
+        sequence_text(t, None, "cdc", "raw/x/20240101-000000000.csv", 1),
+        sequence_text(t, None, "cdc", "raw/x/20240101-010000000.csv", 1),
+    ]
+    ids = pl.DataFrame({"_sequence": resent + others}).select(change_id_expr().alias("id"))["id"]
+    assert ids[0] == ids[1] and resent[0] != resent[1]
+    assert ids.to_list()[2:] == others

@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import random
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import polars as pl
+import pytest
+from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,19 +68,19 @@ def _history(script):
     return changes, state
 
 
-def _write_file(lake, name: str, rows) -> None:
+def _write_file(lake, name: str, rows, spec: TableSpec = SPEC) -> None:
     frame = pl.DataFrame(
         [(op, ts, str(k), v, str(bk), seq) for op, ts, k, v, bk, seq in rows],
         schema=["Op", "ts", "id", "val", "BI_id", "seq"],
         orient="row",
     )
     lake.write_bytes(
-        SPEC.raw_prefix + name, dms_format.encode_dms_file(frame, SETTINGS, full_load=False)
+        spec.raw_prefix + name, dms_format.encode_dms_file(frame, SETTINGS, full_load=False)
     )
 
 
-def _silver_state(lake) -> dict[int, str]:
-    frame = silver.read_silver(lake, SPEC)
+def _silver_state(lake, spec: TableSpec = SPEC) -> dict[int, str]:
+    frame = silver.read_silver(lake, spec)
     return {} if frame.height == 0 else dict(frame.select("id", "val").iter_rows())
 
 
@@ -259,3 +262,89 @@ def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, in
     assert _silver_state(lake) == expected
     silver.apply_changes(lake, SPEC, full_refresh=True)
     assert _silver_state(lake) == expected
+
+
+# ------------------------------------------------------------ SCD2 history: re-sent, crashes
+SCD2_SPEC = TableSpec(
+    dataset="prop", name="people", columns=SPEC.columns, primary_key=("id",), scd_type=2
+)
+
+
+class _Crash(BaseException):
+    """The run dies (not an Exception: nothing may catch it)."""
+
+
+def _at(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def _expected_versions(changes) -> list[tuple]:
+    """(id, val, start, end, current) of every version the changes make, in commit order."""
+    out, live = [], {}
+
+    def close(k, at):
+        if k in live:
+            out.append((*live.pop(k), at, False))
+
+    for op, ts, k, v, bk, _ in changes:
+        close(bk, _at(ts))  # a primary-key change deletes the old key
+        close(k, _at(ts))
+        if op != "D":
+            live[k] = (k, v, _at(ts))
+    out += [(*row, None, True) for row in live.values()]
+    return sorted(out, key=lambda r: (r[0], r[2]))
+
+
+def _versions(lake) -> list[tuple]:
+    hist = pl.from_arrow(DeltaTable(lake.uri("silver/people_history")).to_pyarrow_table())
+    assert hist.group_by("id", "_sequence").len()["len"].max() == 1, "a version twice"
+    current = hist.filter(pl.col("__is_current")).select("id", "_sequence", "_source_file")
+    silver_rows = silver.read_silver(lake, SCD2_SPEC)
+    assert current.sort("id").equals(silver_rows.select(current.columns).sort("id"))
+    cols = ["id", "val", "__start_at", "__end_at", "__is_current"]
+    return hist.select(cols).sort("id", "__start_at").rows()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=ops, seed=st.integers(0, 10**6))
+def test_scd2_history_holds_each_version_once(tmp_path_factory, script, seed):
+    """CDC files arrive in commit order, some delivered again later under a later name (a DMS
+    task restarted from an older checkpoint re-sends them); some runs die right after the history
+    MERGE (before the tombstones and the silver MERGE) and run again. The history holds every
+    version of the reference model once, incrementally and after a full refresh, and its current
+    versions are silver's rows."""
+    rng = random.Random(seed)
+    lake = LocalLake(tmp_path_factory.mktemp("lake"))
+    changes, expected = _history(script)
+    files, i = [], 0
+    while i < len(changes):
+        n = rng.randint(1, 5)
+        files.append((dms_format.cdc_file_name(_at(changes[i][1]), SETTINGS), changes[i : i + n]))
+        i += n
+    deliveries = list(files)
+    for name, rows in files:
+        if rng.random() < 0.4:  # re-sent an hour later, after the original
+            later = dms_format.cdc_file_name(_at(rows[0][1]) + timedelta(hours=1), SETTINGS)
+            after = deliveries.index((name, rows)) + 1
+            deliveries.insert(rng.randint(after, len(deliveries)), (later, rows))
+    runs = rng.randint(1, 5)
+
+    def die(*args, **kwargs):
+        raise _Crash
+
+    for r in range(runs):
+        delivered = deliveries[len(deliveries) * r // runs : len(deliveries) * (r + 1) // runs]
+        for name, rows in delivered:
+            _write_file(lake, name, rows, SCD2_SPEC)
+        bronze.ingest(lake, SCD2_SPEC, SETTINGS)
+        for _ in range(rng.choice([0, 0, 1, 2]) if delivered else 0):  # dies after the history
+            with mock.patch.object(silver, "_write_tombstones", die), pytest.raises(_Crash):
+                silver.apply_changes(lake, SCD2_SPEC)
+        silver.apply_changes(lake, SCD2_SPEC)
+    want = _expected_versions(changes)
+    assert _versions(lake) == want
+    assert _silver_state(lake, SCD2_SPEC) == expected
+    silver.apply_changes(lake, SCD2_SPEC, full_refresh=True)
+    assert _versions(lake) == want
