@@ -4,9 +4,13 @@ answers on them.
 For one dataset: seed the embedded PostgreSQL at scale ``small``, replicate (full load) with the
 local replicator, drop the CSV files (autocorp), ingest bronze and apply silver with the local
 engine (round 0); then churn the source (inserts, updates, deletes, primary-key changes),
-replicate the CDC, drop another CSV generation, ingest and apply again (round 1). For every
-registry table and round it records what the local engine saw and decided: the bronze rows read
-(the Spark engine's input), the resolved change set (one row per key after tombstones), the
+replicate the CDC, drop another CSV generation, ingest and apply again (round 1); then a DMS
+reload (round 2): the source changes while the changes are not captured (they are lost with the
+replication slot), the replicator's state is deleted so that it runs the full load again (the same
+``LOAD`` file names: bronze's next load generation), and more changes are captured after it. For
+every registry table and round it records what the local engine saw and decided: the bronze rows
+read (the Spark engine's input), the bronze versions (the load log the Spark engine reads is the
+bronze table's), the resolved change set (one row per key after the reloads and tombstones), the
 quarantined rows, the table after the apply, its tombstones and, for SCD2 tables, its history.
 """
 
@@ -26,6 +30,7 @@ from lakehouse.engine.sequencing import explode_key_changes, last_per_key, with_
 from lakehouse.registry import DatasetSpec, TableSpec
 from lakehouse.replication.dms_settings import settings_for
 from lakehouse.replication.replicator import Replicator
+from lakehouse.replication.state import ReplicationState
 from lakehouse.replication.task import dataset_task
 from lakehouse.source.churn import apply_random_changes
 from lakehouse.source.seed import seed
@@ -46,6 +51,9 @@ class TableRound:
     history: pl.DataFrame | None
     result: silver.SilverResult
     now: datetime
+    after: int | None = None  # the bronze version applied before this round (None: all)
+    reloads: list = field(default_factory=list)  # the local engine's ``silver._reloads``
+    barrier: str | None = None
 
 
 @dataclass
@@ -65,21 +73,32 @@ def _read(lake, key: str) -> pl.DataFrame:
         return pl.DataFrame()
 
 
-def _local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
+def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
     """The local engine on one table: its resolved change set (computed with its own functions,
-    before the apply writes tombstones) and the apply itself."""
-    after = silver.applied_bronze_version(lake, silver.silver_key(spec))
-    changes, _ = silver.read_bronze_changes(lake, spec, after)
-    resolved, quarantined = pl.DataFrame(), pl.DataFrame()
-    if changes.height:
-        prepared = standardize_pii(with_sequence(changes), spec)
-        from lakehouse.quality.validate import split_valid
+    as ``silver.apply_changes`` does, before the apply writes tombstones) and the apply itself."""
+    from lakehouse.engine.delta import open_table
 
-        _, bad = split_valid(prepared.filter(pl.col("_op") != "D"), spec)
-        quarantined = bad.select("_source_file", "_source_row", "__column", "__reason")
-        kept, _ = silver._quarantine_rule_failures(lake, spec, prepared, now, write=False)
-        batch = last_per_key(explode_key_changes(kept, spec), spec)
-        resolved, _ = silver._filter_tombstoned(lake, spec, batch)
+    after = silver.applied_bronze_version(lake, silver.silver_key(spec))
+    target = open_table(lake, silver.silver_key(spec))
+    changes, version = silver.read_bronze_changes(lake, spec, after)
+    reloads, barrier = silver._reloads(lake, spec, after, version)
+    resolved, quarantined = pl.DataFrame(), pl.DataFrame()
+    if changes.height or reloads:
+        kept = standardize_pii(with_sequence(changes), spec) if changes.width else changes
+        if changes.height:
+            from lakehouse.quality.validate import split_valid
+
+            _, bad = split_valid(kept.filter(pl.col("_op") != "D"), spec)
+            quarantined = bad.select("_source_file", "_source_row", "__column", "__reason")
+            kept, _ = silver._quarantine_rule_failures(lake, spec, kept, now, write=False)
+        exploded = explode_key_changes(kept, spec)
+        if reloads:
+            gone = silver._reload_deletes(spec, kept, reloads, target)
+            if gone.height:
+                exploded = pl.concat([exploded, gone], how="diagonal_relaxed")
+        if barrier is not None:
+            exploded = exploded.filter(pl.col("_sequence") >= barrier)
+        resolved, _ = silver._filter_tombstoned(lake, spec, last_per_key(exploded, spec))
     result = silver.apply_changes(lake, spec, now=now)
     return TableRound(
         changes=changes,
@@ -90,6 +109,9 @@ def _local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
         history=_read(lake, silver.history_key(spec)) if spec.scd_type == 2 else None,
         result=result,
         now=now,
+        after=after,
+        reloads=reloads,
+        barrier=barrier,
     )
 
 
@@ -118,16 +140,21 @@ def build(pg_dsn: str, dataset: str, root, *, churn: int = 80) -> Scenario:
     scenario = Scenario(spec, str(lake.path))
     seed(dsn, dataset, "small")
     task = dataset_task(dataset, dsn)
-    for round_ in range(2):
-        if round_:
+    for round_ in range(3):
+        if round_ == 1:
             apply_random_changes(dsn, dataset, churn, seed=7)
+        if round_ == 2:  # changes DMS misses, then a reload (full load again), then captured ones
+            apply_random_changes(dsn, dataset, churn, seed=8)
+            lake.delete(ReplicationState.key(task.name))
+            Replicator(task, lake).run()
+            apply_random_changes(dsn, dataset, churn // 2, seed=9)
         Replicator(task, lake).run()
-        if spec.csv_tables:
+        if spec.csv_tables and round_ < 2:
             _drop_csvs(lake, date(2024, 6, 1) + timedelta(days=round_), 42 + round_)
         now = T0 + timedelta(hours=round_)
         for table in spec.tables:
             bronze.ingest(lake, table, settings, now=now)
         scenario.rounds.append(
-            {t.name: _local_round(lake, t, now) for t in spec.tables if t.primary_key}
+            {t.name: local_round(lake, t, now) for t in spec.tables if t.primary_key}
         )
     return scenario

@@ -1,4 +1,5 @@
-"""The Spark engine's writes: delta-spark MERGE, Hudi upserts, the incremental job ``apply_table``.
+"""The Spark engine's writes: delta-spark MERGE, Hudi upserts, the incremental job ``apply_table``
+(a DMS reload included).
 
 They need the Delta and Hudi JARs (Maven), which cannot be downloaded here: every test is marked
 ``spark_jars`` and skipped with that reason unless the JVM can load ``io.delta.tables.DeltaTable``
@@ -9,7 +10,7 @@ them. Where they run, the tables the Spark engine writes equal the local engine'
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -57,6 +58,11 @@ DROPS = [
         ],
     ),
     ("20240101-000003000.csv", [_line("U", 3, 2, "zombie")]),  # late, older than the delete
+    # a DMS reload at second 9 (the same LOAD name: the next load generation): 30 is not in the
+    # new baseline and goes, 4 arrives; then a change after the reload and one ordered before it
+    ("LOAD00000001.csv", [_line("I", 9, 1, "a2"), _line("I", 9, 4, "d")]),
+    ("20240101-000010000.csv", [_line("U", 10, 4, "d2")]),
+    ("20240101-000004000.csv", [_line("I", 4, 50, "superseded")]),
 ]
 
 
@@ -69,10 +75,10 @@ def _run(spark, spec, tmp_path, fmt: str):
     """The three drops through both engines, drop by drop; compare after each."""
     local, sparkside = LocalLake(tmp_path / "local"), LocalLake(tmp_path / "spark")
     locations = LakeLocations.single(sparkside.root)
-    for name, lines in DROPS:
-        for lake in (local, sparkside):
+    for i, (name, lines) in enumerate(DROPS):
+        for lake in (local, sparkside):  # bronze runs at distinct times, as in production
             lake.write_text(spec.raw_prefix + name, HEADER + "".join(lines))
-            bronze.ingest(lake, spec, SETTINGS, now=NOW)
+            bronze.ingest(lake, spec, SETTINGS, now=NOW + timedelta(minutes=i))
         expected = silver.apply_changes(local, spec, now=NOW)
         got = apply_table(spark, spec, locations, now=NOW)
         assert (got.inserted, got.updated, got.deleted, got.quarantined) == (
@@ -80,6 +86,10 @@ def _run(spark, spec, tmp_path, fmt: str):
             expected.updated,
             expected.deleted,
             expected.quarantined,
+        ), name
+        assert (got.reload_generation, got.reload_deletes) == (
+            expected.reload_generation,
+            expected.reload_deletes,
         ), name
         table = _read_table(spark, locations.uri(f"silver/{spec.name}"), fmt)
         want = silver.read_silver(local, spec)
