@@ -598,19 +598,10 @@ def _apply_history(
 
 def _current_versions(hist, keys: list[str], batch_keys: pl.DataFrame) -> pl.DataFrame:
     """``keys`` and ``__cur`` (the ``_sequence`` of the current version) of the batch's keys."""
-    import pyarrow.compute as pc
-
-    dataset = hist.to_pyarrow_dataset()
-    first = keys[0]
-    values = batch_keys.get_column(first).to_arrow().cast(dataset.schema.field(first).type)
-    table = dataset.to_table(
-        columns=[*keys, SEQUENCE],
-        filter=(pc.field("__is_current") == pa.scalar(True)) & pc.field(first).isin(values),
-    )
-    current = pl.from_arrow(table).select(*keys, pl.col(SEQUENCE).alias("__cur"))
-    if len(keys) > 1:
-        current = current.join(batch_keys, on=keys, how="semi")
-    return current
+    current = pl.from_arrow(
+        hist.to_pyarrow_table(columns=[*keys, SEQUENCE], filters=[("__is_current", "=", True)])
+    ).select(*keys, pl.col(SEQUENCE).alias("__cur"))
+    return current.join(batch_keys, on=keys, how="semi")
 
 
 def read_silver(lake: Lake, spec: TableSpec, *, version: int | None = None) -> pl.DataFrame:
