@@ -326,14 +326,6 @@ def test_a_crash_after_any_write_loses_and_doubles_nothing(crashed_after_every_w
     _assert_history_current_matches_silver(c["lake"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: engine.silver._apply_history commits the SCD2 history MERGE before the "
-    "tombstone and silver MERGE; a crash in between re-applies the batch, and a key whose last "
-    "change in the batch is a delete has no current version to filter against, so its versions "
-    "are inserted again (one duplicate per crash)",
-)
 def test_a_crash_after_any_write_leaves_each_history_version_once(crashed_after_every_write):
     c = crashed_after_every_write
     hist = pl.from_arrow(

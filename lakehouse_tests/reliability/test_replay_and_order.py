@@ -140,15 +140,6 @@ def test_the_same_raw_files_ingested_twice_give_the_same_silver(replayed):
     assert r["copy rows in bronze"] == r["cdc rows"] == r["copies appended"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: a CDC file delivered again under another name (a DMS restart re-sending "
-    "changes) sorts after the original in the total order (same commit time and change sequence, "
-    "greater file name), so engine.silver._apply_history takes each re-sent change for a newer "
-    "one and adds a duplicate version to silver/<table>_history (and versions of keys deleted "
-    "in the batch are inserted again)",
-)
 def test_a_replayed_cdc_file_adds_no_history_version(replayed):
     before, after = replayed["history"], replayed["history after replay"]
     added = after.join(before, on=after.columns, how="anti", nulls_equal=True)
