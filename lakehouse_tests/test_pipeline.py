@@ -37,7 +37,11 @@ def _source_counts(dsn: str, dataset: str) -> dict[str, int]:
 def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     settings = Settings.from_env(
-        {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_SOURCE_DSN": fresh_db, "LAKEHOUSE_DATASETS": "saas"}
+        {
+            "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+            "LAKEHOUSE_SOURCE_DSN": fresh_db,
+            "LAKEHOUSE_DATASETS": "saas",
+        }
     )
     seed(fresh_db, "saas", "small")
     lake = settings.lake()
@@ -56,24 +60,29 @@ def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
             stats = apply_random_changes(fresh_db, "saas", 40, seed=5)
             assert stats.changes > 0
 
-    gold = pl.from_arrow(__import__("deltalake").DeltaTable(lake.uri("gold/saas_tenant_summary")).to_pyarrow_table())
+    gold = pl.from_arrow(
+        __import__("deltalake").DeltaTable(lake.uri("gold/saas_tenant_summary")).to_pyarrow_table()
+    )
     with psycopg.connect(fresh_db) as conn:
-        revenue = conn.execute("select coalesce(sum(total), 0) from core_order where status = 'completed'").fetchone()[0]
+        revenue = conn.execute(
+            "select coalesce(sum(total), 0) from core_order where status = 'completed'"
+        ).fetchone()[0]
     assert gold["revenue"].sum() == revenue
     report = status_report(settings)
     assert "core_order" in report and "full load done" in report
 
 
-def test_a_source_changes_run_carries_a_commit_to_silver_and_skips_untouched_tables(
+def test_a_commit_reaches_silver_in_two_sensor_runs_for_exactly_its_table(
     fresh_db, tmp_path, monkeypatch
 ):
-    """The run the ``saas_source_changes`` sensor requests replicates, then ingests and applies
-    exactly the tables that got files: the other tables' bronze and silver steps are skipped."""
+    """The sensors' runs, executed as the daemon would launch them: ``saas_source_changes``
+    requests the replication run; ``saas_raw_files`` then requests one run of bronze + silver
+    (with silver's checks) for exactly the table that got files."""
     import dagster as dg
 
     from lakehouse.cli import _instance
     from lakehouse.definitions import build_definitions
-    from lakehouse.defs.resources import SourceDatabaseResource
+    from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     settings = Settings.from_env(
@@ -81,23 +90,37 @@ def test_a_source_changes_run_carries_a_commit_to_silver_and_skips_untouched_tab
     )  # fmt: skip
     seed(fresh_db, "saas", "small")
     assert materialize(settings=settings).success
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("update core_tenant set name = name || ' (renamed)'")
     defs = build_definitions(settings)
-    sensor = defs.get_sensor_def("saas_source_changes")
+    job = defs.resolve_implicit_global_asset_job_def()
+    resources = {
+        "source_db": SourceDatabaseResource(dsn=fresh_db),
+        "lake": LakeResource(root=str(settings.lake().path)),
+    }
     with _instance(settings) as instance:
-        ctx = dg.build_sensor_context(
-            instance=instance, resources={"source_db": SourceDatabaseResource(dsn=fresh_db)}
-        )
-        (request,) = sensor(ctx).run_requests
-        job = defs.resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(
-            instance=instance, asset_selection=list(request.asset_selection), tags=request.tags
-        )
-    assert result.success
+
+        def tick(name: str, cursor=None):
+            ctx = dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+            return defs.get_sensor_def(name)(ctx)
+
+        def execute(request):
+            result = job.execute_in_process(
+                instance=instance, asset_selection=list(request.asset_selection), tags=request.tags
+            )
+            assert result.success
+            return result
+
+        seen = tick("saas_raw_files")  # everything so far is in bronze already
+        assert seen.run_requests == []
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("update core_tenant set name = name || ' (renamed)'")
+        (replication,) = tick("saas_source_changes").run_requests
+        execute(replication)
+        (apply,) = tick("saas_raw_files", seen.cursor).run_requests
+        result = execute(apply)
     done = {ev.asset_key.to_user_string() for ev in result.get_asset_materialization_events()}
-    assert done == {"raw/core_tenant", "bronze/core_tenant", "silver/core_tenant"}
-    skipped = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_SKIPPED"}
-    assert {"bronze__core_order", "silver_core_order", "silver_core_subscription"} <= skipped
+    assert done == {"bronze/core_tenant", "silver/core_tenant"}
+    assert {("silver/core_tenant", "schema"), ("silver/core_tenant", "reconciliation")} <= set(
+        _check_results(result)
+    )
     tenants = read_silver(settings.lake(), load_dataset("saas").table("core_tenant"))
     assert tenants["name"].str.ends_with(" (renamed)").all()

@@ -9,15 +9,13 @@ write the raw zone, so the same keys are declared as external assets (observed, 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
-from lakehouse.defs.sensors import TRIGGER_TAG
 from lakehouse.registry import DatasetSpec
 
 RAW_CSV_PREFIX = "raw/csv/"
 
 
-def _spec(dataset: DatasetSpec, table, kinds: set[str], skippable: bool = False) -> dg.AssetSpec:
+def _spec(dataset: DatasetSpec, table, kinds: set[str]) -> dg.AssetSpec:
     return dg.AssetSpec(
-        skippable=skippable,
         key=["raw", table.name],
         group_name=f"{dataset.name}_raw",
         kinds=kinds,
@@ -29,7 +27,7 @@ def _spec(dataset: DatasetSpec, table, kinds: set[str], skippable: bool = False)
 
 
 def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
-    specs = [_spec(dataset, t, {"postgres", "s3"}, skippable=True) for t in dataset.database_tables]
+    specs = [_spec(dataset, t, {"postgres", "s3"}) for t in dataset.database_tables]
 
     @dg.multi_asset(
         name=f"{dataset.name}_replication", specs=specs, pool=f"replication_{dataset.name}"
@@ -37,11 +35,7 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
     def _replicate(
         context: dg.AssetExecutionContext, lake: LakeResource, source_db: SourceDatabaseResource
     ):
-        """Run the replication task once: full load on first run, then CDC until caught up.
-
-        In a run of the ``source_changes`` sensor (which also selects bronze and silver), only
-        the tables that got files are materialized, so Dagster skips the others' bronze and
-        silver steps; any other run materializes every raw table (as a manual run expects)."""
+        """Run the replication task once: full load on first run, then CDC until caught up."""
         from lakehouse.replication.replicator import Replicator
         from lakehouse.replication.task import dataset_task
 
@@ -54,12 +48,9 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
         )
         for w in stats.warnings:
             context.log.warning(w)
-        changed_only = context.run.tags.get(TRIGGER_TAG) == "source_changes"
         for t in dataset.database_tables:
             q = t.qualified_name
             files = [f for f in stats.files if f.startswith(t.raw_prefix)]
-            if changed_only and not files:
-                continue
             yield dg.MaterializeResult(
                 asset_key=["raw", t.name],
                 metadata={

@@ -13,12 +13,13 @@
   task's slot and peeks it for one change of its tables (``replication.lag``); it requests a
   catch-up run only when there is something to replicate (run key = the WAL position), plus the
   first full load, and none while one of its runs is still waiting to start (that run will
-  replicate everything up to the WAL end it finds). The run carries the bronze and silver assets
-  of the database tables too: the replication asset materializes only the raw tables that got
-  files (tag ``lakehouse/trigger=source_changes``), so Dagster skips the bronze and silver steps
-  of the others, and a commit reaches silver in one run. Runs show in the UI like any
-  other, and a failed replication is a failed run that the alert sensor reports. (AWS DMS plays
-  this part in the aws profile, where the raw assets are external.)
+  replicate everything up to the WAL end it finds). Runs show in the UI like any other, and a
+  failed replication is a failed run that the alert sensor reports. (AWS DMS plays this part in
+  the aws profile, where the raw assets are external.) A commit thus reaches silver in two runs:
+  the replication run, then the ``raw_files`` run of bronze + silver for the tables that got
+  files. (Carrying bronze and silver in the replication run was tried: the steps of tables
+  without files are skipped, and Dagster records their silver checks as skipped, which the
+  gold automation reads as "blocking checks not passed": gold stopped following silver.)
 - ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
   the file-sync asset (the local DataSync task).
 - ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.
@@ -131,7 +132,6 @@ def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
 
 def source_changes_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
     keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
-    keys += [k for t in dataset.database_tables for k in _downstream_of_bronze(t)]
 
     @dg.sensor(
         name=f"{dataset.name}_source_changes",
