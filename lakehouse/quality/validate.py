@@ -1,18 +1,15 @@
 """Validate a frame against a registry schema: split good rows from bad, with reasons.
 
 ``split_valid(frame, spec)`` → ``(good, bad)``: the row-level rules of the pandera schema
-``quality.schemas.table_schema(spec, row_level=True)`` evaluated as Polars expressions (no pandera
-import on the silver path: importing pandera costs seconds in every fresh run process, and silver
-is on the freshness path; the asset checks, off that path, run pandera itself). Per registry
-column present in the frame, in registry order: first nullability (a non-nullable or key column
-holding null: ``not_nullable``), then each rule in declaration order (``ge``, ``le``, ``gt``,
-``lt``, ``isin``, ``regex`` — matched at the start, as pandera's ``str_matches`` —,
-``str_length_max``); nulls pass the rules. ``bad`` holds each failing row once with ``__column``
-(its first failing column) and ``__reason`` (``"<column>: <check> failed for <value>"``, check
-names as pandera prints them, several failures joined with ``"; "``); ``good`` the others, both in
-input order. ``split_valid_pandera`` is the same split computed by pandera: the reference the
-tests hold ``split_valid`` to. ``failure_cases`` / ``failure_summary``: pandera failure cases and
-their check metadata.
+``quality.schemas.table_schema(spec, row_level=True)``, in the order and with the labels of
+``quality.rules``, evaluated as Polars expressions — no pandera import on the silver path:
+importing pandera costs seconds in every fresh run process, and silver is on the freshness
+path (the asset checks, off that path, run pandera itself). ``bad`` holds each failing row once
+with ``__column`` (its first failing column) and ``__reason`` (``"<column>: <check> failed for
+<value>"``, several failures joined with ``"; "``); ``good`` the others, both in input order.
+``split_valid_pandera`` is the same split computed by pandera: the reference the tests hold
+``split_valid`` to. ``failure_cases`` / ``failure_summary``: pandera failure cases and their
+check metadata.
 """
 
 from __future__ import annotations
@@ -21,17 +18,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from lakehouse.quality.rules import RowRule, row_rules
 from lakehouse.registry.model import TableSpec
 
 if TYPE_CHECKING:
     import pandera.polars as pa
-
-_ORDER = {
-    "ge": ("greater_than_or_equal_to({})", lambda c, v: c >= v),
-    "le": ("less_than_or_equal_to({})", lambda c, v: c <= v),
-    "gt": ("greater_than({})", lambda c, v: c > v),
-    "lt": ("less_than({})", lambda c, v: c < v),
-}
 
 
 def failure_cases(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
@@ -52,37 +43,21 @@ def failure_cases(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFra
     )
 
 
-def _rules(spec: TableSpec, columns: list[str]) -> list[tuple[str, str, pl.Expr]]:
-    """(column, pandera check label, expression true where the row fails), in order."""
-    out = []
-    for col in spec.columns:
-        if col.name not in columns:
-            continue
-        c = pl.col(col.name)
-        if not col.nullable or col.name in spec.primary_key:
-            out.append((col.name, "not_nullable", c.is_null()))
-        for name, arg in col.checks.items():
-            if arg is None:
-                continue
-            if name in _ORDER:
-                label, test = _ORDER[name]
-                out.append((col.name, label.format(arg), c.is_not_null() & ~test(c, arg)))
-            elif name == "isin":
-                out.append((col.name, f"isin({arg})", c.is_not_null() & ~c.is_in(list(arg))))
-            elif name == "regex":
-                pattern = arg if arg.startswith("^") else f"^{arg}"
-                out.append(
-                    (col.name, f"str_matches('{arg}')", c.is_not_null() & ~c.str.contains(pattern))
-                )
-            elif name == "str_length_max":
-                out.append(
-                    (
-                        col.name,
-                        f"str_length(None, {arg})",
-                        c.is_not_null() & (c.str.len_chars() > arg),
-                    )
-                )
-    return out
+def _failed(rule: RowRule) -> pl.Expr:
+    """True where a row breaks ``rule`` (see ``quality.rules``)."""
+    c = pl.col(rule.column)
+    if rule.kind == "not_null":
+        return c.is_null()
+    broken = {
+        "ge": lambda: ~(c >= rule.arg),  # negated, not flipped: NaN fails as in pandera
+        "le": lambda: ~(c <= rule.arg),
+        "gt": lambda: ~(c > rule.arg),
+        "lt": lambda: ~(c < rule.arg),
+        "isin": lambda: ~c.is_in(rule.arg),
+        "regex": lambda: ~c.str.contains(rule.arg),
+        "str_length_max": lambda: c.str.len_chars() > rule.arg,
+    }[rule.kind]()
+    return c.is_not_null() & broken
 
 
 def _empty_bad(frame: pl.DataFrame) -> pl.DataFrame:
@@ -93,17 +68,19 @@ def _empty_bad(frame: pl.DataFrame) -> pl.DataFrame:
 
 def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(good, bad)``; see the module docstring."""
-    rules = _rules(spec, frame.columns)
+    rules = row_rules(spec, frame.columns)
     if not rules or frame.height == 0:
         return frame, _empty_bad(frame)
-    fails = [failed.fill_null(False) for _, _, failed in rules]
-    value = {name: pl.col(name).cast(pl.String).fill_null("null") for name, _, _ in rules}
+    fails = [_failed(r).fill_null(False) for r in rules]
     reasons = [
-        pl.when(f).then(pl.lit(f"{name}: {label} failed for ") + value[name])
-        for (name, label, _), f in zip(rules, fails, strict=True)
+        pl.when(f).then(
+            pl.lit(f"{r.column}: {r.label} failed for ")
+            + pl.col(r.column).cast(pl.String).fill_null("null")
+        )
+        for r, f in zip(rules, fails, strict=True)
     ]
     first = pl.coalesce(
-        [pl.when(f).then(pl.lit(name)) for (name, _, _), f in zip(rules, fails, strict=True)]
+        [pl.when(f).then(pl.lit(r.column)) for r, f in zip(rules, fails, strict=True)]
     )
     tagged = frame.with_columns(
         first.alias("__column"),
