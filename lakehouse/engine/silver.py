@@ -5,8 +5,14 @@ Data contract of ``silver/<table>`` (Delta): one row per primary key holding the
 ``_sequence`` (the change's position in the total order, ``engine.sequencing``), ``_commit_ts``
 and ``_source_file`` of the change that wrote it. ``silver/<table>_history`` (SCD type 2 tables)
 holds one version per change of a key (a ``D`` closes the key's version and adds none) with the
-same columns, ``__start_at``, ``__end_at`` (null while current) and ``__is_current``; a change
-arriving late, older than the key's current version, adds none.
+same columns, ``__start_at``, ``__end_at`` (null while current) and ``__is_current``; its current
+versions are silver's rows. A change silver ignores adds no version either (as APPLY CHANGES ...
+STORED AS SCD TYPE 2): one arriving late, older than the key's current version or not newer than
+its tombstone (a late update of a key deleted since), and one ordered before a reload that an
+earlier run applied. A change ordered before a reload and arriving in the run that applies it is
+a version the reload closes (its delete or baseline row), as a rebuild records it. Hence a
+rebuild (``full_refresh``), which orders every change, may hold closed versions of late changes
+that the incremental history skipped — never a current one.
 
 Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
 - a change older than (or equal to) what a key holds is ignored: out-of-order files, duplicates
@@ -206,7 +212,9 @@ def _filter_tombstoned(
     lake: Lake, spec: TableSpec, batch: pl.DataFrame
 ) -> tuple[pl.DataFrame, int]:
     """Drop changes not newer than a key's tombstone (the delete itself, equal, still applies;
-    the delete delivered again under another file name is not newer)."""
+    the delete delivered again under another file name is not newer); returns the rest and how
+    many were dropped. ``batch`` may hold several changes per key: ``apply_changes`` filters all
+    of the batch's changes once, before the history and silver take them."""
     tomb = open_table(lake, tombstone_key(spec))
     if tomb is None or batch.height == 0:
         return batch, 0
@@ -288,7 +296,7 @@ def apply_changes(
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
     changes, bronze_version = read_bronze_changes(lake, spec, after)
     result.bronze_version = bronze_version
-    reloads, barrier = _reloads(lake, spec, after, bronze_version)
+    reloads, barrier, settled = _reload_plan(lake, spec, after, bronze_version)
     if changes.height == 0 and not full_refresh and not reloads:
         return _finish(lake, spec, result, started)
     if changes.width:
@@ -320,8 +328,11 @@ def apply_changes(
         exploded = pl.concat([exploded, gone], how="diagonal_relaxed") if gone.height else exploded
     candidates = exploded.height
     exploded = unique_changes(exploded, spec)  # a change delivered twice is applied once
-    if spec.scd_type == 2:
-        result.history_rows = _apply_history(lake, spec, exploded, bronze_version, full_refresh)
+    if not full_refresh:  # not newer than the key's tombstone: ignored by silver and its history
+        exploded, _ = _filter_tombstoned(lake, spec, exploded)
+    if spec.scd_type == 2:  # without the changes superseded by a reload applied before this run
+        versions = exploded if settled is None else exploded.filter(pl.col(SEQUENCE) >= settled)
+        result.history_rows = _apply_history(lake, spec, versions, bronze_version, full_refresh)
     if barrier is not None:  # changes ordered before the latest reload began: superseded by it
         exploded = exploded.filter(pl.col(SEQUENCE) >= barrier)
     batch = last_per_key(exploded, spec)
@@ -353,11 +364,9 @@ def apply_changes(
         result.ignored = changes.height - batch.height
         return _finish(lake, spec, result, started)
 
-    # older changes of a key within the batch, changes delivered twice, and changes from before
-    # the latest reload
-    superseded = candidates - batch.height
-    batch, tomb_ignored = _filter_tombstoned(lake, spec, batch)
-    result.ignored = superseded + tomb_ignored
+    # older changes of a key within the batch, changes delivered twice, changes not newer than
+    # their key's tombstone, and changes from before the latest reload
+    result.ignored = candidates - batch.height
     _write_tombstones(lake, spec, batch, now)
     source = _to_silver_rows(batch.with_columns(pl.col("_op").alias("__op"), *same_change_bounds()))
     if target is None:
@@ -418,10 +427,21 @@ def _reloads(
 ) -> tuple[list[_Reload], str | None]:
     """(the reloads with a file in bronze versions after ``after`` — all when None —, oldest
     first; the start of the latest reload up to ``bronze_version``: the barrier)."""
+    new, barrier, _ = _reload_plan(lake, spec, after, bronze_version)
+    return new, barrier
+
+
+def _reload_plan(
+    lake: Lake, spec: TableSpec, after: int | None, bronze_version: int | None
+) -> tuple[list[_Reload], str | None, str | None]:
+    """``_reloads`` and the history barrier: the latest start of the reloads applied before this
+    run (none of their files after ``after``). A change ordered before it was superseded by a
+    reload an earlier run applied; one ordered after it and before the barrier is closed by a
+    reload of this run (``_apply_history``)."""
     from lakehouse.engine.bronze import load_log
 
     if bronze_version is None or not spec.primary_key:
-        return [], None
+        return [], None, None
     by_gen: dict[int, list] = {}
     for e in load_log(lake, spec):
         if e.version <= bronze_version:
@@ -437,7 +457,8 @@ def _reloads(
     new = [
         r for r in reloads if after is None or any(e.version > after for e in by_gen[r.generation])
     ]
-    return new, barrier
+    applied = [r.start for r in reloads if r not in new]
+    return new, barrier, max(applied, default=None)
 
 
 def _reload_deletes(
@@ -522,6 +543,11 @@ def _apply_history(
 ) -> int:
     """SCD type 2: every change newer than the key's current version, and not yet a version of
     the key, becomes a version row; returns how many versions were added.
+
+    ``changes`` are already without the changes silver ignores for good (``apply_changes``: not
+    newer than the key's tombstone, or ordered before a reload applied by an earlier run), so a
+    key without a current version (deleted) gets none from a late older change; a change ordered
+    before a reload of this batch is closed by the reload's delete or baseline row of its key.
 
     ``changes`` holds one row per key and change identity (``unique_changes``). Idempotent by the
     change's identity, not by "is there a current version": the history commits before the silver

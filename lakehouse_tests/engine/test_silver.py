@@ -479,7 +479,6 @@ def _versions_of(lake, id_, spec=SCD2) -> list[tuple]:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="history adds a current version for a change silver ignores")
 def test_a_late_older_change_of_a_deleted_key_adds_no_history_version(lake):
     """Silver ignores a change older than the key's tombstone; the history ignores it too (no
     version, above all no current one): its current versions stay silver's rows."""
@@ -503,7 +502,6 @@ def test_a_late_older_change_of_a_deleted_key_adds_no_history_version(lake):
     _assert_history_current_is_silver(lake)
 
 
-@pytest.mark.xfail(strict=True, reason="history adds a current version for a change silver ignores")
 def test_a_late_change_ordered_before_the_latest_reload_adds_no_history_version(lake):
     _drop(lake, SCD2, "LOAD00000001.csv", _line("I", 1, 1, "v1"), _line("I", 1, 2, "w1"))
     _write(lake, SCD2, "LOAD00000001.csv", _line("I", 5, 1, "v1"))  # the reload: 2 is gone
