@@ -1,11 +1,8 @@
 """Row-level registry rules on Spark: split good rows from bad, with the local engine's reasons.
 
-``split_valid(frame, spec)`` → ``(good, bad)`` as ``quality.validate.split_valid`` does with the
-pandera schema ``quality.schemas.table_schema(spec, row_level=True)``: per registry column present
-in the frame, in registry order, first nullability (a non-nullable or key column holding null:
-``not_nullable``), then each of the column's rules in declaration order (``ge``, ``le``, ``gt``,
-``lt``, ``isin``, ``regex`` — a match at the start, as pandera's ``str_matches`` —,
-``str_length_max``); nulls pass the rules. ``bad`` holds each failing row once plus ``__column``
+``split_valid(frame, spec)`` → ``(good, bad)`` as ``quality.validate.split_valid`` does: the
+rules of ``quality.rules.row_rules`` (the row-level rules of the pandera schema, in its order,
+with its labels), as Spark Column expressions; nulls pass the rules. ``bad`` holds each failing row once plus ``__column``
 (the first failing column) and ``__reason`` (``"<column>: <check> failed for <value>"`` joined
 with ``"; "``, check names as pandera prints them). Table-level rules (uniqueness) are not row
 rules, as locally. Deletes are never validated (they carry only the key): callers pass non-deletes.
@@ -20,42 +17,32 @@ from datetime import datetime
 
 from lakehouse.registry.model import TableSpec
 
-_LABELS = {
-    "ge": ("greater_than_or_equal_to({})", lambda c, v: c >= v),
-    "le": ("less_than_or_equal_to({})", lambda c, v: c <= v),
-    "gt": ("greater_than({})", lambda c, v: c > v),
-    "lt": ("less_than({})", lambda c, v: c < v),
-}
+
+def _failed(rule):
+    """The Spark Column true where a row breaks ``rule`` (see ``quality.rules``)."""
+    from pyspark.sql import functions as F
+
+    c = F.col(rule.column)
+    if rule.kind == "not_null":
+        return c.isNull()
+    arg = F.lit(rule.arg) if rule.kind in ("ge", "le", "gt", "lt") else rule.arg
+    broken = {
+        "ge": lambda: ~(c >= arg),  # negated, not flipped: NaN fails as in pandera
+        "le": lambda: ~(c <= arg),
+        "gt": lambda: ~(c > arg),
+        "lt": lambda: ~(c < arg),
+        "isin": lambda: ~c.isin(arg),
+        "regex": lambda: ~c.rlike(arg),
+        "str_length_max": lambda: F.length(c) > arg,
+    }[rule.kind]()
+    return c.isNotNull() & broken
 
 
 def _failures(spec: TableSpec, columns: set[str]):
     """(column name, check label, failed Column) for every row rule of ``spec``, in order."""
-    from pyspark.sql import functions as F
+    from lakehouse.quality.rules import row_rules
 
-    out = []
-    for col in spec.columns:
-        if col.name not in columns:
-            continue
-        c = F.col(col.name)
-        if not col.nullable or col.name in spec.primary_key:
-            out.append((col.name, "not_nullable", c.isNull()))
-        for name, arg in col.checks.items():
-            if arg is None:
-                continue
-            if name in _LABELS:
-                label, test = _LABELS[name]
-                failed = ~test(c, F.lit(arg))
-                out.append((col.name, label.format(arg), c.isNotNull() & failed))
-            elif name == "isin":
-                out.append((col.name, f"isin({arg})", c.isNotNull() & ~c.isin(list(arg))))
-            elif name == "regex":
-                pattern = arg if arg.startswith("^") else f"^{arg}"
-                out.append((col.name, f"str_matches('{arg}')", c.isNotNull() & ~c.rlike(pattern)))
-            elif name == "str_length_max":
-                out.append(
-                    (col.name, f"str_length(None, {arg})", c.isNotNull() & (F.length(c) > arg))
-                )
-    return out
+    return [(r.column, r.label, _failed(r)) for r in row_rules(spec, columns)]
 
 
 def split_valid(frame, spec: TableSpec):
