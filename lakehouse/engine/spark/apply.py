@@ -11,11 +11,13 @@ registry's row rules go to ``quarantine/<table>``; SCD2 tables also get
 The pieces, each a pure DataFrame function so the parity tests run them on local PySpark:
 - ``prepare_changes``: ``_sequence`` + PII standardisation;
 - ``split_rule_failures``: row rules on non-deletes (``quarantine``);
-- ``resolve_changes`` → ``Resolved(exploded, batch, reload_deletes)``: key changes exploded, the
-  reloads' deletes added (``reloads``: DMS full-load reloads — ``reload_deletes`` —, their deletes
-  part of ``exploded``), changes ordered before the latest reload's start (``barrier``) dropped,
-  the last change per key, changes not newer than a tombstone dropped. ``batch`` (one row per
-  key, with ``_op`` and ``_sequence``) is THE resolved change set, the MERGE source;
+- ``resolve_changes`` → ``Resolved(exploded, batch, reload_deletes, candidates)``: key changes
+  exploded and the reloads' deletes added (``reloads``: DMS full-load reloads, ``reloads``
+  module) — ``candidates`` —; changes not newer than their key's tombstone dropped — the SCD2
+  input ``exploded``, without the changes ordered before a reload an earlier run applied
+  (``settled``) —; changes ordered before the latest reload's start (``barrier``) dropped; the
+  last change per key. ``batch`` (one row per key, with ``_op`` and ``_sequence``) is THE
+  resolved change set, the MERGE source;
 - ``apply_to_state`` / ``apply_counts`` / ``next_tombstones``: the MERGE semantics in memory
   (delete / update when the change is newer than the row, insert when the key is absent).
 
@@ -41,9 +43,10 @@ BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind",
 
 
 class Resolved(NamedTuple):
-    exploded: object  # every change, key changes exploded, reload deletes added (the SCD2 input)
-    batch: object  # one change per key, after the reload barrier, tombstone-filtered: MERGE source
-    reload_deletes: object = None  # the reloads' D changes (part of ``exploded``), or None
+    exploded: object  # the SCD2 input: the changes silver does not ignore for good (docstring)
+    batch: object  # one change per key, tombstone-filtered, after the reload barrier: MERGE source
+    reload_deletes: object = None  # the reloads' D changes (part of ``candidates``), or None
+    candidates: object = None  # every change, key changes exploded, reload deletes added
 
 
 def silver_key(spec: TableSpec) -> str:
@@ -79,25 +82,34 @@ def split_rule_failures(changes, spec: TableSpec):
 
 
 def resolve_changes(
-    changes, spec: TableSpec, tombstones=None, *, state=None, reloads=(), barrier=None
+    changes,
+    spec: TableSpec,
+    tombstones=None,
+    *,
+    state=None,
+    reloads=(),
+    barrier=None,
+    settled=None,
 ) -> Resolved:
     """The resolved change set of prepared, validated ``changes`` (see the module docstring).
 
-    ``reloads`` and ``barrier`` come from ``reloads.plan_reloads``; ``state`` is the silver table
-    the reloads' deletes are computed against (None: no table yet, or a full refresh)."""
+    ``reloads``, ``barrier`` and ``settled`` come from ``reloads.plan_reloads``; ``state`` is the
+    silver table the reloads' deletes are computed against (None: no table yet, or a full
+    refresh, which passes no ``tombstones`` either)."""
     from pyspark.sql import functions as F
 
     from lakehouse.engine.spark.reloads import reload_deletes
 
-    exploded = explode_key_changes(changes, spec)
+    candidates = explode_key_changes(changes, spec)
     gone = reload_deletes(changes, spec, list(reloads), state) if reloads else None
     if gone is not None:
-        exploded = exploded.unionByName(gone, allowMissingColumns=True)
-    candidates = exploded
+        candidates = candidates.unionByName(gone, allowMissingColumns=True)
+    # not newer than the key's tombstone: ignored by silver and its history alike
+    kept = filter_tombstoned(candidates, tombstones, spec)
+    history = kept if settled is None else kept.filter(F.col(SEQUENCE) >= F.lit(settled))
     if barrier is not None:  # changes ordered before the latest reload began: superseded by it
-        candidates = exploded.filter(F.col(SEQUENCE) >= F.lit(barrier))
-    batch = filter_tombstoned(last_per_key(candidates, spec), tombstones, spec)
-    return Resolved(exploded, batch, gone)
+        kept = kept.filter(F.col(SEQUENCE) >= F.lit(barrier))
+    return Resolved(history, last_per_key(kept, spec), gone, candidates)
 
 
 def _with_target_seq(state, batch, spec: TableSpec):

@@ -9,10 +9,12 @@ Same contract as ``engine.silver`` (module docstring, "full loads and reloads") 
   then the ``lakehouse.loads`` commit metadata of the Delta commits after the cache's version
   (``_delta_log/<version>.json``, read as text: no Delta JARs needed). ``up_to`` ignores the
   commits after a bronze version (what the log held when that version was current).
-- ``plan_reloads(entries, spec, after, bronze_version)`` → ``(reloads, barrier)``: the reloads
-  (generations >= 1) with a file in bronze versions after ``after`` (all when None), oldest first,
-  and the start of the latest reload up to ``bronze_version`` (changes ordered before it are
-  superseded).
+- ``plan_reloads(entries, spec, after, bronze_version)`` → ``(reloads, barrier, settled)``: the
+  reloads (generations >= 1) with a file in bronze versions after ``after`` (all when None),
+  oldest first; the start of the latest reload up to ``bronze_version`` (changes ordered before
+  it are superseded); and the history barrier, the latest start of the reloads an earlier run
+  applied (a change ordered before it adds no SCD2 version; one between it and ``barrier`` is a
+  version this run's reload closes).
 - ``reload_deletes(changes, spec, reloads, state)``: the ``D`` changes at each reload's start for
   the keys live just before it and absent from its baseline (its valid LOAD rows), with the
   lineage of the reload's first file; ``state`` is the silver table (None: no table yet or a full
@@ -108,10 +110,10 @@ def read_load_log(spark, bronze_uri: str, *, up_to: int | None = None) -> list[L
 
 def plan_reloads(
     entries: list[LoadIngestion], spec: TableSpec, after: int | None, bronze_version: int | None
-) -> tuple[list[Reload], str | None]:
-    """``(reloads, barrier)`` of the load log ``entries`` (see the module docstring)."""
+) -> tuple[list[Reload], str | None, str | None]:
+    """``(reloads, barrier, settled)`` of the load log ``entries`` (see the module docstring)."""
     if bronze_version is None or not spec.primary_key:
-        return [], None
+        return [], None, None
     by_gen: dict[int, list[LoadIngestion]] = {}
     for e in entries:
         if e.version <= bronze_version:
@@ -127,7 +129,8 @@ def plan_reloads(
     new = [
         r for r in reloads if after is None or any(e.version > after for e in by_gen[r.generation])
     ]
-    return new, barrier
+    applied = [r.start for r in reloads if r not in new]
+    return new, barrier, max(applied, default=None)
 
 
 def _latest_live(frame, spec: TableSpec):

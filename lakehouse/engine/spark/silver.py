@@ -37,7 +37,7 @@ from lakehouse.engine.spark.apply import (
     tombstone_rows,
 )
 from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
-from lakehouse.engine.spark.sequencing import SEQUENCE, filter_tombstoned
+from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.engine.spark.tables import LakeLocations
 from lakehouse.engine.spark.writers import _user_metadata, merge_delta, read_bronze, upsert_hudi
 from lakehouse.registry.model import TableSpec
@@ -108,10 +108,10 @@ def apply_table(
     changes, result.bronze_version = read_bronze(spark, bronze_uri, after)
     if changes is None:
         return _finish(spark, result, uri, hudi, started)
-    reloads, barrier = (
+    reloads, barrier, settled = (
         plan_reloads(read_load_log(spark, bronze_uri), spec, after, result.bronze_version)
         if spec.primary_key
-        else ([], None)
+        else ([], None, None)
     )
     if changes.isEmpty() and not full_refresh and not reloads:
         return _finish(spark, result, uri, hudi, started)
@@ -145,6 +145,7 @@ def apply_table(
             hudi_database,
             reloads,
             barrier,
+            settled,
         )
     io.write_checkpoint(
         spark,
@@ -171,6 +172,7 @@ def _apply_keyed(
     hudi_database,
     reloads=(),
     barrier=None,
+    settled=None,
 ):
     from pyspark.sql import functions as F
 
@@ -187,17 +189,26 @@ def _apply_keyed(
             .select(*spec.primary_key, SEQUENCE)
             .localCheckpoint()
         )
-    # tombstones are applied below (incremental runs only), after the SCD2 versions are taken
-    resolved = resolve_changes(changes, spec, None, state=state, reloads=reloads, barrier=barrier)
-    exploded = resolved.exploded.persist() if reloads else resolved.exploded
+    tombs = None
+    if not full_refresh and io.delta_exists(spark, tomb_uri):  # a rebuild rewrites them
+        tombs = spark.read.format("delta").load(tomb_uri)
+    resolved = resolve_changes(
+        changes,
+        spec,
+        tombs,
+        state=state,
+        reloads=reloads,
+        barrier=barrier,
+        settled=settled,
+    )
+    exploded = resolved.exploded.persist()
     if resolved.reload_deletes is not None:
         result.reload_generation = reloads[-1].generation
         result.reload_deletes = resolved.reload_deletes.count()
     if spec.scd_type == 2:
         result.history_rows = _apply_history(spark, spec, locations, exploded, full_refresh, meta)
-    batch = resolved.batch
+    batch = resolved.batch.persist()
     if full_refresh:
-        batch = batch.persist()
         tombstone_rows(batch, spec, now).write.format("delta").mode("overwrite").option(
             "overwriteSchema", "true"
         ).save(tomb_uri)
@@ -214,10 +225,9 @@ def _apply_keyed(
         batch.unpersist()
         exploded.unpersist()
         return
-    tombs = spark.read.format("delta").load(tomb_uri) if io.delta_exists(spark, tomb_uri) else None
-    n_exploded = exploded.count()
-    batch = filter_tombstoned(batch, tombs, spec).persist()
-    result.ignored = n_exploded - batch.count()
+    # older changes of a key, changes not newer than their key's tombstone, changes from before
+    # the latest reload (counted before the tombstone MERGE below changes what ``tombs`` reads)
+    result.ignored = resolved.candidates.count() - batch.count()
     deletes = tombstone_rows(batch, spec, now)
     if tombs is None:
         if not deletes.isEmpty():
