@@ -30,9 +30,13 @@ def table_schema(spec: TableSpec, *, row_level: bool = False) -> pa.DataFrameSch
     for col in spec.columns:
         in_key = col.name in spec.primary_key
         checks = [
-            _CHECKS[name](arg) for name, arg in col.checks.items() if name in _CHECKS and arg is not None
+            _CHECKS[name](arg)
+            for name, arg in col.checks.items()
+            if name in _CHECKS and arg is not None
         ]
-        unique = (bool(col.checks.get("unique")) or (in_key and len(spec.primary_key) == 1)) and not row_level
+        unique = (
+            bool(col.checks.get("unique")) or (in_key and len(spec.primary_key) == 1)
+        ) and not row_level
         columns[col.name] = pa.Column(
             polars_dtype(col.type),
             checks=checks,
@@ -42,4 +46,6 @@ def table_schema(spec: TableSpec, *, row_level: bool = False) -> pa.DataFrameSch
             coerce=False,
         )
     unique_key = list(spec.primary_key) if len(spec.primary_key) > 1 and not row_level else None
-    return pa.DataFrameSchema(columns, strict=False, unique=unique_key, name=f"{spec.dataset}.{spec.name}")
+    return pa.DataFrameSchema(
+        columns, strict=False, unique=unique_key, name=f"{spec.dataset}.{spec.name}"
+    )
