@@ -89,8 +89,13 @@ def _silver_state(lake, spec: TableSpec = SPEC) -> dict[int, str]:
 )
 @given(script=ops, seed=st.integers(0, 10**6))
 def test_silver_equals_reference_model(tmp_path_factory, script, seed):
+    _out_of_order(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, seed)
+
+
+def _out_of_order(lake, spec: TableSpec, script, seed, check=lambda lake: None) -> None:
+    """The CDC of ``script`` split into files that arrive out of order, some duplicated, over
+    several runs (some replayed); ``check(lake)`` after every run."""
     rng = random.Random(seed)
-    lake = LocalLake(tmp_path_factory.mktemp("lake"))
     changes, expected = _history(script)
     # split into files (DMS names them by first commit), duplicate some (a DMS restart)
     files, i = [], 0
@@ -114,15 +119,18 @@ def test_silver_equals_reference_model(tmp_path_factory, script, seed):
     batches = max(1, rng.randint(1, 4))
     for b in range(batches):
         for name, rows in named[b::batches]:
-            _write_file(lake, name, rows)
-        bronze.ingest(lake, SPEC, SETTINGS)
-        silver.apply_changes(lake, SPEC)
+            _write_file(lake, name, rows, spec)
+        bronze.ingest(lake, spec, SETTINGS)
+        silver.apply_changes(lake, spec)
+        check(lake)
         if rng.random() < 0.3:  # a replayed run is a no-op
-            bronze.ingest(lake, SPEC, SETTINGS)
-            silver.apply_changes(lake, SPEC)
-    assert _silver_state(lake) == expected
-    silver.apply_changes(lake, SPEC, full_refresh=True)
-    assert _silver_state(lake) == expected
+            bronze.ingest(lake, spec, SETTINGS)
+            silver.apply_changes(lake, spec)
+            check(lake)
+    assert _silver_state(lake, spec) == expected
+    silver.apply_changes(lake, spec, full_refresh=True)
+    check(lake)
+    assert _silver_state(lake, spec) == expected
 
 
 # ------------------------------------------------------------------ full loads and reloads
@@ -190,14 +198,16 @@ def _history_with_reloads(initial: int, script):
     return changes, loads, expected
 
 
-def _write_load(lake, number: int, at: datetime, rows: dict[int, str]) -> None:
+def _write_load(
+    lake, number: int, at: datetime, rows: dict[int, str], spec: TableSpec = SPEC
+) -> None:
     """``LOAD<number>`` holding ``rows`` at ``at``; its last-modified time is ``at``."""
     frame = pl.DataFrame(
         [("I", _ts(at), str(k), v, str(k), _ZERO_SEQ) for k, v in sorted(rows.items())],
         schema=["Op", "ts", "id", "val", "BI_id", "seq"],
         orient="row",
     )
-    key = SPEC.raw_prefix + dms_format.load_file_name(number, SETTINGS)
+    key = spec.raw_prefix + dms_format.load_file_name(number, SETTINGS)
     lake.write_bytes(key, dms_format.encode_dms_file(frame, SETTINGS, full_load=True))
     os.utime(lake.path / key, (at.timestamp(), at.timestamp()))
 
@@ -211,8 +221,11 @@ def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, in
     order and duplicated; a reload's files may be split across bronze runs or overwritten by the
     next reload before bronze sees them. Silver always ends as the last full load plus the changes
     committed after it, incrementally and after a full refresh."""
+    _with_reloads(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, initial, seed)
+
+
+def _with_reloads(lake, spec: TableSpec, script, initial, seed, check=lambda lake: None) -> None:
     rng = random.Random(seed)
-    lake = LocalLake(tmp_path_factory.mktemp("lake"))
     changes, loads, expected = _history_with_reloads(initial, script)
     files, i = [], 0
     while i < len(changes):
@@ -239,29 +252,33 @@ def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, in
         writes = [("load", *f) for f in load] + ([("unload", 2)] if len(load) == 1 else [])
         events[pos + offset : pos + offset] = [("group", writes)]
     for number, at, rows in parts[0]:  # the first full load is in bronze before any reload
-        _write_load(lake, number, at, rows)
-    bronze.ingest(lake, SPEC, SETTINGS)
-    silver.apply_changes(lake, SPEC)
+        _write_load(lake, number, at, rows, spec)
+    bronze.ingest(lake, spec, SETTINGS)
+    silver.apply_changes(lake, spec)
+    check(lake)
     flat = [w for e in events for w in (e[1] if e[0] == "group" else [e])]
     cuts = sorted(rng.sample(range(1, len(flat) + 1), k=min(len(flat), rng.randint(1, 4))))
     start = 0
     for cut in [*cuts[:-1], len(flat)] if flat else []:
         for w in flat[start:cut]:
             if w[0] == "cdc":
-                _write_file(lake, w[1], w[2])
+                _write_file(lake, w[1], w[2], spec)
             elif w[0] == "load":
-                _write_load(lake, w[1], w[2], w[3])
+                _write_load(lake, w[1], w[2], w[3], spec)
             else:
-                lake.delete(SPEC.raw_prefix + dms_format.load_file_name(w[1], SETTINGS))
+                lake.delete(spec.raw_prefix + dms_format.load_file_name(w[1], SETTINGS))
         start = cut
-        bronze.ingest(lake, SPEC, SETTINGS)
-        silver.apply_changes(lake, SPEC)
+        bronze.ingest(lake, spec, SETTINGS)
+        silver.apply_changes(lake, spec)
+        check(lake)
         if rng.random() < 0.3:
-            bronze.ingest(lake, SPEC, SETTINGS)
-            silver.apply_changes(lake, SPEC)
-    assert _silver_state(lake) == expected
-    silver.apply_changes(lake, SPEC, full_refresh=True)
-    assert _silver_state(lake) == expected
+            bronze.ingest(lake, spec, SETTINGS)
+            silver.apply_changes(lake, spec)
+            check(lake)
+    assert _silver_state(lake, spec) == expected
+    silver.apply_changes(lake, spec, full_refresh=True)
+    check(lake)
+    assert _silver_state(lake, spec) == expected
 
 
 # ------------------------------------------------------------ SCD2 history: re-sent, crashes
@@ -348,3 +365,48 @@ def test_scd2_history_holds_each_version_once(tmp_path_factory, script, seed):
     assert _silver_state(lake, SCD2_SPEC) == expected
     silver.apply_changes(lake, SCD2_SPEC, full_refresh=True)
     assert _versions(lake) == want
+
+
+# ------------------------------------------------ SCD2 history: out of order, tombstones, reloads
+def _history_is_consistent(lake) -> None:
+    """Each version once, the current versions are silver's rows (at most one per key), and every
+    closed version ends at or after its start."""
+    from lakehouse.engine.delta import open_table
+
+    table = open_table(lake, silver.history_key(SCD2_SPEC))
+    silver_rows = silver.read_silver(lake, SCD2_SPEC)
+    if table is None:
+        assert silver_rows.height == 0
+        return
+    hist = pl.from_arrow(table.to_pyarrow_table())
+    assert hist.group_by("id", "_sequence").len().filter(pl.col("len") > 1).height == 0
+    current = hist.filter(pl.col("__is_current")).select("id", "_sequence", "_source_file")
+    want = silver_rows.select(current.columns) if silver_rows.height else current.clear()
+    assert current.sort("id").equals(want.sort("id")), f"current:\n{current}\nsilver:\n{want}"
+    closed = hist.filter(~pl.col("__is_current"))
+    bad = closed.filter(pl.col("__end_at").is_null() | (pl.col("__end_at") < pl.col("__start_at")))
+    assert bad.height == 0, bad
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=ops, seed=st.integers(0, 10**6))
+def test_scd2_history_current_versions_are_silver_out_of_order(tmp_path_factory, script, seed):
+    """Files out of order and duplicated (late updates of keys deleted since included): after
+    every run the history's current versions are silver's rows."""
+    lake = LocalLake(tmp_path_factory.mktemp("lake"))
+    _out_of_order(lake, SCD2_SPEC, script, seed, _history_is_consistent)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=reload_ops, initial=st.integers(0, 4), seed=st.integers(0, 10**6))
+def test_scd2_history_current_versions_are_silver_with_reloads(
+    tmp_path_factory, script, initial, seed
+):
+    """Reloads and out-of-order CDC (changes ordered before a reload arriving after it included):
+    after every run the history's current versions are silver's rows."""
+    lake = LocalLake(tmp_path_factory.mktemp("lake"))
+    _with_reloads(lake, SCD2_SPEC, script, initial, seed, _history_is_consistent)
