@@ -5,9 +5,11 @@
   tables got files not yet in bronze, *and their silver assets* (bronze, then silver with its
   blocking checks, in one run: one process start less between a commit and silver; the eager
   automation does not run silver again, since silver updated after bronze). A table whose bronze
-  is in a queued or running run is deferred (its cursor entry is not advanced): that run ingests
-  the files, and the next tick finds nothing left to do instead of queueing a no-op run. Its run
-  key names the newest file per table, so nothing runs twice.
+  is in a run still waiting to start is deferred (its cursor entry is not advanced): that run
+  ingests the files, and the next tick finds nothing left to do instead of queueing a no-op run.
+  A *running* run does not defer (it may be past its bronze step): the new run starts meanwhile
+  and its steps follow the running one's through the per-table pools, so at most one run per
+  table runs and one waits. Its run key names the newest file per table, so nothing runs twice.
 - ``<dataset>_source_changes`` (local profile): the replicator runs *under Dagster* as the
   ``<dataset>_replication`` asset. This sensor asks PostgreSQL how far the WAL is ahead of the
   task's slot and peeks it for one change of its tables (``replication.lag``); it requests a
@@ -44,7 +46,6 @@ _WAITING = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
 ]
-_IN_FLIGHT = [*_WAITING, dg.DagsterRunStatus.STARTED]
 
 
 def _run_key(parts: dict[str, str]) -> str:
@@ -61,9 +62,10 @@ def _downstream_of_bronze(table) -> list[dg.AssetKey]:
     return keys
 
 
-def _bronze_in_flight(instance: dg.DagsterInstance) -> set[str]:
-    """Tables whose bronze asset is in a queued or running run."""
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_IN_FLIGHT))
+def _bronze_waiting(instance: dg.DagsterInstance) -> set[str]:
+    """Tables whose bronze asset is in a run that has not started yet (it will ingest every
+    file there is when it does; a running one may be past its bronze step already)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=_WAITING))
     return {k.path[1] for r in runs for k in (r.asset_selection or ()) if k.path[0] == "bronze"}
 
 
@@ -105,13 +107,13 @@ def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
         result = scan(the_lake, prefixes, context.cursor, accept=accept)
         if not result.names:
             return dg.SensorResult(cursor=result.cursor)
-        busy = _bronze_in_flight(context.instance)
+        busy = _bronze_waiting(context.instance)
         deferred = [n for n in result.names if n in busy]
         names = [n for n in result.names if n not in busy
                  and _not_yet_in_bronze(the_lake, by_name[n], result.new[n])]  # fmt: skip
         cursor = keep_previous(result.cursor, context.cursor, deferred)
         if deferred:
-            context.log.info(f"deferred (bronze in a queued or running run): {deferred}")
+            context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
         if not names:
             return dg.SensorResult(cursor=cursor)
         newest = {n: result.new[n][-1].key for n in names}

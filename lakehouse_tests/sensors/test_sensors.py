@@ -97,7 +97,7 @@ def test_raw_files_sensor_requests_bronze_and_silver_for_exactly_the_tables_with
 
 def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(tmp_path):
     """Files already in bronze (e.g. ingested by a run someone launched from the UI) need no
-    run; a table whose bronze is in a queued or running run waits for it, its files not forgotten."""
+    run; a table whose bronze is in a run waiting to start waits for it, its files not forgotten."""
     from lakehouse.engine.bronze import ingest
     from lakehouse.replication.dms_settings import settings_for
 
@@ -116,16 +116,14 @@ def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(t
     assert first.run_requests == []  # seen, but already in bronze
     lake.write_text("raw/database/public/core_order/20240101-000000001.csv", "x")
     instance.add_run(dg.DagsterRun(
-        job_name="__ASSET_JOB", run_id="running", status=dg.DagsterRunStatus.STARTED,
+        job_name="__ASSET_JOB", run_id="waiting", status=dg.DagsterRunStatus.NOT_STARTED,
         asset_selection=frozenset([dg.AssetKey(["bronze", "core_order"])]),
     ))  # fmt: skip
     deferred = sensor(_ctx(res, first.cursor, instance))
     assert deferred.run_requests == []
-    instance.handle_run_event(  # the run ended without ingesting (e.g. it failed)
-        "running",
-        dg.DagsterEvent(
-            event_type_value="PIPELINE_FAILURE", job_name="__ASSET_JOB", message="failed"
-        ),
+    instance.handle_run_event(  # it started: it may be past its bronze step already
+        "waiting",
+        dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="__ASSET_JOB"),
     )
     later = sensor(_ctx(res, deferred.cursor, instance))
     assert [k.to_user_string() for k in later.run_requests[0].asset_selection] == [
