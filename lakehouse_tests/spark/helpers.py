@@ -61,10 +61,11 @@ def check_round(spark, spec, bronze_uri: str, local, side: SparkSide, what: str)
 
     keys = list(spec.primary_key)
     version = local.result.bronze_version
-    reloads, barrier = plan_reloads(
+    reloads, barrier, settled = plan_reloads(
         read_load_log(spark, bronze_uri, up_to=version), spec, local.after, version
     )
     assert same_reloads(reloads, barrier, local), f"{what}: reloads"
+    assert settled == local.settled, f"{what}: history barrier"
     state, tombs, hist = side.state, side.tombs, side.hist
     if local.changes.height or reloads:
         prepared = sapply.prepare_changes(to_spark(spark, local.changes), spec)
@@ -77,7 +78,7 @@ def check_round(spark, spec, bronze_uri: str, local, side: SparkSide, what: str)
             f"{what}: quarantined rows",
         )
         resolved = sapply.resolve_changes(
-            kept, spec, tombs, state=state, reloads=reloads, barrier=barrier
+            kept, spec, tombs, state=state, reloads=reloads, barrier=barrier, settled=settled
         )
         gone = 0 if resolved.reload_deletes is None else resolved.reload_deletes.count()
         assert gone == local.result.reload_deletes, f"{what}: reload deletes"

@@ -26,7 +26,12 @@ import psycopg
 from lakehouse.datasets import load_dataset
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.pii import standardize_pii
-from lakehouse.engine.sequencing import explode_key_changes, last_per_key, with_sequence
+from lakehouse.engine.sequencing import (
+    explode_key_changes,
+    last_per_key,
+    unique_changes,
+    with_sequence,
+)
 from lakehouse.registry import DatasetSpec, TableSpec
 from lakehouse.replication.dms_settings import settings_for
 from lakehouse.replication.replicator import Replicator
@@ -52,8 +57,9 @@ class TableRound:
     result: silver.SilverResult
     now: datetime
     after: int | None = None  # the bronze version applied before this round (None: all)
-    reloads: list = field(default_factory=list)  # the local engine's ``silver._reloads``
+    reloads: list = field(default_factory=list)  # the local engine's ``silver._reload_plan``
     barrier: str | None = None
+    settled: str | None = None
 
 
 @dataclass
@@ -81,7 +87,7 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
     after = silver.applied_bronze_version(lake, silver.silver_key(spec))
     target = open_table(lake, silver.silver_key(spec))
     changes, version = silver.read_bronze_changes(lake, spec, after)
-    reloads, barrier = silver._reloads(lake, spec, after, version)
+    reloads, barrier, settled = silver._reload_plan(lake, spec, after, version)
     resolved, quarantined = pl.DataFrame(), pl.DataFrame()
     if changes.height or reloads:
         kept = standardize_pii(with_sequence(changes), spec) if changes.width else changes
@@ -96,9 +102,11 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
             gone = silver._reload_deletes(spec, kept, reloads, target)
             if gone.height:
                 exploded = pl.concat([exploded, gone], how="diagonal_relaxed")
+        exploded = unique_changes(exploded, spec)
+        exploded, _ = silver._filter_tombstoned(lake, spec, exploded)
         if barrier is not None:
             exploded = exploded.filter(pl.col("_sequence") >= barrier)
-        resolved, _ = silver._filter_tombstoned(lake, spec, last_per_key(exploded, spec))
+        resolved = last_per_key(exploded, spec)
     result = silver.apply_changes(lake, spec, now=now)
     return TableRound(
         changes=changes,
@@ -112,6 +120,7 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
         after=after,
         reloads=reloads,
         barrier=barrier,
+        settled=settled,
     )
 
 

@@ -37,13 +37,13 @@ pytestmark = pytest.mark.xdist_group("spark")
 NOW = datetime(2024, 2, 1, tzinfo=UTC)
 
 
-def _apply(spark, changes, state, tombs, reloads=(), barrier=None):
+def _apply(spark, changes, state, tombs, reloads=(), barrier=None, settled=None):
     """One batch through the Spark engine: (table, tombstones) after it."""
     prepared = sapply.prepare_changes(to_spark(spark, changes), SPEC)
     kept, _ = sapply.split_rule_failures(prepared, SPEC)
     kept = kept.localCheckpoint()
     batch = sapply.resolve_changes(
-        kept, SPEC, tombs, state=state, reloads=reloads, barrier=barrier
+        kept, SPEC, tombs, state=state, reloads=reloads, barrier=barrier, settled=settled
     ).batch.cache()
     state = sapply.apply_to_state(state, batch, SPEC).localCheckpoint()
     tombs = sapply.next_tombstones(tombs, batch, SPEC, NOW).localCheckpoint()
@@ -129,9 +129,9 @@ def _spark_run(spark, lake, after, state, tombs):
     """The Spark engine on the bronze rows after ``after`` (the load log read through Spark)."""
     frame, version = silver.read_bronze_changes(lake, SPEC, after)
     entries = read_load_log(spark, lake.uri(f"bronze/{SPEC.name}"), up_to=version)
-    reloads, barrier = plan_reloads(entries, SPEC, after, version)
+    reloads, barrier, settled = plan_reloads(entries, SPEC, after, version)
     if frame.height or reloads:
-        state, tombs = _apply(spark, frame, state, tombs, reloads, barrier)
+        state, tombs = _apply(spark, frame, state, tombs, reloads, barrier, settled)
     return version, state, tombs
 
 
@@ -181,7 +181,7 @@ def test_spark_silver_with_reloads_equals_the_local_engine(
         _same_as_local(lake, state, tombs, f"run {n}")
     assert _state(state) == expected
     everything, _ = silver.read_bronze_changes(lake, SPEC, None)  # full refresh: one batch
-    reloads, barrier = plan_reloads(
+    reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{SPEC.name}")), SPEC, None, after
     )
     rebuilt, _ = _apply(spark, everything, None, None, reloads, barrier)

@@ -95,7 +95,7 @@ def _runs(spark, lake, spec, runs, name):
 def _full_refresh(spark, lake, spec, name):
     """The Spark engine rebuilds from all of bronze as the local engine's full refresh does."""
     everything, version = silver.read_bronze_changes(lake, spec, None)
-    reloads, barrier = plan_reloads(
+    reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{spec.name}")), spec, None, version
     )
     kept, _ = sapply.split_rule_failures(
@@ -134,15 +134,45 @@ def test_reload_cases_match_the_local_engine(spark, tmp_path, name):
     _full_refresh(spark, lake, SPEC, name)
 
 
-def test_scd2_history_closes_the_rows_a_reload_removes(spark, tmp_path):
-    lake = LocalLake(tmp_path / "lake")
-    runs = [
+SCD2_CASES = {
+    "the_history_closes_the_rows_a_reload_removes": [
         [("LOAD00000001.csv", [_line("I", 1, 1, "v1"), _line("I", 1, 2, "w1")], None)],
         [("LOAD00000001.csv", [_line("I", 5, 1, "v1")], None)],
-    ]
-    _, rounds = _runs(spark, lake, SCD2, runs, "scd2")
-    assert rounds[-1].result.reload_deletes == 1
-    _full_refresh(spark, lake, SCD2, "scd2")
+    ],
+    # committed before the reload began, arriving after a run applied it: no version
+    "a_late_change_before_an_applied_reload_adds_no_version": [
+        [("LOAD00000001.csv", [_line("I", 1, 1, "v1"), _line("I", 1, 2, "w1")], None)],
+        [("LOAD00000001.csv", [_line("I", 5, 1, "v1")], None)],
+        [
+            (
+                "20240101-000003000.csv",
+                [_line("I", 3, 9, "late"), _line("U", 3, 2, "w2"), _line("U", 3, 1, "v2")],
+                None,
+            )
+        ],
+    ],
+    # arriving with the reload: a version the reload closes
+    "a_change_before_a_reload_arriving_with_it_is_a_closed_version": [
+        [("LOAD00000001.csv", [_line("I", 1, 1, "v1"), _line("I", 1, 2, "w1")], None)],
+        [
+            ("LOAD00000001.csv", [_line("I", 5, 1, "v1")], None),
+            ("20240101-000003000.csv", [_line("I", 3, 9, "late")], None),
+        ],
+    ],
+    # older than the key's tombstone: ignored by silver and its history
+    "a_late_older_change_of_a_deleted_key_adds_no_version": [
+        [("LOAD00000001.csv", [_line("I", 1, 1, "v1"), _line("I", 1, 2, "w1")], None)],
+        [("20240101-000005000.csv", [_line("D", 5, 1, "", "")], None)],
+        [("20240101-000003000.csv", [_line("U", 3, 1, "zombie"), _line("U", 4, 2, "w2")], None)],
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(SCD2_CASES))
+def test_scd2_reload_cases_match_the_local_engine(spark, tmp_path, name):
+    lake = LocalLake(tmp_path / "lake")
+    _runs(spark, lake, SCD2, SCD2_CASES[name], name)
+    _full_refresh(spark, lake, SCD2, name)
 
 
 def test_the_load_log_read_by_spark_is_the_bronze_one(spark, tmp_path):
