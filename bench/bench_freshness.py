@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import temp_dir  # noqa: E402
+from _run_breakdown import breakdown, event_gaps  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PROBE = "probe-{n}@freshness.bench"
@@ -227,6 +228,9 @@ def _dagster(dsn: str, root: Path, args) -> dict:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        for line in breakdown(str(root / "dagster-home")):
+            print(f"runs: {line}", flush=True)
+        print(f"runs: {event_gaps(str(root / 'dagster-home'), 'raw_files')}", flush=True)
         kept = Path(tempfile.gettempdir()) / "bench_freshness_dagster_dev.log"
         shutil.copyfile(root / "dagster-dev.log", kept)
         print(f"dagster dev's log: {kept}", flush=True)

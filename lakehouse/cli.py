@@ -200,12 +200,15 @@ DAGSTER_YAML = """\
 # written by lakehouse: one run at a time merges into a table (pools bronze_<t>, silver_<t>, …),
 # different tables run in parallel; queued runs start within a second and sensors are evaluated
 # in parallel threads (freshness: every hop between a commit and silver is a sensor tick or a
-# queued run).
+# queued run). Runs start in a process that imported the stack beforehand (lakehouse.runs.launcher).
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+run_launcher:
+  module: lakehouse.runs.launcher
+  class: WarmRunLauncher
 concurrency:
   pools:
     default_limit: 1

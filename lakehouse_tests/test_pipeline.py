@@ -72,12 +72,12 @@ def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
     assert "core_order" in report and "full load done" in report
 
 
-def test_a_commit_reaches_silver_in_two_sensor_runs_for_exactly_its_table(
+def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(
     fresh_db, tmp_path, monkeypatch
 ):
-    """The sensors' runs, executed as the daemon would launch them: ``saas_source_changes``
-    requests the replication run; ``saas_raw_files`` then requests one run of bronze + silver
-    (with silver's checks) for exactly the table that got files."""
+    """The sensor's run, executed as the daemon would launch it: a ``saas_raw_files`` tick
+    replicates the commit and requests one run of bronze + silver (with silver's checks) for
+    exactly the table that got files."""
     import dagster as dg
 
     from lakehouse.cli import _instance
@@ -113,9 +113,11 @@ def test_a_commit_reaches_silver_in_two_sensor_runs_for_exactly_its_table(
         assert seen.run_requests == []
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             conn.execute("update core_tenant set name = name || ' (renamed)'")
-        (replication,) = tick("saas_source_changes").run_requests
-        execute(replication)
-        (apply,) = tick("saas_raw_files", seen.cursor).run_requests
+        replicated = tick("saas_raw_files", seen.cursor)
+        assert [e.asset_key.to_user_string() for e in replicated.asset_events] == [
+            "raw/core_tenant"
+        ]
+        (apply,) = replicated.run_requests
         result = execute(apply)
     done = {ev.asset_key.to_user_string() for ev in result.get_asset_materialization_events()}
     assert done == {"bronze/core_tenant", "silver/core_tenant"}

@@ -36,10 +36,17 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, lake: LakeResource, source_db: SourceDatabaseResource
     ):
         """Run the replication task once: full load on first run, then CDC until caught up."""
+        from lakehouse.replication.lag import wait_until_free
         from lakehouse.replication.replicator import Replicator
         from lakehouse.replication.task import dataset_task
+        from lakehouse.sensors.catch_up import INLINE_MAX_SECONDS
 
         task = dataset_task(dataset.name, source_db.dataset_dsn(dataset.name))
+        # the raw_files sensor may be catching up in its tick right now: let it finish
+        if not wait_until_free(task.dsn, task.slot, INLINE_MAX_SECONDS + 30):
+            raise RuntimeError(
+                f"replication slot {task.slot!r} stayed in use by another replicator"
+            )
         rep = Replicator(task, lake.lake())
         stats = rep.run(follow=False)
         context.log.info(

@@ -3,25 +3,26 @@
 - ``<dataset>_raw_files`` watches each table's raw prefix (DMS files; CSV drops by file glob)
   with the cursor of ``sensors.cursor`` and requests one run of exactly the bronze assets whose
   tables got files not yet in bronze, *and their silver assets* (bronze, then silver with its
-  blocking checks, in one run: one process start less between a commit and silver; the eager
-  automation does not run silver again, since silver updated after bronze). A table whose bronze
-  is in a run still waiting to start is deferred (its cursor entry is not advanced): that run
-  ingests the files, and the next tick finds nothing left to do instead of queueing a no-op run.
-  A *running* run does not defer (it may be past its bronze step): the new run starts meanwhile
-  and its steps follow the running one's through the per-table pools, so at most one run per
-  table runs and one waits. Its run key names the newest file per table, so nothing runs twice.
-- ``<dataset>_source_changes`` (local profile): the replicator runs *under Dagster* as the
-  ``<dataset>_replication`` asset. This sensor asks PostgreSQL how far the WAL is ahead of the
-  task's slot and peeks it for one change of its tables (``replication.lag``); it requests a
-  catch-up run only when there is something to replicate (run key = the WAL position), plus the
-  first full load, and none while one of its runs is still waiting to start (that run will
-  replicate everything up to the WAL end it finds). Runs show in the UI like any other, and a
-  failed replication is a failed run that the alert sensor reports. (AWS DMS plays this part in
-  the aws profile, where the raw assets are external.) A commit thus reaches silver in two runs:
-  the replication run, then the ``raw_files`` run of bronze + silver for the tables that got
-  files. (Carrying bronze and silver in the replication run was tried: the steps of tables
-  without files are skipped, and Dagster records their silver checks as skipped, which the
-  gold automation reads as "blocking checks not passed": gold stopped following silver.)
+  blocking checks, in one run; the eager automation does not run silver again, since silver
+  updated after bronze). A table whose bronze is in a run still waiting to start is deferred
+  (its cursor entry is not advanced): that run ingests the files, and the next tick finds
+  nothing left to do instead of queueing a no-op run. A *running* run does not defer (it may be
+  past its bronze step): the new run starts meanwhile and its steps follow the running one's
+  through the per-table pools, so at most one run per table runs and one waits. Its run key
+  names the newest file per table, so nothing runs twice.
+- In the local profile the same sensor is the replicator under Dagster (AWS DMS plays this part
+  in the aws profile, where the raw assets are external): each tick first asks PostgreSQL how
+  far the WAL is ahead of the dataset's slot and peeks it for one change of its tables
+  (``replication.lag``); a CDC catch-up of that is done *in the tick* (``sensors.catch_up``: the
+  long-lived code server, no run process to start) and reported as materializations of the raw
+  assets, and the files it wrote are requested in the same tick. The full load, a large backlog
+  and a catch-up that failed in the tick are requested as runs of ``<dataset>_replication``
+  (run key = the WAL position; none while a replication run is in progress), so they show in
+  the UI and a failure is a failed run that the alert sensor reports. A commit thus reaches
+  silver in one tick and one run. (Before: a replication run, then the bronze + silver run:
+  two run processes and two ticks. Carrying bronze and silver in the replication run was tried
+  too: the steps of tables without files are skipped, Dagster records their silver checks as
+  skipped, which the gold automation reads as "blocking checks not passed".)
 - ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
   the file-sync asset (the local DataSync task).
 - ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.
@@ -80,7 +81,55 @@ def _not_yet_in_bronze(lake, table, objs) -> bool:
         return True
 
 
-def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
+def _replication_in_progress(instance: dg.DagsterInstance, raw_keys: list[dg.AssetKey]) -> bool:
+    """Whether a run that replicates this dataset (any run selecting one of its raw assets, or
+    every asset) is waiting or running: it will replicate everything up to the WAL end."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=[*_WAITING, dg.DagsterRunStatus.STARTED])
+    )
+    wanted = set(raw_keys)
+    return any(r.asset_selection is None or wanted & set(r.asset_selection) for r in runs)
+
+
+def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list]:
+    """The tick's replication step (``sensors.catch_up``): run requests and raw asset events."""
+    from lakehouse.sensors.catch_up import plan, replicate_inline
+
+    raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
+    tags = {TRIGGER_TAG: "replication", DATASET_TAG: dataset.name}
+    todo = plan(dataset.name, dsn, lake,
+                replication_in_progress=_replication_in_progress(context.instance, raw_keys))  # fmt: skip
+    if todo.action == "none":
+        return [], []
+    if todo.action == "run":
+        context.log.info(f"replication run: {todo.reason}")
+        return [dg.RunRequest(run_key=todo.run_key, asset_selection=raw_keys, tags=tags)], []
+    try:
+        stats = replicate_inline(dataset.name, dsn, lake)
+    except Exception as exc:  # noqa: BLE001 (a run retries it where a failure alerts)
+        context.log.error(f"inline catch-up failed ({exc}); requesting a replication run")
+        return [
+            dg.RunRequest(run_key=f"{todo.run_key}:retry", asset_selection=raw_keys, tags=tags)
+        ], []
+    context.log.info(f"replicated {stats.total_changes} changes in {stats.transactions} "
+                     f"transactions, {len(stats.files)} files ({todo.reason})")  # fmt: skip
+    events = []
+    for t in dataset.database_tables:
+        files = [f for f in stats.files if f.startswith(t.raw_prefix)]
+        if files:
+            events.append(dg.AssetMaterialization(
+                asset_key=["raw", t.name],
+                description="CDC catch-up in the sensor tick",
+                metadata={"cdc_changes": stats.changes.get(t.qualified_name, 0), "new_files": len(files)},
+            ))  # fmt: skip
+    for w in stats.warnings:
+        context.log.warning(w)
+    return [], events
+
+
+def raw_files_sensor(dataset: DatasetSpec, *, replicate: bool = False) -> dg.SensorDefinition:
+    """``replicate`` (local profile): each tick first replicates the source's changes
+    (``sensors.catch_up``), so the files it writes are requested in the same tick."""
     prefixes = {}
     for t in dataset.tables:
         if t.source == "database":
@@ -89,24 +138,21 @@ def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
             prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
     globs = {t.name: t.file_glob for t in dataset.csv_tables}
     by_name = {t.name: t for t in dataset.tables}
+    replicate = replicate and bool(dataset.database_tables)
+    raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables] if replicate else []
 
     def accept(name, obj) -> bool:
         return name not in globs or fnmatch.fnmatch(obj.key.rsplit("/", 1)[-1], globs[name])
 
-    @dg.sensor(
-        name=f"{dataset.name}_raw_files",
-        minimum_interval_seconds=TICK_SECONDS,
-        asset_selection=[k for t in dataset.tables for k in _downstream_of_bronze(t)],
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"New DMS / file-sync files of {dataset.name} → one run of bronze + silver for exactly those tables",
-    )
-    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+    def evaluate(context: dg.SensorEvaluationContext, the_lake, dsn: str | None) -> dg.SensorResult:
         from lakehouse.sensors.cursor import keep_previous, scan
 
-        the_lake = lake.lake()
+        requests, events = [], []
+        if dsn is not None:
+            requests, events = _catch_up(context, dataset, the_lake, dsn)
         result = scan(the_lake, prefixes, context.cursor, accept=accept)
         if not result.names:
-            return dg.SensorResult(cursor=result.cursor)
+            return dg.SensorResult(run_requests=requests, asset_events=events, cursor=result.cursor)
         busy = _bronze_waiting(context.instance)
         deferred = [n for n in result.names if n in busy]
         names = [n for n in result.names if n not in busy
@@ -114,61 +160,41 @@ def raw_files_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
         cursor = keep_previous(result.cursor, context.cursor, deferred)
         if deferred:
             context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
-        if not names:
-            return dg.SensorResult(cursor=cursor)
-        newest = {n: result.new[n][-1].key for n in names}
-        context.log.info(f"new raw files for {names}")
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=_run_key(newest),
-                    asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
-                    tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
-                )
-            ],
-            cursor=cursor,
-        )
+        if names:
+            newest = {n: result.new[n][-1].key for n in names}
+            context.log.info(f"new raw files for {names}")
+            requests.append(dg.RunRequest(
+                run_key=_run_key(newest),
+                asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
+                tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
+            ))  # fmt: skip
+        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
 
-    return _sensor
+    if replicate:
 
+        def _sensor(
+            context: dg.SensorEvaluationContext,
+            lake: LakeResource,
+            source_db: SourceDatabaseResource,
+        ) -> dg.SensorResult:
+            return evaluate(context, lake.lake(), source_db.dataset_dsn(dataset.name))
+    else:
 
-def source_changes_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
-    keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
+        def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+            return evaluate(context, lake.lake(), None)
 
-    @dg.sensor(
-        name=f"{dataset.name}_source_changes",
+    return dg.sensor(
+        name=f"{dataset.name}_raw_files",
         minimum_interval_seconds=TICK_SECONDS,
-        asset_selection=keys,
+        asset_selection=raw_keys + [k for t in dataset.tables for k in _downstream_of_bronze(t)],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"WAL ahead of the {dataset.name} slot → a replication catch-up run",
-    )
-    def _sensor(
-        context: dg.SensorEvaluationContext, source_db: SourceDatabaseResource
-    ) -> dg.SensorResult | dg.SkipReason:
-        from lakehouse.replication.lag import slot_lag
-
-        tags = {TRIGGER_TAG: "source_changes", DATASET_TAG: dataset.name}
-        if context.instance.get_run_ids(
-            filters=dg.RunsFilter(statuses=_WAITING, tags=tags), limit=1
-        ):
-            return dg.SkipReason("a replication run is waiting to start: it will catch up")
-        pubs = ",".join(f"lakehouse_{dataset.name}{s}" for s in ("", "_inserts"))
-        lag = slot_lag(source_db.dataset_dsn(dataset.name), f"lakehouse_{dataset.name}", pubs)
-        if lag.active:
-            return dg.SkipReason("the replicator is streaming from the slot right now")
-        if lag.slot_exists and not lag.has_changes:
-            return dg.SkipReason(f"slot at {lag.confirmed}: no change of a replicated table")
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=f"{dataset.name}:{lag.current}",
-                    asset_selection=keys,
-                    tags=tags,
-                )
-            ]
+        description=(
+            f"Changes in {dataset.name}'s source database → replicated in the tick; "
+            if replicate
+            else ""
         )
-
-    return _sensor
+        + f"new DMS / file-sync files of {dataset.name} → one run of bronze + silver for exactly those tables",
+    )(_sensor)
 
 
 def landing_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
@@ -241,10 +267,7 @@ def sensors(
 ) -> list:
     out: list = [automation_sensor(), alert_sensor(webhook, sns_topic, region)]
     for ds in datasets:
-        out.append(raw_files_sensor(ds))
-        if profile == "local":
-            if ds.database_tables:
-                out.append(source_changes_sensor(ds))
-            if ds.csv_tables:
-                out.append(landing_sensor(ds))
+        out.append(raw_files_sensor(ds, replicate=profile == "local"))
+        if profile == "local" and ds.csv_tables:
+            out.append(landing_sensor(ds))
     return out

@@ -48,3 +48,18 @@ def slot_lag(dsn: str, slot: str, publications: str | None = None) -> SlotLag:
             except psycopg.errors.ObjectInUse:  # a replicator attached meanwhile
                 active = True
     return SlotLag(True, current, confirmed, lag, active, has_changes)
+
+
+def wait_until_free(dsn: str, slot: str, timeout: float) -> bool:
+    """Wait (up to ``timeout`` s) until no replicator streams from ``slot`` (e.g. a sensor's
+    catch-up finishing); whether it is free. A missing slot is free."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        lag = slot_lag(dsn, slot)
+        if not lag.active:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)

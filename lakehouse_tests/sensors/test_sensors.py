@@ -15,7 +15,7 @@ import pytest
 from lakehouse.datasets import load_dataset
 from lakehouse.defs.freshness import gold_lag_seconds, silver_lag_seconds
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
-from lakehouse.defs.sensors import landing_sensor, raw_files_sensor, source_changes_sensor
+from lakehouse.defs.sensors import landing_sensor, raw_files_sensor
 from lakehouse.sensors.alerts import send_alert
 from lakehouse.sensors.cursor import scan
 from lakehouse.storage import LocalLake
@@ -142,7 +142,8 @@ def test_raw_files_sensor_targets_are_valid_selections_of_the_definitions():
         if not sensor.name.endswith("_raw_files"):
             continue
         keys = sensor.asset_selection.resolve(graph)
-        assert keys and all(k.path[0] in ("bronze", "silver") for k in keys)
+        # raw: the replication run it requests in the local profile
+        assert keys and all(k.path[0] in ("raw", "bronze", "silver") for k in keys)
         defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=keys)
 
 
@@ -160,41 +161,81 @@ def test_landing_sensor(tmp_path):
 
 
 @pytest.mark.integration
-def test_source_changes_sensor_follows_the_slot(fresh_db, tmp_path):
+def test_raw_files_sensor_replicates_in_the_tick_and_requests_what_it_wrote(
+    fresh_db, tmp_path, monkeypatch
+):
+    """Local profile: the full load is a replication run; later CDC catch-ups happen inside the
+    tick, reported as raw materializations, and the files they wrote are requested at once."""
     from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import dataset_task
+    from lakehouse.sensors import catch_up
     from lakehouse.source.seed import seed
 
     seed(fresh_db, "saas", "small")
-    sensor = source_changes_sensor(load_dataset("saas"))
-    res = {"source_db": SourceDatabaseResource(dsn=fresh_db)}
+    ds = load_dataset("saas")
+    raw = {f"raw/{t.name}" for t in ds.database_tables}
+    sensor = raw_files_sensor(ds, replicate=True)
+    res = {
+        "source_db": SourceDatabaseResource(dsn=fresh_db),
+        "lake": LakeResource(root=str(tmp_path)),
+    }
     instance = dg.DagsterInstance.ephemeral()
-    first = sensor(dg.build_sensor_context(resources=res, instance=instance))
-    assert len(first.run_requests) == 1  # no slot yet: the full load is due
-    keys = {k.to_user_string() for k in first.run_requests[0].asset_selection}
-    assert keys == {f"raw/{t.name}" for t in load_dataset("saas").database_tables}
-    # while its run waits in the queue, the sensor requests no other
+
+    def tick(cursor):
+        return sensor(dg.build_sensor_context(resources=res, instance=instance, cursor=cursor))
+
+    first = tick(None)
+    (full_load,) = first.run_requests  # no slot yet: the full load is a run, not a tick's work
+    assert {k.to_user_string() for k in full_load.asset_selection} == raw
+    assert full_load.tags["lakehouse/trigger"] == "replication"
     instance.add_run(dg.DagsterRun(
-        job_name="__ASSET_JOB", run_id="waiting", status=dg.DagsterRunStatus.NOT_STARTED,
-        tags=first.run_requests[0].tags,
+        job_name="__ASSET_JOB", run_id="load", status=dg.DagsterRunStatus.NOT_STARTED,
+        asset_selection=frozenset(full_load.asset_selection), tags=full_load.tags,
     ))  # fmt: skip
-    waiting = sensor(dg.build_sensor_context(resources=res, instance=instance))
-    assert isinstance(waiting, dg.SkipReason) and "waiting to start" in str(waiting.skip_message)
-    # once it runs, it may be past the WAL end already: later changes get their own run
+    waiting = tick(first.cursor)  # the replication run is in progress: the tick leaves the slot
+    assert waiting.run_requests == [] and waiting.asset_events == []
+    Replicator(dataset_task("saas", fresh_db), LocalLake(tmp_path)).run()  # the run's work
     instance.handle_run_event(
-        "waiting", dg.DagsterEvent(event_type_value="PIPELINE_START", job_name="__ASSET_JOB")
+        "load", dg.DagsterEvent(event_type_value="PIPELINE_SUCCESS", job_name="__ASSET_JOB")
     )
-    Replicator(dataset_task("saas", fresh_db), LocalLake(tmp_path)).run()
-    assert isinstance(
-        sensor(dg.build_sensor_context(resources=res, instance=instance)), dg.SkipReason
-    )  # caught up
+    loaded = tick(waiting.cursor)
+    (apply,) = loaded.run_requests  # the load files of every table: bronze + silver
+    assert apply.tags["lakehouse/trigger"] == "raw_files"
+    assert {k.path[1] for k in apply.asset_selection if k.path[0] == "bronze"} == {
+        t.name for t in ds.tables
+    }
+    assert loaded.asset_events == []  # caught up already: nothing replicated in the tick
+
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("update core_tenant set name = name || '!'")
-    third = sensor(dg.build_sensor_context(resources=res, instance=instance))
-    assert (
-        len(third.run_requests) == 1
-        and third.run_requests[0].run_key != first.run_requests[0].run_key
+    changed = tick(loaded.cursor)  # replicated in the tick, requested in the same tick
+    assert [e.asset_key.to_user_string() for e in changed.asset_events] == ["raw/core_tenant"]
+    assert changed.asset_events[0].metadata["cdc_changes"].value > 0
+    (req,) = changed.run_requests
+    assert [k.to_user_string() for k in req.asset_selection] == [
+        "bronze/core_tenant",
+        "silver/core_tenant",
+    ]
+    idle = tick(changed.cursor)
+    assert idle.run_requests == [] and idle.asset_events == []
+
+    # a large backlog is a replication run (one per WAL position), not a tick's work
+    monkeypatch.setattr(catch_up, "INLINE_MAX_BYTES", 0)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("update core_tenant set name = name || '?'")
+    (backlog,) = tick(idle.cursor).run_requests
+    assert backlog.tags["lakehouse/trigger"] == "replication" and backlog.run_key.startswith(
+        "saas:"
     )
+    # a catch-up that fails in the tick becomes a run, which fails visibly (and alerts)
+    monkeypatch.setattr(catch_up, "INLINE_MAX_BYTES", 1 << 40)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(catch_up, "replicate_inline", broken)
+    (retry,) = tick(idle.cursor).run_requests
+    assert retry.run_key.endswith(":retry") and retry.tags["lakehouse/trigger"] == "replication"
 
 
 def test_alert_posts_to_a_webhook():

@@ -1,0 +1,76 @@
+"""CDC catch-ups inside a sensor tick (local profile): the replicator runs where the sensor runs.
+
+Why: a commit used to reach silver through two Dagster runs (replication, then bronze + silver),
+and each run costs a queue hop and a process start (importing the stack, loading the
+definitions: 4-5 s here) before any work. A CDC catch-up of a few seconds of changes takes
+~1 s, so the sensor does it itself, in the long-lived code server, and the same tick sees the
+new files and requests the bronze + silver run. What still runs as a Dagster run
+(``<dataset>_replication``, visible, alerting on failure):
+
+- the first full load (no slot yet, or the full load is not finished): potentially big;
+- a large backlog (the slot more than ``INLINE_MAX_BYTES`` of WAL behind, e.g. after a pause);
+- a catch-up that failed in the sensor (the failed run is what the alert sensor reports), and
+  the case of a lost slot (the run fails with the replicator's explanation).
+
+Decision contract of ``plan``: ``Plan.action`` is ``"none"`` (nothing to replicate, or a
+replicator holds the slot or a replication run is in progress, which will replicate it),
+``"inline"`` (replicate now, in the tick), or ``"run"`` (request a replication run, with
+``Plan.run_key`` naming the WAL position so the same backlog is requested once).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+#: more WAL than this behind the slot and the catch-up is a run, not a sensor tick
+INLINE_MAX_BYTES = 64 * 1024 * 1024
+#: an inline catch-up stops after this long (the rest is replicated by the next tick)
+INLINE_MAX_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str  # "none" | "inline" | "run"
+    reason: str
+    run_key: str | None = None
+
+
+def plan(dataset: str, dsn: str, lake, *, replication_in_progress: bool) -> Plan:
+    """What to do about the source's changes of ``dataset`` right now (see the module docstring)."""
+    from lakehouse.replication.lag import slot_lag
+    from lakehouse.replication.state import ReplicationState
+    from lakehouse.replication.task import dataset_task
+
+    if replication_in_progress:
+        return Plan("none", "a replication run is in progress: it replicates up to the WAL end")
+    task = dataset_task(dataset, dsn)
+    pubs = f"{task.publication},{task.insert_only_publication}"
+    lag = slot_lag(dsn, task.slot, pubs)
+    if not lag.slot_exists or not ReplicationState.load(lake, task.name, task.slot).full_load_done:
+        return Plan("run", "the full load is due", run_key=f"{dataset}:full-load:{lag.current}")
+    if lag.active:
+        return Plan("none", "a replicator is streaming from the slot right now")
+    if not lag.has_changes:
+        return Plan("none", f"slot at {lag.confirmed}: no change of a replicated table")
+    if lag.bytes > INLINE_MAX_BYTES:
+        return Plan("run", f"{lag.bytes} bytes of WAL behind: a replication run catches up",
+                    run_key=f"{dataset}:{lag.current}")  # fmt: skip
+    return Plan("inline", f"{lag.bytes} bytes of WAL behind", run_key=f"{dataset}:{lag.current}")
+
+
+def replicate_inline(dataset: str, dsn: str, lake, *, max_seconds: float = INLINE_MAX_SECONDS):
+    """One CDC catch-up (never a full load: ``plan`` sends those to a run); the replicator's
+    ``ReplicationStats``. Stopped after ``max_seconds``: what is not flushed by then stays in
+    the slot (the replicator confirms only durable batches) for the next tick."""
+    from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.task import dataset_task
+
+    stop = threading.Event()
+    timer = threading.Timer(max_seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        return Replicator(dataset_task(dataset, dsn), lake).run(follow=False, stop=stop)
+    finally:
+        timer.cancel()

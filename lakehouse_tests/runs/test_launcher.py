@@ -1,0 +1,94 @@
+"""The warm run launcher with a real Dagster instance (the dagster.yaml ``lakehouse dev`` writes)
+and real run processes: runs execute, the spare is used, termination ends a run canceled."""
+
+import time
+
+import dagster as dg
+import pytest
+
+from lakehouse.profiles import Settings
+from lakehouse.runs import worker
+from lakehouse.runs.launcher import WarmRunLauncher
+
+pytestmark = pytest.mark.xdist_group("dagster_runs")
+
+
+@pytest.fixture
+def instance(tmp_path, monkeypatch):
+    from lakehouse.cli import _instance
+
+    env = {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_DATASETS": "autocorp"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    inst = _instance(Settings.from_env(env))
+    yield inst
+    inst.run_launcher.dispose()
+    inst.dispose()
+
+
+def _new_run(instance, key: str):
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    recon = ReconstructableRepository.for_module(
+        "lakehouse.definitions", "defs"
+    ).get_reconstructable_job("__ASSET_JOB")
+    job = recon.get_definition()
+    selection = frozenset([dg.AssetKey(key.split("/"))])
+    return instance.create_run_for_job(
+        job_def=job.get_subset(asset_selection=selection),
+        asset_selection=selection,
+        job_code_origin=recon.get_python_origin(),
+    )
+
+
+def _wait(instance, run_id: str, launcher: WarmRunLauncher, timeout: float = 180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        launcher._reap()
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish: {instance.get_run_by_id(run_id).status}")
+
+
+def _engine_messages(instance, run_id: str) -> list[str]:
+    return [e.message for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)]
+
+
+def test_runs_execute_in_the_prewarmed_spare(instance):
+    launcher = instance.run_launcher
+    assert isinstance(launcher, WarmRunLauncher)
+    first = _new_run(instance, "bronze/customers_csv")  # no files yet: an empty, quick ingest
+    instance.launch_run(first.run_id, workspace=None)
+    spare = launcher._spare
+    assert spare is not None and spare.poll() is None  # the next run's process, importing already
+    assert _wait(instance, first.run_id, launcher).status == dg.DagsterRunStatus.SUCCESS
+    second = _new_run(instance, "bronze/customers_csv")
+    instance.launch_run(second.run_id, workspace=None)
+    assert launcher._workers[second.run_id] is spare
+    assert _wait(instance, second.run_id, launcher).status == dg.DagsterRunStatus.SUCCESS
+    assert any(
+        f"warm run process (pid {spare.pid})" in m
+        for m in _engine_messages(instance, second.run_id)
+    )
+    mats = instance.fetch_materializations(
+        dg.AssetKey(["bronze", "customers_csv"]), limit=10
+    ).records
+    assert {m.run_id for m in mats} == {first.run_id, second.run_id}
+
+
+def test_terminate_ends_the_run_canceled(instance):
+    launcher = instance.run_launcher
+    run = _new_run(instance, "bronze/customers_csv")
+    instance.launch_run(run.run_id, workspace=None)
+    assert launcher.terminate(run.run_id)
+    assert _wait(instance, run.run_id, launcher).status == dg.DagsterRunStatus.CANCELED
+    assert not launcher.terminate(run.run_id)  # finished: nothing to terminate
+
+
+def test_a_worker_sees_code_changes_after_it_started():
+    assert worker.changed_since(time.time() + 3600) == []
+    changed = worker.changed_since(0)
+    assert any(p.name == "launcher.py" for p in changed)
