@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv
 	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev,spark]'
+	# bytecode now: with PYTHONDONTWRITEBYTECODE set (as on these machines) every process would
+	# compile what it imports, e.g. `import dagster` 2.4-2.9 s instead of 0.65 s (each Dagster run)
+	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from lakehouse.defs.automation import follow_parents
+
 #: silver and gold move when their parents change, and hold while a parent's blocking check fails
-AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+AUTOMATION = follow_parents()
 OWNERS = ["team:data-platform"]
 
 
