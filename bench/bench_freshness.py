@@ -11,8 +11,10 @@ Two ways to keep silver fresh are measured in the same run, one after the other,
 lake and replication slot:
 
 - **ours** — the platform as ``make dev`` runs it: ``lakehouse dev`` (dagster dev: webserver +
-  daemon), the ``saas_source_changes`` sensor runs the replicator, ``saas_raw_files`` requests
-  bronze runs, the automation sensor moves silver; every step is a Dagster run in its own process.
+  daemon), the ``saas_raw_files`` sensor replicates in its tick and requests a bronze + silver
+  run for the tables that got files, the automation sensor moves gold; runs start in the warm
+  processes of ``lakehouse.runs.launcher``. After it stops, a breakdown of its runs is printed
+  (``_run_breakdown.py``: queue, launch, run, per-event time).
 - **baseline (engine loop)** — the same engine calls in one process, in a tight loop: replicator
   catch-up, bronze ingest of every table, silver apply of ``core_customer``. This is the floor the
   engine itself sets; the ratio says how much of it the orchestration keeps.
