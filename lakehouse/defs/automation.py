@@ -24,11 +24,8 @@ def follow_parents() -> dg.AutomationCondition:
     updated = ac.newly_missing() | ac.any_deps_updated()
     handled = (ac.newly_requested() & ~ac.any_deps_updated()) | ac.initial_evaluation()
     return (
-        (
-            updated.since(handled.with_label("requested, no parent update since"))
-            & ~ac.any_deps_missing()
-            & ~ac.any_deps_in_progress()
-            & ~ac.in_progress()
-        ).with_label("follow parents (eager, update-safe)")
-        & ac.all_deps_blocking_checks_passed()
-    )
+        updated.since(handled.with_label("requested, no parent update since"))
+        & ~ac.any_deps_missing()
+        & ~ac.any_deps_in_progress()
+        & ~ac.in_progress()
+    ).with_label("follow parents (eager, update-safe)") & ac.all_deps_blocking_checks_passed()
