@@ -11,7 +11,7 @@ Two ways to keep silver fresh are measured in the same run, one after the other,
 lake and replication slot:
 
 - **ours** — the platform as ``make dev`` runs it: ``lakehouse dev`` (dagster dev: webserver +
-  daemon), the ``saas_raw_files`` sensor replicates in its tick and requests a bronze + silver
+  daemon), the ``saas_dms_files`` sensor replicates in its tick and requests a bronze + silver
   run for the tables that got files, the automation sensor moves gold; runs start in the warm
   processes of ``lakehouse.runs.launcher``. After it stops, a breakdown of its runs is printed
   (``_run_breakdown.py``: queue, launch, run, per-event time).

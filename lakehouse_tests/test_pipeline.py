@@ -75,7 +75,7 @@ def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
 def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(
     fresh_db, tmp_path, monkeypatch
 ):
-    """The sensor's run, executed as the daemon would launch it: a ``saas_raw_files`` tick
+    """The sensor's run, executed as the daemon would launch it: a ``saas_dms_files`` tick
     replicates the commit and requests one run of bronze + silver (with silver's checks) for
     exactly the table that got files."""
     import dagster as dg
@@ -109,11 +109,11 @@ def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(
             assert result.success
             return result
 
-        seen = tick("saas_raw_files")  # everything so far is in bronze already
+        seen = tick("saas_dms_files")  # everything so far is in bronze already
         assert seen.run_requests == []
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             conn.execute("update core_tenant set name = name || ' (renamed)'")
-        replicated = tick("saas_raw_files", seen.cursor)
+        replicated = tick("saas_dms_files", seen.cursor)
         assert [e.asset_key.to_user_string() for e in replicated.asset_events] == [
             "raw/core_tenant"
         ]

@@ -42,7 +42,7 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
         from lakehouse.sensors.catch_up import INLINE_MAX_SECONDS
 
         task = dataset_task(dataset.name, source_db.dataset_dsn(dataset.name))
-        # the raw_files sensor may be catching up in its tick right now: let it finish
+        # the dms_files sensor may be catching up in its tick right now: let it finish
         if not wait_until_free(task.dsn, task.slot, INLINE_MAX_SECONDS + 30):
             raise RuntimeError(
                 f"replication slot {task.slot!r} stayed in use by another replicator"

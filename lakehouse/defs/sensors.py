@@ -1,16 +1,17 @@
 """Sensors: the pipeline moves without anyone pressing a button.
 
-- ``<dataset>_raw_files`` watches each table's raw prefix (DMS files; CSV drops by file glob)
-  with the cursor of ``sensors.cursor`` and requests one run of exactly the bronze assets whose
+- ``<dataset>_dms_files`` and ``<dataset>_filesync_files`` watch the raw prefix of each of the
+  dataset's database tables (DMS files) and CSV tables (file-sync drops, by file glob) with the
+  cursor of ``sensors.cursor``; each requests one run of exactly the bronze assets whose
   tables got files not yet in bronze, *and their silver assets* (bronze, then silver with its
-  blocking checks, in one run; the eager automation does not run silver again, since silver
+  blocking checks, in one run; the automation does not run silver again, since silver
   updated after bronze). A table whose bronze is in a run still waiting to start is deferred
   (its cursor entry is not advanced): that run ingests the files, and the next tick finds
   nothing left to do instead of queueing a no-op run. A *running* run does not defer (it may be
   past its bronze step): the new run starts meanwhile and its steps follow the running one's
   through the per-table pools, so at most one run per table runs and one waits. Its run key
   names the newest file per table, so nothing runs twice.
-- In the local profile the same sensor is the replicator under Dagster (AWS DMS plays this part
+- In the local profile the ``dms_files`` sensor is the replicator under Dagster (AWS DMS plays this part
   in the aws profile, where the raw assets are external): each tick first asks PostgreSQL how
   far the WAL is ahead of the dataset's slot and peeks it for one change of its tables
   (``replication.lag``); a CDC catch-up of that is done *in the tick* (``sensors.catch_up``: the
@@ -127,19 +128,28 @@ def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list
     return [], events
 
 
-def raw_files_sensor(dataset: DatasetSpec, *, replicate: bool = False) -> dg.SensorDefinition:
-    """``replicate`` (local profile): each tick first replicates the source's changes
-    (``sensors.catch_up``), so the files it writes are requested in the same tick."""
+#: the two raw zones a sensor watches: what AWS DMS writes, what AWS DataSync writes
+SOURCES = {"database": "dms_files", "csv": "filesync_files"}
+
+
+def raw_files_sensor(
+    dataset: DatasetSpec, source: str, *, replicate: bool = False
+) -> dg.SensorDefinition:
+    """The ``<dataset>_dms_files`` (``source="database"``) or ``<dataset>_filesync_files``
+    (``source="csv"``) sensor. ``replicate`` (local profile, database): each tick first
+    replicates the source's changes (``sensors.catch_up``), so the files it writes are requested
+    in the same tick."""
+    tables = dataset.database_tables if source == "database" else dataset.csv_tables
     prefixes = {}
-    for t in dataset.tables:
+    for t in tables:
         if t.source == "database":
             prefixes[t.name] = t.raw_prefix
         else:  # a CSV drop: the part of its glob before the first wildcard
             prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
-    globs = {t.name: t.file_glob for t in dataset.csv_tables}
-    by_name = {t.name: t for t in dataset.tables}
-    replicate = replicate and bool(dataset.database_tables)
-    raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables] if replicate else []
+    globs = {t.name: t.file_glob for t in tables if t.source != "database"}
+    by_name = {t.name: t for t in tables}
+    replicate = replicate and source == "database"
+    raw_keys = [dg.AssetKey(["raw", t.name]) for t in tables] if replicate else []
 
     def accept(name, obj) -> bool:
         return name not in globs or fnmatch.fnmatch(obj.key.rsplit("/", 1)[-1], globs[name])
@@ -184,16 +194,17 @@ def raw_files_sensor(dataset: DatasetSpec, *, replicate: bool = False) -> dg.Sen
             return evaluate(context, lake.lake(), None)
 
     return dg.sensor(
-        name=f"{dataset.name}_raw_files",
+        name=f"{dataset.name}_{SOURCES[source]}",
         minimum_interval_seconds=TICK_SECONDS,
-        asset_selection=raw_keys + [k for t in dataset.tables for k in _downstream_of_bronze(t)],
+        asset_selection=raw_keys + [k for t in tables for k in _downstream_of_bronze(t)],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Changes in {dataset.name}'s source database → replicated in the tick; "
             if replicate
             else ""
         )
-        + f"new DMS / file-sync files of {dataset.name} → one run of bronze + silver for exactly those tables",
+        + f"new {'DMS' if source == 'database' else 'file-sync'} files of {dataset.name} "
+        "→ one run of bronze + silver for exactly those tables",
     )(_sensor)
 
 
@@ -267,7 +278,10 @@ def sensors(
 ) -> list:
     out: list = [automation_sensor(), alert_sensor(webhook, sns_topic, region)]
     for ds in datasets:
-        out.append(raw_files_sensor(ds, replicate=profile == "local"))
-        if profile == "local" and ds.csv_tables:
-            out.append(landing_sensor(ds))
+        if ds.database_tables:
+            out.append(raw_files_sensor(ds, "database", replicate=profile == "local"))
+        if ds.csv_tables:
+            out.append(raw_files_sensor(ds, "csv"))
+            if profile == "local":
+                out.append(landing_sensor(ds))
     return out

@@ -66,18 +66,25 @@ def _ctx(res, cursor=None, instance=None):
 def test_raw_files_sensor_requests_bronze_and_silver_for_exactly_the_tables_with_files(tmp_path):
     ds = load_dataset("autocorp")
     lake = LocalLake(tmp_path)
-    sensor = raw_files_sensor(ds)
+    sensor, filesync = raw_files_sensor(ds, "database"), raw_files_sensor(ds, "csv")
+    assert (sensor.name, filesync.name) == ("autocorp_dms_files", "autocorp_filesync_files")
     res = LakeResource(root=str(tmp_path))
-    assert sensor(_ctx(res)).run_requests == []
+    assert sensor(_ctx(res)).run_requests == [] and filesync(_ctx(res)).run_requests == []
     lake.write_text("raw/database/public/sales_order/20240101-000000001.parquet", "x")
     lake.write_text("raw/csv/autocorp/customers-20240101.csv", "x")
     lake.write_text("raw/csv/autocorp/notes.txt", "ignored")
     result = sensor(_ctx(res))
     (req,) = result.run_requests
     assert {k.to_user_string() for k in req.asset_selection} == {
-        "bronze/sales_order", "silver/sales_order", "bronze/customers_csv", "silver/customers_csv",
-    }  # fmt: skip
+        "bronze/sales_order",
+        "silver/sales_order",
+    }
     assert req.tags == {"lakehouse/trigger": "raw_files", "lakehouse/dataset": "autocorp"}
+    (csv_req,) = filesync(_ctx(res)).run_requests  # the file-sync zone: its own sensor
+    assert {k.to_user_string() for k in csv_req.asset_selection} == {
+        "bronze/customers_csv",
+        "silver/customers_csv",
+    }
     again = sensor(_ctx(res, result.cursor))
     assert again.run_requests == []
     lake.write_text("raw/database/public/service/LOAD00000001.parquet", "x")
@@ -110,7 +117,7 @@ def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(t
         "I,2024-01-01 00:00:00.000000,00000000-0000-0000-0000-000000000001,Acme,acme,2024-01-01 00:00:00\n",
     )
     assert ingest(lake, tables["core_tenant"], settings_for("saas")).rows == 1
-    sensor, res = raw_files_sensor(ds), LakeResource(root=str(tmp_path))
+    sensor, res = raw_files_sensor(ds, "database"), LakeResource(root=str(tmp_path))
     instance = dg.DagsterInstance.ephemeral()
     first = sensor(_ctx(res, instance=instance))
     assert first.run_requests == []  # seen, but already in bronze
@@ -139,7 +146,7 @@ def test_raw_files_sensor_targets_are_valid_selections_of_the_definitions():
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     for sensor in defs.sensors:
-        if not sensor.name.endswith("_raw_files"):
+        if not sensor.name.endswith(("_dms_files", "_filesync_files")):
             continue
         keys = sensor.asset_selection.resolve(graph)
         # raw: the replication run it requests in the local profile
@@ -174,7 +181,7 @@ def test_raw_files_sensor_replicates_in_the_tick_and_requests_what_it_wrote(
     seed(fresh_db, "saas", "small")
     ds = load_dataset("saas")
     raw = {f"raw/{t.name}" for t in ds.database_tables}
-    sensor = raw_files_sensor(ds, replicate=True)
+    sensor = raw_files_sensor(ds, "database", replicate=True)
     res = {
         "source_db": SourceDatabaseResource(dsn=fresh_db),
         "lake": LakeResource(root=str(tmp_path)),
