@@ -30,14 +30,19 @@ def changed_since(started: float) -> list[Path]:
 
 
 def preload() -> None:
-    """Import what every run needs (Dagster's run command, the definitions, the data stack)."""
+    """Import what every run needs: Dagster's run command, the instance's storage (SQLAlchemy,
+    alembic: opening the instance once), the definitions and the data stack."""
     import dagster._cli.api  # noqa: F401
     import deltalake  # noqa: F401
     import polars  # noqa: F401
     import pyarrow.dataset  # noqa: F401
+    from dagster import DagsterInstance
 
     from lakehouse.definitions import build_definitions
 
+    if os.environ.get("DAGSTER_HOME"):
+        with DagsterInstance.get() as instance:
+            instance.get_run_records(limit=1)
     build_definitions().resolve_implicit_global_asset_job_def()
 
 
