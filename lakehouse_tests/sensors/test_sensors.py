@@ -286,3 +286,32 @@ def test_freshness_lag_follows_unapplied_changes(tmp_path):
     assert (
         gold_lag_seconds(lake, "t_metric", ["things"], now=time.time() + 50) >= 49
     )  # gold never ran
+
+
+@pytest.mark.integration
+def test_a_replication_run_waits_for_the_ticks_replicator_to_free_the_slot(fresh_db, tmp_path):
+    """The replication asset and the dms_files tick share one slot: the run waits for it."""
+    from lakehouse.replication.lag import slot_lag, wait_until_free
+    from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.task import dataset_task
+    from lakehouse.source.seed import seed
+
+    seed(fresh_db, "saas", "small")
+    task = dataset_task("saas", fresh_db)
+    assert wait_until_free(fresh_db, task.slot, timeout=1)  # no slot yet: free
+    Replicator(task, LocalLake(tmp_path)).run()
+    stop = threading.Event()
+    streaming = threading.Thread(
+        target=lambda: Replicator(task, LocalLake(tmp_path)).run(follow=True, stop=stop)
+    )
+    streaming.start()
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not slot_lag(fresh_db, task.slot).active:
+            time.sleep(0.2)
+        assert slot_lag(fresh_db, task.slot).active
+        assert not wait_until_free(fresh_db, task.slot, timeout=1)  # held: not free in time
+    finally:
+        stop.set()
+        streaming.join(timeout=60)
+    assert wait_until_free(fresh_db, task.slot, timeout=30)
