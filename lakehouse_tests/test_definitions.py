@@ -11,7 +11,9 @@ from lakehouse.profiles import Settings
 
 
 def _defs(profile: str, tmp_path) -> dg.Definitions:
-    return build_definitions(Settings.from_env({"LAKEHOUSE_PROFILE": profile, "LAKEHOUSE_ROOT": str(tmp_path)}))
+    return build_definitions(
+        Settings.from_env({"LAKEHOUSE_PROFILE": profile, "LAKEHOUSE_ROOT": str(tmp_path)})
+    )
 
 
 @pytest.mark.parametrize("profile", ["local", "aws"])
@@ -28,7 +30,10 @@ def test_every_registry_table_has_its_assets(profile, tmp_path):
     # lineage: raw → bronze → silver
     node = graph.get(dg.AssetKey(["silver", "core_order"]))
     assert dg.AssetKey(["bronze", "core_order"]) in node.parent_keys
-    assert dg.AssetKey(["raw", "core_order"]) in graph.get(dg.AssetKey(["bronze", "core_order"])).parent_keys
+    assert (
+        dg.AssetKey(["raw", "core_order"])
+        in graph.get(dg.AssetKey(["bronze", "core_order"])).parent_keys
+    )
 
 
 def test_specs_groups_kinds_owners_and_automation(tmp_path):
@@ -60,10 +65,17 @@ def test_checks_per_silver_table(tmp_path):
     by_asset: dict[str, set[str]] = {}
     for ck in graph.asset_check_keys:
         by_asset.setdefault(ck.asset_key.to_user_string(), set()).add(ck.name)
-    assert by_asset["silver/sales_order_parts"] == {"schema", "references", "reconciliation", "freshness"}
+    assert by_asset["silver/sales_order_parts"] == {
+        "schema",
+        "references",
+        "reconciliation",
+        "freshness",
+    }
     assert by_asset["silver/customers_csv"] == {"schema", "freshness"}
     assert by_asset["gold/saas_tenant_summary"] == {"freshness"}
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys if k.name == "schema")
+    assert all(
+        graph.get_check_spec(k).blocking for k in graph.asset_check_keys if k.name == "schema"
+    )
 
 
 def test_no_environment_is_read_at_import(monkeypatch):
@@ -78,6 +90,37 @@ def test_no_environment_is_read_at_import(monkeypatch):
 
 
 def test_datasets_filter(tmp_path):
-    defs = build_definitions(Settings.from_env({"LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_DATASETS": "saas"}))
+    defs = build_definitions(
+        Settings.from_env({"LAKEHOUSE_ROOT": str(tmp_path), "LAKEHOUSE_DATASETS": "saas"})
+    )
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert "bronze/core_order" in keys and "bronze/sales_order" not in keys
+
+
+def test_silver_checks_run_alone_in_the_silver_step_without_merging(tmp_path):
+    """schema/reconciliation are check_specs of the silver step: executed alone (as the UI's
+    "Execute checks" does) they read silver and merge nothing; a duplicate key fails schema."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from lakehouse.datasets import load_dataset
+    from lakehouse.registry.types import table_polars_schema
+
+    defs = _defs("local", tmp_path)
+    table = load_dataset("saas").table("core_tenant")
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    row = {"id": "00000000-0000-0000-0000-000000000001", "name": "Acme", "slug": "acme",
+           "domain": "acme.example", "is_active": True, "settings": "{}", "created_at": now, "updated_at": now}  # fmt: skip
+    pl.DataFrame([row, row], schema=table_polars_schema(table)).write_delta(
+        str(tmp_path / "silver" / "core_tenant")
+    )
+    key = dg.AssetCheckKey(dg.AssetKey(["silver", "core_tenant"]), "schema")
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection=set(), asset_check_selection={key}
+    )
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "schema" and not evaluation.passed and evaluation.blocking
+    assert evaluation.metadata["rows"].value == 2
+    assert result.get_asset_materialization_events() == []  # the check alone: no merge

@@ -2,11 +2,17 @@
 ``["silver", f"{table}_history"]`` for SCD type 2). See ``engine.silver`` for the data contract.
 
 They move by themselves (declarative automation, set in ``definitions.py``) and can be rebuilt from bronze with the run config ``full_refresh: true``.
+
+The step also evaluates the table's ``schema`` (blocking) and ``reconciliation`` checks
+(``defs.checks``) right after the merge; the step is subsettable, so the checks can be executed
+alone (no merge) from the UI. Selecting one key of an SCD2 table's pair still merges both tables
+(they are written together); only the selected one is reported.
 """
 
 import dagster as dg
 
-from lakehouse.defs.resources import LakeResource
+from lakehouse.defs.checks import reconciliation_result, schema_result, step_check_specs
+from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
 from lakehouse.registry import DatasetSpec, TableSpec
 
 
@@ -48,36 +54,57 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
             )
         )
 
-    @dg.multi_asset(name=f"silver_{table.name}", specs=specs, pool=f"silver_{table.name}")
-    def _silver(context: dg.AssetExecutionContext, config: SilverConfig, lake: LakeResource):
-        from lakehouse.engine.silver import apply_changes
+    @dg.multi_asset(
+        name=f"silver_{table.name}",
+        specs=specs,
+        check_specs=step_check_specs(table),
+        can_subset=True,
+        pool=f"silver_{table.name}",
+    )
+    def _silver(
+        context: dg.AssetExecutionContext,
+        config: SilverConfig,
+        lake: LakeResource,
+        source_db: SourceDatabaseResource,
+    ):
+        from lakehouse.engine.silver import apply_changes, read_silver
 
-        res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
-        context.log.info(
-            f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
-            f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "
-            f"{res.quarantined} quarantined{' (full refresh)' if res.full_refresh else ''}"
-        )
-        yield dg.MaterializeResult(
-            asset_key=["silver", table.name],
-            metadata={
-                "changes": res.changes,
-                "inserted": res.inserted,
-                "updated": res.updated,
-                "deleted": res.deleted,
-                "ignored": res.ignored,
-                "quarantined": res.quarantined,
-                "bronze_version": -1 if res.bronze_version is None else res.bronze_version,
-                "delta_version": -1 if res.version is None else res.version,
-                "full_refresh": res.full_refresh,
-                "duration_s": round(res.seconds, 3),
-            },
-        )
-        if table.scd_type == 2:
+        selected = {k.path[1] for k in context.selected_asset_keys}
+        if selected:
+            res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
+            context.log.info(
+                f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
+                f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "
+                f"{res.quarantined} quarantined{' (full refresh)' if res.full_refresh else ''}"
+            )
+        if table.name in selected:
+            yield dg.MaterializeResult(
+                asset_key=["silver", table.name],
+                metadata={
+                    "changes": res.changes,
+                    "inserted": res.inserted,
+                    "updated": res.updated,
+                    "deleted": res.deleted,
+                    "ignored": res.ignored,
+                    "quarantined": res.quarantined,
+                    "bronze_version": -1 if res.bronze_version is None else res.bronze_version,
+                    "delta_version": -1 if res.version is None else res.version,
+                    "full_refresh": res.full_refresh,
+                    "duration_s": round(res.seconds, 3),
+                },
+            )
+        if f"{table.name}_history" in selected:
             yield dg.MaterializeResult(
                 asset_key=["silver", f"{table.name}_history"],
                 metadata={"versions_added": res.history_rows},
             )
+        checks = {k.name for k in context.selected_asset_check_keys}
+        if checks:
+            frame = read_silver(lake.lake(), table)
+            if "schema" in checks:
+                yield schema_result(table, frame)
+            if "reconciliation" in checks:
+                yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
 
     return _silver
 
