@@ -67,7 +67,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return subprocess.Popen(WORKER, stdin=subprocess.PIPE, text=True, start_new_session=False)
 
     def _worker_for(self, executable: str) -> subprocess.Popen | None:
-        if os.path.realpath(executable) != os.path.realpath(sys.executable):
+        # the same interpreter *path* (a venv's python is a symlink: resolving it would take
+        # another venv built on the same base Python for this one)
+        if os.path.abspath(executable) != os.path.abspath(sys.executable):
             return None
         spare, self._spare = self._spare, None
         if spare is not None and spare.poll() is None:

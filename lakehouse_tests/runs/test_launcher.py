@@ -92,3 +92,8 @@ def test_a_worker_sees_code_changes_after_it_started():
     assert worker.changed_since(time.time() + 3600) == []
     changed = worker.changed_since(0)
     assert any(p.name == "launcher.py" for p in changed)
+
+
+def test_another_interpreter_gets_no_spare():
+    launcher = WarmRunLauncher(prewarm=False)
+    assert launcher._worker_for("/opt/other-venv/bin/python") is None  # → the standard command
