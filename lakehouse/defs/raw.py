@@ -1,5 +1,7 @@
 """Raw-zone assets: ``["raw", table]`` per registry table, produced by the replication task
-(database tables) or the file sync (CSV drops) of each dataset.
+(database tables) or the file sync (CSV drops) of each dataset, downstream of ``["source",
+table]``: the PostgreSQL table or the landing folder's CSV drops they copy (external assets: the
+lineage starts where the data does, source → raw → bronze → silver → gold).
 
 In the ``local`` profile materializing them runs the project's replicator once (catch up with the
 source, full load on first run) and the file sync. In the ``aws`` profile AWS DMS and DataSync
@@ -14,9 +16,37 @@ from lakehouse.registry import DatasetSpec
 RAW_CSV_PREFIX = "raw/csv/"
 
 
+def source_spec(dataset: DatasetSpec, table) -> dg.AssetSpec:
+    """The operational data a raw table copies: a PostgreSQL table or a landing folder's drops."""
+    if table.source == "database":
+        kinds, what = (
+            {"postgres"},
+            (
+                f"Source table {table.qualified_name} in the {dataset.name} PostgreSQL database, "
+                "replicated by the dataset's replication task (full load + CDC)."
+            ),
+        )
+    else:
+        kinds, what = (
+            {"csv"},
+            (
+                f"CSV drops matching {table.file_glob} in the {dataset.name} landing folder, "
+                "copied by the dataset's file-sync task."
+            ),
+        )
+    return dg.AssetSpec(
+        key=["source", table.name],
+        group_name=f"{dataset.name}_source",
+        kinds=kinds,
+        owners=list(table.owners),
+        description=f"{what} {table.description}".strip(),
+    )
+
+
 def _spec(dataset: DatasetSpec, table, kinds: set[str]) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=["raw", table.name],
+        deps=[dg.AssetKey(["source", table.name])],
         group_name=f"{dataset.name}_raw",
         kinds=kinds,
         owners=list(table.owners),
@@ -108,12 +138,15 @@ def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
 
 
 def raw_assets(dataset: DatasetSpec, profile: str) -> list:
+    """The dataset's source (external) and raw assets for ``profile``."""
+    sources = [source_spec(dataset, t) for t in dataset.tables]
     if profile == "aws":
         return [
+            *sources,
             *(_spec(dataset, t, {"postgres", "s3", "dms"}) for t in dataset.database_tables),
             *(_spec(dataset, t, {"s3", "datasync"}) for t in dataset.csv_tables),
         ]
-    out = [replication_asset(dataset)] if dataset.database_tables else []
+    out = sources + ([replication_asset(dataset)] if dataset.database_tables else [])
     if dataset.csv_tables:
         out.append(file_sync_asset(dataset))
     return out
