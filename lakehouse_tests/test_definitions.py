@@ -27,7 +27,12 @@ def test_every_registry_table_has_its_assets(profile, tmp_path):
             assert f"silver/{t.name}" in keys
             if t.scd_type == 2:
                 assert f"silver/{t.name}_history" in keys
-    # lineage: raw → bronze → silver
+    # lineage: source → raw → bronze → silver
+    source = graph.get(dg.AssetKey(["source", "core_order"]))
+    assert not source.is_executable and "postgres" in source.kinds
+    assert source.key in graph.get(dg.AssetKey(["raw", "core_order"])).parent_keys
+    drops = graph.get(dg.AssetKey(["source", "customers_csv"]))
+    assert "csv" in drops.kinds and drops.group_name == "autocorp_source"
     node = graph.get(dg.AssetKey(["silver", "core_order"]))
     assert dg.AssetKey(["bronze", "core_order"]) in node.parent_keys
     assert (
