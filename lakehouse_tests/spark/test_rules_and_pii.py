@@ -85,3 +85,30 @@ def test_pii_standardisation_matches_polars(spark):
         ["_source_row"],
         "standardised PII",
     )
+
+
+def test_quarantine_entries_already_recorded_are_not_written_again(spark):
+    """A re-run of a batch (died before its checkpoint) finds its entries in quarantine: only
+    entries not recorded yet are appended, nulls equal (a whole-file entry has no row)."""
+    from datetime import datetime
+
+    from lakehouse.engine.quarantine import IDENTITY
+
+    assert spark_q.IDENTITY == IDENTITY  # the local engine's identity, not imported on Glue
+    _, sbad = spark_q.split_valid(to_spark(spark, _frame()), SPEC)
+    rows = spark_q.quarantine_rows(sbad, "silver", datetime(2024, 1, 2))
+    assert spark_q.not_yet_recorded(rows, None).count() == 5  # no table yet: all of them
+    first_two = rows.orderBy("_source_row").limit(2)
+    whole_file = spark.createDataFrame(
+        [("silver", None, None, None, "unreadable", "{}", datetime(2024, 1, 1))], rows.schema
+    )
+    recorded = first_two.unionByName(whole_file)
+    left = spark_q.not_yet_recorded(rows.unionByName(whole_file), recorded)
+    assert left.columns == rows.columns
+    assert sorted(r["_source_row"] for r in left.collect()) == sorted(
+        r["_source_row"] for r in rows.orderBy("_source_row").collect()[2:]
+    )  # the two recorded rows and the recorded whole-file entry (null row, null file) are gone
+    from pyspark.sql import functions as F
+
+    other_stage = recorded.withColumn("_stage", F.lit("bronze"))
+    assert spark_q.not_yet_recorded(rows, other_stage).count() == 5  # another stage's entries

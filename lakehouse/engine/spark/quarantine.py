@@ -9,6 +9,9 @@ rules, as locally. Deletes are never validated (they carry only the key): caller
 
 ``quarantine_rows(bad, stage, now)`` shapes ``bad`` into the ``quarantine/<table>`` contract of
 ``engine.quarantine`` (``_raw``: the row's data columns as a JSON object of text values).
+``not_yet_recorded(rows, recorded)`` keeps the entries not already in the table (same
+``IDENTITY``, nulls equal), so a run that dies between its quarantine append and its checkpoint
+does not record the entries twice when it is re-run, as ``engine.quarantine.write_quarantine``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from lakehouse.registry.model import TableSpec
+
+#: what identifies an entry (``engine.quarantine.IDENTITY``; not imported: that module needs Polars,
+#: which a Glue job does not have)
+IDENTITY = ("_stage", "_source_file", "_source_row", "_column", "_reason")
 
 
 def _failed(rule):
@@ -89,6 +96,22 @@ def quarantine_rows(bad, stage: str, now: datetime):
         raw.alias("_raw"),
         F.lit(now).cast("timestamp").alias("_quarantined_at"),
     )
+
+
+def not_yet_recorded(rows, recorded):
+    """``rows`` (``quarantine_rows``) without the entries already in ``recorded`` (the
+    quarantine table, or None when it does not exist yet)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    if recorded is None:
+        return rows
+    done = recorded.select(*IDENTITY).distinct().alias("r")
+    same = reduce(
+        lambda a, b: a & b, [F.col(f"n.{c}").eqNullSafe(F.col(f"r.{c}")) for c in IDENTITY]
+    )
+    return rows.alias("n").join(done, on=same, how="left_anti").select(*rows.columns)
 
 
 def _or_null(frame, name: str, type_: str):

@@ -93,7 +93,7 @@ def apply_table(
     from pyspark.sql import functions as F
 
     from lakehouse.engine.spark import tables as io
-    from lakehouse.engine.spark.quarantine import quarantine_rows
+    from lakehouse.engine.spark.quarantine import not_yet_recorded, quarantine_rows
 
     started, now = time.perf_counter(), now or datetime.now(UTC)
     hudi = spec.table_format == "hudi"
@@ -120,9 +120,15 @@ def apply_table(
     changes = changes.persist()
     result.quarantined = bad.count()
     if result.quarantined and not full_refresh:
-        quarantine_rows(bad, "silver", now).write.format("delta").mode("append").option(
-            "mergeSchema", "true"
-        ).save(locations.uri(f"quarantine/{spec.name}"))
+        quarantine = locations.uri(f"quarantine/{spec.name}")
+        recorded = (
+            spark.read.format("delta").load(quarantine).filter(F.col("_stage") == "silver")
+            if io.delta_exists(spark, quarantine)
+            else None
+        )  # a re-run of a batch that died before its checkpoint: its entries are there already
+        not_yet_recorded(quarantine_rows(bad, "silver", now), recorded).write.format("delta").mode(
+            "append"
+        ).option("mergeSchema", "true").save(quarantine)
     result.changes = changes.count()
 
     if not spec.primary_key:  # append-only: inserts as DMS captures them
