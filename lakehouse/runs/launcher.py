@@ -14,8 +14,11 @@ Dagster's own ``dagster api execute_run`` code, so events, failures and the UI a
 - A code location whose Python is not this one: the spare is not used; the run is started with
   the standard ``dagster api execute_run`` command line.
 - ``terminate``: marks the run canceling and sends SIGTERM, which Dagster's run command turns
-  into an interrupt (the run ends canceled); a worker that dies before reporting the end of its
-  run gets the run marked failed on the next launch or health check.
+  into an interrupt (the run ends canceled). The UI's "Terminate" runs in the webserver, not in
+  the daemon that launched the run, so the worker's pid is kept in the run's ``lakehouse/pid``
+  tag (checked against ``/proc/<pid>/cmdline`` before signalling). A worker that dies before
+  reporting the end of its run gets the run marked failed (canceled, if it was canceling) on the
+  daemon's next launch or health check.
 
 Configured in the ``dagster.yaml`` that ``lakehouse dev`` writes (``run_launcher:``).
 """
@@ -37,6 +40,19 @@ from dagster._core.launcher.base import (
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 WORKER = [sys.executable, "-m", "lakehouse.runs.worker"]
+#: the run tag holding the pid of the process that executes the run
+PID_TAG = "lakehouse/pid"
+
+
+def _is_run_process(pid: int) -> bool:
+    """Whether ``pid`` is alive and one of ours (a warm worker, or ``dagster api execute_run``
+    after a worker re-exec or a cold start): a recycled pid is never signalled."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+    except OSError:
+        return False
+    return b"lakehouse.runs.worker" in cmdline or b"execute_run" in cmdline
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
@@ -103,6 +119,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             self._workers[run.run_id] = worker
             if self._prewarm:
                 self._spare = self._spawn()
+        self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
         self._instance.report_engine_event(
             f"Run started in {how} (pid {worker.pid}).", run, cls=self.__class__
         )
@@ -142,10 +159,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if run is None or run.is_finished:
             return False
         self._instance.report_run_canceling(run)
-        proc = self._workers.get(run_id)
-        if proc is None or proc.poll() is not None:
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if not pid or not _is_run_process(pid):
             return False
-        proc.send_signal(signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
         return True
 
     def dispose(self) -> None:

@@ -79,13 +79,19 @@ def test_runs_execute_in_the_prewarmed_spare(instance):
     assert {m.run_id for m in mats} == {first.run_id, second.run_id}
 
 
-def test_terminate_ends_the_run_canceled(instance):
+def test_terminate_ends_the_run_canceled_even_from_another_process(instance):
+    """The UI terminates from the webserver, whose launcher did not launch the run: a launcher
+    with no memory of the run (as the webserver's) finds its process by the run's pid tag."""
     launcher = instance.run_launcher
     run = _new_run(instance, "bronze/customers_csv")
     instance.launch_run(run.run_id, workspace=None)
-    assert launcher.terminate(run.run_id)
+    pid = launcher._workers[run.run_id].pid
+    assert instance.get_run_by_id(run.run_id).tags["lakehouse/pid"] == str(pid)
+    webserver = WarmRunLauncher(prewarm=False)
+    webserver.register_instance(instance)
+    assert webserver.terminate(run.run_id)
     assert _wait(instance, run.run_id, launcher).status == dg.DagsterRunStatus.CANCELED
-    assert not launcher.terminate(run.run_id)  # finished: nothing to terminate
+    assert not webserver.terminate(run.run_id)  # finished: nothing to terminate
 
 
 def test_a_worker_sees_code_changes_after_it_started():
