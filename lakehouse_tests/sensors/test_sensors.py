@@ -139,8 +139,8 @@ def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(t
 
 
 def test_raw_files_sensor_targets_are_valid_selections_of_the_definitions():
-    """Every run the sensor can request is a valid subset of the job (the silver multi-asset is
-    not subsettable, so both keys of an SCD2 table must come together)."""
+    """Every run the sensor can request is a valid subset of the job (both keys of an SCD2
+    table come together: the silver step writes both, whichever is selected)."""
     from lakehouse.definitions import build_definitions
 
     defs = build_definitions()
