@@ -14,6 +14,15 @@ def _med(values: list[float]) -> str:
     return f"{statistics.median(values):.1f}s" if values else "-"
 
 
+def _instance(dagster_home: str):
+    import os
+
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = dagster_home
+    return dg.DagsterInstance.get()
+
+
 def _lifecycle(instance, run_id: str) -> dict[str, float]:
     """Timestamps of a run's enqueue/dequeue/starting/start events."""
     import dagster as dg
@@ -26,12 +35,7 @@ def _lifecycle(instance, run_id: str) -> dict[str, float]:
 
 def breakdown(dagster_home: str) -> list[str]:
     """One line per trigger (``lakehouse/trigger`` tag, or the automation sensor)."""
-    import os
-
-    import dagster as dg
-
-    os.environ["DAGSTER_HOME"] = dagster_home
-    instance = dg.DagsterInstance.get()
+    instance = _instance(dagster_home)
     groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     steps: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for rec in instance.get_run_records(limit=2000):
@@ -76,12 +80,7 @@ def breakdown(dagster_home: str) -> list[str]:
 def event_gaps(dagster_home: str, trigger: str, top: int = 8) -> str:
     """For runs with ``lakehouse/trigger=<trigger>``: the time before each event, summed per event
     type and averaged per run (what a run's wall time is spent waiting for)."""
-    import os
-
-    import dagster as dg
-
-    os.environ["DAGSTER_HOME"] = dagster_home
-    instance = dg.DagsterInstance.get()
+    instance = _instance(dagster_home)
     totals: dict[str, float] = defaultdict(float)
     runs = [r for r in instance.get_runs(limit=2000) if r.tags.get("lakehouse/trigger") == trigger]
     for run in runs:

@@ -94,11 +94,13 @@ def _replication_in_progress(instance: dg.DagsterInstance, raw_keys: list[dg.Ass
 
 def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list]:
     """The tick's replication step (``sensors.catch_up``): run requests and raw asset events."""
+    from lakehouse.replication.task import dataset_task
     from lakehouse.sensors.catch_up import plan, replicate_inline
 
     raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
     tags = {TRIGGER_TAG: "replication", DATASET_TAG: dataset.name}
-    todo = plan(dataset.name, dsn, lake,
+    task = dataset_task(dataset.name, dsn)
+    todo = plan(task, lake,
                 replication_in_progress=_replication_in_progress(context.instance, raw_keys))  # fmt: skip
     if todo.action == "none":
         return [], []
@@ -106,7 +108,7 @@ def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list
         context.log.info(f"replication run: {todo.reason}")
         return [dg.RunRequest(run_key=todo.run_key, asset_selection=raw_keys, tags=tags)], []
     try:
-        stats = replicate_inline(dataset.name, dsn, lake)
+        stats = replicate_inline(task, lake)
     except Exception as exc:  # noqa: BLE001 (a run retries it where a failure alerts)
         context.log.error(f"inline catch-up failed ({exc}); requesting a replication run")
         return [

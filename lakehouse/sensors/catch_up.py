@@ -36,17 +36,17 @@ class Plan:
     run_key: str | None = None
 
 
-def plan(dataset: str, dsn: str, lake, *, replication_in_progress: bool) -> Plan:
-    """What to do about the source's changes of ``dataset`` right now (see the module docstring)."""
+def plan(task, lake, *, replication_in_progress: bool) -> Plan:
+    """What to do about the source's changes for the replication ``task`` (a dataset's,
+    ``replication.task.dataset_task``) right now (see the module docstring)."""
     from lakehouse.replication.lag import slot_lag
     from lakehouse.replication.state import ReplicationState
-    from lakehouse.replication.task import dataset_task
 
     if replication_in_progress:
         return Plan("none", "a replication run is in progress: it replicates up to the WAL end")
-    task = dataset_task(dataset, dsn)
+    dataset = task.name
     pubs = f"{task.publication},{task.insert_only_publication}"
-    lag = slot_lag(dsn, task.slot, pubs)
+    lag = slot_lag(task.dsn, task.slot, pubs)
     if not lag.slot_exists or not ReplicationState.load(lake, task.name, task.slot).full_load_done:
         return Plan("run", "the full load is due", run_key=f"{dataset}:full-load:{lag.current}")
     if lag.active:
@@ -59,18 +59,17 @@ def plan(dataset: str, dsn: str, lake, *, replication_in_progress: bool) -> Plan
     return Plan("inline", f"{lag.bytes} bytes of WAL behind", run_key=f"{dataset}:{lag.current}")
 
 
-def replicate_inline(dataset: str, dsn: str, lake, *, max_seconds: float = INLINE_MAX_SECONDS):
+def replicate_inline(task, lake, *, max_seconds: float = INLINE_MAX_SECONDS):
     """One CDC catch-up (never a full load: ``plan`` sends those to a run); the replicator's
     ``ReplicationStats``. Stopped after ``max_seconds``: what is not flushed by then stays in
     the slot (the replicator confirms only durable batches) for the next tick."""
     from lakehouse.replication.replicator import Replicator
-    from lakehouse.replication.task import dataset_task
 
     stop = threading.Event()
     timer = threading.Timer(max_seconds, stop.set)
     timer.daemon = True
     timer.start()
     try:
-        return Replicator(dataset_task(dataset, dsn), lake).run(follow=False, stop=stop)
+        return Replicator(task, lake).run(follow=False, stop=stop)
     finally:
         timer.cancel()
