@@ -74,6 +74,25 @@ class Column:
 
 
 @dataclass(frozen=True)
+class CsvOptions:
+    """How a ``csv_drop`` table's files are written: delimiter, header row, quote character,
+    text encoding and the token that means NULL (an empty unquoted field by default)."""
+
+    delimiter: str = ","
+    header: bool = True
+    quote: str = '"'
+    encoding: str = "utf-8"
+    null_value: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.delimiter) != 1:
+            raise ValueError(f"csv delimiter must be one character, got {self.delimiter!r}")
+        if len(self.quote) != 1:
+            raise ValueError(f"csv quote must be one character, got {self.quote!r}")
+        "".encode(self.encoding)  # LookupError for an unknown encoding
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One source table (database or CSV drop) of a dataset. See the module docstring."""
 
@@ -84,6 +103,7 @@ class TableSpec:
     schema: str = "public"
     source: Literal["database", "csv_drop"] = "database"
     file_glob: str | None = None  # csv_drop only, e.g. "customers-*.csv"
+    csv: CsvOptions = field(default_factory=CsvOptions)  # csv_drop only
     sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
