@@ -42,9 +42,9 @@ def _parse() -> argparse.Namespace:
 def _customers_spec():
     """autocorp's ``customers_csv`` spec, or the same declared here if the dataset lacks it."""
     try:
-        from lakehouse.datasets.autocorp.tables import DATASET
+        from lakehouse.declarations import load_dataset
 
-        return DATASET.table("customers_csv")
+        return load_dataset("autocorp").table("customers_csv")
     except Exception as err:
         print(f"note: autocorp customers_csv spec unavailable ({err!r}): declaring it here")
     from lakehouse.registry.model import Column, TableSpec

@@ -150,7 +150,7 @@ def _measure(probes: Probes, dsn: str, args, label: str) -> dict:
 def _engine_loop(dsn: str, lake_root: Path, stop: threading.Event) -> None:
     from dataclasses import replace
 
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
     from lakehouse.engine import bronze, silver
     from lakehouse.replication.dms_settings import settings_for
     from lakehouse.replication.replicator import Replicator

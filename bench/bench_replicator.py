@@ -16,7 +16,7 @@ Measured, interleaved (baseline i, replicator i):
   I/U/D payloads until caught up with the LSN after the workload (same stop rule as the
   replicator: the last commit or a requested keepalive at/after the target LSN);
 - ours: ``Replicator(task, lake).run()`` end to end (state, catalog, decoding, batching, DMS CSV
-  files written and fsynced) over the same changes. Settings: the demo's (``SAAS_DEMO``: header,
+  files written and fsynced) over the same changes. Settings: the saas declaration's ``dms`` (header,
   Op, commit timestamp, BI_ key, change sequence) without gzip, CdcMaxBatchInterval=3600,
   CdcMinFileSize=32000 KB, so few files are written.
 Extra lines (one run each): the same with gzip CSV and with Parquet.
@@ -156,7 +156,7 @@ def decode_only(dsn: str, slot: str, publication: str, target_lsn: int) -> dict[
 
 def main() -> int:
     args = _parse()
-    from lakehouse.replication.dms_settings import SAAS_DEMO
+    from lakehouse.replication.dms_settings import settings_for
     from lakehouse.replication.pgoutput import lsn_to_int
     from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import ReplicationTask
@@ -168,7 +168,9 @@ def main() -> int:
     initial_rows = UPDATE_RANGE + PER_TXN[2] * ntx + 1_000
     repeats = max(1, args.repeats)
 
-    csv = SAAS_DEMO.with_(CompressionType="NONE", CdcMaxBatchInterval=3600, CdcMinFileSize=32000)
+    csv = settings_for("saas").with_(
+        CompressionType="NONE", CdcMaxBatchInterval=3600, CdcMinFileSize=32000
+    )
     variants = [(f"csv{i}", csv) for i in range(repeats)]
     variants += [
         ("gzip", csv.with_(CompressionType="GZIP")),

@@ -97,27 +97,20 @@ def seed_dataset(s: Settings, dataset: str, scale: str, *, progress: bool) -> di
     counts = seed(_dsn(s, dataset), dataset, scale, progress=progress)
     for table, n in counts.items():
         print(f"  {dataset}.{table}: {n:,} rows")
-    if dataset == "autocorp":
-        from lakehouse.datasets.autocorp import generator
+    from lakehouse.source.seed import generator_module
 
+    write_landing = getattr(generator_module(dataset), "write_landing", None)
+    if write_landing is not None:  # demo CSV drops
         folder = s.landing_dir / dataset
-        folder.mkdir(parents=True, exist_ok=True)
-        today = date.today().strftime("%Y%m%d")
-        n_customers = {"small": 10_000, "medium": 100_000, "large": 1_200_000}[scale]
-        generator.write_customers_csv(folder / f"customers-{today}.csv", n_customers, seed=42)
-        generator.write_sales_orders_csv(
-            folder / f"sales_orders-{today}.csv", date.today(), 2_000, seed=42
-        )
-        print(
-            f"  landing: {folder} (customers-{today}.csv {n_customers:,} rows, sales_orders-{today}.csv)"
-        )
+        written = write_landing(folder, scale, date.today())
+        print(f"  landing: {folder} ({', '.join(written)})")
     return counts
 
 
 def _is_seeded(s: Settings, dataset: str) -> bool:
     import psycopg
 
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
 
     first = load_dataset(dataset).database_tables[0]
     with psycopg.connect(_dsn(s, dataset)) as conn:
@@ -169,7 +162,7 @@ def cmd_replicate(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
     from lakehouse.defs.raw import RAW_CSV_PREFIX
     from lakehouse.filesync import sync_folder
 
@@ -354,7 +347,7 @@ def status_report(s: Settings) -> str:
     import polars as pl
     from deltalake import DeltaTable
 
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
     from lakehouse.replication.state import ReplicationState
     from lakehouse.source import embedded
 

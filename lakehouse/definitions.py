@@ -25,36 +25,59 @@ def _global_pass(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(**changes) if changes else spec
 
 
-def build_definitions(settings=None) -> dg.Definitions:
-    from lakehouse.datasets import all_datasets
+def dataset_assets(dataset, profile: str = "local") -> tuple[list, list]:
+    """The assets and checks of one declared dataset (raw, bronze, silver, gold)."""
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
+    from lakehouse.defs.gold import gold_assets
+    from lakehouse.defs.raw import raw_assets
+    from lakehouse.defs.silver import silver_assets
+
+    if profile == "aws":  # silver and gold run as Glue jobs (the Spark engine)
+        from lakehouse.defs.aws import aws_gold_assets as gold_assets
+        from lakehouse.defs.aws import aws_silver_assets as silver_assets
+    assets = raw_assets(dataset, profile) + bronze_assets(dataset)
+    assets += silver_assets(dataset) + gold_assets(dataset)
+    return assets, silver_checks(dataset, profile)
+
+
+def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
+    """One dataset's assets, checks and sensors (what the ``Dataset`` component builds)."""
+    from lakehouse.defs.sensors import dataset_sensors
+
+    assets, checks = dataset_assets(dataset, profile)
+    return dg.Definitions(
+        assets=[a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else
+                _global_pass(a) for a in assets],
+        asset_checks=checks,
+        sensors=dataset_sensors(dataset, profile),
+    )  # fmt: skip
+
+
+def build_definitions(settings=None) -> dg.Definitions:
+    from lakehouse.declarations import all_datasets
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
-    from lakehouse.defs.gold import gold_assets
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
-    from lakehouse.defs.raw import raw_assets
     from lakehouse.defs.sensors import sensors
-    from lakehouse.defs.silver import silver_assets
     from lakehouse.profiles import Settings, build_resources
 
     settings = settings or Settings.from_env()
     assets: list = []
     checks: list = []
-    datasets = all_datasets(settings.dataset_names())
-    if settings.profile == "aws":  # silver and gold run as Glue jobs (the Spark engine)
-        from lakehouse.defs.aws import aws_gold_assets as gold_assets
-        from lakehouse.defs.aws import aws_silver_assets as silver_assets
+    datasets = all_datasets(settings.dataset_names(), settings)
     for dataset in datasets:
-        assets += raw_assets(dataset, settings.profile)
-        assets += bronze_assets(dataset)
-        assets += silver_assets(dataset)
-        assets += gold_assets(dataset)
-        checks += silver_checks(dataset, settings.profile)
+        more_assets, more_checks = dataset_assets(dataset, settings.profile)
+        assets += more_assets
+        checks += more_checks
     event_assets, event_checks, event_sensors = events_defs()
     assets, checks = assets + event_assets, checks + event_checks
-    table_keys = [k for a in assets for k in (a.keys if isinstance(a, dg.AssetsDefinition) else [a.key])
-                  if k.path[0] in ("bronze", "silver", "gold")]
+    table_keys = [
+        k
+        for a in assets
+        for k in (a.keys if isinstance(a, dg.AssetsDefinition) else [a.key])
+        if k.path[0] in ("bronze", "silver", "gold")
+    ]
     if settings.profile == "local":
         assets.append(catalog_asset(table_keys, settings.profile))
     checks += freshness_checks(assets)
@@ -71,8 +94,14 @@ def build_definitions(settings=None) -> dg.Definitions:
         asset_checks=checks,
         jobs=[job],
         schedules=[maintenance_schedule(job)],
-        sensors=sensors(datasets, settings.profile, webhook=settings.alert_webhook,
-                        sns_topic=settings.alert_sns_topic, region=settings.region) + event_sensors
+        sensors=sensors(
+            datasets,
+            settings.profile,
+            webhook=settings.alert_webhook,
+            sns_topic=settings.alert_sns_topic,
+            region=settings.region,
+        )
+        + event_sensors
         + _profile_sensors(settings, datasets),
         resources=build_resources(settings),
     )

@@ -10,7 +10,9 @@ Variables (all optional):
 - ``LAKEHOUSE_S3_ENDPOINT``: an S3-compatible endpoint (moto server, MinIO) for an ``s3://`` root.
 - ``LAKEHOUSE_SOURCE_DSN``: an external PostgreSQL; unset in ``local`` = the embedded server
   under ``<root>/source/pgdata`` (a local root is required then).
-- ``LAKEHOUSE_DATASETS``: comma-separated dataset names (default: all).
+- ``LAKEHOUSE_DATASETS``: comma-separated dataset names (default: every declared dataset).
+- ``LAKEHOUSE_DEFS``: folders (``:``-separated) holding dataset declarations (``<name>/defs.yaml``)
+  beside the shipped ones in ``lakehouse/datasets/``.
 - ``AWS_REGION``: region for S3/Glue/Athena (default ``us-east-1``).
 - ``LAKEHOUSE_ALERT_WEBHOOK`` / ``LAKEHOUSE_ALERT_SNS_TOPIC``: where failed runs are reported.
 - ``LAKEHOUSE_TERRAFORM_OUTPUTS`` (aws): ``terraform output -json`` saved to a file (default
@@ -46,6 +48,7 @@ class Settings:
     s3_endpoint: str | None = None
     source_dsn: str | None = None
     datasets: tuple[str, ...] = ()
+    defs_dirs: tuple[str, ...] = ()
     region: str = "us-east-1"
     alert_webhook: str | None = None
     alert_sns_topic: str | None = None
@@ -76,6 +79,11 @@ class Settings:
             s3_endpoint=env.get("LAKEHOUSE_S3_ENDPOINT") or None,
             source_dsn=env.get("LAKEHOUSE_SOURCE_DSN") or None,
             datasets=datasets,
+            defs_dirs=tuple(
+                str(Path(d).resolve())
+                for d in env.get("LAKEHOUSE_DEFS", "").split(os.pathsep)
+                if d.strip()
+            ),
             region=env.get("AWS_REGION", "us-east-1"),
             alert_webhook=env.get("LAKEHOUSE_ALERT_WEBHOOK") or None,
             alert_sns_topic=env.get("LAKEHOUSE_ALERT_SNS_TOPIC") or None,
@@ -112,29 +120,40 @@ class Settings:
         return open_lake(self.root, endpoint_url=self.s3_endpoint, region=self.region)
 
     def dataset_names(self) -> tuple[str, ...]:
-        from lakehouse.datasets import DATASET_NAMES
+        """The datasets this process serves: LAKEHOUSE_DATASETS, or every declared one."""
+        from lakehouse.declarations import declarations
 
+        declared = tuple(declarations(self))
         if not self.datasets:
-            return DATASET_NAMES
-        unknown = set(self.datasets) - set(DATASET_NAMES)
+            return declared
+        unknown = set(self.datasets) - set(declared)
         if unknown:
-            raise ValueError(f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}")
+            raise ValueError(
+                f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}; declared:"
+                f" {', '.join(declared)} — fix: declare them or set LAKEHOUSE_DEFS to their folder"
+            )
         return self.datasets
 
 
 def build_resources(settings: Settings) -> dict:
     """The Dagster resources of a profile (the only place that differs between local and aws)."""
+    import dagster as dg
+
     from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
 
     lake = LakeResource(
         root=settings.root, s3_endpoint=settings.s3_endpoint, region=settings.region
     )
+    # a DSN from the process environment stays a reference: the UI shows the variable's name
+    dsn = settings.source_dsn
+    if dsn and os.environ.get("LAKEHOUSE_SOURCE_DSN") == dsn:
+        dsn = dg.EnvVar("LAKEHOUSE_SOURCE_DSN")
     if settings.profile == "local":
         source = SourceDatabaseResource(
-            dsn=settings.source_dsn, pgdata=None if settings.source_dsn else str(settings.pgdata)
+            dsn=dsn, pgdata=None if settings.source_dsn else str(settings.pgdata)
         )
     else:  # aws: DMS writes the raw zone; the replicator is not run, the DSN is for checks only
-        source = SourceDatabaseResource(dsn=settings.source_dsn)
+        source = SourceDatabaseResource(dsn=dsn)
     resources = {
         "lake": lake,
         "source_db": source,

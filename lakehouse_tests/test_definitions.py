@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from lakehouse.datasets import all_datasets
+from lakehouse.declarations import all_datasets
 from lakehouse.definitions import build_definitions
 from lakehouse.profiles import Settings
 
@@ -109,7 +109,7 @@ def test_silver_checks_run_alone_in_the_silver_step_without_merging(tmp_path):
 
     import polars as pl
 
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
     from lakehouse.registry.types import table_polars_schema
 
     defs = _defs("local", tmp_path)

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from lakehouse.cli import materialize, status_report
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.engine.silver import read_silver
 from lakehouse.profiles import Settings
 from lakehouse.source.churn import apply_random_changes

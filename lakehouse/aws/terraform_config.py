@@ -64,7 +64,13 @@ GLUE_JOBS = ("bronze_to_silver", "silver_to_gold")
 #: import that Glue 5.0 does not provide (it provides pyspark, delta-spark, Hudi, pyarrow, boto3),
 #: pinned as pyproject.toml pins them. Module -> the pyproject dependency whose pin it takes
 #: (dagster-pipes is released with dagster, which pins it to its own version).
-GLUE_ADDITIONAL_MODULES = {"dagster-pipes": "dagster", "polars": "polars"}
+GLUE_ADDITIONAL_MODULES = {
+    "dagster-pipes": "dagster",
+    "polars": "polars",
+    # the dataset declarations (YAML, validated with pydantic) the jobs load
+    "pydantic": "pydantic",
+    "pyyaml": "pyyaml",
+}
 #: The event API on AWS (terraform/modules/api): API Gateway (REST) -> this Lambda handler, from
 #: the package wheel; it writes accepted requests under the events prefix of the raw bucket and
 #: reads the hashed API keys from the keys object there (lakehouse.events.store / .keys).
@@ -363,7 +369,7 @@ def tenant_tables(dataset: str) -> dict[str, str]:
     filters on its own key; an SCD2 table's ``<table>_history`` filters like the table. Empty for
     a dataset without tenants.
     """
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
 
     spec = load_dataset(dataset)
     out: dict[str, str] = {}
@@ -383,7 +389,7 @@ def tenant_tables(dataset: str) -> dict[str, str]:
 
 
 def _csv_drops(dataset: str) -> dict | None:
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
 
     tables = load_dataset(dataset).csv_tables
     if not tables:
@@ -400,7 +406,7 @@ def _csv_drops(dataset: str) -> dict | None:
 
 def dataset_config(dataset: str) -> dict:
     """Everything ``terraform/`` needs to know about one dataset (``generated/dms_<name>.json``)."""
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
 
     spec = load_dataset(dataset)
     settings = settings_for(dataset)
@@ -455,13 +461,15 @@ def api_config() -> dict:
 
 def generated_files() -> dict[str, str]:
     """Relative path under ``terraform/`` -> file content, for every generated file."""
-    from lakehouse.datasets import DATASET_NAMES
+    from lakehouse.declarations import declarations
 
     def dump(obj: dict) -> str:
         return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
     files = {"generated/lakehouse.json": dump(common_config())}
-    for name in DATASET_NAMES:
+    for name, decl in declarations().items():
+        if not decl.sources_of("postgres"):
+            continue  # a DMS task is created for a replicated database only
         files[f"generated/dms_{name}.json"] = dump(dataset_config(name))
     return files
 

@@ -279,7 +279,7 @@ class TenantScope:
 def tenant_scopes() -> tuple[TenantScope, ...]:
     """Every multi-tenant dataset of the registry, with the Lake Formation filter columns."""
     from lakehouse.aws.terraform_config import tenant_tables
-    from lakehouse.datasets import all_datasets
+    from lakehouse.declarations import all_datasets
 
     out = []
     for d in all_datasets():

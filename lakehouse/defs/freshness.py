@@ -36,7 +36,9 @@ def silver_lag_seconds(lake, table: str, now: float | None = None) -> float:
 
     now = now or time.time()
     applied = applied_bronze_version(lake, f"silver/{table}")
-    pending = [c for c in _commits(lake, f"bronze/{table}") if applied is None or c["version"] > applied]
+    pending = [
+        c for c in _commits(lake, f"bronze/{table}") if applied is None or c["version"] > applied
+    ]
     if not pending:
         return 0.0
     return max(0.0, now - min(c["timestamp"] for c in pending) / 1000)
@@ -46,7 +48,12 @@ def gold_lag_seconds(lake, metric_key: str, parents: list[str], now: float | Non
     now = now or time.time()
     gold = _commits(lake, f"gold/{metric_key}")
     last_gold = max((c["timestamp"] for c in gold), default=0)
-    newer = [c["timestamp"] for p in parents for c in _commits(lake, f"silver/{p}") if c["timestamp"] > last_gold]
+    newer = [
+        c["timestamp"]
+        for p in parents
+        for c in _commits(lake, f"silver/{p}")
+        if c["timestamp"] > last_gold
+    ]
     return 0.0 if not newer else max(0.0, now - min(newer) / 1000)
 
 
@@ -58,9 +65,15 @@ def _result(lag: float, max_lag: timedelta) -> dg.AssetCheckResult:
     )
 
 
-def silver_freshness_check(table: str, max_lag: timedelta = DEFAULT_MAX_LAG) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=["silver", table], name="freshness", automation_condition=EVERY_FIVE_MINUTES,
-                    description=f"changes wait at most {max_lag} between bronze and silver")
+def silver_freshness_check(
+    table: str, max_lag: timedelta = DEFAULT_MAX_LAG
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=["silver", table],
+        name="freshness",
+        automation_condition=EVERY_FIVE_MINUTES,
+        description=f"changes wait at most {max_lag} between bronze and silver",
+    )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(silver_lag_seconds(lake.lake(), table), max_lag)
 
@@ -68,8 +81,12 @@ def silver_freshness_check(table: str, max_lag: timedelta = DEFAULT_MAX_LAG) -> 
 
 
 def gold_freshness_check(metric_key: str, parents: list[str], max_lag: timedelta = DEFAULT_MAX_LAG):
-    @dg.asset_check(asset=["gold", metric_key], name="freshness", automation_condition=EVERY_FIVE_MINUTES,
-                    description=f"gold follows its silver inputs within {max_lag}")
+    @dg.asset_check(
+        asset=["gold", metric_key],
+        name="freshness",
+        automation_condition=EVERY_FIVE_MINUTES,
+        description=f"gold follows its silver inputs within {max_lag}",
+    )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(gold_lag_seconds(lake.lake(), metric_key, parents), max_lag)
 

@@ -12,7 +12,6 @@ table of the first 10 rows) and, when the metric has a ``chart``, ``chart`` (a V
 Asset keys carry the dataset because metric names repeat across datasets.
 """
 
-import importlib
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -20,24 +19,12 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.defs.resources import LakeResource
-from lakehouse.gold.model import GoldMetric
+from lakehouse.gold.model import GoldMetric, load_metrics
 from lakehouse.registry import DatasetSpec, TableSpec
 
 PREVIEW_ROWS = 10
 CHART_ROWS = 20  # bars shown for a bar chart (the frame's order; metrics sort by value)
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
-
-
-def load_metrics(dataset: str) -> tuple[GoldMetric, ...]:
-    """``METRICS`` of ``lakehouse.datasets.<dataset>.gold`` (empty when it has none)."""
-    name = f"lakehouse.datasets.{dataset}.gold"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:  # a broken import inside the module is an error, not "no metrics"
-            raise
-        return ()
-    return tuple(module.METRICS)
 
 
 def conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:

@@ -15,14 +15,19 @@ def maintenance_job(datasets: list[DatasetSpec]) -> dg.JobDefinition:
         results = []
         for ds in datasets:
             for r in maintain_dataset(lake.lake(), ds):
-                context.log.info(f"{r.key}: compacted {r.files_removed_by_compaction}→{r.files_added_by_compaction} files, "
-                                 f"vacuumed {r.files_vacuumed}, tombstones collected {r.tombstones_collected}")
+                context.log.info(
+                    f"{r.key}: compacted {r.files_removed_by_compaction}→{r.files_added_by_compaction} files, "
+                    f"vacuumed {r.files_vacuumed}, tombstones collected {r.tombstones_collected}"
+                )
                 results.append(r)
-        return dg.Output(None, metadata={
-            "tables": len(results),
-            "files_vacuumed": sum(r.files_vacuumed for r in results),
-            "tombstones_collected": sum(r.tombstones_collected for r in results),
-        })
+        return dg.Output(
+            None,
+            metadata={
+                "tables": len(results),
+                "files_vacuumed": sum(r.files_vacuumed for r in results),
+                "tombstones_collected": sum(r.tombstones_collected for r in results),
+            },
+        )
 
     @dg.job(name="maintenance", description="Table maintenance for every dataset")
     def _job():
@@ -32,7 +37,9 @@ def maintenance_job(datasets: list[DatasetSpec]) -> dg.JobDefinition:
 
 
 def maintenance_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(job=job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.STOPPED)
+    return dg.ScheduleDefinition(
+        job=job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.STOPPED
+    )
 
 
 def catalog_asset(deps: list[dg.AssetKey], profile: str) -> dg.AssetsDefinition:

@@ -25,14 +25,27 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class SourceDatabaseResource(dg.ConfigurableResource):
-    """The operational PostgreSQL. ``dsn`` set: that server (every dataset in its database).
-    ``dsn`` unset: the embedded server under ``pgdata``, one database per dataset, started on
-    first use."""
+    """The operational PostgreSQL of each dataset, in this order: the environment variable its
+    declaration names (``dsn_env``, read through ``dg.EnvVar`` when used, never shown); ``dsn``
+    (``dg.EnvVar("LAKEHOUSE_SOURCE_DSN")`` when set there: every dataset in that database); the
+    embedded server under ``pgdata``, one database per dataset, started on first use."""
 
     dsn: str | None = None
     pgdata: str | None = None
 
     def dataset_dsn(self, dataset: str) -> str:
+        from lakehouse.declarations import declaration
+
+        for source in declaration(dataset).decl.sources:
+            name = getattr(source, "dsn_env", None)
+            if name:
+                value = dg.EnvVar(name).get_value()
+                if not value:
+                    raise ValueError(
+                        f"dataset {dataset!r}: environment variable {name} (its source's dsn_env)"
+                        f" is not set — fix: export {name}=postgresql://…"
+                    )
+                return value
         if self.dsn:
             return self.dsn
         if not self.pgdata:

@@ -280,10 +280,17 @@ def sensors(
 ) -> list:
     out: list = [automation_sensor(), alert_sensor(webhook, sns_topic, region)]
     for ds in datasets:
-        if ds.database_tables:
-            out.append(raw_files_sensor(ds, "database", replicate=profile == "local"))
-        if ds.csv_tables:
-            out.append(raw_files_sensor(ds, "csv"))
-            if profile == "local":
-                out.append(landing_sensor(ds))
+        out += dataset_sensors(ds, profile)
+    return out
+
+
+def dataset_sensors(ds: DatasetSpec, profile: str) -> list:
+    """The sensors of one dataset: its raw zones' file sensors and, locally, its landing sync."""
+    out: list = []
+    if ds.database_tables:
+        out.append(raw_files_sensor(ds, "database", replicate=profile == "local"))
+    if ds.csv_tables:
+        out.append(raw_files_sensor(ds, "csv"))
+        if profile == "local":
+            out.append(landing_sensor(ds))
     return out

@@ -110,4 +110,4 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
 
 
 def silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
-    return [silver_asset(dataset, t) for t in dataset.tables if t.primary_key]
+    return [silver_asset(dataset, t) for t in dataset.tables]

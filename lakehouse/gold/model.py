@@ -86,3 +86,15 @@ def month_start(expr: pl.Expr) -> pl.Expr:
 def zero_fill(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Replace nulls with 0 in ``columns`` (after a left join to groups without rows)."""
     return frame.with_columns([pl.col(c).fill_null(0) for c in columns])
+
+
+def load_metrics(dataset: str) -> tuple[GoldMetric, ...]:
+    """``METRICS`` of the module the dataset's declaration names in ``gold`` (none: no gold)."""
+    import importlib
+
+    from lakehouse.declarations import declaration
+
+    name = declaration(dataset).decl.gold
+    if not name:
+        return ()
+    return tuple(importlib.import_module(name).METRICS)

@@ -95,22 +95,20 @@ class DmsS3Settings:
         return asdict(self)
 
 
-#: The settings seeds 001/002 used, which the demo uses: Op in full load, a commit-timestamp
-#: column, before-images of the key and a change-sequence column for a total order.
-DEMO_COMMON = dict(
-    AddColumnName=True,
-    IncludeOpForFullLoad=True,
-    TimestampColumnName="_dms_commit_ts",
-    before_image_key=True,
-    change_seq_column="_dms_change_seq",
-    CdcMaxBatchInterval=2,
-)
-SAAS_DEMO = DmsS3Settings(DataFormat="csv", CompressionType="GZIP", **DEMO_COMMON)
-AUTOCORP_DEMO = DmsS3Settings(DataFormat="parquet", **DEMO_COMMON)
+def settings_for(dataset: str, settings=None) -> DmsS3Settings:
+    """The DMS settings a dataset's raw files are written/read with, from its declaration: the
+    ``dms`` of its ``postgres`` source, or the ``endpoint_settings`` of its ``dms_s3`` source
+    (AWS's defaults for a dataset of CSV drops only). An undeclared dataset is an error."""
+    from lakehouse.declarations import declaration
 
-DATASET_SETTINGS = {"saas": SAAS_DEMO, "autocorp": AUTOCORP_DEMO}
+    decl = declaration(dataset, settings)
+    for source in decl.decl.sources:
+        if source.kind == "postgres":
+            from lakehouse.declarations.model import REPLICATOR_DMS_DEFAULTS
 
+            return DmsS3Settings.from_endpoint_settings({**REPLICATOR_DMS_DEFAULTS, **source.dms})
+        if source.kind == "dms_s3":
+            from lakehouse.declarations.dms import endpoint_settings
 
-def settings_for(dataset: str) -> DmsS3Settings:
-    """The DMS settings a shipped dataset's task uses (AWS defaults for any other dataset)."""
-    return DATASET_SETTINGS.get(dataset, DmsS3Settings())
+            return DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
+    return DmsS3Settings()

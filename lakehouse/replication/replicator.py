@@ -319,7 +319,9 @@ class Replicator:
         """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``)."""
         state = self.prepare()
         with self._connect() as conn:
-            target = lsn_to_int(conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0])
+            target = lsn_to_int(
+                conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0]
+            )
         stream = _Stream(self, state, target=None if follow else target)
         stream.run(stop=stop, idle_timeout=idle_timeout)
         return self.stats
@@ -373,7 +375,11 @@ class _Stream:
                 if msg is not None:
                     self._handle(msg.payload)
                     idle_since = time.monotonic()
-                    if self.target is None or self.txn_begin is not None or self.processed_lsn < self.target:
+                    if (
+                        self.target is None
+                        or self.txn_begin is not None
+                        or self.processed_lsn < self.target
+                    ):
                         continue
                     # --once and every change up to the target is decoded: finish the batch
                     if self.state.pending is None or not self.batch:
@@ -532,7 +538,9 @@ class _Stream:
                 else:
                     data.append(values)
             columns = list(zip(*data, strict=True)) if data else [() for _ in cols]
-            frame = pl.DataFrame({c: pl.Series(c, v, dtype=pl.String) for c, v in zip(cols, columns, strict=True)})
+            frame = pl.DataFrame(
+                {c: pl.Series(c, v, dtype=pl.String) for c, v in zip(cols, columns, strict=True)}
+            )
             bi = None
             if self.rep.settings.before_image_key and spec.primary_key:
                 bi = {}

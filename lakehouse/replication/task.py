@@ -46,8 +46,8 @@ def table_prefix(schema: str, table: str) -> str:
 
 
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
-    """The task for a shipped dataset: its registry tables, with the demo's DMS settings."""
-    from lakehouse.datasets import load_dataset
+    """The task of a declared dataset: its declared database tables, with its DMS settings."""
+    from lakehouse.declarations import load_dataset
     from lakehouse.replication.dms_settings import settings_for
 
     spec = load_dataset(dataset)

@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from lakehouse.datasets import load_dataset
-
 ROLLBACK_EVERY = 20
 RECENT_KEYS = 2_000
 
@@ -736,15 +734,24 @@ class SaasWorkload(Workload):
 
 # --- driver --------------------------------------------------------------------------------------
 
-WORKLOADS = {"autocorp": AutocorpWorkload, "saas": SaasWorkload}
+
+def workload_class(dataset: str) -> type:
+    """The churn workload of a dataset with demo data (its declaration's ``demo.workload``,
+    ``module:Class``)."""
+    import importlib
+
+    from lakehouse.source.seed import _demo
+
+    module, _, name = _demo(dataset).decl.demo.workload.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 class _Runner:
     def __init__(self, dsn: str, dataset: str, seed: int) -> None:
-        load_dataset(dataset)  # validates the name
+        workload = workload_class(dataset)  # validates the name
         self.conn = psycopg.connect(dsn)
         self.rng = random.Random(seed)
-        self.workload = WORKLOADS[dataset](self.conn, seed)
+        self.workload = workload(self.conn, seed)
         self.conn.commit()
         self.stats = ChurnStats()
         self.number = 0

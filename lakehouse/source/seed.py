@@ -2,7 +2,8 @@
 
 Data contract:
 - ``seed(dsn, dataset, scale)`` drops the dataset's database tables (``DROP TABLE … CASCADE``),
-  applies ``lakehouse/datasets/<dataset>/ddl.sql``, loads ``generator.generate(scale, seed)``
+  applies the ``ddl`` of the declaration's ``demo`` (a path beside its ``defs.yaml``), loads
+  ``generator.generate(scale, seed)`` of its ``demo.generator`` module
   with ``COPY … FROM STDIN`` (one transaction per table), moves every serial sequence past the
   loaded ids, ``ANALYZE``s, and returns ``{table: rows}`` counted back from the database.
 - Bulk-load practice: foreign keys and the plain (non-constraint) indexes are dropped for the
@@ -16,18 +17,32 @@ Data contract:
 from __future__ import annotations
 
 import importlib
-from importlib.resources import files
 
 import psycopg
 from psycopg import sql
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import DeclarationError, declaration, load_dataset
+
+
+def _demo(dataset: str):
+    decl = declaration(dataset)
+    if decl.decl.demo is None:
+        raise DeclarationError(
+            [f"{decl.path}: demo: dataset {dataset!r} has no demo data to seed — fix: seed your"
+             " own database yourself; `lakehouse replicate` reads it as it is"]
+        )  # fmt: skip
+    return decl
 
 
 def ddl(dataset: str) -> str:
-    """The dataset's ``ddl.sql`` text."""
-    load_dataset(dataset)  # validates the name
-    return files(f"lakehouse.datasets.{dataset}").joinpath("ddl.sql").read_text()
+    """The dataset's demo DDL text (``demo.ddl``, relative to its ``defs.yaml``)."""
+    decl = _demo(dataset)
+    return (decl.path.parent / decl.decl.demo.ddl).read_text()
+
+
+def generator_module(dataset: str):
+    """The dataset's demo data generator (``demo.generator``)."""
+    return importlib.import_module(_demo(dataset).decl.demo.generator)
 
 
 def apply_ddl(dsn: str, dataset: str, *, drop: bool = False) -> None:
@@ -146,7 +161,7 @@ def seed(
     dsn: str, dataset: str, scale: str, *, seed: int = 42, progress: bool = False
 ) -> dict[str, int]:
     """(Re)create ``dataset``'s tables and load them at ``scale``; return rows per table."""
-    generator = importlib.import_module(f"lakehouse.datasets.{dataset}.generator")
+    generator = generator_module(dataset)
     if scale not in generator.SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {tuple(generator.SCALES)}")
     expected = _expected(generator, scale)

@@ -18,7 +18,7 @@ from lakehouse.aws.resources import (
     delta_features,
     hive_columns,
 )
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 
 pytestmark = pytest.mark.integration
 

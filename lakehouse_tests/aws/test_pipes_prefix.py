@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from lakehouse.aws.resources import PIPES_PREFIX, PrefixedPipesS3MessageReader
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.engine.spark import jobs
 from lakehouse_tests.aws.test_glue_pipes import BUCKETS, setup  # noqa: F401  (fixture)
 

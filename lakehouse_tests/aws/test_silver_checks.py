@@ -28,12 +28,13 @@ from lakehouse.aws.resources import (
     hive_columns,
     hive_type,
 )
-from lakehouse.datasets import DATASET_NAMES, load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.quality.schemas import table_schema
 from lakehouse.quality.validate import failure_cases
 from lakehouse.query.sql import transpile
 from lakehouse.registry.model import LOGICAL_TYPES, Column, TableSpec
 from lakehouse.registry.types import table_polars_schema
+from lakehouse_tests.shipped import DATASET_NAMES
 
 N = 8  # rows of a test frame
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from lakehouse.datasets import DATASET_NAMES, load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.registry.model import parse_type
 from lakehouse.source.seed import seed
+from lakehouse_tests.shipped import DATASET_NAMES
 
 EXPECTED_TABLES = {
     "autocorp": {

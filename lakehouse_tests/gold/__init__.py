@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 import polars as pl
 import psycopg
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.registry.model import parse_type
 from lakehouse.registry.types import table_polars_schema
 

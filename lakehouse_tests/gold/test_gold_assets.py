@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse.datasets import load_dataset
-from lakehouse.defs.gold import gold_assets, load_metrics, markdown_table, vega_lite
+from lakehouse.declarations import load_dataset
+from lakehouse.defs.gold import gold_assets, markdown_table, vega_lite
 from lakehouse.defs.resources import LakeResource
 from lakehouse.gold.masking import (
     mask_email,
@@ -23,6 +23,7 @@ from lakehouse.gold.masking import (
     mask_pii,
     pii_columns,
 )
+from lakehouse.gold.model import load_metrics
 from lakehouse.source.seed import seed
 from lakehouse.storage import LocalLake
 from lakehouse_tests.gold import load_source_frames

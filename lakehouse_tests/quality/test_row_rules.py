@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.quality.validate import split_valid, split_valid_pandera
 from lakehouse.registry import Column, TableSpec
 from lakehouse.registry.types import polars_dtype

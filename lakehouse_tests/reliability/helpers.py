@@ -74,7 +74,7 @@ def replicate(dsn: str, lake, dataset: str = "saas"):
 
 
 def database_tables(dataset: str = "saas"):
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
 
     return list(load_dataset(dataset).database_tables)
 

@@ -9,8 +9,9 @@ from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import Lake
 
 
-def read_table_files(lake: Lake, schema: str, table: str, settings: DmsS3Settings,
-                     columns: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_table_files(
+    lake: Lake, schema: str, table: str, settings: DmsS3Settings, columns: list[str] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(full-load rows, CDC rows) of one table, each with a ``_file`` column, in file order."""
     loads, cdcs = [], []
     for obj in lake.list(f"raw/database/{schema}/{table}/"):
@@ -19,8 +20,10 @@ def read_table_files(lake: Lake, schema: str, table: str, settings: DmsS3Setting
         frame = f.frame.with_columns(pl.lit(obj.key).alias("_file"))
         (loads if f.kind == "load" else cdcs).append(frame)
     empty = pl.DataFrame()
-    return (pl.concat(loads, how="diagonal_relaxed") if loads else empty,
-            pl.concat(cdcs, how="diagonal_relaxed") if cdcs else empty)
+    return (
+        pl.concat(loads, how="diagonal_relaxed") if loads else empty,
+        pl.concat(cdcs, how="diagonal_relaxed") if cdcs else empty,
+    )
 
 
 def replay(load: pl.DataFrame, cdc: pl.DataFrame, key: str, seq_col: str) -> dict[str, dict]:

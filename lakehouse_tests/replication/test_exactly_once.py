@@ -41,18 +41,28 @@ TABLES = ("accounts", "ledger")
 
 
 def _task(dsn: str, name: str, settings: DmsS3Settings = SETTINGS) -> ReplicationTask:
-    rules = tuple({"rule-action": "include", "schema-name": "public", "table-name": t} for t in TABLES)
+    rules = tuple(
+        {"rule-action": "include", "schema-name": "public", "table-name": t} for t in TABLES
+    )
     return ReplicationTask(name, dsn, settings, selection_rules=rules)
 
 
 def _schema(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("create table accounts (id int primary key, owner text, balance numeric(12,2))")
-        conn.execute("create table ledger (id bigserial primary key, account int, amount numeric(12,2), memo text)")
-        conn.execute("insert into accounts select g, 'owner ' || g, 100 from generate_series(1, 50) g")
+        conn.execute(
+            "create table accounts (id int primary key, owner text, balance numeric(12,2))"
+        )
+        conn.execute(
+            "create table ledger (id bigserial primary key, account int, amount numeric(12,2), memo text)"
+        )
+        conn.execute(
+            "insert into accounts select g, 'owner ' || g, 100 from generate_series(1, 50) g"
+        )
 
 
-def _random_transactions(dsn: str, n: int, seed: int, stop: threading.Event | None = None) -> Counter:
+def _random_transactions(
+    dsn: str, n: int, seed: int, stop: threading.Event | None = None
+) -> Counter:
     """Random multi-statement transactions: inserts, updates, deletes, key updates, rollbacks."""
     rng = random.Random(seed)
     done = Counter()
@@ -66,21 +76,39 @@ def _random_transactions(dsn: str, n: int, seed: int, stop: threading.Event | No
                 with conn.transaction():
                     for _ in range(rng.randint(1, 6)):
                         r = rng.random()
-                        ids = [x[0] for x in conn.execute("select id from accounts order by id desc limit 20")]
+                        ids = [
+                            x[0]
+                            for x in conn.execute(
+                                "select id from accounts order by id desc limit 20"
+                            )
+                        ]
                         if r < 0.3 or not ids:
                             next_id += 1
-                            conn.execute("insert into accounts values (%s, %s, 0)", (next_id, f"o,\"{next_id}\"\n"))
+                            conn.execute(
+                                "insert into accounts values (%s, %s, 0)",
+                                (next_id, f'o,"{next_id}"\n'),
+                            )
                         elif r < 0.55:
                             a = rng.choice(ids)
-                            conn.execute("update accounts set balance = balance + 1 where id = %s", (a,))
-                            conn.execute("insert into ledger (account, amount, memo) values (%s, 1, 'credit')", (a,))
+                            conn.execute(
+                                "update accounts set balance = balance + 1 where id = %s", (a,)
+                            )
+                            conn.execute(
+                                "insert into ledger (account, amount, memo) values (%s, 1, 'credit')",
+                                (a,),
+                            )
                         elif r < 0.7:
                             conn.execute("delete from accounts where id = %s", (rng.choice(ids),))
                         elif r < 0.8:
                             next_id += 1
-                            conn.execute("update accounts set id = %s where id = %s", (next_id, rng.choice(ids)))
+                            conn.execute(
+                                "update accounts set id = %s where id = %s",
+                                (next_id, rng.choice(ids)),
+                            )
                         else:
-                            conn.execute("update ledger set memo = 'edited' where id = (select max(id) from ledger)")
+                            conn.execute(
+                                "update ledger set memo = 'edited' where id = (select max(id) from ledger)"
+                            )
                     if rollback:
                         raise _Rollback
                 done["committed"] += 1
@@ -175,7 +203,9 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(fresh_db, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     try:
         for _ in range(rounds):
-            proc = subprocess.Popen([sys.executable, "-c", WORKER, fresh_db, str(killed_lake.path)], env=env)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", WORKER, fresh_db, str(killed_lake.path)], env=env
+            )
             time.sleep(rng.uniform(1.0, 3.0))  # import ~1 s, then replicate until killed
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
@@ -193,8 +223,22 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(fresh_db, tmp_path):
     ref, got = _cdc_rows(ref_lake), _cdc_rows(killed_lake)
     assert ref.height > 100, "the churn must have produced changes"
     assert got["seq"].is_unique().all(), "a change was written twice"
-    cols = ["table", "seq", "Op", "id", "BI_id", "owner", "balance", "account", "amount", "memo", "ts"]
-    assert got.select(cols).sort("table", "seq").equals(ref.select(cols).sort("table", "seq")), "changes lost"
+    cols = [
+        "table",
+        "seq",
+        "Op",
+        "id",
+        "BI_id",
+        "owner",
+        "balance",
+        "account",
+        "amount",
+        "memo",
+        "ts",
+    ]
+    assert got.select(cols).sort("table", "seq").equals(ref.select(cols).sort("table", "seq")), (
+        "changes lost"
+    )
     with psycopg.connect(fresh_db) as conn:
         source = {r[0]: r[1] for r in conn.execute("select id::text, balance::text from accounts")}
     load, cdc = read_table_files(killed_lake, "public", "accounts", SETTINGS)

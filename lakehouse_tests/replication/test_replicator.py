@@ -29,7 +29,9 @@ DEMO = DmsS3Settings(
 
 
 def _task(dsn, settings=DEMO, tables=("items",), name="t"):
-    rules = tuple({"rule-action": "include", "schema-name": "public", "table-name": t} for t in tables)
+    rules = tuple(
+        {"rule-action": "include", "schema-name": "public", "table-name": t} for t in tables
+    )
     return ReplicationTask(name, dsn, settings, selection_rules=rules)
 
 
@@ -170,7 +172,9 @@ def test_selection_rules_include_and_exclude(fresh_db, tmp_path):
         for t in ("orders", "audit_log", "audit_x"):
             conn.execute(f"create table {t} (id int primary key)")
     task = ReplicationTask(
-        "sel", fresh_db, DEMO,
+        "sel",
+        fresh_db,
+        DEMO,
         selection_rules=(
             {"rule-action": "include", "schema-name": "public", "table-name": "%"},
             {"rule-action": "exclude", "schema-name": "public", "table-name": "audit_%"},
@@ -207,7 +211,9 @@ def test_concurrent_writes_during_full_load_are_neither_lost_nor_doubled(fresh_d
     load, cdc = read_table_files(lake, "public", "items", DEMO)
     assert cdc.height > 0, "the writer ran during the full load, so CDC must hold changes"
     inserted = cdc.filter(pl.col("Op") == "I")["id"]
-    assert not inserted.is_in(load["id"].implode()).any(), "a row in the snapshot was also captured as an insert"
+    assert not inserted.is_in(load["id"].implode()).any(), (
+        "a row in the snapshot was also captured as an insert"
+    )
     with psycopg.connect(fresh_db) as conn:
         source = dict(conn.execute("select id::text, name from items").fetchall())
     state = replay(load, cdc, "id", "seq")
@@ -229,7 +235,9 @@ def test_state_records_checkpoint_and_no_pending(db, tmp_path):
         ).fetchone()[0]
     from lakehouse.replication.pgoutput import lsn_to_int
 
-    assert lsn_to_int(confirmed) == st.checkpoint_lsn  # the slot is confirmed exactly to the checkpoint
+    assert (
+        lsn_to_int(confirmed) == st.checkpoint_lsn
+    )  # the slot is confirmed exactly to the checkpoint
 
 
 def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(

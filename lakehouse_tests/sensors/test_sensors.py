@@ -12,7 +12,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.defs.freshness import gold_lag_seconds, silver_lag_seconds
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
 from lakehouse.defs.sensors import landing_sensor, raw_files_sensor

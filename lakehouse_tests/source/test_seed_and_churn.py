@@ -12,9 +12,9 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.datasets import load_dataset
 from lakehouse.datasets.autocorp import generator as autocorp_gen
 from lakehouse.datasets.saas import generator as saas_gen
+from lakehouse.declarations import load_dataset
 from lakehouse.source.churn import apply_random_changes, run_churn
 from lakehouse.source.seed import seed, table_counts
 

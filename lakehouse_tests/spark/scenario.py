@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import psycopg
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.sequencing import (

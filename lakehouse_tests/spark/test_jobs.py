@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.datasets import load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.engine.spark import jobs
 from lakehouse.engine.spark.session import session_conf
 from lakehouse.engine.spark.tables import LakeLocations

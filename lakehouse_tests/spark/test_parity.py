@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from lakehouse.datasets import all_datasets
+from lakehouse.declarations import all_datasets
 from lakehouse.engine.spark.tables import LakeLocations
 from lakehouse_tests.spark.helpers import SparkSide, check_round, to_polars, to_spark
 
@@ -58,9 +58,10 @@ def test_gold_metrics_from_spark_silver_equal_the_local_ones(spark, scenarios, d
     """Gold on Spark runs the same metric definitions on silver read through Spark (Arrow)."""
     from polars.testing import assert_frame_equal
 
-    from lakehouse.defs.gold import conform, load_metrics
+    from lakehouse.defs.gold import conform
     from lakehouse.engine.spark.gold import compute_metric
     from lakehouse.gold.masking import mask_pii, pii_columns
+    from lakehouse.gold.model import load_metrics
 
     scenario = scenarios(dataset)
     final = scenario.rounds[-1]

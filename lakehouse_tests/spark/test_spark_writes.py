@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from lakehouse.datasets import all_datasets
+from lakehouse.declarations import all_datasets
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.spark.silver import apply_table
 from lakehouse.engine.spark.tables import LakeLocations

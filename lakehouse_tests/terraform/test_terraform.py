@@ -20,9 +20,10 @@ import pytest
 from hcl2 import SerializationOptions
 
 from lakehouse.aws import terraform_config as tc
-from lakehouse.datasets import DATASET_NAMES, load_dataset
+from lakehouse.declarations import load_dataset
 from lakehouse.replication.dms_settings import DmsS3Settings, settings_for
 from lakehouse.replication.task import RAW_DATABASE_PREFIX, dataset_task
+from lakehouse_tests.shipped import DATASET_NAMES
 
 TF = tc.TERRAFORM_DIR
 PROJECT, ENV, ACCOUNT = "lakehouse", "dev", "123456789012"
@@ -434,7 +435,12 @@ def test_glue_additional_python_modules_are_the_pyproject_pins():
     modules = generated("lakehouse.json")["glue"]["additional_python_modules"]
     assert modules == tc.glue_additional_python_modules()
     deployed = dict(m.split("==") for m in modules)
-    assert deployed == {"dagster-pipes": pins["dagster"], "polars": pins["polars"]}
+    assert deployed == {
+        "dagster-pipes": pins["dagster"],
+        "polars": pins["polars"],
+        "pydantic": pins["pydantic"],
+        "pyyaml": pins["pyyaml"],
+    }
     # dagster-pipes is released with dagster, which pins it to its own version
     assert f"dagster-pipes=={pins['dagster']}" in (requires("dagster") or [])
 
@@ -446,17 +452,23 @@ GLUE_PROVIDED = {"pyspark", "py4j", "delta", "pyarrow", "pandas", "numpy", "boto
 OPTIONAL_IMPORTS = {"typing_extensions"}
 #: modules that are not packages: Cython extensions (pyarrow's, pandas') create it at import
 NOT_PACKAGES = {"cython_runtime"}
+#: modules an installed distribution brings (its own import name, its dependencies)
+BROUGHT = {
+    "pyyaml": {"yaml"},
+    "pydantic": {"pydantic_core", "annotated_types", "typing_inspection"},
+}
 
 _TRACE = """
 import json, sys
 before = set(sys.modules)
 from lakehouse.engine.spark import apply, gold, jobs, pii, quarantine, scd2, sequencing, session
 from lakehouse.engine.spark import silver, tables, types, writers
-from lakehouse.datasets import DATASET_NAMES, load_dataset
+from lakehouse.declarations import load_dataset
+from lakehouse.gold.model import load_metrics
 import dagster_pipes  # the entry points' Pipes side
-for name in DATASET_NAMES:  # what silver_to_gold runs: every metric's Polars compute
+for name in ("autocorp", "saas"):  # what silver_to_gold runs: every metric's Polars compute
     dataset = load_dataset(name)
-    for metric in gold.load_metrics(name):
+    for metric in load_metrics(name):
         gold.compute_metric({}, dataset, metric)
         gold.metadata(gold.compute_metric({}, dataset, metric), 0)
     for spec in dataset.tables:
@@ -473,6 +485,7 @@ def test_glue_jobs_import_only_what_glue_provides_or_installs():
     assert r.returncode == 0, r.stderr[-3000:]
     imported = set(json.loads(r.stdout.strip().splitlines()[-1])) - {"lakehouse"}
     installed = {m.split("==")[0].replace("-", "_") for m in tc.glue_additional_python_modules()}
+    installed |= {m for d in list(installed) for m in BROUGHT.get(d, ())}
     assert {"polars", "dagster_pipes"} <= imported  # the trace does reach the gold code
     missing = imported - GLUE_PROVIDED - OPTIONAL_IMPORTS - NOT_PACKAGES - installed
     assert not missing, f"Glue would lack {sorted(missing)}: add them to GLUE_ADDITIONAL_MODULES"

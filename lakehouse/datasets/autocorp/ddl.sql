@@ -1,5 +1,5 @@
 -- autocorp (seed 002): the source PostgreSQL schema. Idempotent (create ... if not exists);
--- lakehouse.source.seed drops the tables first when it reseeds. Must match tables.py.
+-- lakehouse.source.seed drops the tables first when it reseeds. Must match defs.yaml.
 
 create table if not exists auto_parts (
     sku            varchar(50) primary key,

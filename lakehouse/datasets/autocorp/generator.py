@@ -505,3 +505,14 @@ def write_sales_orders_csv(
         "bad_by_kind": {k: len(v) for k, v in bad_ids.items()},
         "bad_order_ids": bad_ids,
     }
+
+
+def write_landing(folder: Path, scale: str, day: date) -> list[str]:
+    """The demo's CSV drops for ``day`` in ``folder``: ``customers-<day>.csv`` (10k/100k/1.2M
+    rows by scale) and ``sales_orders-<day>.csv`` (2,000 rows); returns a line per file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = day.strftime("%Y%m%d")
+    n_customers = {"small": 10_000, "medium": 100_000, "large": 1_200_000}[scale]
+    write_customers_csv(folder / f"customers-{stamp}.csv", n_customers, seed=42)
+    write_sales_orders_csv(folder / f"sales_orders-{stamp}.csv", day, 2_000, seed=42)
+    return [f"customers-{stamp}.csv {n_customers:,} rows", f"sales_orders-{stamp}.csv"]

@@ -1,5 +1,5 @@
 -- saas (seeds 000/001): the Django `core` app's tables. Idempotent (create ... if not exists);
--- lakehouse.source.seed drops the tables first when it reseeds. Must match tables.py.
+-- lakehouse.source.seed drops the tables first when it reseeds. Must match defs.yaml.
 -- updated_at is set by the application on every update (Django auto_now), not by a trigger.
 
 create table if not exists core_tenant (

@@ -13,8 +13,6 @@ about a million rows): collecting them on the Glue driver is fine at that size.
 
 from __future__ import annotations
 
-import importlib
-
 from lakehouse.engine.spark.tables import (
     LakeLocations,
     delta_exists,
@@ -26,18 +24,6 @@ from lakehouse.engine.spark.tables import (
 from lakehouse.registry import DatasetSpec, TableSpec
 
 PREVIEW_ROWS = 10
-
-
-def load_metrics(dataset: str) -> tuple:
-    """``METRICS`` of ``lakehouse.datasets.<dataset>.gold`` (empty when it has none)."""
-    name = f"lakehouse.datasets.{dataset}.gold"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        return ()
-    return tuple(module.METRICS)
 
 
 def read_silver(spark, locations: LakeLocations, spec: TableSpec):

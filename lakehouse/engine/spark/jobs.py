@@ -2,7 +2,7 @@
 
 Arguments (Glue job arguments are ``--name value`` strings; unknown ones, Glue's own and the
 Pipes bootstrap, are ignored):
-- ``--dataset`` (required): a shipped dataset (``lakehouse.datasets``);
+- ``--dataset`` (required): a declared dataset (``lakehouse.declarations``);
 - ``--table`` / ``--metric``: comma-separated registry tables / gold metrics (default: all);
 - ``--lake-root``: one root for every zone, or ``--bronze-root``, ``--silver-root``,
   ``--gold-root``: one per zone (one bucket per zone on AWS: ``s3://<bucket>``);
@@ -53,7 +53,7 @@ def _names(value: str) -> list[str]:
 def bronze_to_silver(
     spark, args: argparse.Namespace, log: Callable[[str], None] = print
 ) -> list[tuple[str, dict]]:
-    from lakehouse.datasets import load_dataset
+    from lakehouse.declarations import load_dataset
     from lakehouse.engine.spark.silver import apply_table
 
     dataset = load_dataset(args.dataset)
@@ -88,8 +88,9 @@ def bronze_to_silver(
 def silver_to_gold(
     spark, args: argparse.Namespace, log: Callable[[str], None] = print
 ) -> list[tuple[str, dict]]:
-    from lakehouse.datasets import load_dataset
-    from lakehouse.engine.spark.gold import load_metrics, metadata, run_metric
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.spark.gold import metadata, run_metric
+    from lakehouse.gold.model import load_metrics
 
     dataset = load_dataset(args.dataset)
     wanted = set(_names(args.metric))

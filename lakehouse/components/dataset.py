@@ -1,0 +1,75 @@
+"""``lakehouse.components.Dataset``: a dataset declared in YAML (``<folder>/defs.yaml``).
+
+Scaffold one with ``dg scaffold defs lakehouse.components.Dataset <name>`` (or ``lakehouse init
+<name>``), pin its tables with ``lakehouse discover <name>``. The code location loads every
+declaration under ``lakehouse/datasets/`` and the ``LAKEHOUSE_DEFS`` folders; each becomes the
+dataset's ``raw``/``bronze``/``silver``/``gold`` assets, checks and sensors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from lakehouse.declarations.model import DatasetDecl
+
+_TEMPLATE = """\
+type: lakehouse.components.Dataset
+attributes:
+  name: {name}
+  description: ""
+  sources:
+    - kind: postgres
+      dsn_env: {env}        # the environment variable holding the DSN (never the DSN itself)
+      selection:
+        - {{rule-action: include, schema-name: public, table-name: "%"}}
+  tables: []                # `lakehouse discover {name}` pins them here
+"""
+
+
+class DatasetScaffolder(dg.Scaffolder):
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        write_template(request.target_path, request.target_path.name)
+
+
+def write_template(folder: Path, name: str) -> Path:
+    """A new declaration for dataset ``name`` in ``folder/defs.yaml`` (never overwritten)."""
+    path = folder / "defs.yaml"
+    if path.exists():
+        raise FileExistsError(f"{path} exists: edit it, or run `lakehouse discover {name}`")
+    folder.mkdir(parents=True, exist_ok=True)
+    env = f"{name.upper()}_SOURCE_DSN"
+    path.write_text(_TEMPLATE.format(name=name, env=env))
+    return path
+
+
+@dg.scaffold_with(DatasetScaffolder)
+class Dataset(dg.Component, dg.Resolvable, DatasetDecl):
+    """A dataset: its sources and tables, declared in YAML.
+
+    ``sources`` (one or more, each with a ``kind``):
+
+    - ``postgres``: ``dsn_env`` (name of the environment variable holding the DSN; without it the
+      embedded server), ``selection`` (DMS selection rules, ``%`` wildcards), ``dms`` (S3Settings
+      the raw files are written with, as AWS prints them).
+    - ``csv_drop``: ``landing`` (folder; default ``<root>/landing/<dataset>``); each table has a
+      ``file_glob`` and ``csv`` options (delimiter, header, quote, encoding, null_value).
+    - ``dms_s3``: ``path`` (folder or ``s3://`` prefix of an existing DMS output),
+      ``endpoint_settings`` and ``table_mappings`` (the JSON AWS prints), optional ``dsn_env``.
+
+    ``tables``: ``name``, ``schema``, ``primary_key``, ``columns`` (name, logical type,
+    nullable, pii, checks, references), ``exclude_columns``, ``partition_by``, ``table_format``
+    (delta | hudi), ``scd_type`` (1 | 2). ``gold`` names a Python module whose ``METRICS`` are the
+    dataset's gold tables.
+    """
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        from lakehouse.declarations import register
+        from lakehouse.declarations.load import Declaration, to_spec
+        from lakehouse.definitions import dataset_definitions
+
+        decl = DatasetDecl.model_validate(self.model_dump(by_alias=True))
+        path = Path(context.path)
+        register(Declaration(path, decl, to_spec(decl, path)))
+        return dataset_definitions(to_spec(decl, path))

@@ -1,0 +1,86 @@
+"""Dataset declarations: where they are found and what they declare.
+
+Declarations are ``defs.yaml`` files of type ``lakehouse.components.Dataset`` (a Dagster
+Component, ``lakehouse.components``) under the package's defs folder ``lakehouse/datasets/``
+(the shipped datasets; ``dg scaffold defs`` writes there) and under each folder named by
+``LAKEHOUSE_DEFS`` (``Settings.defs_dirs``). ``declarations()`` loads them (validated, cached
+until a file changes); ``load_dataset(name)`` gives one dataset's registry ``DatasetSpec``; an
+unknown name is an error naming the declared ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lakehouse.declarations.load import Declaration, DeclarationError, find_files, load_declarations
+from lakehouse.registry import DatasetSpec
+
+__all__ = [
+    "Declaration",
+    "DeclarationError",
+    "all_datasets",
+    "declaration",
+    "declaration_dirs",
+    "declarations",
+    "load_dataset",
+]
+
+_cache: dict[tuple, dict[str, Declaration]] = {}
+#: declarations Dagster loaded as components from a folder of its own (``register``)
+_registered: dict[str, Declaration] = {}
+
+
+def register(decl: Declaration) -> None:
+    """Make a declaration loaded outside the declaration folders (a ``Dataset`` component in
+    another ``dg`` project's defs folder) known to this process, by its name."""
+    _registered[decl.spec.name] = decl
+
+
+def shipped_dir() -> Path:
+    """The package's defs folder (the shipped datasets)."""
+    import lakehouse.datasets
+
+    return Path(lakehouse.datasets.__file__).parent
+
+
+def declaration_dirs(settings=None) -> list[Path]:
+    if settings is None:
+        from lakehouse.profiles import Settings
+
+        settings = Settings.from_env()
+    return [shipped_dir(), *(Path(d) for d in settings.defs_dirs)]
+
+
+def declarations(settings=None) -> dict[str, Declaration]:
+    """Every declared dataset, by name (re-read when a ``defs.yaml`` changes)."""
+    dirs = declaration_dirs(settings)
+    files = find_files(dirs)
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    if stamp not in _cache:
+        _cache.clear()
+        _cache[stamp] = load_declarations(dirs)
+    return {**_registered, **_cache[stamp]}
+
+
+def declaration(name: str, settings=None) -> Declaration:
+    found = declarations(settings)
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise DeclarationError(
+            [
+                f"unknown dataset {name!r}: declared datasets are {known} — fix: declare it"
+                " (`lakehouse init {name}`) or set LAKEHOUSE_DEFS to the folder holding its"
+                " defs.yaml".replace("{name}", name)
+            ]
+        )
+    return found[name]
+
+
+def load_dataset(name: str, settings=None) -> DatasetSpec:
+    return declaration(name, settings).spec
+
+
+def all_datasets(names: tuple[str, ...] | None = None, settings=None) -> list[DatasetSpec]:
+    if names is None:
+        return [d.spec for d in declarations(settings).values()]
+    return [load_dataset(n, settings) for n in names]

@@ -1,0 +1,320 @@
+"""Find, validate and load dataset declarations (``defs.yaml`` files of type ``Dataset``).
+
+Contract: ``load_declarations(dirs)`` reads every ``defs.yaml`` under the given folders whose
+``type`` is the lakehouse ``Dataset`` component and returns ``{name: Declaration}``. Anything
+wrong raises ``DeclarationError`` whose message has one line per problem, each naming the file,
+the key and the fix. A declaration becomes the registry's ``DatasetSpec`` here; nothing else in
+the package knows dataset names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from lakehouse.declarations.model import DatasetDecl, DmsS3Source, TableDecl
+from lakehouse.registry.model import (
+    LOGICAL_TYPES,
+    Column,
+    CsvOptions,
+    DatasetSpec,
+    TableSpec,
+    parse_type,
+)
+
+COMPONENT_TYPES = ("lakehouse.components.Dataset", "lakehouse.components.dataset.Dataset")
+DEFS_FILE = "defs.yaml"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RULES = {"ge", "le", "gt", "lt", "isin", "str_length_max", "regex", "unique"}
+
+
+class DeclarationError(ValueError):
+    """A declaration that cannot be loaded; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A loaded declaration: the file, its validated attributes and the registry spec."""
+
+    path: Path
+    decl: DatasetDecl
+    spec: DatasetSpec
+
+    def source(self, name: str):
+        for s in self.decl.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def sources_of(self, kind: str) -> list:
+        return [s for s in self.decl.sources if s.kind == kind]
+
+
+def find_files(dirs: list[Path]) -> list[Path]:
+    """Every ``defs.yaml`` under ``dirs`` (sorted; missing folders are skipped)."""
+    found: list[Path] = []
+    for d in dirs:
+        if d.is_dir():
+            found += sorted(p for p in d.rglob(DEFS_FILE) if ".pytest" not in p.parts)
+    return found
+
+
+def load_declarations(dirs: list[Path]) -> dict[str, Declaration]:
+    """``{dataset name: Declaration}`` of every Dataset declaration under ``dirs``."""
+    out: dict[str, Declaration] = {}
+    for path in find_files(dirs):
+        decl = read_declaration(path)
+        if decl is None:
+            continue
+        other = out.get(decl.spec.name)
+        if other is not None:
+            raise DeclarationError(
+                [
+                    f"{path}: name: dataset {decl.spec.name!r} is also declared in {other.path}"
+                    " — fix: give one of them another name"
+                ]
+            )
+        out[decl.spec.name] = decl
+    return out
+
+
+def read_declaration(path: Path) -> Declaration | None:
+    """One ``defs.yaml``: a Declaration, or None when it declares another component type."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise DeclarationError([f"{path}: not valid YAML: {err}".replace("\n", " ")]) from err
+    if not isinstance(doc, dict) or "type" not in doc:
+        raise DeclarationError(
+            [f"{path}: type: missing — fix: start the file with 'type: {COMPONENT_TYPES[0]}'"]
+        )
+    if doc["type"] not in COMPONENT_TYPES:
+        return None
+    attributes = doc.get("attributes")
+    if not isinstance(attributes, dict):
+        raise DeclarationError(
+            [f"{path}: attributes: missing — fix: put the dataset under 'attributes:'"]
+        )
+    try:
+        decl = DatasetDecl.model_validate(attributes)
+    except ValidationError as err:
+        raise DeclarationError(_pydantic_problems(path, attributes, err)) from None
+    return Declaration(path, decl, to_spec(decl, path))
+
+
+# --------------------------------------------------------------------------------- to the registry
+def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
+    """The registry's ``DatasetSpec`` of a validated declaration (semantic checks here)."""
+    problems: list[str] = []
+    sources = {}
+    for i, s in enumerate(decl.sources):
+        if s.name in sources:
+            problems.append(
+                f"{path}: sources[{i}].name: two sources are named {s.name!r}"
+                " — fix: give each source its own name"
+            )
+        sources[s.name] = s
+        dsn_env = getattr(s, "dsn_env", None)
+        if dsn_env is not None and not _ENV_NAME.match(dsn_env):
+            problems.append(
+                f"{path}: sources[{i}].dsn_env: {_redact(dsn_env)!r} is not an environment variable"
+                " name — fix: put the DSN in an environment variable and write its name here"
+                " (a secret never goes in a declaration)"
+            )
+    tables, seen = [], set()
+    for i, t in enumerate(decl.tables):
+        where = f"{path}: tables[{i}] ({t.name})"
+        if t.name in seen:
+            problems.append(
+                f"{where}.name: table {t.name!r} is declared twice — fix: remove one of them"
+            )
+            continue
+        seen.add(t.name)
+        spec = _table_spec(decl, t, sources, where, problems)
+        if spec is not None:
+            tables.append(spec)
+    if problems:
+        raise DeclarationError(problems)
+    rules = tuple(r.as_dms() for s in decl.sources if s.kind == "postgres" for r in s.selection)
+    return DatasetSpec(
+        name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules
+    )
+
+
+def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str]):
+    source = _table_source(t, sources, where, problems)
+    if source is None:
+        return None
+    n_before = len(problems)
+    if not t.columns:
+        problems.append(
+            f"{where}.columns: no columns pinned — fix: run `lakehouse discover {decl.name}`"
+            " (or list each column with its name and type)"
+        )
+        return None
+    columns = []
+    for j, c in enumerate(t.columns):
+        if c.name in t.exclude_columns:
+            continue
+        try:
+            parse_type(c.type)
+        except ValueError:
+            problems.append(
+                f"{where}.columns[{j}].type: unknown type {c.type!r} for column {c.name!r}"
+                f" — fix: use one of {', '.join(LOGICAL_TYPES)} or decimal(p,s)"
+            )
+            continue
+        unknown = set(c.checks) - _RULES
+        if unknown:
+            problems.append(
+                f"{where}.columns[{j}].checks: unknown rule {sorted(unknown)[0]!r}"
+                f" — fix: use one of {', '.join(sorted(_RULES))}"
+            )
+        columns.append(
+            Column(
+                c.name, c.type, c.nullable, pii=c.pii, checks=dict(c.checks),
+                references=c.references, description=c.description,
+            )
+        )  # fmt: skip
+    names = [c.name for c in t.columns]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        problems.append(f"{where}.columns: column {dup!r} is listed twice — fix: remove one")
+    kept = {c.name for c in columns}
+    for field in ("primary_key", "partition_by", "exclude_columns"):
+        for k in getattr(t, field):
+            if k not in names or (field != "exclude_columns" and k not in kept):
+                problems.append(
+                    f"{where}.{field}: column {k!r} is not a column of the table"
+                    f" — fix: use one of {', '.join(names)}"
+                )
+    csv_drop = source.kind == "csv_drop"
+    if csv_drop and not t.file_glob:
+        problems.append(f"{where}.file_glob: missing — fix: e.g. file_glob: '{t.name}-*.csv'")
+    if t.file_glob is not None:
+        bad = _glob_problem(t.file_glob)
+        if bad:
+            problems.append(f"{where}.file_glob: {t.file_glob!r} {bad}")
+        if not csv_drop:
+            problems.append(
+                f"{where}.file_glob: only a csv_drop table has files by glob"
+                f" — fix: remove it, or set source: to a csv_drop source"
+            )
+    csv = CsvOptions()
+    if t.csv is not None:
+        try:
+            csv = CsvOptions(**t.csv.model_dump())
+        except (ValueError, LookupError) as err:
+            problems.append(f"{where}.csv: {err} — fix: a one-character delimiter/quote and a"
+                            " Python codec name (utf-8, latin-1, cp1252)")  # fmt: skip
+    if len(problems) > n_before:
+        return None
+    return TableSpec(
+        dataset=decl.name,
+        name=t.name,
+        columns=tuple(columns),
+        primary_key=tuple(t.primary_key),
+        schema=t.schema_,
+        source="csv_drop" if csv_drop else "database",
+        file_glob=t.file_glob,
+        csv=csv,
+        partition_by=tuple(t.partition_by),
+        table_format=t.table_format,
+        scd_type=t.scd_type,
+        description=t.description,
+        **({"owners": tuple(t.owners)} if t.owners else {}),
+    )
+
+
+def _table_source(t: TableDecl, sources: dict, where: str, problems: list[str]):
+    if t.source is not None:
+        if t.source not in sources:
+            problems.append(
+                f"{where}.source: no source is named {t.source!r}"
+                f" — fix: use one of {', '.join(sources)}"
+            )
+            return None
+        return sources[t.source]
+    kinds = ("csv_drop",) if t.file_glob else ("postgres", "dms_s3")
+    candidates = [s for s in sources.values() if s.kind in kinds]
+    if len(candidates) == 1:
+        return candidates[0]
+    what = "csv_drop" if t.file_glob else "postgres or dms_s3"
+    problems.append(
+        f"{where}.source: {'no' if not candidates else 'more than one'} {what} source"
+        f" — fix: name the table's source (source: <name>), one of {', '.join(sources)}"
+    )
+    return None
+
+
+def _glob_problem(glob: str) -> str | None:
+    if not glob.strip():
+        return "is empty — fix: e.g. 'orders-*.csv'"
+    if "/" in glob or "\\" in glob:
+        return "names a folder — fix: a file-name pattern only (the landing folder is the source's)"
+    if glob.count("[") != glob.count("]"):
+        return "has an unclosed '[' — fix: close the character class or escape it as [[]"
+    if "*" not in glob and "?" not in glob and "[" not in glob:
+        return None  # one fixed file name is a valid glob
+    return None
+
+
+def _redact(value: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", value)
+
+
+# ------------------------------------------------------------------------------------- errors
+_FIXES = {
+    "extra_forbidden": "remove it (check the spelling against the documented keys)",
+    "missing": "add it",
+    "literal_error": "use one of the listed values",
+    "union_tag_invalid": "kind must be postgres, csv_drop or dms_s3",
+    "union_tag_not_found": "add kind: postgres, csv_drop or dms_s3",
+    "string_pattern_mismatch": "lower-case letters, digits and _ only, starting with a letter",
+    "too_short": "declare at least one",
+}
+
+
+def _pydantic_problems(path: Path, attributes: dict, err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = _loc(e["loc"], attributes)
+        fix = _FIXES.get(e["type"], "see the Dataset component's documentation")
+        last = e["loc"][-1] if e["loc"] else ""
+        if e["type"] == "extra_forbidden" and last in ("dsn", "password", "dsn_url"):
+            fix = "a secret never goes in a declaration: use dsn_env: <VARIABLE NAME>"
+        problems.append(f"{path}: {loc}: {e['msg'].splitlines()[0]} — fix: {fix}")
+    return problems
+
+
+def _loc(loc: tuple, attributes) -> str:
+    out, node = "", attributes
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "name" in node:
+                out += f" ({node['name']})"
+        elif part in ("postgres", "csv_drop", "dms_s3") and isinstance(node, dict):
+            continue  # pydantic's union-member step, not a key of the file
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def dms_source_of(decl: Declaration, table: TableSpec) -> DmsS3Source | None:
+    """The ``dms_s3`` source a database table is read from, or None (a replicated table)."""
+    for t in decl.decl.tables:
+        if t.name == table.name:
+            src = _table_source(t, {s.name: s for s in decl.decl.sources}, "", [])
+            return src if isinstance(src, DmsS3Source) else None
+    return None

@@ -1,0 +1,151 @@
+"""The YAML shape of a dataset declaration (the ``attributes`` of a ``defs.yaml``).
+
+A declaration names the dataset, its sources (``postgres``, ``csv_drop``, ``dms_s3``) and its
+tables with their pinned columns and overrides. Pydantic validates it (unknown keys are errors);
+``declarations.load`` turns errors into one line naming the file, the key and the fix, and the
+declaration into the registry's ``DatasetSpec``. Secrets are never values here: a DSN is named by
+the environment variable that holds it (``dsn_env``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: what the replicator writes unless a postgres source's ``dms`` says otherwise: a header, ``Op``
+#: in full-load files, the commit timestamp, the key's before-image (primary-key updates) and the
+#: change sequence (a total order) -- every fact silver's CDC apply can use
+REPLICATOR_DMS_DEFAULTS = {
+    "AddColumnName": True,
+    "IncludeOpForFullLoad": True,
+    "TimestampColumnName": "_dms_commit_ts",
+    "before_image_key": True,
+    "change_seq_column": "_dms_change_seq",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ColumnDecl(_Model):
+    """One column: its logical type (``lakehouse.registry.model.LOGICAL_TYPES``) and rules."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    pii: Literal["email", "phone"] | None = None
+    checks: dict[str, Any] = Field(default_factory=dict)
+    references: str | None = None
+    description: str = ""
+
+
+class CsvDecl(_Model):
+    """How a CSV drop's files are written."""
+
+    delimiter: str = ","
+    header: bool = True
+    quote: str = '"'
+    encoding: str = "utf-8"
+    null_value: str = ""
+
+
+class SelectionRuleDecl(_Model):
+    """A DMS selection rule: include or exclude ``schema.table``; ``%`` matches any run."""
+
+    rule_action: Literal["include", "exclude"] = Field("include", alias="rule-action")
+    schema_name: str = Field("public", alias="schema-name")
+    table_name: str = Field(..., alias="table-name")
+
+    def as_dms(self) -> dict:
+        return {
+            "rule-action": self.rule_action,
+            "schema-name": self.schema_name,
+            "table-name": self.table_name,
+        }
+
+
+class PostgresSource(_Model):
+    """A PostgreSQL database replicated by the lakehouse's replicator in the DMS S3 format.
+
+    ``dsn_env`` names the environment variable holding the DSN (never the DSN itself); without
+    it the embedded server is used, database ``database`` (default: the dataset's name).
+    ``dms`` holds the S3Settings the files are written with, as AWS prints them, over
+    ``REPLICATOR_DMS_DEFAULTS``.
+    """
+
+    kind: Literal["postgres"]
+    name: str = "postgres"
+    dsn_env: str | None = None
+    database: str | None = None
+    selection: list[SelectionRuleDecl] = Field(
+        default_factory=lambda: [SelectionRuleDecl(**{"table-name": "%"})]
+    )
+    dms: dict[str, Any] = Field(default_factory=dict)
+
+
+class CsvDropSource(_Model):
+    """CSV files dropped in a landing folder (``landing``, default ``<root>/landing/<dataset>``)."""
+
+    kind: Literal["csv_drop"]
+    name: str = "csv_drop"
+    landing: str | None = None
+
+
+class DmsS3Source(_Model):
+    """An existing AWS DMS S3 output read as the raw zone (no replicator).
+
+    ``path`` is the folder or ``s3://bucket/prefix`` holding ``<schema>/<table>/`` (the endpoint's
+    BucketFolder included); ``endpoint_settings`` and ``table_mappings`` are the JSON AWS prints
+    (inline, or a file path relative to the declaration). ``dsn_env`` optionally names a source
+    DSN for reconciliation checks.
+    """
+
+    kind: Literal["dms_s3"]
+    name: str = "dms_s3"
+    path: str
+    endpoint_settings: dict[str, Any] | str = Field(default_factory=dict)
+    table_mappings: dict[str, Any] | str | None = None
+    dsn_env: str | None = None
+
+
+Source = Annotated[PostgresSource | CsvDropSource | DmsS3Source, Field(discriminator="kind")]
+
+
+class TableDecl(_Model):
+    """One table of a source, with its pinned columns and overrides."""
+
+    name: str
+    description: str = ""
+    source: str | None = None  # a source's name; default: the dataset's only source of its kind
+    schema_: str = Field("public", alias="schema")
+    primary_key: list[str] = Field(default_factory=list)
+    exclude_columns: list[str] = Field(default_factory=list)
+    file_glob: str | None = None
+    csv: CsvDecl | None = None
+    partition_by: list[str] = Field(default_factory=list)
+    table_format: Literal["delta", "hudi"] = "delta"
+    scd_type: Literal[1, 2] = 1
+    owners: list[str] = Field(default_factory=list)
+    columns: list[ColumnDecl] = Field(default_factory=list)
+
+
+class DemoDecl(_Model):
+    """Sample data of a shipped dataset: its DDL, a generator module and a churn workload."""
+
+    ddl: str
+    generator: str
+    workload: str
+
+
+class DatasetDecl(_Model):
+    """A dataset: its name (a namespace), its sources and its tables."""
+
+    name: str = Field(..., pattern=NAME_PATTERN)
+    description: str = ""
+    gold: str | None = None  # a Python module whose METRICS are this dataset's gold tables
+    demo: DemoDecl | None = None
+    sources: list[Source] = Field(..., min_length=1)
+    tables: list[TableDecl] = Field(default_factory=list)

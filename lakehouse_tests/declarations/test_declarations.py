@@ -1,0 +1,267 @@
+"""Dataset declarations (``defs.yaml``): loading, validation errors a person can act on, reloads,
+and the ``Dataset`` component as Dagster loads it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lakehouse.declarations import DeclarationError, declaration, declarations, load_dataset
+from lakehouse.declarations.load import read_declaration
+from lakehouse.profiles import Settings
+
+GOOD = {
+    "type": "lakehouse.components.Dataset",
+    "attributes": {
+        "name": "shop",
+        "sources": [
+            {"kind": "postgres", "dsn_env": "SHOP_DSN"},
+            {"kind": "csv_drop"},
+        ],
+        "tables": [
+            {
+                "name": "orders",
+                "primary_key": ["id"],
+                "columns": [
+                    {"name": "id", "type": "bigint", "nullable": False},
+                    {"name": "amount", "type": "decimal(10,2)", "checks": {"ge": 0}},
+                    {"name": "secret", "type": "string"},
+                ],
+                "exclude_columns": ["secret"],
+            },
+            {
+                "name": "prices",
+                "file_glob": "prices-*.csv",
+                "csv": {"delimiter": ";", "null_value": "NULL"},
+                "primary_key": ["sku"],
+                "columns": [{"name": "sku", "type": "string"}, {"name": "p", "type": "double"}],
+            },
+        ],
+    },
+}
+
+
+def _write(folder: Path, doc: dict, name: str = "shop") -> Path:
+    path = folder / name / "defs.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_declaration_becomes_the_registry_spec(tmp_path):
+    path = _write(tmp_path, GOOD)
+    decl = read_declaration(path)
+    spec = decl.spec
+    assert spec.name == "shop"
+    orders, prices = spec.tables
+    assert (orders.source, orders.column_names, orders.primary_key) == (
+        "database",
+        ["id", "amount"],  # excluded columns are not captured
+        ("id",),
+    )
+    assert orders.column("amount").checks == {"ge": 0}
+    assert (prices.source, prices.file_glob, prices.csv.delimiter, prices.csv.null_value) == (
+        "csv_drop",
+        "prices-*.csv",
+        ";",
+        "NULL",
+    )
+    assert spec.selection_rules == (
+        {"rule-action": "include", "schema-name": "public", "table-name": "%"},
+    )
+
+
+def _broken(mutate) -> dict:
+    doc = copy.deepcopy(GOOD)
+    mutate(doc["attributes"])
+    return doc
+
+
+def _set(path, value):
+    def mutate(a):
+        node = a
+        for p in path[:-1]:
+            node = node[p]
+        node[path[-1]] = value
+
+    return mutate
+
+
+def _append(path, value):
+    def mutate(a):
+        node = a
+        for p in path:
+            node = node[p]
+        node.append(value)
+
+    return mutate
+
+
+BROKEN = {
+    "unknown type": (
+        _set(["tables", 0, "columns", 1, "type"], "currency"),
+        "tables[0] (orders).columns[1].type: unknown type 'currency' for column 'amount' — fix: use one of",
+    ),
+    "key column missing": (
+        _set(["tables", 0, "primary_key"], ["order_id"]),
+        "tables[0] (orders).primary_key: column 'order_id' is not a column of the table — fix: use one of id, amount, secret",
+    ),
+    "literal password": (
+        _set(["sources", 0, "dsn"], "postgresql://app:hunter2@db/shop"),
+        "sources[0].dsn: Extra inputs are not permitted — fix: a secret never goes in a declaration: use dsn_env: <VARIABLE NAME>",
+    ),
+    "literal DSN as env name": (
+        _set(["sources", 0, "dsn_env"], "postgresql://app:hunter2@db/shop"),
+        "sources[0].dsn_env: 'postgresql://app:***@db/shop' is not an environment variable name — fix:",
+    ),
+    "duplicate table": (
+        _append(["tables"], {"name": "orders", "columns": [{"name": "id", "type": "int"}]}),
+        "tables[2] (orders).name: table 'orders' is declared twice — fix: remove one of them",
+    ),
+    "bad glob": (
+        _set(["tables", 1, "file_glob"], "drops/prices-[0-9.csv"),
+        "tables[1] (prices).file_glob: 'drops/prices-[0-9.csv' names a folder — fix:",
+    ),
+    "unclosed glob class": (
+        _set(["tables", 1, "file_glob"], "prices-[0-9.csv"),
+        "tables[1] (prices).file_glob: 'prices-[0-9.csv' has an unclosed '[' — fix:",
+    ),
+    "csv table without glob": (
+        _set(["tables", 1, "source"], "csv_drop")
+        if False
+        else _set(["tables", 1, "file_glob"], ""),
+        "tables[1] (prices).file_glob: '' is empty — fix:",
+    ),
+    "unknown source kind": (
+        _set(["sources", 1, "kind"], "ftp"),
+        "sources[1]: Input tag 'ftp' found using 'kind' does not match any of the expected tags",
+    ),
+    "unknown key": (
+        _set(["tables", 0, "primary_keys"], ["id"]),
+        "tables[0] (orders).primary_keys: Extra inputs are not permitted — fix: remove it",
+    ),
+    "bad dataset name": (
+        _set(["name"], "My Shop"),
+        "name: String should match pattern",
+    ),
+    "no sources": (
+        _set(["sources"], []),
+        "sources: List should have at least 1 item after validation, not 0 — fix: declare at least one",
+    ),
+    "unknown rule": (
+        _set(["tables", 0, "columns", 1, "checks"], {"positive": True}),
+        "tables[0] (orders).columns[1].checks: unknown rule 'positive' — fix: use one of",
+    ),
+    "unknown source name": (
+        _set(["tables", 0, "source"], "crm"),
+        "tables[0] (orders).source: no source is named 'crm' — fix: use one of postgres, csv_drop",
+    ),
+    "no columns pinned": (
+        _set(["tables", 0, "columns"], []),
+        "tables[0] (orders).columns: no columns pinned — fix: run `lakehouse discover shop`",
+    ),
+    "bad scd type": (
+        _set(["tables", 0, "scd_type"], 3),
+        "tables[0] (orders).scd_type: Input should be 1 or 2 — fix: use one of the listed values",
+    ),
+    "bad csv delimiter": (
+        _set(["tables", 1, "csv"], {"delimiter": ";;"}),
+        "tables[1] (prices).csv: csv delimiter must be one character, got ';;' — fix:",
+    ),
+    "two csv sources, table names none": (
+        _append(["sources"], {"kind": "csv_drop", "name": "partner_drop"}),
+        "tables[1] (prices).source: more than one csv_drop source — fix: name the table's source",
+    ),
+    "duplicate column": (
+        _append(["tables", 0, "columns"], {"name": "id", "type": "int"}),
+        "tables[0] (orders).columns: column 'id' is listed twice — fix: remove one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_declaration_is_one_line_naming_the_file_the_key_and_the_fix(tmp_path, case):
+    mutate, expected = BROKEN[case]
+    path = _write(tmp_path, _broken(mutate))
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    first = err.value.problems[0]
+    assert "\n" not in first
+    assert first.startswith(f"{path}: "), first
+    assert expected in first, first
+    assert "hunter2" not in str(err.value)  # a secret is never echoed
+
+
+def test_not_yaml_and_no_type_are_errors_too(tmp_path):
+    path = tmp_path / "x" / "defs.yaml"
+    path.parent.mkdir()
+    path.write_text("attributes: [unclosed\n")
+    with pytest.raises(DeclarationError, match="not valid YAML"):
+        read_declaration(path)
+    path.write_text("attributes: {}\n")
+    with pytest.raises(DeclarationError, match=r"type: missing — fix: start the file with"):
+        read_declaration(path)
+
+
+def test_declared_datasets_come_from_the_folders_and_an_unknown_name_is_an_error(tmp_path):
+    _write(tmp_path, GOOD)
+    settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)})
+    assert sorted(declarations(settings)) == ["autocorp", "saas", "shop"]
+    assert Settings.from_env({}).dataset_names() == ("autocorp", "saas")
+    assert settings.dataset_names() == ("autocorp", "saas", "shop")
+    with pytest.raises(
+        DeclarationError,
+        match="unknown dataset 'nosuch': declared datasets are autocorp, saas, shop",
+    ):
+        load_dataset("nosuch", settings)
+    with pytest.raises(ValueError, match=r"LAKEHOUSE_DATASETS names unknown datasets \['mine'\]"):
+        Settings.from_env({"LAKEHOUSE_DATASETS": "mine"}).dataset_names()
+
+
+def test_two_files_declaring_one_name_are_an_error(tmp_path):
+    first = _write(tmp_path, GOOD, "a")
+    second = _write(tmp_path, GOOD, "b")
+    with pytest.raises(DeclarationError) as err:
+        declarations(Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)}))
+    assert str(err.value) == (
+        f"{second}: name: dataset 'shop' is also declared in {first}"
+        " — fix: give one of them another name"
+    )
+
+
+def test_an_edit_is_picked_up_on_the_next_load(tmp_path):
+    settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)})
+    path = _write(tmp_path, GOOD)
+    assert [t.name for t in load_dataset("shop", settings).tables] == ["orders", "prices"]
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["tables"].pop()
+    path.write_text(yaml.safe_dump(doc) + "\n# edited\n")
+    assert [t.name for t in load_dataset("shop", settings).tables] == ["orders"]
+    assert declaration("shop", settings).path == path
+
+
+def test_the_dataset_component_builds_the_datasets_assets(tmp_path):
+    """Loaded the way Dagster loads a YAML component (``dg`` projects): its assets and sensors."""
+    import dagster as dg
+    from lakehouse.components import Dataset
+
+    component = Dataset.resolve_from_dict(GOOD["attributes"])
+    assert isinstance(component, dg.Component)
+
+    class _Ctx:
+        path = tmp_path / "shop" / "defs.yaml"
+
+    from lakehouse.profiles import build_resources
+
+    resources = build_resources(Settings.from_env({"LAKEHOUSE_ROOT": str(tmp_path / "lake")}))
+    defs = dg.Definitions.merge(component.build_defs(_Ctx()), dg.Definitions(resources=resources))
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"bronze/orders", "silver/orders", "bronze/prices", "silver/prices"} <= keys
+    assert {s.name for s in defs.sensors} == {
+        "shop_dms_files",
+        "shop_filesync_files",
+        "shop_landing",
+    }
