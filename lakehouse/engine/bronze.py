@@ -281,6 +281,10 @@ def read_file(
     lake: Lake, spec: TableSpec, settings: DmsS3Settings, obj: ObjectInfo, now: datetime
 ) -> tuple[pl.DataFrame | None, list[dict]]:
     """One raw file → (bronze rows or None, quarantine rows). Never raises for bad input."""
+    if spec.source == "csv_drop":  # read with the table's CsvOptions
+        from lakehouse.engine.csv_drop import read_csv_drop
+
+        return read_csv_drop(lake, spec, obj, now)
     kind = "csv" if spec.source == "csv_drop" else None
     fmt_settings = CSV_DROP_SETTINGS if kind == "csv" else settings
     expected = spec.column_names

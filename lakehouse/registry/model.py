@@ -89,6 +89,16 @@ class CsvOptions:
             raise ValueError(f"csv delimiter must be one character, got {self.delimiter!r}")
         if len(self.quote) != 1:
             raise ValueError(f"csv quote must be one character, got {self.quote!r}")
+        if self.quote == self.delimiter or {self.quote, self.delimiter} & {"\r", "\n"}:
+            raise ValueError(
+                f"csv delimiter {self.delimiter!r} and quote {self.quote!r} must differ and "
+                "be neither CR nor LF"
+            )
+        if any(ch in self.null_value for ch in (self.delimiter, self.quote, "\r", "\n")):
+            raise ValueError(
+                f"csv null_value {self.null_value!r} may not hold the delimiter, the quote, "
+                "CR or LF"
+            )
         "".encode(self.encoding)  # LookupError for an unknown encoding
 
 

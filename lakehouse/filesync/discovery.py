@@ -1,0 +1,192 @@
+"""Discovery of a CSV drop's schema from a sample, to be pinned in a ``csv_drop`` declaration.
+
+Contract of ``infer_csv_table(sample, options, *, dataset, name, file_glob, primary_key=())``:
+the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at the last line
+end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
+semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
+in header order (``column_<n>`` without header), the first logical type that reads every
+non-null value of the sample through ``engine.casting``:
+``bool`` (true/false/t/f/yes/no/y/n), ``bigint`` (integers), ``decimal(p,s)`` (fixed-point, no
+exponent: ``s`` the most fraction digits seen, ``p`` the most digits seen, at least 18, at most
+38), ``double`` (exponents, inf/nan, or beyond decimal(38)), ``date`` (``YYYY-MM-DD``),
+``timestamptz`` (date and time with an offset or ``Z``), ``timestamp`` (date and time), ``uuid``,
+else ``string`` (a column with no value is a string). ``nullable`` is whether the sample holds
+a null. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
+candidates are the columns unique and non-null in the sample (not bool/double); those named
+``id`` / ``…_id`` are preferred, then the one named after the table (``customers`` →
+``customer_id``); a single remaining candidate is chosen, several are left unchosen and listed
+in the table's description (``discover_csv`` returns them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from lakehouse.engine.casting import cast_to_registry
+from lakehouse.engine.csv_drop import parse_csv
+from lakehouse.registry.model import Column, CsvOptions, TableSpec
+
+_BOOL = r"(?i)^(true|false|t|f|yes|no|y|n)$"
+_INT = r"^\s*[+-]?\d+\s*$"
+_FIXED = r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$"
+_FLOAT = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
+_DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
+_TS = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"
+_TZ = r"(Z|[+-]\d{2}(:?\d{2})?)\s*$"
+_UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+@dataclass(frozen=True)
+class CsvDiscovery:
+    """What a sample tells: columns (typed, nullability as seen), rows read, key candidates and
+    the key chosen (empty when none or ambiguous)."""
+
+    columns: tuple[Column, ...]
+    rows: int
+    key_candidates: tuple[str, ...]
+    primary_key: tuple[str, ...]
+
+
+def _read_sample(sample: bytes | str | Path, max_bytes: int) -> bytes:
+    if isinstance(sample, bytes):
+        return sample
+    with open(sample, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # cut at the last line end: no half row
+        data = data[:max_bytes]
+        end = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        data = data[: end + 1] if end >= 0 else data
+    return data
+
+
+def _casts(values: pl.Series, type_: str) -> bool:
+    frame = values.to_frame("v")
+    return cast_to_registry(frame, [Column("v", type_)])[1].height == 0
+
+
+def infer_type(values: pl.Series) -> str:
+    """The logical type of a String column's non-null values (see the module docstring)."""
+    v = values.drop_nulls()
+    if v.is_empty():
+        return "string"
+
+    def all_match(pattern: str) -> bool:
+        return bool(v.str.contains(pattern).all())
+
+    if all_match(_BOOL) and _casts(v, "bool"):
+        return "bool"
+    if all_match(_INT) and _casts(v, "bigint"):
+        return "bigint"
+    if all_match(_FIXED):
+        parts = (
+            v.str.strip_chars().str.strip_chars_start("+-").str.split_exact(".", 1).struct.unnest()
+        )
+        ints = parts["field_0"].str.strip_chars_start("0").str.len_chars().max() or 0
+        scale = parts["field_1"].fill_null("").str.len_chars().max() or 0
+        precision = max(ints + scale, 18)
+        if precision <= 38:
+            type_ = f"decimal({precision},{scale})"
+            if _casts(v, type_):
+                return type_
+    if all_match(_FLOAT) and _casts(v, "double"):
+        return "double"
+    if all_match(_DATE) and _casts(v, "date"):
+        return "date"
+    if all_match(_TS):
+        with_tz = v.str.contains(_TZ)
+        type_ = "timestamptz" if with_tz.all() else "timestamp" if not with_tz.any() else None
+        if type_ and _casts(v, type_):
+            return type_
+    if all_match(_UUID):
+        return "uuid"
+    return "string"
+
+
+def _stem(name: str) -> str:
+    for suffix in ("ies", "es", "s"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return name
+
+
+def _choose_key(candidates: Sequence[str], table: str) -> tuple[str, ...]:
+    preferred = [c for c in candidates if c.lower() == "id" or c.lower().endswith("_id")]
+    pool = preferred or list(candidates)
+    if len(pool) > 1:
+        named = [
+            c for c in pool if c.lower() in (f"{_stem(table.lower())}_id", f"{table.lower()}_id")
+        ]
+        pool = named if len(named) == 1 else pool
+    return (pool[0],) if len(pool) == 1 else ()
+
+
+def discover_csv(
+    sample: bytes | str | Path,
+    options: CsvOptions,
+    *,
+    name: str = "",
+    primary_key: Sequence[str] = (),
+    max_rows: int = 10_000,
+    max_bytes: int = 16 << 20,
+) -> CsvDiscovery:
+    """Columns, key candidates and key of a CSV sample (see the module docstring)."""
+    parsed = parse_csv(_read_sample(sample, max_bytes), options)
+    frame = parsed.frame.head(max_rows)
+    columns = []
+    for col in parsed.columns:
+        values = frame[col]
+        columns.append(Column(col, infer_type(values), nullable=bool(values.null_count())))
+    types = {c.name: c.type for c in columns}
+    candidates = tuple(
+        c
+        for c in parsed.columns
+        if frame.height
+        and types[c] not in ("bool", "double")
+        and frame[c].null_count() == 0
+        and frame[c].n_unique() == frame.height
+    )
+    missing = [k for k in primary_key if k not in types]
+    if missing:
+        raise ValueError(
+            f"primary key column(s) {missing} not in the sample's columns {list(types)}"
+        )
+    if primary_key:
+        keys = frame.select(primary_key)
+        if keys.null_count().sum_horizontal().item() or keys.is_duplicated().any():
+            raise ValueError(
+                f"primary key {list(primary_key)} is not unique and non-null in the sample"
+            )
+    key = tuple(primary_key) or _choose_key(candidates, name)
+    columns = [Column(c.name, c.type, nullable=c.nullable and c.name not in key) for c in columns]
+    return CsvDiscovery(tuple(columns), frame.height, candidates, key)
+
+
+def infer_csv_table(
+    sample: bytes | str | Path,
+    options: CsvOptions,
+    *,
+    dataset: str,
+    name: str,
+    file_glob: str,
+    primary_key: Sequence[str] = (),
+    max_rows: int = 10_000,
+) -> TableSpec:
+    """A ``csv_drop`` TableSpec for files like ``sample`` (see the module docstring)."""
+    found = discover_csv(sample, options, name=name, primary_key=primary_key, max_rows=max_rows)
+    note = f"Discovered from a sample of {found.rows} rows."
+    if not found.primary_key and found.key_candidates:
+        note += f" Key candidates (none chosen): {', '.join(found.key_candidates)}."
+    return TableSpec(
+        dataset=dataset,
+        name=name,
+        columns=found.columns,
+        primary_key=found.primary_key,
+        source="csv_drop",
+        file_glob=file_glob,
+        csv=options,
+        description=note,
+    )

@@ -1,0 +1,259 @@
+"""CSV drops read with their table's CsvOptions: real Delta on a temp lake, dirty rows quarantined
+with line, column and reason while the clean rows flow to bronze and silver."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse.engine import bronze, silver
+from lakehouse.engine.csv_drop import parse_csv
+from lakehouse.engine.quarantine import quarantine_key
+from lakehouse.registry import Column, TableSpec
+from lakehouse.registry.model import CsvOptions
+from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.storage import LocalLake
+
+SETTINGS = DmsS3Settings()  # the DMS settings play no part in reading a CSV drop
+NOW = datetime(2024, 2, 1, tzinfo=UTC)
+COLUMNS = (
+    Column("id", "bigint", nullable=False),
+    Column("name", "string"),
+    Column("amount", "decimal(10,2)"),
+    Column("born", "date"),
+)
+
+
+def _spec(csv: CsvOptions | None = None, glob: str = "people-*.csv") -> TableSpec:
+    return TableSpec(
+        dataset="d",
+        name="people",
+        columns=COLUMNS,
+        primary_key=("id",),
+        source="csv_drop",
+        file_glob=glob,
+        csv=csv or CsvOptions(),
+    )
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return LocalLake(tmp_path / "lake")
+
+
+def _bronze(lake, *cols) -> list[tuple]:
+    frame = pl.from_arrow(DeltaTable(lake.uri("bronze/people")).to_pyarrow_table())
+    return frame.sort("_source_file", "_source_row").select(cols).rows()
+
+
+def _quarantine(lake, spec) -> list[tuple]:
+    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(spec))).to_pyarrow_table())
+    return (
+        q.sort("_source_file", "_source_row")
+        .select("_source_file", "_source_row", "_column", "_reason")
+        .rows()
+    )
+
+
+DIRTY = (
+    b"id,name,amount,born\n"  # line 1
+    b"1,ann,10.50,2000-01-02\n"  # 2
+    b"2,bob\n"  # 3: wrong field count
+    b"3,cy,abc,2000-01-03\n"  # 4: not a decimal
+    b"4,dee,1.00,2024-13-45\n"  # 5: not a date
+    b",eve,2.00,2000-01-04\n"  # 6: null key
+    b"5,f\xffe,3.00,2000-01-05\n"  # 7: not UTF-8
+    b'6,"two\n'  # 8: a quoted value over two lines
+    b'lines",4.00,2000-01-06\n'  # 9
+    b'7,"open,5.00,2000-01-07\n'  # 10: a quote never closed
+    b"8,gus,,2000-01-08\n"  # 11
+    b"\n\n"  # 12, 13: trailing blank lines
+)
+
+
+def test_dirty_rows_go_to_quarantine_and_the_clean_rows_reach_bronze_and_silver(lake):
+    spec = _spec()
+    f = "raw/csv/d/people-20240101.csv"
+    lake.write_bytes(f, DIRTY)
+    lake.write_text("raw/csv/d/people-20240102.csv", "id,name,amount\n9,hal,1.00\n")
+    lake.write_text("raw/csv/d/people-20240103.csv", "id,nom,amount,born,extra\n9,x,1,,y\n")
+    res = bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (3, 8)
+    assert _bronze(lake, "id", "name", "amount", "born", "_source_row", "_op", "_file_kind") == [
+        (1, "ann", Decimal("10.50"), date(2000, 1, 2), 2, "I", "csv"),
+        (6, "two\nlines", Decimal("4.00"), date(2000, 1, 6), 8, "I", "csv"),
+        (8, "gus", None, date(2000, 1, 8), 11, "I", "csv"),
+    ]
+    assert _quarantine(lake, spec) == [
+        (f, 3, None, "expected 4 fields (id, name, amount, born), found 2"),
+        (f, 4, "amount", "column 'amount': value 'abc' is not a valid decimal(10,2)"),
+        (f, 5, "born", "column 'born': value '2024-13-45' is not a valid date"),
+        (f, 6, "id", "primary key column 'id' is null (expected a value)"),
+        (
+            f,
+            7,
+            "name",
+            "column 'name': bytes b'\\xff' are not valid utf-8 text (the declared encoding)",
+        ),
+        (f, 10, "name", "unterminated quote in column 'name': expected a closing '\"' on the line"),
+        (
+            "raw/csv/d/people-20240102.csv",
+            None,
+            None,
+            "unreadable file: header does not match table d.people: missing declared column(s) "
+            "['born']; expected columns ['id', 'name', 'amount', 'born']",
+        ),
+        (
+            "raw/csv/d/people-20240103.csv",
+            None,
+            None,
+            "unreadable file: header does not match table d.people: missing declared column(s) "
+            "['name']; unknown column(s) ['nom', 'extra']; expected columns "
+            "['id', 'name', 'amount', 'born']",
+        ),
+    ]
+    result = silver.apply_changes(lake, spec, now=NOW)
+    state = silver.read_silver(lake, spec).sort("id").select("id", "name", "amount", "born")
+    assert result.inserted == 3
+    assert state.rows() == [
+        (1, "ann", Decimal("10.50"), date(2000, 1, 2)),
+        (6, "two\nlines", Decimal("4.00"), date(2000, 1, 6)),
+        (8, "gus", None, date(2000, 1, 8)),
+    ]
+    # replaying is a no-op; quarantine entries are not recorded twice
+    assert bronze.ingest(lake, spec, SETTINGS, now=NOW).files == []
+    assert len(_quarantine(lake, spec)) == 8
+
+
+def test_an_extra_column_passes_through_and_reaches_silver(lake):
+    spec = _spec()
+    lake.write_text("raw/csv/d/people-20240101.csv", "id,name,amount,born\n1,ann,1,2000-01-01\n")
+    lake.write_text(
+        "raw/csv/d/people-20240102.csv", "born,amount,name,id,team\n2000-01-02,2,bob,2,red\n"
+    )
+    res = bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (2, 0)
+    assert _bronze(lake, "id", "name", "team", "_source_row") == [
+        (1, "ann", None, 2),
+        (2, "bob", "red", 2),
+    ]
+    silver.apply_changes(lake, spec, now=NOW)
+    assert silver.read_silver(lake, spec).sort("id").select("id", "team").rows() == [
+        (1, None),
+        (2, "red"),
+    ]
+
+
+def test_semicolon_latin1_no_header_null_token(lake):
+    spec = _spec(CsvOptions(delimiter=";", header=False, encoding="latin-1", null_value="NULL"))
+    body = (
+        "1;José;NULL;1999-12-31\n"
+        '2;"NULL";"1.5";NULL\n'  # a quoted token is a string
+        '3;"a;b ""c""";7;2000-01-01\n'
+        "4;Zoë;;2000-01-01\n"  # an empty unquoted field is an empty string, not NULL
+        "NULL;x;1;2000-01-01\n"
+    ).encode("latin-1")
+    f = "raw/csv/d/people-20240101.csv"
+    lake.write_bytes(f, body)
+    res = bronze.ingest(lake, _spec(spec.csv), SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (3, 2)
+    assert _bronze(lake, "id", "name", "amount", "born", "_source_row") == [
+        (1, "José", None, date(1999, 12, 31), 1),
+        (2, "NULL", Decimal("1.50"), None, 2),
+        (3, 'a;b "c"', Decimal("7.00"), date(2000, 1, 1), 3),
+    ]
+    assert _quarantine(lake, spec) == [
+        (f, 4, "amount", "column 'amount': value '' is not a valid decimal(10,2)"),
+        (f, 5, "id", "primary key column 'id' is null (expected a value)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'id,name,amount,born\r\n1,ann,1.00,2000-01-02\r\n2,"b\r\nb",2.00,\r\n',
+        b'\xef\xbb\xbfid,name,amount,born\n1,ann,1.00,2000-01-02\n2,"b\r\nb",2.00,\n',
+        b'id,name,amount,born\n1,ann,1.00,2000-01-02\n2,"b\r\nb",2.00,\n\n\r\n\n',
+        b'\xef\xbb\xbfid,name,amount,born\r\n1,ann,1.00,2000-01-02\r\n\r\n2,"b\r\nb",2.00,',
+    ],
+    ids=["crlf", "bom", "trailing-blank-lines", "bom-crlf-blank-line-no-final-eol"],
+)
+def test_crlf_bom_and_blank_lines(lake, body):
+    lake.write_bytes("raw/csv/d/people-20240101.csv", body)
+    res = bronze.ingest(lake, _spec(), SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (2, 0)
+    second = 4 if b"\r\n\r\n2" in body else 3
+    assert _bronze(lake, "id", "name", "amount", "born", "_source_row") == [
+        (1, "ann", Decimal("1.00"), date(2000, 1, 2), 2),
+        (2, "b\r\nb", Decimal("2.00"), None, second),
+    ]
+
+
+def test_cp1252_with_an_undefined_byte(lake):
+    spec = _spec(CsvOptions(encoding="cp1252"))
+    f = "raw/csv/d/people-20240101.csv"
+    lake.write_bytes(f, b"id,name,amount,born\n1,\x93q\x94 \x80,1,\n2,b\x81d,2,\n")
+    res = bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (1, 1)
+    assert _bronze(lake, "id", "name") == [(1, "\u201cq\u201d \u20ac")]
+    assert _quarantine(lake, spec) == [
+        (
+            f,
+            3,
+            "name",
+            "column 'name': bytes b'\\x81' are not valid cp1252 text (the declared encoding)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "rows", "rejected"),
+    [
+        (  # tab, \N, a custom quote character
+            b"id\tname\n1\t\\N\n2\t'a\tb ''c'''\n3\t\"q\"\n",
+            CsvOptions(delimiter="\t", quote="'", null_value="\\N"),
+            [("1", None, 2), ("2", "a\tb 'c'", 3), ("3", '"q"', 4)],
+            [],
+        ),
+        (  # pipes; text after a closing quote; a quote inside an unquoted field is text
+            b'id|name\n1|"a"b\n2|x"y\n3|""\n4|\n',
+            CsvOptions(delimiter="|"),
+            [("2", 'x"y', 3), ("3", "", 4), ("4", None, 5)],
+            [
+                (
+                    2,
+                    "name",
+                    "column 'name': unexpected 'b' after the closing '\"' "
+                    "(expected '|' or the end of the line)",
+                )
+            ],
+        ),
+        (  # a quote left open on one line swallows nothing: the next lines are read
+            b'id,name\n1,"a\n2,"b"\n3,c\n4,"d""\n',
+            CsvOptions(),
+            [("2", "b", 3), ("3", "c", 4)],
+            [
+                (
+                    2,
+                    "name",
+                    "unterminated quote in column 'name': expected a closing '\"' on the line",
+                ),
+                (
+                    5,
+                    "name",
+                    "unterminated quote in column 'name': expected a closing '\"' on the line",
+                ),
+            ],
+        ),
+    ],
+    ids=["tab-quote-null", "after-quote", "unterminated"],
+)
+def test_parse_csv(body, options, rows, rejected):
+    parsed = parse_csv(body, options)
+    got = parsed.frame.with_columns(parsed.lines.alias("line")).rows()
+    assert (parsed.columns, got) == (["id", "name"], rows)
+    assert [(r.line, r.column, r.reason) for r in parsed.rejected] == rejected
