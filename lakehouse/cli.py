@@ -1,5 +1,7 @@
 """The ``lakehouse`` command line (``python -m lakehouse`` or the ``lakehouse`` entry point).
 
+    lakehouse init NAME [--kind postgres|csv_drop|dms_s3] [--dsn-env VAR]
+    lakehouse discover NAME [--check]
     lakehouse source up|down|status
     lakehouse source seed --dataset autocorp|saas --scale small|medium|large
     lakehouse source churn --dataset saas --rate 200 --duration 30
@@ -401,7 +403,21 @@ def status_report(s: Settings) -> str:
             lines.append(
                 f"  {t.name:<24}{nraw:>10}{total:>13,}{ops.get('I', 0):>10,}{ops.get('U', 0):>8,}{ops.get('D', 0):>8,}{q:>13,}"
             )
+    lines += _unclaimed_lines(lake, s)
     return "\n".join(lines)
+
+
+def _unclaimed_lines(lake, s: Settings) -> list[str]:
+    """Raw CSV files no declared table claims (nothing is ignored silently)."""
+    from lakehouse.declarations import all_datasets
+    from lakehouse.filesync.unclaimed import unclaimed_files
+
+    objs = unclaimed_files(lake, all_datasets(s.dataset_names(), s), whole_zone=True)
+    if not objs:
+        return []
+    lines = [f"unclaimed raw files ({len(objs)}): no table's file_glob matches them"]
+    lines += [f"  {o.key}" for o in objs[:20]]
+    return lines + ([f"  … {len(objs) - 20} more"] if len(objs) > 20 else [])
 
 
 def _count(lake, key: str) -> int:
@@ -461,6 +477,30 @@ def cmd_demo(args) -> int:
     return 0 if ok else 1
 
 
+# ------------------------------------------------------------------------------- declarations
+def cmd_init(args) -> int:
+    from lakehouse.commands.declare import init
+
+    path = init(_settings(), args.name, args.kind, dsn_env=args.dsn_env, landing=args.landing,
+                path=args.path)  # fmt: skip
+    print(f"declared {args.name}: {path}")
+    print(f"next: lakehouse discover {args.name}   (then: lakehouse doctor {args.name}, make dev)")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    from lakehouse.commands.declare import discover
+
+    report = discover(_settings(), args.name, write=not args.check)
+    for line in report:
+        print(f"  {line}")
+    if args.check:
+        print("no drift" if not report else f"{len(report)} difference(s): run without --check")
+        return 1 if report else 0
+    print(f"{args.name}: declaration updated ({len(report)} change(s))")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.split("\n")[0])
@@ -469,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     src = sub.add_parser("source", help="the source PostgreSQL")
     src.add_argument("action", choices=["up", "down", "status", "seed", "churn"])
-    src.add_argument("--dataset", choices=["autocorp", "saas"])
+    src.add_argument("--dataset", help="a declared dataset (default: all)")
     src.add_argument("--scale", choices=["small", "medium", "large"], default="small")
     src.add_argument("--rate", type=float, default=100.0, help="churn: changes per second")
     src.add_argument("--duration", type=float, default=10.0, help="churn: seconds")
@@ -479,12 +519,25 @@ def build_parser() -> argparse.ArgumentParser:
     mode = rep.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="catch up, then exit (default)")
     mode.add_argument("--follow", action="store_true", help="keep replicating until Ctrl-C")
-    rep.add_argument("--dataset", choices=["autocorp", "saas"])
+    rep.add_argument("--dataset", help="a declared dataset (default: all)")
     rep.set_defaults(fn=cmd_replicate)
 
     sy = sub.add_parser("sync", help="landing folder → raw/csv (the local DataSync)")
-    sy.add_argument("--dataset", choices=["autocorp", "saas"])
+    sy.add_argument("--dataset", help="a declared dataset (default: all)")
     sy.set_defaults(fn=cmd_sync)
+
+    ini = sub.add_parser("init", help="declare a new dataset (NAME/defs.yaml)")
+    ini.add_argument("name")
+    ini.add_argument("--kind", choices=["postgres", "csv_drop", "dms_s3"], default="postgres")
+    ini.add_argument("--dsn-env", help="postgres: the variable holding the DSN (NAME_SOURCE_DSN)")
+    ini.add_argument("--landing", help="csv_drop: the landing folder")
+    ini.add_argument("--path", help="dms_s3: the DMS output folder or s3:// prefix")
+    ini.set_defaults(fn=cmd_init)
+
+    dis = sub.add_parser("discover", help="pin a dataset's tables from its sources")
+    dis.add_argument("name")
+    dis.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
+    dis.set_defaults(fn=cmd_discover)
 
     mat = sub.add_parser("materialize", help="materialize assets in-process")
     mat.add_argument("--select", help="an asset selection string, e.g. 'group:saas_bronze'")
@@ -585,9 +638,15 @@ def cmd_api_keys(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from lakehouse.declarations import DeclarationError
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except DeclarationError as err:  # a person's mistake in a declaration: no traceback
+        print(f"lakehouse: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

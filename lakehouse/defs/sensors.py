@@ -134,6 +134,24 @@ def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list
 SOURCES = {"database": "dms_files", "csv": "filesync_files"}
 
 
+#: the unclaimed raw files last reported per dataset (a tick logs only what changed)
+_UNCLAIMED: dict[str, frozenset[str]] = {}
+
+
+def _report_unclaimed(context, dataset: DatasetSpec, the_lake) -> None:
+    """Log the dataset's raw CSV files that no table's glob claims (new ones as a warning)."""
+    from lakehouse.filesync.unclaimed import unclaimed_files
+
+    keys = frozenset(o.key for o in unclaimed_files(the_lake, [dataset]))
+    new = keys - _UNCLAIMED.get(dataset.name, frozenset())
+    _UNCLAIMED[dataset.name] = keys
+    if new:
+        context.log.warning(
+            f"{len(new)} raw file(s) no table of {dataset.name} claims (declare a csv_drop table"
+            f" whose file_glob matches, or `lakehouse discover {dataset.name}`): {sorted(new)[:10]}"
+        )
+
+
 def raw_files_sensor(
     dataset: DatasetSpec, source: str, *, replicate: bool = False
 ) -> dg.SensorDefinition:
@@ -162,6 +180,8 @@ def raw_files_sensor(
         requests, events = [], []
         if dsn is not None:
             requests, events = _catch_up(context, dataset, the_lake, dsn)
+        if source == "csv":
+            _report_unclaimed(context, dataset, the_lake)
         result = scan(the_lake, prefixes, context.cursor, accept=accept)
         if not result.names:
             return dg.SensorResult(run_requests=requests, asset_events=events, cursor=result.cursor)

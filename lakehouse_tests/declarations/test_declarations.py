@@ -246,6 +246,7 @@ def test_an_edit_is_picked_up_on_the_next_load(tmp_path):
 def test_the_dataset_component_builds_the_datasets_assets(tmp_path):
     """Loaded the way Dagster loads a YAML component (``dg`` projects): its assets and sensors."""
     import dagster as dg
+
     from lakehouse.components import Dataset
 
     component = Dataset.resolve_from_dict(GOOD["attributes"])

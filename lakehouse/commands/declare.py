@@ -1,0 +1,138 @@
+"""``lakehouse init`` and ``lakehouse discover``: declare a dataset and pin what its sources hold.
+
+- ``init NAME``: a new ``NAME/defs.yaml`` in the first ``LAKEHOUSE_DEFS`` folder (else the
+  package's defs folder), a postgres source reading ``NAME_SOURCE_DSN`` (``--dsn-env``), or a
+  csv_drop / dms_s3 source (``--kind``).
+- ``discover NAME``: the postgres source's catalog (selection rules), the CSV drops' newest
+  files per glob (and landing files no table claims, proposed as new tables), merged into the
+  declaration (``declarations.discover.merge``); ``--check`` writes nothing and exits 1 on drift.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lakehouse.profiles import Settings
+
+_TEMPLATES = {
+    "postgres": "    - kind: postgres\n      dsn_env: {env}\n      selection:\n"
+    '        - {{rule-action: include, schema-name: public, table-name: "%"}}\n',
+    "csv_drop": "    - kind: csv_drop\n      landing: {landing}\n",
+    "dms_s3": "    - kind: dms_s3\n      path: {path}\n"
+    "      endpoint_settings: endpoint-settings.json   # aws dms describe-endpoints … S3Settings\n"
+    "      table_mappings: table-mappings.json         # the task's table mappings\n",
+}
+
+
+def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None,
+         landing: str | None = None, path: str | None = None, folder: Path | None = None) -> Path:  # fmt: skip
+    """Write a new declaration for ``name``; returns its path."""
+    from lakehouse.declarations import declarations, shipped_dir
+
+    if not re.match(r"^[a-z][a-z0-9_]*$", name):
+        raise ValueError(f"dataset name {name!r}: lower-case letters, digits and _ only")
+    if name in declarations(settings):
+        raise ValueError(
+            f"dataset {name!r} is already declared in {declarations(settings)[name].path}"
+        )
+    base = folder or (Path(settings.defs_dirs[0]) if settings.defs_dirs else shipped_dir())
+    target = base / name / "defs.yaml"
+    if target.exists():
+        raise FileExistsError(f"{target} exists")
+    source = _TEMPLATES[kind].format(
+        env=dsn_env or f"{name.upper()}_SOURCE_DSN",
+        landing=landing or str(settings.landing_dir / name),
+        path=path or "s3://<bucket>/<BucketFolder>",
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        f"# dataset {name}: `lakehouse discover {name}` pins its tables below\n"
+        f"type: lakehouse.components.Dataset\nattributes:\n  name: {name}\n  sources:\n{source}"
+        "  tables: []\n"
+    )
+    return target
+
+
+def discover(settings: Settings, name: str, *, write: bool = True) -> list[str]:
+    """Merge what the dataset's sources hold into its declaration; returns the report lines."""
+    from lakehouse.declarations import declaration
+    from lakehouse.declarations.discover import merge
+    from lakehouse.declarations.write import leading_comments, render
+
+    decl = declaration(name, settings)
+    model, report = decl.decl, []
+    several = len(model.sources) > 1
+    for source in model.sources:
+        if source.kind == "postgres":
+            found = _postgres_tables(settings, name, source)
+        elif source.kind == "csv_drop":
+            found = _csv_tables(settings, name, source, model)
+        else:
+            report.append(f"source {source.name!r} (dms_s3): read from its files when ingested")
+            continue
+        model, lines = merge(model, source.name, found, several_sources=several)
+        report += [f"{source.name}: {line}" for line in lines]
+    if write:
+        decl.path.write_text(render(model, leading_comments(decl.path.read_text())))
+        from lakehouse.declarations.load import read_declaration
+
+        read_declaration(decl.path)  # what was written loads
+    return report
+
+
+def _postgres_tables(settings: Settings, name: str, source):
+    import psycopg
+
+    from lakehouse.profiles import build_resources
+    from lakehouse.source.catalog import discover_table, select_tables
+
+    dsn = build_resources(settings)["source_db"].dataset_dsn(name)
+    rules = [r.as_dms() for r in source.selection]
+    with psycopg.connect(dsn) as conn:
+        return [discover_table(conn, s, t, name) for s, t in select_tables(conn, rules)]
+
+
+def _csv_tables(settings: Settings, name: str, source, model):
+    import fnmatch
+
+    from lakehouse.filesync.discovery import infer_csv_table
+    from lakehouse.registry.model import CsvOptions
+
+    landing = Path(source.landing) if source.landing else settings.landing_dir / name
+    files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
+    out, claimed = [], set()
+    for t in model.tables:
+        if not t.file_glob or t.source not in (None, source.name):
+            continue
+        matches = [p for p in files if fnmatch.fnmatch(p.name, t.file_glob)]
+        claimed |= set(matches)
+        if matches:
+            options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
+            newest = max(matches, key=lambda p: p.stat().st_mtime)
+            out.append(infer_csv_table(newest, options, dataset=name, name=t.name,
+                                       file_glob=t.file_glob, primary_key=tuple(t.primary_key)))  # fmt: skip
+    for p in files:
+        if p in claimed or p.suffix.lower() not in (".csv", ".txt", ".tsv"):
+            continue
+        table, glob = proposed_table(p.name)
+        if any(s.name == table for s in out):
+            continue
+        out.append(infer_csv_table(p, CsvOptions(), dataset=name, name=table, file_glob=glob))
+        claimed |= {q for q in files if fnmatch.fnmatch(q.name, glob)}
+    return out
+
+
+def proposed_table(file_name: str) -> tuple[str, str]:
+    """A table name and glob for an unclaimed file: ``prices-20240101.csv`` → (prices,
+    ``prices-*.csv``); ``Orders 2024.CSV`` → (orders, ``Orders*.CSV``)."""
+    stem, dot, suffix = file_name.rpartition(".")
+    if not dot:
+        stem, suffix = file_name, ""
+    m = re.match(r"^(.*?)([-_ .]?)(\d[\d\-_T:.]*)?$", stem)
+    base, sep = (m.group(1), m.group(2)) if m and m.group(1) else (stem, "")
+    table = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_") or "data"
+    if not table[0].isalpha():
+        table = f"t_{table}"
+    glob = f"{base}{sep}*" + (f".{suffix}" if suffix else "")
+    return table, glob

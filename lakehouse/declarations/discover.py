@@ -1,0 +1,85 @@
+"""Pin what a source holds into a declaration: discovered tables merged with the declared ones.
+
+Contract of ``merge(decl, source_name, discovered)``: every discovered table appears with the
+discovered columns (name, type, nullability) and key; what a person declared on top is kept
+(description, key of a table that has none, SCD type, format, partitioning, PII, excluded
+columns, per-column checks and descriptions). Returns the new declaration and one line per
+difference (new table, added/removed column, changed type or nullability, declared table not
+found), so drift is seen, not absorbed.
+"""
+
+from __future__ import annotations
+
+from lakehouse.declarations.model import ColumnDecl, DatasetDecl, TableDecl
+from lakehouse.registry.model import Column, TableSpec
+
+
+def column_decl(c: Column, declared: ColumnDecl | None = None) -> ColumnDecl:
+    checks = dict(c.checks)
+    if declared is not None:
+        checks.update(declared.checks)
+    return ColumnDecl(
+        name=c.name,
+        type=c.type,
+        nullable=c.nullable,
+        pii=declared.pii if declared else c.pii,
+        checks=checks,
+        references=(declared.references if declared and declared.references else c.references),
+        description=(declared.description if declared else "") or c.description,
+    )
+
+
+def table_decl(spec: TableSpec, source: str | None, declared: TableDecl | None) -> TableDecl:
+    old = {c.name: c for c in declared.columns} if declared else {}
+    base = declared.model_copy() if declared else TableDecl(name=spec.name)
+    key = list(spec.primary_key) or (list(declared.primary_key) if declared else [])
+    return base.model_copy(
+        update={
+            "schema_": spec.schema,
+            "source": (declared.source if declared else None) or source,
+            "primary_key": key,
+            "columns": [column_decl(c, old.get(c.name)) for c in spec.columns],
+            "description": (declared.description if declared else "") or spec.description,
+            "file_glob": spec.file_glob if spec.source == "csv_drop" else base.file_glob,
+        }
+    )
+
+
+def _drift(name: str, declared: TableDecl, found: TableSpec) -> list[str]:
+    old = {c.name: c for c in declared.columns}
+    new = {c.name: c for c in found.columns}
+    lines = [f"{name}: new column {c!r} ({new[c].type})" for c in new if c not in old]
+    lines += [f"{name}: column {c!r} is gone from the source" for c in old if c not in new]
+    for c in new:
+        if c in old and old[c].type != new[c].type:
+            lines.append(f"{name}: column {c!r} changed type {old[c].type} -> {new[c].type}")
+        elif c in old and old[c].nullable != new[c].nullable:
+            lines.append(f"{name}: column {c!r} nullable {old[c].nullable} -> {new[c].nullable}")
+    return lines
+
+
+def merge(
+    decl: DatasetDecl, source_name: str, discovered: list[TableSpec], *, several_sources: bool
+) -> tuple[DatasetDecl, list[str]]:
+    """See the module docstring."""
+    declared = {t.name: t for t in decl.tables}
+    report: list[str] = []
+    tables = list(decl.tables)
+    found_names = set()
+    for spec in discovered:
+        found_names.add(spec.name)
+        old = declared.get(spec.name)
+        new = table_decl(spec, source_name if several_sources else None, old)
+        if old is None:
+            note = "" if new.primary_key else " — no primary key: captured insert-only; set "
+            note += "" if new.primary_key else "primary_key: [...] to apply updates and deletes"
+            report.append(f"{spec.name}: new table ({len(spec.columns)} columns){note}")
+            tables.append(new)
+        else:
+            report += _drift(spec.name, old, spec)
+            tables[tables.index(old)] = new
+    for t in decl.tables:
+        belongs = t.source in (None, source_name)
+        if belongs and t.name not in found_names and t.file_glob is None:
+            report.append(f"{t.name}: declared but not found in source {source_name!r} (kept)")
+    return decl.model_copy(update={"tables": tables}), report

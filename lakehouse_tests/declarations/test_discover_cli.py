@@ -1,0 +1,97 @@
+"""``lakehouse init`` + ``lakehouse discover``: a declaration written from a real PostgreSQL
+catalog and a landing folder, then drift seen with ``--check``."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import yaml
+
+from lakehouse.cli import main
+from lakehouse.commands.declare import proposed_table
+
+pytestmark = pytest.mark.integration
+
+
+def test_init_then_discover_pins_tables_and_csv_drops_and_check_sees_drift(
+    fresh_db, tmp_path, monkeypatch, capsys
+):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "create table items (id int primary key, name varchar(40) not null, price numeric(8,2));"
+            "create table events (at timestamptz, kind text);"  # no key
+            "create table skipped_tmp (id int primary key);"
+        )
+    defs = tmp_path / "defs"
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("MINE_SOURCE_DSN", fresh_db)
+    assert main(["init", "mine"]) == 0
+    path = defs / "mine" / "defs.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["attributes"]["sources"][0]["selection"].append(
+        {"rule-action": "exclude", "schema-name": "public", "table-name": "skipped_%"}
+    )
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "prices-20240101.csv").write_text("sku,amount,day\nA,1.50,2024-01-01\nB,2.25,2024-01-02\n")
+    doc["attributes"]["sources"].append({"kind": "csv_drop", "landing": str(landing)})
+    doc["attributes"]["tables"] = [
+        {"name": "events", "description": "declared by hand", "scd_type": 1,
+         "columns": [{"name": "at", "type": "timestamptz"}]},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    capsys.readouterr()
+
+    assert main(["discover", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert "postgres: items: new table (3 columns)" in out
+    assert "postgres: events: new column 'kind' (string)" in out
+    assert "csv_drop: prices: new table (3 columns)" in out
+    tables = {t["name"]: t for t in yaml.safe_load(path.read_text())["attributes"]["tables"]}
+    assert sorted(tables) == ["events", "items", "prices"]
+    assert tables["items"]["primary_key"] == ["id"]
+    assert tables["items"]["columns"] == [
+        {"name": "id", "type": "int", "nullable": False},
+        {"name": "name", "type": "string", "nullable": False},
+        {"name": "price", "type": "decimal(8,2)"},
+    ]
+    assert tables["events"]["description"] == "declared by hand"  # a person's override is kept
+    assert tables["prices"]["file_glob"] == "prices-*.csv"
+    assert [c["type"] for c in tables["prices"]["columns"]] == ["string", "decimal(18,2)", "date"]
+
+    assert main(["discover", "mine", "--check"]) == 0  # pinned: no drift
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter table items add column stock int; alter table items alter column name type text")
+    capsys.readouterr()
+    assert main(["discover", "mine", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "items: new column 'stock' (int)" in out
+    assert "no drift" not in out
+
+
+def test_a_mistake_in_a_declaration_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "defs.yaml").write_text(
+        "type: lakehouse.components.Dataset\nattributes:\n  name: bad\n  sources: []\n"
+    )
+    assert main(["discover", "bad"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sources: List should have at least 1 item" in err[0], err
+    monkeypatch.delenv("LAKEHOUSE_DEFS")
+    assert main(["discover", "nosuch"]) == 2
+    assert "unknown dataset 'nosuch'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "file_name, expected",
+    [
+        ("prices-20240101.csv", ("prices", "prices-*.csv")),
+        ("Orders 2024.CSV", ("orders", "Orders *.CSV")),
+        ("customers.csv", ("customers", "customers*.csv")),
+        ("sales_orders_2024-01-02.csv", ("sales_orders", "sales_orders_*.csv")),
+    ],
+)
+def test_an_unclaimed_file_is_proposed_as_a_table(file_name, expected):
+    assert proposed_table(file_name) == expected
