@@ -167,12 +167,13 @@ def cmd_sync(args) -> int:
     from lakehouse.declarations import load_dataset
     from lakehouse.defs.raw import RAW_CSV_PREFIX
     from lakehouse.filesync import sync_folder
+    from lakehouse.profiles import build_resources
 
     s = _settings()
     for d in _datasets(s, args.dataset):
         if not load_dataset(d).csv_tables:
             continue
-        folder = s.landing_dir / d
+        folder = build_resources(s)["landing"].dataset_folder(d)
         folder.mkdir(parents=True, exist_ok=True)
         rep = sync_folder(
             folder,

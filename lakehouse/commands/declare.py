@@ -69,8 +69,8 @@ def discover(settings: Settings, name: str, *, write: bool = True) -> list[str]:
         elif source.kind == "csv_drop":
             found = _csv_tables(settings, name, source, model)
         else:
-            report.append(f"source {source.name!r} (dms_s3): read from its files when ingested")
-            continue
+            found, notes = _dms_tables(settings, decl, source)
+            report += [f"{source.name}: {n}" for n in notes]
         model, lines = merge(model, source.name, found, several_sources=several)
         report += [f"{source.name}: {line}" for line in lines]
     if write:
@@ -91,6 +91,28 @@ def _postgres_tables(settings: Settings, name: str, source):
     rules = [r.as_dms() for r in source.selection]
     with psycopg.connect(dsn) as conn:
         return [discover_table(conn, s, t, name) for s, t in select_tables(conn, rules)]
+
+
+def _dms_tables(settings: Settings, decl, source):
+    from lakehouse.declarations.dms import endpoint_settings, table_mappings
+    from lakehouse.replication.dms_discovery import discover_dms_tables
+    from lakehouse.replication.dms_settings import DmsS3Settings
+    from lakehouse.storage import open_lake
+
+    root = decl.spec.tables[0].raw_root if decl.spec.database_tables else None
+    if root is None:
+        from lakehouse.declarations.load import _raw_root
+
+        root = _raw_root(source, decl.path)
+    lake = open_lake(root, endpoint_url=settings.s3_endpoint, region=settings.region)
+    mappings = table_mappings(decl, source) or {}
+    rules = [
+        {"rule-action": r.get("rule-action", "include"), **r["object-locator"]}
+        for r in mappings.get("rules", [])
+        if r.get("rule-type") == "selection"
+    ]
+    dms = DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
+    return discover_dms_tables(lake, dms, decl.spec.name, rules or None)
 
 
 def _csv_tables(settings: Settings, name: str, source, model):

@@ -129,6 +129,12 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
                 " name — fix: put the DSN in an environment variable and write its name here"
                 " (a secret never goes in a declaration)"
             )
+    db_sources = [s.name for s in decl.sources if s.kind in ("postgres", "dms_s3")]
+    if len(db_sources) > 1:
+        problems.append(
+            f"{path}: sources: {', '.join(db_sources)} are all database sources — fix: one"
+            " postgres or dms_s3 source per dataset (declare another dataset for the other one)"
+        )
     tables, seen = [], set()
     for i, t in enumerate(decl.tables):
         where = f"{path}: tables[{i}] ({t.name})"
@@ -227,11 +233,21 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         file_glob=t.file_glob,
         csv=csv,
         partition_by=tuple(t.partition_by),
+        raw_root=_raw_root(source, Path(where.split(": ", 1)[0])),
         table_format=t.table_format,
         scd_type=t.scd_type,
         description=t.description,
         **({"owners": tuple(t.owners)} if t.owners else {}),
     )
+
+
+def _raw_root(source, decl_path: Path) -> str | None:
+    """A dms_s3 source's root: ``s3://…`` as given, a local folder relative to the declaration."""
+    if not isinstance(source, DmsS3Source):
+        return None
+    if source.path.startswith("s3://"):
+        return source.path.rstrip("/")
+    return str((decl_path.parent / source.path).resolve())
 
 
 def _table_source(t: TableDecl, sources: dict, where: str, problems: list[str]):

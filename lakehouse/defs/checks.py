@@ -146,9 +146,22 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
 def step_check_specs(table: TableSpec) -> list[dg.AssetCheckSpec]:
     """The checks the silver step of ``table`` evaluates itself (local profile)."""
     specs = [schema_spec(table)]
-    if table.source == "database":
+    if has_source_database(table):
         specs.append(reconciliation_spec(table))
     return specs
+
+
+def has_source_database(table: TableSpec) -> bool:
+    """Whether a source database can be asked about ``table``: a replicated table, or a table of
+    an existing DMS output whose source names a ``dsn_env`` (else no reconciliation, not a
+    failing one)."""
+    if table.source != "database":
+        return False
+    if table.raw_root is None:
+        return True
+    from lakehouse.declarations import declaration
+
+    return any(s.dsn_env for s in declaration(table.dataset).sources_of("dms_s3"))
 
 
 def silver_checks(dataset: DatasetSpec, profile: str) -> list[dg.AssetChecksDefinition]:

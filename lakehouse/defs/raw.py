@@ -146,7 +146,11 @@ def raw_assets(dataset: DatasetSpec, profile: str) -> list:
             *(_spec(dataset, t, {"postgres", "s3", "dms"}) for t in dataset.database_tables),
             *(_spec(dataset, t, {"s3", "datasync"}) for t in dataset.csv_tables),
         ]
-    out = sources + ([replication_asset(dataset)] if dataset.database_tables else [])
+    if dataset.reads_dms_output:  # AWS DMS writes these files: observed, not run here
+        sources += [_spec(dataset, t, {"s3", "dms"}) for t in dataset.database_tables]
+        out = sources
+    else:
+        out = sources + ([replication_asset(dataset)] if dataset.database_tables else [])
     if dataset.csv_tables:
         out.append(file_sync_asset(dataset))
     return out

@@ -62,4 +62,10 @@ class LandingResource(dg.ConfigurableResource):
     path: str
 
     def dataset_folder(self, dataset: str) -> Path:
+        """The dataset's csv_drop source's ``landing`` folder, else ``<path>/<dataset>``."""
+        from lakehouse.declarations import declaration
+
+        for source in declaration(dataset).sources_of("csv_drop"):
+            if source.landing:
+                return Path(source.landing)
         return Path(self.path) / dataset

@@ -38,6 +38,7 @@ import json
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
+from lakehouse.engine.bronze import raw_lake
 from lakehouse.registry import DatasetSpec
 
 TICK_SECONDS = 5
@@ -182,7 +183,8 @@ def raw_files_sensor(
             requests, events = _catch_up(context, dataset, the_lake, dsn)
         if source == "csv":
             _report_unclaimed(context, dataset, the_lake)
-        result = scan(the_lake, prefixes, context.cursor, accept=accept)
+        result = scan(raw_lake(the_lake, tables[0]) if tables else the_lake, prefixes,
+                      context.cursor, accept=accept)  # fmt: skip
         if not result.names:
             return dg.SensorResult(run_requests=requests, asset_events=events, cursor=result.cursor)
         busy = _bronze_waiting(context.instance)
@@ -308,7 +310,8 @@ def dataset_sensors(ds: DatasetSpec, profile: str) -> list:
     """The sensors of one dataset: its raw zones' file sensors and, locally, its landing sync."""
     out: list = []
     if ds.database_tables:
-        out.append(raw_files_sensor(ds, "database", replicate=profile == "local"))
+        replicate = profile == "local" and not ds.reads_dms_output
+        out.append(raw_files_sensor(ds, "database", replicate=replicate))
     if ds.csv_tables:
         out.append(raw_files_sensor(ds, "csv"))
         if profile == "local":

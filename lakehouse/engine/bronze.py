@@ -136,10 +136,24 @@ def _done(obj: ObjectInfo, spec: TableSpec, done: set[str]) -> bool:
     return _file_id(obj, spec) in done or f"{obj.key}#{obj.size}" in done
 
 
+def raw_lake(lake: Lake, spec: TableSpec) -> Lake:
+    """Where a table's raw files are: an existing DMS output (``spec.raw_root``, opened with the
+    lake's S3 endpoint and region) or the lake itself."""
+    if spec.raw_root is None:
+        return lake
+    from lakehouse.storage import open_lake
+
+    return open_lake(
+        spec.raw_root,
+        endpoint_url=getattr(lake, "endpoint_url", None),
+        region=getattr(lake, "region", "us-east-1"),
+    )
+
+
 def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
     """The raw objects of a table, in ingestion order (full load first, then CDC by name)."""
     objs = []
-    for obj in lake.list(spec.raw_prefix):
+    for obj in raw_lake(lake, spec).list(spec.raw_prefix):
         base = obj.key.rsplit("/", 1)[-1]
         if spec.source == "csv_drop":
             import fnmatch
@@ -291,7 +305,7 @@ def read_file(
     if kind != "csv" and settings.before_image_key:
         expected = expected + [f"BI_{k}" for k in spec.primary_key]
     try:
-        data = lake.read_bytes(obj.key)
+        data = raw_lake(lake, spec).read_bytes(obj.key)
         # with a header the file names its columns: check the shape here, so that a column
         # added at the source flows (schema evolution) while another table's file does not
         dms = dms_format.read_dms_file(

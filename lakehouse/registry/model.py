@@ -114,6 +114,9 @@ class TableSpec:
     source: Literal["database", "csv_drop"] = "database"
     file_glob: str | None = None  # csv_drop only, e.g. "customers-*.csv"
     csv: CsvOptions = field(default_factory=CsvOptions)  # csv_drop only
+    #: an existing DMS output read in place (folder or ``s3://`` prefix holding
+    #: ``<schema>/<table>/``); None: the lake's own raw zone
+    raw_root: str | None = None
     sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
@@ -147,7 +150,10 @@ class TableSpec:
 
     @property
     def raw_prefix(self) -> str:
-        """Key prefix (relative to the lake root) where this table's raw files land."""
+        """Key prefix where this table's raw files land: relative to ``raw_root`` when set,
+        else to the lake root."""
+        if self.raw_root is not None:
+            return f"{self.schema}/{self.name}/"
         if self.source == "database":
             return f"raw/database/{self.schema}/{self.name}/"
         return f"raw/csv/{self.dataset}/"
@@ -171,6 +177,11 @@ class DatasetSpec:
     @property
     def database_tables(self) -> tuple[TableSpec, ...]:
         return tuple(t for t in self.tables if t.source == "database")
+
+    @property
+    def reads_dms_output(self) -> bool:
+        """Its database tables are read from an existing DMS output (no replicator runs)."""
+        return any(t.raw_root is not None for t in self.database_tables)
 
     @property
     def csv_tables(self) -> tuple[TableSpec, ...]:

@@ -34,7 +34,9 @@ def test_init_then_discover_pins_tables_and_csv_drops_and_check_sees_drift(
     )
     landing = tmp_path / "landing"
     landing.mkdir()
-    (landing / "prices-20240101.csv").write_text("sku,amount,day\nA,1.50,2024-01-01\nB,2.25,2024-01-02\n")
+    (landing / "prices-20240101.csv").write_text(
+        "sku,amount,day\nA,1.50,2024-01-01\nB,2.25,2024-01-02\n"
+    )
     doc["attributes"]["sources"].append({"kind": "csv_drop", "landing": str(landing)})
     doc["attributes"]["tables"] = [
         {"name": "events", "description": "declared by hand", "scd_type": 1,
@@ -62,7 +64,9 @@ def test_init_then_discover_pins_tables_and_csv_drops_and_check_sees_drift(
 
     assert main(["discover", "mine", "--check"]) == 0  # pinned: no drift
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("alter table items add column stock int; alter table items alter column name type text")
+        conn.execute(
+            "alter table items add column stock int; alter table items alter column name type text"
+        )
     capsys.readouterr()
     assert main(["discover", "mine", "--check"]) == 1
     out = capsys.readouterr().out

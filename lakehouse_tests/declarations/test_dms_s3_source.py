@@ -1,0 +1,137 @@
+"""Existing AWS DMS output (real files in ``shared/fixtures/dms``, written by others) declared as
+``dms_s3`` sources with their settings as AWS prints them: discovered, then to silver."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from lakehouse.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
+
+
+def _declare(defs: Path, name: str, dms_dir: Path, settings: dict) -> Path:
+    folder = defs / name
+    folder.mkdir(parents=True)
+    (folder / "endpoint-settings.json").write_text(json.dumps({"S3Settings": settings}))
+    path = folder / "defs.yaml"
+    path.write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": name, "sources": [{
+            "kind": "dms_s3", "path": str(Path("..") / ".." / dms_dir.name),
+            "endpoint_settings": "endpoint-settings.json"}]},
+    }, sort_keys=False))  # fmt: skip
+    return path
+
+
+def _set_key(path: Path, table: str, key: list[str]) -> None:
+    doc = yaml.safe_load(path.read_text())
+    for t in doc["attributes"]["tables"]:
+        if t["name"] == table:
+            t["primary_key"] = key
+            for c in t["columns"]:
+                if c["name"] in key:
+                    c["nullable"] = False
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+@pytest.fixture
+def dms_outputs(tmp_path):
+    if not FIXTURES.is_dir():
+        pytest.fail(f"DMS fixtures missing: {FIXTURES} (shared/fixtures/dms beside the repo)")
+    hr = tmp_path / "hr_dms" / "HR" / "EMPLOYEES"  # <BucketFolder>/<schema>/<table>/, as DMS writes
+    hr.mkdir(parents=True)
+    for f in ("LOAD00000001.csv", "20190118-184518184.csv"):
+        shutil.copy(FIXTURES / "dhawalkp-datalake" / f, hr / f)
+    pq = tmp_path / "pq_dms" / "public" / "dms_test_table"
+    pq.mkdir(parents=True)
+    shutil.copy(
+        FIXTURES / "segmentio-parquet-go" / "dms_test_table_LOAD00000001.parquet",
+        pq / "LOAD00000001.parquet",
+    )
+    return tmp_path
+
+
+def test_real_dms_outputs_declared_as_dms_s3_sources_reach_silver(
+    dms_outputs, tmp_path, monkeypatch, capsys
+):
+    from lakehouse.cli import materialize
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.profiles import Settings
+
+    defs = tmp_path / "defs"
+    hr = _declare(defs, "hr", tmp_path / "hr_dms", {"AddColumnName": True, "CsvDelimiter": ","})
+    pq = _declare(defs, "pq", tmp_path / "pq_dms",
+                  {"DataFormat": "parquet", "TimestampColumnName": "DMS_TIMESTAMP"})  # fmt: skip
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    assert main(["discover", "hr"]) == 0
+    assert main(["discover", "pq"]) == 0
+    out = capsys.readouterr().out
+    assert "HR.EMPLOYEES: DMS files carry no key: set primary_key" in out
+    _set_key(hr, "EMPLOYEES", ["EMPLOYEE_ID"])
+    _set_key(pq, "dms_test_table", ["id"])
+    employees = load_dataset("hr").table("EMPLOYEES")
+    assert [(c.name, c.type) for c in employees.columns] == [
+        ("EMPLOYEE_ID", "bigint"), ("FIRST_NAME", "string"), ("LAST_NAME", "string"),
+        ("EMAIL", "string"), ("PHONE_NUMBER", "string"), ("HIRE_DATE", "timestamp"),
+        ("JOB_ID", "string"), ("SALARY", "decimal(18,2)"), ("COMMISSION_PCT", "decimal(18,2)"),
+        ("MANAGER_ID", "bigint"), ("DEPARTMENT_ID", "bigint"),
+    ]  # fmt: skip
+    assert [c.name for c in load_dataset("pq").table("dms_test_table").columns][:3] == [
+        "id",
+        "my_int",
+        "my_smallint",
+    ]
+
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "hr,pq")
+    settings = Settings.from_env()
+    result = materialize(settings=settings)
+    assert result.success
+    checks = {(e.asset_key.path[-1], e.check_name) for e in result.get_asset_check_evaluations()}
+    assert ("EMPLOYEES", "schema") in checks
+    assert ("EMPLOYEES", "reconciliation") not in checks  # no source DSN: absent, not failing
+    lake = settings.lake()
+    silver = read_silver(lake, employees).sort("EMPLOYEE_ID")
+    load = pl.read_csv(FIXTURES / "dhawalkp-datalake" / "LOAD00000001.csv", infer_schema=False)
+    cdc = pl.read_csv(FIXTURES / "dhawalkp-datalake" / "20190118-184518184.csv", infer_schema=False)
+    assert cdc["Op"].unique().to_list() == ["U"] and cdc.height == 17
+    # 1,900 loaded; the 17 updates touch one loaded key and 16 keys the load did not hold (an
+    # update of an unknown key is an upsert, as Hudi's DMS payload and AUTO CDC apply it)
+    assert silver.height == 1900 + 16
+    updated = {int(r["EMPLOYEE_ID"]): r["LAST_NAME"] for r in cdc.iter_rows(named=True)}
+    names = dict(zip(silver["EMPLOYEE_ID"], silver["LAST_NAME"], strict=True))
+    assert all(names[k] == v for k, v in updated.items())
+    untouched = load.filter(~pl.col("EMPLOYEE_ID").cast(int).is_in(list(updated)))
+    assert all(
+        names[int(r["EMPLOYEE_ID"])] == r["LAST_NAME"] for r in untouched.iter_rows(named=True)
+    )
+    king = silver.filter(pl.col("EMPLOYEE_ID") == 100).row(0, named=True)
+    assert (king["SALARY"], king["MANAGER_ID"], str(king["HIRE_DATE"])[:10]) == (
+        Decimal("24000.00"),
+        None,
+        "1987-06-17",
+    )
+
+    table = read_silver(lake, load_dataset("pq").table("dms_test_table")).sort("id")
+    import pyarrow.parquet as papq
+
+    expected = pl.from_arrow(papq.read_table(
+        FIXTURES / "segmentio-parquet-go" / "dms_test_table_LOAD00000001.parquet")).sort("id")  # fmt: skip
+    assert table.height == 10
+    for col in ("id", "my_int", "my_smallint", "my_numeric", "my_double", "my_varchar",
+                "my_text", "my_bytea", "my_uuid", "my_json", "my_bool"):  # fmt: skip
+        assert table[col].to_list() == expected[col].to_list(), col
+    assert (
+        table["my_timestamp"].dt.epoch("ms").to_list()
+        == expected["my_timestamp"].dt.epoch("ms").to_list()
+    )
