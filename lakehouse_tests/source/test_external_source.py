@@ -26,7 +26,10 @@ def test_wal_level_replica_is_refused_with_the_fix(tmp_path):
             assert conn.execute("show wal_level").fetchone()[0] == "replica"
             conn.execute("create table t (id int primary key)")
         task = ReplicationTask("x", dsn, DmsS3Settings())
-        with pytest.raises(RuntimeError, match=r"wal_level is 'replica'.*ALTER SYSTEM SET wal_level = logical.*restart"):
+        with pytest.raises(
+            RuntimeError,
+            match=r"wal_level is 'replica'.*ALTER SYSTEM SET wal_level = logical.*restart",
+        ):
             Replicator(task, LocalLake(tmp_path / "lake")).run()
     finally:
         embedded.stop(pgdata)
