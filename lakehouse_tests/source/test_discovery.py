@@ -10,9 +10,9 @@ import pytest
 
 from lakehouse.registry.model import Column, TableSpec
 from lakehouse.source.catalog import discover_table
+from lakehouse.source.check_rules import check_rules
 from lakehouse.source.discovery import (
     UnsupportedType,
-    _check_rule,
     discover_schema,
     logical_type,
 )
@@ -238,4 +238,4 @@ def test_logical_type(pg_type, typtype, category, logical):
     ],
 )
 def test_check_rules(definition, column, rules):
-    assert _check_rule(definition, column) == rules
+    assert check_rules(definition, column) == rules
