@@ -15,8 +15,9 @@ Per table, ``DiscoveredTable.spec`` is the registry's ``TableSpec``:
 - ``primary_key``: the primary key's columns in key order, or ``()`` for a table without one
   (its unique constraints and unique indexes are offered in ``candidate_keys``).
 Partitioned tables are discovered (and replicated) through their root: leaf partitions are not
-tables. A STORED generated column is kept (``generated``: column → expression); a VIRTUAL one
-(PostgreSQL 18) cannot be published by logical replication and is left out (a note says so).
+tables. A STORED generated column is kept (``generated``: column → expression; PostgreSQL 18+
+publishes it, an older server does not: a note says so); a VIRTUAL one (PostgreSQL 18) cannot be
+published by logical replication and is left out (a note says so).
 A type with no lake mapping (range, composite, geometric, extension types) is stored as its
 PostgreSQL text (``string``) with a note, or raises ``UnsupportedType`` with ``strict=True``.
 """
@@ -195,7 +196,12 @@ def discover_schema(
             "tables": [_like_pattern(r.table) for r in includes],
         },
     ).fetchall()
-    return [_table(row, dataset, strict=strict) for row in rows if selected(parsed, row[0], row[1])]
+    version = conn.info.server_version
+    return [
+        _table(row, dataset, strict=strict, version=version)
+        for row in rows
+        if selected(parsed, row[0], row[1])
+    ]
 
 
 def discover_one(conn, schema: str, name: str, dataset: str) -> DiscoveredTable:
@@ -205,11 +211,11 @@ def discover_one(conn, schema: str, name: str, dataset: str) -> DiscoveredTable:
     ).fetchall()
     for row in rows:
         if (row[0], row[1]) == (schema, name):
-            return _table(row, dataset)
+            return _table(row, dataset, version=conn.info.server_version)
     raise LookupError(f"table {schema}.{name} not found in the source database")
 
 
-def _table(row, dataset: str, *, strict: bool = False) -> DiscoveredTable:
+def _table(row, dataset: str, *, strict: bool = False, version: int = 0) -> DiscoveredTable:
     schema, name, relkind, replident, comment, cols, indexes, constraints = row
     qname = f"{schema}.{name}"
     notes: list[str] = []
@@ -236,6 +242,11 @@ def _table(row, dataset: str, *, strict: bool = False) -> DiscoveredTable:
             checks["str_length_max"] = int(m.group(1))
         if c["generated"] == "s":
             generated[c["name"]] = c["expr"]
+            if version < 180000:
+                notes.append(
+                    f"column {c['name']!r} is a generated column: PostgreSQL before 18 does not "
+                    "publish it, so changes after the full load carry no value for it"
+                )
         pg_types[c["name"]] = c["declared"]
         columns[c["name"]] = dict(
             name=c["name"],
