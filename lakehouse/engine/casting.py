@@ -16,7 +16,7 @@ import re
 
 import polars as pl
 
-from lakehouse.registry.model import Column, parse_type
+from lakehouse.registry.model import TEXT_TYPES, Column, parse_type
 from lakehouse.registry.types import polars_dtype
 
 _TS_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
@@ -55,7 +55,7 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
         return s.str.replace_all(r"[$,]", "").cast(dtype, strict=False)
     if base == "bytes":
         return s.str.strip_prefix("\\x").str.decode("hex", strict=False)
-    if base in ("string", "uuid", "json", "inet"):
+    if base in TEXT_TYPES:  # stored as PostgreSQL's text, unchanged (padding included)
         return c
     return s.cast(dtype, strict=False)
 

@@ -194,13 +194,12 @@ def _widening(old: pa.DataType, new: pa.DataType) -> bool:
         return ints.index(new) >= ints.index(old)
     if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
         return True
-    if (
-        pa.types.is_string(old)
-        and pa.types.is_large_string(new)
-        or pa.types.is_large_string(old)
-        and pa.types.is_string(new)
-    ):
-        return True
+    # the same Delta type ("string" / "binary") in another Arrow layout
+    texts = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    binaries = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
+    for kind in (texts, binaries):
+        if any(t(old) for t in kind) and any(t(new) for t in kind):
+            return True
     return False
 
 

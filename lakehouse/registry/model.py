@@ -36,7 +36,14 @@ LOGICAL_TYPES = (
     "timestamp",  # without time zone: stored UTC-aware in the lake (see DESIGN: no timestampNtz)
     "timestamptz",
     "bytes",
+    "time",  # PostgreSQL time: its text (HH:MM:SS[.ffffff]); Delta has no time type
+    "timetz",  # text as PostgreSQL prints it (12:00:00+05:30)
+    "interval",  # text as PostgreSQL prints it (IntervalStyle postgres: 1 year 2 mons 03:04:05)
+    "numeric",  # unconstrained NUMERIC: its exact text (any digits, NaN, Infinity)
 )
+
+#: logical types the lake stores as PostgreSQL's text (``registry.types``: pl.String)
+TEXT_TYPES = frozenset({"string", "uuid", "json", "inet", "time", "timetz", "interval", "numeric"})
 
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
@@ -45,7 +52,13 @@ def parse_type(type_: str) -> tuple[str, int | None, int | None]:
     """Split a logical type into (base, precision, scale); ``decimal(10,2)`` → ('decimal', 10, 2)."""
     m = _DECIMAL.match(type_)
     if m:
-        return "decimal", int(m.group(1)), int(m.group(2))
+        precision, scale = int(m.group(1)), int(m.group(2))
+        if not 1 <= precision <= 38 or scale > precision:
+            raise ValueError(
+                f"logical type {type_!r}: a decimal needs 1 <= precision <= 38 and scale <= "
+                "precision (an unconstrained or wider PostgreSQL NUMERIC is 'numeric': text)"
+            )
+        return "decimal", precision, scale
     if type_ == "money":
         return "money", 19, 2
     if type_ not in LOGICAL_TYPES:

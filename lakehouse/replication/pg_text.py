@@ -7,7 +7,13 @@ per logical type of the registry (``registry.model``):
 - ``timestamp`` / ``timestamptz`` → ``yyyy-MM-dd HH:mm:ss.ffffff`` in UTC (timestamptz converted);
 - ``money`` → a plain decimal (``$1,234.50`` → ``1234.50``), as DMS maps MONEY to NUMERIC;
 - ``bool`` → ``true`` / ``false`` (PostgreSQL's ``t`` / ``f``);
-- everything else (numbers, dates, uuid, json, inet, text, bytea hex) unchanged.
+- everything else unchanged: numbers (``NaN``, ``Infinity`` included), dates, uuid, json,
+  inet, text (``char(n)`` with its padding), bytea hex, and the types the lake keeps as
+  PostgreSQL's text (``time``, ``timetz``, ``interval``, unconstrained ``numeric``, arrays,
+  enums; see ``registry.types``).
+
+The text is PostgreSQL's in the replicator's session settings (``replicator.SESSION_OPTIONS``:
+UTC, ISO dates, ``$`` money, hex bytea), whatever the server's defaults.
 
 All functions work on whole Polars columns (no per-row Python).
 """

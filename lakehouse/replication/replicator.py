@@ -2,7 +2,9 @@
 
 Flow (as DMS and Debezium do it):
 1. Publications for the selected tables (keyed tables: all changes; tables without a primary
-   key: inserts only, as DMS captures them, with a warning).
+   key: inserts only, as DMS captures them, with a warning), publishing a partitioned table's
+   changes as its root's (``publish_via_partition_root``) and, on PostgreSQL 18+, stored
+   generated columns. Every session uses ``SESSION_OPTIONS`` (UTC, ISO dates, …).
 2. A logical slot (pgoutput) created on a replication connection with an *exported snapshot*;
    every table is copied inside that snapshot (``LOAD00000001…`` files, capped at
    ``MaxFileSize``), so the full load is exactly the state at the slot's consistent point.
@@ -50,12 +52,20 @@ from lakehouse.replication.pgoutput import (
 )
 from lakehouse.replication.state import PendingBatch, ReplicationState
 from lakehouse.replication.task import ReplicationTask, table_prefix
-from lakehouse.source import catalog
+from lakehouse.source import discovery
 from lakehouse.storage import Lake
 
 log = logging.getLogger(__name__)
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+#: the settings of every session the replicator opens, so the text of each value (COPY and
+#: pgoutput alike) is what ``pg_text`` and ``registry.types`` expect, whatever the server's
+#: defaults: ISO dates, UTC instants, ``$1,234.50`` money, hex bytea, shortest exact floats
+SESSION_OPTIONS = (
+    "-c timezone=UTC -c datestyle=ISO -c intervalstyle=postgres -c lc_monetary=C "
+    "-c bytea_output=hex -c extra_float_digits=1"
+)
 
 
 @dataclass
@@ -99,7 +109,7 @@ class Replicator:
     def _connect(self):
         import psycopg
 
-        return psycopg.connect(self.task.dsn, autocommit=True, options="-c timezone=UTC")
+        return psycopg.connect(self.task.dsn, autocommit=True, options=SESSION_OPTIONS)
 
     def _replication_connection(self):
         import psycopg2
@@ -108,15 +118,18 @@ class Replicator:
         return psycopg2.connect(
             self.task.dsn,
             connection_factory=psycopg2.extras.LogicalReplicationConnection,
-            options="-c timezone=UTC",
+            options=SESSION_OPTIONS,
         )
 
     def discover(self, conn) -> dict[str, TableSpec]:
+        """The selected tables' specs (one catalog query: ``source.discovery``); a table
+        without a primary key, and any discovery note, is warned about."""
         specs = {}
-        for schema, name in catalog.select_tables(conn, list(self.task.selection_rules)):
-            spec = catalog.discover_table(conn, schema, name, self.task.name)
-            if not spec.primary_key:
-                msg = f"{schema}.{name} has no primary key: captured insert-only (as AWS DMS does)"
+        found = discovery.discover_schema(conn, list(self.task.selection_rules), self.task.name)
+        for table in found:
+            spec = table.spec
+            for note in table.notes:
+                msg = f"{spec.qualified_name}: {note}"
                 log.warning(msg)
                 self.stats.warnings.append(msg)
             specs[spec.qualified_name] = spec
@@ -128,24 +141,41 @@ class Replicator:
         return specs
 
     def _ensure_publications(self, conn) -> None:
+        """Create or update the task's publications; a publication already as wanted is left
+        alone (no catalog change, so no WAL the slot would have to skip)."""
         keyed = [s for s in self.specs.values() if s.primary_key]
         keyless = [s for s in self.specs.values() if not s.primary_key]
+        # a partitioned table's changes as its root's (the leaves are not tables of the task);
+        # stored generated columns in the changes as in the full load (PostgreSQL 18+)
+        gencols = conn.info.server_version >= 180000
+        common = "publish_via_partition_root = true"
+        if gencols:
+            common += ", publish_generated_columns = stored"
         for pub, tables, opts in (
-            (self.task.publication, keyed, ""),
-            (self.task.insert_only_publication, keyless, " with (publish = 'insert')"),
+            (self.task.publication, keyed, common),
+            (self.task.insert_only_publication, keyless, f"publish = 'insert', {common}"),
         ):
-            exists = conn.execute(
-                "select 1 from pg_publication where pubname = %s", (pub,)
+            row = conn.execute(
+                f"""select p.pubviaroot, {"p.pubgencols = 's'" if gencols else "true"},
+                      array(select n.nspname || '.' || c.relname from pg_publication_rel r
+                            join pg_class c on c.oid = r.prrelid
+                            join pg_namespace n on n.oid = c.relnamespace
+                            where r.prpubid = p.oid order by 1)
+                    from pg_publication p where p.pubname = %s""",
+                (pub,),
             ).fetchone()
             names = ", ".join(f'"{t.schema}"."{t.name}"' for t in tables)
             if not tables:
-                if exists:
+                if row:
                     conn.execute(f'drop publication "{pub}"')
                 continue
-            if exists:
+            if row is None:
+                conn.execute(f'create publication "{pub}" for table {names} with ({opts})')
+                continue
+            if sorted(row[2]) != sorted(t.qualified_name for t in tables):
                 conn.execute(f'alter publication "{pub}" set table {names}')
-            else:
-                conn.execute(f'create publication "{pub}" for table {names}{opts}')
+            if not (row[0] and row[1]):
+                conn.execute(f'alter publication "{pub}" set ({opts})')
 
     def _publication_names(self) -> str:
         pubs = []
@@ -213,7 +243,7 @@ class Replicator:
             )
             _slot, consistent_point, snapshot_name, _plugin = rcur.fetchone()
             load_files: dict[str, list[str]] = {}
-            with psycopg.connect(self.task.dsn, options="-c timezone=UTC") as snap:
+            with psycopg.connect(self.task.dsn, options=SESSION_OPTIONS) as snap:
                 snap.execute("begin isolation level repeatable read read only")
                 snap.execute(f"set transaction snapshot '{snapshot_name}'")
                 for qname, spec in self._progress(self.specs.items(), "full load"):
@@ -331,7 +361,9 @@ class Replicator:
         spec = self.specs.get(qname)
         if spec is None or tuple(spec.column_names) != relation.columns:
             with self._connect() as conn:  # schema evolution: re-read the catalog
-                spec = catalog.discover_table(conn, relation.schema, relation.name, self.task.name)
+                spec = discovery.discover_one(
+                    conn, relation.schema, relation.name, self.task.name
+                ).spec
             self.specs[qname] = spec
         return spec
 

@@ -6,7 +6,8 @@
 table is selected when an include rule matches it and no exclude rule does.
 ``discover_table(conn, schema, name, dataset)`` returns a ``TableSpec`` whose columns carry the
 logical type of each PostgreSQL type (``logical_type``). A table without a primary key gets an
-empty ``primary_key``: the replicator captures it insert-only, as DMS does, and warns.
+empty ``primary_key``: the replicator captures it insert-only, as DMS does, and warns. A whole
+schema is discovered in one query by ``discovery.discover_schema``.
 """
 
 from __future__ import annotations
@@ -14,44 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lakehouse.registry.model import Column, TableSpec
-
-_SIMPLE = {
-    "smallint": "smallint",
-    "integer": "int",
-    "bigint": "bigint",
-    "real": "real",
-    "double precision": "double",
-    "money": "money",
-    "boolean": "bool",
-    "text": "string",
-    "uuid": "uuid",
-    "json": "json",
-    "jsonb": "json",
-    "inet": "inet",
-    "cidr": "inet",
-    "date": "date",
-    "timestamp without time zone": "timestamp",
-    "timestamp with time zone": "timestamptz",
-    "bytea": "bytes",
-}
+from lakehouse.registry.model import TableSpec
 
 
 def logical_type(pg_type: str) -> str:
-    """Map ``format_type()`` output (``numeric(10,2)``, ``character varying(50)``) to a logical type."""
-    t = pg_type.strip().lower()
-    if t in _SIMPLE:
-        return _SIMPLE[t]
-    m = re.match(r"^numeric\((\d+),(\d+)\)$", t.replace(" ", ""))
-    if m:
-        return f"decimal({m.group(1)},{m.group(2)})"
-    if t == "numeric":
-        return "decimal(38,10)"
-    if re.match(r"^timestamp(\(\d\))? with time zone$", t):
-        return "timestamptz"
-    if re.match(r"^timestamp(\(\d\))?( without time zone)?$", t):
-        return "timestamp"
-    return "string"  # varchar, char, enums, arrays, … as text
+    """The logical type of ``format_type()`` output (``numeric(10,2)``, ``character
+    varying(50)``); a type the lake has no mapping for is kept as text (``string``)."""
+    from lakehouse.source.discovery import logical_type as mapped
+
+    return mapped(pg_type) or "string"
 
 
 @dataclass(frozen=True)
@@ -101,27 +73,7 @@ def select_tables(conn, rules: list[dict]) -> list[tuple[str, str]]:
 
 
 def discover_table(conn, schema: str, name: str, dataset: str) -> TableSpec:
-    cols = conn.execute(
-        """select a.attname, format_type(a.atttypid, a.atttypmod), not a.attnotnull
-           from pg_attribute a
-           where a.attrelid = (quote_ident(%s) || '.' || quote_ident(%s))::regclass
-             and a.attnum > 0 and not a.attisdropped
-           order by a.attnum""",
-        (schema, name),
-    ).fetchall()
-    if not cols:
-        raise LookupError(f"table {schema}.{name} not found in the source database")
-    pk = conn.execute(
-        """select a.attname from pg_index i
-           join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-           where i.indrelid = (quote_ident(%s) || '.' || quote_ident(%s))::regclass and i.indisprimary
-           order by array_position(i.indkey, a.attnum)""",
-        (schema, name),
-    ).fetchall()
-    return TableSpec(
-        dataset=dataset,
-        name=name,
-        schema=schema,
-        columns=tuple(Column(n, logical_type(t), nullable=bool(nl)) for n, t, nl in cols),
-        primary_key=tuple(r[0] for r in pk),
-    )
+    """The ``TableSpec`` of one table (``discovery.discover_one``; ``LookupError`` if absent)."""
+    from lakehouse.source.discovery import discover_one
+
+    return discover_one(conn, schema, name, dataset).spec

@@ -2,7 +2,9 @@
 
 ``spark_type(logical)`` is the Spark counterpart of ``registry.types.polars_dtype`` (timestamps
 are ``TimestampType``: an instant, UTC-aware like the lake's ``Datetime("us", "UTC")``; never
-``TimestampNTZType``, which would raise Delta to timestampNtz that Athena cannot read).
+``TimestampNTZType``, which would raise Delta to timestampNtz that Athena cannot read). The
+logical types the lake keeps as PostgreSQL's text (``registry.model.TEXT_TYPES``: time, timetz,
+interval, unconstrained numeric, uuid, json, inet, string) are ``StringType``.
 
 ``cast_text(column, logical)`` parses DMS text the way ``engine.casting`` does for the string
 path (stripped; ``$`` and ``,`` dropped from money; ``t/true/1/yes/y`` booleans; ``\\x`` hex
@@ -12,7 +14,7 @@ runs in ANSI mode). The Spark engine needs it for before-image keys only: bronze
 
 from __future__ import annotations
 
-from lakehouse.registry.model import parse_type
+from lakehouse.registry.model import TEXT_TYPES, parse_type
 
 _TRUE = ["true", "t", "1", "yes", "y"]
 _FALSE = ["false", "f", "0", "no", "n"]
@@ -36,7 +38,9 @@ def spark_type(logical: str):
     }
     if base in ("decimal", "money"):
         return T.DecimalType(precision, scale)
-    return simple.get(base, T.StringType())
+    if base in TEXT_TYPES:  # string, uuid, json, inet, time, timetz, interval, numeric
+        return T.StringType()
+    return simple[base]
 
 
 def spark_schema(columns):
@@ -51,7 +55,7 @@ def cast_text(col, logical: str):
     from pyspark.sql import functions as F
 
     base, _, _ = parse_type(logical)
-    if base in ("string", "uuid", "json", "inet"):
+    if base in TEXT_TYPES:
         return col
     s = F.trim(col)
     target = spark_type(logical).simpleString()
