@@ -10,6 +10,14 @@ Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
   ``_source_file`` (lake key), ``_source_row`` (1-based record number in that file, header
   included), ``_file_kind`` (load | cdc | csv), ``_ingested_at`` (UTC).
 
+Each DMS file is read by its own layout (``table_mappings.DmsLayout``), one of the table's known
+layouts (``ingest(layouts=...)``; by default the one the settings' ``before_image_key`` /
+``change_seq_column`` stand for): the change sequence and the before-images of key columns are
+found by the layout's names and roles (any prefix), data columns a rule renamed get their source
+names back, and the other DMS-added columns (before-images of non-key columns, ``$AR_H_…``
+header values) are dropped; a computed added column is row data. A row whose key before-image
+does not cast to the key's type is quarantined (column = the before-image column).
+
 Exactly once: each run appends the rows of every file not yet ingested in ONE Delta commit whose
 commit metadata lists those files (``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
 list with the Delta version it matches, and is rebuilt from the commit history when it lags the
