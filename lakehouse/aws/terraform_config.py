@@ -349,16 +349,51 @@ def selection_rules_from_mappings(mappings: dict) -> tuple[dict, ...]:
 
 
 def task_options_from_mappings(mappings: dict) -> dict:
-    """The task-level ``DmsS3Settings`` fields the transformation rules amount to."""
+    """The task-level ``DmsS3Settings`` fields the transformation rules amount to.
+
+    Every rule is validated (``table_mappings.TableMappings.from_json``). The two fields state
+    one layout only: ``BI_<key>`` before-images (pk-only, no suffix) then one
+    ``$AR_H_CHANGE_SEQ`` column. A rule that shapes the files any other way (another prefix or
+    filter, the change sequence before the before-images, other added, renamed or removed
+    columns) is a ``ValueError`` naming it: such a task is read through
+    ``table_mappings.known_layouts`` instead, never by dropping the rule."""
+    from lakehouse.replication.table_mappings import COLUMN_ACTIONS, TableMappings
+
     out = {"before_image_key": False, "change_seq_column": ""}
-    for r in mappings["rules"]:
-        if r["rule-action"] == "add-before-image-columns":
-            d = r["before-image-def"]
-            out["before_image_key"] = (
-                d["column-prefix"] == BEFORE_IMAGE_PREFIX and d["column-filter"] == "pk-only"
-            )
-        if r["rule-action"] == "add-column" and r.get("expression") == "$AR_H_CHANGE_SEQ":
+    seq_for: set[str] = set()  # schema locators whose change-sequence rule came already
+    for r in TableMappings.from_json(mappings).rules:
+        if r["rule-type"] != "transformation" or r.get("rule-target", "column") != "column":
+            continue
+        action = r["rule-action"]
+        if action not in COLUMN_ACTIONS:
+            continue  # changes no column of a file (see table_mappings)
+        d = r.get("before-image-def") or {}
+        schema = r.get("object-locator", {}).get("schema-name", "%")
+        simple_bi = (
+            action == "add-before-image-columns"
+            and d.get("column-prefix") == BEFORE_IMAGE_PREFIX
+            and not d.get("column-suffix")
+            and d.get("column-filter", "pk-only") == "pk-only"
+            and schema not in seq_for  # before-images precede the change sequence
+        )
+        if simple_bi:
+            out["before_image_key"] = True
+        elif (
+            action == "add-column"
+            and r.get("expression") == "$AR_H_CHANGE_SEQ"
+            and out["change_seq_column"] in ("", r["value"])
+        ):
             out["change_seq_column"] = r["value"]
+            seq_for.add(schema)
+        else:
+            raise ValueError(
+                f"table mappings rule-id {r.get('rule-id')!r} (rule-name {r.get('rule-name')!r},"
+                f" {action}) shapes the files in a way DmsS3Settings.before_image_key / "
+                f"change_seq_column cannot state (they mean {BEFORE_IMAGE_PREFIX}<key> pk-only "
+                "before-images, then one $AR_H_CHANGE_SEQ column): read this task's files "
+                "with lakehouse.replication.table_mappings.known_layouts(...) passed to "
+                "bronze.ingest(layouts=...)"
+            )
     return out
 
 

@@ -10,6 +10,14 @@ Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
   ``_source_file`` (lake key), ``_source_row`` (1-based record number in that file, header
   included), ``_file_kind`` (load | cdc | csv), ``_ingested_at`` (UTC).
 
+Each DMS file is read by its own layout (``table_mappings.DmsLayout``), one of the table's known
+layouts (``ingest(layouts=...)``; by default the one the settings' ``before_image_key`` /
+``change_seq_column`` stand for): the change sequence and the before-images of key columns are
+found by the layout's names and roles (any prefix), data columns a rule renamed get their source
+names back, and the other DMS-added columns (before-images of non-key columns, ``$AR_H_…``
+header values) are dropped; a computed added column is row data. A row whose key before-image
+does not cast to the key's type is quarantined (column = the before-image column).
+
 Exactly once: each run appends the rows of every file not yet ingested in ONE Delta commit whose
 commit metadata lists those files (``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
 list with the Delta version it matches, and is rebuilt from the commit history when it lags the
@@ -57,6 +65,7 @@ from lakehouse.engine.sequencing import sequence_expr, sequence_text
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import dms_format
 from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.replication.table_mappings import DmsLayout, known_layouts
 from lakehouse.storage import Lake, ObjectInfo
 
 log = logging.getLogger(__name__)
@@ -248,17 +257,27 @@ def _load_start(obj: ObjectInfo, frame: pl.DataFrame | None) -> str:
     return sequence_text(datetime.fromtimestamp(obj.mtime, UTC), None, "load", obj.key, 0)
 
 
+def _key_before_images(layout: DmsLayout, spec: TableSpec, frame: pl.DataFrame) -> dict[str, str]:
+    """File column → key column, for the layout's before-images of key columns in ``frame``."""
+    return {
+        f: src
+        for f, src in layout.before_images.items()
+        if src in spec.primary_key and f in frame.columns
+    }
+
+
 def _lineage(
     frame: pl.DataFrame,
     spec: TableSpec,
     settings: DmsS3Settings,
+    layout: DmsLayout,
     key: str,
     kind: str,
     rows: pl.Series,
     now: datetime,
 ) -> pl.DataFrame:
-    ts_col, seq_col = settings.TimestampColumnName, settings.change_seq_column
-    bi_cols = [c for c in frame.columns if c.startswith("BI_") and c[3:] in spec.primary_key]
+    ts_col, seq_col = settings.TimestampColumnName, layout.change_seq
+    bi_cols = _key_before_images(layout, spec, frame)
     exprs = [
         pl.col(dms_format.OP_COLUMN).alias("_op"),
         (
@@ -275,7 +294,7 @@ def _lineage(
         ).alias("_change_seq"),
         (
             pl.struct(
-                [pl.col(c).cast(pl.String).alias(c[3:]) for c in bi_cols]
+                [pl.col(c).cast(pl.String).alias(k) for c, k in bi_cols.items()]
             ).struct.json_encode()
             if bi_cols
             else pl.lit(None, pl.String)
@@ -285,38 +304,59 @@ def _lineage(
         pl.lit(kind).alias("_file_kind"),
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
     ]
-    drop = [
-        c for c in (dms_format.OP_COLUMN, ts_col, seq_col, *bi_cols) if c and c in frame.columns
-    ]
+    # the DMS columns lineage replaces; a computed (``value``) added column is row data
+    meta = [a.name for a in layout.added if a.role != "value"]
+    drop = [c for c in (dms_format.OP_COLUMN, ts_col, *meta) if c and c in frame.columns]
     return frame.with_columns(exprs).drop(drop)
 
 
+def table_layouts(spec: TableSpec, settings: DmsS3Settings) -> list[DmsLayout]:
+    """The one layout a table's files have when only ``settings`` describe the task."""
+    return known_layouts(
+        spec.schema, spec.name, spec.column_names, spec.primary_key, settings=settings
+    )
+
+
 def read_file(
-    lake: Lake, spec: TableSpec, settings: DmsS3Settings, obj: ObjectInfo, now: datetime
+    lake: Lake,
+    spec: TableSpec,
+    settings: DmsS3Settings,
+    obj: ObjectInfo,
+    now: datetime,
+    layouts: list[DmsLayout] | None = None,
 ) -> tuple[pl.DataFrame | None, list[dict]]:
-    """One raw file → (bronze rows or None, quarantine rows). Never raises for bad input."""
+    """One raw file → (bronze rows or None, quarantine rows). Never raises for bad input.
+
+    ``layouts``: the table's known file layouts (``table_mappings.known_layouts``), oldest
+    first; by default the one ``settings`` stands for. Each file is read by its own."""
     if spec.source == "csv_drop":  # read with the table's CsvOptions
         from lakehouse.engine.csv_drop import read_csv_drop
 
         return read_csv_drop(lake, spec, obj, now)
     kind = "csv" if spec.source == "csv_drop" else None
     fmt_settings = CSV_DROP_SETTINGS if kind == "csv" else settings
-    expected = spec.column_names
-    if kind != "csv" and settings.before_image_key:
-        expected = expected + [f"BI_{k}" for k in spec.primary_key]
+    if kind == "csv":
+        layouts = [DmsLayout(tuple(spec.column_names), label="csv drop")]
+    elif not layouts:
+        layouts = table_layouts(spec, settings)
     try:
         data = raw_lake(lake, spec).read_bytes(obj.key)
-        # with a header the file names its columns: check the shape here, so that a column
-        # added at the source flows (schema evolution) while another table's file does not
         dms = dms_format.read_dms_file(
             data,
             obj.key,
             fmt_settings,
-            None if fmt_settings.AddColumnName else expected,
             kind="load" if kind == "csv" else None,
+            layouts=layouts,
         )
+        layout = dms.layout
+        if layout.renames:  # data columns a rule renamed: back to their source names
+            dms.frame = dms.frame.rename(
+                {f: src for f, src in layout.renames.items() if f in dms.frame.columns}
+            )
+        # with a header the file names its columns: check the shape here, so that a column
+        # added at the source flows (schema evolution) while another table's file does not
         if fmt_settings.AddColumnName:
-            _check_shape(spec, dms.frame.columns, obj.key, fmt_settings)
+            _check_shape(spec, dms.frame.columns, obj.key, fmt_settings, layout)
     except (dms_format.DmsFormatError, OSError, ValueError) as err:
         return None, [
             dict(
@@ -367,17 +407,55 @@ def read_file(
                 _raw=json.dumps({k: v for k, v in r.items() if not k.startswith("__")}),
             )
         )
+    typed, bad_before = _check_before_images(typed, spec, layout, obj.key)
+    quarantine.extend(bad_before)
     rows = typed["__row"]
     out = _lineage(
         typed.drop("__row"),
         spec,
         fmt_settings,
+        layout,
         obj.key,
         dms.kind if kind is None else "csv",
         rows,
         now,
     )
     return out, quarantine
+
+
+def _check_before_images(
+    typed: pl.DataFrame, spec: TableSpec, layout: DmsLayout, key: str
+) -> tuple[pl.DataFrame, list[dict]]:
+    """Quarantine the rows whose before-image of a key column does not cast to the key's type
+    (silver compares it with the key); the other rows are returned."""
+    bi = _key_before_images(layout, spec, typed)
+    if not bi or not typed.height:
+        return typed, []
+    probe = typed.select(pl.col(f).cast(pl.String).alias(src) for f, src in bi.items())
+    _, bad = cast_to_registry(
+        probe, [spec.column(src) for src in bi.values()], row_numbers=typed["__row"]
+    )
+    if not bad.height:
+        return typed, []
+    file_col = {src: f for f, src in bi.items()}
+    by_row = {
+        r["__row"]: r
+        for r in typed.filter(pl.col("__row").is_in(bad["__row"].implode())).iter_rows(named=True)
+    }
+    out = [
+        dict(
+            _source_file=key,
+            _source_row=r["__row"],
+            _column=file_col[r["__column"]],
+            _reason=f"before-image column {file_col[r['__column']]!r} of key column "
+            f"{r['__column']!r}: {r['__reason']}",
+            _raw=json.dumps(
+                {k: _s(v) for k, v in by_row[r["__row"]].items() if not k.startswith("__")}
+            ),
+        )
+        for r in bad.iter_rows(named=True)
+    ]
+    return typed.filter(~pl.col("__row").is_in(bad["__row"].implode())), out
 
 
 def _s(v):
@@ -391,8 +469,10 @@ def ingest(
     *,
     now: datetime | None = None,
     max_files: int | None = None,
+    layouts: list[DmsLayout] | None = None,
 ) -> BronzeResult:
-    """Append every raw file of ``spec`` not yet in bronze (see the module docstring)."""
+    """Append every raw file of ``spec`` not yet in bronze (see the module docstring).
+    ``layouts``: the table's known DMS file layouts (``read_file``)."""
     from deltalake import CommitProperties, write_deltalake
 
     started = time.perf_counter()
@@ -408,7 +488,7 @@ def ingest(
     frames, quarantine, new_loads = [], [], []
     at = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     for obj in todo:
-        frame, q = read_file(lake, spec, settings, obj, now)
+        frame, q = read_file(lake, spec, settings, obj, now, layouts)
         # a full-load file that cannot be read, or whose every row was rejected, tells nothing
         # about the baseline: it is not logged (an empty file is: it empties the table)
         if _is_load(spec, obj) and frame is not None and (frame.height or not q):
@@ -471,9 +551,16 @@ def _empty(spec: TableSpec) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Settings) -> None:
+def _check_shape(
+    spec: TableSpec,
+    found: list[str],
+    key: str,
+    settings: DmsS3Settings,
+    layout: DmsLayout | None = None,
+) -> None:
     """Reject (``DmsFormatError`` naming file, table and columns) a header that is not a shape of
-    ``spec``. Besides the DMS columns (``Op``, timestamp, change sequence, ``BI_…``) and columns
+    ``spec``. Besides the DMS columns (``Op``, timestamp, the layout's added columns: change
+    sequence, before-images…) and columns
     named like bronze's lineage (``_commit_ts``…: bronze overwrites them, so they are neither
     registry nor added columns), a header of the table:
 
@@ -488,9 +575,12 @@ def _check_shape(spec: TableSpec, found: list[str], key: str, settings: DmsS3Set
 
     An empty file (no header) is not judged.
     """
-    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName, settings.change_seq_column}
+    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName}
+    if layout is None:
+        layout = DmsLayout.from_settings(settings, spec.column_names, spec.primary_key)
+    meta |= {a.name for a in layout.added}
     meta |= set(LINEAGE_COLUMNS) - set(spec.column_names)
-    data_cols = [c for c in found if c not in meta and not c.startswith("BI_")]
+    data_cols = [c for c in found if c not in meta]
     if not data_cols:  # an empty file has no header to judge
         return
     known = [c for c in data_cols if c in spec.column_names]

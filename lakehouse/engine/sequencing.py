@@ -6,7 +6,8 @@ then file name, then row position. ``sequence_expr`` packs it into one fixed-wid
 ``_sequence`` string so a MERGE can compare it in one predicate; nulls sort first.
 
 ``explode_key_changes`` turns a primary-key update (``U`` whose ``_before_key`` differs from
-its key) into a delete of the old key plus the update of the new key, at the same sequence.
+its key) into a delete of the old key plus the update of the new key, at the same sequence; a
+before-image that does not cast to the key's type is no key change.
 ``last_per_key`` keeps the latest change per key (a MERGE source must hold one row per key).
 
 A change's *identity* (``change_id_expr``) is its position without the file: for a CDC change
@@ -110,8 +111,14 @@ def explode_key_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     old = changes.select(
         pl.col("_before_key").str.json_decode(pl.Struct({k: pl.String for k in keys})).alias("__bk")
     ).unnest("__bk")
-    old_typed, _ = cast_to_registry(old, [spec.column(k) for k in keys])
-    old_typed = old_typed.drop("__row")
+    # a before-image that does not cast (bronze quarantines those; older bronze may hold some)
+    # is no key change: keep one row per change, null where the cast failed
+    cast, _ = cast_to_registry(old, [spec.column(k) for k in keys])
+    old_typed = (
+        pl.DataFrame({"__row": pl.int_range(1, changes.height + 1, eager=True)})
+        .join(cast, on="__row", how="left", maintain_order="left")
+        .select(keys)
+    )
     moved = pl.any_horizontal(
         [old_typed[k].is_not_null() & (old_typed[k] != changes[k]) for k in keys]
     ) & (changes["_op"] == "U")

@@ -9,7 +9,11 @@ Data contract (AWS DMS user guide, "Using Amazon S3 as a target"; real files in
 - Layout: ``Op`` (``I``/``U``/``D``) first, in CDC files always (except CdcInsertsOnly without
   IncludeOpForFullLoad), in full-load files only with IncludeOpForFullLoad; then the
   TimestampColumnName column when set (``yyyy-MM-dd HH:mm:ss.ffffff``); then the table's columns in
-  source order; then before-image ``BI_<key>`` and change-sequence columns when configured.
+  source order; then the columns the task's transformation rules add, in rule order (a
+  ``table_mappings.DmsLayout``; by default ``BI_<key>`` before-images, then the change
+  sequence, as the settings' task-level options say). A table may have several known layouts
+  over time: a file with a header (or Parquet) names its columns, one without is read by the
+  known layout its field count matches.
 - CSV: header only with AddColumnName; CsvDelimiter between fields; every row ends with
   CsvRowDelimiter; RFC 4180 quoting (fields holding the delimiter, a quote, CR or LF are quoted,
   quotes doubled, CR/LF allowed inside quotes); NULL is CsvNullValue *unquoted* (empty by default);
@@ -48,6 +52,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.replication.table_mappings import DmsLayout, op_in_file
 
 OP_COLUMN = "Op"
 OPS = ("I", "U", "D")
@@ -104,6 +109,8 @@ class DmsFile:
     rejected: list[RejectedRow] = field(default_factory=list)
     #: 1-based record number in the file (header included) of each row of ``frame``
     row_numbers: pl.Series | None = None
+    #: the layout the file was read by (when ``read_dms_file`` was given layouts)
+    layout: DmsLayout | None = None
 
 
 # ---------------------------------------------------------------------------------- file naming
@@ -155,13 +162,63 @@ def date_partition_folder(ts: datetime, settings: DmsS3Settings) -> str:
     )
 
 
-def _op_in_file(settings: DmsS3Settings, kind: str) -> bool:
-    if kind == "load":
-        return settings.IncludeOpForFullLoad
-    return settings.IncludeOpForFullLoad or not settings.CdcInsertsOnly
+_op_in_file = op_in_file
 
 
 # --------------------------------------------------------------------------------------- writer
+
+
+_OPERATION_NAMES = {"I": "INSERT", "U": "UPDATE", "D": "DELETE"}
+
+
+def layout_rows(
+    frame: pl.DataFrame,
+    layout: DmsLayout,
+    settings: DmsS3Settings,
+    *,
+    op,
+    ts=None,
+    change_seq=None,
+    before: dict[str, pl.Series] | None = None,
+) -> pl.DataFrame:
+    """Rows of ``frame`` (the data columns under their source names) laid out as ``layout``
+    says: ``Op`` (always; ``encode_dms_file`` drops it where the file has none), the timestamp
+    column when set, the data columns under their file names, then the added columns in rule
+    order. ``op``/``ts``/``change_seq``: a value for every row (str) or one per row (list,
+    Series); a change sequence defaults to zeros. ``before``: source column → before-image values
+    (default: the row's own value). Added ``$AR_H_OPERATION`` columns hold INSERT/UPDATE/DELETE,
+    ``$AR_H_TIMESTAMP`` the timestamp; other header and computed columns are null."""
+    n = frame.height
+
+    def col(name: str, v, dtype=pl.String) -> pl.Series:
+        if v is None or isinstance(v, str):
+            return pl.Series(name, [v] * n, dtype=dtype)
+        return pl.Series(name, v, dtype=dtype).alias(name)
+
+    ops = col(OP_COLUMN, op)
+    out = [ops]
+    ts_values = col(settings.TimestampColumnName or "__ts", ts)
+    if settings.TimestampColumnName:
+        out.append(ts_values)
+    for file_name, source in zip(layout.columns, layout.sources, strict=True):
+        out.append(frame.get_column(source).alias(file_name))
+    for a in layout.added:
+        if a.role == "before_image":
+            values = (before or {}).get(a.source)
+            out.append(
+                frame.get_column(a.source).cast(pl.String).alias(a.name)
+                if values is None
+                else values.cast(pl.String).alias(a.name)
+            )
+        elif a.role == "change_seq":
+            out.append(col(a.name, "0" * 35 if change_seq is None else change_seq))
+        elif a.role == "operation":
+            out.append(ops.replace_strict(_OPERATION_NAMES, default=None).alias(a.name))
+        elif a.source == "$AR_H_TIMESTAMP":
+            out.append(ts_values.alias(a.name))
+        else:
+            out.append(pl.Series(a.name, [None] * n, dtype=pl.String))
+    return pl.DataFrame(out)
 
 
 def encode_dms_file(frame: pl.DataFrame, settings: DmsS3Settings, *, full_load: bool) -> bytes:
@@ -240,9 +297,19 @@ def read_dms_file(
     columns: list[str] | None = None,
     *,
     kind: str | None = None,
+    layouts: list[DmsLayout] | tuple[DmsLayout, ...] | None = None,
 ) -> DmsFile:
     """Parse one DMS file. ``columns`` are the table's data columns in source order (needed for
-    a CSV file without header; with a header they are only checked against it)."""
+    a CSV file without header; with a header they are only checked against it).
+
+    ``layouts``: the table's known layouts (``table_mappings.known_layouts``), instead of
+    ``columns``. A file with column names (a header, Parquet) is read by them and its layout
+    built from them (a name is a before-image, change-sequence… column when a known layout says
+    so); a CSV file without header by the known layout whose field count its records have
+    (``DmsFormatError`` when none has it, or when layouts of different meaning share it).
+    ``DmsFile.layout`` is the layout used."""
+    if layouts is not None and not layouts:
+        raise DmsFormatError("no known layout given for the table", key=key)
     if kind is None:
         kind = parse_file_name(key)[0]
     if kind not in ("load", "cdc"):
@@ -256,6 +323,12 @@ def read_dms_file(
         except (EOFError, OSError, zlib.error) as e:
             raise DmsFormatError(f"truncated or corrupt gzip data ({e})", key=key) from e
     if not data:
+        if layouts:
+            names = layouts[-1].names(settings, kind)
+            empty = pl.DataFrame(
+                schema={n: pl.String for n in ([OP_COLUMN] * (OP_COLUMN not in names) + names)}
+            )
+            return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64), layouts[-1])
         empty = _empty_frame(settings, kind, columns)
         return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64))
     base = key.rsplit("/", 1)[-1].lower()
@@ -266,11 +339,20 @@ def read_dms_file(
         if base.endswith((".csv", ".csv.gz"))
         else settings.DataFormat
     )
+    layout = None
     if fmt == "parquet":
         frame, rejected, header_rows = _read_parquet(data, key), [], 0
+    elif layouts and not settings.AddColumnName:
+        layout = _layout_by_count(data, key, settings, kind, list(layouts))
+        names = layout.names(settings, kind)
+        frame, rejected, header_rows = _read_csv(data, key, settings, None, kind, names=names)
     else:
         frame, rejected, header_rows = _read_csv(data, key, settings, columns, kind)
-    _check_columns(frame.columns, columns, settings, key)
+    if layouts:
+        if layout is None:
+            layout = _layout_of_names(frame.columns, list(layouts), settings, key)
+    else:
+        _check_columns(frame.columns, columns, settings, key)
 
     if OP_COLUMN not in frame.columns:
         if kind == "cdc" and _op_in_file(settings, kind):
@@ -293,7 +375,89 @@ def read_dms_file(
             rejected.append(RejectedRow(key, row, OP_COLUMN, reason, raw))
         frame, rows = frame.filter(~bad), rows.filter(~bad)
         rejected.sort(key=lambda r: r.row)
-    return DmsFile(key, kind, frame, rejected, rows.alias("row"))
+    return DmsFile(key, kind, frame, rejected, rows.alias("row"), layout)
+
+
+def _layout_of_names(
+    found: list[str], layouts: list[DmsLayout], s: DmsS3Settings, key: str
+) -> DmsLayout:
+    """The layout of a file that names its columns: a column is an added (before-image, change
+    sequence…) column when a known layout has it so; the others are data columns."""
+    dupes = sorted({c for c in found if found.count(c) > 1})
+    if dupes:
+        raise DmsFormatError(f"duplicate column name(s) {dupes}", key=key)
+    roles = {}
+    renamed: dict[str, str] = {}
+    for lay in layouts:
+        renamed.update(lay.renames)
+        for a in lay.added:
+            prev = roles.setdefault(a.name, a)
+            if (prev.role, prev.source) != (a.role, a.source):
+                raise DmsFormatError(
+                    f"column {a.name!r} is {prev.role} {prev.source!r} in one known layout and "
+                    f"{a.role} {a.source!r} in another: the file's header cannot say which",
+                    key=key,
+                    column=a.name,
+                )
+    lead = {OP_COLUMN, s.TimestampColumnName}
+    data = [c for c in found if c not in lead and c not in roles]
+    return DmsLayout(
+        tuple(data),
+        tuple(roles[c] for c in found if c in roles),
+        tuple(renamed.get(c, c) for c in data),
+        label="the file's own column names",
+    )
+
+
+def _field_counts(data: bytes, s: DmsS3Settings, limit: int = 200) -> list[int]:
+    """Field counts of the first ``limit`` records of a CSV file (a cut last record left out)."""
+    head = data[: 1 << 20]
+    text = head.decode("utf-8", errors="replace")
+    quoting = csv.QUOTE_MINIMAL if s.Rfc4180 else csv.QUOTE_NONE
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=s.CsvDelimiter, quoting=quoting)
+    counts = []
+    try:
+        for rec in reader:
+            counts.append(len(rec))
+            if len(counts) > limit:
+                break
+    except csv.Error:
+        pass
+    if len(head) < len(data) and counts:
+        counts.pop()
+    return counts[:limit]
+
+
+def _layout_by_count(
+    data: bytes, key: str, s: DmsS3Settings, kind: str, layouts: list[DmsLayout]
+) -> DmsLayout:
+    """The known layout of a CSV file without header: the one whose field count most of its
+    first records have."""
+    counts = _field_counts(data, s)
+    if not counts:
+        return layouts[-1]
+    by_n: dict[int, list[DmsLayout]] = {}
+    for lay in layouts:
+        by_n.setdefault(len(lay.names(s, kind)), []).append(lay)
+    fits = {n: counts.count(n) for n in by_n}
+    best = max(fits, key=lambda n: (fits[n], n))
+    known = "; ".join(f"{len(lay.names(s, kind))} fields: {lay.describe()}" for lay in layouts)
+    if not fits[best]:
+        raise DmsFormatError(
+            f"its records have {sorted(set(counts))} fields, which matches no known layout of "
+            f"the table for a {kind} file ({known}); add the table mapping that wrote it to the "
+            "table's layouts",
+            key=key,
+        )
+    cands = by_n[best]
+    if len({lay.meaning for lay in cands}) > 1:
+        raise DmsFormatError(
+            f"its records have {best} fields, which several known layouts of different meaning "
+            f"have ({'; '.join(lay.describe() for lay in cands)}): the file cannot be read "
+            "without a header (AddColumnName) or fewer candidate layouts",
+            key=key,
+        )
+    return cands[-1]
 
 
 def _expected_names(s: DmsS3Settings, kind: str, columns: list[str]) -> list[str]:
@@ -355,7 +519,14 @@ def _first_record(data: bytes, s: DmsS3Settings) -> list[str]:
     )
 
 
-def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None, kind: str):
+def _read_csv(
+    data: bytes,
+    key: str,
+    s: DmsS3Settings,
+    columns: list[str] | None,
+    kind: str,
+    names: list[str] | None = None,
+):
     if s.CsvRowDelimiter not in ("\n", "\r\n", "\r"):
         raise DmsFormatError(
             f"CsvRowDelimiter {s.CsvRowDelimiter!r} is not supported by the reader", key=key
@@ -363,7 +534,9 @@ def _read_csv(data: bytes, key: str, s: DmsS3Settings, columns: list[str] | None
     if data.startswith(_BOM):  # DMS writes no BOM: a leading one is data, which arrow would strip
         data = _BOM + data
     header_rows = 1 if s.AddColumnName else 0
-    if header_rows:
+    if names is not None:
+        pass
+    elif header_rows:
         names = _first_record(data, s)
         if not names or names == [""]:
             raise DmsFormatError("empty header row", key=key, row=1)

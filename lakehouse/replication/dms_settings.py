@@ -8,7 +8,10 @@ DMS accepts (``aws dms create-endpoint --s3-settings``); ``from_endpoint_setting
 
 Beyond S3Settings, two task-level options of DMS are modelled here because they change the file
 layout: ``before_image_key`` (table-mapping ``add-before-image-columns`` for the key columns,
-prefix ``BI_``) and ``change_seq_column`` (a transformation rule adding ``$AR_H_CHANGE_SEQ``).
+prefix ``BI_``) and ``change_seq_column`` (a transformation rule adding ``$AR_H_CHANGE_SEQ``),
+in that order after the data columns. Any other layout (another prefix, other rule order, added
+or renamed columns, rules added while the task runs) is described by the task's table mappings:
+``table_mappings.known_layouts``.
 """
 
 from __future__ import annotations

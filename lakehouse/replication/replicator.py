@@ -19,9 +19,12 @@ batch at the same LSN, so the same files are rewritten byte for byte.
 
 Row contract of the files: ``Op`` (I/U/D), the timestamp column (commit time, equal for every
 row of one transaction; snapshot time for the full load) if ``TimestampColumnName`` is set, the
-table's columns in table order, ``BI_<key>`` before-image key columns if ``before_image_key``,
-and the change-sequence column (35 digits: commit LSN, then position in the transaction,
-sortable as text) if ``change_seq_column`` is set. Deletes carry only the key columns.
+table's columns in table order, then the columns the table's layout adds, in rule order
+(``layout_for``: the task's ``table_mappings`` when given, else ``BI_<key>`` before-images if
+``before_image_key`` and the change-sequence column if ``change_seq_column``). The change
+sequence has 35 digits: commit LSN, then position in the transaction, sortable as text; a
+before-image holds the old value (the new one when the row's key did not change). Deletes carry
+only the key columns.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from lakehouse.replication.pgoutput import (
     lsn_to_int,
 )
 from lakehouse.replication.state import PendingBatch, ReplicationState
+from lakehouse.replication.table_mappings import DmsLayout
 from lakehouse.replication.task import ReplicationTask, table_prefix
 from lakehouse.source import discovery
 from lakehouse.storage import Lake
@@ -104,6 +108,14 @@ class Replicator:
         self.progress = progress
         self.specs: dict[str, TableSpec] = {}
         self.stats = ReplicationStats()
+
+    def layout_for(self, spec: TableSpec) -> DmsLayout:
+        """The layout the files of ``spec`` (its current columns) are written in."""
+        if self.task.table_mappings is not None:
+            return self.task.table_mappings.layout(
+                spec.schema, spec.name, spec.column_names, spec.primary_key
+            )
+        return DmsLayout.from_settings(self.settings, spec.column_names, spec.primary_key)
 
     # ------------------------------------------------------------------ setup + full load
     def _connect(self):
@@ -282,7 +294,7 @@ class Replicator:
         else:
             frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
         frame = self._dms_frame(
-            frame, spec, op=pl.lit("I"), ts=load_ts.strftime("%Y-%m-%d %H:%M:%S.%f"), full_load=True
+            frame, spec, op="I", ts=load_ts.strftime("%Y-%m-%d %H:%M:%S.%f"), full_load=True
         )
         self.stats.full_load_rows[spec.qualified_name] += frame.height
         max_bytes = self.settings.MaxFileSize * 1024
@@ -304,39 +316,25 @@ class Replicator:
         """Lay out a frame of PostgreSQL text values as the DMS file rows (see module docstring)."""
         s = self.settings
         frame = pg_text_to_dms_text(frame, spec.columns)
-        lead = [
-            op.alias(dms_format.OP_COLUMN)
-            if isinstance(op, pl.Expr)
-            else pl.Series(dms_format.OP_COLUMN, op)
-        ]
-        if s.TimestampColumnName:
-            lead.append(
-                pl.lit(ts).alias(s.TimestampColumnName)
-                if isinstance(ts, str)
-                else pl.Series(s.TimestampColumnName, ts)
-            )
-        tail = []
-        if s.before_image_key and spec.primary_key:
-            for k in spec.primary_key:
-                tail.append(pl.col(k).alias(f"BI_{k}") if bi is None else bi[k])
-        if s.change_seq_column:
-            tail.append(
-                pl.lit(change_seq(0, 0)).alias(s.change_seq_column)
-                if seq is None
-                else pl.Series(s.change_seq_column, seq)
-            )
-        out = frame.select(*lead, pl.all(), *tail) if lead or tail else frame
         if s.DataFormat == "parquet":
             from lakehouse.engine.casting import cast_to_registry
 
-            typed, rejects = cast_to_registry(out, list(spec.columns))
+            typed, rejects = cast_to_registry(frame, list(spec.columns))
             if rejects.height:
                 raise ValueError(
                     f"{spec.qualified_name}: source values the lake types cannot hold: "
                     f"{rejects['__reason'].to_list()[:3]}"
                 )
-            out = typed.drop("__row")
-        return out
+            frame = typed.drop("__row").select(frame.columns)
+        return dms_format.layout_rows(
+            frame,
+            self.layout_for(spec),
+            s,
+            op=op,
+            ts=ts,
+            change_seq=change_seq(0, 0) if seq is None else seq,
+            before=bi,
+        )
 
     # ------------------------------------------------------------------ change data capture
     def run(
@@ -573,18 +571,17 @@ class _Stream:
             frame = pl.DataFrame(
                 {c: pl.Series(c, v, dtype=pl.String) for c, v in zip(cols, columns, strict=True)}
             )
-            bi = None
-            if self.rep.settings.before_image_key and spec.primary_key:
-                bi = {}
-                for k, i in zip(spec.primary_key, key_idx, strict=False):
-                    vals = [
-                        (old[i] if old is not None and old[i] is not None else values[i])
-                        for _rel, _op, _ts, _seq, values, old in chunk
-                    ]
-                    bi[k] = pl.Series(f"BI_{k}", vals, dtype=pl.String)
             part_spec = (
                 spec if tuple(spec.column_names) == rel.columns else _spec_for_columns(spec, cols)
             )
+            bi = {}
+            for src in self.rep.layout_for(part_spec).before_images.values():
+                i = cols.index(src)
+                vals = [
+                    (old[i] if old is not None and old[i] is not None else values[i])
+                    for _rel, _op, _ts, _seq, values, old in chunk
+                ]
+                bi[src] = pl.Series(src, vals, dtype=pl.String)
             parts.append(
                 self.rep._dms_frame(
                     frame,

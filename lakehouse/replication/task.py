@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.replication.table_mappings import TableMappings
 
 RAW_DATABASE_PREFIX = "raw/database"
 
@@ -27,6 +28,9 @@ class ReplicationTask:
     registry: dict[str, TableSpec] = field(
         default_factory=dict, compare=False
     )  # "schema.table" → spec
+    #: the task's table mappings when they shape the files beyond ``settings.before_image_key``
+    #: and ``change_seq_column`` (then the files follow the mappings' layout)
+    table_mappings: TableMappings | None = field(default=None, compare=False)
 
     @property
     def slot(self) -> str:

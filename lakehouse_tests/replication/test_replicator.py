@@ -279,3 +279,79 @@ def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
     (update,) = cdc.filter(pl.col("Op") == "U").iter_rows(named=True)
     assert update["name"] == "racing"
     assert update["ts_dms"] > load["ts_dms"][0], (update["ts_dms"], load["ts_dms"][0])
+
+
+def test_rules_added_to_a_running_task_change_the_layout_and_every_file_reaches_silver(
+    fresh_db, tmp_path
+):
+    """Mid-stream the task gains an add-column ($AR_H_CHANGE_SEQ) and a before-image rule
+    (prefix ``before_``): the later files are data, change sequence, before-image, with no
+    header; bronze reads each file by its own layout and silver equals the source."""
+    from lakehouse.engine import bronze, silver
+    from lakehouse.registry import Column, TableSpec
+    from lakehouse.replication.table_mappings import TableMappings, known_layouts
+    from lakehouse_tests.engine.test_dms_layouts import FIRST, LATER
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table things (id int primary key, name text, qty int)")
+        conn.execute("insert into things values (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)")
+    lake = LocalLake(tmp_path / "lake")
+    settings = DmsS3Settings(TimestampColumnName="ts", CdcMaxBatchInterval=0)
+    rules = ({"rule-action": "include", "schema-name": "public", "table-name": "things"},)
+
+    def task(mappings):
+        return ReplicationTask(
+            "t", fresh_db, settings, rules, table_mappings=TableMappings.from_json(mappings)
+        )
+
+    Replicator(task(FIRST), lake).run()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("update things set name = 'a1', qty = 10 where id = 1")
+        conn.execute("insert into things values (4, 'd', 4)")
+    Replicator(task(FIRST), lake).run()
+    earlier = _keys(lake)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        with conn.transaction():  # one commit timestamp: the change sequence orders them
+            conn.execute("update things set name = 'b1' where id = 2")
+            conn.execute("update things set name = 'b2', qty = 20 where id = 2")
+        conn.execute("update things set id = 5, name = 'c5' where id = 3")  # key update
+        conn.execute("delete from things where id = 4")
+    Replicator(task(LATER), lake).run()
+
+    def lines(keys):
+        return [line for k in keys for line in lake.read_bytes(k).decode().splitlines()]
+
+    later = sorted(set(_keys(lake)) - set(earlier))
+    assert [line.count(",") + 1 for line in lines(earlier[:-1])] == [5, 5]  # Op,ts,data
+    rows = [line.split(",") for line in lines(later)]
+    assert [len(r) for r in rows] == [7, 7, 7, 7]  # Op,ts,data,_seq,before_id
+    assert [(r[0], r[2], r[6]) for r in rows] == [
+        ("U", "2", "2"),
+        ("U", "2", "2"),
+        ("U", "5", "3"),  # the before-image reveals the old key
+        ("D", "4", "4"),
+    ]
+    assert rows[0][1] == rows[1][1] and rows[0][5] < rows[1][5]  # same commit, ordered by seq
+
+    spec = TableSpec(
+        dataset="t",
+        name="things",
+        columns=(
+            Column("id", "int", nullable=False),
+            Column("name", "string"),
+            Column("qty", "int"),
+        ),
+        primary_key=("id",),
+    )
+    layouts = known_layouts(
+        "public", "things", spec.column_names, spec.primary_key, mappings=[FIRST, LATER]
+    )
+    result = bronze.ingest(lake, spec, settings, layouts=layouts)
+    assert (result.quarantined, result.errors, result.rows) == (0, [], 3 + 2 + 4)
+    silver.apply_changes(lake, spec)
+    got = sorted(silver.read_silver(lake, spec).select("id", "name", "qty").rows())
+    assert got == [(1, "a1", 10), (2, "b2", 20), (5, "c5", 3)]
+
+
+def _keys(lake):
+    return sorted(o.key for o in lake.list("raw/database/public/things/"))
