@@ -9,8 +9,8 @@ from lakehouse.declarations.load import Declaration, DeclarationError
 from lakehouse.declarations.model import DmsS3Source
 
 
-def _json(decl: Declaration, source: DmsS3Source, field: str):
-    value = getattr(source, field)
+def _json(decl: Declaration, source: DmsS3Source, field: str, value=None):
+    value = getattr(source, field) if value is None else value
     if not isinstance(value, str):
         return value
     path = (decl.path.parent / value).resolve()
@@ -30,9 +30,41 @@ def endpoint_settings(decl: Declaration, source: DmsS3Source) -> dict:
     return data.get("S3Settings", data)
 
 
-def table_mappings(decl: Declaration, source: DmsS3Source) -> dict | None:
-    """The task's table mappings (``{"rules": [...]}``), or None."""
-    data = _json(decl, source, "table_mappings")
+def _mappings(data):
     if isinstance(data, dict) and "TableMappings" in data:  # describe-replication-tasks output
         data = json.loads(data["TableMappings"])
     return data
+
+
+def mapping_revisions(decl: Declaration, source: DmsS3Source) -> list[dict]:
+    """The task's table mappings, oldest first (one unless rules were added while it ran)."""
+    value = source.table_mappings
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [_mappings(_json(decl, source, "table_mappings", v)) for v in values]
+
+
+def table_mappings(decl: Declaration, source: DmsS3Source) -> dict | None:
+    """The task's current table mappings (``{"rules": [...]}``), or None."""
+    revisions = mapping_revisions(decl, source)
+    return revisions[-1] if revisions else None
+
+
+def table_layouts(spec, settings):
+    """The known file layouts of a table read from a dms_s3 source (its mapping revisions), or
+    None: the one layout its settings stand for."""
+    if spec.raw_root is None:
+        return None
+    from lakehouse.declarations import declaration
+    from lakehouse.replication.table_mappings import known_layouts
+
+    decl = declaration(spec.dataset)
+    revisions = [m for s in decl.sources_of("dms_s3") for m in mapping_revisions(decl, s)]
+    if not revisions:
+        return None
+    try:
+        return known_layouts(spec.schema, spec.name, spec.column_names, spec.primary_key,
+                             settings=settings, mappings=revisions)  # fmt: skip
+    except ValueError as err:
+        raise DeclarationError([f"{decl.path}: sources (dms_s3).table_mappings: {err}"]) from err

@@ -107,7 +107,33 @@ def read_declaration(path: Path) -> Declaration | None:
         decl = DatasetDecl.model_validate(attributes)
     except ValidationError as err:
         raise DeclarationError(_pydantic_problems(path, attributes, err)) from None
-    return Declaration(path, decl, to_spec(decl, path))
+    loaded = Declaration(path, decl, to_spec(decl, path))
+    _check_dms_json(loaded)
+    return loaded
+
+
+def _check_dms_json(decl: Declaration) -> None:
+    """A dms_s3 source's endpoint settings and table mappings read and validate at load."""
+    from lakehouse.declarations.dms import endpoint_settings, mapping_revisions
+    from lakehouse.replication.dms_settings import DmsS3Settings
+    from lakehouse.replication.table_mappings import TableMappings
+
+    problems = []
+    for i, source in enumerate(decl.decl.sources):
+        if not isinstance(source, DmsS3Source):
+            continue
+        where = f"{decl.path}: sources[{i}] ({source.name})"
+        try:
+            DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
+        except (TypeError, ValueError) as err:
+            problems.append(f"{where}.endpoint_settings: {err} — fix: the S3Settings AWS prints")
+        for j, mappings in enumerate(mapping_revisions(decl, source)):
+            try:
+                TableMappings.from_json(mappings)
+            except (TypeError, ValueError, KeyError) as err:
+                problems.append(f"{where}.table_mappings[{j}]: {err}".replace("\n", " "))
+    if problems:
+        raise DeclarationError(problems)
 
 
 # --------------------------------------------------------------------------------- to the registry

@@ -99,15 +99,16 @@ class DmsS3Source(_Model):
 
     ``path`` is the folder or ``s3://bucket/prefix`` holding ``<schema>/<table>/`` (the endpoint's
     BucketFolder included); ``endpoint_settings`` and ``table_mappings`` are the JSON AWS prints
-    (inline, or a file path relative to the declaration). ``dsn_env`` optionally names a source
-    DSN for reconciliation checks.
+    (inline, or a file path relative to the declaration); ``table_mappings`` may be a list, the
+    task's mappings then each later revision (rules added while it ran: each file is read by its
+    own layout). ``dsn_env`` optionally names a source DSN for reconciliation checks.
     """
 
     kind: Literal["dms_s3"]
     name: str = "dms_s3"
     path: str
     endpoint_settings: dict[str, Any] | str = Field(default_factory=dict)
-    table_mappings: dict[str, Any] | str | None = None
+    table_mappings: dict[str, Any] | str | list[dict[str, Any] | str] | None = None
     dsn_env: str | None = None
 
 

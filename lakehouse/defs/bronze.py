@@ -22,10 +22,12 @@ def bronze_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         metadata={"primary_key": ", ".join(table.primary_key), "table_format": "delta"},
     )
     def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        from lakehouse.declarations.dms import table_layouts
         from lakehouse.engine.bronze import ingest
         from lakehouse.replication.dms_settings import settings_for
 
-        res = ingest(lake.lake(), table, settings_for(dataset.name))
+        settings = settings_for(dataset.name)
+        res = ingest(lake.lake(), table, settings, layouts=table_layouts(table, settings))
         context.log.info(
             f"bronze/{table.name}: {len(res.files)} new files, {res.rows} rows {res.rows_by_op}, "
             f"{res.quarantined} quarantined"

@@ -135,3 +135,88 @@ def test_real_dms_outputs_declared_as_dms_s3_sources_reach_silver(
         table["my_timestamp"].dt.epoch("ms").to_list()
         == expected["my_timestamp"].dt.epoch("ms").to_list()
     )
+
+
+def test_a_dms_task_gaining_rules_mid_stream_declared_with_its_mapping_revisions(
+    tmp_path, monkeypatch
+):
+    """Files written by the project's writer in real DMS's column order; the task gains an
+    add-column ($AR_H_CHANGE_SEQ) and a before-image rule (prefix ``before_``) mid-stream: the
+    dataset declares both mapping revisions and everything reaches silver, nothing quarantined."""
+    from lakehouse.cli import materialize
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.quarantine import quarantine_key
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.profiles import Settings
+    from lakehouse.storage import LocalLake
+    from lakehouse_tests.engine import test_dms_layouts as scenario
+
+    out = LocalLake(tmp_path / "dms_out")
+    settings = scenario.DmsS3Settings(TimestampColumnName="ts")  # no header: counts decide
+    before, after = scenario._layouts()
+    scenario._write(out, "LOAD00000001.csv", before, settings, [
+        ("I", 0, "1", "a", "1", None, None), ("I", 0, "2", "b", "2", None, None),
+        ("I", 0, "3", "c", "3", None, None),
+    ])  # fmt: skip
+    scenario._write(out, "20240101-000001000.csv", before, settings, [
+        ("U", 1, "1", "a1", "10", None, None), ("I", 1, "4", "d", "4", None, None),
+    ])  # fmt: skip
+    scenario._write(out, "20240101-000002000.csv", after, settings, [
+        ("U", 2, "2", "b-late", "20", 2, "2"), ("U", 2, "2", "b-early", "21", 1, "2"),
+        ("U", 3, "5", "c2", "30", 3, "3"), ("D", 3, "4", None, None, 4, "4"),
+    ])  # fmt: skip
+    defs = tmp_path / "defs" / "things"
+    defs.mkdir(parents=True)
+    (defs / "task-v1.json").write_text(json.dumps(scenario.FIRST))
+    (defs / "task-v2.json").write_text(json.dumps(scenario.LATER))
+    (defs / "defs.yaml").write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "t", "sources": [{
+            "kind": "dms_s3", "path": str(tmp_path / "dms_out" / "raw" / "database"),
+            "endpoint_settings": {"TimestampColumnName": "ts"},
+            "table_mappings": ["task-v1.json", "task-v2.json"]}],
+            "tables": [{"name": "things", "primary_key": ["id"], "columns": [
+                {"name": "id", "type": "int", "nullable": False},
+                {"name": "name", "type": "string"}, {"name": "qty", "type": "int"}]}]},
+    }))  # fmt: skip
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "t",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+                 "DAGSTER_HOME": str(tmp_path / "dagster")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    settings = Settings.from_env()
+    assert materialize(settings=settings).success
+    spec = load_dataset("t", settings).table("things")
+    lake = settings.lake()
+    assert open_table(lake, quarantine_key(spec)) is None
+    state = {r["id"]: (r["name"], r["qty"]) for r in read_silver(lake, spec).iter_rows(named=True)}
+    assert state == {1: ("a1", 10), 2: ("b-late", 20), 5: ("c2", 30)}
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        ({"rule-action": "add-before-image-columns",
+          "before-image-def": {"column-prefix": "", "column-filter": "pk-only"}},
+         "table_mappings[0]: table mappings rule-id '9' (rule-name 'r'): before-image-def has no column-prefix"),
+        ({"rule-action": "explode"},
+         "table_mappings[0]: table mappings rule-id '9' (rule-name 'r'): rule-action 'explode' is not supported"),
+    ],
+    ids=["before-image without prefix", "unknown rule action"],
+)  # fmt: skip
+def test_a_bad_table_mapping_is_a_declaration_error_at_load(tmp_path, rule, expected):
+    from lakehouse.declarations import DeclarationError
+    from lakehouse.declarations.load import read_declaration
+
+    path = tmp_path / "x" / "defs.yaml"
+    path.parent.mkdir()
+    rule = {"rule-type": "transformation", "rule-id": "9", "rule-name": "r", "rule-target": "column",
+            "object-locator": {"schema-name": "%", "table-name": "%"}, **rule}  # fmt: skip
+    path.write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "x", "sources": [{"kind": "dms_s3", "path": "out",
+                                                 "table_mappings": {"rules": [rule]}}]},
+    }))  # fmt: skip
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    assert str(err.value).startswith(f"{path}: sources[0] (dms_s3).{expected}"), str(err.value)
