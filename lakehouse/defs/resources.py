@@ -46,8 +46,10 @@ class SourceDatabaseResource(dg.ConfigurableResource):
                         f" is not set — fix: export {name}=postgresql://…"
                     )
                 return value
-        if self.dsn:
-            return self.dsn
+        # outside a Dagster run (the CLI) the field still holds the unresolved reference
+        dsn = self.dsn.get_value() if isinstance(self.dsn, dg.EnvVar) else self.dsn
+        if dsn:
+            return dsn
         if not self.pgdata:
             raise ValueError("SourceDatabaseResource needs a dsn or a pgdata folder")
         from lakehouse.source import embedded

@@ -266,3 +266,27 @@ def test_the_dataset_component_builds_the_datasets_assets(tmp_path):
         "shop_filesync_files",
         "shop_landing",
     }
+
+
+def test_a_source_dsn_from_the_environment_stays_a_reference(monkeypatch, tmp_path):
+    """The resource the UI shows holds the variable's name; the DSN is read when used."""
+    import dagster as dg
+
+    from lakehouse.profiles import build_resources
+
+    secret = "postgresql://app:hunter2@db.internal:5432/shop"
+    monkeypatch.setenv("LAKEHOUSE_SOURCE_DSN", secret)
+    resource = build_resources(Settings.from_env({"LAKEHOUSE_SOURCE_DSN": secret}))["source_db"]
+    assert isinstance(resource.dsn, dg.EnvVar) and str(resource.dsn) == "LAKEHOUSE_SOURCE_DSN"
+    assert "hunter2" not in repr(resource)
+    assert resource.dataset_dsn("saas") == secret
+    # a dataset's own dsn_env wins, read through dg.EnvVar when used
+    path = _write(tmp_path, GOOD)
+    monkeypatch.setenv("SHOP_DSN", "postgresql://shop@db/shop")
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(path.parent.parent))
+    assert resource.dataset_dsn("shop") == "postgresql://shop@db/shop"
+    monkeypatch.delenv("SHOP_DSN")
+    with pytest.raises(
+        ValueError, match="environment variable SHOP_DSN .* is not set — fix: export"
+    ):
+        resource.dataset_dsn("shop")
