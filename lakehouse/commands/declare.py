@@ -15,15 +15,6 @@ from pathlib import Path
 
 from lakehouse.profiles import Settings
 
-_TEMPLATES = {
-    "postgres": "    - kind: postgres\n      dsn_env: {env}\n      selection:\n"
-    '        - {{rule-action: include, schema-name: public, table-name: "%"}}\n',
-    "csv_drop": "    - kind: csv_drop\n      landing: {landing}\n",
-    "dms_s3": "    - kind: dms_s3\n      path: {path}\n"
-    "      endpoint_settings: endpoint-settings.json   # aws dms describe-endpoints … S3Settings\n"
-    "      table_mappings: table-mappings.json         # the task's table mappings\n",
-}
-
 
 def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None,
          landing: str | None = None, path: str | None = None, folder: Path | None = None) -> Path:  # fmt: skip
@@ -40,17 +31,11 @@ def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None
     target = base / name / "defs.yaml"
     if target.exists():
         raise FileExistsError(f"{target} exists")
-    source = _TEMPLATES[kind].format(
-        env=dsn_env or f"{name.upper()}_SOURCE_DSN",
-        landing=landing or str(settings.landing_dir / name),
-        path=path or "s3://<bucket>/<BucketFolder>",
-    )
+    from lakehouse.declarations.template import new_declaration
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(
-        f"# dataset {name}: `lakehouse discover {name}` pins its tables below\n"
-        f"type: lakehouse.components.Dataset\nattributes:\n  name: {name}\n  sources:\n{source}"
-        "  tables: []\n"
-    )
+    landing = landing or str(settings.landing_dir / name)
+    target.write_text(new_declaration(name, kind, dsn_env=dsn_env, landing=landing, path=path))
     return target
 
 

@@ -13,19 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse.declarations.model import DatasetDecl
-
-_TEMPLATE = """\
-type: lakehouse.components.Dataset
-attributes:
-  name: {name}
-  description: ""
-  sources:
-    - kind: postgres
-      dsn_env: {env}        # the environment variable holding the DSN (never the DSN itself)
-      selection:
-        - {{rule-action: include, schema-name: public, table-name: "%"}}
-  tables: []                # `lakehouse discover {name}` pins them here
-"""
+from lakehouse.declarations.template import new_declaration
 
 
 class DatasetScaffolder(dg.Scaffolder):
@@ -39,8 +27,7 @@ def write_template(folder: Path, name: str) -> Path:
     if path.exists():
         raise FileExistsError(f"{path} exists: edit it, or run `lakehouse discover {name}`")
     folder.mkdir(parents=True, exist_ok=True)
-    env = f"{name.upper()}_SOURCE_DSN"
-    path.write_text(_TEMPLATE.format(name=name, env=env))
+    path.write_text(new_declaration(name))
     return path
 
 

@@ -277,7 +277,9 @@ def test_a_source_dsn_from_the_environment_stays_a_reference(monkeypatch, tmp_pa
     secret = "postgresql://app:hunter2@db.internal:5432/shop"
     monkeypatch.setenv("LAKEHOUSE_SOURCE_DSN", secret)
     resource = build_resources(Settings.from_env({"LAKEHOUSE_SOURCE_DSN": secret}))["source_db"]
-    assert isinstance(resource.dsn, dg.EnvVar) and str(resource.dsn) == "LAKEHOUSE_SOURCE_DSN"
+    assert (
+        isinstance(resource.dsn, dg.EnvVar) and resource.dsn.env_var_name == "LAKEHOUSE_SOURCE_DSN"
+    )
     assert "hunter2" not in repr(resource)
     assert resource.dataset_dsn("saas") == secret
     # a dataset's own dsn_env wins, read through dg.EnvVar when used

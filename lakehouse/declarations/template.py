@@ -1,0 +1,32 @@
+"""The text of a new declaration (``lakehouse init``, ``dg scaffold defs``)."""
+
+from __future__ import annotations
+
+_SOURCES = {
+    "postgres": "    - kind: postgres\n"
+    "      dsn_env: {env}   # the variable holding the DSN (never the DSN itself)\n"
+    "      selection:\n"
+    '        - {{rule-action: include, schema-name: public, table-name: "%"}}\n',
+    "csv_drop": "    - kind: csv_drop\n      landing: {landing}\n",
+    "dms_s3": "    - kind: dms_s3\n      path: {path}\n"
+    "      endpoint_settings: endpoint-settings.json   # aws dms describe-endpoints: S3Settings\n"
+    "      table_mappings: table-mappings.json         # the task's table mappings\n",
+}
+KINDS = tuple(_SOURCES)
+
+
+def new_declaration(
+    name: str, kind: str = "postgres", *, dsn_env: str | None = None,
+    landing: str | None = None, path: str | None = None,
+) -> str:  # fmt: skip
+    """A declaration of dataset ``name`` with one source of ``kind`` and no table yet."""
+    source = _SOURCES[kind].format(
+        env=dsn_env or f"{name.upper()}_SOURCE_DSN",
+        landing=landing or f"landing/{name}",
+        path=path or "s3://<bucket>/<BucketFolder>",
+    )
+    return (
+        f"# dataset {name}: `lakehouse discover {name}` pins its tables below\n"
+        f"type: lakehouse.components.Dataset\nattributes:\n  name: {name}\n  sources:\n{source}"
+        "  tables: []\n"
+    )
