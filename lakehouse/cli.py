@@ -2,6 +2,7 @@
 
     lakehouse init NAME [--kind postgres|csv_drop|dms_s3] [--dsn-env VAR]
     lakehouse discover NAME [--check]
+    lakehouse doctor NAME
     lakehouse source up|down|status
     lakehouse source seed --dataset autocorp|saas --scale small|medium|large
     lakehouse source churn --dataset saas --rate 200 --duration 30
@@ -492,14 +493,24 @@ def cmd_init(args) -> int:
 def cmd_discover(args) -> int:
     from lakehouse.commands.declare import discover
 
-    report = discover(_settings(), args.name, write=not args.check)
+    report, notes = discover(_settings(), args.name, write=not args.check)
     for line in report:
         print(f"  {line}")
+    for line in notes:
+        print(f"  note: {line}")
     if args.check:
         print("no drift" if not report else f"{len(report)} difference(s): run without --check")
         return 1 if report else 0
     print(f"{args.name}: declaration updated ({len(report)} change(s))")
     return 0
+
+
+def cmd_doctor(args) -> int:
+    from lakehouse.commands.declare import doctor
+
+    report, ok = doctor(_settings(), args.name)
+    print(report)
+    return 0 if ok else 1
 
 
 # ------------------------------------------------------------------------------------ parser
@@ -539,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("name")
     dis.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
     dis.set_defaults(fn=cmd_discover)
+
+    doc = sub.add_parser("doctor", help="can the source database be replicated? (fix SQL)")
+    doc.add_argument("name")
+    doc.set_defaults(fn=cmd_doctor)
 
     mat = sub.add_parser("materialize", help="materialize assets in-process")
     mat.add_argument("--select", help="an asset selection string, e.g. 'group:saas_bronze'")

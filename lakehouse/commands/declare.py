@@ -39,23 +39,25 @@ def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None
     return target
 
 
-def discover(settings: Settings, name: str, *, write: bool = True) -> list[str]:
-    """Merge what the dataset's sources hold into its declaration; returns the report lines."""
+def discover(settings: Settings, name: str, *, write: bool = True) -> tuple[list[str], list[str]]:
+    """Merge what the dataset's sources hold into its declaration; returns ``(changes, notes)``:
+    one line per difference with the declaration (drift), one per choice left to a person."""
     from lakehouse.declarations import declaration
     from lakehouse.declarations.discover import merge
     from lakehouse.declarations.write import leading_comments, render
 
     decl = declaration(name, settings)
-    model, report = decl.decl, []
+    model, report, notes_out = decl.decl, [], []
     several = len(model.sources) > 1
     for source in model.sources:
         if source.kind == "postgres":
-            found = _postgres_tables(settings, name, source)
+            found, notes = _postgres_tables(settings, name, source)
+            notes_out += [f"{source.name}: {n}" for n in notes]
         elif source.kind == "csv_drop":
             found = _csv_tables(settings, name, source, model)
         else:
             found, notes = _dms_tables(settings, decl, source)
-            report += [f"{source.name}: {n}" for n in notes]
+            notes_out += [f"{source.name}: {n}" for n in notes]
         model, lines = merge(model, source.name, found, several_sources=several)
         report += [f"{source.name}: {line}" for line in lines]
     if write:
@@ -63,19 +65,47 @@ def discover(settings: Settings, name: str, *, write: bool = True) -> list[str]:
         from lakehouse.declarations.load import read_declaration
 
         read_declaration(decl.path)  # what was written loads
-    return report
+    return report, notes_out
 
 
 def _postgres_tables(settings: Settings, name: str, source):
+    """The selected tables of the catalog (one query) and a note per table needing a choice."""
     import psycopg
 
-    from lakehouse.profiles import build_resources
-    from lakehouse.source.catalog import discover_table, select_tables
+    from lakehouse.source.discovery import discover_schema
 
-    dsn = build_resources(settings)["source_db"].dataset_dsn(name)
     rules = [r.as_dms() for r in source.selection]
-    with psycopg.connect(dsn) as conn:
-        return [discover_table(conn, s, t, name) for s, t in select_tables(conn, rules)]
+    with psycopg.connect(source_dsn(settings, name)) as conn:
+        found = discover_schema(conn, rules, name)
+    notes = []
+    for d in found:
+        notes += [f"{d.spec.name}: {n}" for n in d.notes]
+        if not d.spec.primary_key:
+            keys = "; ".join(", ".join(k) for k in d.candidate_keys) or "none"
+            notes.append(f"{d.spec.name}: no primary key (unique candidates: {keys})")
+    return [d.spec for d in found], notes
+
+
+def source_dsn(settings: Settings, name: str) -> str:
+    from lakehouse.profiles import build_resources
+
+    return build_resources(settings)["source_db"].dataset_dsn(name)
+
+
+def doctor(settings: Settings, name: str) -> tuple[str, bool]:
+    """The source database's readiness to replicate the dataset: the report and whether it has
+    no error (``source.doctor``)."""
+    import psycopg
+
+    from lakehouse.declarations import load_dataset
+    from lakehouse.replication.task import ReplicationTask
+    from lakehouse.source.doctor import diagnose, format_findings
+
+    spec = load_dataset(name, settings)
+    slot = ReplicationTask(name=name, dsn="", settings=None).slot  # type: ignore[arg-type]
+    with psycopg.connect(source_dsn(settings, name)) as conn:
+        findings = diagnose(conn, list(spec.database_tables), slot_name=slot)
+    return format_findings(findings), not any(f.severity == "error" for f in findings)
 
 
 def _dms_tables(settings: Settings, decl, source):

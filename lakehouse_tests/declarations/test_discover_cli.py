@@ -55,14 +55,22 @@ def test_init_then_discover_pins_tables_and_csv_drops_and_check_sees_drift(
     assert tables["items"]["primary_key"] == ["id"]
     assert tables["items"]["columns"] == [
         {"name": "id", "type": "int", "nullable": False},
-        {"name": "name", "type": "string", "nullable": False},
+        {"name": "name", "type": "string", "nullable": False, "checks": {"str_length_max": 40}},
         {"name": "price", "type": "decimal(8,2)"},
     ]
     assert tables["events"]["description"] == "declared by hand"  # a person's override is kept
     assert tables["prices"]["file_glob"] == "prices-*.csv"
     assert [c["type"] for c in tables["prices"]["columns"]] == ["string", "decimal(18,2)", "date"]
 
+    assert "note: postgres: events: no primary key (unique candidates: none)" in out
     assert main(["discover", "mine", "--check"]) == 0  # pinned: no drift
+    capsys.readouterr()
+    assert main(["doctor", "mine"]) == 1  # events has no key: updates and deletes cannot replicate
+    doctor = capsys.readouterr().out
+    assert "ok    wal_level" in doctor or "wal_level" in doctor.splitlines()[0]
+    assert "public.events" in doctor and "fix: ALTER TABLE" in doctor.upper().replace(
+        "FIX:", "fix:"
+    )
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             "alter table items add column stock int; alter table items alter column name type text"

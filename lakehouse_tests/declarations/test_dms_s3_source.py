@@ -77,7 +77,7 @@ def test_real_dms_outputs_declared_as_dms_s3_sources_reach_silver(
     assert main(["discover", "hr"]) == 0
     assert main(["discover", "pq"]) == 0
     out = capsys.readouterr().out
-    assert "HR.EMPLOYEES: DMS files carry no key: set primary_key" in out
+    assert "note: dms_s3: HR.EMPLOYEES: DMS files carry no key: set primary_key" in out
     _set_key(hr, "EMPLOYEES", ["EMPLOYEE_ID"])
     _set_key(pq, "dms_test_table", ["id"])
     employees = load_dataset("hr").table("EMPLOYEES")
