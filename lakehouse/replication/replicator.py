@@ -220,6 +220,10 @@ class Replicator:
                     "`ALTER SYSTEM SET wal_level = logical`, then restart PostgreSQL)"
                 )
             self.specs = self.discover(conn)
+            added = [q for q in self.specs if q not in state.load_files]
+            added = added if state.full_load_done else []
+            # read before the tables join the publication: their streamed changes are all later
+            load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
             self._ensure_publications(conn)
             slot = conn.execute(
                 "select 1 from pg_replication_slots where slot_name = %s", (self.task.slot,)
@@ -233,7 +237,48 @@ class Replicator:
             if not state.full_load_done:
                 self._drop_slot(conn)  # a crashed full load's snapshot is gone: start over
                 state = self._full_load(conn, state)
+            elif added or set(state.load_files) - set(self.specs):
+                self._change_table_set(conn, state, added, load_ts)
         return state
+
+    def _change_table_set(self, conn, state: ReplicationState, added: list[str], load_ts) -> None:
+        """Tables that joined a running task are full-loaded alone while the others stream: they
+        joined the publication after ``load_ts``, so every change streamed for them commits
+        later than their load rows; once every transaction older than that change has ended, a
+        new snapshot copies them (a transaction spanning the change is in the copy, not lost).
+        A table that left the task is forgotten, so it is loaded again if it comes back."""
+        import psycopg
+
+        for qname in set(state.load_files) - set(self.specs):
+            del state.load_files[qname]
+        if added:
+            self._wait_for_older_transactions(conn)
+            with psycopg.connect(self.task.dsn, options=SESSION_OPTIONS) as snap:
+                snap.execute("begin isolation level repeatable read read only")
+                for qname in self._progress(added, "full load of added tables"):
+                    spec = self.specs[qname]
+                    prefix = table_prefix(spec.schema, spec.name)
+                    for obj in self.lake.list(prefix):  # an earlier generation's load files
+                        if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
+                            self.lake.delete(obj.key)
+                    state.load_files[qname] = self._copy_table(snap, spec, load_ts)
+                    log.info("%s: added to task %s, loaded alone", qname, self.task.name)
+                snap.rollback()
+        state.save(self.lake)
+
+    def _wait_for_older_transactions(self, conn, timeout: float = 600.0) -> None:
+        mark = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
+        deadline = time.monotonic() + timeout
+        while (
+            int(conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0])
+            < mark
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"replication task {self.task.name!r}: transactions older than the table set"
+                    " change are still open; end them (pg_stat_activity.xact_start) and retry"
+                )
+            time.sleep(0.05)
 
     def _full_load(self, conn, state: ReplicationState) -> ReplicationState:
         import psycopg
