@@ -55,7 +55,7 @@ def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
 
 
 def build_definitions(settings=None) -> dg.Definitions:
-    from lakehouse.declarations import all_datasets
+    from lakehouse.declarations import all_datasets, declarations, register
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
@@ -66,6 +66,8 @@ def build_definitions(settings=None) -> dg.Definitions:
     assets: list = []
     checks: list = []
     datasets = all_datasets(settings.dataset_names(), settings)
+    for decl in declarations(settings).values():  # found by name later, whatever the env says
+        register(decl)
     for dataset in datasets:
         more_assets, more_checks = dataset_assets(dataset, settings.profile)
         assets += more_assets

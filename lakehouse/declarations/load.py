@@ -89,7 +89,8 @@ def load_declarations(dirs: list[Path]) -> dict[str, Declaration]:
 def read_declaration(path: Path) -> Declaration | None:
     """One ``defs.yaml``: a Declaration, or None when it declares another component type."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        # libyaml's parser when present: ~4x faster than PyYAML's pure-Python one
+        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise DeclarationError([f"{path}: not valid YAML: {err}".replace("\n", " ")]) from err
     if not isinstance(doc, dict) or "type" not in doc:
