@@ -229,6 +229,9 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
                     f"{where}.{field}: column {k!r} is not a column of the table"
                     f" — fix: use one of {', '.join(names)}"
                 )
+    for k in set(t.exclude_columns) & set(t.primary_key):
+        problems.append(f"{where}.exclude_columns: {k!r} is a primary key column"
+                        " — fix: a key column is always captured; remove it from exclude_columns")  # fmt: skip
     csv_drop = source.kind == "csv_drop"
     if csv_drop and not t.file_glob:
         problems.append(f"{where}.file_glob: missing — fix: e.g. file_glob: '{t.name}-*.csv'")
@@ -261,6 +264,7 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         csv=csv,
         partition_by=tuple(t.partition_by),
         raw_root=_raw_root(source, Path(where.split(": ", 1)[0])),
+        exclude_columns=tuple(t.exclude_columns),
         table_format=t.table_format,
         scd_type=t.scd_type,
         description=t.description,

@@ -130,6 +130,8 @@ class TableSpec:
     #: an existing DMS output read in place (folder or ``s3://`` prefix holding
     #: ``<schema>/<table>/``); None: the lake's own raw zone
     raw_root: str | None = None
+    #: source columns never captured (a secret, a blob): the replicator leaves them out of files
+    exclude_columns: tuple[str, ...] = ()
     sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"

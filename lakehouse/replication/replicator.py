@@ -323,7 +323,18 @@ class Replicator:
 
         return tqdm(items, desc=f"{self.task.name}: {desc}", unit="table")
 
+    def _without_excluded(self, frame: pl.DataFrame, spec: TableSpec):
+        """The frame and spec without the table's excluded columns (never written to a file)."""
+        excluded = set(self.task.exclude_columns.get(spec.qualified_name, ()))
+        if not excluded:
+            return frame, spec
+        from dataclasses import replace
+
+        kept = tuple(c for c in spec.columns if c.name not in excluded)
+        return frame.drop([c for c in frame.columns if c in excluded]), replace(spec, columns=kept)
+
     def _copy_table(self, snap, spec: TableSpec, load_ts: datetime) -> list[str]:
+        _empty, spec = self._without_excluded(pl.DataFrame(), spec)
         cols = ", ".join(f'"{c}"' for c in spec.column_names)
         buf = io.BytesIO()
         with snap.cursor().copy(
@@ -360,6 +371,7 @@ class Replicator:
     ) -> pl.DataFrame:
         """Lay out a frame of PostgreSQL text values as the DMS file rows (see module docstring)."""
         s = self.settings
+        frame, spec = self._without_excluded(frame, spec)
         frame = pg_text_to_dms_text(frame, spec.columns)
         if s.DataFormat == "parquet":
             from lakehouse.engine.casting import cast_to_registry

@@ -25,6 +25,8 @@ class ReplicationTask:
     selection_rules: tuple[dict, ...] = (
         {"rule-action": "include", "schema-name": "public", "table-name": "%"},
     )
+    #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
+    exclude_columns: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     registry: dict[str, TableSpec] = field(
         default_factory=dict, compare=False
     )  # "schema.table" → spec
@@ -66,4 +68,7 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         settings=settings,
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
+        exclude_columns={
+            t.qualified_name: t.exclude_columns for t in spec.database_tables if t.exclude_columns
+        },
     )

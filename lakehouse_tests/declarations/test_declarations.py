@@ -175,6 +175,10 @@ BROKEN = {
         _append(["sources"], {"kind": "csv_drop", "name": "partner_drop"}),
         "tables[1] (prices).source: more than one csv_drop source — fix: name the table's source",
     ),
+    "excluded key column": (
+        _set(["tables", 0, "exclude_columns"], ["id"]),
+        "tables[0] (orders).exclude_columns: 'id' is a primary key column — fix: a key column is always captured",
+    ),
     "duplicate column": (
         _append(["tables", 0, "columns"], {"name": "id", "type": "int"}),
         "tables[0] (orders).columns: column 'id' is listed twice — fix: remove one",

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 DDL = """
 create schema shop;
 create table shop.customers (id bigint primary key, email text not null, balance numeric(12,2),
-    active boolean, created timestamptz, born date, tags text);
+    active boolean, created timestamptz, born date, tags text, secret text default 'hunter2');
 create table shop.order_lines (order_id int, line smallint, sku varchar(20), qty int check (qty > 0),
     primary key (order_id, line));
 create table shop.audit_log (at timestamptz not null, msg text);
@@ -65,7 +65,9 @@ def _declaration(dsn_env: str) -> dict:
                         {"name": "created", "type": "timestamptz"},
                         {"name": "born", "type": "date"},
                         {"name": "tags", "type": "string"},
+                        {"name": "secret", "type": "string"},
                     ],
+                    "exclude_columns": ["secret"],
                 },
                 {
                     "name": "order_lines",
@@ -144,3 +146,7 @@ def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
                 conn.execute(CHURN)
     # the table outside the selection rules is not captured
     assert not lake.list("raw/database/public/")
+    # an excluded column is in no raw file and not in silver
+    raw = [lake.read_bytes(o.key) for o in lake.list("raw/database/shop/customers/")]
+    assert raw and not any(b"hunter2" in data or b"secret" in data for data in raw)
+    assert "secret" not in customers.columns
