@@ -222,16 +222,18 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         dup = next(n for n in names if names.count(n) > 1)
         problems.append(f"{where}.columns: column {dup!r} is listed twice — fix: remove one")
     kept = {c.name for c in columns}
+    for k in set(t.exclude_columns) & set(t.primary_key):
+        problems.append(f"{where}.exclude_columns: {k!r} is a primary key column"
+                        " — fix: a key column is always captured; remove it from exclude_columns")  # fmt: skip
     for field in ("primary_key", "partition_by", "exclude_columns"):
         for k in getattr(t, field):
+            if field == "primary_key" and k in t.exclude_columns:
+                continue  # reported above
             if k not in names or (field != "exclude_columns" and k not in kept):
                 problems.append(
                     f"{where}.{field}: column {k!r} is not a column of the table"
                     f" — fix: use one of {', '.join(names)}"
                 )
-    for k in set(t.exclude_columns) & set(t.primary_key):
-        problems.append(f"{where}.exclude_columns: {k!r} is a primary key column"
-                        " — fix: a key column is always captured; remove it from exclude_columns")  # fmt: skip
     csv_drop = source.kind == "csv_drop"
     if csv_drop and not t.file_glob:
         problems.append(f"{where}.file_glob: missing — fix: e.g. file_glob: '{t.name}-*.csv'")
