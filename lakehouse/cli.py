@@ -40,8 +40,20 @@ def _dsn(settings: Settings, dataset: str) -> str:
     return build_resources(settings)["source_db"].dataset_dsn(dataset)
 
 
-def _datasets(settings: Settings, name: str | None) -> tuple[str, ...]:
-    return (name,) if name else settings.dataset_names()
+def _datasets(settings: Settings, name: str | None, what: str = "replicated") -> tuple[str, ...]:
+    """``name``, or every served dataset that is ``replicated`` (a postgres source) or has
+    ``demo`` data."""
+    return (name,) if name else _served(settings, what)
+
+
+def _served(settings: Settings, what: str) -> tuple[str, ...]:
+    from lakehouse.declarations import declaration
+
+    def keep(d: str) -> bool:
+        decl = declaration(d, settings)
+        return decl.decl.demo is not None if what == "demo" else bool(decl.sources_of("postgres"))
+
+    return tuple(d for d in settings.dataset_names() if keep(d))
 
 
 # ------------------------------------------------------------------------------------ source
@@ -53,8 +65,8 @@ def cmd_source(args) -> int:
         if s.source_dsn:
             print(f"using the external source database {s.source_dsn!r}; nothing to start")
             return 0
-        base = embedded.start(s.pgdata, databases=s.dataset_names())
-        for d in s.dataset_names():
+        base = embedded.start(s.pgdata, databases=_served(s, "replicated"))
+        for d in _served(s, "replicated"):
             print(f"{d}: {embedded.with_database(base, d)}")
         return 0
     if args.action == "down":
@@ -65,13 +77,13 @@ def cmd_source(args) -> int:
         print(f"embedded PostgreSQL at {s.pgdata}: {'running' if running else 'stopped'}")
         return 0
     if args.action == "seed":
-        for d in _datasets(s, args.dataset):
+        for d in _datasets(s, args.dataset, "demo"):
             seed_dataset(s, d, args.scale, progress=not args.quiet)
         return 0
     if args.action == "churn":
         from lakehouse.source.churn import run_churn
 
-        for d in _datasets(s, args.dataset):
+        for d in _datasets(s, args.dataset, "demo"):
             stats = run_churn(
                 _dsn(s, d),
                 d,
@@ -363,6 +375,8 @@ def status_report(s: Settings) -> str:
         )
     for d in s.dataset_names():
         ds = load_dataset(d)
+        if not ds.tables:
+            continue
         st = ReplicationState.load(lake, d, f"lakehouse_{d}")
         lines.append(
             f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
@@ -438,7 +452,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     print(f"== lakehouse demo (profile {s.profile}, lake {s.root})")
     cmd_source(argparse.Namespace(action="up"))
-    for d in s.dataset_names():
+    for d in _served(s, "demo"):
         if _is_seeded(s, d) and not args.reseed:
             print(f"== {d}: already seeded (use --reseed to start over)")
         else:
@@ -451,7 +465,7 @@ def cmd_demo(args) -> int:
     if ok and args.churn > 0:
         from lakehouse.source.churn import run_churn
 
-        for d in s.dataset_names():
+        for d in _served(s, "demo"):
             stats = run_churn(
                 _dsn(s, d), d, rate=200, duration=args.churn, seed=time.time_ns() % 2**31
             )

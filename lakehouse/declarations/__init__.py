@@ -31,8 +31,9 @@ _registered: dict[str, Declaration] = {}
 
 
 def register(decl: Declaration) -> None:
-    """Make a declaration loaded outside the declaration folders (a ``Dataset`` component in
-    another ``dg`` project's defs folder) known to this process, by its name."""
+    """Make a declaration loaded outside this process's declaration folders (a ``Dataset``
+    component in another ``dg`` project's defs folder, a location built with other settings)
+    findable by ``declaration(name)``; ``declarations()`` still lists only the folders'."""
     _registered[decl.spec.name] = decl
 
 
@@ -59,11 +60,13 @@ def declarations(settings=None) -> dict[str, Declaration]:
     if stamp not in _cache:
         _cache.clear()
         _cache[stamp] = load_declarations(dirs)
-    return {**_registered, **_cache[stamp]}
+    return _cache[stamp]
 
 
 def declaration(name: str, settings=None) -> Declaration:
     found = declarations(settings)
+    if name not in found and name in _registered:  # loaded elsewhere in this process
+        return _registered[name]
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise DeclarationError(

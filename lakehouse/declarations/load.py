@@ -325,8 +325,8 @@ _FIXES = {
     "extra_forbidden": "remove it (check the spelling against the documented keys)",
     "missing": "add it",
     "literal_error": "use one of the listed values",
-    "union_tag_invalid": "kind must be postgres, csv_drop or dms_s3",
-    "union_tag_not_found": "add kind: postgres, csv_drop or dms_s3",
+    "union_tag_invalid": "kind must be postgres, csv_drop, dms_s3 or events",
+    "union_tag_not_found": "add kind: postgres, csv_drop, dms_s3 or events",
     "string_pattern_mismatch": "lower-case letters, digits and _ only, starting with a letter",
     "too_short": "declare at least one",
 }
@@ -352,7 +352,7 @@ def _loc(loc: tuple, attributes) -> str:
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and "name" in node:
                 out += f" ({node['name']})"
-        elif part in ("postgres", "csv_drop", "dms_s3") and isinstance(node, dict):
+        elif part in ("postgres", "csv_drop", "dms_s3", "events") and isinstance(node, dict):
             continue  # pydantic's union-member step, not a key of the file
         else:
             out += f".{part}" if out else str(part)

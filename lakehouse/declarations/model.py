@@ -112,7 +112,45 @@ class DmsS3Source(_Model):
     dsn_env: str | None = None
 
 
-Source = Annotated[PostgresSource | CsvDropSource | DmsS3Source, Field(discriminator="kind")]
+class EventFieldDecl(_Model):
+    """A field of an event's ``data`` object (``lakehouse.events.schemas.Field``)."""
+
+    name: str
+    type: Literal["string", "number", "integer", "boolean", "timestamp"]
+    required: bool = False
+    ge: float | None = None
+    le: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    one_of: list[str] | None = None
+    description: str = ""
+
+
+class EventMetricDecl(_Model):
+    """A column of ``gold/events_daily``: ``agg`` of ``field`` per source and day."""
+
+    name: str
+    agg: Literal["mean", "min", "max", "sum", "n_unique"]
+    field: str
+
+
+class EventsSource(_Model):
+    """Records posted to the event ingestion API (``POST /ingest``) under ``name``: their
+    ``data`` fields, the field holding the event time and the source's daily metrics."""
+
+    kind: Literal["events"]
+    name: str
+    description: str = ""
+    event_time: str | None = None
+    fields: list[EventFieldDecl]
+    metrics: list[EventMetricDecl] = Field(default_factory=list)
+    allow_extra_fields: bool = False
+    owners: list[str] = Field(default_factory=list)
+
+
+Source = Annotated[
+    PostgresSource | CsvDropSource | DmsS3Source | EventsSource, Field(discriminator="kind")
+]
 
 
 class TableDecl(_Model):

@@ -1,4 +1,5 @@
-"""The event-source registry: one declared record schema per source, as data.
+"""Event sources: one declared record schema per source (``kind: events`` in a dataset's
+``defs.yaml``; the shipped ones in ``lakehouse/datasets/events/defs.yaml``).
 
 A record arrives as the seed-003 envelope ``{"source": ..., "id"?: ..., "data": {...},
 "metadata": {...}}``. Its ``data`` object is checked against the source's ``fields``:
@@ -78,6 +79,8 @@ class Metric:
 
 @dataclass(frozen=True)
 class EventSource:
+    """An event source (declared as a ``kind: events`` source of a dataset declaration)."""
+
     name: str
     fields: tuple[Field, ...]
     event_time: str | None = None
@@ -114,58 +117,52 @@ class EventSource:
         return f"events_{self.name}"
 
 
-IOT_SENSORS = EventSource(
-    name="iot_sensors",
-    description="Readings of warehouse sensors (seed 003's example record).",
-    event_time="timestamp",
-    fields=(
-        Field("device_id", "string", required=True, max_length=64, pattern=r"[A-Za-z0-9_.:-]+"),
-        Field("temperature", "number", required=True, ge=-50, le=150, description="°C"),
-        Field("timestamp", "timestamp", required=True, description="when the reading was taken"),
-        Field("humidity", "number", ge=0, le=100, description="relative humidity, %"),
-        Field("pressure", "number", ge=800, le=1100, description="hPa"),
-        Field("battery", "number", ge=0, le=100, description="battery level, %"),
-    ),
-    metrics=(
-        Metric("avg_temperature", "mean", "temperature"),
-        Metric("max_temperature", "max", "temperature"),
-        Metric("avg_humidity", "mean", "humidity"),
-        Metric("devices", "n_unique", "device_id"),
-    ),
-)
-
-APP_EVENTS = EventSource(
-    name="app_events",
-    description="Product analytics events sent by the web and mobile apps.",
-    event_time="timestamp",
-    fields=(
-        Field("user_id", "string", required=True, max_length=128),
-        Field(
-            "event_type",
-            "string",
-            required=True,
-            one_of=("page_view", "click", "signup", "purchase"),
-        ),
-        Field("timestamp", "timestamp", required=True),
-        Field("platform", "string", one_of=("web", "ios", "android")),
-        Field("duration_ms", "integer", ge=0, le=86_400_000),
-        Field("amount", "number", ge=0, description="purchase amount"),
-    ),
-    metrics=(Metric("users", "n_unique", "user_id"), Metric("revenue", "sum", "amount")),
-)
-
-SOURCES: tuple[EventSource, ...] = (IOT_SENSORS, APP_EVENTS)
+def from_declaration(source) -> EventSource:
+    """The ``EventSource`` of a declared ``events`` source (``declarations.model.EventsSource``)."""
+    fields = tuple(
+        Field(**{**f.model_dump(), "one_of": tuple(f.one_of) if f.one_of else None})
+        for f in source.fields
+    )
+    extra = {"owners": tuple(source.owners)} if source.owners else {}
+    return EventSource(
+        name=source.name,
+        fields=fields,
+        event_time=source.event_time,
+        metrics=tuple(Metric(m.name, m.agg, m.field) for m in source.metrics),
+        allow_extra_fields=source.allow_extra_fields,
+        description=source.description,
+        **extra,
+    )
 
 
 def all_sources() -> dict[str, EventSource]:
-    """Every registered source by name (metric names checked unique across sources)."""
-    seen: set[str] = set()
-    for s in SOURCES:
-        for m in s.metrics:
-            if m.name in seen:
-                raise ValueError(f"metric name {m.name!r} is used by two sources")
-            seen.add(m.name)
-    return {s.name: s for s in SOURCES}
+    """Every declared event source by name, from every dataset declaration (a name and a metric
+    name are unique across them: they share the API and ``gold/events_daily``)."""
+    from lakehouse.declarations import DeclarationError, declarations
+
+    out: dict[str, EventSource] = {}
+    metrics: dict[str, str] = {}
+    for decl in declarations().values():
+        for i, declared in enumerate(decl.decl.sources):
+            if declared.kind != "events":
+                continue
+            where = f"{decl.path}: sources[{i}] ({declared.name})"
+            try:
+                source = from_declaration(declared)
+            except ValueError as err:
+                raise DeclarationError(
+                    [f"{where}: {err} — fix: see the events source keys"]
+                ) from None
+            if source.name in out:
+                raise DeclarationError([f"{where}.name: event source {source.name!r} is declared"
+                                        " twice — fix: one name per event source"])  # fmt: skip
+            for m in source.metrics:
+                if m.name in metrics:
+                    raise DeclarationError([f"{where}.metrics: metric {m.name!r} is also a metric"
+                                            f" of {metrics[m.name]} — fix: rename one"])  # fmt: skip
+                metrics[m.name] = source.name
+            out[source.name] = source
+    return out
 
 
 def get_source(name: str) -> EventSource:

@@ -213,12 +213,12 @@ def test_not_yaml_and_no_type_are_errors_too(tmp_path):
 def test_declared_datasets_come_from_the_folders_and_an_unknown_name_is_an_error(tmp_path):
     _write(tmp_path, GOOD)
     settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)})
-    assert sorted(declarations(settings)) == ["autocorp", "saas", "shop"]
-    assert Settings.from_env({}).dataset_names() == ("autocorp", "saas")
-    assert settings.dataset_names() == ("autocorp", "saas", "shop")
+    assert sorted(declarations(settings)) == ["autocorp", "events", "saas", "shop"]
+    assert Settings.from_env({}).dataset_names() == ("autocorp", "events", "saas")
+    assert settings.dataset_names() == ("autocorp", "events", "saas", "shop")
     with pytest.raises(
         DeclarationError,
-        match="unknown dataset 'nosuch': declared datasets are autocorp, saas, shop",
+        match="unknown dataset 'nosuch': declared datasets are autocorp, events, saas, shop",
     ):
         load_dataset("nosuch", settings)
     with pytest.raises(ValueError, match=r"LAKEHOUSE_DATASETS names unknown datasets \['mine'\]"):

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lakehouse.events.engine import apply_silver, build_gold_daily, ingest_bronze, read_table
-from lakehouse.events.schemas import APP_EVENTS, IOT_SENSORS
 from lakehouse.events.store import EventStore, object_key
 from lakehouse.events.validation import Record
 from lakehouse.storage import LocalLake
+from lakehouse_tests.events.sources import APP_EVENTS, IOT_SENSORS
 
 T0 = datetime(2025, 11, 25, 10, 0, tzinfo=UTC)
 

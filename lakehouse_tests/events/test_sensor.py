@@ -10,9 +10,9 @@ import pytest
 
 from lakehouse.defs.events import raw_events_sensor
 from lakehouse.defs.resources import LakeResource
-from lakehouse.events.schemas import APP_EVENTS, IOT_SENSORS
 from lakehouse.events.store import object_key
 from lakehouse.storage import LocalLake
+from lakehouse_tests.events.sources import APP_EVENTS, IOT_SENSORS
 
 T0 = datetime(2025, 11, 25, 23, 59, 59, 999_000, tzinfo=UTC)
 IOT = dg.AssetKey(["bronze", "events_iot_sensors"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.events.schemas import IOT_SENSORS, EventSource, Field, Metric, all_sources
+from lakehouse.events.schemas import EventSource, Field, Metric, all_sources
 from lakehouse.events.validation import (
     RequestRejected,
     check_data,
@@ -13,6 +13,7 @@ from lakehouse.events.validation import (
     parse_request,
 )
 from lakehouse_tests.events.conftest import SEED_RECORD
+from lakehouse_tests.events.sources import IOT_SENSORS
 
 SOURCES = all_sources()
 
