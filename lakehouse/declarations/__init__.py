@@ -84,6 +84,34 @@ def load_dataset(name: str, settings=None) -> DatasetSpec:
 
 
 def all_datasets(names: tuple[str, ...] | None = None, settings=None) -> list[DatasetSpec]:
+    """The datasets served together (``names``, default every declared one); their tables
+    share one lake, so a table name or a raw folder two of them claim is an error."""
     if names is None:
-        return [d.spec for d in declarations(settings).values()]
-    return [load_dataset(n, settings) for n in names]
+        specs = [d.spec for d in declarations(settings).values()]
+    else:
+        specs = [load_dataset(n, settings) for n in names]
+    _check_shared_lake(specs, settings)
+    return specs
+
+
+def _check_shared_lake(specs: list[DatasetSpec], settings) -> None:
+    """Lake tables are named after their table (``bronze/<table>``, ``silver/<table>``) and a
+    replicated table's raw files after its source (``raw/database/<schema>/<table>/``)."""
+    seen: dict[str, str] = {}
+    problems = []
+    for spec in specs:
+        for t in spec.tables:
+            claims = [f"table {t.name!r}"]
+            if t.source == "database" and t.raw_root is None:
+                claims.append(f"raw folder {t.raw_prefix}")
+            for claim in claims:
+                other = seen.setdefault(claim, spec.name)
+                if other != spec.name:
+                    path = declaration(spec.name, settings).path
+                    problems.append(
+                        f"{path}: tables ({t.name}): {claim} is also {other}'s and the served"
+                        f" datasets share one lake — fix: serve them apart (LAKEHOUSE_DATASETS,"
+                        f" or another LAKEHOUSE_ROOT)"
+                    )
+    if problems:
+        raise DeclarationError(problems)

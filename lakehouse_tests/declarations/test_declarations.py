@@ -296,3 +296,24 @@ def test_a_source_dsn_from_the_environment_stays_a_reference(monkeypatch, tmp_pa
         ValueError, match="environment variable SHOP_DSN .* is not set — fix: export"
     ):
         resource.dataset_dsn("shop")
+
+
+def test_datasets_served_together_may_not_claim_one_lake_table(tmp_path):
+    """Lake tables carry the table's name: two served datasets with one table name collide."""
+    from lakehouse.declarations import all_datasets
+
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["tables"][0]["name"] = "customers"  # autocorp has a customers table
+    path = _write(tmp_path, doc)
+    settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)})
+    with pytest.raises(DeclarationError) as err:
+        all_datasets(("autocorp", "shop"), settings)
+    assert err.value.problems == [
+        f"{path}: tables (customers): table 'customers' is also autocorp's and the served"
+        " datasets share one lake — fix: serve them apart (LAKEHOUSE_DATASETS, or another"
+        " LAKEHOUSE_ROOT)",
+        f"{path}: tables (customers): raw folder raw/database/public/customers/ is also"
+        " autocorp's and the served datasets share one lake — fix: serve them apart"
+        " (LAKEHOUSE_DATASETS, or another LAKEHOUSE_ROOT)",
+    ]
+    assert [d.name for d in all_datasets(("shop",), settings)] == ["shop"]
