@@ -8,9 +8,10 @@ jsonb/array/enum columns, a CHECK), declared as a third dataset beside the shipp
    validated) vs **baseline**: the bare catalog read of the same columns
    (``information_schema.columns`` of the schema, fetched). Goal: ours ≤ 5 s (absolute: what a
    user waits for); the ratio is reported.
-2. **Load**: ``build_definitions`` with the 3 declared datasets (YAML read + validated on every
-   load, as ``Reload definitions`` does) vs **baseline**: the same definitions built from the
-   already-loaded registry specs (no YAML). Goal: overhead of the declarations ≤ 0.5 s.
+2. **Load**: the code location's ``build_definitions`` with the shipped declarations and the
+   third dataset, and within it the declarations' share: every ``defs.yaml`` read, validated and
+   turned into registry specs (what ``Reload definitions`` repeats). Goal: that share ≤ 0.5 s;
+   the total (Dagster building the assets) is reported beside it.
 """
 
 from __future__ import annotations
@@ -88,36 +89,37 @@ def main() -> int:
             d_ours, d_base = statistics.median(ours), statistics.median(base)
             print(f"discover {args.tables} tables: ours {d_ours:.2f}s {[round(t, 2) for t in ours]}"
                   f", catalog read {d_base:.3f}s")  # fmt: skip
-            load_ours, load_base = _load_times(settings, args.repeats)
+            total, overhead, n_decls = _load_times(settings, args.repeats)
         finally:
             embedded.stop(pgdata)
-    overhead = load_ours - load_base
-    print(f"build_definitions, 3 datasets ({args.tables + 17} tables): from declarations "
-          f"{load_ours:.2f}s, from in-memory specs {load_base:.2f}s")  # fmt: skip
+    print(f"build_definitions, {n_decls} declarations ({args.tables + 17} tables): {total:.2f}s,"
+          f" of which reading the declarations {overhead:.2f}s")  # fmt: skip
     ok1 = "OK" if d_ours <= 5.0 else "MISSED"
     ok2 = "OK" if overhead <= 0.5 else "MISSED"
     print(f"RESULT declarations_discover: {d_ours:.2f} s vs catalog read {d_base:.3f} s = "
           f"{d_ours / d_base:.1f}x (goal ours <= 5 s) {ok1}")  # fmt: skip
-    print(f"RESULT declarations_load: {load_ours:.2f} s vs specs {load_base:.2f} s = overhead "
-          f"{overhead:.2f} s (goal <= 0.5 s) {ok2}")  # fmt: skip
+    print(f"RESULT declarations_load: {overhead:.2f} s of {total:.2f} s = "
+          f"{overhead / total:.2f} of the location's load (goal declarations <= 0.5 s) {ok2}")  # fmt: skip
     return 0
 
 
-def _load_times(settings, repeats: int) -> tuple[float, float]:
+def _load_times(settings, repeats: int) -> tuple[float, float, int]:
+    """(build_definitions seconds, declarations' share seconds, declarations)."""
     import lakehouse.declarations as decls
     from lakehouse.definitions import build_definitions
 
-    build_definitions(settings)  # imports and caches warm
-    ours, base = [], []
+    build_definitions(settings)  # imports warm
+    total, share = [], []
     for _ in range(repeats):
         decls._cache.clear()  # a reload reads and validates every declaration again
         t0 = time.perf_counter()
+        n = len(decls.declarations(settings))
+        share.append(time.perf_counter() - t0)
+        decls._cache.clear()
+        t0 = time.perf_counter()
         build_definitions(settings)
-        ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()  # the cache holds the loaded specs: no YAML read
-        build_definitions(settings)
-        base.append(time.perf_counter() - t0)
-    return statistics.median(ours), statistics.median(base)
+        total.append(time.perf_counter() - t0)
+    return statistics.median(total), statistics.median(share), n
 
 
 if __name__ == "__main__":
