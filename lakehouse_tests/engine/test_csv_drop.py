@@ -257,3 +257,34 @@ def test_parse_csv(body, options, rows, rejected):
     got = parsed.frame.with_columns(parsed.lines.alias("line")).rows()
     assert (parsed.columns, got) == (["id", "name"], rows)
     assert [(r.line, r.column, r.reason) for r in parsed.rejected] == rejected
+
+
+@pytest.mark.parametrize(
+    "data, header, plain",
+    [
+        (b"id,name,amount\n1,a,1.5\n2,,\n3,c,-2\n", True, True),
+        (b"id,name,amount\n1,a,1.5\n2,b,2\n\n\n", True, True),  # trailing blank lines
+        (b"\xef\xbb\xbfid,name,amount\n1,\xc3\xa9,1\n", True, True),  # BOM, UTF-8 text
+        (b"1,a,1.5\n2,b,2", False, True),  # no header, no final line end
+        (b"id,name,amount\n1,a,1.5\n2,b\n3,c,3,4\n", True, False),  # short and long lines
+        (b"id,name,amount\n1,a,1.5\n\n2,b,2\n", True, False),  # a blank line inside
+        (b"id,name,amount\n1,\xff,1\n", True, False),  # invalid UTF-8
+        (b'id,name,amount\n1,"a",1\n', True, False),  # a quote
+    ],
+)
+def test_the_one_read_fast_path_gives_what_the_careful_reader_gives(
+    data, header, plain, monkeypatch
+):
+    """Plain files are read in one Polars pass; anything else falls back: same result."""
+    from lakehouse.engine import csv_drop
+
+    options = CsvOptions(header=header)
+    columns = None if header else ["id", "name", "amount"]
+    assert (csv_drop._plain_file(data, options, columns) is not None) == plain
+    fast = csv_drop.parse_csv(data, options, columns)
+    monkeypatch.setattr(csv_drop, "_plain_file", lambda *a: None)
+    careful = csv_drop.parse_csv(data, options, columns)
+    assert fast.columns == careful.columns
+    assert fast.frame.rows() == careful.frame.rows()
+    assert fast.lines.to_list() == careful.lines.to_list()
+    assert fast.rejected == careful.rejected
