@@ -483,7 +483,11 @@ def cmd_demo(args) -> int:
             "FROM silver.orders o JOIN silver.tenants t ON t.id = o.tenant_id "
             "WHERE o.status = 'completed' GROUP BY t.name ORDER BY revenue DESC"
         )
-        if "saas" in s.dataset_names():
+        from lakehouse.catalog.local import default_alias_dataset, friendly_names
+
+        aliases = default_alias_dataset()
+        views = friendly_names().get(aliases or "", {})
+        if aliases in s.dataset_names() and {"orders", "tenants"} <= set(views):
             print(f"\n== SQL over the lake (DuckDB catalog, Athena dialect):\n   {sql}")
             print(query_command(sql, s.lake()))
     print(

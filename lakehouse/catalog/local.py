@@ -14,11 +14,12 @@ Data contract (schemas of the catalog database; ``project`` defaults to ``lakeho
   come from the paths, typed by the Delta schema). No aliases ever live here.
 - ``bronze`` / ``silver`` / ``gold``: short aliases so seed SQL written against ``silver.x`` runs
   unchanged: every table of the zone under its own name, plus, in ``silver``, the friendly names
-  of the *alias dataset* (``alias_dataset``, default ``saas``; see ``FRIENDLY_NAMES``).
+  of the *alias dataset* (``alias_dataset``; by default the declared dataset with
+  ``sql_aliases: true``, the shipped ``saas``; its tables' ``view`` names, ``friendly_names``).
 - ``<dataset>`` (``saas``): the dataset's friendly names over its silver tables
   (``saas.customers`` = ``<project>_silver.core_customer``). Never ambiguous.
 - ``<dataset>_compat`` (``saas_compat``): the dataset's bronze tables, with the column aliases of
-  ``COMPAT_COLUMNS`` added (``core_order.total_amount`` = ``total``: seed 000's Athena query uses
+  its tables' declared ``compat_columns`` added (``core_order.total_amount`` = ``total``: seed 000's Athena query uses
   ``total_amount``; the source column is ``total``). Data is never rewritten. Bronze is the
   append-only change log, so sums over it count every change row (as the seed's crawler tables
   over raw DMS files did); use ``silver`` for current state.
@@ -74,23 +75,34 @@ ZONES = ("bronze", "silver", "gold")
 CATALOG_SCHEMA = "_catalog"
 CATALOG_FILE = "catalog.duckdb"
 
-# friendly view name -> silver table, per dataset (the names seed 001's SQL uses)
-FRIENDLY_NAMES: dict[str, dict[str, str]] = {
-    "saas": {
-        "tenants": "core_tenant",
-        "customers": "core_customer",
-        "orders": "core_order",
-        "products": "core_product",
-        "order_items": "core_orderitem",
-        "events": "core_event",
-        "subscriptions": "core_subscription",
-        "invoices": "core_invoice",
+
+def friendly_names() -> dict[str, dict[str, str]]:
+    """Friendly view name -> silver table, per declared dataset (its tables' ``view``)."""
+    from lakehouse.declarations import all_datasets
+
+    out = {d.name: {t.view: t.name for t in d.tables if t.view} for d in all_datasets()}
+    return {d: names for d, names in out.items() if names}
+
+
+def compat_columns() -> dict[str, dict[str, dict[str, str]]]:
+    """Bronze table -> {alias column: real column}, per declared dataset (``<dataset>_compat``)."""
+    from lakehouse.declarations import all_datasets
+
+    return {
+        d.name: {t.name: dict(t.compat_columns) for t in d.tables if t.compat_columns}
+        for d in all_datasets()
     }
-}
-# bronze table -> {alias column: real column}, exposed in the ``<dataset>_compat`` schema
-COMPAT_COLUMNS: dict[str, dict[str, dict[str, str]]] = {
-    "saas": {"core_order": {"total_amount": "total"}},
-}
+
+
+def default_alias_dataset() -> str | None:
+    """The declared dataset whose friendly names are also unqualified (``sql_aliases``)."""
+    from lakehouse.declarations import all_datasets
+
+    return next((d.name for d in all_datasets() if d.sql_aliases), None)
+
+
+#: ``alias_dataset`` left to the declarations (``default_alias_dataset``)
+DECLARED = "declared"
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 _PROJECT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 TENANT_PREFIX = "tenant_"
@@ -242,7 +254,10 @@ def plan_views(
             add(zone, table, "alias", zone, table)
     silver = set(tables.get("silver", []))
     bronze = set(tables.get("bronze", []))
-    for dataset, names in FRIENDLY_NAMES.items():
+    if alias_dataset == DECLARED:
+        alias_dataset = default_alias_dataset()
+    compat = compat_columns()
+    for dataset, names in friendly_names().items():
         for friendly, table in names.items():
             if table not in silver:
                 continue
@@ -252,7 +267,7 @@ def plan_views(
                     log.info("silver.%s is %s's alias of %s", friendly, dataset, table)
                 add("silver", friendly, "friendly", "silver", table)
         for table in sorted(set(names.values()) & bronze):
-            extra = COMPAT_COLUMNS.get(dataset, {}).get(table, {})
+            extra = compat.get(dataset, {}).get(table, {})
             cols = "".join(f", {quote(real)} AS {quote(alias)}" for alias, real in extra.items())
             add(
                 f"{dataset}_compat",
@@ -337,7 +352,7 @@ def plan_tenant_views(
                 schema,
             )
             continue
-        friendly = {t: f for f, t in FRIENDLY_NAMES.get(scope.dataset, {}).items()}
+        friendly = {t: f for f, t in friendly_names().get(scope.dataset, {}).items()}
         entries = [("silver", t, c, friendly.get(t)) for t, c in scope.silver if t in silver]
         prefix = f"{scope.dataset}_"
         for table in tables.get("gold", []):
@@ -356,7 +371,8 @@ def plan_tenant_views(
 
 def managed_schemas(project: str) -> list[str]:
     zones = [f"{project}_{z}" for z in ZONES] + list(ZONES)
-    datasets = [d for d in FRIENDLY_NAMES] + [f"{d}_compat" for d in FRIENDLY_NAMES]
+    names = friendly_names()
+    datasets = [d for d in names] + [f"{d}_compat" for d in names]
     return zones + datasets
 
 
@@ -398,7 +414,7 @@ def refresh_catalog(
     con_or_path: duckdb.DuckDBPyConnection | str | os.PathLike,
     project: str = "lakehouse",
     *,
-    alias_dataset: str | None = "saas",
+    alias_dataset: str | None = DECLARED,
     in_process: bool | None = None,
 ) -> dict[str, int]:
     """Create or replace every view over the lake's current snapshots; drop views of gone tables.
@@ -516,7 +532,7 @@ def connect(
     path: str | os.PathLike | None = None,
     *,
     project: str = "lakehouse",
-    alias_dataset: str | None = "saas",
+    alias_dataset: str | None = DECLARED,
 ) -> duckdb.DuckDBPyConnection:
     """Open the catalog (refreshed) with session time zone UTC, as Athena's.
 

@@ -178,8 +178,9 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
         raise DeclarationError(problems)
     rules = tuple(r.as_dms() for s in decl.sources if s.kind == "postgres" for r in s.selection)
     return DatasetSpec(
-        name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules
-    )
+        name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules,
+        sql_aliases=decl.sql_aliases,
+    )  # fmt: skip
 
 
 def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str]):
@@ -267,6 +268,8 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         partition_by=tuple(t.partition_by),
         raw_root=_raw_root(source, Path(where.split(": ", 1)[0])),
         exclude_columns=tuple(t.exclude_columns),
+        view=t.view,
+        compat_columns=tuple(t.compat_columns.items()),
         table_format=t.table_format,
         scd_type=t.scd_type,
         description=t.description,

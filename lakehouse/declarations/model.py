@@ -168,6 +168,10 @@ class TableDecl(_Model):
     table_format: Literal["delta", "hudi"] = "delta"
     scd_type: Literal[1, 2] = 1
     owners: list[str] = Field(default_factory=list)
+    #: SQL: the table's friendly view name (``<dataset>.<view>``; ``silver.<view>`` too in the
+    #: dataset with ``sql_aliases``) and alias columns of its ``<dataset>_compat`` bronze view
+    view: str | None = None
+    compat_columns: dict[str, str] = Field(default_factory=dict)
     columns: list[ColumnDecl] = Field(default_factory=list)
 
 
@@ -186,5 +190,7 @@ class DatasetDecl(_Model):
     description: str = ""
     gold: str | None = None  # a Python module whose METRICS are this dataset's gold tables
     demo: DemoDecl | None = None
+    #: its tables' friendly view names are also unqualified in the catalog (``silver.orders``)
+    sql_aliases: bool = False
     sources: list[Source] = Field(..., min_length=1)
     tables: list[TableDecl] = Field(default_factory=list)

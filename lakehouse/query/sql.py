@@ -243,7 +243,7 @@ def connect(
     *,
     tenant: str | None = None,
     project: str = "lakehouse",
-    alias_dataset: str | None = "saas",
+    alias_dataset: str | None = "declared",
 ) -> duckdb.DuckDBPyConnection:
     """A connection for ``run_query``: the whole catalog (``catalog.local.connect``), or with
     ``tenant`` (an id or slug) a tenant connection that sees only that tenant's rows

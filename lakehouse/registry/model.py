@@ -132,6 +132,9 @@ class TableSpec:
     raw_root: str | None = None
     #: source columns never captured (a secret, a blob): the replicator leaves them out of files
     exclude_columns: tuple[str, ...] = ()
+    #: SQL names: a friendly view name, and (alias, real column) pairs of its compat view
+    view: str | None = None
+    compat_columns: tuple[tuple[str, str], ...] = ()
     sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
@@ -182,6 +185,7 @@ class DatasetSpec:
     tables: tuple[TableSpec, ...]
     description: str = ""
     selection_rules: tuple[dict, ...] = ()  # DMS table-mapping selection rules
+    sql_aliases: bool = False  # its friendly view names are also unqualified (silver.<view>)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:

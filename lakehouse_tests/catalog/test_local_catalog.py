@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse.catalog import FRIENDLY_NAMES, connect, discover_tables, refresh_catalog
+from lakehouse.catalog import connect, discover_tables, friendly_names, refresh_catalog
 from lakehouse.catalog.local import catalog_views, default_catalog_path, snapshot_sql
 from lakehouse.storage import LocalLake
 
@@ -248,7 +248,7 @@ def test_friendly_alias_wins_only_in_the_silver_alias_schema(lake):
 
 
 def test_friendly_names_cover_every_saas_table():
-    assert sorted(FRIENDLY_NAMES["saas"].values()) == sorted(
+    assert sorted(friendly_names()["saas"].values()) == sorted(
         [
             "core_tenant",
             "core_customer",

@@ -317,3 +317,21 @@ def test_datasets_served_together_may_not_claim_one_lake_table(tmp_path):
         " (LAKEHOUSE_DATASETS, or another LAKEHOUSE_ROOT)",
     ]
     assert [d.name for d in all_datasets(("shop",), settings)] == ["shop"]
+
+
+def test_no_module_of_the_package_names_a_shipped_dataset():
+    """Datasets come from declarations: outside the defs folder no code lists their names."""
+    import re
+
+    import lakehouse
+
+    root = Path(lakehouse.__file__).parent
+    pattern = re.compile(r"""["'](saas|autocorp)["']""")
+    found = [
+        f"{p.relative_to(root)}:{i}: {line.strip()}"
+        for p in sorted(root.rglob("*.py"))
+        if "datasets" not in p.relative_to(root).parts
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
