@@ -448,7 +448,9 @@ def dataset_config(dataset: str) -> dict:
     return {
         "dataset": dataset,
         "source_database": dataset,  # one PostgreSQL database per dataset, named after it
-        "bucket_folder": RAW_DATABASE_PREFIX,
+        "bucket_folder": next(
+            iter({t.raw_folder for t in spec.database_tables}), RAW_DATABASE_PREFIX
+        ),
         "s3_settings": terraform_s3_settings(settings),
         "table_mappings": table_mappings(dataset, settings),
         "raw_table_prefixes": [t.raw_prefix for t in spec.database_tables],

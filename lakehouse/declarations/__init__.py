@@ -84,12 +84,11 @@ def load_dataset(name: str, settings=None) -> DatasetSpec:
 
 
 def all_datasets(names: tuple[str, ...] | None = None, settings=None) -> list[DatasetSpec]:
-    """The datasets served together (``names``, default every declared one); their tables
-    share one lake, so a table name or a raw folder two of them claim is an error."""
+    """Every declared dataset, or the datasets ``names`` served together: their tables share one
+    lake, so a table name or a raw folder two of them claim is an error."""
     if names is None:
-        specs = [d.spec for d in declarations(settings).values()]
-    else:
-        specs = [load_dataset(n, settings) for n in names]
+        return [d.spec for d in declarations(settings).values()]
+    specs = [load_dataset(n, settings) for n in names]
     _check_shared_lake(specs, settings)
     return specs
 
@@ -110,8 +109,8 @@ def _check_shared_lake(specs: list[DatasetSpec], settings) -> None:
                     path = declaration(spec.name, settings).path
                     problems.append(
                         f"{path}: tables ({t.name}): {claim} is also {other}'s and the served"
-                        f" datasets share one lake — fix: serve them apart (LAKEHOUSE_DATASETS,"
-                        f" or another LAKEHOUSE_ROOT)"
+                        f" datasets share one lake — fix: give one dataset a table_prefix, or"
+                        f" serve them apart (LAKEHOUSE_DATASETS, or another LAKEHOUSE_ROOT)"
                     )
     if problems:
         raise DeclarationError(problems)

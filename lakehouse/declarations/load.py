@@ -215,7 +215,7 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         columns.append(
             Column(
                 c.name, c.type, c.nullable, pii=c.pii, checks=dict(c.checks),
-                references=c.references, description=c.description,
+                references=_prefixed(c.references, decl.table_prefix), description=c.description,
             )
         )  # fmt: skip
     names = [c.name for c in t.columns]
@@ -256,9 +256,12 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
                             " Python codec name (utf-8, latin-1, cp1252)")  # fmt: skip
     if len(problems) > n_before:
         return None
+    prefix = decl.table_prefix or ""
     return TableSpec(
         dataset=decl.name,
-        name=t.name,
+        name=f"{prefix}{t.name}",
+        source_name=t.name if prefix else None,
+        raw_folder=f"raw/database/{decl.name}" if prefix else "raw/database",
         columns=tuple(columns),
         primary_key=tuple(t.primary_key),
         schema=t.schema_,
@@ -275,6 +278,11 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         description=t.description,
         **({"owners": tuple(t.owners)} if t.owners else {}),
     )
+
+
+def _prefixed(reference: str | None, prefix: str | None) -> str | None:
+    """A ``table.column`` reference to a table of the same dataset, by its lake name."""
+    return f"{prefix}{reference}" if reference and prefix else reference
 
 
 def _raw_root(source, decl_path: Path) -> str | None:

@@ -192,5 +192,9 @@ class DatasetDecl(_Model):
     demo: DemoDecl | None = None
     #: its tables' friendly view names are also unqualified in the catalog (``silver.orders``)
     sql_aliases: bool = False
+    #: the namespace of its lake tables: ``<prefix><table>`` in asset keys, storage, the catalog
+    #: and Glue, and its raw files under ``raw/database/<dataset>/`` (two datasets may then both
+    #: have a table ``customers``); none by default
+    table_prefix: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
     sources: list[Source] = Field(..., min_length=1)
     tables: list[TableDecl] = Field(default_factory=list)

@@ -115,7 +115,9 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
 
     if not table.primary_key:  # no key to compare: the row counts (insert-only capture)
         with psycopg.connect(dsn) as conn:
-            n = conn.execute(f'select count(*) from "{table.schema}"."{table.name}"').fetchone()[0]
+            n = conn.execute(
+                f'select count(*) from "{table.schema}"."{table.source_table}"'
+            ).fetchone()[0]
         return dg.AssetCheckResult(
             asset_key=dg.AssetKey(["silver", table.name]), check_name="reconciliation",
             passed=n == frame.height, severity=dg.AssetCheckSeverity.WARN,
@@ -123,7 +125,10 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
         )  # fmt: skip
     key_sql = " || '|' || ".join(f'"{k}"::text' for k in table.primary_key)
     with psycopg.connect(dsn) as conn:
-        src = [r[0] for r in conn.execute(f'select {key_sql} from "{table.schema}"."{table.name}"')]
+        src = [
+            r[0]
+            for r in conn.execute(f'select {key_sql} from "{table.schema}"."{table.source_table}"')
+        ]
     lake_keys = (
         frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in table.primary_key], separator="|"))
         .to_series().to_list() if frame.height else []

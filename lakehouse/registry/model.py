@@ -135,6 +135,10 @@ class TableSpec:
     #: SQL names: a friendly view name, and (alias, real column) pairs of its compat view
     view: str | None = None
     compat_columns: tuple[tuple[str, str], ...] = ()
+    #: the table's name in the source when the lake's differs (a dataset's ``table_prefix``)
+    source_name: str | None = None
+    #: where a replicated table's raw files land: ``<raw_folder>/<schema>/<source table>/``
+    raw_folder: str = "raw/database"
     sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
@@ -163,17 +167,23 @@ class TableSpec:
         raise KeyError(f"{self.dataset}.{self.name} has no column {name!r}")
 
     @property
+    def source_table(self) -> str:
+        """The table's name in the source (the lake's ``name`` may carry a prefix)."""
+        return self.source_name or self.name
+
+    @property
     def qualified_name(self) -> str:
-        return f"{self.schema}.{self.name}"
+        """``schema.table`` in the source."""
+        return f"{self.schema}.{self.source_table}"
 
     @property
     def raw_prefix(self) -> str:
         """Key prefix where this table's raw files land: relative to ``raw_root`` when set,
         else to the lake root."""
         if self.raw_root is not None:
-            return f"{self.schema}/{self.name}/"
+            return f"{self.schema}/{self.source_table}/"
         if self.source == "database":
-            return f"raw/database/{self.schema}/{self.name}/"
+            return f"{self.raw_folder}/{self.schema}/{self.source_table}/"
         return f"raw/csv/{self.dataset}/"
 
 

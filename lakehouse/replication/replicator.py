@@ -257,7 +257,7 @@ class Replicator:
                 snap.execute("begin isolation level repeatable read read only")
                 for qname in self._progress(added, "full load of added tables"):
                     spec = self.specs[qname]
-                    prefix = table_prefix(spec.schema, spec.name)
+                    prefix = table_prefix(spec.schema, spec.name, self.task.bucket_folder)
                     for obj in self.lake.list(prefix):  # an earlier generation's load files
                         if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
                             self.lake.delete(obj.key)
@@ -358,7 +358,9 @@ class Replicator:
         keys = []
         for n, start in enumerate(range(0, max(frame.height, 1), rows_per_file), start=1):
             part = frame.slice(start, rows_per_file)
-            key = table_prefix(spec.schema, spec.name) + dms_format.load_file_name(n, self.settings)
+            key = table_prefix(
+                spec.schema, spec.name, self.task.bucket_folder
+            ) + dms_format.load_file_name(n, self.settings)
             self.lake.write_bytes(
                 key, dms_format.encode_dms_file(part, self.settings, full_load=True)
             )
@@ -575,7 +577,7 @@ class _Stream:
             spec = rep.spec_for(rows[-1][0])
             frames[qname] = (spec, self._frame(spec, rows))
         files = {
-            qname: table_prefix(spec.schema, spec.name)
+            qname: table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
             + dms_format.date_partition_folder(name_dt, rep.settings)
             + dms_format.cdc_file_name(name_dt, rep.settings)
             for qname, (spec, _f) in frames.items()

@@ -25,6 +25,8 @@ class ReplicationTask:
     selection_rules: tuple[dict, ...] = (
         {"rule-action": "include", "schema-name": "public", "table-name": "%"},
     )
+    #: the DMS BucketFolder: files under ``<bucket_folder>/<schema>/<table>/``
+    bucket_folder: str = RAW_DATABASE_PREFIX
     #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
     exclude_columns: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     registry: dict[str, TableSpec] = field(
@@ -47,8 +49,8 @@ class ReplicationTask:
         return f"lakehouse_{self.name}_inserts"
 
 
-def table_prefix(schema: str, table: str) -> str:
-    return f"{RAW_DATABASE_PREFIX}/{schema}/{table}/"
+def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> str:
+    return f"{folder}/{schema}/{table}/"
 
 
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
@@ -59,13 +61,15 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
     spec = load_dataset(dataset)
     settings = settings or settings_for(dataset)
     rules = tuple(
-        {"rule-action": "include", "schema-name": t.schema, "table-name": t.name}
+        {"rule-action": "include", "schema-name": t.schema, "table-name": t.source_table}
         for t in spec.database_tables
     )
+    folders = {t.raw_folder for t in spec.database_tables} or {RAW_DATABASE_PREFIX}
     return ReplicationTask(
         name=dataset,
         dsn=dsn,
         settings=settings,
+        bucket_folder=folders.pop(),
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
         exclude_columns={

@@ -53,7 +53,7 @@ def _table_name(t) -> tuple[str, str]:
         return schema or "public", name
     if isinstance(t, tuple):
         return t
-    return t.schema, t.name  # TableSpec / anything with schema and name
+    return t.schema, getattr(t, "source_table", t.name)  # TableSpec: its source name
 
 
 def diagnose(conn, tables, slot_name: str | None = None) -> list[Finding]:

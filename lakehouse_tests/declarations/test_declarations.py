@@ -310,11 +310,11 @@ def test_datasets_served_together_may_not_claim_one_lake_table(tmp_path):
         all_datasets(("autocorp", "shop"), settings)
     assert err.value.problems == [
         f"{path}: tables (customers): table 'customers' is also autocorp's and the served"
-        " datasets share one lake — fix: serve them apart (LAKEHOUSE_DATASETS, or another"
-        " LAKEHOUSE_ROOT)",
-        f"{path}: tables (customers): raw folder raw/database/public/customers/ is also"
-        " autocorp's and the served datasets share one lake — fix: serve them apart"
+        " datasets share one lake — fix: give one dataset a table_prefix, or serve them apart"
         " (LAKEHOUSE_DATASETS, or another LAKEHOUSE_ROOT)",
+        f"{path}: tables (customers): raw folder raw/database/public/customers/ is also"
+        " autocorp's and the served datasets share one lake — fix: give one dataset a"
+        " table_prefix, or serve them apart (LAKEHOUSE_DATASETS, or another LAKEHOUSE_ROOT)",
     ]
     assert [d.name for d in all_datasets(("shop",), settings)] == ["shop"]
 
