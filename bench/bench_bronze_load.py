@@ -75,7 +75,7 @@ def main() -> int:
     from lakehouse.storage.lake import LocalLake
 
     spec = _customers_spec()
-    settings = settings_for("autocorp")  # csv_drop files are read with bronze.CSV_DROP_SETTINGS
+    settings = settings_for("autocorp")  # csv_drop files: the table's CsvOptions
     repeats = max(1, args.repeats)
 
     with temp_dir("bench_bronze_") as tmp:

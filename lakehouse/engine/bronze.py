@@ -60,6 +60,7 @@ import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.delta import open_table
+from lakehouse.engine.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.sequencing import sequence_expr, sequence_text
 from lakehouse.registry.model import TableSpec
@@ -70,19 +71,8 @@ from lakehouse.storage import Lake, ObjectInfo
 
 log = logging.getLogger(__name__)
 
-LINEAGE_COLUMNS = (
-    "_op",
-    "_commit_ts",
-    "_change_seq",
-    "_before_key",
-    "_source_file",
-    "_source_row",
-    "_file_kind",
-    "_ingested_at",
-)
 FILES_METADATA_KEY = "lakehouse.files"
 LOADS_METADATA_KEY = "lakehouse.loads"
-CSV_DROP_SETTINGS = DmsS3Settings(AddColumnName=True)
 
 
 @dataclass
@@ -333,11 +323,8 @@ def read_file(
         from lakehouse.engine.csv_drop import read_csv_drop
 
         return read_csv_drop(lake, spec, obj, now)
-    kind = "csv" if spec.source == "csv_drop" else None
-    fmt_settings = CSV_DROP_SETTINGS if kind == "csv" else settings
-    if kind == "csv":
-        layouts = [DmsLayout(tuple(spec.column_names), label="csv drop")]
-    elif not layouts:
+    fmt_settings = settings
+    if not layouts:
         layouts = table_layouts(spec, settings)
     try:
         data = raw_lake(lake, spec).read_bytes(obj.key)
@@ -345,7 +332,6 @@ def read_file(
             data,
             obj.key,
             fmt_settings,
-            kind="load" if kind == "csv" else None,
             layouts=layouts,
         )
         layout = dms.layout
@@ -416,7 +402,7 @@ def read_file(
         fmt_settings,
         layout,
         obj.key,
-        dms.kind if kind is None else "csv",
+        dms.kind,
         rows,
         now,
     )

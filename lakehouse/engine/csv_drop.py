@@ -46,6 +46,7 @@ import numpy as np
 import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
+from lakehouse.engine.lineage import LINEAGE_COLUMNS
 from lakehouse.registry.model import CsvOptions, TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
@@ -54,16 +55,7 @@ _SURROGATE = re.compile("[\udc80-\udcff]+")
 _BREAK = re.compile(r"\r\n|\r|\n")
 _LINE_END = re.compile(r"[^\r\n]*")
 #: bronze lineage columns: a header may not name them
-RESERVED = (
-    "_op",
-    "_commit_ts",
-    "_change_seq",
-    "_before_key",
-    "_source_file",
-    "_source_row",
-    "_file_kind",
-    "_ingested_at",
-)
+RESERVED = LINEAGE_COLUMNS
 
 
 class CsvDropError(ValueError):
