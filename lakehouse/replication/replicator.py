@@ -60,6 +60,8 @@ from lakehouse.source import discovery
 from lakehouse.storage import Lake
 
 log = logging.getLogger(__name__)
+#: per task, the undeclared source tables last reported (``Replicator._report_undeclared``)
+_UNDECLARED: dict[str, frozenset[str]] = {}
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -152,6 +154,25 @@ class Replicator:
             )
         return specs
 
+    def _report_undeclared(self, conn) -> None:
+        """Warn (once per change of the set, per process) about source tables the declaration's
+        include rules match that the task does not capture: they join once declared."""
+        from lakehouse.source.catalog import select_tables
+
+        if not self.task.watch_rules:
+            return
+        found = {f"{s}.{t}" for s, t in select_tables(conn, list(self.task.watch_rules))}
+        new = frozenset(found - set(self.specs))
+        if new and _UNDECLARED.get(self.task.name) != new:
+            msg = (
+                f"task {self.task.name!r}: source tables match the include rules but are not"
+                f" declared (not captured): {sorted(new)[:20]} — run `lakehouse discover"
+                f" {self.task.name}` to declare them; each is then loaded alone"
+            )
+            log.warning(msg)
+            self.stats.warnings.append(msg)
+        _UNDECLARED[self.task.name] = new
+
     def _ensure_publications(self, conn) -> None:
         """Create or update the task's publications; a publication already as wanted is left
         alone (no catalog change, so no WAL the slot would have to skip)."""
@@ -220,6 +241,7 @@ class Replicator:
                     "`ALTER SYSTEM SET wal_level = logical`, then restart PostgreSQL)"
                 )
             self.specs = self.discover(conn)
+            self._report_undeclared(conn)
             added = [q for q in self.specs if q not in state.load_files]
             added = added if state.full_load_done else []
             # read before the tables join the publication: their streamed changes are all later

@@ -25,6 +25,9 @@ class ReplicationTask:
     selection_rules: tuple[dict, ...] = (
         {"rule-action": "include", "schema-name": "public", "table-name": "%"},
     )
+    #: the declaration's include rules: a source table they match that the task does not
+    #: capture (not declared yet) is reported, never silently left out
+    watch_rules: tuple[dict, ...] = ()
     #: the DMS BucketFolder: files under ``<bucket_folder>/<schema>/<table>/``
     bucket_folder: str = RAW_DATABASE_PREFIX
     #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
@@ -70,6 +73,7 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         dsn=dsn,
         settings=settings,
         bucket_folder=folders.pop(),
+        watch_rules=spec.selection_rules,
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
         exclude_columns={

@@ -103,3 +103,24 @@ def test_a_table_added_to_a_running_task_is_loaded_alone_while_the_others_stream
     stats = Replicator(_task(fresh_db, tables=("items", "late")), lake).run()
     assert stats.full_load_rows["public.late"] > 0
     _silver_equals_source(fresh_db, lake, ("items", "late"))
+
+
+def test_a_source_table_the_rules_match_but_no_one_declared_is_reported_once(fresh_db, tmp_path):
+    from dataclasses import replace
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+    lake = LocalLake(tmp_path / "lake")
+    watch = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
+    task = replace(_task(fresh_db, ("items",)), name="w", watch_rules=watch)
+    assert Replicator(task, lake).run().warnings == []
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table newcomer (id int primary key)")
+    warnings = Replicator(task, lake).run().warnings
+    assert warnings == [
+        "task 'w': source tables match the include rules but are not declared (not captured):"
+        " ['public.newcomer'] — run `lakehouse discover w` to declare them; each is then loaded"
+        " alone"
+    ]
+    assert Replicator(task, lake).run().warnings == []  # said once, not on every tick
+    assert not lake.list("raw/database/public/newcomer/")
