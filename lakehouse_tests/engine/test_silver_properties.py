@@ -12,7 +12,7 @@ from unittest import mock
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lakehouse.engine import bronze, silver
@@ -216,6 +216,39 @@ def _write_load(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(script=reload_ops, initial=st.integers(0, 4), seed=st.integers(0, 10**6))
+# a known failing case (found by hypothesis, fails on e4939e0 too): after five reloads with
+# truncated rows and a key change in between, rows 101-105 of the last full load are missing
+# from silver. Recorded here so it stays visible; the reload planner is to be fixed with resync.
+@example(
+    script=[
+        ("I", 0, ""),
+        ("T", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("T", 0, ""),
+        ("R", 0, ""),
+        ("K", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+        ("D", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("I", 0, ""),
+        ("R", 0, ""),
+        ("I", 0, ""),
+    ],
+    initial=4,
+    seed=2281,
+).xfail(raises=AssertionError, reason="known reload bug: rows of the last full load missing")
 def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, initial, seed):
     """Reloads (one or two LOAD files, possibly empty) interleave with CDC files that arrive out of
     order and duplicated; a reload's files may be split across bronze runs or overwritten by the
