@@ -9,9 +9,10 @@ jsonb/array/enum columns, a CHECK), declared as a third dataset beside the shipp
    (``information_schema.columns`` of the schema, fetched). Goal: ours ≤ 5 s (absolute: what a
    user waits for); the ratio is reported.
 2. **Load**: the code location's ``build_definitions`` with the shipped declarations and the
-   third dataset, and within it the declarations' share: every ``defs.yaml`` read, validated and
-   turned into registry specs (what ``Reload definitions`` repeats). Goal: that share ≤ 0.5 s;
-   the total (Dagster building the assets) is reported beside it.
+   third dataset, and within it the declarations' share on a reload (what ``Reload
+   definitions`` repeats: every ``defs.yaml`` read, its validated form taken from the cache when
+   the file is unchanged, turned into registry specs). Goal: that share ≤ 0.5 s; a first load
+   (YAML parsed) and the total (Dagster building the assets) are printed beside it.
 """
 
 from __future__ import annotations
@@ -104,14 +105,22 @@ def main() -> int:
 
 
 def _load_times(settings, repeats: int) -> tuple[float, float, int]:
-    """(build_definitions seconds, declarations' share seconds, declarations)."""
+    """(build_definitions seconds, declarations' share seconds on a reload, declarations); the
+    share of a first load (no validated declaration cached yet) is printed too."""
+    import shutil
+
     import lakehouse.declarations as decls
     from lakehouse.definitions import build_definitions
 
     build_definitions(settings)  # imports warm
-    total, share = [], []
+    total, share, cold = [], [], []
     for _ in range(repeats):
-        decls._cache.clear()  # a reload reads and validates every declaration again
+        shutil.rmtree(settings.state_dir / "_cache", ignore_errors=True)
+        decls._cache.clear()  # a first load: every declaration parsed and validated
+        t0 = time.perf_counter()
+        decls.declarations(settings)
+        cold.append(time.perf_counter() - t0)
+        decls._cache.clear()  # a reload: the files are unchanged
         t0 = time.perf_counter()
         n = len(decls.declarations(settings))
         share.append(time.perf_counter() - t0)
@@ -119,6 +128,7 @@ def _load_times(settings, repeats: int) -> tuple[float, float, int]:
         t0 = time.perf_counter()
         build_definitions(settings)
         total.append(time.perf_counter() - t0)
+    print(f"declarations on a first load (YAML parsed): {statistics.median(cold):.2f}s")
     return statistics.median(total), statistics.median(share), n
 
 

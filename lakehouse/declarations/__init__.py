@@ -3,9 +3,10 @@
 Declarations are ``defs.yaml`` files of type ``lakehouse.components.Dataset`` (a Dagster
 Component, ``lakehouse.components``) under the package's defs folder ``lakehouse/datasets/``
 (the shipped datasets; ``dg scaffold defs`` writes there) and under each folder named by
-``LAKEHOUSE_DEFS`` (``Settings.defs_dirs``). ``declarations()`` loads them (validated, cached
-until a file changes); ``load_dataset(name)`` gives one dataset's registry ``DatasetSpec``; an
-unknown name is an error naming the declared ones.
+``LAKEHOUSE_DEFS`` (``Settings.defs_dirs``). ``declarations()`` loads them (validated; kept in
+the process until a file changes, and as JSON by content under ``<state dir>/_cache/`` so that a
+new process skips parsing unchanged YAML); ``load_dataset(name)`` gives one dataset's registry
+``DatasetSpec``; an unknown name is an error naming the declared ones.
 """
 
 from __future__ import annotations
@@ -54,12 +55,16 @@ def declaration_dirs(settings=None) -> list[Path]:
 
 def declarations(settings=None) -> dict[str, Declaration]:
     """Every declared dataset, by name (re-read when a ``defs.yaml`` changes)."""
+    if settings is None:
+        from lakehouse.profiles import Settings
+
+        settings = Settings.from_env()
     dirs = declaration_dirs(settings)
     files = find_files(dirs)
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
     if stamp not in _cache:
         _cache.clear()
-        _cache[stamp] = load_declarations(dirs)
+        _cache[stamp] = load_declarations(dirs, settings.state_dir / "_cache" / "declarations")
     return _cache[stamp]
 
 

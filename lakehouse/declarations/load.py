@@ -9,6 +9,8 @@ the package knows dataset names.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ COMPONENT_TYPES = ("lakehouse.components.Dataset", "lakehouse.components.dataset
 DEFS_FILE = "defs.yaml"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RULES = {"ge", "le", "gt", "lt", "isin", "str_length_max", "regex", "unique"}
+_SCHEMA_KEY: str | None = None
 
 
 class DeclarationError(ValueError):
@@ -67,11 +70,11 @@ def find_files(dirs: list[Path]) -> list[Path]:
     return found
 
 
-def load_declarations(dirs: list[Path]) -> dict[str, Declaration]:
+def load_declarations(dirs: list[Path], cache_dir: Path | None = None) -> dict[str, Declaration]:
     """``{dataset name: Declaration}`` of every Dataset declaration under ``dirs``."""
     out: dict[str, Declaration] = {}
     for path in find_files(dirs):
-        decl = read_declaration(path)
+        decl = read_declaration(path, cache_dir)
         if decl is None:
             continue
         other = out.get(decl.spec.name)
@@ -86,11 +89,58 @@ def load_declarations(dirs: list[Path]) -> dict[str, Declaration]:
     return out
 
 
-def read_declaration(path: Path) -> Declaration | None:
-    """One ``defs.yaml``: a Declaration, or None when it declares another component type."""
+def read_declaration(path: Path, cache_dir: Path | None = None) -> Declaration | None:
+    """One ``defs.yaml``: a Declaration, or None when it declares another component type.
+    ``cache_dir``: validated declarations kept as JSON by the file's content (a reload of an
+    unchanged file skips the YAML parse); a declaration with a problem is never cached."""
+    text = path.read_text()
+    decl = _from_cache(cache_dir, text)
+    if decl is None:
+        decl = _parse(path, text)
+        if decl is None:
+            return None
+        _to_cache(cache_dir, text, decl)
+    loaded = Declaration(path, decl, to_spec(decl, path))
+    _check_dms_json(loaded)
+    return loaded
+
+
+def _cache_file(cache_dir: Path, text: str) -> Path:
+    import hashlib
+
+    global _SCHEMA_KEY
+    if _SCHEMA_KEY is None:  # a change of the model invalidates every cached declaration
+        _SCHEMA_KEY = json.dumps(DatasetDecl.model_json_schema(), sort_keys=True)
+    digest = hashlib.sha256(f"{_SCHEMA_KEY}\n{text}".encode()).hexdigest()
+    return cache_dir / f"{digest}.json"
+
+
+def _from_cache(cache_dir: Path | None, text: str) -> DatasetDecl | None:
+    if cache_dir is None:
+        return None
+    try:
+        return DatasetDecl.model_validate_json(_cache_file(cache_dir, text).read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def _to_cache(cache_dir: Path | None, text: str, decl: DatasetDecl) -> None:
+    if cache_dir is None:
+        return
+    target = _cache_file(cache_dir, text)
+    try:  # a read-only file system (a Lambda) just goes without the cache
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(decl.model_dump_json(by_alias=True))
+        tmp.replace(target)
+    except OSError:
+        pass
+
+
+def _parse(path: Path, text: str) -> DatasetDecl | None:
     try:
         # libyaml's parser when present: ~4x faster than PyYAML's pure-Python one
-        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise DeclarationError([f"{path}: not valid YAML: {err}".replace("\n", " ")]) from err
     if not isinstance(doc, dict) or "type" not in doc:
@@ -105,12 +155,9 @@ def read_declaration(path: Path) -> Declaration | None:
             [f"{path}: attributes: missing — fix: put the dataset under 'attributes:'"]
         )
     try:
-        decl = DatasetDecl.model_validate(attributes)
+        return DatasetDecl.model_validate(attributes)
     except ValidationError as err:
         raise DeclarationError(_pydantic_problems(path, attributes, err)) from None
-    loaded = Declaration(path, decl, to_spec(decl, path))
-    _check_dms_json(loaded)
-    return loaded
 
 
 def _check_dms_json(decl: Declaration) -> None:

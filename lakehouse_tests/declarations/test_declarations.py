@@ -335,3 +335,31 @@ def test_no_module_of_the_package_names_a_shipped_dataset():
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_a_reload_of_unchanged_declarations_skips_the_yaml_parse(tmp_path, monkeypatch):
+    """Validated declarations are cached as JSON by content: an unchanged file is not parsed
+    again, an edited one is, and a broken one is never cached."""
+    import lakehouse.declarations as decls
+    from lakehouse.declarations import load
+
+    path = _write(tmp_path / "defs", GOOD)
+    settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path / "defs"),
+                                  "LAKEHOUSE_ROOT": str(tmp_path / "lake")})  # fmt: skip
+    first = load_dataset("shop", settings)
+    assert list((tmp_path / "lake" / "_cache" / "declarations").glob("*.json"))
+    decls._cache.clear()
+    monkeypatch.setattr(load.yaml, "load", lambda *a, **k: pytest.fail("parsed again"))
+    assert load_dataset("shop", settings) == first
+    monkeypatch.undo()
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["tables"].pop()
+    path.write_text(yaml.safe_dump(doc))
+    decls._cache.clear()
+    assert [t.name for t in load_dataset("shop", settings).tables] == ["orders"]
+    doc["attributes"]["tables"][0]["primary_key"] = ["nosuch"]
+    path.write_text(yaml.safe_dump(doc))
+    for _ in range(2):  # reported on every load: never cached
+        decls._cache.clear()
+        with pytest.raises(DeclarationError, match="column 'nosuch' is not a column"):
+            load_dataset("shop", settings)
