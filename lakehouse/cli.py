@@ -365,6 +365,7 @@ def status_report(s: Settings) -> str:
 
     from lakehouse.declarations import load_dataset
     from lakehouse.replication.state import ReplicationState
+    from lakehouse.replication.task import slot_name
     from lakehouse.source import embedded
 
     lake = s.lake()
@@ -377,7 +378,7 @@ def status_report(s: Settings) -> str:
         ds = load_dataset(d)
         if not ds.tables:
             continue
-        st = ReplicationState.load(lake, d, f"lakehouse_{d}")
+        st = ReplicationState.load(lake, d, slot_name(d))
         lines.append(
             f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
             f"{st.cdc_files_written} CDC files written, checkpoint LSN {st.checkpoint_lsn:X}"

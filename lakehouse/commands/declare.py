@@ -98,27 +98,23 @@ def doctor(settings: Settings, name: str) -> tuple[str, bool]:
     import psycopg
 
     from lakehouse.declarations import load_dataset
-    from lakehouse.replication.task import ReplicationTask
+    from lakehouse.replication.task import slot_name
     from lakehouse.source.doctor import diagnose, format_findings
 
     spec = load_dataset(name, settings)
-    slot = ReplicationTask(name=name, dsn="", settings=None).slot  # type: ignore[arg-type]
     with psycopg.connect(source_dsn(settings, name)) as conn:
-        findings = diagnose(conn, list(spec.database_tables), slot_name=slot)
+        findings = diagnose(conn, list(spec.database_tables), slot_name=slot_name(name))
     return format_findings(findings), not any(f.severity == "error" for f in findings)
 
 
 def _dms_tables(settings: Settings, decl, source):
     from lakehouse.declarations.dms import endpoint_settings, table_mappings
+    from lakehouse.declarations.load import raw_root
     from lakehouse.replication.dms_discovery import discover_dms_tables
     from lakehouse.replication.dms_settings import DmsS3Settings
     from lakehouse.storage import open_lake
 
-    root = decl.spec.tables[0].raw_root if decl.spec.database_tables else None
-    if root is None:
-        from lakehouse.declarations.load import _raw_root
-
-        root = _raw_root(source, decl.path)
+    root = raw_root(source, decl.path)
     lake = open_lake(root, endpoint_url=settings.s3_endpoint, region=settings.region)
     mappings = table_mappings(decl, source) or {}
     rules = [

@@ -64,7 +64,7 @@ def table_layouts(spec, settings):
     if not revisions:
         return None
     try:
-        return known_layouts(spec.schema, spec.name, spec.column_names, spec.primary_key,
+        return known_layouts(spec.schema, spec.source_table, spec.column_names, spec.primary_key,
                              settings=settings, mappings=revisions)  # fmt: skip
     except ValueError as err:
         raise DeclarationError([f"{decl.path}: sources (dms_s3).table_mappings: {err}"]) from err

@@ -218,7 +218,7 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
             )
             continue
         seen.add(t.name)
-        spec = _table_spec(decl, t, sources, where, problems)
+        spec = _table_spec(decl, t, sources, where, problems, path)
         if spec is not None:
             tables.append(spec)
     if problems:
@@ -230,7 +230,7 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
     )  # fmt: skip
 
 
-def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str]):
+def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str], path: Path):
     source = _table_source(t, sources, where, problems)
     if source is None:
         return None
@@ -316,7 +316,7 @@ def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[st
         file_glob=t.file_glob,
         csv=csv,
         partition_by=tuple(t.partition_by),
-        raw_root=_raw_root(source, Path(where.split(": ", 1)[0])),
+        raw_root=raw_root(source, path),
         exclude_columns=tuple(t.exclude_columns),
         view=t.view,
         compat_columns=tuple(t.compat_columns.items()),
@@ -332,7 +332,7 @@ def _prefixed(reference: str | None, prefix: str | None) -> str | None:
     return f"{prefix}{reference}" if reference and prefix else reference
 
 
-def _raw_root(source, decl_path: Path) -> str | None:
+def raw_root(source, decl_path: Path) -> str | None:
     """A dms_s3 source's root: ``s3://…`` as given, a local folder relative to the declaration."""
     if not isinstance(source, DmsS3Source):
         return None
@@ -369,9 +369,7 @@ def _glob_problem(glob: str) -> str | None:
         return "names a folder — fix: a file-name pattern only (the landing folder is the source's)"
     if glob.count("[") != glob.count("]"):
         return "has an unclosed '[' — fix: close the character class or escape it as [[]"
-    if "*" not in glob and "?" not in glob and "[" not in glob:
-        return None  # one fixed file name is a valid glob
-    return None
+    return None  # a pattern, or one fixed file name
 
 
 def _redact(value: str) -> str:

@@ -61,7 +61,7 @@ import polars as pl
 from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.lineage import LINEAGE_COLUMNS
-from lakehouse.engine.quarantine import write_quarantine
+from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys, write_quarantine
 from lakehouse.engine.sequencing import sequence_expr, sequence_text
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import dms_format
@@ -303,7 +303,7 @@ def _lineage(
 def table_layouts(spec: TableSpec, settings: DmsS3Settings) -> list[DmsLayout]:
     """The one layout a table's files have when only ``settings`` describe the task."""
     return known_layouts(
-        spec.schema, spec.name, spec.column_names, spec.primary_key, settings=settings
+        spec.schema, spec.source_table, spec.column_names, spec.primary_key, settings=settings
     )
 
 
@@ -323,7 +323,6 @@ def read_file(
         from lakehouse.engine.csv_drop import read_csv_drop
 
         return read_csv_drop(lake, spec, obj, now)
-    fmt_settings = settings
     if not layouts:
         layouts = table_layouts(spec, settings)
     try:
@@ -331,7 +330,7 @@ def read_file(
         dms = dms_format.read_dms_file(
             data,
             obj.key,
-            fmt_settings,
+            settings,
             layouts=layouts,
         )
         layout = dms.layout
@@ -341,8 +340,8 @@ def read_file(
             )
         # with a header the file names its columns: check the shape here, so that a column
         # added at the source flows (schema evolution) while another table's file does not
-        if fmt_settings.AddColumnName:
-            _check_shape(spec, dms.frame.columns, obj.key, fmt_settings, layout)
+        if settings.AddColumnName:
+            _check_shape(spec, dms.frame.columns, obj.key, settings, layout)
     except (dms_format.DmsFormatError, OSError, ValueError) as err:
         return None, [
             dict(
@@ -366,40 +365,15 @@ def read_file(
     )
     # unknown extra columns pass through as strings; registry columns are typed
     typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
-    # a change without its key cannot be applied
-    null_keys = typed.select(pl.col(k).null_count() for k in spec.primary_key)
-    if null_keys.width and any(null_keys.row(0)):
-        null_key = pl.any_horizontal([pl.col(k).is_null() for k in spec.primary_key])
-        bad = typed.filter(null_key)
-        for r in bad.iter_rows(named=True):
-            col = next(k for k in spec.primary_key if r[k] is None)
-            quarantine.append(
-                dict(
-                    _source_file=obj.key,
-                    _source_row=r["__row"],
-                    _column=col,
-                    _reason=f"primary key column {col!r} is null",
-                    _raw=json.dumps({k: _s(v) for k, v in r.items() if not k.startswith("__")}),
-                )
-            )
-        typed = typed.filter(~null_key)
-    for r in rejects.iter_rows(named=True):
-        quarantine.append(
-            dict(
-                _source_file=obj.key,
-                _source_row=r["__row"],
-                _column=r["__column"],
-                _reason=r["__reason"],
-                _raw=json.dumps({k: v for k, v in r.items() if not k.startswith("__")}),
-            )
-        )
+    typed, null_keys = split_null_keys(typed, spec, obj.key)  # a change needs its key
+    quarantine += null_keys + rows_from_rejects(rejects, obj.key)
     typed, bad_before = _check_before_images(typed, spec, layout, obj.key)
     quarantine.extend(bad_before)
     rows = typed["__row"]
     out = _lineage(
         typed.drop("__row"),
         spec,
-        fmt_settings,
+        settings,
         layout,
         obj.key,
         dms.kind,

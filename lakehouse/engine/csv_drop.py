@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import codecs
 import fnmatch
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.lineage import LINEAGE_COLUMNS
+from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.model import CsvOptions, TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
@@ -517,32 +517,9 @@ def read_csv_drop(
         for r in parsed.rejected
     ]
     typed, rejects = cast_to_registry(parsed.frame, spec.columns, row_numbers=parsed.lines)
-    for r in rejects.iter_rows(named=True):
-        quarantine.append(
-            dict(
-                _source_file=obj.key,
-                _source_row=r["__row"],
-                _column=r["__column"],
-                _reason=r["__reason"],
-                _raw=json.dumps({k: v for k, v in r.items() if not k.startswith("__")}),
-            )
-        )
-    if spec.primary_key:
-        null_key = pl.any_horizontal([pl.col(k).is_null() for k in spec.primary_key])
-        for r in typed.filter(null_key).iter_rows(named=True):
-            col = next(k for k in spec.primary_key if r[k] is None)
-            quarantine.append(
-                dict(
-                    _source_file=obj.key,
-                    _source_row=r["__row"],
-                    _column=col,
-                    _reason=f"primary key column {col!r} is null (expected a value)",
-                    _raw=json.dumps(
-                        {k: None if v is None else str(v) for k, v in r.items() if k != "__row"}
-                    ),
-                )
-            )
-        typed = typed.filter(~null_key)
+    quarantine += rows_from_rejects(rejects, obj.key)
+    typed, null_keys = split_null_keys(typed, spec, obj.key)
+    quarantine += null_keys
     quarantine.sort(key=lambda q: q["_source_row"])
     out = typed.rename({"__row": "_source_row"}).with_columns(
         pl.lit("I").alias("_op"),

@@ -101,3 +101,50 @@ def rows_from_frame(bad: pl.DataFrame) -> list[dict]:
             )
         )
     return out
+
+
+def rows_from_rejects(rejects: pl.DataFrame, file: str) -> list[dict]:
+    """Quarantine rows from ``cast_to_registry``'s rejects (``__row``/``__column``/``__reason``
+    beside the original text values) of one raw ``file``."""
+    return [
+        dict(
+            _source_file=file,
+            _source_row=r["__row"],
+            _column=r["__column"],
+            _reason=r["__reason"],
+            _raw=json.dumps({k: v for k, v in r.items() if not k.startswith("__")}),
+        )
+        for r in rejects.iter_rows(named=True)
+    ]
+
+
+def split_null_keys(
+    typed: pl.DataFrame, spec: TableSpec, file: str
+) -> tuple[pl.DataFrame, list[dict]]:
+    """``typed`` (cast rows with ``__row``) without the rows whose key has a null, and those
+    rows as quarantine rows: a change without its key cannot be applied."""
+    if not spec.primary_key:
+        return typed, []
+    null_key = pl.any_horizontal([pl.col(k).is_null() for k in spec.primary_key])
+    bad = typed.filter(null_key)
+    if not bad.height:
+        return typed, []
+    out = []
+    for r in bad.iter_rows(named=True):
+        col = next(k for k in spec.primary_key if r[k] is None)
+        out.append(
+            dict(
+                _source_file=file,
+                _source_row=r["__row"],
+                _column=col,
+                _reason=f"primary key column {col!r} is null (expected a value)",
+                _raw=json.dumps(
+                    {
+                        k: None if v is None else str(v)
+                        for k, v in r.items()
+                        if not k.startswith("__")
+                    }
+                ),
+            )
+        )
+    return typed.filter(~null_key), out

@@ -41,7 +41,7 @@ class ReplicationTask:
 
     @property
     def slot(self) -> str:
-        return f"lakehouse_{self.name}"
+        return slot_name(self.name)
 
     @property
     def publication(self) -> str:
@@ -50,6 +50,11 @@ class ReplicationTask:
     @property
     def insert_only_publication(self) -> str:
         return f"lakehouse_{self.name}_inserts"
+
+
+def slot_name(task: str) -> str:
+    """The logical replication slot of task ``task``."""
+    return f"lakehouse_{task}"
 
 
 def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> str:

@@ -67,10 +67,17 @@ def test_init_then_discover_pins_tables_and_csv_drops_and_check_sees_drift(
     capsys.readouterr()
     assert main(["doctor", "mine"]) == 1  # events has no key: updates and deletes cannot replicate
     doctor = capsys.readouterr().out
-    assert "ok    wal_level" in doctor or "wal_level" in doctor.splitlines()[0]
-    assert "public.events" in doctor and "fix: ALTER TABLE" in doctor.upper().replace(
-        "FIX:", "fix:"
+    lines = doctor.splitlines()
+    assert lines[0] == "ok    server: wal_level is logical"
+    i = lines.index(
+        "ERROR public.events: public.events has no primary key: it is captured insert-only, its"
+        " updates and deletes are not replicated"
     )
+    assert lines[i + 1] == (
+        '      fix: ALTER TABLE "public"."events" ADD COLUMN lakehouse_id bigint GENERATED ALWAYS'
+        " AS IDENTITY PRIMARY KEY;"
+    )
+    assert lines[-1] == "1 error(s), 2 warning(s)"
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             "alter table items add column stock int; alter table items alter column name type text"

@@ -22,42 +22,12 @@ from lakehouse.replication.dms_format import encode_dms_file, layout_rows
 from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.replication.table_mappings import known_layouts
 from lakehouse.storage import LocalLake
+from lakehouse_tests.replication.test_table_mappings import BEFORE_RULE, SELECT_ALL, SEQ_RULE
 
 COLUMNS = (Column("id", "int", nullable=False), Column("name", "string"), Column("qty", "int"))
 SPEC = TableSpec(dataset="t", name="things", columns=COLUMNS, primary_key=("id",))
-SELECT = {
-    "rule-type": "selection",
-    "rule-id": "1",
-    "rule-name": "public",
-    "object-locator": {"schema-name": "public", "table-name": "%"},
-    "rule-action": "include",
-}
-ADDED_RULES = [
-    {
-        "rule-type": "transformation",
-        "rule-id": "2",
-        "rule-name": "change-seq",
-        "rule-target": "column",
-        "object-locator": {"schema-name": "%", "table-name": "%"},
-        "rule-action": "add-column",
-        "value": "_seq",
-        "expression": "$AR_H_CHANGE_SEQ",
-        "data-type": {"type": "string", "length": 50},
-    },
-    {
-        "rule-type": "transformation",
-        "rule-id": "3",
-        "rule-name": "before-images",
-        "rule-target": "column",
-        "object-locator": {"schema-name": "%", "table-name": "%"},
-        "rule-action": "add-before-image-columns",
-        "before-image-def": {
-            "column-prefix": "before_",
-            "column-suffix": "",
-            "column-filter": "pk-only",
-        },
-    },
-]
+SELECT = SELECT_ALL
+ADDED_RULES = [SEQ_RULE, BEFORE_RULE]  # add-column $AR_H_CHANGE_SEQ, before-images "before_"
 FIRST = {"rules": [SELECT]}
 LATER = {"rules": [SELECT, *ADDED_RULES]}
 

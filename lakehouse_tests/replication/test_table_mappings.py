@@ -23,7 +23,7 @@ from lakehouse.replication.table_mappings import (
     known_layouts,
 )
 
-FIXTURES = Path("/work/shared/fixtures/dms")
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
 SELECT_ALL = {
     "rule-type": "selection",
     "rule-id": "1",

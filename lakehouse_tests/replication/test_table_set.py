@@ -1,6 +1,8 @@
 """The set of tables of a running task changes: an added table is full-loaded alone while the
-others keep streaming (concurrent writers on both, a transaction spanning the change); a removed
-table stops being captured and is loaded again if it comes back."""
+others keep streaming (concurrent writers on both, and a transaction open across the change that
+must reach silver too; it does here whether or not the copy waits for older transactions, so the
+wait itself is not what this proves); a removed table stops being captured and is loaded again
+if it comes back."""
 
 from __future__ import annotations
 
