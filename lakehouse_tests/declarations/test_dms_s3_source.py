@@ -220,3 +220,45 @@ def test_a_bad_table_mapping_is_a_declaration_error_at_load(tmp_path, rule, expe
     with pytest.raises(DeclarationError) as err:
         read_declaration(path)
     assert str(err.value).startswith(f"{path}: sources[0] (dms_s3).{expected}"), str(err.value)
+
+
+def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeypatch, capsys):
+    """A CSV nobody here wrote (the Oracle HR export in shared/fixtures, dates as
+    ``1987-06-17 00:00:00``, empty fields as NULL) dropped in a landing folder: discover proposes
+    its table, glob, types and key; the file sync and bronze/silver take it as it is."""
+    from lakehouse.cli import materialize
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.profiles import Settings
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(
+        FIXTURES / "dhawalkp-datalake" / "LOAD00000001.csv", landing / "employees-20190118.csv"
+    )
+    (tmp_path / "defs" / "hr").mkdir(parents=True)
+    (tmp_path / "defs" / "hr" / "defs.yaml").write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "hr", "sources": [{"kind": "csv_drop", "landing": str(landing)}]},
+    }))  # fmt: skip
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "hr",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+                 "DAGSTER_HOME": str(tmp_path / "dagster")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    assert main(["discover", "hr"]) == 0
+    assert "csv_drop: employees: new table (11 columns)" in capsys.readouterr().out
+    settings = Settings.from_env()
+    table = load_dataset("hr", settings).table("employees")
+    assert (table.file_glob, table.primary_key) == ("employees-*.csv", ("EMPLOYEE_ID",))
+    assert materialize(settings=settings).success
+    silver = read_silver(settings.lake(), table).sort("EMPLOYEE_ID")
+    source = pl.read_csv(FIXTURES / "dhawalkp-datalake" / "LOAD00000001.csv", infer_schema=False)
+    assert silver.height == source.height == 1900
+    assert (
+        silver["LAST_NAME"].to_list()
+        == source.sort(pl.col("EMPLOYEE_ID").cast(int))["LAST_NAME"].to_list()
+    )
+    king = silver.row(0, named=True)
+    assert (king["EMPLOYEE_ID"], king["SALARY"], king["COMMISSION_PCT"], str(king["HIRE_DATE"])[:10]) == (
+        100, Decimal("24000.00"), None, "1987-06-17"
+    )  # fmt: skip
