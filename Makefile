@@ -16,7 +16,7 @@ help:
 	@echo "make dev    - the Dagster UI (workspace.yaml) at http://127.0.0.1:3000 + the event API at :$(API_PORT)"
 	@echo "make test   - the whole test suite (real PostgreSQL, moto S3 server, Delta)"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import layers (lint-imports)"
 	@echo "make glue-package - the lakehouse wheel for Glue's --extra-py-files (dist/)"
 
 $(STAMP): pyproject.toml
@@ -57,6 +57,7 @@ browser:
 # The suite, then the platform in motion on its own (dagster dev + sensors + automation +
 # headless Chromium): it times a live pipeline, so it gets both cores to itself.
 test: $(STAMP) browser
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not e2e" $(PYTEST_ARGS)
 	$(VENV)/bin/pytest -q --basetemp=$(CURDIR)/.pytest-tmp-e2e -m e2e $(PYTEST_ARGS)
 
@@ -73,6 +74,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lakehouse lakehouse_tests bench glue_scripts
 	$(VENV)/bin/ruff format --check lakehouse lakehouse_tests bench glue_scripts
+	$(VENV)/bin/lint-imports
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format lakehouse lakehouse_tests bench glue_scripts

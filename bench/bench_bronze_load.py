@@ -70,8 +70,8 @@ def main() -> int:
     args = _parse()
     import polars as pl
 
+    from lakehouse.declarations.dms import settings_for
     from lakehouse.engine import bronze
-    from lakehouse.replication.dms_settings import settings_for
     from lakehouse.storage.lake import LocalLake
 
     spec = _customers_spec()

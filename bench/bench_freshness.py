@@ -151,8 +151,8 @@ def _engine_loop(dsn: str, lake_root: Path, stop: threading.Event) -> None:
     from dataclasses import replace
 
     from lakehouse.declarations import load_dataset
+    from lakehouse.declarations.dms import settings_for
     from lakehouse.engine import bronze, silver
-    from lakehouse.replication.dms_settings import settings_for
     from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import dataset_task
     from lakehouse.storage import LocalLake

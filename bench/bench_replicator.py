@@ -156,7 +156,7 @@ def decode_only(dsn: str, slot: str, publication: str, target_lsn: int) -> dict[
 
 def main() -> int:
     args = _parse()
-    from lakehouse.replication.dms_settings import settings_for
+    from lakehouse.declarations.dms import settings_for
     from lakehouse.replication.pgoutput import lsn_to_int
     from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import ReplicationTask

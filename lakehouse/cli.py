@@ -35,7 +35,7 @@ def _settings() -> Settings:
 
 
 def _dsn(settings: Settings, dataset: str) -> str:
-    from lakehouse.profiles import build_resources
+    from lakehouse.defs.resources import build_resources
 
     return build_resources(settings)["source_db"].dataset_dsn(dataset)
 
@@ -47,13 +47,13 @@ def _datasets(settings: Settings, name: str | None, what: str = "replicated") ->
 
 
 def _served(settings: Settings, what: str) -> tuple[str, ...]:
-    from lakehouse.declarations import declaration
+    from lakehouse.declarations import declaration, served
 
     def keep(d: str) -> bool:
         decl = declaration(d, settings)
         return decl.decl.demo is not None if what == "demo" else bool(decl.sources_of("postgres"))
 
-    return tuple(d for d in settings.dataset_names() if keep(d))
+    return tuple(d for d in served(settings) if keep(d))
 
 
 # ------------------------------------------------------------------------------------ source
@@ -179,8 +179,8 @@ def cmd_replicate(args) -> int:
 def cmd_sync(args) -> int:
     from lakehouse.declarations import load_dataset
     from lakehouse.defs.raw import RAW_CSV_PREFIX
+    from lakehouse.defs.resources import build_resources
     from lakehouse.filesync import sync_folder
-    from lakehouse.profiles import build_resources
 
     s = _settings()
     for d in _datasets(s, args.dataset):
@@ -363,7 +363,7 @@ def status_report(s: Settings) -> str:
     import polars as pl
     from deltalake import DeltaTable
 
-    from lakehouse.declarations import load_dataset
+    from lakehouse.declarations import load_dataset, served
     from lakehouse.replication.state import ReplicationState
     from lakehouse.replication.task import slot_name
     from lakehouse.source import embedded
@@ -374,7 +374,7 @@ def status_report(s: Settings) -> str:
         lines.append(
             f"source: embedded PostgreSQL {'running' if embedded.is_running(s.pgdata) else 'stopped'} ({s.pgdata})"
         )
-    for d in s.dataset_names():
+    for d in served(s):
         ds = load_dataset(d)
         if not ds.tables:
             continue
@@ -426,10 +426,10 @@ def status_report(s: Settings) -> str:
 
 def _unclaimed_lines(lake, s: Settings) -> list[str]:
     """Raw CSV files no declared table claims (nothing is ignored silently)."""
-    from lakehouse.declarations import all_datasets
+    from lakehouse.declarations import all_datasets, served
     from lakehouse.filesync.unclaimed import unclaimed_files
 
-    objs = unclaimed_files(lake, all_datasets(s.dataset_names(), s), whole_zone=True)
+    objs = unclaimed_files(lake, all_datasets(served(s), s), whole_zone=True)
     if not objs:
         return []
     lines = [f"unclaimed raw files ({len(objs)}): no table's file_glob matches them"]
@@ -485,10 +485,11 @@ def cmd_demo(args) -> int:
             "WHERE o.status = 'completed' GROUP BY t.name ORDER BY revenue DESC"
         )
         from lakehouse.catalog.local import default_alias_dataset, friendly_names
+        from lakehouse.declarations import served
 
         aliases = default_alias_dataset()
         views = friendly_names().get(aliases or "", {})
-        if aliases in s.dataset_names() and {"orders", "tenants"} <= set(views):
+        if aliases in served(s) and {"orders", "tenants"} <= set(views):
             print(f"\n== SQL over the lake (DuckDB catalog, Athena dialect):\n   {sql}")
             print(query_command(sql, s.lake()))
     print(

@@ -55,17 +55,18 @@ def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
 
 
 def build_definitions(settings=None) -> dg.Definitions:
-    from lakehouse.declarations import all_datasets, declarations, register
+    from lakehouse.declarations import all_datasets, declarations, register, served
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
+    from lakehouse.defs.resources import build_resources
     from lakehouse.defs.sensors import sensors
-    from lakehouse.profiles import Settings, build_resources
+    from lakehouse.profiles import Settings
 
     settings = settings or Settings.from_env()
     assets: list = []
     checks: list = []
-    datasets = all_datasets(settings.dataset_names(), settings)
+    datasets = all_datasets(served(settings), settings)
     for decl in declarations(settings).values():  # found by name later, whatever the env says
         register(decl)
     for dataset in datasets:

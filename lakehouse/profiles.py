@@ -1,8 +1,9 @@
 """The one environment resolver: ``local`` or ``aws``, and everything that follows from it.
 
 Nothing else in the package reads the environment. ``Settings.from_env()`` is called at run time
-(by the CLI, by ``definitions.py``'s resource builder, by tests with an explicit mapping), never
-at import time.
+(by the CLI, by ``definitions.py``, by tests with an explicit mapping), never at import time. The
+settings are plain data; ``defs.resources.build_resources`` turns them into Dagster resources and
+``declarations.served`` into the datasets a process serves.
 
 Variables (all optional):
 - ``LAKEHOUSE_PROFILE``: ``local`` (default) or ``aws``.
@@ -118,49 +119,3 @@ class Settings:
 
     def lake(self) -> Lake:
         return open_lake(self.root, endpoint_url=self.s3_endpoint, region=self.region)
-
-    def dataset_names(self) -> tuple[str, ...]:
-        """The datasets this process serves: LAKEHOUSE_DATASETS, or every declared one."""
-        from lakehouse.declarations import declarations
-
-        declared = tuple(declarations(self))
-        if not self.datasets:
-            return declared
-        unknown = set(self.datasets) - set(declared)
-        if unknown:
-            raise ValueError(
-                f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}; declared:"
-                f" {', '.join(declared)} — fix: declare them or set LAKEHOUSE_DEFS to their folder"
-            )
-        return self.datasets
-
-
-def build_resources(settings: Settings) -> dict:
-    """The Dagster resources of a profile (the only place that differs between local and aws)."""
-    import dagster as dg
-
-    from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
-
-    lake = LakeResource(
-        root=settings.root, s3_endpoint=settings.s3_endpoint, region=settings.region
-    )
-    # a DSN from the process environment stays a reference: the UI shows the variable's name
-    dsn = settings.source_dsn
-    if dsn and os.environ.get("LAKEHOUSE_SOURCE_DSN") == dsn:
-        dsn = dg.EnvVar("LAKEHOUSE_SOURCE_DSN")
-    if settings.profile == "local":
-        source = SourceDatabaseResource(
-            dsn=dsn, pgdata=None if settings.source_dsn else str(settings.pgdata)
-        )
-    else:  # aws: DMS writes the raw zone; the replicator is not run, the DSN is for checks only
-        source = SourceDatabaseResource(dsn=dsn)
-    resources = {
-        "lake": lake,
-        "source_db": source,
-        "landing": LandingResource(path=str(settings.landing_dir)),
-    }
-    if settings.profile == "aws":
-        from lakehouse.aws.resources import aws_resources
-
-        resources.update(aws_resources(settings))
-    return resources

@@ -40,7 +40,9 @@ import sys
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from lakehouse.replication.dms_settings import DmsS3Settings, settings_for
+from lakehouse.declarations.dms import settings_for
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.registry.tenants import tenant_tables
 from lakehouse.replication.task import RAW_DATABASE_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +56,6 @@ ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
 ZONES = ("raw", "bronze", "silver", "gold")
 BUCKETS = (*ZONES, "athena-results", "glue-scripts")
 RAW_CSV_PREFIX = "raw/csv"  # raw/csv/<dataset>/<file>.csv (lakehouse.filesync, DataSync)
-TENANT_COLUMN = "tenant_id"
 
 GLUE_VERSION = "5.0"
 GLUE_DATALAKE_FORMATS = "delta,hudi"
@@ -357,7 +358,7 @@ def task_options_from_mappings(mappings: dict) -> dict:
     filter, the change sequence before the before-images, other added, renamed or removed
     columns) is a ``ValueError`` naming it: such a task is read through
     ``table_mappings.known_layouts`` instead, never by dropping the rule."""
-    from lakehouse.replication.table_mappings import COLUMN_ACTIONS, TableMappings
+    from lakehouse.dms.table_mappings import COLUMN_ACTIONS, TableMappings
 
     out = {"before_image_key": False, "change_seq_column": ""}
     seq_for: set[str] = set()  # schema locators whose change-sequence rule came already
@@ -391,36 +392,10 @@ def task_options_from_mappings(mappings: dict) -> dict:
                 f" {action}) shapes the files in a way DmsS3Settings.before_image_key / "
                 f"change_seq_column cannot state (they mean {BEFORE_IMAGE_PREFIX}<key> pk-only "
                 "before-images, then one $AR_H_CHANGE_SEQ column): read this task's files "
-                "with lakehouse.replication.table_mappings.known_layouts(...) passed to "
+                "with lakehouse.dms.table_mappings.known_layouts(...) passed to "
                 "bronze.ingest(layouts=...)"
             )
     return out
-
-
-def tenant_tables(dataset: str) -> dict[str, str]:
-    """Silver tables of a multi-tenant dataset -> the column holding the tenant id.
-
-    Every table with ``tenant_id`` filters on it; the table it references (the tenant table)
-    filters on its own key; an SCD2 table's ``<table>_history`` filters like the table. Empty for
-    a dataset without tenants.
-    """
-    from lakehouse.declarations import load_dataset
-
-    spec = load_dataset(dataset)
-    out: dict[str, str] = {}
-    for t in spec.database_tables:
-        if TENANT_COLUMN in t.column_names:
-            ref = t.column(TENANT_COLUMN).references
-            if ref:
-                ref_table, ref_column = ref.split(".", 1)
-                out.setdefault(ref_table, ref_column)
-    for t in spec.database_tables:
-        if TENANT_COLUMN in t.column_names:
-            out[t.name] = TENANT_COLUMN
-    for t in spec.database_tables:
-        if t.name in out and t.scd_type == 2:
-            out[f"{t.name}_history"] = out[t.name]
-    return dict(sorted(out.items()))
 
 
 def _csv_drops(dataset: str) -> dict | None:
@@ -455,7 +430,7 @@ def dataset_config(dataset: str) -> dict:
         "table_mappings": table_mappings(dataset, settings),
         "raw_table_prefixes": [t.raw_prefix for t in spec.database_tables],
         "csv_drops": _csv_drops(dataset),
-        "tenant_tables": tenant_tables(dataset),
+        "tenant_tables": tenant_tables(spec),
     }
 
 

@@ -67,6 +67,7 @@ from pathlib import Path
 
 import duckdb
 
+from lakehouse.registry.tenants import TENANT_COLUMN, tenant_tables
 from lakehouse.storage import Lake
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,6 @@ DECLARED = "declared"
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 _PROJECT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 TENANT_PREFIX = "tenant_"
-TENANT_COLUMN = "tenant_id"
 
 
 @dataclass(frozen=True)
@@ -293,12 +293,11 @@ class TenantScope:
 @functools.cache
 def tenant_scopes() -> tuple[TenantScope, ...]:
     """Every multi-tenant dataset of the registry, with the Lake Formation filter columns."""
-    from lakehouse.aws.terraform_config import tenant_tables
     from lakehouse.declarations import all_datasets
 
     out = []
     for d in all_datasets():
-        tables = tenant_tables(d.name)
+        tables = tenant_tables(d)
         owners = [(t, c) for t, c in tables.items() if c != TENANT_COLUMN]
         if tables and len(owners) == 1:
             out.append(TenantScope(d.name, owners[0][0], owners[0][1], tuple(tables.items())))

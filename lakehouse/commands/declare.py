@@ -87,7 +87,7 @@ def _postgres_tables(settings: Settings, name: str, source):
 
 
 def source_dsn(settings: Settings, name: str) -> str:
-    from lakehouse.profiles import build_resources
+    from lakehouse.defs.resources import build_resources
 
     return build_resources(settings)["source_db"].dataset_dsn(name)
 
@@ -110,8 +110,8 @@ def doctor(settings: Settings, name: str) -> tuple[str, bool]:
 def _dms_tables(settings: Settings, decl, source):
     from lakehouse.declarations.dms import endpoint_settings, table_mappings
     from lakehouse.declarations.load import raw_root
+    from lakehouse.dms.settings import DmsS3Settings
     from lakehouse.replication.dms_discovery import discover_dms_tables
-    from lakehouse.replication.dms_settings import DmsS3Settings
     from lakehouse.storage import open_lake
 
     root = raw_root(source, decl.path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakehouse.declarations.load import Declaration, DeclarationError, find_files, load_declarations
+from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec
 
 __all__ = [
@@ -40,15 +41,11 @@ def register(decl: Declaration) -> None:
 
 def shipped_dir() -> Path:
     """The package's defs folder (the shipped datasets)."""
-    import lakehouse.datasets
-
-    return Path(lakehouse.datasets.__file__).parent
+    return Path(__file__).resolve().parent.parent / "datasets"
 
 
 def declaration_dirs(settings=None) -> list[Path]:
     if settings is None:
-        from lakehouse.profiles import Settings
-
         settings = Settings.from_env()
     return [shipped_dir(), *(Path(d) for d in settings.defs_dirs)]
 
@@ -56,8 +53,6 @@ def declaration_dirs(settings=None) -> list[Path]:
 def declarations(settings=None) -> dict[str, Declaration]:
     """Every declared dataset, by name (re-read when a ``defs.yaml`` changes)."""
     if settings is None:
-        from lakehouse.profiles import Settings
-
         settings = Settings.from_env()
     dirs = declaration_dirs(settings)
     files = find_files(dirs)
@@ -119,3 +114,19 @@ def _check_shared_lake(specs: list[DatasetSpec], settings) -> None:
                     )
     if problems:
         raise DeclarationError(problems)
+
+
+def served(settings=None) -> tuple[str, ...]:
+    """The datasets a process serves: ``LAKEHOUSE_DATASETS``, or every declared one."""
+    if settings is None:
+        settings = Settings.from_env()
+    declared = tuple(declarations(settings))
+    if not settings.datasets:
+        return declared
+    unknown = set(settings.datasets) - set(declared)
+    if unknown:
+        raise ValueError(
+            f"LAKEHOUSE_DATASETS names unknown datasets {sorted(unknown)}; declared:"
+            f" {', '.join(declared)} — fix: declare them or set LAKEHOUSE_DEFS to their folder"
+        )
+    return settings.datasets

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from lakehouse.declarations.load import Declaration, DeclarationError
-from lakehouse.declarations.model import DmsS3Source
+from lakehouse.declarations.model import REPLICATOR_DMS_DEFAULTS, DmsS3Source
+from lakehouse.dms.settings import DmsS3Settings
 
 
 def _json(decl: Declaration, source: DmsS3Source, field: str, value=None):
@@ -57,7 +58,7 @@ def table_layouts(spec, settings):
     if spec.raw_root is None:
         return None
     from lakehouse.declarations import declaration
-    from lakehouse.replication.table_mappings import known_layouts
+    from lakehouse.dms.table_mappings import known_layouts
 
     decl = declaration(spec.dataset)
     revisions = [m for s in decl.sources_of("dms_s3") for m in mapping_revisions(decl, s)]
@@ -68,3 +69,18 @@ def table_layouts(spec, settings):
                              settings=settings, mappings=revisions)  # fmt: skip
     except ValueError as err:
         raise DeclarationError([f"{decl.path}: sources (dms_s3).table_mappings: {err}"]) from err
+
+
+def settings_for(dataset: str, settings=None) -> DmsS3Settings:
+    """The DMS settings a dataset's raw files are written/read with, from its declaration: the
+    ``dms`` of its ``postgres`` source, or the ``endpoint_settings`` of its ``dms_s3`` source
+    (AWS's defaults for a dataset of CSV drops only). An undeclared dataset is an error."""
+    from lakehouse.declarations import declaration
+
+    decl = declaration(dataset, settings)
+    for source in decl.decl.sources:
+        if source.kind == "postgres":
+            return DmsS3Settings.from_endpoint_settings({**REPLICATOR_DMS_DEFAULTS, **source.dms})
+        if source.kind == "dms_s3":
+            return DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
+    return DmsS3Settings()

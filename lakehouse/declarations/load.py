@@ -163,8 +163,8 @@ def _parse(path: Path, text: str) -> DatasetDecl | None:
 def _check_dms_json(decl: Declaration) -> None:
     """A dms_s3 source's endpoint settings and table mappings read and validate at load."""
     from lakehouse.declarations.dms import endpoint_settings, mapping_revisions
-    from lakehouse.replication.dms_settings import DmsS3Settings
-    from lakehouse.replication.table_mappings import TableMappings
+    from lakehouse.dms.settings import DmsS3Settings
+    from lakehouse.dms.table_mappings import TableMappings
 
     problems = []
     for i, source in enumerate(decl.decl.sources):

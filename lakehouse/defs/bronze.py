@@ -22,9 +22,8 @@ def bronze_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         metadata={"primary_key": ", ".join(table.primary_key), "table_format": "delta"},
     )
     def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        from lakehouse.declarations.dms import table_layouts
+        from lakehouse.declarations.dms import settings_for, table_layouts
         from lakehouse.engine.bronze import ingest
-        from lakehouse.replication.dms_settings import settings_for
 
         settings = settings_for(dataset.name)
         res = ingest(lake.lake(), table, settings, layouts=table_layouts(table, settings))

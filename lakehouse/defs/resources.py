@@ -1,15 +1,17 @@
 """Dagster resources: the lake, the source database, the CSV landing folder.
 
-They are plain configuration holders built by ``profiles.build_resources`` (the one place that
-decides local vs aws); assets call ``lake()`` / ``dataset_dsn()`` at run time.
+They are plain configuration holders built by ``build_resources`` from the profile's settings
+(the one place that decides local vs aws); assets call ``lake()`` / ``dataset_dsn()`` at run time.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.profiles import Settings
 from lakehouse.storage import Lake, open_lake
 
 
@@ -71,3 +73,30 @@ class LandingResource(dg.ConfigurableResource):
             if source.landing:
                 return Path(source.landing)
         return Path(self.path) / dataset
+
+
+def build_resources(settings: Settings) -> dict:
+    """The Dagster resources of a profile (the only place that differs between local and aws)."""
+    lake = LakeResource(
+        root=settings.root, s3_endpoint=settings.s3_endpoint, region=settings.region
+    )
+    # a DSN from the process environment stays a reference: the UI shows the variable's name
+    dsn = settings.source_dsn
+    if dsn and os.environ.get("LAKEHOUSE_SOURCE_DSN") == dsn:
+        dsn = dg.EnvVar("LAKEHOUSE_SOURCE_DSN")
+    if settings.profile == "local":
+        source = SourceDatabaseResource(
+            dsn=dsn, pgdata=None if settings.source_dsn else str(settings.pgdata)
+        )
+    else:  # aws: DMS writes the raw zone; the replicator is not run, the DSN is for checks only
+        source = SourceDatabaseResource(dsn=dsn)
+    resources = {
+        "lake": lake,
+        "source_db": source,
+        "landing": LandingResource(path=str(settings.landing_dir)),
+    }
+    if settings.profile == "aws":
+        from lakehouse.aws.resources import aws_resources  # boto3 only for the aws profile
+
+        resources.update(aws_resources(settings))
+    return resources

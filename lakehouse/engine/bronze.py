@@ -1,7 +1,7 @@
 """Bronze: raw files → an append-only Delta change log per table, with lineage.
 
 Data contract of ``bronze/<table>`` (Delta, one row per change as it arrived):
-- the registry's columns, cast to their logical types (``engine.casting``); a column found in a
+- the registry's columns, cast to their logical types (``registry.casting``); a column found in a
   file but not in the registry (added at the source) is kept as String and added to the table's
   schema (schema evolution: no rebuild);
 - lineage: ``_op`` (I/U/D; I for full-load and CSV-drop rows), ``_commit_ts`` (the DMS timestamp
@@ -58,15 +58,15 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from lakehouse.engine.casting import cast_to_registry
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import DmsLayout, known_layouts
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys, write_quarantine
 from lakehouse.engine.sequencing import sequence_expr, sequence_text
+from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
-from lakehouse.replication import dms_format
-from lakehouse.replication.dms_settings import DmsS3Settings
-from lakehouse.replication.table_mappings import DmsLayout, known_layouts
 from lakehouse.storage import Lake, ObjectInfo
 
 log = logging.getLogger(__name__)

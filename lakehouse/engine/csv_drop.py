@@ -15,7 +15,7 @@ Data contract of one file (``raw/csv/<dataset>/…`` whose name matches the tabl
   file is rejected naming the missing and unknown columns); extra columns pass through as strings
   (schema evolution). Without header, the fields are the declared columns in order.
 
-Output: the rows as bronze rows (registry columns cast by ``engine.casting``, lineage like
+Output: the rows as bronze rows (registry columns cast by ``registry.casting``, lineage like
 ``engine.bronze``: ``_op`` = I, ``_file_kind`` = csv, ``_source_row`` = the line where the row
 starts, 1-based, header = line 1). Dirty rows go to quarantine with file, line, column and a
 reason, the clean rows of the file flow:
@@ -28,7 +28,7 @@ reason, the clean rows of the file flow:
   ``unterminated quote in column 'c': expected a closing '"' on the line``;
 - text after a closing quote: ``column 'c': unexpected 'x' after the closing '"' (expected ','
   or the end of the line)``;
-- a value failing its cast (``engine.casting``): ``column 'c': value 'abc' is not a valid int``;
+- a value failing its cast (``registry.casting``): ``column 'c': value 'abc' is not a valid int``;
 - a null key: ``primary key column 'id' is null (expected a value)``.
 """
 
@@ -44,9 +44,9 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
+from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import CsvOptions, TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from lakehouse.engine.casting import cast_to_registry
+from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
 
 SEQUENCE = "_sequence"

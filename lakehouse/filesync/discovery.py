@@ -4,14 +4,8 @@ Contract of ``infer_csv_table(sample, options, *, dataset, name, file_glob, prim
 the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at the last line
 end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
 semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
-in header order (``column_<n>`` without header), the first logical type that reads every
-non-null value of the sample through ``engine.casting``:
-``bool`` (true/false/t/f/yes/no/y/n), ``bigint`` (integers), ``decimal(p,s)`` (fixed-point, no
-exponent: ``s`` the most fraction digits seen, ``p`` the most digits seen, at least 18, at most
-38), ``double`` (exponents, inf/nan, or beyond decimal(38)), ``date`` (``YYYY-MM-DD``),
-``timestamptz`` (date and time with an offset or ``Z``), ``timestamp`` (date and time), ``uuid``,
-else ``string`` (a column with no value is a string). ``nullable`` is whether the sample holds
-a null. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
+in header order (``column_<n>`` without header), the type ``registry.inference.infer_type``
+gives its non-null values; ``nullable`` is whether the sample holds a null. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
 candidates are the columns unique and non-null in the sample (not bool/double); those named
 ``id`` / ``…_id`` are preferred, then the one named after the table (``customers`` →
 ``customer_id``); a single remaining candidate is chosen, several are left unchosen and listed
@@ -24,20 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
-from lakehouse.engine.casting import cast_to_registry
 from lakehouse.engine.csv_drop import parse_csv
+from lakehouse.registry.inference import infer_type
 from lakehouse.registry.model import Column, CsvOptions, TableSpec
-
-_BOOL = r"(?i)^(true|false|t|f|yes|no|y|n)$"
-_INT = r"^\s*[+-]?\d+\s*$"
-_FIXED = r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$"
-_FLOAT = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
-_DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
-_TS = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"
-_TZ = r"(Z|[+-]\d{2}(:?\d{2})?)\s*$"
-_UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 @dataclass(frozen=True)
@@ -61,49 +44,6 @@ def _read_sample(sample: bytes | str | Path, max_bytes: int) -> bytes:
         end = max(data.rfind(b"\n"), data.rfind(b"\r"))
         data = data[: end + 1] if end >= 0 else data
     return data
-
-
-def _casts(values: pl.Series, type_: str) -> bool:
-    frame = values.to_frame("v")
-    return cast_to_registry(frame, [Column("v", type_)])[1].height == 0
-
-
-def infer_type(values: pl.Series) -> str:
-    """The logical type of a String column's non-null values (see the module docstring)."""
-    v = values.drop_nulls()
-    if v.is_empty():
-        return "string"
-
-    def all_match(pattern: str) -> bool:
-        return bool(v.str.contains(pattern).all())
-
-    if all_match(_BOOL) and _casts(v, "bool"):
-        return "bool"
-    if all_match(_INT) and _casts(v, "bigint"):
-        return "bigint"
-    if all_match(_FIXED):
-        parts = (
-            v.str.strip_chars().str.strip_chars_start("+-").str.split_exact(".", 1).struct.unnest()
-        )
-        ints = parts["field_0"].str.strip_chars_start("0").str.len_chars().max() or 0
-        scale = parts["field_1"].fill_null("").str.len_chars().max() or 0
-        precision = max(ints + scale, 18)
-        if precision <= 38:
-            type_ = f"decimal({precision},{scale})"
-            if _casts(v, type_):
-                return type_
-    if all_match(_FLOAT) and _casts(v, "double"):
-        return "double"
-    if all_match(_DATE) and _casts(v, "date"):
-        return "date"
-    if all_match(_TS):
-        with_tz = v.str.contains(_TZ)
-        type_ = "timestamptz" if with_tz.all() else "timestamp" if not with_tz.any() else None
-        if type_ and _casts(v, type_):
-            return type_
-    if all_match(_UUID):
-        return "uuid"
-    return "string"
 
 
 def _stem(name: str) -> str:

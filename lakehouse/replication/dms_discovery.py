@@ -4,7 +4,7 @@ Contract of ``discover_dms_tables(root, settings, dataset, rules=...)``: every `
 folder under ``root`` holding DMS data files (``LOAD…``/CDC names, date partitions included)
 and matching the selection rules becomes a ``TableSpec`` whose columns come from one file: a
 Parquet file's schema (Arrow types mapped to logical types), or a CSV file's header with each
-column's type inferred from its values (``filesync.discovery.infer_type``). DMS's own columns
+column's type inferred from its values (``registry.inference.infer_type``). DMS's own columns
 (``Op``, the timestamp column, before-images ``BI_…``, the change sequence) are left out. DMS
 files carry no key: ``primary_key`` is empty and ``discover`` says to declare it. A CSV file
 without a header cannot name its columns: that table is reported, not guessed.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.registry.model import Column, TableSpec
-from lakehouse.replication import dms_format
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.source.catalog import SelectionRule, selected
 from lakehouse.storage import Lake
 
@@ -96,7 +96,7 @@ def _columns(data: bytes, key: str, settings: DmsS3Settings) -> list[Column] | N
         ]
     if not settings.AddColumnName:
         return None
-    from lakehouse.filesync.discovery import infer_type
+    from lakehouse.registry.inference import infer_type
 
     dms = dms_format.read_dms_file(data, key, settings, None)
     frame = dms.frame

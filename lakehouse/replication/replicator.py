@@ -40,8 +40,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.table_mappings import DmsLayout
 from lakehouse.registry.model import TableSpec
-from lakehouse.replication import dms_format
 from lakehouse.replication.pg_text import pg_text_to_dms_text
 from lakehouse.replication.pgoutput import (
     PG_EPOCH_OFFSET_US,
@@ -54,7 +55,6 @@ from lakehouse.replication.pgoutput import (
     lsn_to_int,
 )
 from lakehouse.replication.state import PendingBatch, ReplicationState
-from lakehouse.replication.table_mappings import DmsLayout
 from lakehouse.replication.task import ReplicationTask, table_prefix
 from lakehouse.source import discovery
 from lakehouse.storage import Lake
@@ -398,7 +398,7 @@ class Replicator:
         frame, spec = self._without_excluded(frame, spec)
         frame = pg_text_to_dms_text(frame, spec.columns)
         if s.DataFormat == "parquet":
-            from lakehouse.engine.casting import cast_to_registry
+            from lakehouse.registry.casting import cast_to_registry
 
             typed, rejects = cast_to_registry(frame, list(spec.columns))
             if rejects.height:

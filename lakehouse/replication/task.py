@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import TableMappings
 from lakehouse.registry.model import TableSpec
-from lakehouse.replication.dms_settings import DmsS3Settings
-from lakehouse.replication.table_mappings import TableMappings
 
 RAW_DATABASE_PREFIX = "raw/database"
 
@@ -64,7 +64,7 @@ def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> 
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
     """The task of a declared dataset: its declared database tables, with its DMS settings."""
     from lakehouse.declarations import load_dataset
-    from lakehouse.replication.dms_settings import settings_for
+    from lakehouse.declarations.dms import settings_for
 
     spec = load_dataset(dataset)
     settings = settings or settings_for(dataset)

@@ -223,7 +223,8 @@ def test_aws_profile_resources_come_from_terraform_outputs(tmp_path, aws):
 
     from lakehouse.aws.terraform_config import TerraformOutputs
     from lakehouse.definitions import build_definitions
-    from lakehouse.profiles import Settings, build_resources
+    from lakehouse.defs.resources import build_resources
+    from lakehouse.profiles import Settings
 
     values = {n: {} for n in TerraformOutputs.names()}
     values.update(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lakehouse.declarations import DeclarationError, declaration, declarations, load_dataset
+from lakehouse.declarations import DeclarationError, declaration, declarations, load_dataset, served
 from lakehouse.declarations.load import read_declaration
 from lakehouse.profiles import Settings
 
@@ -214,15 +214,15 @@ def test_declared_datasets_come_from_the_folders_and_an_unknown_name_is_an_error
     _write(tmp_path, GOOD)
     settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)})
     assert sorted(declarations(settings)) == ["autocorp", "events", "saas", "shop"]
-    assert Settings.from_env({}).dataset_names() == ("autocorp", "events", "saas")
-    assert settings.dataset_names() == ("autocorp", "events", "saas", "shop")
+    assert served(Settings.from_env({})) == ("autocorp", "events", "saas")
+    assert served(settings) == ("autocorp", "events", "saas", "shop")
     with pytest.raises(
         DeclarationError,
         match="unknown dataset 'nosuch': declared datasets are autocorp, events, saas, shop",
     ):
         load_dataset("nosuch", settings)
     with pytest.raises(ValueError, match=r"LAKEHOUSE_DATASETS names unknown datasets \['mine'\]"):
-        Settings.from_env({"LAKEHOUSE_DATASETS": "mine"}).dataset_names()
+        served(Settings.from_env({"LAKEHOUSE_DATASETS": "mine"}))
 
 
 def test_two_files_declaring_one_name_are_an_error(tmp_path):
@@ -259,7 +259,7 @@ def test_the_dataset_component_builds_the_datasets_assets(tmp_path):
     class _Ctx:
         path = tmp_path / "shop" / "defs.yaml"
 
-    from lakehouse.profiles import build_resources
+    from lakehouse.defs.resources import build_resources
 
     resources = build_resources(Settings.from_env({"LAKEHOUSE_ROOT": str(tmp_path / "lake")}))
     defs = dg.Definitions.merge(component.build_defs(_Ctx()), dg.Definitions(resources=resources))
@@ -276,7 +276,7 @@ def test_a_source_dsn_from_the_environment_stays_a_reference(monkeypatch, tmp_pa
     """The resource the UI shows holds the variable's name; the DSN is read when used."""
     import dagster as dg
 
-    from lakehouse.profiles import build_resources
+    from lakehouse.defs.resources import build_resources
 
     secret = "postgresql://app:hunter2@db.internal:5432/shop"
     monkeypatch.setenv("LAKEHOUSE_SOURCE_DSN", secret)

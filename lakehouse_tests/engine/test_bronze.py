@@ -12,10 +12,10 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings(
@@ -231,7 +231,7 @@ def test_an_older_file_lacking_a_column_is_read_with_nulls(lake):
     ],
 )
 def test_shape_check_rejections(header, why):
-    from lakehouse.replication.dms_format import DmsFormatError
+    from lakehouse.dms.format import DmsFormatError
 
     with pytest.raises(DmsFormatError, match="not a file of table parts") as e:
         bronze._check_shape(SPEC, header.split(","), "raw/x/f.csv", SETTINGS)
@@ -336,7 +336,7 @@ DATE_VALUES = ["2024-01-31", " 2024-01-31", "2024-1-1", "2024-02-30", "x", None]
 
 
 def _full_cast(monkeypatch, frame, columns, rows=None):
-    from lakehouse.engine import casting
+    from lakehouse.registry import casting
 
     with monkeypatch.context() as m:
         m.setattr(casting, "_first_pass_expr", lambda *a: None)
@@ -347,7 +347,7 @@ def _full_cast(monkeypatch, frame, columns, rows=None):
     "first", ["2024-01-01 10:00:00", "2024-01-01T10:00:00", "2024-01-01 10:00:00.5", None]
 )
 def test_cast_first_pass_then_the_other_formats_gives_the_full_cast(monkeypatch, first):
-    from lakehouse.engine.casting import cast_to_registry
+    from lakehouse.registry.casting import cast_to_registry
 
     n = len(TS_VALUES) + 1  # the first value decides the first-pass format
     frame = pl.DataFrame(
@@ -373,7 +373,7 @@ def test_cast_first_pass_then_the_other_formats_gives_the_full_cast(monkeypatch,
 def test_cast_timestamps_in_every_format(monkeypatch):
     from datetime import UTC, datetime
 
-    from lakehouse.engine.casting import cast_to_registry
+    from lakehouse.registry.casting import cast_to_registry
 
     values = ["2024-01-01 10:00:00", "2024-01-01T10:00:00.25", "2024-01-01", " 2024-01-01 10:00:00 ",
               "2024-01-01 10:00:00+02", "2024-01-01 10:00:00.123456", "nope"]  # fmt: skip

@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.csv_drop import parse_csv
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
 from lakehouse.registry.model import CsvOptions
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings()  # the DMS settings play no part in reading a CSV drop

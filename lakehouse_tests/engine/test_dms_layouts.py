@@ -13,16 +13,16 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from lakehouse.dms.format import encode_dms_file, layout_rows
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import known_layouts
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.engine.sequencing import explode_key_changes
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.dms_format import encode_dms_file, layout_rows
-from lakehouse.replication.dms_settings import DmsS3Settings
-from lakehouse.replication.table_mappings import known_layouts
 from lakehouse.storage import LocalLake
-from lakehouse_tests.replication.test_table_mappings import BEFORE_RULE, SELECT_ALL, SEQ_RULE
+from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, SELECT_ALL, SEQ_RULE
 
 COLUMNS = (Column("id", "int", nullable=False), Column("name", "string"), Column("qty", "int"))
 SPEC = TableSpec(dataset="t", name="things", columns=COLUMNS, primary_key=("id",))

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings(

@@ -15,10 +15,10 @@ from deltalake import DeltaTable
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication import dms_format
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.replication.replicator import change_seq
 from lakehouse.storage import LocalLake
 

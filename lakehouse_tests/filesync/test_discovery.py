@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze
 from lakehouse.filesync.discovery import discover_csv, infer_csv_table
 from lakehouse.registry import Column
 from lakehouse.registry.model import CsvOptions
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
 
 SAMPLE = (

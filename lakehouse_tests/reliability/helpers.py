@@ -84,9 +84,9 @@ def apply_all(lake, dataset: str = "saas", *, on_step=None, tables=None) -> tupl
     """Bronze then silver for every database table (or those named in ``tables``), in-process;
     (bronze rows, silver changes). ``on_step(phase, table, event, seconds, n)`` is called at
     each step's start and end."""
+    from lakehouse.declarations.dms import settings_for
     from lakehouse.engine.bronze import ingest
     from lakehouse.engine.silver import apply_changes
-    from lakehouse.replication.dms_settings import settings_for
 
     settings = settings_for(dataset)
     rows = changes = 0
@@ -391,9 +391,9 @@ def bronze_duplicates(lake, dataset: str = "saas") -> dict[str, int]:
 
 def raw_file_rows(lake, dataset: str = "saas") -> dict[str, int]:
     """Per table: data rows in its raw files (what bronze must hold exactly once)."""
+    from lakehouse.declarations.dms import settings_for
+    from lakehouse.dms import format as dms_format
     from lakehouse.engine.bronze import raw_files
-    from lakehouse.replication import dms_format
-    from lakehouse.replication.dms_settings import settings_for
 
     settings = settings_for(dataset)
     out = Counter()

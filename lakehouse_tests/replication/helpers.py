@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from lakehouse.replication import dms_format
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.storage import Lake
 
 

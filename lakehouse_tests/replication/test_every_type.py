@@ -20,10 +20,10 @@ import polars as pl
 import psycopg
 import pytest
 
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry.model import TableSpec
 from lakehouse.registry.types import polars_dtype
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.replication.replicator import SESSION_OPTIONS, Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.source.discovery import discover_schema

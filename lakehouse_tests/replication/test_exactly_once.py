@@ -20,7 +20,7 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.storage import LocalLake

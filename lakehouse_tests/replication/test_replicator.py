@@ -8,8 +8,8 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.replication import dms_format
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms import format as dms_format
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.state import ReplicationState
 from lakehouse.replication.task import ReplicationTask
@@ -287,9 +287,9 @@ def test_rules_added_to_a_running_task_change_the_layout_and_every_file_reaches_
     """Mid-stream the task gains an add-column ($AR_H_CHANGE_SEQ) and a before-image rule
     (prefix ``before_``): the later files are data, change sequence, before-image, with no
     header; bronze reads each file by its own layout and silver equals the source."""
+    from lakehouse.dms.table_mappings import TableMappings, known_layouts
     from lakehouse.engine import bronze, silver
     from lakehouse.registry import Column, TableSpec
-    from lakehouse.replication.table_mappings import TableMappings, known_layouts
     from lakehouse_tests.engine.test_dms_layouts import FIRST, LATER
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:

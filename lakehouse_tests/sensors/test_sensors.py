@@ -105,8 +105,8 @@ def test_raw_files_sensor_requests_bronze_and_silver_for_exactly_the_tables_with
 def test_raw_files_sensor_skips_files_already_in_bronze_and_defers_busy_tables(tmp_path):
     """Files already in bronze (e.g. ingested by a run someone launched from the UI) need no
     run; a table whose bronze is in a run waiting to start waits for it, its files not forgotten."""
+    from lakehouse.declarations.dms import settings_for
     from lakehouse.engine.bronze import ingest
-    from lakehouse.replication.dms_settings import settings_for
 
     ds = load_dataset("saas")
     tables = {t.name: t for t in ds.tables}

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.source.doctor import Finding, diagnose, format_findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.source import embedded

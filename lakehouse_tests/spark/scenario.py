@@ -24,6 +24,7 @@ import polars as pl
 import psycopg
 
 from lakehouse.declarations import load_dataset
+from lakehouse.declarations.dms import settings_for
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.sequencing import (
@@ -33,7 +34,6 @@ from lakehouse.engine.sequencing import (
     with_sequence,
 )
 from lakehouse.registry import DatasetSpec, TableSpec
-from lakehouse.replication.dms_settings import settings_for
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.state import ReplicationState
 from lakehouse.replication.task import dataset_task

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lakehouse.dms import format as dms_format
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.spark import apply as sapply
 from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
-from lakehouse.replication import dms_format
 from lakehouse.storage import LocalLake
 from lakehouse_tests.engine.test_silver_properties import (
     SETTINGS,

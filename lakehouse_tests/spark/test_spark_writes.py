@@ -16,11 +16,11 @@ import polars as pl
 import pytest
 
 from lakehouse.declarations import all_datasets
+from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.spark.silver import apply_table
 from lakehouse.engine.spark.tables import LakeLocations
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
 from lakehouse_tests.spark.helpers import to_polars
 

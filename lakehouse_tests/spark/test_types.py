@@ -1,13 +1,13 @@
 """Every registry logical type on Spark: ``spark_type`` holds what ``registry.types`` stores
 (the same Arrow data round-trips through a Spark DataFrame of ``spark_schema``), and
-``cast_text`` parses DMS text to the values ``engine.casting`` gives."""
+``cast_text`` parses DMS text to the values ``registry.casting`` gives."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from lakehouse.engine.casting import cast_to_registry
+from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import LOGICAL_TYPES, Column
 from lakehouse.registry.types import polars_dtype
 from lakehouse_tests.spark.helpers import to_polars

@@ -21,7 +21,9 @@ from hcl2 import SerializationOptions
 
 from lakehouse.aws import terraform_config as tc
 from lakehouse.declarations import load_dataset
-from lakehouse.replication.dms_settings import DmsS3Settings, settings_for
+from lakehouse.declarations.dms import settings_for
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.registry.tenants import TENANT_COLUMN
 from lakehouse.replication.task import RAW_DATABASE_PREFIX, dataset_task
 from lakehouse_tests.shipped import DATASET_NAMES
 
@@ -688,9 +690,9 @@ def test_athena_workgroup_enforces_results_location_and_encryption():
 def test_lake_formation_filters_cover_every_saas_table_with_a_tenant():
     tables = generated("dms_saas.json")["tenant_tables"]
     spec = load_dataset("saas")
-    with_tenant = {t.name for t in spec.database_tables if tc.TENANT_COLUMN in t.column_names}
+    with_tenant = {t.name for t in spec.database_tables if TENANT_COLUMN in t.column_names}
     assert with_tenant and with_tenant <= set(tables)
-    assert all(tables[t] == tc.TENANT_COLUMN for t in with_tenant)
+    assert all(tables[t] == TENANT_COLUMN for t in with_tenant)
     assert tables["core_tenant"] == "id"
     history = {f"{t.name}_history" for t in spec.database_tables if t.scd_type == 2}
     assert history <= set(tables)

@@ -1,1 +1,1 @@
-"""The ``autocorp`` dataset (seed 002): ``tables`` (registry), ``ddl.sql``, ``generator``."""
+"""The ``autocorp`` dataset (seed 002): ``defs.yaml``, ``ddl.sql``, ``generator``, ``gold``."""

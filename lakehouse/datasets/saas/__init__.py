@@ -1,1 +1,1 @@
-"""The ``saas`` dataset (seeds 000/001): ``tables`` (registry), ``ddl.sql``, ``generator``."""
+"""The ``saas`` dataset (seeds 000/001): ``defs.yaml``, ``ddl.sql``, ``generator``, ``gold``."""

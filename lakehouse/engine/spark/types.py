@@ -6,7 +6,7 @@ are ``TimestampType``: an instant, UTC-aware like the lake's ``Datetime("us", "U
 logical types the lake keeps as PostgreSQL's text (``registry.model.TEXT_TYPES``: time, timetz,
 interval, unconstrained numeric, uuid, json, inet, string) are ``StringType``.
 
-``cast_text(column, logical)`` parses DMS text the way ``engine.casting`` does for the string
+``cast_text(column, logical)`` parses DMS text the way ``registry.casting`` does for the string
 path (stripped; ``$`` and ``,`` dropped from money; ``t/true/1/yes/y`` booleans; ``\\x`` hex
 bytes), with ``try_`` casts so a bad value becomes null instead of failing the job (Spark 4
 runs in ANSI mode). The Spark engine needs it for before-image keys only: bronze is typed.

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from lakehouse.replication.dms_format import (
+from lakehouse.dms.format import (
     OP_COLUMN,
     DmsFormatError,
     cdc_file_name,
@@ -22,7 +22,7 @@ from lakehouse.replication.dms_format import (
     parse_file_name,
     read_dms_file,
 )
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 
 CSV = DmsS3Settings()
 PARQUET = DmsS3Settings(DataFormat="parquet")
@@ -439,7 +439,7 @@ def test_cdc_file_without_op_column_is_an_error():
 
 def _precise(monkeypatch, *args, **kwargs):
     """``read_dms_file`` with the Polars fast path off: the pyarrow reader decides everything."""
-    from lakehouse.replication import dms_format
+    from lakehouse.dms import format as dms_format
 
     with monkeypatch.context() as m:
         m.setattr(dms_format, "_read_csv_fast", lambda *a: None)
@@ -448,7 +448,7 @@ def _precise(monkeypatch, *args, **kwargs):
 
 def _fast_used(monkeypatch) -> list[bool]:
     """Records, for each CSV read, whether the Polars fast path gave the frame."""
-    from lakehouse.replication import dms_format
+    from lakehouse.dms import format as dms_format
 
     used, real = [], dms_format._read_csv_fast
 

@@ -51,8 +51,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lakehouse.replication.dms_settings import DmsS3Settings
-from lakehouse.replication.table_mappings import DmsLayout, op_in_file
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import DmsLayout, op_in_file
 
 OP_COLUMN = "Op"
 OPS = ("I", "U", "D")

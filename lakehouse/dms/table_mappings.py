@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 
 OP_COLUMN = "Op"
 Role = Literal["before_image", "change_seq", "operation", "header", "value"]
@@ -322,7 +322,7 @@ def _validate(rule: dict) -> None:
         raise ValueError(
             f"table mappings {where}: rule-action {action!r} is not supported for column rules "
             f"(supported: {sorted(COLUMN_ACTIONS)}; ignored: {sorted(IGNORED_COLUMN_ACTIONS)}); "
-            "remove the rule or add support for it to lakehouse.replication.table_mappings"
+            "remove the rule or add support for it to lakehouse.dms.table_mappings"
         )
     if action in ("add-column", "rename", "add-prefix", "add-suffix") and not rule.get("value"):
         raise ValueError(f"table mappings {where}: {action} needs a non-empty 'value'")

@@ -15,13 +15,13 @@ import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
-from lakehouse.replication.dms_format import (
+from lakehouse.dms.format import (
     date_partition_folder,
     encode_dms_file,
     parse_file_name,
     read_dms_file,
 )
-from lakehouse.replication.dms_settings import DmsS3Settings
+from lakehouse.dms.settings import DmsS3Settings
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
 HR_LOAD = "dhawalkp-datalake/LOAD00000001.csv"

@@ -96,22 +96,3 @@ class DmsS3Settings:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def settings_for(dataset: str, settings=None) -> DmsS3Settings:
-    """The DMS settings a dataset's raw files are written/read with, from its declaration: the
-    ``dms`` of its ``postgres`` source, or the ``endpoint_settings`` of its ``dms_s3`` source
-    (AWS's defaults for a dataset of CSV drops only). An undeclared dataset is an error."""
-    from lakehouse.declarations import declaration
-
-    decl = declaration(dataset, settings)
-    for source in decl.decl.sources:
-        if source.kind == "postgres":
-            from lakehouse.declarations.model import REPLICATOR_DMS_DEFAULTS
-
-            return DmsS3Settings.from_endpoint_settings({**REPLICATOR_DMS_DEFAULTS, **source.dms})
-        if source.kind == "dms_s3":
-            from lakehouse.declarations.dms import endpoint_settings
-
-            return DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
-    return DmsS3Settings()

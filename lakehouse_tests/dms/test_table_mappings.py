@@ -9,14 +9,14 @@ import polars as pl
 import pytest
 
 from lakehouse.aws import terraform_config as tc
-from lakehouse.replication.dms_format import (
+from lakehouse.dms.format import (
     DmsFormatError,
     encode_dms_file,
     layout_rows,
     read_dms_file,
 )
-from lakehouse.replication.dms_settings import DmsS3Settings
-from lakehouse.replication.table_mappings import (
+from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import (
     AddedColumn,
     DmsLayout,
     TableMappings,

@@ -1,0 +1,1 @@
+"""The event API's sources (``defs.yaml``)."""

@@ -1,0 +1,1 @@
+"""Dagster definitions per layer (raw, bronze, silver, gold, checks, sensors, resources)."""

@@ -1,0 +1,1 @@
+"""The polars engine: raw files to bronze, bronze changes to silver, Delta maintenance."""

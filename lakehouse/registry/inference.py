@@ -1,0 +1,68 @@
+"""The logical type of a column of text values, for discovery (CSV samples, DMS files).
+
+``infer_type(values)``: the first type that reads every non-null value through
+``registry.casting``, in this order: ``bool`` (true/false/t/f/yes/no/y/n), ``bigint``,
+``decimal(p,s)`` (fixed-point, no exponent: ``s`` the most fraction digits seen, ``p`` the most
+digits seen, at least 18, at most 38), ``double`` (exponents, inf/nan, or beyond decimal(38)),
+``date`` (``YYYY-MM-DD``), ``timestamptz`` (date and time with an offset or ``Z``), ``timestamp``,
+``uuid``, else ``string`` (also for a column without values).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lakehouse.registry.casting import cast_to_registry
+from lakehouse.registry.model import Column
+
+_BOOL = r"(?i)^(true|false|t|f|yes|no|y|n)$"
+_INT = r"^\s*[+-]?\d+\s*$"
+_FIXED = r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$"
+_FLOAT = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
+_DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
+_TS = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"
+_TZ = r"(Z|[+-]\d{2}(:?\d{2})?)\s*$"
+_UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _casts(values: pl.Series, type_: str) -> bool:
+    frame = values.to_frame("v")
+    return cast_to_registry(frame, [Column("v", type_)])[1].height == 0
+
+
+def infer_type(values: pl.Series) -> str:
+    """The logical type of a String column's non-null values (see the module docstring)."""
+    v = values.drop_nulls()
+    if v.is_empty():
+        return "string"
+
+    def all_match(pattern: str) -> bool:
+        return bool(v.str.contains(pattern).all())
+
+    if all_match(_BOOL) and _casts(v, "bool"):
+        return "bool"
+    if all_match(_INT) and _casts(v, "bigint"):
+        return "bigint"
+    if all_match(_FIXED):
+        parts = (
+            v.str.strip_chars().str.strip_chars_start("+-").str.split_exact(".", 1).struct.unnest()
+        )
+        ints = parts["field_0"].str.strip_chars_start("0").str.len_chars().max() or 0
+        scale = parts["field_1"].fill_null("").str.len_chars().max() or 0
+        precision = max(ints + scale, 18)
+        if precision <= 38:
+            type_ = f"decimal({precision},{scale})"
+            if _casts(v, type_):
+                return type_
+    if all_match(_FLOAT) and _casts(v, "double"):
+        return "double"
+    if all_match(_DATE) and _casts(v, "date"):
+        return "date"
+    if all_match(_TS):
+        with_tz = v.str.contains(_TZ)
+        type_ = "timestamptz" if with_tz.all() else "timestamp" if not with_tz.any() else None
+        if type_ and _casts(v, type_):
+            return type_
+    if all_match(_UUID):
+        return "uuid"
+    return "string"

@@ -1,0 +1,1 @@
+"""The operational PostgreSQL: the embedded server, catalog discovery, seeding and churn."""
