@@ -1,0 +1,170 @@
+"""The health of a replication slot, and keeping an idle one from holding WAL.
+
+``slot_health(dsn, slot, publications)`` reads ``pg_replication_slots`` (any PostgreSQL ≥ 13;
+``invalidation_reason``/``inactive_since`` where the server has them) and gives:
+- ``lag_bytes``: WAL written since the slot's confirmed position; ``retained_bytes``: WAL the
+  slot keeps on disk (from its restart position);
+- ``lag_seconds``: the age of the oldest commit of its publications not consumed yet (peeked,
+  nothing consumed; 0 when none is pending; while a replicator streams, the server's
+  ``replay_lag`` of that connection, else None);
+- ``wal_status`` (``reserved``/``extended``/``unreserved``/``lost``), ``safe_wal_size`` (bytes
+  left before the server invalidates the slot; None: unbounded) and ``max_slot_wal_keep_size``;
+- ``lost``: the slot is gone or invalidated, with the reason: its changes since then cannot be
+  replicated, the task needs a resync (never recreated silently).
+
+``advance_idle_slot`` moves an unused slot's confirmed position to the current WAL position when
+no change of its publications lies before it (checked by a peek bounded by that position, so a
+commit after the peek is never skipped): on a busy database whose published tables are quiet,
+WAL is freed without writing anything to the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+PEEK_TIMEOUT_MS = 5000  # a peek decodes WAL: bounded, a slow one gives "unknown", not a stall
+
+
+@dataclass(frozen=True)
+class SlotHealth:
+    slot: str
+    exists: bool
+    active: bool = False
+    wal_status: str | None = None
+    safe_wal_size: int | None = None
+    lag_bytes: int | None = None
+    retained_bytes: int | None = None
+    lag_seconds: float | None = None
+    invalidation_reason: str | None = None
+    inactive_since: datetime | None = None
+    max_slot_wal_keep_size: int | None = None  # bytes; None: unbounded (-1)
+
+    @property
+    def lost(self) -> bool:
+        return not self.exists or self.wal_status == "lost" or bool(self.invalidation_reason)
+
+    @property
+    def cause(self) -> str | None:
+        """Why the slot cannot deliver its changes any more (None while it can)."""
+        if not self.exists:
+            return f"replication slot {self.slot!r} does not exist (dropped)"
+        if self.lost:
+            reason = self.invalidation_reason or "its WAL was removed"
+            return f"replication slot {self.slot!r} was invalidated ({reason})"
+        return None
+
+    def metadata(self) -> dict:
+        """Plain values for Dagster metadata and the status command."""
+        return {
+            "slot": self.slot,
+            "exists": self.exists,
+            "active": self.active,
+            "wal_status": self.wal_status or "",
+            "lag_bytes": -1 if self.lag_bytes is None else self.lag_bytes,
+            "retained_bytes": -1 if self.retained_bytes is None else self.retained_bytes,
+            "lag_seconds": -1.0 if self.lag_seconds is None else round(self.lag_seconds, 1),
+            "safe_wal_size": -1 if self.safe_wal_size is None else self.safe_wal_size,
+            "max_slot_wal_keep_size": -1
+            if self.max_slot_wal_keep_size is None
+            else self.max_slot_wal_keep_size,
+        }
+
+
+def _keep_size(conn) -> int | None:
+    row = conn.execute(
+        "select setting::bigint, unit from pg_settings where name = 'max_slot_wal_keep_size'"
+    ).fetchone()
+    if row is None or int(row[0]) < 0:
+        return None
+    factor = {"MB": 1 << 20, "kB": 1 << 10, "B": 1, "GB": 1 << 30}.get(row[1] or "B", 1)
+    return int(row[0]) * factor
+
+
+def _oldest_commit(conn, slot: str, publications: str, upto_lsn: str | None = None):
+    """The commit time of the first pending transaction of ``publications`` (None: none before
+    ``upto_lsn`` / the end of WAL). pgoutput's first message of a transaction is BEGIN: ``B``,
+    final LSN (8 bytes), commit time (8 bytes, µs since 2000-01-01), xid."""
+    conn.execute(f"set local statement_timeout = {PEEK_TIMEOUT_MS}")
+    row = conn.execute(
+        """select data from pg_logical_slot_peek_binary_changes(
+               %s, %s::pg_lsn, 1, 'proto_version', '1', 'publication_names', %s)
+           where get_byte(data, 0) = 66 limit 1""",
+        (slot, upto_lsn, publications),
+    ).fetchone()
+    if row is None:
+        return None
+    micros = int.from_bytes(bytes(row[0])[9:17], "big", signed=True)
+    return PG_EPOCH + timedelta(microseconds=micros)
+
+
+def slot_health(dsn: str, slot: str, publications: str | None = None) -> SlotHealth:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        keep = _keep_size(conn)
+        row = conn.execute(
+            """select to_jsonb(s) || jsonb_build_object(
+                   'lag', pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
+                   'retained', pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
+                   'replay_lag', (select extract(epoch from r.replay_lag) from pg_stat_replication r
+                                  where r.pid = s.active_pid))
+               from pg_replication_slots s where s.slot_name = %s""",
+            (slot,),
+        ).fetchone()
+        if row is None:
+            return SlotHealth(slot, exists=False, max_slot_wal_keep_size=keep)
+        s = row[0]
+        lag_seconds = None
+        lost = s.get("wal_status") == "lost" or bool(s.get("invalidation_reason"))
+        if s["active"]:
+            lag_seconds = float(s["replay_lag"]) if s.get("replay_lag") is not None else None
+        elif publications and not lost:
+            if not s.get("lag"):
+                lag_seconds = 0.0
+            else:
+                try:
+                    with conn.transaction():
+                        oldest = _oldest_commit(conn, slot, publications)
+                    now = conn.execute("select now()").fetchone()[0]
+                    lag_seconds = (
+                        0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+                    )
+                except (psycopg.errors.ObjectInUse, psycopg.errors.QueryCanceled):
+                    lag_seconds = None  # a replicator attached meanwhile / WAL too long to peek
+        inactive = s.get("inactive_since")
+        return SlotHealth(
+            slot,
+            exists=True,
+            active=bool(s["active"]),
+            wal_status=s.get("wal_status"),
+            safe_wal_size=s.get("safe_wal_size"),
+            lag_bytes=s.get("lag"),
+            retained_bytes=s.get("retained"),
+            lag_seconds=lag_seconds,
+            invalidation_reason=s.get("invalidation_reason"),
+            inactive_since=datetime.fromisoformat(inactive) if inactive else None,
+            max_slot_wal_keep_size=keep,
+        )
+
+
+def advance_idle_slot(dsn: str, slot: str, publications: str) -> str | None:
+    """Advance an unused slot to the current WAL position when none of its publications'
+    changes lie before it; the new confirmed position, or None (in use, changes pending, or
+    nothing to free)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        target = conn.execute("select pg_current_wal_lsn()::text").fetchone()[0]
+        try:
+            with conn.transaction():
+                if _oldest_commit(conn, slot, publications, upto_lsn=target) is not None:
+                    return None
+                row = conn.execute(
+                    """select pg_replication_slot_advance(%s, %s::pg_lsn)
+                       from pg_replication_slots where slot_name = %s and not active
+                         and confirmed_flush_lsn < %s::pg_lsn""",
+                    (slot, target, slot, target),
+                ).fetchone()
+        except (psycopg.errors.ObjectInUse, psycopg.errors.QueryCanceled):
+            return None
+        return target if row else None

@@ -1,0 +1,115 @@
+"""Slot health against a real PostgreSQL: lag in bytes and time, WAL status, an invalidated slot
+named as lost, and an idle slot advanced without skipping a change."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from lakehouse.replication.slot_health import advance_idle_slot, slot_health
+
+pytestmark = pytest.mark.integration
+
+PUB = "health_pub"
+
+
+def _setup(dsn: str, slot: str = "health_slot") -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("create table watched (id int primary key, v text)")
+        conn.execute("create table busy (id serial primary key, v text)")
+        conn.execute(f"create publication {PUB} for table watched")
+        conn.execute("select pg_create_logical_replication_slot(%s, 'pgoutput')", (slot,))
+
+
+def test_a_missing_slot_is_lost_and_says_it_was_dropped(fresh_db):
+    health = slot_health(fresh_db, "nosuch", PUB)
+    assert (health.exists, health.lost) == (False, True)
+    assert health.cause == "replication slot 'nosuch' does not exist (dropped)"
+
+
+def test_lag_in_bytes_and_the_age_of_the_oldest_pending_commit(fresh_db):
+    _setup(fresh_db)
+    fresh = slot_health(fresh_db, "health_slot", PUB)
+    assert (fresh.exists, fresh.active, fresh.lost, fresh.wal_status) == (
+        True,
+        False,
+        False,
+        "reserved",
+    )
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("insert into watched values (1, 'a')")
+    time.sleep(1.2)
+    health = slot_health(fresh_db, "health_slot", PUB)
+    assert health.lag_bytes > 0 and health.retained_bytes >= health.lag_bytes
+    assert 1.0 <= health.lag_seconds < 30  # the insert's commit, peeked, not consumed
+    again = slot_health(fresh_db, "health_slot", PUB)
+    assert again.lag_seconds >= health.lag_seconds  # the peek consumed nothing
+    assert health.metadata()["lag_bytes"] == health.lag_bytes
+
+
+def test_changes_to_unpublished_tables_only_are_no_time_lag(fresh_db):
+    _setup(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("insert into busy (v) select 'x' from generate_series(1, 1000)")
+    health = slot_health(fresh_db, "health_slot", PUB)
+    assert health.lag_bytes > 0
+    assert health.lag_seconds == 0.0
+
+
+def test_an_idle_slot_is_advanced_and_frees_wal_but_never_past_a_pending_change(fresh_db):
+    _setup(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("insert into busy (v) select 'x' from generate_series(1, 5000)")
+        before = slot_health(fresh_db, "health_slot", PUB)
+        moved = advance_idle_slot(fresh_db, "health_slot", PUB)
+        assert moved is not None
+        after = slot_health(fresh_db, "health_slot", PUB)
+        assert after.lag_bytes < before.lag_bytes
+        conn.execute("insert into watched values (7, 'kept')")
+        conn.execute("insert into busy (v) select 'y' from generate_series(1, 5000)")
+        assert advance_idle_slot(fresh_db, "health_slot", PUB) is None  # a change is pending
+        rows = conn.execute(
+            """select count(*) from pg_logical_slot_get_binary_changes(
+                   'health_slot', NULL, NULL, 'proto_version', '1', 'publication_names', %s)
+               where get_byte(data, 0) = 73""",  # 'I': an insert of a published table
+            (PUB,),
+        ).fetchone()[0]
+    assert rows == 1  # the insert into watched is still delivered
+
+
+@pytest.fixture
+def tight_server(tmp_path):
+    """A private server whose slots may keep at most 1 MB of WAL (not the session server:
+    invalidating slots there would break other tests)."""
+    from lakehouse.source import embedded
+
+    pgdata = tmp_path / "pgdata"
+    dsn = embedded.start(pgdata)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("alter system set max_slot_wal_keep_size = '1MB'")
+        conn.execute("alter system set wal_keep_size = 0")
+        conn.execute("alter system set min_wal_size = '32MB'")
+        conn.execute("alter system set max_wal_size = '64MB'")
+        conn.execute("select pg_reload_conf()")
+    yield dsn
+    embedded.stop(pgdata)
+
+
+def test_a_slot_invalidated_by_max_slot_wal_keep_size_is_lost_with_its_reason(tight_server):
+    dsn = tight_server
+    _setup(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("insert into watched values (1, 'before the loss')")
+        for _ in range(6):  # > one 16 MB segment past the limit, then a checkpoint removes it
+            conn.execute(
+                "insert into busy (v) select repeat('x', 500) from generate_series(1, 20000)"
+            )
+            conn.execute("select pg_switch_wal()")
+        conn.execute("checkpoint")
+    health = slot_health(dsn, "health_slot", PUB)
+    assert health.max_slot_wal_keep_size == 1 << 20
+    assert (health.exists, health.wal_status, health.lost) == (True, "lost", True)
+    assert health.invalidation_reason == "wal_removed"
+    assert health.cause == "replication slot 'health_slot' was invalidated (wal_removed)"
