@@ -12,6 +12,11 @@
 - ``lost``: the slot is gone or invalidated, with the reason: its changes since then cannot be
   replicated, the task needs a resync (never recreated silently).
 
+``assess(health, thresholds, fix)`` grades it: ``error`` when the slot is lost, its WAL is
+``unreserved`` (the server is about to remove it) or a lag passes its error threshold; ``warn``
+past a warn threshold or when fewer than ``warn_bytes`` remain before the server would
+invalidate it; else ``ok``. The message names the worst finding and, for a lost slot, the fix.
+
 ``advance_idle_slot`` moves an unused slot's confirmed position to the current WAL position when
 no change of its publications lies before it (checked by a peek bounded by that position, so a
 commit after the peek is never skipped): on a busy database whose published tables are quiet,
@@ -72,6 +77,62 @@ class SlotHealth:
             if self.max_slot_wal_keep_size is None
             else self.max_slot_wal_keep_size,
         }
+
+
+@dataclass(frozen=True)
+class SlotThresholds:
+    """When a slot's lag is worth a warning or an error (defaults: 1 GiB / 15 min, 10 GiB / 1 h)."""
+
+    warn_bytes: int = 1 << 30
+    error_bytes: int = 10 << 30
+    warn_seconds: float = 15 * 60
+    error_seconds: float = 60 * 60
+
+
+@dataclass(frozen=True)
+class Assessment:
+    severity: str  # "ok" | "warn" | "error"
+    message: str
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("kiB", 1 << 10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
+def assess(health: SlotHealth, thresholds: SlotThresholds, fix: str = "") -> Assessment:
+    """Grade ``health`` (see the module docstring); ``fix``: the command that resyncs the task."""
+    if health.lost:
+        return Assessment("error", f"{health.cause}: its changes since then are lost — fix: {fix}")
+    if health.wal_status == "unreserved":
+        return Assessment(
+            "error",
+            f"replication slot {health.slot!r} holds more WAL than max_slot_wal_keep_size: the"
+            " server removes it at the next checkpoint unless the replicator catches up",
+        )
+    findings: list[tuple[int, str]] = []
+    lag, age = health.lag_bytes or 0, health.lag_seconds
+    for value, warn, error, text in (
+        (lag, thresholds.warn_bytes, thresholds.error_bytes, f"{_size(lag)} of WAL behind"),
+        (age or 0.0, thresholds.warn_seconds, thresholds.error_seconds,
+         f"the oldest pending commit is {age or 0:.0f} s old"),
+    ):  # fmt: skip
+        if value >= error:
+            findings.append((2, text))
+        elif value >= warn:
+            findings.append((1, text))
+    if health.safe_wal_size is not None and health.safe_wal_size < thresholds.warn_bytes:
+        findings.append((1, f"{_size(max(0, health.safe_wal_size))} of WAL left before the"
+                            " server invalidates the slot"))  # fmt: skip
+    if not findings:
+        return Assessment("ok", f"replication slot {health.slot!r}: {_size(lag)} of WAL behind")
+    level = max(f[0] for f in findings)
+    text = "; ".join(f[1] for f in findings)
+    return Assessment(
+        "error" if level == 2 else "warn", f"replication slot {health.slot!r}: {text}"
+    )
 
 
 def _keep_size(conn) -> int | None:

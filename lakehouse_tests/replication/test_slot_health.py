@@ -8,7 +8,13 @@ import time
 import psycopg
 import pytest
 
-from lakehouse.replication.slot_health import advance_idle_slot, slot_health
+from lakehouse.replication.slot_health import (
+    SlotHealth,
+    SlotThresholds,
+    advance_idle_slot,
+    assess,
+    slot_health,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +119,51 @@ def test_a_slot_invalidated_by_max_slot_wal_keep_size_is_lost_with_its_reason(ti
     assert (health.exists, health.wal_status, health.lost) == (True, "lost", True)
     assert health.invalidation_reason == "wal_removed"
     assert health.cause == "replication slot 'health_slot' was invalidated (wal_removed)"
+
+
+def _health(**kw) -> SlotHealth:
+    return SlotHealth(
+        "s", exists=True, **{"wal_status": "reserved", "lag_bytes": 0, "lag_seconds": 0.0, **kw}
+    )
+
+
+@pytest.mark.parametrize(
+    ("health", "expected"),
+    [
+        (_health(), ("ok", "replication slot 's': 0 B of WAL behind")),
+        (
+            _health(lag_bytes=2 << 30),
+            ("warn", "replication slot 's': 2.0 GiB of WAL behind"),
+        ),
+        (
+            SlotHealth("s", exists=True, wal_status="reserved", lag_bytes=10, lag_seconds=4000.0),
+            ("error", "replication slot 's': the oldest pending commit is 4000 s old"),
+        ),
+        (
+            _health(safe_wal_size=1 << 20),
+            (
+                "warn",
+                "replication slot 's': 1.0 MiB of WAL left before the server invalidates the slot",
+            ),
+        ),
+        (
+            SlotHealth("s", exists=True, wal_status="lost", invalidation_reason="wal_removed"),
+            (
+                "error",
+                "replication slot 's' was invalidated (wal_removed): its changes since then are"
+                " lost — fix: lakehouse resync --dataset shop",
+            ),
+        ),
+        (
+            SlotHealth("s", exists=True, wal_status="unreserved", lag_bytes=5),
+            (
+                "error",
+                "replication slot 's' holds more WAL than max_slot_wal_keep_size: the server"
+                " removes it at the next checkpoint unless the replicator catches up",
+            ),
+        ),
+    ],
+)
+def test_assess_grades_a_slot_by_the_worst_finding(health, expected):
+    got = assess(health, SlotThresholds(), fix="lakehouse resync --dataset shop")
+    assert (got.severity, got.message) == expected
