@@ -54,8 +54,9 @@ from lakehouse.replication.pgoutput import (
     Relation,
     lsn_to_int,
 )
+from lakehouse.replication.slot_health import SlotLostError, slot_health
 from lakehouse.replication.state import PendingBatch, ReplicationState
-from lakehouse.replication.task import ReplicationTask, table_prefix
+from lakehouse.replication.task import ReplicationTask, resync_command, table_prefix
 from lakehouse.source import discovery
 from lakehouse.storage import Lake
 
@@ -244,23 +245,26 @@ class Replicator:
             self._report_undeclared(conn)
             added = [q for q in self.specs if q not in state.load_files]
             added = added if state.full_load_done else []
+            added += [q for q in state.resync if q in self.specs and q not in added]
             # read before the tables join the publication: their streamed changes are all later
             load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
             self._ensure_publications(conn)
-            slot = conn.execute(
-                "select 1 from pg_replication_slots where slot_name = %s", (self.task.slot,)
-            ).fetchone()
-            if state.full_load_done and slot is None:
-                raise RuntimeError(
-                    f"replication slot {self.task.slot!r} is gone but the full load of task "
-                    f"{self.task.name!r} was done: changes since then are lost to the slot. "
-                    f"Delete {ReplicationState.key(self.task.name)} in the lake to reload."
-                )
+            if state.full_load_done:
+                health = slot_health(self.task.dsn, self.task.slot)
+                if health.lost:
+                    raise SlotLostError(
+                        f"replication task {self.task.name!r}: {health.cause}; the changes since"
+                        " its last run are lost to it — fix: "
+                        f"{resync_command(self.task.name)} (or the {self.task.name}_resync job)"
+                    )
             if not state.full_load_done:
                 self._drop_slot(conn)  # a crashed full load's snapshot is gone: start over
                 state = self._full_load(conn, state)
             elif added or set(state.load_files) - set(self.specs):
                 self._change_table_set(conn, state, added, load_ts)
+            if state.resync:
+                state.resync = []
+                state.save(self.lake)
         return state
 
     def _change_table_set(self, conn, state: ReplicationState, added: list[str], load_ts) -> None:

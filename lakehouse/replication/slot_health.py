@@ -34,6 +34,10 @@ PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 PEEK_TIMEOUT_MS = 5000  # a peek decodes WAL: bounded, a slow one gives "unknown", not a stall
 
 
+class SlotLostError(RuntimeError):
+    """The task's slot was dropped or invalidated after its full load: it needs a resync."""
+
+
 @dataclass(frozen=True)
 class SlotHealth:
     slot: str

@@ -10,6 +10,7 @@ Contract (what makes replication exactly-once):
   same files are written again with the same names and content (never a gap, never a double).
 - ``last_name_ms``: the timestamp (ms) used in the last CDC file name; the next name is strictly
   later, so two batches never share a name even within one millisecond.
+- ``resync``: tables (``schema.table``) to copy again at the next run (``replication.resync``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class ReplicationState:
     load_files: dict[str, list[str]] = field(default_factory=dict)
     pending: PendingBatch | None = None
     cdc_files_written: int = 0
+    resync: list[str] = field(default_factory=list)
 
     @staticmethod
     def key(task: str) -> str:

@@ -57,6 +57,11 @@ def slot_name(task: str) -> str:
     return f"lakehouse_{task}"
 
 
+def resync_command(dataset: str, tables: list[str] | None = None) -> str:
+    """The command line that resyncs ``dataset`` (named in errors about a lost slot)."""
+    return f"lakehouse resync --dataset {dataset}" + "".join(f" --table {t}" for t in tables or ())
+
+
 def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> str:
     return f"{folder}/{schema}/{table}/"
 
