@@ -128,3 +128,25 @@ def test_a_resync_of_an_unknown_table_names_the_tables(fresh_db, tmp_path):
         "replication task 't' has no table 'nosuch'; its tables: items, other — fix: name one"
         " of them"
     )
+
+
+def test_a_slot_invalidated_by_the_server_stops_the_task_until_a_resync(tight_server, tmp_path):
+    _create(tight_server)
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(tight_server, TABLES)
+    Replicator(task, lake).run()
+    with psycopg.connect(tight_server, autocommit=True) as conn:
+        conn.execute("delete from items where id <= 10")
+        conn.execute("create table filler (v text)")
+        for _ in range(6):  # past max_slot_wal_keep_size, then a checkpoint removes the WAL
+            conn.execute(
+                "insert into filler select repeat('x', 500) from generate_series(1, 20000)"
+            )
+            conn.execute("select pg_switch_wal()")
+        conn.execute("checkpoint")
+    with pytest.raises(SlotLostError) as err:
+        Replicator(task, lake).run()
+    assert "replication slot 'lakehouse_t' was invalidated (wal_removed)" in str(err.value)
+    assert str(err.value).endswith("fix: lakehouse resync --dataset t (or the t_resync job)")
+    resync(task, lake)
+    _silver_equals_source(tight_server, lake, TABLES)

@@ -85,24 +85,6 @@ def test_an_idle_slot_is_advanced_and_frees_wal_but_never_past_a_pending_change(
     assert rows == 1  # the insert into watched is still delivered
 
 
-@pytest.fixture
-def tight_server(tmp_path):
-    """A private server whose slots may keep at most 1 MB of WAL (not the session server:
-    invalidating slots there would break other tests)."""
-    from lakehouse.source import embedded
-
-    pgdata = tmp_path / "pgdata"
-    dsn = embedded.start(pgdata)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("alter system set max_slot_wal_keep_size = '1MB'")
-        conn.execute("alter system set wal_keep_size = 0")
-        conn.execute("alter system set min_wal_size = '32MB'")
-        conn.execute("alter system set max_wal_size = '64MB'")
-        conn.execute("select pg_reload_conf()")
-    yield dsn
-    embedded.stop(pgdata)
-
-
 def test_a_slot_invalidated_by_max_slot_wal_keep_size_is_lost_with_its_reason(tight_server):
     dsn = tight_server
     _setup(dsn)
