@@ -43,6 +43,7 @@ def dataset_assets(dataset, profile: str = "local") -> tuple[list, list]:
 
 def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
     """One dataset's assets, checks and sensors (what the ``Dataset`` component builds)."""
+    from lakehouse.defs.raw import resync_jobs
     from lakehouse.defs.sensors import dataset_sensors
 
     assets, checks = dataset_assets(dataset, profile)
@@ -50,6 +51,7 @@ def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
         assets=[a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else
                 _global_pass(a) for a in assets],
         asset_checks=checks,
+        jobs=resync_jobs([dataset], profile),
         sensors=dataset_sensors(dataset, profile),
     )  # fmt: skip
 
@@ -59,6 +61,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
     from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
+    from lakehouse.defs.raw import resync_jobs
     from lakehouse.defs.resources import build_resources
     from lakehouse.defs.sensors import sensors
     from lakehouse.profiles import Settings
@@ -95,7 +98,7 @@ def build_definitions(settings=None) -> dg.Definitions:
         executor=dg.in_process_executor,
         assets=assets,
         asset_checks=checks,
-        jobs=[job],
+        jobs=[job, *resync_jobs(datasets, settings.profile)],
         schedules=[maintenance_schedule(job)],
         sensors=sensors(
             datasets,

@@ -56,18 +56,46 @@ def _spec(dataset: DatasetSpec, table, kinds: set[str]) -> dg.AssetSpec:
     )
 
 
+SLOT_CHECK = "replication_slot"
+
+
+class ReplicationConfig(dg.Config):
+    """``resync``: copy the tables again (all of the task's, or ``tables``) before CDC."""
+
+    resync: bool = False
+    tables: list[str] = []
+
+
 def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
     specs = [_spec(dataset, t, {"postgres", "s3"}) for t in dataset.database_tables]
+    checks = [
+        dg.AssetCheckSpec(
+            SLOT_CHECK,
+            asset=["raw", t.name],
+            description="The replication slot of the dataset's task: lag in bytes and time,"
+            " WAL status; an error when it is lost (the task needs a resync)",
+        )
+        for t in dataset.database_tables
+    ]
 
     @dg.multi_asset(
-        name=f"{dataset.name}_replication", specs=specs, pool=f"replication_{dataset.name}"
+        name=f"{dataset.name}_replication",
+        specs=specs,
+        check_specs=checks,
+        pool=f"replication_{dataset.name}",
     )
     def _replicate(
-        context: dg.AssetExecutionContext, lake: LakeResource, source_db: SourceDatabaseResource
+        context: dg.AssetExecutionContext,
+        config: ReplicationConfig,
+        lake: LakeResource,
+        source_db: SourceDatabaseResource,
     ):
-        """Run the replication task once: full load on first run, then CDC until caught up."""
+        """Run the replication task once: full load on first run, then CDC until caught up;
+        with ``resync``, copy the tables again first."""
         from lakehouse.replication.lag import wait_until_free
         from lakehouse.replication.replicator import Replicator
+        from lakehouse.replication.resync import resync
+        from lakehouse.replication.slot_health import SlotLostError
         from lakehouse.replication.task import dataset_task
         from lakehouse.sensors.catch_up import INLINE_MAX_SECONDS
 
@@ -77,8 +105,14 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
             raise RuntimeError(
                 f"replication slot {task.slot!r} stayed in use by another replicator"
             )
-        rep = Replicator(task, lake.lake())
-        stats = rep.run(follow=False)
+        try:
+            if config.resync:
+                stats = resync(task, lake.lake(), config.tables or None)
+            else:
+                stats = Replicator(task, lake.lake()).run(follow=False)
+        except SlotLostError:  # the check says so on every table before the run fails
+            yield from slot_check_results(dataset, task)
+            raise
         context.log.info(
             f"{dataset.name}: full load rows {dict(stats.full_load_rows)}, "
             f"{stats.total_changes} changes in {stats.transactions} transactions, {len(stats.files)} files"
@@ -96,8 +130,45 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
                     "new_files": len(files),
                 },
             )
+        yield from slot_check_results(dataset, task)
 
     return _replicate
+
+
+def slot_check_results(dataset: DatasetSpec, task) -> list[dg.AssetCheckResult]:
+    """The slot check of every replicated table of ``dataset`` (one reading of the slot)."""
+    from lakehouse.replication.slot_health import SlotThresholds, assess, slot_health
+    from lakehouse.replication.task import resync_command
+
+    pubs = f"{task.publication},{task.insert_only_publication}"
+    health = slot_health(task.dsn, task.slot, pubs)
+    graded = assess(health, SlotThresholds(), fix=resync_command(dataset.name))
+    severity = (
+        dg.AssetCheckSeverity.ERROR if graded.severity == "error" else dg.AssetCheckSeverity.WARN
+    )
+    return [
+        dg.AssetCheckResult(
+            asset_key=["raw", t.name],
+            check_name=SLOT_CHECK,
+            passed=graded.severity == "ok",
+            severity=severity,
+            description=graded.message,
+            metadata=health.metadata(),
+        )
+        for t in dataset.database_tables
+    ]
+
+
+def resync_job(dataset: DatasetSpec):
+    """``<dataset>_resync``: the replication asset with ``resync`` on (all tables; edit
+    ``tables`` in the launchpad to copy only some)."""
+    return dg.define_asset_job(
+        f"{dataset.name}_resync",
+        selection=dg.AssetSelection.assets(*(["raw", t.name] for t in dataset.database_tables)),
+        config={"ops": {f"{dataset.name}_replication": {"config": {"resync": True, "tables": []}}}},
+        description=f"Copy {dataset.name}'s source tables again (a lost slot, a diverged table)"
+        " while CDC goes on; silver takes the copy as a reload.",
+    )
 
 
 def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
@@ -137,6 +208,15 @@ def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
     return _sync
 
 
+def replicated_here(dataset: DatasetSpec, profile: str) -> bool:
+    """Whether this process's replicator (not AWS DMS) writes the dataset's database tables."""
+    return profile != "aws" and not dataset.reads_dms_output and bool(dataset.database_tables)
+
+
+def resync_jobs(datasets: list[DatasetSpec], profile: str) -> list:
+    return [resync_job(d) for d in datasets if replicated_here(d, profile)]
+
+
 def raw_assets(dataset: DatasetSpec, profile: str) -> list:
     """The dataset's source (external) and raw assets for ``profile``."""
     sources = [source_spec(dataset, t) for t in dataset.tables]
@@ -150,7 +230,7 @@ def raw_assets(dataset: DatasetSpec, profile: str) -> list:
         sources += [_spec(dataset, t, {"s3", "dms"}) for t in dataset.database_tables]
         out = sources
     else:
-        out = sources + ([replication_asset(dataset)] if dataset.database_tables else [])
+        out = sources + ([replication_asset(dataset)] if replicated_here(dataset, profile) else [])
     if dataset.csv_tables:
         out.append(file_sync_asset(dataset))
     return out

@@ -3,6 +3,8 @@ replication, bronze, silver and its checks in Dagster, silver compared with the 
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 import yaml
@@ -150,3 +152,71 @@ def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
     raw = [lake.read_bytes(o.key) for o in lake.list("raw/database/shop/customers/")]
     assert raw and not any(b"hunter2" in data or b"secret" in data for data in raw)
     assert "secret" not in customers.columns
+
+
+def test_a_lost_slot_fails_the_replication_with_its_check_and_the_resync_job_recovers(
+    fresh_db, tmp_path, monkeypatch
+):
+    """In Dagster: the slot check passes while the slot is healthy; a dropped slot fails the
+    replication run with an ERROR on every replicated table's check naming the cause and the
+    command; the ``shop_resync`` job (the UI's way) copies the tables again and silver equals
+    the source, rows deleted while the slot was gone included."""
+    import dagster as dg
+
+    from lakehouse.cli import materialize
+    from lakehouse.declarations import load_dataset
+    from lakehouse.definitions import build_definitions
+    from lakehouse.engine.silver import read_silver
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(DDL)
+    defs_dir = tmp_path / "defs"
+    (defs_dir / "shop").mkdir(parents=True)
+    (defs_dir / "shop" / "defs.yaml").write_text(yaml.safe_dump(_declaration("SHOP_TEST_DSN")))
+    monkeypatch.setenv("SHOP_TEST_DSN", fresh_db)
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs_dir))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    settings = Settings.from_env(
+        {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_DEFS": str(defs_dir),
+         "LAKEHOUSE_DATASETS": "shop"}
+    )  # fmt: skip
+
+    def slot_checks(result) -> dict[str, tuple[bool, str]]:
+        return {
+            e.asset_key.path[-1]: (e.passed, e.description)
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "replication_slot"
+        }
+
+    first = materialize(settings=settings)
+    assert first.success
+    healthy = slot_checks(first)
+    assert sorted(healthy) == ["audit_log", "customers", "order_lines"]
+    for passed, text in healthy.values():  # other databases on the server write WAL too
+        assert passed and re.fullmatch(
+            r"replication slot 'lakehouse_shop': [\d.]+ (B|kiB|MiB|GiB) of WAL behind", text
+        ), text
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("select pg_drop_replication_slot('lakehouse_shop')")
+        conn.execute(CHURN)
+    lost = materialize(settings=settings)
+    assert not lost.success
+    cause = (
+        "replication slot 'lakehouse_shop' does not exist (dropped): its changes since then are"
+        " lost — fix: lakehouse resync --dataset shop"
+    )
+    assert slot_checks(lost) == {
+        t: (False, cause) for t in ("customers", "order_lines", "audit_log")
+    }
+
+    defs = build_definitions(settings)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("shop_resync").execute_in_process(instance=instance)
+    assert result.success
+    assert all(passed for passed, _ in slot_checks(result).values())
+    assert materialize(settings=settings).success  # bronze and silver take the reload
+    spec = load_dataset("shop", settings)
+    customers = read_silver(settings.lake(), spec.table("customers")).sort("id")
+    assert customers.select("id").to_series().to_list() == [
+        r[0] for r in _source(fresh_db, "select id from shop.customers order by id")
+    ]
