@@ -19,7 +19,8 @@ class SlotLag:
     confirmed: str | None  # the slot's confirmed flush position
     bytes: int
     active: bool = False  # a replicator is streaming from it right now
-    has_changes: bool | None = None  # None: not peeked (slot missing or active)
+    has_changes: bool | None = None  # None: not peeked (slot missing, active or lost)
+    lost: bool = False  # the server invalidated the slot: a resync is needed
 
 
 def slot_lag(dsn: str, slot: str, publications: str | None = None) -> SlotLag:
@@ -47,6 +48,8 @@ def slot_lag(dsn: str, slot: str, publications: str | None = None) -> SlotLag:
                 has_changes = peek > 0
             except psycopg.errors.ObjectInUse:  # a replicator attached meanwhile
                 active = True
+            except psycopg.errors.ObjectNotInPrerequisiteState:  # invalidated: cannot decode
+                return SlotLag(True, current, confirmed, lag, active, None, lost=True)
     return SlotLag(True, current, confirmed, lag, active, has_changes)
 
 

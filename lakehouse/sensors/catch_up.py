@@ -13,9 +13,11 @@ new files and requests the bronze + silver run. What still runs as a Dagster run
   the case of a lost slot (the run fails with the replicator's explanation).
 
 Decision contract of ``plan``: ``Plan.action`` is ``"none"`` (nothing to replicate, or a
-replicator holds the slot or a replication run is in progress, which will replicate it),
+replicator holds the slot or a replication run is in progress, which will replicate it; a slot
+``IDLE_ADVANCE_BYTES`` behind with no change of its tables is advanced, freeing WAL),
 ``"inline"`` (replicate now, in the tick), or ``"run"`` (request a replication run, with
-``Plan.run_key`` naming the WAL position so the same backlog is requested once).
+``Plan.run_key`` naming the WAL position so the same backlog is requested once; a lost slot is
+one run, which fails naming the cause and the resync command).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 INLINE_MAX_BYTES = 64 * 1024 * 1024
 #: an inline catch-up stops after this long (the rest is replicated by the next tick)
 INLINE_MAX_SECONDS = 30.0
+#: a slot this far behind with no change of its tables is advanced (one WAL segment)
+IDLE_ADVANCE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,17 @@ def plan(task, lake, *, replication_in_progress: bool) -> Plan:
     lag = slot_lag(task.dsn, task.slot, pubs)
     if not lag.slot_exists or not ReplicationState.load(lake, task.name, task.slot).full_load_done:
         return Plan("run", "the full load is due", run_key=f"{dataset}:full-load:{lag.current}")
+    if lag.lost:  # one run, which fails naming the cause and the resync (and alerts)
+        return Plan("run", "the slot is lost", run_key=f"{dataset}:lost:{lag.confirmed}")
     if lag.active:
         return Plan("none", "a replicator is streaming from the slot right now")
     if not lag.has_changes:
+        if lag.bytes >= IDLE_ADVANCE_BYTES:  # busy database, quiet tables: free the WAL
+            from lakehouse.replication.slot_health import advance_idle_slot
+
+            moved = advance_idle_slot(task.dsn, task.slot, pubs)
+            if moved:
+                return Plan("none", f"no change of a replicated table: slot advanced to {moved}")
         return Plan("none", f"slot at {lag.confirmed}: no change of a replicated table")
     if lag.bytes > INLINE_MAX_BYTES:
         return Plan("run", f"{lag.bytes} bytes of WAL behind: a replication run catches up",
