@@ -396,6 +396,11 @@ def _pydantic_problems(path: Path, attributes: dict, err: ValidationError) -> li
         last = e["loc"][-1] if e["loc"] else ""
         if e["type"] == "extra_forbidden" and last in ("dsn", "password", "dsn_url"):
             fix = "a secret never goes in a declaration: use dsn_env: <VARIABLE NAME>"
+        if e["type"] == "extra_forbidden" and last == "sequence_by":
+            fix = (
+                "remove the key: a user-declared ordering column is not supported; changes are"
+                " ordered by the commit timestamp and change sequence the replicator (or DMS) writes"
+            )
         problems.append(f"{path}: {loc}: {e['msg'].splitlines()[0]} — fix: {fix}")
     return problems
 

@@ -139,7 +139,6 @@ class TableSpec:
     source_name: str | None = None
     #: where a replicated table's raw files land: ``<raw_folder>/<schema>/<source table>/``
     raw_folder: str = "raw/database"
-    sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
     scd_type: Literal[1, 2] = 1
@@ -150,7 +149,7 @@ class TableSpec:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.dataset}.{self.name}: duplicate column names {names}")
-        for key in (*self.primary_key, *self.sequence_by, *self.partition_by):
+        for key in (*self.primary_key, *self.partition_by):
             if key not in names:
                 raise ValueError(f"{self.dataset}.{self.name}: unknown column {key!r} in keys")
         if self.source == "csv_drop" and not self.file_glob:

@@ -143,6 +143,12 @@ BROKEN = {
         _set(["tables", 0, "primary_keys"], ["id"]),
         "tables[0] (orders).primary_keys: Extra inputs are not permitted — fix: remove it",
     ),
+    "sequence_by": (
+        _set(["tables", 0, "sequence_by"], ["updated_at"]),
+        "tables[0] (orders).sequence_by: Extra inputs are not permitted — fix: remove the key: a"
+        " user-declared ordering column is not supported; changes are ordered by the commit"
+        " timestamp and change sequence the replicator (or DMS) writes",
+    ),
     "bad dataset name": (
         _set(["name"], "My Shop"),
         "name: String should match pattern",
