@@ -58,7 +58,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     from lakehouse.declarations import all_datasets, declarations, register, served
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.freshness import freshness_checks
-    from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedule
+    from lakehouse.defs.maintenance import catalog_asset, maintenance_job, maintenance_schedules
     from lakehouse.defs.resources import build_resources
     from lakehouse.defs.sensors import sensors
     from lakehouse.profiles import Settings
@@ -69,10 +69,14 @@ def build_definitions(settings=None) -> dg.Definitions:
     datasets = all_datasets(served(settings), settings)
     for decl in declarations(settings).values():  # found by name later, whatever the env says
         register(decl)
+    freshness = _event_freshness(settings)  # each asset key: its dataset's FreshnessPolicy
     for dataset in datasets:
         more_assets, more_checks = dataset_assets(dataset, settings.profile)
         assets += more_assets
         checks += more_checks
+        for a in more_assets:
+            for k in a.keys if isinstance(a, dg.AssetsDefinition) else [a.key]:
+                freshness[k] = dataset.freshness
     event_assets, event_checks, event_sensors = events_defs()
     assets, checks = assets + event_assets, checks + event_checks
     table_keys = [
@@ -83,7 +87,7 @@ def build_definitions(settings=None) -> dg.Definitions:
     ]
     if settings.profile == "local":
         assets.append(catalog_asset(table_keys, settings.profile))
-    checks += freshness_checks(assets)
+    checks += freshness_checks(assets, freshness)
     job = maintenance_job(datasets)
     assets = [
         a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else _global_pass(a)
@@ -96,7 +100,7 @@ def build_definitions(settings=None) -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         jobs=[job],
-        schedules=[maintenance_schedule(job)],
+        schedules=maintenance_schedules(job, datasets),
         sensors=sensors(
             datasets,
             settings.profile,
@@ -108,6 +112,17 @@ def build_definitions(settings=None) -> dg.Definitions:
         + _profile_sensors(settings, datasets),
         resources=build_resources(settings),
     )
+
+
+def _event_freshness(settings) -> dict:
+    """``silver/events_<source>``: the freshness of the dataset declaring the source."""
+    from lakehouse.declarations import declarations
+
+    return {
+        dg.AssetKey(["silver", f"events_{s.name}"]): d.spec.freshness
+        for d in declarations(settings).values()
+        for s in d.sources_of("events")
+    }
 
 
 def _profile_sensors(settings, datasets) -> list:
