@@ -25,8 +25,9 @@ def _global_pass(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(**changes) if changes else spec
 
 
-def dataset_assets(dataset, profile: str = "local") -> tuple[list, list]:
-    """The assets and checks of one declared dataset (raw, bronze, silver, gold)."""
+def dataset_assets(dataset, profile: str = "local", settings=None) -> tuple[list, list]:
+    """The assets and checks of one declared dataset (raw, bronze, silver, gold); ``settings``:
+    the process's knobs (their defaults when not given)."""
     from lakehouse.defs.bronze import bronze_assets
     from lakehouse.defs.checks import silver_checks
     from lakehouse.defs.gold import gold_assets
@@ -36,21 +37,21 @@ def dataset_assets(dataset, profile: str = "local") -> tuple[list, list]:
     if profile == "aws":  # silver and gold run as Glue jobs (the Spark engine)
         from lakehouse.defs.aws import aws_gold_assets as gold_assets
         from lakehouse.defs.aws import aws_silver_assets as silver_assets
-    assets = raw_assets(dataset, profile) + bronze_assets(dataset)
+    assets = raw_assets(dataset, profile, settings) + bronze_assets(dataset)
     assets += silver_assets(dataset) + gold_assets(dataset)
     return assets, silver_checks(dataset, profile)
 
 
-def dataset_definitions(dataset, profile: str = "local") -> dg.Definitions:
+def dataset_definitions(dataset, profile: str = "local", settings=None) -> dg.Definitions:
     """One dataset's assets, checks and sensors (what the ``Dataset`` component builds)."""
     from lakehouse.defs.sensors import dataset_sensors
 
-    assets, checks = dataset_assets(dataset, profile)
+    assets, checks = dataset_assets(dataset, profile, settings)
     return dg.Definitions(
         assets=[a.map_asset_specs(_global_pass) if isinstance(a, dg.AssetsDefinition) else
                 _global_pass(a) for a in assets],
         asset_checks=checks,
-        sensors=dataset_sensors(dataset, profile),
+        sensors=dataset_sensors(dataset, profile, settings),
     )  # fmt: skip
 
 
@@ -71,13 +72,13 @@ def build_definitions(settings=None) -> dg.Definitions:
         register(decl)
     freshness = _event_freshness(settings)  # each asset key: its dataset's FreshnessPolicy
     for dataset in datasets:
-        more_assets, more_checks = dataset_assets(dataset, settings.profile)
+        more_assets, more_checks = dataset_assets(dataset, settings.profile, settings)
         assets += more_assets
         checks += more_checks
         for a in more_assets:
             for k in a.keys if isinstance(a, dg.AssetsDefinition) else [a.key]:
                 freshness[k] = dataset.freshness
-    event_assets, event_checks, event_sensors = events_defs()
+    event_assets, event_checks, event_sensors = events_defs(settings)
     assets, checks = assets + event_assets, checks + event_checks
     table_keys = [
         k
@@ -101,15 +102,7 @@ def build_definitions(settings=None) -> dg.Definitions:
         asset_checks=checks,
         jobs=[job],
         schedules=maintenance_schedules(job, datasets),
-        sensors=sensors(
-            datasets,
-            settings.profile,
-            webhook=settings.alert_webhook,
-            sns_topic=settings.alert_sns_topic,
-            region=settings.region,
-        )
-        + event_sensors
-        + _profile_sensors(settings, datasets),
+        sensors=sensors(datasets, settings) + event_sensors + _profile_sensors(settings, datasets),
         resources=build_resources(settings),
     )
 
@@ -130,7 +123,7 @@ def _profile_sensors(settings, datasets) -> list:
         return []
     from lakehouse.defs.aws import raw_observer_sensor
 
-    return [raw_observer_sensor(datasets)]
+    return [raw_observer_sensor(datasets, settings)]
 
 
 @dg.definitions

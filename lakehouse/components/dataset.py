@@ -55,8 +55,10 @@ class Dataset(dg.Component, dg.Resolvable, DatasetDecl):
         from lakehouse.declarations import register
         from lakehouse.declarations.load import Declaration, to_spec
         from lakehouse.definitions import dataset_definitions
+        from lakehouse.profiles import Settings
 
         decl = DatasetDecl.model_validate(self.model_dump(by_alias=True))
         path = Path(context.path)
         register(Declaration(path, decl, to_spec(decl, path)))
-        return dataset_definitions(to_spec(decl, path))
+        # the process's knobs (tick seconds, catch-up bounds), read when Dagster builds the defs
+        return dataset_definitions(to_spec(decl, path), settings=Settings.from_env())
