@@ -49,6 +49,11 @@ class Dataset(dg.Component, dg.Resolvable, DatasetDecl):
     nullable, pii, checks, references), ``exclude_columns``, ``partition_by``, ``table_format``
     (delta | hudi), ``scd_type`` (1 | 2). ``gold`` names a Python module whose ``METRICS`` are the
     dataset's gold tables.
+
+    Operations (optional; durations like ``90s``, ``2m``, ``1h``, ``7d``): ``freshness``
+    (``max_lag``, default 2m; ``cron`` the checks are evaluated on, default ``*/5 * * * *``) and
+    ``maintenance`` (``cron``, default ``0 3 * * *``; ``enabled``, default false;
+    ``vacuum_retention`` and ``tombstone_retention``, default 7d).
     """
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:

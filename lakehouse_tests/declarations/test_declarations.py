@@ -255,6 +255,26 @@ def test_freshness_and_maintenance_are_declared_per_dataset_with_todays_defaults
     assert spec.maintenance.vacuum_hours == 48
 
 
+def test_the_scaffold_lists_the_per_dataset_knobs_commented_with_their_defaults(tmp_path):
+    from lakehouse.declarations.template import new_declaration
+    from lakehouse.registry import FreshnessPolicy, MaintenancePolicy
+
+    text = new_declaration("shop")
+    assert read_declaration(_write_text(tmp_path / "a", text)).spec.freshness == FreshnessPolicy()
+    lines = [
+        ln.replace("  # ", "  ", 1) if ln.startswith("  # ") else ln for ln in text.split("\n")
+    ]
+    spec = read_declaration(_write_text(tmp_path / "b", "\n".join(lines))).spec
+    assert {ln.split("#")[0].rstrip() for ln in lines} >= {"  freshness:", "  maintenance:"}
+    assert (spec.freshness, spec.maintenance) == (FreshnessPolicy(), MaintenancePolicy())
+
+
+def _write_text(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "defs.yaml").write_text(text)
+    return folder / "defs.yaml"
+
+
 def test_not_yaml_and_no_type_are_errors_too(tmp_path):
     path = tmp_path / "x" / "defs.yaml"
     path.parent.mkdir()
