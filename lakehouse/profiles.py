@@ -24,6 +24,19 @@ Variables (all optional):
 - ``LAKEHOUSE_API_MAX_BODY_BYTES`` (default 1048576), ``LAKEHOUSE_API_MAX_BATCH`` (records per
   request, default 500), ``LAKEHOUSE_API_RATE`` (requests/s per API key, default 50) and
   ``LAKEHOUSE_API_BURST`` (token-bucket size, default 100): limits of the event ingestion API.
+- ``LAKEHOUSE_TICK_SECONDS`` (default 5): the minimum interval of every sensor that moves data
+  (each dataset's ``dms_files``, ``filesync_files`` and ``landing``, ``automation``,
+  ``alert_on_run_failure``, ``events_raw_sensor``).
+- ``LAKEHOUSE_AWS_OBSERVER_SECONDS`` (aws, default 300): the ``aws_raw_observer`` sensor's interval.
+- ``LAKEHOUSE_CATCH_UP_MAX_BYTES`` (default 67108864, 64 MiB) and
+  ``LAKEHOUSE_CATCH_UP_MAX_SECONDS`` (default 30): the bounds of a CDC catch-up inside a
+  ``dms_files`` sensor tick (local profile): more WAL behind than that is a replication run, and
+  a catch-up stops after that long (the next tick goes on).
+- ``LAKEHOUSE_EVENTS_GRACE_SECONDS`` (default 120): how late after its key time an event object
+  may land and still be signalled by ``events_raw_sensor`` (later ones wait for the next run).
+
+Per-dataset knobs (freshness ``max_lag`` and check cron, maintenance cron and retentions) are in
+each dataset's declaration (``declarations.model``), not here.
 """
 
 from __future__ import annotations
@@ -37,6 +50,11 @@ from lakehouse.storage import Lake, open_lake
 
 PROFILES = ("local", "aws")
 DEFAULT_ROOT = ".lakehouse"
+DEFAULT_TICK_SECONDS = 5
+DEFAULT_AWS_OBSERVER_SECONDS = 300
+DEFAULT_CATCH_UP_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_CATCH_UP_MAX_SECONDS = 30.0
+DEFAULT_EVENTS_GRACE_SECONDS = 120.0
 DEFAULT_TERRAFORM_OUTPUTS = ".lakehouse/terraform-outputs.json"  # aws.terraform_config.OUTPUTS_FILE
 
 
@@ -60,6 +78,11 @@ class Settings:
     api_burst: float = 100.0
     terraform_outputs: str | None = None
     aws_endpoint: str | None = None
+    tick_seconds: int = DEFAULT_TICK_SECONDS
+    aws_observer_seconds: int = DEFAULT_AWS_OBSERVER_SECONDS
+    catch_up_max_bytes: int = DEFAULT_CATCH_UP_MAX_BYTES
+    catch_up_max_seconds: float = DEFAULT_CATCH_UP_MAX_SECONDS
+    events_grace_seconds: float = DEFAULT_EVENTS_GRACE_SECONDS
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -89,12 +112,25 @@ class Settings:
             alert_webhook=env.get("LAKEHOUSE_ALERT_WEBHOOK") or None,
             alert_sns_topic=env.get("LAKEHOUSE_ALERT_SNS_TOPIC") or None,
             api_keys_file=env.get("LAKEHOUSE_API_KEYS_FILE") or None,
-            api_max_body_bytes=int(env.get("LAKEHOUSE_API_MAX_BODY_BYTES") or 1_048_576),
-            api_max_batch=int(env.get("LAKEHOUSE_API_MAX_BATCH") or 500),
-            api_rate_per_s=float(env.get("LAKEHOUSE_API_RATE") or 50.0),
-            api_burst=float(env.get("LAKEHOUSE_API_BURST") or 100.0),
+            api_max_body_bytes=_number(env, "LAKEHOUSE_API_MAX_BODY_BYTES", 1_048_576),
+            api_max_batch=_number(env, "LAKEHOUSE_API_MAX_BATCH", 500),
+            api_rate_per_s=_number(env, "LAKEHOUSE_API_RATE", 50.0),
+            api_burst=_number(env, "LAKEHOUSE_API_BURST", 100.0),
             terraform_outputs=env.get("LAKEHOUSE_TERRAFORM_OUTPUTS") or DEFAULT_TERRAFORM_OUTPUTS,
             aws_endpoint=env.get("LAKEHOUSE_AWS_ENDPOINT") or None,
+            tick_seconds=_number(env, "LAKEHOUSE_TICK_SECONDS", DEFAULT_TICK_SECONDS),
+            aws_observer_seconds=_number(
+                env, "LAKEHOUSE_AWS_OBSERVER_SECONDS", DEFAULT_AWS_OBSERVER_SECONDS
+            ),
+            catch_up_max_bytes=_number(
+                env, "LAKEHOUSE_CATCH_UP_MAX_BYTES", DEFAULT_CATCH_UP_MAX_BYTES
+            ),
+            catch_up_max_seconds=_number(
+                env, "LAKEHOUSE_CATCH_UP_MAX_SECONDS", DEFAULT_CATCH_UP_MAX_SECONDS
+            ),
+            events_grace_seconds=_number(
+                env, "LAKEHOUSE_EVENTS_GRACE_SECONDS", DEFAULT_EVENTS_GRACE_SECONDS
+            ),
         )
 
     @property
@@ -119,3 +155,23 @@ class Settings:
 
     def lake(self) -> Lake:
         return open_lake(self.root, endpoint_url=self.s3_endpoint, region=self.region)
+
+
+def _number(env: Mapping[str, str], name: str, default: int | float) -> int | float:
+    """A positive number from ``env[name]`` (of ``default``'s type), or ``default`` when unset
+    or empty; anything else is a one-line error naming the variable and the fix."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    kind = type(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(
+            f"{name}={raw!r}: not {what} above 0 — fix: e.g. {name}={default!r}, or unset it"
+            f" for the default {default!r}"
+        )
+    return value

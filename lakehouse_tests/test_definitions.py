@@ -129,3 +129,99 @@ def test_silver_checks_run_alone_in_the_silver_step_without_merging(tmp_path):
     assert evaluation.check_name == "schema" and not evaluation.passed and evaluation.blocking
     assert evaluation.metadata["rows"].value == 2
     assert result.get_asset_materialization_events() == []  # the check alone: no merge
+
+
+def test_operations_declared_per_dataset_reach_the_checks_and_the_schedules(tmp_path):
+    import copy
+
+    import yaml
+
+    from lakehouse.defs.resources import LakeResource
+    from lakehouse_tests.declarations.test_declarations import GOOD
+
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["freshness"] = {"max_lag": "90s", "cron": "*/1 * * * *"}
+    doc["attributes"]["maintenance"] = {"cron": "30 1 * * 0", "enabled": True}
+    path = tmp_path / "defs" / "shop" / "defs.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = {
+        "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+        "LAKEHOUSE_DEFS": str(tmp_path / "defs"),
+        "LAKEHOUSE_DATASETS": "shop,saas",
+    }
+    defs = build_definitions(Settings.from_env(env))
+    specs = {s.key: (s, c) for c in defs.asset_checks for s in c.check_specs}
+
+    def freshness(*path):
+        spec, check = specs[dg.AssetCheckKey(dg.AssetKey(list(path)), "freshness")]
+        return spec.description, spec.automation_condition.cron_schedule, check
+
+    description, cron, check = freshness("silver", "orders")
+    assert (description, cron) == (
+        "changes wait at most 90s between bronze and silver",
+        "*/1 * * * *",
+    )
+    result = check(lake=LakeResource(root=str(tmp_path / "lake")))  # nothing pending: lag 0
+    assert {k: v.value for k, v in result.metadata.items()} == {
+        "lag_seconds": 0.0,
+        "max_lag_seconds": 90.0,
+    }
+    assert freshness("silver", "core_order")[:2] == (
+        "changes wait at most 2m between bronze and silver",
+        "*/5 * * * *",
+    )
+    assert freshness("gold", "saas_tenant_summary")[:2] == (
+        "gold follows its silver inputs within 2m",
+        "*/5 * * * *",
+    )
+    schedules = {s.name: s for s in defs.schedules}
+    assert sorted(schedules) == ["saas_maintenance", "shop_maintenance"]
+    shop = schedules["shop_maintenance"]
+    assert (shop.cron_schedule, shop.default_status, shop.job_name) == (
+        "30 1 * * 0",
+        dg.DefaultScheduleStatus.RUNNING,
+        "maintenance",
+    )
+    (run,) = shop.evaluate_tick(dg.build_schedule_context()).run_requests
+    assert run.run_config == {"ops": {"maintain_lake": {"config": {"datasets": ["shop"]}}}}
+    saas = schedules["saas_maintenance"]
+    assert (saas.cron_schedule, saas.default_status) == (
+        "0 3 * * *",
+        dg.DefaultScheduleStatus.STOPPED,
+    )
+    job = defs.resolve_job_def("maintenance")
+    assert job.execute_in_process(run_config=run.run_config).success  # nothing to maintain yet
+    unknown = {"ops": {"maintain_lake": {"config": {"datasets": ["nope"]}}}}
+    failed = job.execute_in_process(run_config=unknown, raise_on_error=False)
+    error = failed.failure_data_for_node("maintain_lake").error
+    assert "maintenance: unknown datasets ['nope']; served: shop, saas" in error.message
+
+
+def _intervals(defs: dg.Definitions) -> dict[str, int]:
+    return {s.name: s.minimum_interval_seconds for s in defs.sensors}
+
+
+@pytest.mark.parametrize("profile", ["local", "aws"])
+def test_the_tick_seconds_setting_reaches_every_sensor(profile, tmp_path):
+    env = {"LAKEHOUSE_PROFILE": profile, "LAKEHOUSE_ROOT": str(tmp_path)}
+    default = _intervals(build_definitions(Settings.from_env(env)))
+    observer = {"aws_raw_observer": 300} if profile == "aws" else {}
+    assert default == {name: 5 for name in default} | observer
+    assert {"automation", "alert_on_run_failure", "events_raw_sensor", "saas_dms_files"} <= set(
+        default
+    )
+    env |= {"LAKEHOUSE_TICK_SECONDS": "2", "LAKEHOUSE_AWS_OBSERVER_SECONDS": "60"}
+    tuned = _intervals(build_definitions(Settings.from_env(env)))
+    assert tuned == {name: 2 for name in default} | ({"aws_raw_observer": 60} if observer else {})
+
+
+def test_a_bad_process_setting_is_one_line_naming_the_variable_and_the_fix():
+    with pytest.raises(ValueError) as err:
+        Settings.from_env({"LAKEHOUSE_TICK_SECONDS": "5s"})
+    assert str(err.value) == (
+        "LAKEHOUSE_TICK_SECONDS='5s': not a whole number above 0 — fix: e.g."
+        " LAKEHOUSE_TICK_SECONDS=5, or unset it for the default 5"
+    )
+    with pytest.raises(ValueError, match=r"^LAKEHOUSE_CATCH_UP_MAX_SECONDS='0': not a number"):
+        Settings.from_env({"LAKEHOUSE_CATCH_UP_MAX_SECONDS": "0"})

@@ -49,14 +49,21 @@ class Dataset(dg.Component, dg.Resolvable, DatasetDecl):
     nullable, pii, checks, references), ``exclude_columns``, ``partition_by``, ``table_format``
     (delta | hudi), ``scd_type`` (1 | 2). ``gold`` names a Python module whose ``METRICS`` are the
     dataset's gold tables.
+
+    Operations (optional; durations like ``90s``, ``2m``, ``1h``, ``7d``): ``freshness``
+    (``max_lag``, default 2m; ``cron`` the checks are evaluated on, default ``*/5 * * * *``) and
+    ``maintenance`` (``cron``, default ``0 3 * * *``; ``enabled``, default false;
+    ``vacuum_retention`` and ``tombstone_retention``, default 7d).
     """
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         from lakehouse.declarations import register
         from lakehouse.declarations.load import Declaration, to_spec
         from lakehouse.definitions import dataset_definitions
+        from lakehouse.profiles import Settings
 
         decl = DatasetDecl.model_validate(self.model_dump(by_alias=True))
         path = Path(context.path)
         register(Declaration(path, decl, to_spec(decl, path)))
-        return dataset_definitions(to_spec(decl, path))
+        # the process's knobs (tick seconds, catch-up bounds), read when Dagster builds the defs
+        return dataset_definitions(to_spec(decl, path), settings=Settings.from_env())

@@ -13,18 +13,23 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from lakehouse.declarations.model import DatasetDecl, DmsS3Source, TableDecl
+from lakehouse.registry.durations import DURATION_FIX, parse_duration
 from lakehouse.registry.model import (
     LOGICAL_TYPES,
     Column,
     CsvOptions,
     DatasetSpec,
+    FreshnessPolicy,
+    MaintenancePolicy,
     TableSpec,
+    is_cron,
     parse_type,
 )
 
@@ -221,13 +226,53 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
         spec = _table_spec(decl, t, sources, where, problems, path)
         if spec is not None:
             tables.append(spec)
+    freshness, maintenance = _policies(decl, path, problems)
     if problems:
         raise DeclarationError(problems)
     rules = tuple(r.as_dms() for s in decl.sources if s.kind == "postgres" for r in s.selection)
     return DatasetSpec(
         name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules,
-        sql_aliases=decl.sql_aliases,
+        sql_aliases=decl.sql_aliases, freshness=freshness, maintenance=maintenance,
     )  # fmt: skip
+
+
+def _policies(decl: DatasetDecl, path: Path, problems: list[str]):
+    """The dataset's ``freshness`` and ``maintenance`` blocks as registry policies (durations
+    parsed, crons checked; a problem is a line in ``problems`` and the default stands in)."""
+
+    def duration(block: str, key: str, value) -> timedelta | None:
+        try:
+            return parse_duration(value)
+        except ValueError as err:
+            problems.append(f"{path}: {block}.{key}: {err} — fix: {DURATION_FIX}")
+            return None
+
+    def cron(block: str, value: str) -> None:
+        if not is_cron(value):
+            problems.append(
+                f"{path}: {block}.cron: {value!r} is not a cron schedule — fix: five fields,"
+                " minute hour day-of-month month day-of-week, e.g. '0 3 * * *'"
+            )
+
+    f, m = decl.freshness, decl.maintenance
+    cron("freshness", f.cron)
+    cron("maintenance", m.cron)
+    max_lag = duration("freshness", "max_lag", f.max_lag)
+    vacuum = duration("maintenance", "vacuum_retention", m.vacuum_retention)
+    tombstones = duration("maintenance", "tombstone_retention", m.tombstone_retention)
+    if vacuum is not None and vacuum.total_seconds() % 3600:
+        problems.append(
+            f"{path}: maintenance.vacuum_retention: {m.vacuum_retention!r} is not whole hours"
+            " (Delta's vacuum counts hours) — fix: e.g. 168h or 7d"
+        )
+    freshness = FreshnessPolicy(max_lag=max_lag or FreshnessPolicy.max_lag, cron=f.cron)
+    maintenance = MaintenancePolicy(
+        cron=m.cron,
+        enabled=m.enabled,
+        vacuum_retention=vacuum or MaintenancePolicy.vacuum_retention,
+        tombstone_retention=tombstones or MaintenancePolicy.tombstone_retention,
+    )
+    return freshness, maintenance
 
 
 def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str], path: Path):
@@ -396,6 +441,11 @@ def _pydantic_problems(path: Path, attributes: dict, err: ValidationError) -> li
         last = e["loc"][-1] if e["loc"] else ""
         if e["type"] == "extra_forbidden" and last in ("dsn", "password", "dsn_url"):
             fix = "a secret never goes in a declaration: use dsn_env: <VARIABLE NAME>"
+        if e["type"] == "extra_forbidden" and last == "sequence_by":
+            fix = (
+                "remove the key: a user-declared ordering column is not supported; changes are"
+                " ordered by the commit timestamp and change sequence the replicator (or DMS) writes"
+            )
         problems.append(f"{path}: {loc}: {e['msg'].splitlines()[0]} — fix: {fix}")
     return problems
 

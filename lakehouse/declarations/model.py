@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lakehouse.registry.durations import format_duration
+from lakehouse.registry.model import FreshnessPolicy, MaintenancePolicy
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: what the replicator writes unless a postgres source's ``dms`` says otherwise: a header, ``Op``
 #: in full-load files, the commit timestamp, the key's before-image (primary-key updates) and the
@@ -183,6 +186,30 @@ class DemoDecl(_Model):
     workload: str
 
 
+#: a duration as written: a number and a unit (``90s``, ``2m``, ``1h``, ``7d``); checked at load
+Duration = str | int | float
+
+
+class FreshnessDecl(_Model):
+    """The dataset's freshness checks (``registry.model.FreshnessPolicy``): a silver or gold
+    table fails its ``freshness`` check (WARN) when a change waited longer than ``max_lag``;
+    the checks are evaluated on ``cron``."""
+
+    max_lag: Duration = format_duration(FreshnessPolicy.max_lag)
+    cron: str = FreshnessPolicy.cron
+
+
+class MaintenanceDecl(_Model):
+    """The dataset's maintenance schedule and retention (``registry.model.MaintenancePolicy``):
+    ``cron``, ``enabled`` (the schedule runs without being turned on in the UI),
+    ``vacuum_retention`` (whole hours) and ``tombstone_retention``."""
+
+    cron: str = MaintenancePolicy.cron
+    enabled: bool = MaintenancePolicy.enabled
+    vacuum_retention: Duration = format_duration(MaintenancePolicy.vacuum_retention)
+    tombstone_retention: Duration = format_duration(MaintenancePolicy.tombstone_retention)
+
+
 class DatasetDecl(_Model):
     """A dataset: its name (a namespace), its sources and its tables."""
 
@@ -196,5 +223,8 @@ class DatasetDecl(_Model):
     #: and Glue, and its raw files under ``raw/database/<dataset>/`` (two datasets may then both
     #: have a table ``customers``); none by default
     table_prefix: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
+    #: operations: when its tables count as stale, when and how its tables are maintained
+    freshness: FreshnessDecl = Field(default_factory=FreshnessDecl)
+    maintenance: MaintenanceDecl = Field(default_factory=MaintenanceDecl)
     sources: list[Source] = Field(..., min_length=1)
     tables: list[TableDecl] = Field(default_factory=list)

@@ -13,6 +13,17 @@ _SOURCES = {
     "      table_mappings: table-mappings.json         # the task's table mappings\n",
 }
 KINDS = tuple(_SOURCES)
+#: the per-dataset knobs with their defaults, commented out (uncomment to change one)
+_OPERATIONS = (
+    "  # freshness:                 # the silver/gold freshness checks (WARN when late)\n"
+    "  #   max_lag: 2m              # a change waiting longer is late (90s, 2m, 1h, 7d)\n"
+    '  #   cron: "*/5 * * * *"      # when the checks are evaluated\n'
+    "  # maintenance:               # compaction, vacuum, tombstone GC (<dataset>_maintenance)\n"
+    '  #   cron: "0 3 * * *"\n'
+    "  #   enabled: false           # true: the schedule runs without turning it on in the UI\n"
+    "  #   vacuum_retention: 7d     # unreferenced files kept for readers and time travel\n"
+    "  #   tombstone_retention: 7d  # a delete guards against late older updates this long\n"
+)
 
 
 def new_declaration(
@@ -27,6 +38,6 @@ def new_declaration(
     )
     return (
         f"# dataset {name}: `lakehouse discover {name}` pins its tables below\n"
-        f"type: lakehouse.components.Dataset\nattributes:\n  name: {name}\n  sources:\n{source}"
-        "  tables: []\n"
+        f"type: lakehouse.components.Dataset\nattributes:\n  name: {name}\n{_OPERATIONS}"
+        f"  sources:\n{source}  tables: []\n"
     )

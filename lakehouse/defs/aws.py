@@ -16,9 +16,10 @@ profile): the same check names and severities as the local profile's, ``schema``
 Glue writes silver as Delta or Hudi where the Dagster process cannot read it (delta-rs reads no
 Hudi). The catalog supplies the column types; a table missing from the catalog fails ``schema``.
 
-``raw_observer_sensor`` (stopped by default; every 5 minutes when on) records an observation of
-every raw asset: the DMS task's status, CDC latency and the table's statistics for database
-tables, the DataSync task's latest execution for CSV drops (``aws.resources`` observers).
+``raw_observer_sensor`` (stopped by default; when on, every ``LAKEHOUSE_AWS_OBSERVER_SECONDS``,
+5 minutes by default) records an observation of every raw asset: the DMS task's status, CDC
+latency and the table's statistics for database tables, the DataSync task's latest execution for
+CSV drops (``aws.resources`` observers).
 
 Glue job arguments: ``--dataset``, ``--table`` / ``--metric``, ``--bronze-root``,
 ``--silver-root``, ``--gold-root`` (one bucket per zone), ``--full-refresh``, ``--hudi-database``
@@ -37,6 +38,7 @@ from lakehouse.aws.resources import (
     hive_columns,
 )
 from lakehouse.gold.model import GoldMetric
+from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec, TableSpec
 
 SILVER_JOB = "bronze_to_silver"
@@ -344,10 +346,12 @@ def observe_raw(
     return events
 
 
-def raw_observer_sensor(datasets: list[DatasetSpec]) -> dg.SensorDefinition:
+def raw_observer_sensor(
+    datasets: list[DatasetSpec], settings: Settings | None = None
+) -> dg.SensorDefinition:
     @dg.sensor(
         name="aws_raw_observer",
-        minimum_interval_seconds=300,
+        minimum_interval_seconds=(settings or Settings()).aws_observer_seconds,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Observes the raw zone's feeders: DMS task status, CDC latency and table "
         "statistics; DataSync's latest execution.",

@@ -7,13 +7,13 @@ Per registered source (``lakehouse.events.schemas``):
   blocking pandera check ``schema`` (failing rows sampled into its metadata);
 and ``["gold", "events_daily"]`` (per source and day: count, average quality, source metrics).
 
-Sensor ``events_raw_sensor`` (running by default, every 5 s) lists ``raw/events/<source>/``
-with a cursor and requests one run of the bronze assets of exactly the sources that got objects,
-its run key derived from each source's newest key and window digest. The cursor is
-``events.watch``'s, not ``sensors.cursor``'s "last key seen": DMS files are written one after
-the other, but many API requests write concurrently, so an object whose key time is a little
-older than the newest key can land after it; ``events.watch`` re-reads a 2-minute window and
-compares a digest of its keys. Silver and gold then move by declarative automation (the
+Sensor ``events_raw_sensor`` (running by default, every ``LAKEHOUSE_TICK_SECONDS``, 5 s) lists
+``raw/events/<source>/`` with a cursor and requests one run of the bronze assets of exactly the
+sources that got objects, its run key derived from each source's newest key and window digest.
+The cursor is ``events.watch``'s, not ``sensors.cursor``'s "last key seen": DMS files are
+written one after the other, but many API requests write concurrently, so an object whose key
+time is a little older than the newest key can land after it; ``events.watch`` re-reads a window
+of ``LAKEHOUSE_EVENTS_GRACE_SECONDS`` (2 minutes) and compares a digest of its keys. Silver and gold then move by declarative automation (the
 ``automation`` sensor): silver with the location's condition (``definitions.py``), gold with
 ``gold_automation`` — ``eager``, except that a source that never sent anything (its silver
 table missing) does not hold ``gold/events_daily`` back. A record posted to the API reaches
@@ -22,12 +22,14 @@ gold with no manual step (``lakehouse_tests/events/test_automation.py``).
 
 import hashlib
 import json
+from datetime import timedelta
 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
 from lakehouse.defs.silver import SilverConfig
 from lakehouse.events.schemas import EventSource
+from lakehouse.profiles import Settings
 
 GOLD_KEY = dg.AssetKey(["gold", "events_daily"])
 
@@ -189,11 +191,16 @@ def silver_check(source: EventSource) -> dg.AssetChecksDefinition:
     return _check
 
 
-def raw_events_sensor(sources: list[EventSource]) -> dg.SensorDefinition:
+def raw_events_sensor(
+    sources: list[EventSource], settings: Settings | None = None
+) -> dg.SensorDefinition:
+    settings = settings or Settings()
+    grace = timedelta(seconds=settings.events_grace_seconds)
+
     @dg.sensor(
         name="events_raw_sensor",
         target=[_key("bronze", s) for s in sources],
-        minimum_interval_seconds=5,
+        minimum_interval_seconds=settings.tick_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="New objects under raw/events/<source>/ → a run of bronze/events_<source>",
     )
@@ -201,7 +208,7 @@ def raw_events_sensor(sources: list[EventSource]) -> dg.SensorDefinition:
         from lakehouse.events.watch import scan
 
         by_name = {s.name: s for s in sources}
-        news, cursor = scan(lake.lake(), list(by_name), context.cursor)
+        news, cursor = scan(lake.lake(), list(by_name), context.cursor, grace=grace)
         if not news:
             return dg.SensorResult(cursor=cursor)
         context.log.info(f"new raw event objects for {[n.source for n in news]}")
@@ -222,7 +229,7 @@ def raw_events_sensor(sources: list[EventSource]) -> dg.SensorDefinition:
     return _sensor
 
 
-def events_defs() -> tuple[list, list, list]:
+def events_defs(settings: Settings | None = None) -> tuple[list, list, list]:
     """(assets, asset checks, sensors) of every registered event source."""
     from lakehouse.events.schemas import all_sources
 
@@ -233,4 +240,4 @@ def events_defs() -> tuple[list, list, list]:
         + [silver_asset(s) for s in sources]
         + [gold_asset(sources)]
     )
-    return assets, [silver_check(s) for s in sources], [raw_events_sensor(sources)]
+    return assets, [silver_check(s) for s in sources], [raw_events_sensor(sources, settings)]

@@ -5,20 +5,24 @@ the oldest change that has arrived upstream but is not yet applied.
 - ``silver/<t>`` ``freshness``: the oldest bronze commit the silver table has not applied yet
   (bronze commit times from the Delta log); 0 s when silver is caught up.
 - ``gold/<m>`` ``freshness``: the oldest silver commit newer than the gold table's last commit.
-Each fails (WARN) when the lag passes ``max_lag`` (seed target: 15 minutes; ours: 2 minutes by
-default), and is evaluated every five minutes by the automation sensor, so a stalled pipeline shows
-up even when no run happens.
+Each fails (WARN) when the lag passes its dataset's ``freshness.max_lag`` (seed target: 15
+minutes; ours: 2 minutes by default) and is evaluated by the automation sensor on its dataset's
+``freshness.cron`` (every five minutes by default), so a stalled pipeline shows up even when no
+run happens. Both are declared per dataset (``defs.yaml``; ``registry.model.FreshnessPolicy``);
+a table no dataset declares (``gold/events_daily``) has the defaults.
 """
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
+from lakehouse.registry import FreshnessPolicy
+from lakehouse.registry.durations import format_duration
 
-EVERY_FIVE_MINUTES = dg.AutomationCondition.cron_tick_passed("*/5 * * * *")
-DEFAULT_MAX_LAG = timedelta(minutes=2)
+DEFAULT_POLICY = FreshnessPolicy()
 
 
 def _commits(lake, key: str) -> list[dict]:
@@ -65,14 +69,20 @@ def _result(lag: float, max_lag: timedelta) -> dg.AssetCheckResult:
     )
 
 
+def _condition(policy: FreshnessPolicy) -> dg.AutomationCondition:
+    return dg.AutomationCondition.cron_tick_passed(policy.cron)
+
+
 def silver_freshness_check(
-    table: str, max_lag: timedelta = DEFAULT_MAX_LAG
+    table: str, policy: FreshnessPolicy = DEFAULT_POLICY
 ) -> dg.AssetChecksDefinition:
+    max_lag = policy.max_lag
+
     @dg.asset_check(
         asset=["silver", table],
         name="freshness",
-        automation_condition=EVERY_FIVE_MINUTES,
-        description=f"changes wait at most {max_lag} between bronze and silver",
+        automation_condition=_condition(policy),
+        description=f"changes wait at most {format_duration(max_lag)} between bronze and silver",
     )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(silver_lag_seconds(lake.lake(), table), max_lag)
@@ -80,12 +90,16 @@ def silver_freshness_check(
     return _check
 
 
-def gold_freshness_check(metric_key: str, parents: list[str], max_lag: timedelta = DEFAULT_MAX_LAG):
+def gold_freshness_check(
+    metric_key: str, parents: list[str], policy: FreshnessPolicy = DEFAULT_POLICY
+) -> dg.AssetChecksDefinition:
+    max_lag = policy.max_lag
+
     @dg.asset_check(
         asset=["gold", metric_key],
         name="freshness",
-        automation_condition=EVERY_FIVE_MINUTES,
-        description=f"gold follows its silver inputs within {max_lag}",
+        automation_condition=_condition(policy),
+        description=f"gold follows its silver inputs within {format_duration(max_lag)}",
     )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         return _result(gold_lag_seconds(lake.lake(), metric_key, parents), max_lag)
@@ -93,17 +107,22 @@ def gold_freshness_check(metric_key: str, parents: list[str], max_lag: timedelta
     return _check
 
 
-def freshness_checks(assets: list) -> list[dg.AssetChecksDefinition]:
-    """One freshness check per silver table and gold metric among ``assets``."""
+def freshness_checks(
+    assets: list, policies: Mapping[dg.AssetKey, FreshnessPolicy] | None = None
+) -> list[dg.AssetChecksDefinition]:
+    """One freshness check per silver table and gold metric among ``assets``, each with the
+    policy ``policies`` holds for its key (its dataset's), else the default one."""
+    policies = policies or {}
     out = []
     for a in assets:
         if not isinstance(a, dg.AssetsDefinition):
             continue
         for key in a.keys:
             layer, name = key.path[0], key.path[-1]
+            policy = policies.get(key, DEFAULT_POLICY)
             if layer == "silver" and not name.endswith("_history"):
-                out.append(silver_freshness_check(name))
+                out.append(silver_freshness_check(name, policy))
             elif layer == "gold":
                 parents = [d.path[-1] for d in a.asset_deps[key] if d.path[0] == "silver"]
-                out.append(gold_freshness_check(name, parents))
+                out.append(gold_freshness_check(name, parents, policy))
     return out

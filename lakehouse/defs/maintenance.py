@@ -1,19 +1,46 @@
-"""Maintenance job (compaction, vacuum, tombstone GC; daily schedule, off by default) and the
-local catalog asset (a DuckDB view per table, refreshed whenever a table it lists changes)."""
+"""Maintenance job (compaction, vacuum, tombstone GC) with one schedule per dataset, and the
+local catalog asset (a DuckDB view per table, refreshed whenever a table it lists changes).
+
+The ``maintenance`` job maintains every served dataset, or those its run config names
+(``ops: {maintain_lake: {config: {datasets: [...]}}}``). Schedule ``<dataset>_maintenance``
+runs it for one dataset on the dataset's ``maintenance.cron`` (default ``0 3 * * *``), stopped
+unless the dataset declares ``maintenance.enabled: true``; the retentions are the dataset's too
+(``registry.model.MaintenancePolicy``, ``engine.maintenance``).
+"""
 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
 from lakehouse.registry import DatasetSpec
 
+OP_NAME = "maintain_lake"
+
+
+class MaintenanceConfig(dg.Config):
+    #: the datasets to maintain; empty: every dataset of the job
+    datasets: list[str] = []
+
 
 def maintenance_job(datasets: list[DatasetSpec]) -> dg.JobDefinition:
-    @dg.op(description="Compact and vacuum silver/gold/quarantine tables; collect old tombstones.")
-    def maintain_lake(context: dg.OpExecutionContext, lake: LakeResource) -> dg.Output:
+    @dg.op(
+        name=OP_NAME,
+        description="Compact and vacuum silver/gold/quarantine tables; collect old tombstones.",
+    )
+    def maintain_lake(
+        context: dg.OpExecutionContext, config: MaintenanceConfig, lake: LakeResource
+    ) -> dg.Output:
         from lakehouse.engine.maintenance import maintain_dataset
 
+        unknown = set(config.datasets) - {ds.name for ds in datasets}
+        if unknown:
+            raise dg.Failure(
+                f"maintenance: unknown datasets {sorted(unknown)}; served: "
+                f"{', '.join(ds.name for ds in datasets)}"
+            )
         results = []
         for ds in datasets:
+            if config.datasets and ds.name not in config.datasets:
+                continue
             for r in maintain_dataset(lake.lake(), ds):
                 context.log.info(
                     f"{r.key}: compacted {r.files_removed_by_compaction}→{r.files_added_by_compaction} files, "
@@ -36,10 +63,24 @@ def maintenance_job(datasets: list[DatasetSpec]) -> dg.JobDefinition:
     return _job
 
 
-def maintenance_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        job=job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.STOPPED
-    )
+def maintenance_schedules(
+    job: dg.JobDefinition, datasets: list[DatasetSpec]
+) -> list[dg.ScheduleDefinition]:
+    """``<dataset>_maintenance``: the job for one dataset on its ``maintenance`` policy."""
+    return [
+        dg.ScheduleDefinition(
+            name=f"{ds.name}_maintenance",
+            job=job,
+            cron_schedule=ds.maintenance.cron,
+            run_config={"ops": {OP_NAME: {"config": {"datasets": [ds.name]}}}},
+            default_status=dg.DefaultScheduleStatus.RUNNING
+            if ds.maintenance.enabled
+            else dg.DefaultScheduleStatus.STOPPED,
+            description=f"Table maintenance of {ds.name} (its defs.yaml: maintenance.cron, "
+            "maintenance.enabled)",
+        )
+        for ds in datasets
+    ]
 
 
 def catalog_asset(deps: list[dg.AssetKey], profile: str) -> dg.AssetsDefinition:

@@ -11,6 +11,7 @@ write the raw zone, so the same keys are declared as external assets (observed, 
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
+from lakehouse.profiles import DEFAULT_CATCH_UP_MAX_SECONDS, Settings
 from lakehouse.registry import DatasetSpec
 
 RAW_CSV_PREFIX = "raw/csv/"
@@ -66,7 +67,9 @@ class ReplicationConfig(dg.Config):
     tables: list[str] = []
 
 
-def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
+def replication_asset(
+    dataset: DatasetSpec, catch_up_max_seconds: float = DEFAULT_CATCH_UP_MAX_SECONDS
+) -> dg.AssetsDefinition:
     specs = [_spec(dataset, t, {"postgres", "s3"}) for t in dataset.database_tables]
     checks = [
         dg.AssetCheckSpec(
@@ -97,11 +100,10 @@ def replication_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
         from lakehouse.replication.resync import resync
         from lakehouse.replication.slot_health import SlotLostError
         from lakehouse.replication.task import dataset_task
-        from lakehouse.sensors.catch_up import INLINE_MAX_SECONDS
 
         task = dataset_task(dataset.name, source_db.dataset_dsn(dataset.name))
         # the dms_files sensor may be catching up in its tick right now: let it finish
-        if not wait_until_free(task.dsn, task.slot, INLINE_MAX_SECONDS + 30):
+        if not wait_until_free(task.dsn, task.slot, catch_up_max_seconds + 30):
             raise RuntimeError(
                 f"replication slot {task.slot!r} stayed in use by another replicator"
             )
@@ -217,8 +219,10 @@ def resync_jobs(datasets: list[DatasetSpec], profile: str) -> list:
     return [resync_job(d) for d in datasets if replicated_here(d, profile)]
 
 
-def raw_assets(dataset: DatasetSpec, profile: str) -> list:
-    """The dataset's source (external) and raw assets for ``profile``."""
+def raw_assets(dataset: DatasetSpec, profile: str, settings: Settings | None = None) -> list:
+    """The dataset's source (external) and raw assets for ``profile`` (``settings``: the
+    process's knobs; their defaults when not given)."""
+    settings = settings or Settings()
     sources = [source_spec(dataset, t) for t in dataset.tables]
     if profile == "aws":
         return [
@@ -230,7 +234,8 @@ def raw_assets(dataset: DatasetSpec, profile: str) -> list:
         sources += [_spec(dataset, t, {"s3", "dms"}) for t in dataset.database_tables]
         out = sources
     else:
-        out = sources + ([replication_asset(dataset)] if replicated_here(dataset, profile) else [])
+        replication = replication_asset(dataset, settings.catch_up_max_seconds)
+        out = sources + ([replication] if replicated_here(dataset, profile) else [])
     if dataset.csv_tables:
         out.append(file_sync_asset(dataset))
     return out

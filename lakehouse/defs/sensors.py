@@ -29,6 +29,10 @@
 - ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.
 - ``alert_on_run_failure``: posts failed runs to a webhook (``LAKEHOUSE_ALERT_WEBHOOK``) or an
   SNS topic (``LAKEHOUSE_ALERT_SNS_TOPIC``); without either it logs.
+
+Every sensor here ticks every ``Settings.tick_seconds`` (``LAKEHOUSE_TICK_SECONDS``, default 5);
+the in-tick catch-up's bounds are ``Settings.catch_up_max_bytes`` and ``catch_up_max_seconds``.
+A factory given no ``settings`` uses their defaults; the code location passes the process's.
 """
 
 import fnmatch
@@ -39,9 +43,9 @@ import dagster as dg
 
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
 from lakehouse.engine.bronze import raw_lake
+from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec
 
-TICK_SECONDS = 5
 TRIGGER_TAG = "lakehouse/trigger"
 DATASET_TAG = "lakehouse/dataset"
 _WAITING = [
@@ -93,7 +97,9 @@ def _replication_in_progress(instance: dg.DagsterInstance, raw_keys: list[dg.Ass
     return any(r.asset_selection is None or wanted & set(r.asset_selection) for r in runs)
 
 
-def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list]:
+def _catch_up(
+    context, dataset: DatasetSpec, lake, dsn: str, settings: Settings
+) -> tuple[list, list]:
     """The tick's replication step (``sensors.catch_up``): run requests and raw asset events."""
     from lakehouse.replication.task import dataset_task
     from lakehouse.sensors.catch_up import plan, replicate_inline
@@ -101,7 +107,7 @@ def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list
     raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.database_tables]
     tags = {TRIGGER_TAG: "replication", DATASET_TAG: dataset.name}
     task = dataset_task(dataset.name, dsn)
-    todo = plan(task, lake,
+    todo = plan(task, lake, max_bytes=settings.catch_up_max_bytes,
                 replication_in_progress=_replication_in_progress(context.instance, raw_keys))  # fmt: skip
     if todo.action == "none":
         return [], []
@@ -109,7 +115,7 @@ def _catch_up(context, dataset: DatasetSpec, lake, dsn: str) -> tuple[list, list
         context.log.info(f"replication run: {todo.reason}")
         return [dg.RunRequest(run_key=todo.run_key, asset_selection=raw_keys, tags=tags)], []
     try:
-        stats = replicate_inline(task, lake)
+        stats = replicate_inline(task, lake, max_seconds=settings.catch_up_max_seconds)
     except Exception as exc:  # noqa: BLE001 (a run retries it where a failure alerts)
         context.log.error(f"inline catch-up failed ({exc}); requesting a replication run")
         return [
@@ -154,12 +160,17 @@ def _report_unclaimed(context, dataset: DatasetSpec, the_lake) -> None:
 
 
 def raw_files_sensor(
-    dataset: DatasetSpec, source: str, *, replicate: bool = False
+    dataset: DatasetSpec,
+    source: str,
+    *,
+    replicate: bool = False,
+    settings: Settings | None = None,
 ) -> dg.SensorDefinition:
     """The ``<dataset>_dms_files`` (``source="database"``) or ``<dataset>_filesync_files``
     (``source="csv"``) sensor. ``replicate`` (local profile, database): each tick first
     replicates the source's changes (``sensors.catch_up``), so the files it writes are requested
     in the same tick."""
+    settings = settings or Settings()
     tables = dataset.database_tables if source == "database" else dataset.csv_tables
     prefixes = {}
     for t in tables:
@@ -180,7 +191,7 @@ def raw_files_sensor(
 
         requests, events = [], []
         if dsn is not None:
-            requests, events = _catch_up(context, dataset, the_lake, dsn)
+            requests, events = _catch_up(context, dataset, the_lake, dsn, settings)
         if source == "csv":
             _report_unclaimed(context, dataset, the_lake)
         result = scan(raw_lake(the_lake, tables[0]) if tables else the_lake, prefixes,
@@ -219,7 +230,7 @@ def raw_files_sensor(
 
     return dg.sensor(
         name=f"{dataset.name}_{SOURCES[source]}",
-        minimum_interval_seconds=TICK_SECONDS,
+        minimum_interval_seconds=settings.tick_seconds,
         asset_selection=raw_keys + [k for t in tables for k in _downstream_of_bronze(t)],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -232,12 +243,12 @@ def raw_files_sensor(
     )(_sensor)
 
 
-def landing_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
+def landing_sensor(dataset: DatasetSpec, settings: Settings | None = None) -> dg.SensorDefinition:
     raw_keys = [dg.AssetKey(["raw", t.name]) for t in dataset.csv_tables]
 
     @dg.sensor(
         name=f"{dataset.name}_landing",
-        minimum_interval_seconds=TICK_SECONDS,
+        minimum_interval_seconds=(settings or Settings()).tick_seconds,
         asset_selection=raw_keys,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"New or changed CSV drops in the {dataset.name} landing folder → a file-sync run",
@@ -264,21 +275,25 @@ def landing_sensor(dataset: DatasetSpec) -> dg.SensorDefinition:
     return _sensor
 
 
-def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+def automation_sensor(settings: Settings | None = None) -> dg.AutomationConditionSensorDefinition:
     return dg.AutomationConditionSensorDefinition(
         "automation",
         target=dg.AssetSelection.all(),
-        minimum_interval_seconds=TICK_SECONDS,
+        minimum_interval_seconds=(settings or Settings()).tick_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Declarative automation: silver, gold and the catalog follow their parents",
     )
 
 
-def alert_sensor(webhook: str | None, sns_topic: str | None, region: str) -> dg.SensorDefinition:
+def alert_sensor(settings: Settings | None = None) -> dg.SensorDefinition:
+    """Failed runs → ``Settings.alert_webhook`` or ``alert_sns_topic`` (else the log)."""
+    settings = settings or Settings()
+    webhook, sns_topic, region = settings.alert_webhook, settings.alert_sns_topic, settings.region
+
     @dg.run_failure_sensor(
         name="alert_on_run_failure",
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=TICK_SECONDS,
+        minimum_interval_seconds=settings.tick_seconds,
     )
     def _alert(context: dg.RunFailureSensorContext):
         from lakehouse.sensors.alerts import send_alert
@@ -297,23 +312,22 @@ def alert_sensor(webhook: str | None, sns_topic: str | None, region: str) -> dg.
     return _alert
 
 
-def sensors(
-    datasets: list[DatasetSpec], profile: str, *, webhook=None, sns_topic=None, region="us-east-1"
-) -> list:
-    out: list = [automation_sensor(), alert_sensor(webhook, sns_topic, region)]
+def sensors(datasets: list[DatasetSpec], settings: Settings) -> list:
+    """The location's sensors: automation, alerts and every dataset's (``settings.profile``)."""
+    out: list = [automation_sensor(settings), alert_sensor(settings)]
     for ds in datasets:
-        out += dataset_sensors(ds, profile)
+        out += dataset_sensors(ds, settings.profile, settings)
     return out
 
 
-def dataset_sensors(ds: DatasetSpec, profile: str) -> list:
+def dataset_sensors(ds: DatasetSpec, profile: str, settings: Settings | None = None) -> list:
     """The sensors of one dataset: its raw zones' file sensors and, locally, its landing sync."""
     out: list = []
     if ds.database_tables:
         replicate = profile == "local" and not ds.reads_dms_output
-        out.append(raw_files_sensor(ds, "database", replicate=replicate))
+        out.append(raw_files_sensor(ds, "database", replicate=replicate, settings=settings))
     if ds.csv_tables:
-        out.append(raw_files_sensor(ds, "csv"))
+        out.append(raw_files_sensor(ds, "csv", settings=settings))
         if profile == "local":
-            out.append(landing_sensor(ds))
+            out.append(landing_sensor(ds, settings))
     return out

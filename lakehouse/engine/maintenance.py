@@ -3,6 +3,8 @@
 Contract: ``maintain(lake, key)`` compacts the Delta table at ``key`` (``optimize.compact``, one
 commit that changes no data), then vacuums files no longer referenced and older than
 ``vacuum_hours`` (default 7 days, so readers and time travel within a week keep working).
+``maintain_dataset`` takes both retentions from the dataset's ``maintenance`` policy (declared
+in its ``defs.yaml``; ``registry.model.MaintenancePolicy`` holds the defaults).
 Bronze is left alone by default: silver reads bronze incrementally by data file, and a
 compaction there would make the next silver run re-read the whole change log (correct, but slow).
 """
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from lakehouse.engine.delta import open_table
+from lakehouse.registry.model import MaintenancePolicy
 from lakehouse.storage import Lake
 
-DEFAULT_VACUUM_HOURS = 168
+DEFAULT_VACUUM_HOURS = MaintenancePolicy().vacuum_hours  # 168
 
 
 @dataclass
@@ -52,11 +55,17 @@ def maintain_dataset(
     lake: Lake,
     dataset,
     *,
-    vacuum_hours: int = DEFAULT_VACUUM_HOURS,
-    tombstone_retention: timedelta = timedelta(days=7),
+    vacuum_hours: int | None = None,
+    tombstone_retention: timedelta | None = None,
 ) -> list[MaintenanceResult]:
-    """Maintain every silver (and history), gold and quarantine table of a dataset that exists."""
+    """Maintain every silver (and history), gold and quarantine table of a dataset that exists;
+    retentions not given are the dataset's (``DatasetSpec.maintenance``)."""
     from lakehouse.engine.silver import gc_tombstones
+
+    if vacuum_hours is None:
+        vacuum_hours = dataset.maintenance.vacuum_hours
+    if tombstone_retention is None:
+        tombstone_retention = dataset.maintenance.tombstone_retention
 
     out = []
     keys = []

@@ -12,7 +12,9 @@ source has news when
   timestamps are never lost).
 
 Objects landing more than ``GRACE`` after their key time are not signalled, but are not lost
-either: a bronze run ingests every object of its source it has not ingested yet.
+either: a bronze run ingests every object of its source it has not ingested yet. ``GRACE`` is
+``scan``'s default; the sensor passes ``Settings.events_grace_seconds``
+(``LAKEHOUSE_EVENTS_GRACE_SECONDS``, the same two minutes by default).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from lakehouse.events.store import key_floor, parse_key, source_prefix
+from lakehouse.profiles import DEFAULT_EVENTS_GRACE_SECONDS
 from lakehouse.storage import Lake
 
-GRACE = timedelta(minutes=2)
+GRACE = timedelta(seconds=DEFAULT_EVENTS_GRACE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -45,16 +48,18 @@ def _digest(keys: list[str]) -> str:
     return h.hexdigest()
 
 
-def _window(source: str, keys: list[str], last: str | None) -> list[str]:
+def _window(source: str, keys: list[str], last: str | None, grace: timedelta) -> list[str]:
     """The keys of the window ending at ``last`` (sorted ``keys`` must cover the window)."""
     parsed = parse_key(last) if last else None
     if parsed is None:
         return []
-    floor = key_floor(source, parsed[1] - GRACE)
+    floor = key_floor(source, parsed[1] - grace)
     return [k for k in keys if floor < k <= last]
 
 
-def scan(lake: Lake, sources: Iterable[str], cursor: str | None) -> tuple[list[News], str]:
+def scan(
+    lake: Lake, sources: Iterable[str], cursor: str | None, *, grace: timedelta = GRACE
+) -> tuple[list[News], str]:
     """(sources with news, the new cursor) — see the module docstring."""
     state = json.loads(cursor) if cursor else {}
     news, new_state = [], {}
@@ -62,15 +67,15 @@ def scan(lake: Lake, sources: Iterable[str], cursor: str | None) -> tuple[list[N
         prev = state.get(source) or {}
         last = prev.get("last")
         parsed = parse_key(last) if last else None
-        start = key_floor(source, parsed[1] - GRACE) if parsed else None
+        start = key_floor(source, parsed[1] - grace) if parsed else None
         keys = [
             o.key for o in lake.list(source_prefix(source), start_after=start) if parse_key(o.key)
         ]
         fresh = [k for k in keys if last is None or k > last]
-        old_window = _window(source, keys, last)
+        old_window = _window(source, keys, last, grace)
         changed = bool(last) and _digest(old_window) != prev.get("digest")
         newest = keys[-1] if keys and (last is None or keys[-1] > last) else last
-        window = _window(source, keys, newest)
+        window = _window(source, keys, newest, grace)
         if newest:
             new_state[source] = {"last": newest, "n": len(window), "digest": _digest(window)}
         if fresh or changed:

@@ -1,5 +1,19 @@
 """The table registry: datasets and their tables, declared as data (see ``model``)."""
 
-from lakehouse.registry.model import Column, CsvOptions, DatasetSpec, TableSpec
+from lakehouse.registry.model import (
+    Column,
+    CsvOptions,
+    DatasetSpec,
+    FreshnessPolicy,
+    MaintenancePolicy,
+    TableSpec,
+)
 
-__all__ = ["Column", "CsvOptions", "DatasetSpec", "TableSpec"]
+__all__ = [
+    "Column",
+    "CsvOptions",
+    "DatasetSpec",
+    "FreshnessPolicy",
+    "MaintenancePolicy",
+    "TableSpec",
+]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 LOGICAL_TYPES = (
@@ -45,6 +46,8 @@ LOGICAL_TYPES = (
 #: logical types the lake stores as PostgreSQL's text (``registry.types``: pl.String)
 TEXT_TYPES = frozenset({"string", "uuid", "json", "inet", "time", "timetz", "interval", "numeric"})
 
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+_CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 
 
@@ -139,7 +142,6 @@ class TableSpec:
     source_name: str | None = None
     #: where a replicated table's raw files land: ``<raw_folder>/<schema>/<source table>/``
     raw_folder: str = "raw/database"
-    sequence_by: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     table_format: Literal["delta", "hudi"] = "delta"
     scd_type: Literal[1, 2] = 1
@@ -150,7 +152,7 @@ class TableSpec:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.dataset}.{self.name}: duplicate column names {names}")
-        for key in (*self.primary_key, *self.sequence_by, *self.partition_by):
+        for key in (*self.primary_key, *self.partition_by):
             if key not in names:
                 raise ValueError(f"{self.dataset}.{self.name}: unknown column {key!r} in keys")
         if self.source == "csv_drop" and not self.file_glob:
@@ -187,15 +189,54 @@ class TableSpec:
         return f"raw/csv/{self.dataset}/"
 
 
+def is_cron(text: str) -> bool:
+    """Whether ``text`` looks like a cron schedule: five fields (``0 3 * * *``) or a macro."""
+    fields = text.split()
+    if len(fields) == 1:
+        return fields[0] in _CRON_MACROS
+    return len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields)
+
+
+@dataclass(frozen=True)
+class FreshnessPolicy:
+    """A dataset's freshness checks (``silver/<t>`` and ``gold/<m>`` ``freshness``): they fail
+    (WARN) when the oldest change not yet applied waited longer than ``max_lag``; the automation
+    sensor evaluates them on ``cron``."""
+
+    max_lag: timedelta = timedelta(minutes=2)
+    cron: str = "*/5 * * * *"
+
+
+@dataclass(frozen=True)
+class MaintenancePolicy:
+    """A dataset's table maintenance (compaction, vacuum, tombstone GC): its schedule's ``cron``,
+    whether that schedule runs without being turned on in the UI (``enabled``), how long
+    unreferenced data files stay for readers and time travel (``vacuum_retention``, whole hours)
+    and how long a delete's tombstone guards against a late older update
+    (``tombstone_retention``)."""
+
+    cron: str = "0 3 * * *"
+    enabled: bool = False
+    vacuum_retention: timedelta = timedelta(days=7)
+    tombstone_retention: timedelta = timedelta(days=7)
+
+    @property
+    def vacuum_hours(self) -> int:
+        return int(self.vacuum_retention.total_seconds() // 3600)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: its tables, the DMS settings its demo uses and the selection rules."""
+    """A dataset: its tables, the DMS settings its demo uses, the selection rules and its
+    operational policies (``freshness``, ``maintenance``; defaults when it declares none)."""
 
     name: str
     tables: tuple[TableSpec, ...]
     description: str = ""
     selection_rules: tuple[dict, ...] = ()  # DMS table-mapping selection rules
     sql_aliases: bool = False  # its friendly view names are also unqualified (silver.<view>)
+    freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
+    maintenance: MaintenancePolicy = field(default_factory=MaintenancePolicy)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:

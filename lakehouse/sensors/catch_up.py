@@ -8,7 +8,8 @@ new files and requests the bronze + silver run. What still runs as a Dagster run
 (``<dataset>_replication``, visible, alerting on failure):
 
 - the first full load (no slot yet, or the full load is not finished): potentially big;
-- a large backlog (the slot more than ``INLINE_MAX_BYTES`` of WAL behind, e.g. after a pause);
+- a large backlog (the slot more than ``max_bytes`` of WAL behind, e.g. after a pause;
+  ``LAKEHOUSE_CATCH_UP_MAX_BYTES``, default 64 MiB);
 - a catch-up that failed in the sensor (the failed run is what the alert sensor reports), and
   the case of a lost slot (the run fails with the replicator's explanation).
 
@@ -25,10 +26,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-#: more WAL than this behind the slot and the catch-up is a run, not a sensor tick
-INLINE_MAX_BYTES = 64 * 1024 * 1024
-#: an inline catch-up stops after this long (the rest is replicated by the next tick)
-INLINE_MAX_SECONDS = 30.0
+from lakehouse.profiles import DEFAULT_CATCH_UP_MAX_BYTES, DEFAULT_CATCH_UP_MAX_SECONDS
+
 #: a slot this far behind with no change of its tables is advanced (one WAL segment)
 IDLE_ADVANCE_BYTES = 16 * 1024 * 1024
 
@@ -40,9 +39,12 @@ class Plan:
     run_key: str | None = None
 
 
-def plan(task, lake, *, replication_in_progress: bool) -> Plan:
+def plan(
+    task, lake, *, replication_in_progress: bool, max_bytes: int = DEFAULT_CATCH_UP_MAX_BYTES
+) -> Plan:
     """What to do about the source's changes for the replication ``task`` (a dataset's,
-    ``replication.task.dataset_task``) right now (see the module docstring)."""
+    ``replication.task.dataset_task``) right now (see the module docstring): more than
+    ``max_bytes`` of WAL behind the slot and the catch-up is a run, not a sensor tick's work."""
     from lakehouse.replication.lag import slot_lag
     from lakehouse.replication.state import ReplicationState
 
@@ -65,16 +67,17 @@ def plan(task, lake, *, replication_in_progress: bool) -> Plan:
             if moved:
                 return Plan("none", f"no change of a replicated table: slot advanced to {moved}")
         return Plan("none", f"slot at {lag.confirmed}: no change of a replicated table")
-    if lag.bytes > INLINE_MAX_BYTES:
+    if lag.bytes > max_bytes:
         return Plan("run", f"{lag.bytes} bytes of WAL behind: a replication run catches up",
                     run_key=f"{dataset}:{lag.current}")  # fmt: skip
     return Plan("inline", f"{lag.bytes} bytes of WAL behind", run_key=f"{dataset}:{lag.current}")
 
 
-def replicate_inline(task, lake, *, max_seconds: float = INLINE_MAX_SECONDS):
+def replicate_inline(task, lake, *, max_seconds: float = DEFAULT_CATCH_UP_MAX_SECONDS):
     """One CDC catch-up (never a full load: ``plan`` sends those to a run); the replicator's
-    ``ReplicationStats``. Stopped after ``max_seconds``: what is not flushed by then stays in
-    the slot (the replicator confirms only durable batches) for the next tick."""
+    ``ReplicationStats``. Stopped after ``max_seconds`` (``LAKEHOUSE_CATCH_UP_MAX_SECONDS``):
+    what is not flushed by then stays in the slot (the replicator confirms only durable
+    batches) for the next tick."""
     from lakehouse.replication.replicator import Replicator
 
     stop = threading.Event()

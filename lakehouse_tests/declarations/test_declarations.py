@@ -143,6 +143,36 @@ BROKEN = {
         _set(["tables", 0, "primary_keys"], ["id"]),
         "tables[0] (orders).primary_keys: Extra inputs are not permitted — fix: remove it",
     ),
+    "sequence_by": (
+        _set(["tables", 0, "sequence_by"], ["updated_at"]),
+        "tables[0] (orders).sequence_by: Extra inputs are not permitted — fix: remove the key: a"
+        " user-declared ordering column is not supported; changes are ordered by the commit"
+        " timestamp and change sequence the replicator (or DMS) writes",
+    ),
+    "bad duration": (
+        _set(["freshness"], {"max_lag": "2 minutes"}),
+        "freshness.max_lag: '2 minutes' is not a duration — fix: a number and a unit: 90s, 2m,"
+        " 1h or 7d",
+    ),
+    "duration without a unit": (
+        _set(["maintenance"], {"tombstone_retention": 30}),
+        "maintenance.tombstone_retention: 30 is not a duration (no unit) — fix: a number and a"
+        " unit: 90s, 2m, 1h or 7d",
+    ),
+    "vacuum retention not whole hours": (
+        _set(["maintenance"], {"vacuum_retention": "90m"}),
+        "maintenance.vacuum_retention: '90m' is not whole hours (Delta's vacuum counts hours)"
+        " — fix: e.g. 168h or 7d",
+    ),
+    "bad cron": (
+        _set(["maintenance"], {"cron": "daily at 3"}),
+        "maintenance.cron: 'daily at 3' is not a cron schedule — fix: five fields, minute hour"
+        " day-of-month month day-of-week, e.g. '0 3 * * *'",
+    ),
+    "unknown operations key": (
+        _set(["freshness"], {"max_age": "2m"}),
+        "freshness.max_age: Extra inputs are not permitted — fix: remove it",
+    ),
     "bad dataset name": (
         _set(["name"], "My Shop"),
         "name: String should match pattern",
@@ -197,6 +227,52 @@ def test_a_broken_declaration_is_one_line_naming_the_file_the_key_and_the_fix(tm
     assert first.startswith(f"{path}: "), first
     assert expected in first, first
     assert "hunter2" not in str(err.value)  # a secret is never echoed
+
+
+def test_freshness_and_maintenance_are_declared_per_dataset_with_todays_defaults(tmp_path):
+    from datetime import timedelta
+
+    from lakehouse.registry import FreshnessPolicy, MaintenancePolicy
+
+    spec = read_declaration(_write(tmp_path, GOOD)).spec
+    assert spec.freshness == FreshnessPolicy(timedelta(minutes=2), "*/5 * * * *")
+    assert spec.maintenance == MaintenancePolicy(
+        "0 3 * * *", False, timedelta(days=7), timedelta(days=7)
+    )
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["freshness"] = {"max_lag": "90s", "cron": "*/1 * * * *"}
+    doc["attributes"]["maintenance"] = {
+        "cron": "30 1 * * 0",
+        "enabled": True,
+        "vacuum_retention": "48h",
+        "tombstone_retention": "1.5d",
+    }
+    spec = read_declaration(_write(tmp_path, doc, "shop2")).spec
+    assert spec.freshness == FreshnessPolicy(timedelta(seconds=90), "*/1 * * * *")
+    assert spec.maintenance == MaintenancePolicy(
+        "30 1 * * 0", True, timedelta(hours=48), timedelta(hours=36)
+    )
+    assert spec.maintenance.vacuum_hours == 48
+
+
+def test_the_scaffold_lists_the_per_dataset_knobs_commented_with_their_defaults(tmp_path):
+    from lakehouse.declarations.template import new_declaration
+    from lakehouse.registry import FreshnessPolicy, MaintenancePolicy
+
+    text = new_declaration("shop")
+    assert read_declaration(_write_text(tmp_path / "a", text)).spec.freshness == FreshnessPolicy()
+    lines = [
+        ln.replace("  # ", "  ", 1) if ln.startswith("  # ") else ln for ln in text.split("\n")
+    ]
+    spec = read_declaration(_write_text(tmp_path / "b", "\n".join(lines))).spec
+    assert {ln.split("#")[0].rstrip() for ln in lines} >= {"  freshness:", "  maintenance:"}
+    assert (spec.freshness, spec.maintenance) == (FreshnessPolicy(), MaintenancePolicy())
+
+
+def _write_text(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "defs.yaml").write_text(text)
+    return folder / "defs.yaml"
 
 
 def test_not_yaml_and_no_type_are_errors_too(tmp_path):

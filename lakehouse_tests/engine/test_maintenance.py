@@ -49,3 +49,28 @@ def test_a_missing_table_is_skipped_by_the_dataset_and_an_error_alone(tmp_path):
     assert maintain_dataset(lake, DatasetSpec("t", (SPEC,))) == []
     with pytest.raises(FileNotFoundError, match="silver/things"):
         maintain(lake, "silver/things")
+
+
+def test_the_dataset_maintenance_policy_sets_both_retentions(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from lakehouse.engine import maintenance
+    from lakehouse.registry import MaintenancePolicy
+
+    calls = []
+    monkeypatch.setattr(
+        maintenance, "open_table", lambda lake, key: key if key == "silver/things" else None
+    )
+    monkeypatch.setattr(
+        maintenance, "maintain", lambda lake, key, vacuum_hours: calls.append((key, vacuum_hours))
+    )
+    monkeypatch.setattr(silver, "gc_tombstones", lambda lake, t, r: calls.append((t.name, r)))
+    lake = LocalLake(tmp_path)
+    maintenance.maintain_dataset(lake, DatasetSpec("t", (SPEC,)))
+    assert calls == [("silver/things", 168), ("things", timedelta(days=7))]
+    calls.clear()
+    policy = MaintenancePolicy(
+        vacuum_retention=timedelta(hours=48), tombstone_retention=timedelta(days=1)
+    )
+    maintenance.maintain_dataset(lake, DatasetSpec("t", (SPEC,), maintenance=policy))
+    assert calls == [("silver/things", 48), ("things", timedelta(days=1))]

@@ -90,3 +90,20 @@ def test_the_cursor_does_not_relist_old_days(env, monkeypatch):
     tick(cursor)
     floor = [s for s in seen if s and "iot_sensors" in s][0]
     assert floor > object_key("iot_sensors", T0 - timedelta(days=3), "old")
+
+
+def test_the_grace_setting_bounds_how_late_an_object_is_signalled(tmp_path):
+    from lakehouse.profiles import Settings
+
+    def ticks(settings, root):
+        lake, ctx = LocalLake(root), {"resources": {"lake": LakeResource(root=str(root))}}
+        sensor = raw_events_sensor([IOT_SENSORS], settings)
+        lake.write_text(object_key("iot_sensors", T0, "new"), "{}\n")
+        cursor = sensor(dg.build_sensor_context(cursor=None, **ctx)).cursor
+        # an object keyed 90 s before the newest lands after the tick
+        lake.write_text(object_key("iot_sensors", T0 - timedelta(seconds=90), "late"), "{}\n")
+        return sensor(dg.build_sensor_context(cursor=cursor, **ctx)).run_requests
+
+    assert len(ticks(Settings(), tmp_path / "a")) == 1  # within the default two minutes
+    short = Settings.from_env({"LAKEHOUSE_EVENTS_GRACE_SECONDS": "60"})
+    assert ticks(short, tmp_path / "b") == []  # past a one-minute grace: the next bronze run's

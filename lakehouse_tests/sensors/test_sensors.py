@@ -16,6 +16,7 @@ from lakehouse.declarations import load_dataset
 from lakehouse.defs.freshness import gold_lag_seconds, silver_lag_seconds
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
 from lakehouse.defs.sensors import landing_sensor, raw_files_sensor
+from lakehouse.profiles import Settings
 from lakehouse.sensors.alerts import send_alert
 from lakehouse.sensors.cursor import scan
 from lakehouse.storage import LocalLake
@@ -188,7 +189,7 @@ def test_raw_files_sensor_replicates_in_the_tick_and_requests_what_it_wrote(
     }
     instance = dg.DagsterInstance.ephemeral()
 
-    def tick(cursor):
+    def tick(cursor, sensor=sensor):
         return sensor(dg.build_sensor_context(resources=res, instance=instance, cursor=cursor))
 
     first = tick(None)
@@ -226,22 +227,26 @@ def test_raw_files_sensor_replicates_in_the_tick_and_requests_what_it_wrote(
     idle = tick(changed.cursor)
     assert idle.run_requests == [] and idle.asset_events == []
 
-    # a large backlog is a replication run (one per WAL position), not a tick's work
-    monkeypatch.setattr(catch_up, "INLINE_MAX_BYTES", 0)
+    # a large backlog is a replication run (one per WAL position), not a tick's work: more WAL
+    # behind than LAKEHOUSE_CATCH_UP_MAX_BYTES (here 1 byte)
+    small = Settings.from_env({"LAKEHOUSE_CATCH_UP_MAX_BYTES": "1"})
+    backlog_sensor = raw_files_sensor(ds, "database", replicate=True, settings=small)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("update core_tenant set name = name || '?'")
-    (backlog,) = tick(idle.cursor).run_requests
+    (backlog,) = tick(idle.cursor, backlog_sensor).run_requests
     assert backlog.tags["lakehouse/trigger"] == "replication" and backlog.run_key.startswith(
         "saas:"
     )
     # a catch-up that fails in the tick becomes a run, which fails visibly (and alerts)
-    monkeypatch.setattr(catch_up, "INLINE_MAX_BYTES", 1 << 40)
+    seen = []
 
     def broken(*args, **kwargs):
+        seen.append(kwargs)
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(catch_up, "replicate_inline", broken)
     (retry,) = tick(idle.cursor).run_requests
+    assert seen == [{"max_seconds": 30.0}]  # LAKEHOUSE_CATCH_UP_MAX_SECONDS' default
     assert retry.run_key.endswith(":retry") and retry.tags["lakehouse/trigger"] == "replication"
 
 
