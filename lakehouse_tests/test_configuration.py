@@ -9,10 +9,12 @@ import re
 from pathlib import Path
 
 from lakehouse import profiles
-from lakehouse.declarations.model import FreshnessDecl, MaintenanceDecl
+from lakehouse.declarations.model import FreshnessDecl, MaintenanceDecl, SlotDecl
 from lakehouse.profiles import Settings
 from lakehouse.registry import FreshnessPolicy, MaintenancePolicy
 from lakehouse.registry.durations import format_duration
+from lakehouse.registry.model import SlotPolicy
+from lakehouse.registry.sizes import format_size
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -60,11 +62,13 @@ def test_the_documented_process_defaults_are_the_settings_defaults():
 
 def test_every_dataset_key_is_documented_with_its_default():
     rows = {n: d for n, d in _rows(_section()).items() if "." in n}
-    declared = {f"freshness.{k}" for k in FreshnessDecl.model_fields} | {
-        f"maintenance.{k}" for k in MaintenanceDecl.model_fields
-    }
+    declared = (
+        {f"freshness.{k}" for k in FreshnessDecl.model_fields}
+        | {f"maintenance.{k}" for k in MaintenanceDecl.model_fields}
+        | {f"replication_slot.{k}" for k in SlotDecl.model_fields}
+    )
     assert set(rows) == declared
-    f, m = FreshnessPolicy(), MaintenancePolicy()
+    f, m, slot = FreshnessPolicy(), MaintenancePolicy(), SlotPolicy()
     assert rows == {
         "freshness.max_lag": f"`{format_duration(f.max_lag)}`",
         "freshness.cron": f"`{f.cron}`",
@@ -72,5 +76,9 @@ def test_every_dataset_key_is_documented_with_its_default():
         "maintenance.enabled": f"`{str(m.enabled).lower()}`",
         "maintenance.vacuum_retention": f"`{format_duration(m.vacuum_retention)}`",
         "maintenance.tombstone_retention": f"`{format_duration(m.tombstone_retention)}`",
+        "replication_slot.lag_warn": f"`{format_size(slot.lag_warn)}`",
+        "replication_slot.lag_error": f"`{format_size(slot.lag_error)}`",
+        "replication_slot.age_warn": f"`{format_duration(slot.age_warn)}`",
+        "replication_slot.age_error": f"`{format_duration(slot.age_error)}`",
     }
     assert rows["freshness.max_lag"] == "`2m`" and rows["maintenance.cron"] == "`0 3 * * *`"

@@ -28,10 +28,12 @@ from lakehouse.registry.model import (
     DatasetSpec,
     FreshnessPolicy,
     MaintenancePolicy,
+    SlotPolicy,
     TableSpec,
     is_cron,
     parse_type,
 )
+from lakehouse.registry.sizes import SIZE_FIX, parse_size
 
 COMPONENT_TYPES = ("lakehouse.components.Dataset", "lakehouse.components.dataset.Dataset")
 DEFS_FILE = "defs.yaml"
@@ -227,12 +229,13 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
         if spec is not None:
             tables.append(spec)
     freshness, maintenance = _policies(decl, path, problems)
+    slot = _slot_policy(decl, path, problems)
     if problems:
         raise DeclarationError(problems)
     rules = tuple(r.as_dms() for s in decl.sources if s.kind == "postgres" for r in s.selection)
     return DatasetSpec(
         name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules,
-        sql_aliases=decl.sql_aliases, freshness=freshness, maintenance=maintenance,
+        sql_aliases=decl.sql_aliases, freshness=freshness, maintenance=maintenance, slot=slot,
     )  # fmt: skip
 
 
@@ -273,6 +276,26 @@ def _policies(decl: DatasetDecl, path: Path, problems: list[str]):
         tombstone_retention=tombstones or MaintenancePolicy.tombstone_retention,
     )
     return freshness, maintenance
+
+
+def _slot_policy(decl: DatasetDecl, path: Path, problems: list[str]) -> SlotPolicy:
+    """The ``replication_slot`` block as a registry policy (warn below error)."""
+    d, out = decl.replication_slot, {}
+    for key, parse, fix in (("lag_warn", parse_size, SIZE_FIX), ("lag_error", parse_size, SIZE_FIX),
+                            ("age_warn", parse_duration, DURATION_FIX),
+                            ("age_error", parse_duration, DURATION_FIX)):  # fmt: skip
+        try:
+            out[key] = parse(getattr(d, key))
+        except ValueError as err:
+            problems.append(f"{path}: replication_slot.{key}: {err} — fix: {fix}")
+            out[key] = getattr(SlotPolicy, key)
+    for warn, error in (("lag_warn", "lag_error"), ("age_warn", "age_error")):
+        if out[warn] > out[error]:
+            problems.append(
+                f"{path}: replication_slot.{warn}: {getattr(d, warn)!r} is above {error}"
+                f" ({getattr(d, error)!r}) — fix: a warning comes before the error"
+            )
+    return SlotPolicy(**out)
 
 
 def _table_spec(decl, t: TableDecl, sources: dict, where: str, problems: list[str], path: Path):

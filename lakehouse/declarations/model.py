@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lakehouse.registry.durations import format_duration
-from lakehouse.registry.model import FreshnessPolicy, MaintenancePolicy
+from lakehouse.registry.model import FreshnessPolicy, MaintenancePolicy, SlotPolicy
+from lakehouse.registry.sizes import format_size
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: what the replicator writes unless a postgres source's ``dms`` says otherwise: a header, ``Op``
@@ -210,6 +211,17 @@ class MaintenanceDecl(_Model):
     tombstone_retention: Duration = format_duration(MaintenancePolicy.tombstone_retention)
 
 
+class SlotDecl(_Model):
+    """The thresholds of the dataset's ``replication_slot`` check (``registry.model.SlotPolicy``):
+    WAL behind (``lag_warn``/``lag_error``, sizes) and the age of the oldest pending commit
+    (``age_warn``/``age_error``, durations)."""
+
+    lag_warn: str | int = format_size(SlotPolicy.lag_warn)
+    lag_error: str | int = format_size(SlotPolicy.lag_error)
+    age_warn: Duration = format_duration(SlotPolicy.age_warn)
+    age_error: Duration = format_duration(SlotPolicy.age_error)
+
+
 class DatasetDecl(_Model):
     """A dataset: its name (a namespace), its sources and its tables."""
 
@@ -226,5 +238,6 @@ class DatasetDecl(_Model):
     #: operations: when its tables count as stale, when and how its tables are maintained
     freshness: FreshnessDecl = Field(default_factory=FreshnessDecl)
     maintenance: MaintenanceDecl = Field(default_factory=MaintenanceDecl)
+    replication_slot: SlotDecl = Field(default_factory=SlotDecl)
     sources: list[Source] = Field(..., min_length=1)
     tables: list[TableDecl] = Field(default_factory=list)

@@ -23,6 +23,11 @@ _OPERATIONS = (
     "  #   enabled: false           # true: the schedule runs without turning it on in the UI\n"
     "  #   vacuum_retention: 7d     # unreferenced files kept for readers and time travel\n"
     "  #   tombstone_retention: 7d  # a delete guards against late older updates this long\n"
+    "  # replication_slot:          # the replication_slot check (postgres sources)\n"
+    "  #   lag_warn: 1GiB           # WAL behind: warn (512MiB, 1GiB, 10GiB)\n"
+    "  #   lag_error: 10GiB         # ... and error\n"
+    "  #   age_warn: 15m            # the oldest pending commit's age: warn\n"
+    "  #   age_error: 1h            # ... and error\n"
 )
 
 

@@ -139,12 +139,12 @@ def replication_asset(
 
 def slot_check_results(dataset: DatasetSpec, task) -> list[dg.AssetCheckResult]:
     """The slot check of every replicated table of ``dataset`` (one reading of the slot)."""
-    from lakehouse.replication.slot_health import SlotThresholds, assess, slot_health
+    from lakehouse.replication.slot_health import assess, slot_health
     from lakehouse.replication.task import resync_command
 
     pubs = f"{task.publication},{task.insert_only_publication}"
     health = slot_health(task.dsn, task.slot, pubs)
-    graded = assess(health, SlotThresholds(), fix=resync_command(dataset.name))
+    graded = assess(health, dataset.slot, fix=resync_command(dataset.name))
     severity = (
         dg.AssetCheckSeverity.ERROR if graded.severity == "error" else dg.AssetCheckSeverity.WARN
     )

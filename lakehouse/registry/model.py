@@ -208,6 +208,18 @@ class FreshnessPolicy:
 
 
 @dataclass(frozen=True)
+class SlotPolicy:
+    """When a replication slot's lag is worth a warning or an error (its ``replication_slot``
+    check and the status command): WAL behind in bytes, and the age of the oldest commit not
+    consumed yet."""
+
+    lag_warn: int = 1 << 30
+    lag_error: int = 10 << 30
+    age_warn: timedelta = timedelta(minutes=15)
+    age_error: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
 class MaintenancePolicy:
     """A dataset's table maintenance (compaction, vacuum, tombstone GC): its schedule's ``cron``,
     whether that schedule runs without being turned on in the UI (``enabled``), how long
@@ -237,6 +249,7 @@ class DatasetSpec:
     sql_aliases: bool = False  # its friendly view names are also unqualified (silver.<view>)
     freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
     maintenance: MaintenancePolicy = field(default_factory=MaintenancePolicy)
+    slot: SlotPolicy = field(default_factory=SlotPolicy)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:

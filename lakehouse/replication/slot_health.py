@@ -12,10 +12,10 @@
 - ``lost``: the slot is gone or invalidated, with the reason: its changes since then cannot be
   replicated, the task needs a resync (never recreated silently).
 
-``assess(health, thresholds, fix)`` grades it: ``error`` when the slot is lost, its WAL is
-``unreserved`` (the server is about to remove it) or a lag passes its error threshold; ``warn``
-past a warn threshold or when fewer than ``warn_bytes`` remain before the server would
-invalidate it; else ``ok``. The message names the worst finding and, for a lost slot, the fix.
+``assess(health, policy, fix)`` grades it by the dataset's ``SlotPolicy``: ``error`` when the
+slot is lost, its WAL is ``unreserved`` (the server is about to remove it) or a lag passes its
+error threshold; ``warn`` past a warn threshold or when less than ``lag_warn`` remains before
+the server would invalidate it; else ``ok``. The message names the worst finding and, for a lost slot, the fix.
 
 ``advance_idle_slot`` moves an unused slot's confirmed position to the current WAL position when
 no change of its publications lies before it (checked by a peek bounded by that position, so a
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+
+from lakehouse.registry.model import SlotPolicy
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 PEEK_TIMEOUT_MS = 5000  # a peek decodes WAL: bounded, a slow one gives "unknown", not a stall
@@ -84,16 +86,6 @@ class SlotHealth:
 
 
 @dataclass(frozen=True)
-class SlotThresholds:
-    """When a slot's lag is worth a warning or an error (defaults: 1 GiB / 15 min, 10 GiB / 1 h)."""
-
-    warn_bytes: int = 1 << 30
-    error_bytes: int = 10 << 30
-    warn_seconds: float = 15 * 60
-    error_seconds: float = 60 * 60
-
-
-@dataclass(frozen=True)
 class Assessment:
     severity: str  # "ok" | "warn" | "error"
     message: str
@@ -106,8 +98,9 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def assess(health: SlotHealth, thresholds: SlotThresholds, fix: str = "") -> Assessment:
-    """Grade ``health`` (see the module docstring); ``fix``: the command that resyncs the task."""
+def assess(health: SlotHealth, policy: SlotPolicy, fix: str = "") -> Assessment:
+    """Grade ``health`` by the dataset's ``policy`` (see the module docstring); ``fix``: the
+    command that resyncs the task."""
     if health.lost:
         return Assessment("error", f"{health.cause}: its changes since then are lost — fix: {fix}")
     if health.wal_status == "unreserved":
@@ -119,15 +112,15 @@ def assess(health: SlotHealth, thresholds: SlotThresholds, fix: str = "") -> Ass
     findings: list[tuple[int, str]] = []
     lag, age = health.lag_bytes or 0, health.lag_seconds
     for value, warn, error, text in (
-        (lag, thresholds.warn_bytes, thresholds.error_bytes, f"{_size(lag)} of WAL behind"),
-        (age or 0.0, thresholds.warn_seconds, thresholds.error_seconds,
+        (lag, policy.lag_warn, policy.lag_error, f"{_size(lag)} of WAL behind"),
+        (age or 0.0, policy.age_warn.total_seconds(), policy.age_error.total_seconds(),
          f"the oldest pending commit is {age or 0:.0f} s old"),
     ):  # fmt: skip
         if value >= error:
             findings.append((2, text))
         elif value >= warn:
             findings.append((1, text))
-    if health.safe_wal_size is not None and health.safe_wal_size < thresholds.warn_bytes:
+    if health.safe_wal_size is not None and health.safe_wal_size < policy.lag_warn:
         findings.append((1, f"{_size(max(0, health.safe_wal_size))} of WAL left before the"
                             " server invalidates the slot"))  # fmt: skip
     if not findings:

@@ -258,6 +258,7 @@ def test_freshness_and_maintenance_are_declared_per_dataset_with_todays_defaults
 def test_the_scaffold_lists_the_per_dataset_knobs_commented_with_their_defaults(tmp_path):
     from lakehouse.declarations.template import new_declaration
     from lakehouse.registry import FreshnessPolicy, MaintenancePolicy
+    from lakehouse.registry.model import SlotPolicy
 
     text = new_declaration("shop")
     assert read_declaration(_write_text(tmp_path / "a", text)).spec.freshness == FreshnessPolicy()
@@ -265,8 +266,42 @@ def test_the_scaffold_lists_the_per_dataset_knobs_commented_with_their_defaults(
         ln.replace("  # ", "  ", 1) if ln.startswith("  # ") else ln for ln in text.split("\n")
     ]
     spec = read_declaration(_write_text(tmp_path / "b", "\n".join(lines))).spec
-    assert {ln.split("#")[0].rstrip() for ln in lines} >= {"  freshness:", "  maintenance:"}
+    assert {ln.split("#")[0].rstrip() for ln in lines} >= {
+        "  freshness:",
+        "  maintenance:",
+        "  replication_slot:",
+    }
     assert (spec.freshness, spec.maintenance) == (FreshnessPolicy(), MaintenancePolicy())
+    assert spec.slot == SlotPolicy()
+
+
+def test_replication_slot_thresholds_are_declared_per_dataset(tmp_path):
+    from datetime import timedelta
+
+    from lakehouse.registry.model import SlotPolicy
+
+    assert read_declaration(_write(tmp_path, GOOD)).spec.slot == SlotPolicy(
+        1 << 30, 10 << 30, timedelta(minutes=15), timedelta(hours=1)
+    )
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["replication_slot"] = {
+        "lag_warn": "512MiB",
+        "lag_error": "2GB",
+        "age_error": "30m",
+    }
+    assert read_declaration(_write(tmp_path, doc, "shop2")).spec.slot == SlotPolicy(
+        512 << 20, 2 << 30, timedelta(minutes=15), timedelta(minutes=30)
+    )
+    doc["attributes"]["replication_slot"] = {"lag_warn": "lots", "age_warn": "2h"}
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(_write(tmp_path, doc, "shop3"))
+    path = tmp_path / "shop3" / "defs.yaml"
+    assert err.value.problems == [
+        f"{path}: replication_slot.lag_warn: 'lots' is not a size — fix: a number and a unit:"
+        " 512MiB, 1GiB or 10GiB",
+        f"{path}: replication_slot.age_warn: '2h' is above age_error ('1h') — fix: a warning"
+        " comes before the error",
+    ]
 
 
 def _write_text(folder: Path, text: str) -> Path:

@@ -8,9 +8,9 @@ import time
 import psycopg
 import pytest
 
+from lakehouse.registry.model import SlotPolicy
 from lakehouse.replication.slot_health import (
     SlotHealth,
-    SlotThresholds,
     advance_idle_slot,
     assess,
     slot_health,
@@ -147,5 +147,5 @@ def _health(**kw) -> SlotHealth:
     ],
 )
 def test_assess_grades_a_slot_by_the_worst_finding(health, expected):
-    got = assess(health, SlotThresholds(), fix="lakehouse resync --dataset shop")
+    got = assess(health, SlotPolicy(), fix="lakehouse resync --dataset shop")
     assert (got.severity, got.message) == expected
