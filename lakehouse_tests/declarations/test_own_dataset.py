@@ -101,9 +101,9 @@ def _source(dsn: str, sql: str) -> list[tuple]:
 def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
     fresh_db, tmp_path, monkeypatch
 ):
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.engine.silver import read_silver
+    from lakehouse.runs.materialize import materialize
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(DDL)

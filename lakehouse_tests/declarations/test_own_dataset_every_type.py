@@ -20,8 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _materialize_and_compare(settings: Settings, dsn: str, expected_tables: list[str]) -> None:
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
+    from lakehouse.runs.materialize import materialize
 
     result = materialize(settings=settings)
     assert result.success

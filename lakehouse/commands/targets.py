@@ -1,0 +1,38 @@
+"""What a command acts on: the settings of the environment, the datasets, a dataset's source DSN.
+
+- ``settings()``: ``Settings.from_env()``;
+- ``source_dsn(settings, name)``: the dataset's source database (its ``dsn_env``, else
+  ``LAKEHOUSE_SOURCE_DSN``, else the embedded server, started on first use);
+- ``served_with(settings, what)``: the served datasets that are ``replicated`` (a postgres
+  source) or have ``demo`` data; ``datasets(settings, name, what)``: ``(name,)`` or those.
+"""
+
+from __future__ import annotations
+
+from lakehouse.profiles import Settings
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def source_dsn(settings: Settings, name: str) -> str:
+    from lakehouse.defs.resources import build_resources
+
+    return build_resources(settings)["source_db"].dataset_dsn(name)
+
+
+def datasets(settings: Settings, name: str | None, what: str = "replicated") -> tuple[str, ...]:
+    """``name``, or every served dataset that is ``replicated`` (a postgres source) or has
+    ``demo`` data."""
+    return (name,) if name else served_with(settings, what)
+
+
+def served_with(settings: Settings, what: str) -> tuple[str, ...]:
+    from lakehouse.declarations import declaration, served
+
+    def keep(d: str) -> bool:
+        decl = declaration(d, settings)
+        return decl.decl.demo is not None if what == "demo" else bool(decl.sources_of("postgres"))
+
+    return tuple(d for d in served(settings) if keep(d))
