@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 
 from lakehouse.commands import api, declare, demo, pipeline, query, raw, source, status
 
@@ -31,6 +32,7 @@ from lakehouse.commands import api, declare, demo, pipeline, query, raw, source,
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lakehouse", description=__doc__.split("\n")[0])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="an error's traceback, too")
     sub = p.add_subparsers(dest="command", required=True)
     _source_parsers(sub)
     _declare_parsers(sub)
@@ -133,6 +135,10 @@ def _api_parsers(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. A person's mistake (a declaration, a setting, a query)
+    is one line on stderr and exit code 2 (``--debug``: with the traceback); anything else
+    raises (the traceback, exit 1)."""
+    from lakehouse.commands.errors import user_error
     from lakehouse.declarations import DeclarationError
 
     args = build_parser().parse_args(argv)
@@ -140,7 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except DeclarationError as err:  # a person's mistake in a declaration: no traceback
+        if args.debug:
+            traceback.print_exc()
         print(f"lakehouse: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        problem = user_error(err)
+        if problem is None:
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"lakehouse: error: {problem}", file=sys.stderr)
         return 2
 
 

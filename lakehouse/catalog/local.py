@@ -109,6 +109,10 @@ _PROJECT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 TENANT_PREFIX = "tenant_"
 
 
+class UnknownTenantError(ValueError):
+    """No tenant (or more than one) has the id or slug asked for (``connect_tenant``)."""
+
+
 @dataclass(frozen=True)
 class CatalogView:
     """One view of the catalog; ``wrapper`` is its SQL with ``{base}`` for the table snapshot."""
@@ -565,7 +569,8 @@ def connect_tenant(
     lake: Lake, tenant: str, *, project: str = "lakehouse"
 ) -> duckdb.DuckDBPyConnection:
     """A connection that sees only ``tenant``'s rows (its id, or its slug); see the module
-    docstring ("Tenant connections"). ValueError when no tenant has that id or slug."""
+    docstring ("Tenant connections"). ``UnknownTenantError`` (a ValueError) when no tenant has
+    that id or slug."""
     if not _PROJECT_RE.match(project):
         raise ValueError(f"project {project!r} must be a lower-case SQL identifier")
     tables = discover_tables(lake)
@@ -578,7 +583,9 @@ def connect_tenant(
     ]
     if len(match) != 1:
         why = "no" if not match else "more than one"
-        raise ValueError(f"{why} tenant {tenant!r} (by id or slug) among {len(tenants)} tenants")
+        raise UnknownTenantError(
+            f"{why} tenant {tenant!r} (by id or slug) among {len(tenants)} tenants"
+        )
     gold_columns = {
         t: _arrow_schema(open_delta(lake, "gold", t)).names for t in tables.get("gold", [])
     }

@@ -1,6 +1,6 @@
 """What a command acts on: the settings of the environment, the datasets, a dataset's source DSN.
 
-- ``settings()``: ``Settings.from_env()``;
+- ``settings()``: ``Settings.from_env()`` (a ``UserError`` when a variable does not parse);
 - ``source_dsn(settings, name)``: the dataset's source database (its ``dsn_env``, else
   ``LAKEHOUSE_SOURCE_DSN``, else the embedded server, started on first use);
 - ``served_with(settings, what)``: the served datasets that are ``replicated`` (a postgres
@@ -9,11 +9,19 @@
 
 from __future__ import annotations
 
+from lakehouse.commands.errors import UserError
 from lakehouse.profiles import Settings
 
 
 def settings() -> Settings:
-    return Settings.from_env()
+    """``Settings.from_env()``; a setting that does not parse is a ``UserError``."""
+    try:
+        return Settings.from_env()
+    except ValueError as err:
+        raise UserError(
+            f"the environment's settings: {err}",
+            "correct that LAKEHOUSE_* variable (README: Configuration)",
+        ) from err
 
 
 def source_dsn(settings: Settings, name: str) -> str:
