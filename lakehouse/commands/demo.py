@@ -43,7 +43,7 @@ def cmd_demo(args) -> int:
     print_run(result)
     ok = result.success
     if ok and args.churn > 0:
-        for d in served_with(s, "demo"):
+        for d in served_with(s, "churn"):
             stats = churn(s, d, rate=200, duration=args.churn)
             print(f"== churn on {d}: {churn_line(stats)}")
         print("== materializing again (change data capture into bronze, silver and gold)")

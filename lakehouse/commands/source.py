@@ -32,7 +32,7 @@ def cmd_source(args) -> int:
             seed_dataset(s, d, args.scale, progress=not args.quiet)
         return 0
     if args.action == "churn":
-        for d in datasets(s, args.dataset, "demo"):
+        for d in datasets(s, args.dataset, "churn"):
             stats = churn(s, d, rate=args.rate, duration=args.duration, progress=not args.quiet)
             print(f"{d}: {churn_line(stats)}")
         return 0
@@ -55,8 +55,9 @@ def source_up(s: Settings) -> int:
 def churn(s: Settings, dataset: str, *, rate: float, duration: float, progress: bool = False):
     """Random transactions on the dataset's source; a new workload each time (no replayed
     unique values)."""
-    from lakehouse.source.churn import run_churn
+    from lakehouse.source.churn import run_churn, workload_class
 
+    workload_class(dataset)  # one without a workload fails before its source is started
     return run_churn(source_dsn(s, dataset), dataset, rate=rate, duration=duration,
                      progress=progress, seed=time.time_ns() % 2**31)  # fmt: skip
 

@@ -4,7 +4,8 @@
 - ``source_dsn(settings, name)``: the dataset's source database (its ``dsn_env``, else
   ``LAKEHOUSE_SOURCE_DSN``, else the embedded server, started on first use);
 - ``served_with(settings, what)``: the served datasets that are ``replicated`` (a postgres
-  source) or have ``demo`` data; ``datasets(settings, name, what)``: ``(name,)`` or those.
+  source), have ``demo`` data, or a ``churn`` workload too; ``datasets(settings, name, what)``:
+  ``(name,)`` or those.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def source_dsn(settings: Settings, name: str) -> str:
 
 
 def datasets(settings: Settings, name: str | None, what: str = "replicated") -> tuple[str, ...]:
-    """``name``, or every served dataset that is ``replicated`` (a postgres source) or has
-    ``demo`` data."""
+    """``name``, or every served dataset that is ``replicated`` (a postgres source), has ``demo``
+    data, or a ``churn`` workload."""
     return (name,) if name else served_with(settings, what)
 
 
@@ -41,6 +42,11 @@ def served_with(settings: Settings, what: str) -> tuple[str, ...]:
 
     def keep(d: str) -> bool:
         decl = declaration(d, settings)
-        return decl.decl.demo is not None if what == "demo" else bool(decl.sources_of("postgres"))
+        demo = decl.decl.demo
+        if what == "demo":
+            return demo is not None
+        if what == "churn":
+            return demo is not None and demo.workload is not None
+        return bool(decl.sources_of("postgres"))
 
     return tuple(d for d in served(settings) if keep(d))

@@ -180,7 +180,8 @@ class DemoDecl(_Model):
 
     ddl: str
     generator: str
-    workload: str
+    #: ``module:Class``, a ``lakehouse.source.churn.Workload``; None: the dataset is not churned
+    workload: str | None = None
 
 
 class DatasetDecl(_Model):
