@@ -62,7 +62,7 @@ def cmd_demo(args) -> int:
 
 def _demo_query(s: Settings) -> None:
     """Revenue per tenant over the alias dataset's friendly names, when they are served."""
-    from lakehouse.catalog.local import default_alias_dataset, friendly_names
+    from lakehouse.catalog.views import default_alias_dataset, friendly_names
     from lakehouse.declarations import served
     from lakehouse.query.sql import query_command
 

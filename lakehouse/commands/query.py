@@ -31,7 +31,7 @@ def query_mistake(err: Exception, *, tenant: str | None = None) -> UserError | N
     """The ``UserError`` for a mistake in a query, or None (not the query's fault)."""
     import duckdb
 
-    from lakehouse.catalog.local import UnknownTenantError
+    from lakehouse.catalog.tenants import UnknownTenantError
     from lakehouse.query.sql import QueryError, SqlSyntaxError, UnknownTableError
 
     if isinstance(err, UnknownTenantError):

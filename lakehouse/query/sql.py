@@ -17,7 +17,7 @@ Contract of ``run_query``:
   have -> ``QueryError``, all ``ValueError``s; errors raised by DuckDB while running (unknown
   column, type errors) propagate as ``duckdb.Error``.
 - tenants: ``connect(lake, tenant=...)`` / ``run_query(..., tenant=...)`` run on a tenant
-  connection (``catalog.local.connect_tenant``): only that tenant's rows, unqualified names in
+  connection (``catalog.tenants.connect_tenant``): only that tenant's rows, unqualified names in
   its schema (``SELECT * FROM orders``); another tenant's schema or an unfiltered table is an
   unknown table (``ValueError`` listing only the tenant's tables), reading a file is a
   ``duckdb.PermissionException``, time travel a ``ValueError``.
@@ -35,18 +35,16 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
-from lakehouse.catalog.local import (
-    CATALOG_SCHEMA,
-    catalog_views,
-    connect_tenant,
+from lakehouse.catalog.local import CATALOG_SCHEMA, catalog_views
+from lakehouse.catalog.local import connect as connect_catalog
+from lakehouse.catalog.snapshots import (
     is_remote,
-    is_tenant_connection,
     open_delta,
     quote,
     registered_datasets,
     snapshot_sql,
 )
-from lakehouse.catalog.local import connect as connect_catalog
+from lakehouse.catalog.tenants import connect_tenant, is_tenant_connection
 from lakehouse.storage import Lake
 
 DIALECTS = {"athena": "athena", "trino": "trino", "duckdb": "duckdb"}
@@ -260,7 +258,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A connection for ``run_query``: the whole catalog (``catalog.local.connect``), or with
     ``tenant`` (an id or slug) a tenant connection that sees only that tenant's rows
-    (``catalog.local.connect_tenant``: one schema, no file access, settings locked)."""
+    (``catalog.tenants.connect_tenant``: one schema, no file access, settings locked)."""
     if tenant is not None:
         if path not in (None, ":memory:"):
             raise ValueError("a tenant connection is in-memory only; do not pass a path")
