@@ -12,7 +12,7 @@ import yaml
 
 from lakehouse.cli import main
 from lakehouse.profiles import Settings
-from lakehouse.replication.replicator import SESSION_OPTIONS
+from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse_tests.replication.test_every_type import silver_rows, source_rows
 from lakehouse_tests.source.all_types import CHANGES, ROWS, SCHEMA
 

@@ -19,7 +19,7 @@ from lakehouse.dms import format as dms_format
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.replicator import change_seq
+from lakehouse.replication.cdc import change_seq
 from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings(

@@ -249,7 +249,7 @@ def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, name text)")
         conn.execute("insert into items values (1, 'before')")
-    original = Replicator._replication_connection
+    original = Replicator.replication_connection
 
     def racing_connection(self):
         repl = original(self)
@@ -271,7 +271,7 @@ def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
         repl.cursor = Cursor
         return repl
 
-    monkeypatch.setattr(Replicator, "_replication_connection", racing_connection)
+    monkeypatch.setattr(Replicator, "replication_connection", racing_connection)
     lake = LocalLake(tmp_path / "lake")
     Replicator(_task(fresh_db), lake).run()
     load, cdc = read_table_files(lake, "public", "items", DEMO)
