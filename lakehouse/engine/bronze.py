@@ -59,6 +59,8 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import DmsLayout, known_layouts
 from lakehouse.engine.delta import open_table
@@ -119,7 +121,7 @@ def _is_load(spec: TableSpec, obj: ObjectInfo) -> bool:
     if spec.source == "csv_drop":
         return False
     try:
-        return dms_format.parse_file_name(obj.key)[0] == "load"
+        return dms_names.parse_file_name(obj.key)[0] == "load"
     except dms_format.DmsFormatError:
         return False
 
@@ -161,7 +163,7 @@ def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
                 objs.append((("csv", base), obj))
             continue
         try:
-            kind, token = dms_format.parse_file_name(base)
+            kind, token = dms_names.parse_file_name(base)
         except dms_format.DmsFormatError:
             continue  # not a DMS data file (e.g. a crawler's marker)
         objs.append(((kind, token), obj))
@@ -327,7 +329,7 @@ def read_file(
         layouts = table_layouts(spec, settings)
     try:
         data = raw_lake(lake, spec).read_bytes(obj.key)
-        dms = dms_format.read_dms_file(
+        dms = dms_reader.read_dms_file(
             data,
             obj.key,
             settings,

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import writer as dms_writer
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication.pgoutput import (
     PG_EPOCH_OFFSET_US,
@@ -209,8 +210,8 @@ class CdcStream:
             frames[qname] = (spec, self._frame(spec, rows))
         files = {
             qname: table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
-            + dms_format.date_partition_folder(name_dt, rep.settings)
-            + dms_format.cdc_file_name(name_dt, rep.settings)
+            + dms_names.date_partition_folder(name_dt, rep.settings)
+            + dms_names.cdc_file_name(name_dt, rep.settings)
             for qname, (spec, _f) in frames.items()
         }
         stale = (
@@ -222,7 +223,7 @@ class CdcStream:
         state.save(rep.lake)
         for qname, (_spec, frame) in frames.items():
             rep.lake.write_bytes(
-                files[qname], dms_format.encode_dms_file(frame, rep.settings, full_load=False)
+                files[qname], dms_writer.encode_dms_file(frame, rep.settings, full_load=False)
             )
         for key in stale:
             rep.lake.delete(key)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import writer as dms_writer
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse.replication.pgoutput import lsn_to_int
@@ -138,8 +139,8 @@ def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> lis
         part = frame.slice(start, rows_per_file)
         key = table_prefix(
             spec.schema, spec.name, rep.task.bucket_folder
-        ) + dms_format.load_file_name(n, rep.settings)
-        rep.lake.write_bytes(key, dms_format.encode_dms_file(part, rep.settings, full_load=True))
+        ) + dms_names.load_file_name(n, rep.settings)
+        rep.lake.write_bytes(key, dms_writer.encode_dms_file(part, rep.settings, full_load=True))
         keys.append(key)
     rep.stats.files.extend(keys)
     return keys

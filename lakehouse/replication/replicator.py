@@ -42,7 +42,7 @@ from datetime import UTC
 
 import polars as pl
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import writer as dms_writer
 from lakehouse.dms.table_mappings import DmsLayout
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication.cdc import CdcStream, change_seq
@@ -217,7 +217,7 @@ class Replicator:
                     f"{rejects['__reason'].to_list()[:3]}"
                 )
             frame = typed.drop("__row").select(frame.columns)
-        return dms_format.layout_rows(
+        return dms_writer.layout_rows(
             frame,
             self.layout_for(spec),
             s,

@@ -9,12 +9,8 @@ import polars as pl
 import pytest
 
 from lakehouse.aws import dms_endpoint
-from lakehouse.dms.format import (
-    DmsFormatError,
-    encode_dms_file,
-    layout_rows,
-    read_dms_file,
-)
+from lakehouse.dms.format import DmsFormatError
+from lakehouse.dms.reader import read_dms_file
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import (
     AddedColumn,
@@ -22,6 +18,7 @@ from lakehouse.dms.table_mappings import (
     TableMappings,
     known_layouts,
 )
+from lakehouse.dms.writer import encode_dms_file, layout_rows
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
 SELECT_ALL = {
