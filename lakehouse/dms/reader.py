@@ -66,14 +66,7 @@ def read_dms_file(
         except (EOFError, OSError, zlib.error) as e:
             raise DmsFormatError(f"truncated or corrupt gzip data ({e})", key=key) from e
     if not data:
-        if layouts:
-            names = layouts[-1].names(settings, kind)
-            empty = pl.DataFrame(
-                schema={n: pl.String for n in ([OP_COLUMN] * (OP_COLUMN not in names) + names)}
-            )
-            return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64), layouts[-1])
-        empty = _empty_frame(settings, kind, columns)
-        return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64))
+        return _empty_file(key, kind, settings, columns, layouts)
     base = key.rsplit("/", 1)[-1].lower()
     fmt = (
         "parquet"
@@ -97,6 +90,26 @@ def read_dms_file(
     else:
         _check_columns(frame.columns, columns, settings, key)
 
+    frame = _op_first(frame, settings, kind, key)
+    frame, rows = _reject_bad_ops(frame, header_rows, rejected, settings, fmt, key)
+    return DmsFile(key, kind, frame, rejected, rows.alias("row"), layout)
+
+
+def _empty_file(key: str, kind: str, settings: DmsS3Settings, columns, layouts) -> DmsFile:
+    """A file without bytes: no rows, the columns of the newest layout (or of ``columns``)."""
+    if layouts:
+        names = layouts[-1].names(settings, kind)
+        empty = pl.DataFrame(
+            schema={n: pl.String for n in ([OP_COLUMN] * (OP_COLUMN not in names) + names)}
+        )
+        return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64), layouts[-1])
+    empty = _empty_frame(settings, kind, columns)
+    return DmsFile(key, kind, empty, [], pl.Series("row", [], pl.Int64))
+
+
+def _op_first(frame: pl.DataFrame, settings: DmsS3Settings, kind: str, key: str) -> pl.DataFrame:
+    """``Op`` (a string; ``I`` when the file has none) first, then the timestamp column."""
+    ts_col = settings.TimestampColumnName
     if OP_COLUMN not in frame.columns:
         if kind == "cdc" and op_in_file(settings, kind):
             raise DmsFormatError(f"a CDC file without an {OP_COLUMN!r} column", key=key)
@@ -104,8 +117,19 @@ def read_dms_file(
     elif frame.schema[OP_COLUMN] != pl.String:
         frame = frame.with_columns(pl.col(OP_COLUMN).cast(pl.String))
     first = [OP_COLUMN] + ([ts_col] if ts_col and ts_col in frame.columns else [])
-    frame = frame.select(first + [c for c in frame.columns if c not in first])
+    return frame.select(first + [c for c in frame.columns if c not in first])
 
+
+def _reject_bad_ops(
+    frame: pl.DataFrame,
+    header_rows: int,
+    rejected: list[RejectedRow],
+    settings: DmsS3Settings,
+    fmt: str,
+    key: str,
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The rows whose ``Op`` is I/U/D and their 1-based record numbers; the others are added
+    to ``rejected`` (kept in record order)."""
     # 1-based record number of every kept row; the rows arrow already skipped shift the count
     rows = pl.int_range(header_rows + 1, header_rows + 1 + frame.height + len(rejected), eager=True)
     if rejected:
@@ -118,7 +142,7 @@ def read_dms_file(
             rejected.append(RejectedRow(key, row, OP_COLUMN, reason, raw))
         frame, rows = frame.filter(~bad), rows.filter(~bad)
         rejected.sort(key=lambda r: r.row)
-    return DmsFile(key, kind, frame, rejected, rows.alias("row"), layout)
+    return frame, rows
 
 
 def _layout_of_names(

@@ -38,25 +38,8 @@ def read_dms_rows(
     """One DMS file of ``raw`` (the lake holding the table's raw files) → (bronze rows or
     None, quarantine rows). Never raises for bad input. ``layouts``: the table's known file
     layouts, oldest first; by default the one ``settings`` stands for."""
-    if not layouts:
-        layouts = table_layouts(spec, settings)
     try:
-        data = raw.read_bytes(obj.key)
-        dms = dms_reader.read_dms_file(
-            data,
-            obj.key,
-            settings,
-            layouts=layouts,
-        )
-        layout = dms.layout
-        if layout.renames:  # data columns a rule renamed: back to their source names
-            dms.frame = dms.frame.rename(
-                {f: src for f, src in layout.renames.items() if f in dms.frame.columns}
-            )
-        # with a header the file names its columns: check the shape here, so that a column
-        # added at the source flows (schema evolution) while another table's file does not
-        if settings.AddColumnName:
-            check_shape(spec, dms.frame.columns, obj.key, settings, layout)
+        dms = _read_dms(raw, spec, settings, obj, layouts or table_layouts(spec, settings))
     except (dms_format.DmsFormatError, OSError, ValueError) as err:
         return None, [
             dict(
@@ -67,6 +50,7 @@ def read_dms_rows(
                 _raw=None,
             )
         ]
+    layout = dms.layout
     quarantine = [
         dict(
             _source_file=obj.key, _source_row=r.row, _column=r.column, _reason=r.reason, _raw=r.raw
@@ -74,10 +58,7 @@ def read_dms_rows(
         for r in dms.rejected
     ]
     frame = dms.frame
-    rows = pl.Series(
-        "_source_row",
-        _row_numbers(dms),
-    )
+    rows = pl.Series("_source_row", _row_numbers(dms))
     # unknown extra columns pass through as strings; registry columns are typed
     typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
     typed, null_keys = split_null_keys(typed, spec, obj.key)  # a change needs its key
@@ -85,17 +66,26 @@ def read_dms_rows(
     typed, bad_before = _check_before_images(typed, spec, layout, obj.key)
     quarantine.extend(bad_before)
     rows = typed["__row"]
-    out = _lineage(
-        typed.drop("__row"),
-        spec,
-        settings,
-        layout,
-        obj.key,
-        dms.kind,
-        rows,
-        now,
-    )
+    out = _lineage(typed.drop("__row"), spec, settings, layout, obj.key, dms.kind, rows, now)
     return out, quarantine
+
+
+def _read_dms(
+    raw: Lake, spec: TableSpec, settings: DmsS3Settings, obj: ObjectInfo, layouts: list[DmsLayout]
+):
+    """The file read by its own layout, renamed data columns back to their source names; a
+    header that is not a shape of the table raises."""
+    dms = dms_reader.read_dms_file(raw.read_bytes(obj.key), obj.key, settings, layouts=layouts)
+    layout = dms.layout
+    if layout.renames:  # data columns a rule renamed: back to their source names
+        dms.frame = dms.frame.rename(
+            {f: src for f, src in layout.renames.items() if f in dms.frame.columns}
+        )
+    # with a header the file names its columns: check the shape here, so that a column
+    # added at the source flows (schema evolution) while another table's file does not
+    if settings.AddColumnName:
+        check_shape(spec, dms.frame.columns, obj.key, settings, layout)
+    return dms
 
 
 def _key_before_images(layout: DmsLayout, spec: TableSpec, frame: pl.DataFrame) -> dict[str, str]:
