@@ -15,6 +15,10 @@
     lakehouse api serve [--host 127.0.0.1 --port 8080]
     lakehouse api keys add --source iot_sensors | list | revoke KEY_ID
 
+A mistake in what was asked (a declaration, a setting, an unknown tenant or table, SQL that
+does not parse) is one line on stderr, ``lakehouse: error: <what> — fix: <what to do>``, and
+exit code 2; ``lakehouse --debug …`` prints the traceback too.
+
 Configuration comes from the profile resolver (``lakehouse.profiles``) only. This module only
 assembles the parser and dispatches; each command group is a module of ``lakehouse.commands``.
 """

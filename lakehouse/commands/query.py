@@ -43,8 +43,8 @@ def query_mistake(err: Exception, *, tenant: str | None = None) -> UserError | N
     elif isinstance(err, QueryError):
         fix = "correct the query as the message says"
     elif isinstance(err, duckdb.PermissionException):
-        who = f"tenant {tenant!r}" if tenant else "this connection"
-        fix = f"query {who}'s tables by name (no files, ATTACH or SET)"
+        who = f"as tenant {tenant!r}, query" if tenant else "query"
+        fix = f"{who} the catalog's tables by name (no file reads, ATTACH or SET)"
     elif isinstance(err, duckdb.ParserException):
         fix = "correct the SQL (Athena/Trino dialect)"
     elif isinstance(err, (duckdb.CatalogException, duckdb.BinderException)):

@@ -48,7 +48,7 @@ def test_a_permission_refusal_in_a_tenant_connection(env, capsys):
     part = DeltaTable(env.table_uri("silver", "core_customer")).file_uris()[0]
     sql = f"SELECT * FROM read_parquet('{part}')"
     line = _one_error(capsys, main(["query", "--tenant", "acme", sql]))
-    assert "disabled by configuration" in line and "tenant 'acme'" in line
+    assert "disabled by configuration" in line and "as tenant 'acme'" in line
 
 
 def test_an_unknown_column(env, capsys):
