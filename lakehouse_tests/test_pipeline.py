@@ -7,10 +7,11 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.cli import materialize, status_report
+from lakehouse.commands.status import status_report
 from lakehouse.declarations import load_dataset
 from lakehouse.engine.silver import read_silver
 from lakehouse.profiles import Settings
+from lakehouse.runs.materialize import materialize
 from lakehouse.source.churn import apply_random_changes
 from lakehouse.source.seed import seed
 
@@ -80,9 +81,9 @@ def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(
     exactly the table that got files."""
     import dagster as dg
 
-    from lakehouse.cli import _instance
     from lakehouse.definitions import build_definitions
     from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
+    from lakehouse.runs.instance import open_instance
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     settings = Settings.from_env(
@@ -96,7 +97,7 @@ def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(
         "source_db": SourceDatabaseResource(dsn=fresh_db),
         "lake": LakeResource(root=str(settings.lake().path)),
     }
-    with _instance(settings) as instance:
+    with open_instance(settings) as instance:
 
         def tick(name: str, cursor=None):
             ctx = dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)

@@ -1,4 +1,4 @@
-# What the aws profile reads (lakehouse.aws.terraform_config.TerraformOutputs has one field per
+# What the aws profile reads (lakehouse.aws.terraform_outputs.TerraformOutputs has one field per
 # output; a test keeps the two lists equal). Write them where the profile looks:
 #   terraform -chdir=terraform output -json > .lakehouse/terraform-outputs.json
 

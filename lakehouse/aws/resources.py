@@ -1,7 +1,7 @@
 """The aws profile's resources: S3, Athena, Glue jobs through Dagster Pipes, the Glue catalog, and
 observers of the DMS and DataSync tasks that feed the raw zone.
 
-Configuration comes from Terraform's outputs (``aws.terraform_config.TerraformOutputs``: buckets,
+Configuration comes from Terraform's outputs (``aws.terraform_outputs.TerraformOutputs``: buckets,
 Glue databases and jobs, Athena workgroup, DMS and DataSync task ARNs), located by
 ``profiles.Settings.terraform_outputs``; ``aws_resources(settings)`` builds every resource from it
 (the one call ``profiles.build_resources`` makes for the aws profile). Without the outputs file the
@@ -85,7 +85,7 @@ class AwsConfig(dg.ConfigurableResource):
         cls, path: str | None, region: str, endpoint_url: str | None = None
     ) -> AwsConfig:
         """From ``terraform output -json`` at ``path``; empty (but loadable) when it is absent."""
-        from lakehouse.aws.terraform_config import TerraformOutputs
+        from lakehouse.aws.terraform_outputs import TerraformOutputs
 
         if not path or not Path(path).exists():
             return cls(region=region, endpoint_url=endpoint_url, outputs_path=path)
@@ -172,7 +172,7 @@ class LakehousePipesGlueClient(PipesGlueClient):
         self.scripts_bucket = scripts_bucket
 
     def run_arguments(self, arguments: dict[str, str]) -> dict[str, str]:
-        from lakehouse.aws.terraform_config import GLUE_DATALAKE_FORMATS, glue_wheel_key
+        from lakehouse.aws.naming import GLUE_DATALAKE_FORMATS, glue_wheel_key
 
         return {
             "--extra-py-files": f"s3://{self.scripts_bucket}/{glue_wheel_key()}",
@@ -181,7 +181,7 @@ class LakehousePipesGlueClient(PipesGlueClient):
         }
 
     def run_entry_point(self, *, context, job: str, job_name: str, arguments: dict[str, str]):
-        from lakehouse.aws.terraform_config import glue_script_uri
+        from lakehouse.aws.naming import glue_script_uri
 
         expected = glue_script_uri(self.scripts_bucket, job)
         location = self._client.get_job(JobName=job_name)["Job"]["Command"]["ScriptLocation"]

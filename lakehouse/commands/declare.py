@@ -1,4 +1,4 @@
-"""``lakehouse init`` and ``lakehouse discover``: declare a dataset and pin what its sources hold.
+"""``lakehouse init``, ``discover`` and ``doctor``: declare a dataset and pin what its sources hold.
 
 - ``init NAME``: a new ``NAME/defs.yaml`` in the first ``LAKEHOUSE_DEFS`` folder (else the
   package's defs folder), a postgres source reading ``NAME_SOURCE_DSN`` (``--dsn-env``), or a
@@ -6,6 +6,8 @@
 - ``discover NAME``: the postgres source's catalog (selection rules), the CSV drops' newest
   files per glob (and landing files no table claims, proposed as new tables), merged into the
   declaration (``declarations.discover.merge``); ``--check`` writes nothing and exits 1 on drift.
+- ``doctor NAME``: can the source database be replicated (each problem with the SQL that fixes
+  it); exit 1 on an error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,36 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from lakehouse.commands.targets import settings as env_settings
+from lakehouse.commands.targets import source_dsn
 from lakehouse.profiles import Settings
+
+
+def cmd_init(args) -> int:
+    path = init(env_settings(), args.name, args.kind, dsn_env=args.dsn_env,
+                landing=args.landing, path=args.path)  # fmt: skip
+    print(f"declared {args.name}: {path}")
+    print(f"next: lakehouse discover {args.name}   (then: lakehouse doctor {args.name}, make dev)")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    report, notes = discover(env_settings(), args.name, write=not args.check)
+    for line in report:
+        print(f"  {line}")
+    for line in notes:
+        print(f"  note: {line}")
+    if args.check:
+        print("no drift" if not report else f"{len(report)} difference(s): run without --check")
+        return 1 if report else 0
+    print(f"{args.name}: declaration updated ({len(report)} change(s))")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    report, ok = doctor(env_settings(), args.name)
+    print(report)
+    return 0 if ok else 1
 
 
 def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None,
@@ -84,12 +115,6 @@ def _postgres_tables(settings: Settings, name: str, source):
             keys = "; ".join(", ".join(k) for k in d.candidate_keys) or "none"
             notes.append(f"{d.spec.name}: no primary key (unique candidates: {keys})")
     return [d.spec for d in found], notes
-
-
-def source_dsn(settings: Settings, name: str) -> str:
-    from lakehouse.defs.resources import build_resources
-
-    return build_resources(settings)["source_db"].dataset_dsn(name)
 
 
 def doctor(settings: Settings, name: str) -> tuple[str, bool]:

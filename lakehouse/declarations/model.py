@@ -184,7 +184,8 @@ class DemoDecl(_Model):
 
     ddl: str
     generator: str
-    workload: str
+    #: ``module:Class``, a ``lakehouse.source.churn.Workload``; None: the dataset is not churned
+    workload: str | None = None
 
 
 #: a duration as written: a number and a unit (``90s``, ``2m``, ``1h``, ``7d``); checked at load

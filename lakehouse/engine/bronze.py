@@ -41,7 +41,7 @@ however bronze batches it; generation 0 is the first baseline, every later one a
 ``engine.silver``). Ingestions with the same key and start (a replayed file) count once.
 
 Bad input never stops the other files: rows that fail parsing or casting, and whole files that
-cannot be read (truncated gzip, another table's shape — the header rule is ``_check_shape``: the
+cannot be read (truncated gzip, another table's shape — the header rule is ``bronze_rows.check_shape``: the
 key, and unknown columns only on top of every registry column), go to ``quarantine/<table>``
 (Delta: ``_source_file``, ``_source_row``, ``_column``, ``_reason``, ``_raw``,
 ``_quarantined_at``; a whole file has a null ``_source_row``). Quarantine writes are idempotent
@@ -59,13 +59,13 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
 from lakehouse.dms.settings import DmsS3Settings
-from lakehouse.dms.table_mappings import DmsLayout, known_layouts
+from lakehouse.dms.table_mappings import DmsLayout
+from lakehouse.engine.bronze_rows import empty_rows, read_dms_rows
 from lakehouse.engine.delta import open_table
-from lakehouse.engine.lineage import LINEAGE_COLUMNS
-from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys, write_quarantine
+from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.sequencing import sequence_expr, sequence_text
-from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
@@ -119,7 +119,7 @@ def _is_load(spec: TableSpec, obj: ObjectInfo) -> bool:
     if spec.source == "csv_drop":
         return False
     try:
-        return dms_format.parse_file_name(obj.key)[0] == "load"
+        return dms_names.parse_file_name(obj.key)[0] == "load"
     except dms_format.DmsFormatError:
         return False
 
@@ -161,7 +161,7 @@ def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:
                 objs.append((("csv", base), obj))
             continue
         try:
-            kind, token = dms_format.parse_file_name(base)
+            kind, token = dms_names.parse_file_name(base)
         except dms_format.DmsFormatError:
             continue  # not a DMS data file (e.g. a crawler's marker)
         objs.append(((kind, token), obj))
@@ -247,66 +247,6 @@ def _load_start(obj: ObjectInfo, frame: pl.DataFrame | None) -> str:
     return sequence_text(datetime.fromtimestamp(obj.mtime, UTC), None, "load", obj.key, 0)
 
 
-def _key_before_images(layout: DmsLayout, spec: TableSpec, frame: pl.DataFrame) -> dict[str, str]:
-    """File column → key column, for the layout's before-images of key columns in ``frame``."""
-    return {
-        f: src
-        for f, src in layout.before_images.items()
-        if src in spec.primary_key and f in frame.columns
-    }
-
-
-def _lineage(
-    frame: pl.DataFrame,
-    spec: TableSpec,
-    settings: DmsS3Settings,
-    layout: DmsLayout,
-    key: str,
-    kind: str,
-    rows: pl.Series,
-    now: datetime,
-) -> pl.DataFrame:
-    ts_col, seq_col = settings.TimestampColumnName, layout.change_seq
-    bi_cols = _key_before_images(layout, spec, frame)
-    exprs = [
-        pl.col(dms_format.OP_COLUMN).alias("_op"),
-        (
-            pl.col(ts_col)
-            .cast(pl.String)
-            .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC", strict=False)
-            if ts_col and ts_col in frame.columns
-            else pl.lit(None, pl.Datetime("us", "UTC"))
-        ).alias("_commit_ts"),
-        (
-            pl.col(seq_col).cast(pl.String)
-            if seq_col and seq_col in frame.columns
-            else pl.lit(None, pl.String)
-        ).alias("_change_seq"),
-        (
-            pl.struct(
-                [pl.col(c).cast(pl.String).alias(k) for c, k in bi_cols.items()]
-            ).struct.json_encode()
-            if bi_cols
-            else pl.lit(None, pl.String)
-        ).alias("_before_key"),
-        pl.lit(key).alias("_source_file"),
-        rows.cast(pl.Int64).alias("_source_row"),
-        pl.lit(kind).alias("_file_kind"),
-        pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
-    ]
-    # the DMS columns lineage replaces; a computed (``value``) added column is row data
-    meta = [a.name for a in layout.added if a.role != "value"]
-    drop = [c for c in (dms_format.OP_COLUMN, ts_col, *meta) if c and c in frame.columns]
-    return frame.with_columns(exprs).drop(drop)
-
-
-def table_layouts(spec: TableSpec, settings: DmsS3Settings) -> list[DmsLayout]:
-    """The one layout a table's files have when only ``settings`` describe the task."""
-    return known_layouts(
-        spec.schema, spec.source_table, spec.column_names, spec.primary_key, settings=settings
-    )
-
-
 def read_file(
     lake: Lake,
     spec: TableSpec,
@@ -323,103 +263,7 @@ def read_file(
         from lakehouse.engine.csv_drop import read_csv_drop
 
         return read_csv_drop(lake, spec, obj, now)
-    if not layouts:
-        layouts = table_layouts(spec, settings)
-    try:
-        data = raw_lake(lake, spec).read_bytes(obj.key)
-        dms = dms_format.read_dms_file(
-            data,
-            obj.key,
-            settings,
-            layouts=layouts,
-        )
-        layout = dms.layout
-        if layout.renames:  # data columns a rule renamed: back to their source names
-            dms.frame = dms.frame.rename(
-                {f: src for f, src in layout.renames.items() if f in dms.frame.columns}
-            )
-        # with a header the file names its columns: check the shape here, so that a column
-        # added at the source flows (schema evolution) while another table's file does not
-        if settings.AddColumnName:
-            _check_shape(spec, dms.frame.columns, obj.key, settings, layout)
-    except (dms_format.DmsFormatError, OSError, ValueError) as err:
-        return None, [
-            dict(
-                _source_file=obj.key,
-                _source_row=None,
-                _column=None,
-                _reason=f"unreadable file: {err}",
-                _raw=None,
-            )
-        ]
-    quarantine = [
-        dict(
-            _source_file=obj.key, _source_row=r.row, _column=r.column, _reason=r.reason, _raw=r.raw
-        )
-        for r in dms.rejected
-    ]
-    frame = dms.frame
-    rows = pl.Series(
-        "_source_row",
-        _row_numbers(dms),
-    )
-    # unknown extra columns pass through as strings; registry columns are typed
-    typed, rejects = cast_to_registry(frame, spec.columns, row_numbers=rows)
-    typed, null_keys = split_null_keys(typed, spec, obj.key)  # a change needs its key
-    quarantine += null_keys + rows_from_rejects(rejects, obj.key)
-    typed, bad_before = _check_before_images(typed, spec, layout, obj.key)
-    quarantine.extend(bad_before)
-    rows = typed["__row"]
-    out = _lineage(
-        typed.drop("__row"),
-        spec,
-        settings,
-        layout,
-        obj.key,
-        dms.kind,
-        rows,
-        now,
-    )
-    return out, quarantine
-
-
-def _check_before_images(
-    typed: pl.DataFrame, spec: TableSpec, layout: DmsLayout, key: str
-) -> tuple[pl.DataFrame, list[dict]]:
-    """Quarantine the rows whose before-image of a key column does not cast to the key's type
-    (silver compares it with the key); the other rows are returned."""
-    bi = _key_before_images(layout, spec, typed)
-    if not bi or not typed.height:
-        return typed, []
-    probe = typed.select(pl.col(f).cast(pl.String).alias(src) for f, src in bi.items())
-    _, bad = cast_to_registry(
-        probe, [spec.column(src) for src in bi.values()], row_numbers=typed["__row"]
-    )
-    if not bad.height:
-        return typed, []
-    file_col = {src: f for f, src in bi.items()}
-    by_row = {
-        r["__row"]: r
-        for r in typed.filter(pl.col("__row").is_in(bad["__row"].implode())).iter_rows(named=True)
-    }
-    out = [
-        dict(
-            _source_file=key,
-            _source_row=r["__row"],
-            _column=file_col[r["__column"]],
-            _reason=f"before-image column {file_col[r['__column']]!r} of key column "
-            f"{r['__column']!r}: {r['__reason']}",
-            _raw=json.dumps(
-                {k: _s(v) for k, v in by_row[r["__row"]].items() if not k.startswith("__")}
-            ),
-        )
-        for r in bad.iter_rows(named=True)
-    ]
-    return typed.filter(~pl.col("__row").is_in(bad["__row"].implode())), out
-
-
-def _s(v):
-    return None if v is None else str(v)
+    return read_dms_rows(raw_lake(lake, spec), spec, settings, obj, now, layouts)
 
 
 def ingest(
@@ -433,8 +277,6 @@ def ingest(
 ) -> BronzeResult:
     """Append every raw file of ``spec`` not yet in bronze (see the module docstring).
     ``layouts``: the table's known DMS file layouts (``read_file``)."""
-    from deltalake import CommitProperties, write_deltalake
-
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     result = BronzeResult(spec.name)
@@ -445,6 +287,35 @@ def ingest(
     if not todo:
         result.seconds = time.perf_counter() - started
         return result
+    frames, quarantine, new_loads = _read_pending(lake, spec, settings, todo, now, layouts, result)
+    result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
+    ids = [_file_id(o, spec) for o in todo]
+    if len(frames) == 1:
+        data = frames[0]
+    else:
+        data = pl.concat(frames, how="diagonal_relaxed") if frames else empty_rows(spec)
+    version = _append(lake, spec, data, ids, new_loads)
+    loads = loads + [replace(e, version=version) for e in new_loads]
+    _save_cache(lake, spec, version, done | set(ids), loads)
+    result.files = [o.key for o in todo]
+    result.rows = data.height
+    result.rows_by_op = dict(data.group_by("_op").len().iter_rows()) if data.height else {}
+    result.version = version
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _read_pending(
+    lake: Lake,
+    spec: TableSpec,
+    settings: DmsS3Settings,
+    todo: list[ObjectInfo],
+    now: datetime,
+    layouts: list[DmsLayout] | None,
+    result: BronzeResult,
+) -> tuple[list[pl.DataFrame], list[dict], list[LoadIngestion]]:
+    """The rows (non-empty frames), quarantine rows and load-log entries of the files ``todo``;
+    bytes read and the first errors per file go to ``result``."""
     frames, quarantine, new_loads = [], [], []
     at = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     for obj in todo:
@@ -461,12 +332,16 @@ def ingest(
             )
         if frame is not None and frame.height:
             frames.append(frame)
-    result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
-    ids = [_file_id(o, spec) for o in todo]
-    if len(frames) == 1:
-        data = frames[0]
-    else:
-        data = pl.concat(frames, how="diagonal_relaxed") if frames else _empty(spec)
+    return frames, quarantine, new_loads
+
+
+def _append(
+    lake: Lake, spec: TableSpec, data: pl.DataFrame, ids: list[str], new_loads: list
+) -> int:
+    """Append ``data`` in one Delta commit recording the files ``ids`` and the load-log entries
+    (see the module docstring); the new version."""
+    from deltalake import CommitProperties, write_deltalake
+
     metadata = {FILES_METADATA_KEY: json.dumps(ids)}
     if new_loads:
         metadata[LOADS_METADATA_KEY] = json.dumps([e.to_json() for e in new_loads])
@@ -481,89 +356,4 @@ def ingest(
         commit_properties=props,
         partition_by=None,
     )
-    version = open_table(lake, bronze_key(spec)).version()
-    loads = loads + [replace(e, version=version) for e in new_loads]
-    _save_cache(lake, spec, version, done | set(ids), loads)
-    result.files = [o.key for o in todo]
-    result.rows = data.height
-    result.rows_by_op = dict(data.group_by("_op").len().iter_rows()) if data.height else {}
-    result.version = version
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _empty(spec: TableSpec) -> pl.DataFrame:
-    from lakehouse.registry.types import table_polars_schema
-
-    schema = dict(table_polars_schema(spec))
-    schema.update(
-        {
-            "_op": pl.String,
-            "_commit_ts": pl.Datetime("us", "UTC"),
-            "_change_seq": pl.String,
-            "_before_key": pl.String,
-            "_source_file": pl.String,
-            "_source_row": pl.Int64,
-            "_file_kind": pl.String,
-            "_ingested_at": pl.Datetime("us", "UTC"),
-        }
-    )
-    return pl.DataFrame(schema=schema)
-
-
-def _check_shape(
-    spec: TableSpec,
-    found: list[str],
-    key: str,
-    settings: DmsS3Settings,
-    layout: DmsLayout | None = None,
-) -> None:
-    """Reject (``DmsFormatError`` naming file, table and columns) a header that is not a shape of
-    ``spec``. Besides the DMS columns (``Op``, timestamp, the layout's added columns: change
-    sequence, before-images…) and columns
-    named like bronze's lineage (``_commit_ts``…: bronze overwrites them, so they are neither
-    registry nor added columns), a header of the table:
-
-    - has every primary-key column;
-    - has columns the registry does not know for the table only on top of *every* registry
-      column: schema evolution adds columns at the source, so a file with an added column has
-      the table's full current shape plus the new ones. A header that both lacks registry
-      columns and has unknown ones is another table's file (tables of a dataset share ``id``,
-      ``tenant_id``, ``created_at``…) — or a renamed column, which needs a registry change;
-    - has at least half of the registry columns (a file older than columns added to the
-      registry may lack a few: they are read as nulls).
-
-    An empty file (no header) is not judged.
-    """
-    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName}
-    if layout is None:
-        layout = DmsLayout.from_settings(settings, spec.column_names, spec.primary_key)
-    meta |= {a.name for a in layout.added}
-    meta |= set(LINEAGE_COLUMNS) - set(spec.column_names)
-    data_cols = [c for c in found if c not in meta]
-    if not data_cols:  # an empty file has no header to judge
-        return
-    known = [c for c in data_cols if c in spec.column_names]
-    missing = [c for c in spec.column_names if c not in data_cols]
-    unknown = [c for c in data_cols if c not in spec.column_names]
-    missing_key = [k for k in spec.primary_key if k not in data_cols]
-    if missing_key:
-        why = f"lacks the primary key column(s) {missing_key}"
-    elif unknown and missing:
-        why = (
-            f"has column(s) {unknown} the registry does not know for it while it lacks its "
-            f"column(s) {missing} (an added column comes with every registry column)"
-        )
-    elif len(known) * 2 < len(spec.column_names):
-        why = f"lacks most of its columns: {missing}"
-    else:
-        return
-    raise dms_format.DmsFormatError(
-        f"not a file of table {spec.name}: the header {why}; header columns {data_cols}", key=key
-    )
-
-
-def _row_numbers(dms) -> list[int] | range:
-    """1-based record numbers of the frame's rows in their file (header included)."""
-    rows = getattr(dms, "row_numbers", None)
-    return rows if rows is not None else range(1, dms.frame.height + 1)
+    return open_table(lake, bronze_key(spec)).version()

@@ -12,11 +12,12 @@ Contract of ``run_query``:
   committed at or before it (Delta semantics, commit timestamps of the Delta log). ``as_of``
   does the same without SQL syntax: ``{"silver.customers": 3}`` or ``{"silver.customers":
   datetime(...)}``. The snapshot is a temporary view dropped after the query;
-- errors: SQL that does not parse, an unknown table (the message names it and lists the
-  catalog's tables), a version or time the table does not have -> ``ValueError``; errors raised
-  by DuckDB while running (unknown column, type errors) propagate as ``duckdb.Error``.
+- errors: SQL that does not parse (``SqlSyntaxError``), an unknown table (``UnknownTableError``:
+  the message names it and lists the catalog's tables), a version or time the table does not
+  have -> ``QueryError``, all ``ValueError``s; errors raised by DuckDB while running (unknown
+  column, type errors) propagate as ``duckdb.Error``.
 - tenants: ``connect(lake, tenant=...)`` / ``run_query(..., tenant=...)`` run on a tenant
-  connection (``catalog.local.connect_tenant``): only that tenant's rows, unqualified names in
+  connection (``catalog.tenants.connect_tenant``): only that tenant's rows, unqualified names in
   its schema (``SELECT * FROM orders``); another tenant's schema or an unfiltered table is an
   unknown table (``ValueError`` listing only the tenant's tables), reading a file is a
   ``duckdb.PermissionException``, time travel a ``ValueError``.
@@ -34,18 +35,16 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
-from lakehouse.catalog.local import (
-    CATALOG_SCHEMA,
-    catalog_views,
-    connect_tenant,
+from lakehouse.catalog.local import CATALOG_SCHEMA, catalog_views
+from lakehouse.catalog.local import connect as connect_catalog
+from lakehouse.catalog.snapshots import (
     is_remote,
-    is_tenant_connection,
     open_delta,
     quote,
     registered_datasets,
     snapshot_sql,
 )
-from lakehouse.catalog.local import connect as connect_catalog
+from lakehouse.catalog.tenants import connect_tenant, is_tenant_connection
 from lakehouse.storage import Lake
 
 DIALECTS = {"athena": "athena", "trino": "trino", "duckdb": "duckdb"}
@@ -54,17 +53,29 @@ _ATHENA_CATALOGS = {"awsdatacatalog"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class QueryError(ValueError):
+    """The query cannot run as written (time travel the table cannot do, an unknown table, …)."""
+
+
+class SqlSyntaxError(QueryError):
+    """SQL that does not parse in the dialect, or not exactly one statement."""
+
+
+class UnknownTableError(QueryError):
+    """A table the catalog (or the tenant connection) does not have; the message lists them."""
+
+
 def parse(sql: str, dialect: str = "athena") -> exp.Expression:
     """The one statement of ``sql`` as a sqlglot tree (ValueError with sqlglot's message)."""
     read = DIALECTS.get(dialect, dialect)
     try:
         statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
     except sqlglot.errors.ParseError as err:
-        raise ValueError(f"cannot parse the SQL as {dialect}: {err}") from err
+        raise SqlSyntaxError(f"cannot parse the SQL as {dialect}: {err}") from err
     except ValueError as err:  # unknown dialect
-        raise ValueError(f"unknown SQL dialect {dialect!r}: {err}") from err
+        raise SqlSyntaxError(f"unknown SQL dialect {dialect!r}: {err}") from err
     if len(statements) != 1:
-        raise ValueError(f"expected one SQL statement, got {len(statements)}")
+        raise SqlSyntaxError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
 
 
@@ -101,12 +112,12 @@ def _label(table: exp.Table) -> str:
     return ".".join(p for p in (table.catalog, table.db, table.name) if p)
 
 
-def _unknown_table(table: exp.Table, listable: list[str]) -> ValueError:
+def _unknown_table(table: exp.Table, listable: list[str]) -> UnknownTableError:
     label = _label(table)
     close = difflib.get_close_matches(label, listable, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     shown = ", ".join(listable) if listable else "(none: is the lake empty?)"
-    return ValueError(f"unknown table {label!r}.{hint} Available tables: {shown}")
+    return UnknownTableError(f"unknown table {label!r}.{hint} Available tables: {shown}")
 
 
 def _eval(con: duckdb.DuckDBPyConnection, expression: exp.Expression, kind: str) -> int:
@@ -120,7 +131,7 @@ def _eval(con: duckdb.DuckDBPyConnection, expression: exp.Expression, kind: str)
     try:
         return con.execute(query).fetchall()[0][0]
     except duckdb.Error as err:
-        raise ValueError(f"cannot evaluate {kind} AS OF {sql!r}: {err}") from err
+        raise QueryError(f"cannot evaluate {kind} AS OF {sql!r}: {err}") from err
 
 
 def _as_of_value(con, label: str, kind: str, value) -> int:
@@ -138,9 +149,9 @@ def _as_of_value(con, label: str, kind: str, value) -> int:
                 datetime(value.year, value.month, value.day, tzinfo=UTC) - _EPOCH
             ).days * 86_400_000
         else:
-            raise ValueError(f"{label}: unsupported AS OF value {value!r}")
+            raise QueryError(f"{label}: unsupported AS OF value {value!r}")
     if not isinstance(value, int) or isinstance(value, bool) or (kind == "VERSION" and value < 0):
-        raise ValueError(f"{label}: a version must be a non-negative integer, got {value!r}")
+        raise QueryError(f"{label}: a version must be a non-negative integer, got {value!r}")
     return value
 
 
@@ -151,7 +162,7 @@ def _version_at(dt, label: str, ts_ms: int) -> int:
     if not eligible:
         when = _iso(ts_ms)
         oldest = f"; its oldest commit is at {_iso(min(t for _, t in commits))}" if commits else ""
-        raise ValueError(f"{label} has no version at or before {when}{oldest}")
+        raise QueryError(f"{label} has no version at or before {when}{oldest}")
     return max(eligible)
 
 
@@ -167,13 +178,13 @@ def _snapshot_view(
     if kind == "TIMESTAMP":
         version = _version_at(latest, label, value)
     elif value > latest.version():
-        raise ValueError(f"{label} has no version {value}; the latest is {latest.version()}")
+        raise QueryError(f"{label} has no version {value}; the latest is {latest.version()}")
     else:
         version = value
     try:
         dt = open_delta(lake, view.zone, view.table, version)
     except Exception as err:  # delta-rs: log entry cleaned up
-        raise ValueError(f"{label}: cannot load version {version}: {err}") from err
+        raise QueryError(f"{label}: cannot load version {version}: {err}") from err
     base = snapshot_sql(con, dt, in_process=is_remote(lake))
     name = f"__asof_{uuid.uuid4().hex[:12]}"
     con.execute(f"CREATE TEMP VIEW {quote(name)} AS {view.wrapper.format(base=f'({base})')}")
@@ -205,7 +216,7 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
             continue
         if entries is None:
             if is_tenant_connection(con):
-                raise ValueError(
+                raise QueryError(
                     f"{label}: time travel is not available on a tenant connection (it holds "
                     "a snapshot of the tenant's rows taken when it opened)"
                 )
@@ -214,10 +225,10 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
         if entry is None or table.catalog:
             if not _exists(table, known, default):
                 raise _unknown_table(table, listable)
-            raise ValueError(f"time travel needs a lake table of the catalog; {label!r} is not one")
+            raise QueryError(f"time travel needs a lake table of the catalog; {label!r} is not one")
         if version is not None:
             if str(version.args.get("kind", "")).upper() != "AS OF":
-                raise ValueError(f"{label}: only FOR VERSION|TIMESTAMP AS OF is supported")
+                raise QueryError(f"{label}: only FOR VERSION|TIMESTAMP AS OF is supported")
             kind = "VERSION" if str(version.this).upper() == "VERSION" else "TIMESTAMP"
             value = _as_of_value(con, label, kind, version.expression)
         else:
@@ -230,7 +241,7 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
         table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
     unused = set(pending) - used
     if unused:
-        raise ValueError(
+        raise QueryError(
             f"as_of names tables the query does not read (or reads AS OF already): "
             f"{sorted(pending[k][0] for k in unused)}"
         )
@@ -247,7 +258,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A connection for ``run_query``: the whole catalog (``catalog.local.connect``), or with
     ``tenant`` (an id or slug) a tenant connection that sees only that tenant's rows
-    (``catalog.local.connect_tenant``: one schema, no file access, settings locked)."""
+    (``catalog.tenants.connect_tenant``: one schema, no file access, settings locked)."""
     if tenant is not None:
         if path not in (None, ":memory:"):
             raise ValueError("a tenant connection is in-memory only; do not pass a path")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.registry.model import Column, TableSpec
 from lakehouse.source.catalog import SelectionRule, selected
@@ -61,7 +63,7 @@ def discover_dms_tables(
         if len(parts) < 3:
             continue
         try:
-            kind, token = dms_format.parse_file_name(parts[-1])
+            kind, token = dms_names.parse_file_name(parts[-1])
         except dms_format.DmsFormatError:
             continue
         by_table.setdefault((parts[0], parts[1]), []).append((kind != "load", token, obj))
@@ -98,7 +100,7 @@ def _columns(data: bytes, key: str, settings: DmsS3Settings) -> list[Column] | N
         return None
     from lakehouse.registry.inference import infer_type
 
-    dms = dms_format.read_dms_file(data, key, settings, None)
+    dms = dms_reader.read_dms_file(data, key, settings, None)
     frame = dms.frame
     return [
         Column(c, infer_type(frame[c].cast(str)), nullable=bool(frame[c].null_count()))

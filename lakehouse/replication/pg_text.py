@@ -12,7 +12,7 @@ per logical type of the registry (``registry.model``):
   PostgreSQL's text (``time``, ``timetz``, ``interval``, unconstrained ``numeric``, arrays,
   enums; see ``registry.types``).
 
-The text is PostgreSQL's in the replicator's session settings (``replicator.SESSION_OPTIONS``:
+The text is PostgreSQL's in the replicator's session settings (``SESSION_OPTIONS``, below:
 UTC, ISO dates, ``$`` money, hex bytea), whatever the server's defaults.
 
 All functions work on whole Polars columns (no per-row Python).
@@ -27,6 +27,14 @@ from lakehouse.registry.model import Column, parse_type
 DMS_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 _PG_TS_TZ = "%Y-%m-%d %H:%M:%S%.f%#z"
 _PG_TS = "%Y-%m-%d %H:%M:%S%.f"
+
+#: the settings of every session the replicator opens, so the text of each value (COPY and
+#: pgoutput alike) is what ``pg_text`` and ``registry.types`` expect, whatever the server's
+#: defaults: ISO dates, UTC instants, ``$1,234.50`` money, hex bytea, shortest exact floats
+SESSION_OPTIONS = (
+    "-c timezone=UTC -c datestyle=ISO -c intervalstyle=postgres -c lc_monetary=C "
+    "-c bytea_output=hex -c extra_float_digits=1"
+)
 
 
 def _expr(col: Column) -> pl.Expr:

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lakehouse.aws import terraform_config as tc
+from lakehouse.aws import naming
 from lakehouse.events import lambda_handler
 from lakehouse.events.keys import ApiKeyStore
 from lakehouse.storage import open_lake
@@ -132,7 +132,7 @@ def test_the_key_lookup_reads_only_the_key_file(function):
 def test_the_routes_the_module_deploys_are_the_service_routes(function):
     api, _ = function
     assert api["routes"] == {"ingest": "POST", "health": "GET"}
-    assert tc.API_LAMBDA_HANDLER == "lakehouse.events.lambda_handler.handler"
+    assert naming.API_LAMBDA_HANDLER == "lakehouse.events.lambda_handler.handler"
     event = json.loads(REST_EVENT.read_text().replace("__API_KEY__", "x"))
     event.update(httpMethod="GET", path="/v1/health", body=None)
     event["requestContext"]["stage"] = "v1"

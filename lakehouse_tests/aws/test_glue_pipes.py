@@ -221,7 +221,7 @@ def test_a_job_running_another_script_is_refused(setup, monkeypatch):
 def test_aws_profile_resources_come_from_terraform_outputs(tmp_path, aws):
     import json
 
-    from lakehouse.aws.terraform_config import TerraformOutputs
+    from lakehouse.aws.terraform_outputs import TerraformOutputs
     from lakehouse.definitions import build_definitions
     from lakehouse.defs.resources import build_resources
     from lakehouse.profiles import Settings

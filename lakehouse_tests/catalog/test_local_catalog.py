@@ -13,7 +13,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from lakehouse.catalog import connect, discover_tables, friendly_names, refresh_catalog
-from lakehouse.catalog.local import catalog_views, default_catalog_path, snapshot_sql
+from lakehouse.catalog.local import catalog_views, default_catalog_path
+from lakehouse.catalog.snapshots import snapshot_sql
 from lakehouse.storage import LocalLake
 
 TS = pa.timestamp("us", tz="UTC")

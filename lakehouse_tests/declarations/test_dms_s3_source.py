@@ -62,10 +62,10 @@ def dms_outputs(tmp_path):
 def test_real_dms_outputs_declared_as_dms_s3_sources_reach_silver(
     dms_outputs, tmp_path, monkeypatch, capsys
 ):
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.engine.silver import read_silver
     from lakehouse.profiles import Settings
+    from lakehouse.runs.materialize import materialize
 
     defs = tmp_path / "defs"
     hr = _declare(defs, "hr", tmp_path / "hr_dms", {"AddColumnName": True, "CsvDelimiter": ","})
@@ -143,12 +143,12 @@ def test_a_dms_task_gaining_rules_mid_stream_declared_with_its_mapping_revisions
     """Files written by the project's writer in real DMS's column order; the task gains an
     add-column ($AR_H_CHANGE_SEQ) and a before-image rule (prefix ``before_``) mid-stream: the
     dataset declares both mapping revisions and everything reaches silver, nothing quarantined."""
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.engine.delta import open_table
     from lakehouse.engine.quarantine import quarantine_key
     from lakehouse.engine.silver import read_silver
     from lakehouse.profiles import Settings
+    from lakehouse.runs.materialize import materialize
     from lakehouse.storage import LocalLake
     from lakehouse_tests.engine import test_dms_layouts as scenario
 
@@ -226,10 +226,10 @@ def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeyp
     """A CSV nobody here wrote (the Oracle HR export in shared/fixtures, dates as
     ``1987-06-17 00:00:00``, empty fields as NULL) dropped in a landing folder: discover proposes
     its table, glob, types and key; the file sync and bronze/silver take it as it is."""
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.engine.silver import read_silver
     from lakehouse.profiles import Settings
+    from lakehouse.runs.materialize import materialize
 
     landing = tmp_path / "landing"
     landing.mkdir()

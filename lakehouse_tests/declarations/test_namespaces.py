@@ -48,11 +48,11 @@ def _declare(folder, name: str, env: str, prefix: str | None) -> None:
 def test_two_customers_tables_served_together(pg_dsn, tmp_path, monkeypatch):
     import dagster as dg
 
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.definitions import build_definitions
     from lakehouse.engine.silver import read_silver
     from lakehouse.query.sql import run_query
+    from lakehouse.runs.materialize import materialize
 
     shop_dsn, crm_dsn = _database(pg_dsn, 30, "shop-"), _database(pg_dsn, 20, "crm-")
     defs = tmp_path / "defs"

@@ -12,7 +12,7 @@ import yaml
 
 from lakehouse.cli import main
 from lakehouse.profiles import Settings
-from lakehouse.replication.replicator import SESSION_OPTIONS
+from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse_tests.replication.test_every_type import silver_rows, source_rows
 from lakehouse_tests.source.all_types import CHANGES, ROWS, SCHEMA
 
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def _materialize_and_compare(settings: Settings, dsn: str, expected_tables: list[str]) -> None:
-    from lakehouse.cli import materialize
     from lakehouse.declarations import load_dataset
+    from lakehouse.runs.materialize import materialize
 
     result = materialize(settings=settings)
     assert result.success

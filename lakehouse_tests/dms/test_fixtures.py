@@ -15,13 +15,10 @@ import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
-from lakehouse.dms.format import (
-    date_partition_folder,
-    encode_dms_file,
-    parse_file_name,
-    read_dms_file,
-)
+from lakehouse.dms.names import date_partition_folder, parse_file_name
+from lakehouse.dms.reader import read_dms_file
 from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.writer import encode_dms_file
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
 HR_LOAD = "dhawalkp-datalake/LOAD00000001.csv"

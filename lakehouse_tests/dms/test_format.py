@@ -12,17 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from lakehouse.dms.format import (
-    OP_COLUMN,
-    DmsFormatError,
+from lakehouse.dms.format import OP_COLUMN, DmsFormatError
+from lakehouse.dms.names import (
     cdc_file_name,
     date_partition_folder,
-    encode_dms_file,
     load_file_name,
     parse_file_name,
-    read_dms_file,
 )
+from lakehouse.dms.reader import read_dms_file
 from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.writer import encode_dms_file
 
 CSV = DmsS3Settings()
 PARQUET = DmsS3Settings(DataFormat="parquet")
@@ -439,25 +438,25 @@ def test_cdc_file_without_op_column_is_an_error():
 
 def _precise(monkeypatch, *args, **kwargs):
     """``read_dms_file`` with the Polars fast path off: the pyarrow reader decides everything."""
-    from lakehouse.dms import format as dms_format
+    from lakehouse.dms import csv_reader
 
     with monkeypatch.context() as m:
-        m.setattr(dms_format, "_read_csv_fast", lambda *a: None)
+        m.setattr(csv_reader, "read_csv_fast", lambda *a: None)
         return read_dms_file(*args, **kwargs)
 
 
 def _fast_used(monkeypatch) -> list[bool]:
     """Records, for each CSV read, whether the Polars fast path gave the frame."""
-    from lakehouse.dms import format as dms_format
+    from lakehouse.dms import csv_reader
 
-    used, real = [], dms_format._read_csv_fast
+    used, real = [], csv_reader.read_csv_fast
 
     def spy(*a):
         out = real(*a)
         used.append(out is not None)
         return out
 
-    monkeypatch.setattr(dms_format, "_read_csv_fast", spy)
+    monkeypatch.setattr(csv_reader, "read_csv_fast", spy)
     return used
 
 

@@ -8,13 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lakehouse.aws import terraform_config as tc
-from lakehouse.dms.format import (
-    DmsFormatError,
-    encode_dms_file,
-    layout_rows,
-    read_dms_file,
-)
+from lakehouse.aws import dms_endpoint
+from lakehouse.dms.format import DmsFormatError
+from lakehouse.dms.reader import read_dms_file
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import (
     AddedColumn,
@@ -22,6 +18,7 @@ from lakehouse.dms.table_mappings import (
     TableMappings,
     known_layouts,
 )
+from lakehouse.dms.writer import encode_dms_file, layout_rows
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "dms"
 SELECT_ALL = {
@@ -309,18 +306,18 @@ def test_task_options_honour_the_simple_layout_and_reject_what_they_cannot_state
         BEFORE_RULE, **{"before-image-def": {"column-prefix": "BI_", "column-filter": "pk-only"}}
     )
     seq_after = dict(SEQ_RULE, **{"rule-id": "4"})
-    assert tc.task_options_from_mappings({"rules": [SELECT_ALL, bi, seq_after]}) == {
+    assert dms_endpoint.task_options_from_mappings({"rules": [SELECT_ALL, bi, seq_after]}) == {
         "before_image_key": True,
         "change_seq_column": "_seq",
     }
     with pytest.raises(ValueError, match=r"rule-id '3' \(rule-name 'before-images'.*known_layouts"):
-        tc.task_options_from_mappings({"rules": [SELECT_ALL, SEQ_RULE, BEFORE_RULE]})
+        dms_endpoint.task_options_from_mappings({"rules": [SELECT_ALL, SEQ_RULE, BEFORE_RULE]})
     # BI_ but after the change sequence: another order than the settings state
     with pytest.raises(ValueError, match="rule-id '4'"):
-        tc.task_options_from_mappings(
+        dms_endpoint.task_options_from_mappings(
             {"rules": [SELECT_ALL, SEQ_RULE, dict(bi, **{"rule-id": "4"})]}
         )
     with pytest.raises(ValueError, match="'add-colum' is not supported"):
-        tc.task_options_from_mappings(
+        dms_endpoint.task_options_from_mappings(
             {"rules": [SELECT_ALL, dict(SEQ_RULE, **{"rule-action": "add-colum"})]}
         )

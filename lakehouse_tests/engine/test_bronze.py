@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from lakehouse.dms.settings import DmsS3Settings
-from lakehouse.engine import bronze
+from lakehouse.engine import bronze, bronze_rows
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
 from lakehouse.storage import LocalLake
@@ -234,7 +234,7 @@ def test_shape_check_rejections(header, why):
     from lakehouse.dms.format import DmsFormatError
 
     with pytest.raises(DmsFormatError, match="not a file of table parts") as e:
-        bronze._check_shape(SPEC, header.split(","), "raw/x/f.csv", SETTINGS)
+        bronze_rows.check_shape(SPEC, header.split(","), "raw/x/f.csv", SETTINGS)
     assert why in str(e.value) and "raw/x/f.csv" in str(e.value)
     # accepted: the full shape, the full shape plus added columns, an older file lacking one,
     # a column named like a lineage column (bronze overwrites it: not a table column)
@@ -244,7 +244,7 @@ def test_shape_check_rejections(header, why):
         "Op,sku,qty,price",
         "Op,_commit_ts,sku,qty,price",
     ):
-        bronze._check_shape(SPEC, ok.split(","), "raw/x/f.csv", SETTINGS)
+        bronze_rows.check_shape(SPEC, ok.split(","), "raw/x/f.csv", SETTINGS)
 
 
 def test_a_crash_between_the_quarantine_write_and_the_bronze_commit_records_nothing_twice(

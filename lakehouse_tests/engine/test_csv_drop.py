@@ -276,13 +276,13 @@ def test_the_one_read_fast_path_gives_what_the_careful_reader_gives(
     data, header, plain, monkeypatch
 ):
     """Plain files are read in one Polars pass; anything else falls back: same result."""
-    from lakehouse.engine import csv_drop
+    from lakehouse.engine import csv_drop, csv_fast
 
     options = CsvOptions(header=header)
     columns = None if header else ["id", "name", "amount"]
-    assert (csv_drop._plain_file(data, options, columns) is not None) == plain
+    assert (csv_fast.plain_file(data, options, columns) is not None) == plain
     fast = csv_drop.parse_csv(data, options, columns)
-    monkeypatch.setattr(csv_drop, "_plain_file", lambda *a: None)
+    monkeypatch.setattr(csv_fast, "plain_file", lambda *a: None)
     careful = csv_drop.parse_csv(data, options, columns)
     assert fast.columns == careful.columns
     assert fast.frame.rows() == careful.frame.rows()

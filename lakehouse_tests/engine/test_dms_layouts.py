@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse.dms.format import encode_dms_file, layout_rows
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import known_layouts
+from lakehouse.dms.writer import encode_dms_file, layout_rows
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import quarantine_key

@@ -15,11 +15,12 @@ from deltalake import DeltaTable
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import writer as dms_writer
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry import Column, TableSpec
-from lakehouse.replication.replicator import change_seq
+from lakehouse.replication.cdc import change_seq
 from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings(
@@ -75,7 +76,7 @@ def _write_file(lake, name: str, rows, spec: TableSpec = SPEC) -> None:
         orient="row",
     )
     lake.write_bytes(
-        spec.raw_prefix + name, dms_format.encode_dms_file(frame, SETTINGS, full_load=False)
+        spec.raw_prefix + name, dms_writer.encode_dms_file(frame, SETTINGS, full_load=False)
     )
 
 
@@ -109,7 +110,7 @@ def _out_of_order(lake, spec: TableSpec, script, seed, check=lambda lake: None) 
         first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
         named.append(
             (
-                dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS).replace(
+                dms_names.cdc_file_name(first + timedelta(microseconds=j), SETTINGS).replace(
                     ".csv", f"{j % 10}.csv"
                 ),
                 rows,
@@ -207,8 +208,8 @@ def _write_load(
         schema=["Op", "ts", "id", "val", "BI_id", "seq"],
         orient="row",
     )
-    key = spec.raw_prefix + dms_format.load_file_name(number, SETTINGS)
-    lake.write_bytes(key, dms_format.encode_dms_file(frame, SETTINGS, full_load=True))
+    key = spec.raw_prefix + dms_names.load_file_name(number, SETTINGS)
+    lake.write_bytes(key, dms_writer.encode_dms_file(frame, SETTINGS, full_load=True))
     os.utime(lake.path / key, (at.timestamp(), at.timestamp()))
 
 
@@ -269,7 +270,7 @@ def _with_reloads(lake, spec: TableSpec, script, initial, seed, check=lambda lak
     events = []  # ("cdc", name, rows) | ("load", number, at, rows) | ("unload", number)
     for j, rows in enumerate(files):
         first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-        name = dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
+        name = dms_names.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
         events.append(("cdc", name.replace(".csv", f"{j % 10}.csv"), rows))
     rng.shuffle(events)  # CDC arrives out of order; full loads are written in order
     parts = []
@@ -299,7 +300,7 @@ def _with_reloads(lake, spec: TableSpec, script, initial, seed, check=lambda lak
             elif w[0] == "load":
                 _write_load(lake, w[1], w[2], w[3], spec)
             else:
-                lake.delete(spec.raw_prefix + dms_format.load_file_name(w[1], SETTINGS))
+                lake.delete(spec.raw_prefix + dms_names.load_file_name(w[1], SETTINGS))
         start = cut
         bronze.ingest(lake, spec, SETTINGS)
         silver.apply_changes(lake, spec)
@@ -371,12 +372,12 @@ def test_scd2_history_holds_each_version_once(tmp_path_factory, script, seed):
     files, i = [], 0
     while i < len(changes):
         n = rng.randint(1, 5)
-        files.append((dms_format.cdc_file_name(_at(changes[i][1]), SETTINGS), changes[i : i + n]))
+        files.append((dms_names.cdc_file_name(_at(changes[i][1]), SETTINGS), changes[i : i + n]))
         i += n
     deliveries = list(files)
     for name, rows in files:
         if rng.random() < 0.4:  # re-sent an hour later, after the original
-            later = dms_format.cdc_file_name(_at(rows[0][1]) + timedelta(hours=1), SETTINGS)
+            later = dms_names.cdc_file_name(_at(rows[0][1]) + timedelta(hours=1), SETTINGS)
             after = deliveries.index((name, rows)) + 1
             deliveries.insert(rng.randint(after, len(deliveries)), (later, rows))
     runs = rng.randint(1, 5)

@@ -392,14 +392,14 @@ def bronze_duplicates(lake, dataset: str = "saas") -> dict[str, int]:
 def raw_file_rows(lake, dataset: str = "saas") -> dict[str, int]:
     """Per table: data rows in its raw files (what bronze must hold exactly once)."""
     from lakehouse.declarations.dms import settings_for
-    from lakehouse.dms import format as dms_format
+    from lakehouse.dms import reader as dms_reader
     from lakehouse.engine.bronze import raw_files
 
     settings = settings_for(dataset)
     out = Counter()
     for spec in database_tables(dataset):
         for obj in raw_files(lake, spec):
-            f = dms_format.read_dms_file(lake.read_bytes(obj.key), obj.key, settings)
+            f = dms_reader.read_dms_file(lake.read_bytes(obj.key), obj.key, settings)
             out[spec.name] += f.frame.height
     return dict(out)
 

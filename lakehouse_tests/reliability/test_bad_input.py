@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse.cli import materialize
 from lakehouse.declarations.dms import settings_for
 from lakehouse.engine.bronze import ingest
 from lakehouse.profiles import Settings
+from lakehouse.runs.materialize import materialize
 from lakehouse.source.churn import apply_random_changes
 from lakehouse.source.seed import seed
 from lakehouse_tests.reliability import helpers as h

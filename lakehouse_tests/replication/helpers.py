@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.storage import Lake
 
@@ -15,7 +15,7 @@ def read_table_files(
     """(full-load rows, CDC rows) of one table, each with a ``_file`` column, in file order."""
     loads, cdcs = [], []
     for obj in lake.list(f"raw/database/{schema}/{table}/"):
-        f = dms_format.read_dms_file(lake.read_bytes(obj.key), obj.key, settings, columns)
+        f = dms_reader.read_dms_file(lake.read_bytes(obj.key), obj.key, settings, columns)
         assert not f.rejected, f.rejected
         frame = f.frame.with_columns(pl.lit(obj.key).alias("_file"))
         (loads if f.kind == "load" else cdcs).append(frame)

@@ -24,7 +24,8 @@ from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
 from lakehouse.registry.model import TableSpec
 from lakehouse.registry.types import polars_dtype
-from lakehouse.replication.replicator import SESSION_OPTIONS, Replicator
+from lakehouse.replication.pg_text import SESSION_OPTIONS
+from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.source.discovery import discover_schema
 from lakehouse.storage import LocalLake

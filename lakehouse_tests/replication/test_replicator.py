@@ -8,7 +8,7 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.state import ReplicationState
@@ -143,7 +143,7 @@ def test_parquet_gzip_and_date_partitions(db, tmp_path):
     cdc_key = keys[0]
     parts = cdc_key.split("/")
     assert len(parts) == 8 and len(parts[4]) == 4 and len(parts[5]) == 2  # .../yyyy/mm/dd/name
-    f = dms_format.read_dms_file(lake.read_bytes(cdc_key), cdc_key, settings)
+    f = dms_reader.read_dms_file(lake.read_bytes(cdc_key), cdc_key, settings)
     assert f.frame.schema["price"] == pl.Decimal(10, 2)
     assert f.frame.schema["id"] == pl.Int32
     assert str(f.frame["price"][0]) == "9.99"
@@ -249,7 +249,7 @@ def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, name text)")
         conn.execute("insert into items values (1, 'before')")
-    original = Replicator._replication_connection
+    original = Replicator.replication_connection
 
     def racing_connection(self):
         repl = original(self)
@@ -271,7 +271,7 @@ def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(
         repl.cursor = Cursor
         return repl
 
-    monkeypatch.setattr(Replicator, "_replication_connection", racing_connection)
+    monkeypatch.setattr(Replicator, "replication_connection", racing_connection)
     lake = LocalLake(tmp_path / "lake")
     Replicator(_task(fresh_db), lake).run()
     load, cdc = read_table_files(lake, "public", "items", DEMO)

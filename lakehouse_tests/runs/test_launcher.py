@@ -15,13 +15,13 @@ pytestmark = pytest.mark.xdist_group("dagster_runs")
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch):
-    from lakehouse.cli import _instance
+    from lakehouse.runs.instance import open_instance
 
     env = {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_DATASETS": "autocorp"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    inst = _instance(Settings.from_env(env))
+    inst = open_instance(Settings.from_env(env))
     yield inst
     inst.run_launcher.dispose()
     inst.dispose()

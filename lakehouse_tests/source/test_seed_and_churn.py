@@ -294,3 +294,28 @@ def test_run_churn_is_rate_limited(fresh_db):
     capped = run_churn(fresh_db, "saas", rate=10_000, duration=30, seed=2, max_changes=40)
     assert 40 <= capped.changes < 40 + 100
     assert time.monotonic() - start < 20
+
+
+def test_the_workload_is_the_declarations_and_a_dataset_without_one_is_not_churned(
+    tmp_path, monkeypatch, capsys
+):
+    from lakehouse.cli import main
+    from lakehouse.datasets.saas.workload import SaasWorkload
+    from lakehouse.declarations import DeclarationError, shipped_dir
+    from lakehouse.source.churn import workload_class
+
+    assert workload_class("saas") is SaasWorkload
+    text = (shipped_dir() / "saas" / "defs.yaml").read_text()
+    text = text.replace("name: saas", "name: quiet").replace("sql_aliases: true", "")
+    text = "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith(("workload:", "gold:"))
+    )
+    (tmp_path / "defs" / "quiet").mkdir(parents=True)
+    (tmp_path / "defs" / "quiet" / "defs.yaml").write_text(text)
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKEHOUSE_SOURCE_DSN", "postgresql://nobody@127.0.0.1:1/none")  # unused
+    with pytest.raises(DeclarationError, match="declares no churn workload — fix: add"):
+        workload_class("quiet")
+    assert main(["source", "churn", "--dataset", "quiet", "--duration", "0"]) == 2
+    assert "declares no churn workload" in capsys.readouterr().err

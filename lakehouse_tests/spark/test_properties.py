@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakehouse.dms import format as dms_format
+from lakehouse.dms import names as dms_names
 from lakehouse.engine import bronze, silver
 from lakehouse.engine.spark import apply as sapply
 from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
@@ -74,7 +74,7 @@ def test_spark_silver_equals_reference_model(spark, tmp_path_factory, script, se
     named = []
     for j, rows in enumerate(files):
         first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-        name = dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
+        name = dms_names.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
         named.append((name.replace(".csv", f"{j % 10}.csv"), rows))
     rng.shuffle(named)
     state = tombs = after = None
@@ -105,7 +105,7 @@ def _reload_runs(rng, changes, loads):
     events = []
     for j, rows in enumerate(files):
         first = datetime.strptime(rows[0][1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-        name = dms_format.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
+        name = dms_names.cdc_file_name(first + timedelta(microseconds=j), SETTINGS)
         events.append(("cdc", name.replace(".csv", f"{j % 10}.csv"), rows))
     rng.shuffle(events)
     parts = []
@@ -173,7 +173,7 @@ def test_spark_silver_with_reloads_equals_the_local_engine(
             elif w[0] == "load":
                 _write_load(lake, w[1], w[2], w[3])
             else:
-                lake.delete(SPEC.raw_prefix + dms_format.load_file_name(w[1], SETTINGS))
+                lake.delete(SPEC.raw_prefix + dms_names.load_file_name(w[1], SETTINGS))
         start = cut
         bronze.ingest(lake, SPEC, SETTINGS)
         silver.apply_changes(lake, SPEC, now=NOW)

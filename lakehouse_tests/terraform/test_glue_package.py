@@ -15,9 +15,9 @@ import zipfile
 
 import pytest
 
-from lakehouse.aws import terraform_config as tc
+from lakehouse.aws import naming
 
-REPO = tc.REPO_ROOT
+REPO = naming.REPO_ROOT
 
 
 @pytest.mark.timeout(300)
@@ -40,12 +40,12 @@ def test_the_wheel_ships_only_the_lakehouse_package(tmp_path):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     (wheel,) = tmp_path.glob("lakehouse-*.whl")
-    assert wheel.name == f"lakehouse-{tc.package_version()}-py3-none-any.whl"
-    assert wheel.name == tc.glue_wheel_key().rsplit("/", 1)[-1]  # the key Terraform uploads to
+    assert wheel.name == f"lakehouse-{naming.package_version()}-py3-none-any.whl"
+    assert wheel.name == naming.glue_wheel_key().rsplit("/", 1)[-1]  # the key Terraform uploads to
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/", 1)[0] for n in names} == {
         "lakehouse",
-        f"lakehouse-{tc.package_version()}.dist-info",
+        f"lakehouse-{naming.package_version()}.dist-info",
     }
     sources = {
         p.relative_to(src).as_posix()

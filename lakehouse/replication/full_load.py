@@ -1,0 +1,146 @@
+"""The full load: every table of the task copied inside the slot's exported snapshot.
+
+- ``full_load(rep, conn, state)``: create the logical slot with an exported snapshot and copy
+  each table inside it (``LOAD00000001…`` files, capped at ``MaxFileSize``), so the full load is
+  exactly the state at the slot's consistent point; its rows carry a timestamp read *before*
+  the slot exists (every streamed change is later). The state records the files and the LSN.
+- ``change_table_set(rep, conn, state, added, load_ts)``: tables that joined a running task are
+  loaded alone while the others stream; a table that left is forgotten.
+- ``copy_table(rep, snap, spec, load_ts)``: one table's ``COPY`` as DMS load files; their keys.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from lakehouse.dms import names as dms_names
+from lakehouse.dms import writer as dms_writer
+from lakehouse.registry.model import TableSpec
+from lakehouse.replication.pg_text import SESSION_OPTIONS
+from lakehouse.replication.pgoutput import lsn_to_int
+from lakehouse.replication.state import ReplicationState
+from lakehouse.replication.task import table_prefix
+
+if TYPE_CHECKING:
+    from lakehouse.replication.replicator import Replicator
+
+log = logging.getLogger(__name__)
+
+
+def full_load(rep: Replicator, conn, state: ReplicationState) -> ReplicationState:
+    import psycopg
+
+    for keys in state.load_files.values():
+        for key in keys:
+            rep.lake.delete(key)
+    # The full-load rows' commit timestamp: read *before* the slot exists. Every change the
+    # slot streams commits after its consistent point, so after this instant, and the total
+    # order (commit timestamp first) puts it after the snapshot's rows. Read inside the
+    # snapshot, now() would be later than changes committed between the slot's creation and
+    # the snapshot transaction's start: silver would take those for older and ignore them.
+    load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
+    repl = rep.replication_connection()
+    try:
+        rcur = repl.cursor()
+        rcur.execute(
+            f"CREATE_REPLICATION_SLOT \"{rep.task.slot}\" LOGICAL pgoutput (SNAPSHOT 'export')"
+        )
+        _slot, consistent_point, snapshot_name, _plugin = rcur.fetchone()
+        load_files: dict[str, list[str]] = {}
+        with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
+            snap.execute("begin isolation level repeatable read read only")
+            snap.execute(f"set transaction snapshot '{snapshot_name}'")
+            for qname, spec in rep.progress_over(rep.specs.items(), "full load"):
+                load_files[qname] = copy_table(rep, snap, spec, load_ts)
+            snap.rollback()
+    finally:
+        repl.close()
+    state.full_load_done = True
+    state.consistent_lsn = state.checkpoint_lsn = lsn_to_int(consistent_point)
+    state.load_files = load_files
+    state.pending = None
+    state.save(rep.lake)
+    return state
+
+
+def change_table_set(
+    rep: Replicator, conn, state: ReplicationState, added: list[str], load_ts
+) -> None:
+    """Tables that joined a running task are full-loaded alone while the others stream: they
+    joined the publication after ``load_ts``, so every change streamed for them commits
+    later than their load rows; once every transaction older than that change has ended, a
+    new snapshot copies them (a transaction spanning the change is in the copy, not lost).
+    A table that left the task is forgotten, so it is loaded again if it comes back."""
+    import psycopg
+
+    for qname in set(state.load_files) - set(rep.specs):
+        del state.load_files[qname]
+    if added:
+        _wait_for_older_transactions(conn, rep.task.name)
+        with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
+            snap.execute("begin isolation level repeatable read read only")
+            for qname in rep.progress_over(added, "full load of added tables"):
+                spec = rep.specs[qname]
+                prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
+                for obj in rep.lake.list(prefix):  # an earlier generation's load files
+                    if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
+                        rep.lake.delete(obj.key)
+                state.load_files[qname] = copy_table(rep, snap, spec, load_ts)
+                log.info("%s: added to task %s, loaded alone", qname, rep.task.name)
+            snap.rollback()
+    state.save(rep.lake)
+
+
+def _wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -> None:
+    mark = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
+    deadline = time.monotonic() + timeout
+    while (
+        int(conn.execute("select pg_snapshot_xmin(pg_current_snapshot())::text").fetchone()[0])
+        < mark
+    ):
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"replication task {task_name!r}: transactions older than the table set"
+                " change are still open; end them (pg_stat_activity.xact_start) and retry"
+            )
+        time.sleep(0.05)
+
+
+def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> list[str]:
+    _empty, spec = rep.without_excluded(pl.DataFrame(), spec)
+    cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    buf = io.BytesIO()
+    with snap.cursor().copy(
+        f'copy (select {cols} from "{spec.schema}"."{spec.name}") to stdout (format csv)'
+    ) as copy:
+        for chunk in copy:
+            buf.write(chunk)
+    data = buf.getvalue()
+    if data:
+        frame = pl.read_csv(
+            data, has_header=False, infer_schema=False, new_columns=spec.column_names
+        )
+    else:
+        frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
+    frame = rep.dms_frame(
+        frame, spec, op="I", ts=load_ts.strftime("%Y-%m-%d %H:%M:%S.%f"), full_load=True
+    )
+    rep.stats.full_load_rows[spec.qualified_name] += frame.height
+    max_bytes = rep.settings.MaxFileSize * 1024
+    rows_per_file = max(1, int(max_bytes / max(1.0, len(data) / max(1, frame.height))))
+    keys = []
+    for n, start in enumerate(range(0, max(frame.height, 1), rows_per_file), start=1):
+        part = frame.slice(start, rows_per_file)
+        key = table_prefix(
+            spec.schema, spec.name, rep.task.bucket_folder
+        ) + dms_names.load_file_name(n, rep.settings)
+        rep.lake.write_bytes(key, dms_writer.encode_dms_file(part, rep.settings, full_load=True))
+        keys.append(key)
+    rep.stats.files.extend(keys)
+    return keys
