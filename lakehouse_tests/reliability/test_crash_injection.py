@@ -141,6 +141,7 @@ def _assert_history_current_matches_silver(lake) -> None:
     )
 
 
+@pytest.mark.slow  # rounds of worker processes (make test runs it, make test-fast does not)
 def test_sigkill_bronze_and_silver_runs_at_random_points(fresh_db, tmp_path, tmp_path_factory):
     seed(fresh_db, "saas", "small")
     lake = LocalLake(tmp_path / "lake")
