@@ -9,6 +9,15 @@ import psycopg
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        default=False,
+        help="rewrite lakehouse_tests/asset_graph.*.txt from the shipped definitions",
+    )
+
+
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
