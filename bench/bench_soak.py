@@ -141,8 +141,8 @@ def main() -> int:
             t0 = time.perf_counter()
             counts = seed(dsn, "saas", args.scale)
             lake = LocalLake(tmp / "lake")
-            h.replicate(dsn, lake)
-            h.apply_all(lake)
+            h.replicate(dsn, lake, "saas")
+            h.apply_all(lake, "saas")
             print(
                 f"setup: saas {args.scale} ({sum(counts.values()):,} rows) seeded, full-loaded and "
                 f"applied in {time.perf_counter() - t0:.0f}s"

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).absolute().parents[1]
 
 
-def replicate(dsn: str, lake, dataset: str = "saas"):
+def replicate(dsn: str, lake, dataset: str):
     """One replication run (full load the first time, then CDC until caught up)."""
     from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import dataset_task
@@ -36,13 +36,13 @@ def replicate(dsn: str, lake, dataset: str = "saas"):
     return Replicator(dataset_task(dataset, dsn), lake).run()
 
 
-def database_tables(dataset: str = "saas"):
+def database_tables(dataset: str):
     from lakehouse.declarations import load_dataset
 
     return list(load_dataset(dataset).database_tables)
 
 
-def apply_all(lake, dataset: str = "saas", *, on_step=None, tables=None) -> tuple[int, int]:
+def apply_all(lake, dataset: str, *, on_step=None, tables=None) -> tuple[int, int]:
     """Bronze then silver for every database table (or those named in ``tables``), in-process;
     (bronze rows, silver changes). ``on_step(phase, table, event, seconds, n)`` is called at
     each step's start and end."""
@@ -90,9 +90,7 @@ def subprocess_env(pycache: Path | str | None = None, **extra: str) -> dict[str,
     return env
 
 
-def start_worker(
-    mode: str, lake_root: Path | str, dataset: str = "saas", *extra: str, pycache=None
-):
+def start_worker(mode: str, lake_root: Path | str, dataset: str, *extra: str, pycache=None):
     """The worker (``apply`` or ``loop``) as a subprocess with line-buffered stdout."""
     cmd = [
         sys.executable,

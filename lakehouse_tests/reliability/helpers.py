@@ -19,14 +19,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from lakehouse.inprocess import (  # noqa: F401 (the suite's h.apply_all, h.start_worker, …)
-    apply_all,
-    database_tables,
-    replicate,
-    rss_kib,
-    start_worker,
-    subprocess_env,
-)
+from lakehouse import inprocess
+from lakehouse.inprocess import rss_kib, subprocess_env  # noqa: F401 (the suite's h.…)
+
+
+# ------------------------------------------------- the pipeline (lakehouse.inprocess), saas here
+def replicate(dsn: str, lake, dataset: str = "saas"):
+    return inprocess.replicate(dsn, lake, dataset)
+
+
+def database_tables(dataset: str = "saas"):
+    return inprocess.database_tables(dataset)
+
+
+def apply_all(lake, dataset: str = "saas", *, on_step=None, tables=None) -> tuple[int, int]:
+    return inprocess.apply_all(lake, dataset, on_step=on_step, tables=tables)
+
+
+def start_worker(mode: str, lake_root, dataset: str = "saas", *extra: str, pycache=None):
+    return inprocess.start_worker(mode, lake_root, dataset, *extra, pycache=pycache)
 
 
 # ----------------------------------------------------------------------------- the source
