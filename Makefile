@@ -15,6 +15,7 @@ help:
 	@echo "make demo   - create .venv, start + seed the embedded source, replicate, materialize every asset, summary"
 	@echo "make dev    - the Dagster UI (workspace.yaml) at http://127.0.0.1:3000 + the event API at :$(API_PORT)"
 	@echo "make test   - the whole test suite (real PostgreSQL, moto S3 server, Delta)"
+	@echo "make test-fast - the suite without e2e and slow tests (crash rounds, load)"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make lint   - ruff and the import layers (lint-imports)"
 	@echo "make glue-package - the lakehouse wheel for Glue's --extra-py-files (dist/)"
@@ -65,8 +66,10 @@ test: $(STAMP) browser
 test-e2e: $(STAMP) browser
 	$(VENV)/bin/pytest -q --basetemp=$(CURDIR)/.pytest-tmp-e2e -m e2e $(PYTEST_ARGS)
 
+# the suite without the platform in motion (e2e) and the long runs (slow: crash rounds, load,
+# large scales); make test runs everything
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not e2e and not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

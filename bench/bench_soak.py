@@ -8,7 +8,7 @@ Setup (temp dir, removed at the end): an embedded PostgreSQL 18, ``saas`` seeded
 
 - the real ``lakehouse replicate --follow`` process writes the raw zone;
 - one long-lived process applies bronze and silver for every table in rounds (the reliability
-  suite's worker, ``python -m lakehouse_tests.reliability.helpers loop``), reporting each
+  suite's worker, ``python -m lakehouse.inprocess loop``), reporting each
   round's changes and its RSS (``/proc/self/status``);
 - a probe commits a change at the source every second (``core_tenant.settings.probe``: the churn
   never touches that table) and a poller records when silver shows it: commit→silver lag.
@@ -106,8 +106,8 @@ def _key_sets_equal(lake, dsn: str) -> list[str]:
     import polars as pl
     import psycopg
 
+    from lakehouse import inprocess as h
     from lakehouse.engine.silver import read_silver
-    from lakehouse_tests.reliability import helpers as h
 
     bad = []
     with psycopg.connect(dsn) as conn:
@@ -126,11 +126,11 @@ def main() -> int:
     args = _parse()
     import psycopg
 
+    from lakehouse import inprocess as h
     from lakehouse.source import embedded
     from lakehouse.source.churn import run_churn
     from lakehouse.source.seed import seed
     from lakehouse.storage import LocalLake
-    from lakehouse_tests.reliability import helpers as h
 
     with temp_dir("bench_soak_") as tmp:
         base = embedded.start(tmp / "pg")
@@ -141,8 +141,8 @@ def main() -> int:
             t0 = time.perf_counter()
             counts = seed(dsn, "saas", args.scale)
             lake = LocalLake(tmp / "lake")
-            h.replicate(dsn, lake)
-            h.apply_all(lake)
+            h.replicate(dsn, lake, "saas")
+            h.apply_all(lake, "saas")
             print(
                 f"setup: saas {args.scale} ({sum(counts.values()):,} rows) seeded, full-loaded and "
                 f"applied in {time.perf_counter() - t0:.0f}s"

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse.defs.automation import follow_parents
+from lakehouse.defs.automation import automation_for
 
-#: silver and gold move when their parents change, and hold while a parent's blocking check fails
-AUTOMATION = follow_parents()
 OWNERS = ["team:data-platform"]
 
 
 def _global_pass(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Automation on silver and gold, an owner everywhere: one place, not in every factory."""
+    """The automation condition (``defs.automation.automation_for``: silver, gold and the
+    catalog move when their parents change and hold while a parent's blocking check fails) and
+    an owner everywhere: one place, not in every factory."""
     changes = {}
-    if spec.key.path[0] in ("silver", "gold") and spec.automation_condition is None:
-        changes["automation_condition"] = AUTOMATION
+    condition = automation_for(spec)
+    if condition is not None and spec.automation_condition is None:
+        changes["automation_condition"] = condition
     if not spec.owners:
         changes["owners"] = OWNERS
     return spec.replace_attributes(**changes) if changes else spec

@@ -55,7 +55,9 @@ DEFAULT_AWS_OBSERVER_SECONDS = 300
 DEFAULT_CATCH_UP_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_CATCH_UP_MAX_SECONDS = 30.0
 DEFAULT_EVENTS_GRACE_SECONDS = 120.0
-DEFAULT_TERRAFORM_OUTPUTS = ".lakehouse/terraform-outputs.json"  # aws.terraform_outputs.OUTPUTS_FILE
+DEFAULT_TERRAFORM_OUTPUTS = (
+    ".lakehouse/terraform-outputs.json"  # aws.terraform_outputs.OUTPUTS_FILE
+)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Shared fixtures: a real embedded PostgreSQL and a moto server (each one per test session and
-xdist worker)."""
+"""Shared fixtures: an empty local lake per test, a real embedded PostgreSQL and a moto server
+(each one per test session and xdist worker)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,31 @@ import uuid
 import psycopg
 import pytest
 
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--snapshot-update",
+        action="store_true",
+        default=False,
+        help="rewrite lakehouse_tests/asset_graph.*.txt from the shipped definitions",
+    )
+
+
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """An empty ``LocalLake`` at ``<tmp_path>/lake`` (a module with a lake of its own, e.g. one
+    with tables written in, defines its own ``lake`` fixture)."""
+    from lakehouse.storage import LocalLake
+
+    return LocalLake(tmp_path / "lake")
 
 
 @pytest.fixture(scope="session")

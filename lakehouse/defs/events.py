@@ -7,16 +7,17 @@ Per registered source (``lakehouse.events.schemas``):
   blocking pandera check ``schema`` (failing rows sampled into its metadata);
 and ``["gold", "events_daily"]`` (per source and day: count, average quality, source metrics).
 
-Sensor ``events_raw_sensor`` (running by default, every ``LAKEHOUSE_TICK_SECONDS``, 5 s) lists
-``raw/events/<source>/`` with a cursor and requests one run of the bronze assets of exactly the
-sources that got objects, its run key derived from each source's newest key and window digest.
-The cursor is ``events.watch``'s, not ``sensors.cursor``'s "last key seen": DMS files are
-written one after the other, but many API requests write concurrently, so an object whose key
-time is a little older than the newest key can land after it; ``events.watch`` re-reads a window
-of ``LAKEHOUSE_EVENTS_GRACE_SECONDS`` (2 minutes) and compares a digest of its keys. Silver and gold then move by declarative automation (the
-``automation`` sensor): silver with the location's condition (``definitions.py``), gold with
-``gold_automation`` — ``eager``, except that a source that never sent anything (its silver
-table missing) does not hold ``gold/events_daily`` back. A record posted to the API reaches
+Sensor ``events_raw_sensor`` (running by default, every ``LAKEHOUSE_TICK_SECONDS``, 5 s) lists ``raw/events/<source>/``
+with a cursor and requests one run of the bronze assets of exactly the sources that got objects,
+its run key derived from each source's newest key and window digest. The cursor is
+``events.watch``'s, not ``sensors.cursor``'s "last key seen": DMS files are written one after
+the other, but many API requests write concurrently, so an object whose key time is a little
+older than the newest key can land after it; ``events.watch`` re-reads a window of
+``LAKEHOUSE_EVENTS_GRACE_SECONDS`` (2 minutes) and
+compares a digest of its keys. Silver and gold then move by declarative automation (the
+``automation`` sensor) with the location's one condition (``defs.automation.follow_parents``,
+applied in ``definitions.py``); gold is tagged ``missing_parents="skip"``: a source that never
+sent anything (its silver table missing) does not hold ``gold/events_daily`` back. A record posted to the API reaches
 gold with no manual step (``lakehouse_tests/events/test_automation.py``).
 """
 
@@ -26,6 +27,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from lakehouse.defs.automation import MISSING_PARENTS_TAG
 from lakehouse.defs.resources import LakeResource
 from lakehouse.defs.silver import SilverConfig
 from lakehouse.events.schemas import EventSource
@@ -118,26 +120,11 @@ def silver_asset(source: EventSource) -> dg.AssetsDefinition:
     return _silver
 
 
-def gold_automation() -> dg.AutomationCondition:
-    """``eager`` for a table fed by many sources, some of which may never send anything: a
-    missing silver input does not hold gold back (``eager`` waits for every input to exist), a
-    materialized one whose blocking check failed does."""
-    A = dg.AutomationCondition
-    # eager holds while ``~any_deps_missing``: hold only while ALL inputs are missing instead
-    all_missing = A.all_deps_match(A.missing() & ~A.will_be_requested()).with_label(
-        "all_deps_missing"
-    )
-    checks_ok = A.all_deps_match(
-        A.missing()
-        | A.all_checks_match(A.check_passed() | A.will_be_requested(), blocking_only=True)
-    )
-    return A.eager().replace("any_deps_missing", all_missing) & checks_ok
-
-
 def gold_asset(sources: list[EventSource]) -> dg.AssetsDefinition:
     @dg.asset(
         key=GOLD_KEY,
-        automation_condition=gold_automation(),
+        # some sources may never send anything: gold does not wait for their silver tables
+        tags={MISSING_PARENTS_TAG: "skip"},
         deps=[_key("silver", s) for s in sources],
         group_name="events_gold",
         kinds={"delta", "polars"},

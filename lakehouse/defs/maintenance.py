@@ -91,7 +91,6 @@ def catalog_asset(deps: list[dg.AssetKey], profile: str) -> dg.AssetsDefinition:
         kinds={"duckdb"} if profile == "local" else {"glue", "athena"},
         description="One SQL view per bronze/silver/gold table (Glue-style database names), "
         "so `lakehouse query` and any DuckDB client see the newest snapshots.",
-        automation_condition=dg.AutomationCondition.eager(),
     )
     def _catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         from lakehouse.catalog import refresh_catalog

@@ -8,7 +8,8 @@ Routes: ``GET /health`` → 200 ``{"status": "ok", "sources": [...]}``; ``POST /
 ``validation`` for the body). Checks of ``POST /ingest``, in order:
 
 401 missing/unknown ``x-api-key`` → 429 the key's token bucket is empty (``Retry-After``) →
-413 body over ``max_body_bytes`` → 415 not ``application/json`` → 400 not JSON → 403 the key may
+413 body over ``max_body_bytes`` → 415 not ``application/json`` → 400 not JSON, or arrays/objects
+nested deeper than ``max_depth`` (64, ``validation.MAX_DEPTH``; rule ``max_depth``) → 403 the key may
 not write a requested source → 422 the record contract (every violation listed) → durable write
 (503 ``storage_unavailable`` if it fails: nothing was stored, retry) → 200::
 
@@ -45,7 +46,13 @@ from lakehouse.events.keys import ApiKeyStore
 from lakehouse.events.ratelimit import RateLimiter
 from lakehouse.events.schemas import EventSource, all_sources
 from lakehouse.events.store import EventStore
-from lakehouse.events.validation import RequestRejected, Violation, parse_json, parse_request
+from lakehouse.events.validation import (
+    MAX_DEPTH,
+    RequestRejected,
+    Violation,
+    parse_json,
+    parse_request,
+)
 from lakehouse.storage import Lake
 
 log = logging.getLogger("lakehouse.events")
@@ -92,6 +99,7 @@ class IngestService:
         sources: Mapping[str, EventSource] | None = None,
         max_body_bytes: int = 1_048_576,
         max_batch: int = 500,
+        max_depth: int = MAX_DEPTH,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.store = EventStore(lake)
@@ -99,6 +107,7 @@ class IngestService:
         self.sources = dict(sources if sources is not None else all_sources())
         self.max_body_bytes = max_body_bytes
         self.max_batch = max_batch
+        self.max_depth = max_depth
         self.limiter = limiter or RateLimiter(50.0, 100.0)
 
     @classmethod
@@ -175,7 +184,7 @@ class IngestService:
                 [Violation("content-type", "media_type", "must be application/json")],
             )
         try:
-            payload = parse_json(req.body)
+            payload = parse_json(req.body, self.max_depth)
             denied = [
                 s for s in _requested_sources(payload) if s in self.sources and not key.allows(s)
             ]

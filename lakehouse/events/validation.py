@@ -9,7 +9,13 @@ fixes it and resends; nothing is half-accepted.
 A ``Violation`` names the ``field`` (a path: ``data.temperature``, ``records[3].data.humidity``),
 the ``rule`` (``json``, ``type``, ``required``, ``ge``, ``le``, ``max_length``, ``pattern``,
 ``one_of``, ``format``, ``finite``, ``unknown_field``, ``known_source``, ``same_source``,
-``min_items``, ``max_items``, ``id_format``, ``unique_in_request``, ``max_keys``) and a message.
+``min_items``, ``max_items``, ``id_format``, ``unique_in_request``, ``max_keys``, ``max_depth``)
+and a message.
+
+Nesting: a body nested deeper than ``MAX_DEPTH`` arrays/objects (the ``max_depth`` default of
+``IngestService``; a valid request needs 4: batch, envelope, data, a value) is a 400 (rule
+``max_depth``), whether the parser's own recursion limit stops it or the depth is measured after
+parsing; it never reaches the record checks.
 
 Record ids: a client MAY send ``id`` (1-128 chars of ``[A-Za-z0-9._:-]``, starting with a letter
 or digit) as an idempotency key; otherwise the API assigns 32 random hex digits (128 bits).
@@ -33,6 +39,8 @@ RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 ENVELOPE_KEYS = frozenset({"source", "id", "data", "metadata"})
 METADATA_MAX_KEYS = 32
 METADATA_MAX_STR = 1024
+#: arrays/objects nested deeper than this are refused (400, rule ``max_depth``)
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -65,13 +73,42 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json(body: bytes):
-    """JSON → Python; NaN/Infinity and invalid UTF-8 are errors (400, rule ``json``)."""
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH):
+    """JSON → Python; NaN/Infinity and invalid UTF-8 are errors (400, rule ``json``), arrays and
+    objects nested deeper than ``max_depth`` too (400, rule ``max_depth``)."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except RecursionError:  # the parser's own limit (~1,000 levels in CPython)
+        raise _too_deep(max_depth) from None
     except (UnicodeDecodeError, ValueError) as err:
         msg = str(err).split("\n")[0][:200]
         raise RequestRejected(400, "invalid_json", [Violation("body", "json", msg)]) from None
+    if _deeper_than(payload, max_depth):
+        raise _too_deep(max_depth)
+    return payload
+
+
+def _too_deep(max_depth: int) -> RequestRejected:
+    return RequestRejected(
+        400,
+        "too_deeply_nested",
+        [Violation("body", "max_depth", f"arrays/objects may nest at most {max_depth} levels")],
+    )
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether arrays/objects in ``value`` nest more than ``limit`` levels (iterative: no
+    recursion on a hostile body; stops at the first container past the limit)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def parse_timestamp(value: str) -> datetime | None:

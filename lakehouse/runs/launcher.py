@@ -14,22 +14,33 @@ Dagster's own ``dagster api execute_run`` code, so events, failures and the UI a
 - A code location whose Python is not this one: the spare is not used; the run is started with
   the standard ``dagster api execute_run`` command line.
 - ``terminate``: marks the run canceling and sends SIGTERM, which Dagster's run command turns
-  into an interrupt (the run ends canceled). The UI's "Terminate" runs in the webserver, not in
-  the daemon that launched the run, so the worker's pid is kept in the run's ``lakehouse/pid``
-  tag (checked against ``/proc/<pid>/cmdline`` before signalling). A worker that dies before
-  reporting the end of its run gets the run marked failed (canceled, if it was canceling) on the
-  daemon's next launch or health check.
+  into an interrupt (the run ends canceled); a process still there after ``terminate_grace_s``
+  gets SIGKILL and the run is marked canceled for it. True only once the process is gone;
+  False (and the run left as it was) when there is no live run process to signal, or it
+  cannot be signalled or does not go. The UI's "Terminate" runs in the webserver, not in the
+  daemon that launched the run, so the worker's pid is kept in the run's ``lakehouse/pid`` tag
+  (set before the run is handed over, checked against ``/proc/<pid>/cmdline`` before
+  signalling).
+- Health (``run_monitoring`` in the dagster.yaml, ``runs.dagster_yaml``): a run process this
+  launcher started is polled; any other (another process's launcher, a daemon restarted since)
+  is found by the pid tag: alive and ours is RUNNING, gone is FAILED, so Dagster's monitoring
+  daemon fails the run of a dead worker within its poll interval. The launching process also
+  marks such a run failed (canceled, if it was canceling) on its next launch or health check.
+- Dagster's internals change (``runs.compat.problems()``, checked at construction): the
+  launcher logs a warning and hands every call to Dagster's ``DefaultRunLauncher``.
 
 Configured in the ``dagster.yaml`` that ``lakehouse dev`` writes (``run_launcher:``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 
 from dagster._core.launcher.base import (
     CheckRunHealthResult,
@@ -39,6 +50,7 @@ from dagster._core.launcher.base import (
 )
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
+log = logging.getLogger("lakehouse.runs")
 WORKER = [sys.executable, "-m", "lakehouse.runs.worker"]
 #: the run tag holding the pid of the process that executes the run
 PID_TAG = "lakehouse/pid"
@@ -55,14 +67,51 @@ def _is_run_process(pid: int) -> bool:
     return b"lakehouse.runs.worker" in cmdline or b"execute_run" in cmdline
 
 
+def _pid_of(run) -> int | None:
+    try:
+        return int(run.tags.get(PID_TAG, "")) or None
+    except ValueError:
+        return None
+
+
+def _default_launcher_if_incompatible():
+    """Dagster's ``DefaultRunLauncher`` when this Dagster lacks an internal the warm launcher
+    uses (``runs.compat``), with a warning saying which; None when all is there."""
+    from lakehouse.runs import compat
+
+    found = compat.problems()
+    if not found:
+        return None
+    from dagster import DefaultRunLauncher
+
+    log.warning(
+        "WarmRunLauncher: this Dagster lacks internals it uses (%s); runs start with Dagster's "
+        "DefaultRunLauncher instead (a fresh interpreter per run)",
+        "; ".join(found),
+    )
+    return DefaultRunLauncher()
+
+
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
-    def __init__(self, inst_data: ConfigurableClassData | None = None, prewarm: bool = True):
+    def __init__(
+        self,
+        inst_data: ConfigurableClassData | None = None,
+        prewarm: bool = True,
+        terminate_grace_s: float = 20.0,
+    ):
         self._inst_data = inst_data
         self._prewarm = prewarm
+        self._grace = terminate_grace_s
         self._spare: subprocess.Popen | None = None
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
+        self._fallback = _default_launcher_if_incompatible()
         super().__init__()
+
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        if self._fallback is not None:
+            self._fallback.register_instance(instance)
 
     @property
     def inst_data(self) -> ConfigurableClassData | None:
@@ -72,7 +121,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def config_type(cls) -> dict:
         from dagster import Field
 
-        return {"prewarm": Field(bool, is_required=False, default_value=True)}
+        return {
+            "prewarm": Field(bool, is_required=False, default_value=True),
+            "terminate_grace_s": Field(float, is_required=False, default_value=20.0),
+        }
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
@@ -93,6 +145,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return self._spawn()
 
     def launch_run(self, context: LaunchRunContext) -> None:
+        if self._fallback is not None:
+            return self._fallback.launch_run(context)
         from dagster._grpc.types import ExecuteRunArgs
         from dagster._serdes import serialize_value
 
@@ -108,6 +162,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             worker = self._worker_for(origin.executable_path)
             how = "a warm run process"
             if worker is not None:
+                # the pid first: a run that starts at once is never without it (health checks
+                # and terminate in other processes find its process by it)
+                self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
                 try:
                     worker.stdin.write(serialize_value(args) + "\n")
                     worker.stdin.close()
@@ -116,10 +173,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             if worker is None:
                 worker = subprocess.Popen(list(args.get_command_args()))
                 how = "a new process"
+                self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
             self._workers[run.run_id] = worker
             if self._prewarm:
                 self._spare = self._spawn()
-        self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
         self._instance.report_engine_event(
             f"Run started in {how} (pid {worker.pid}).", run, cls=self.__class__
         )
@@ -142,30 +199,86 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
 
     @property
     def supports_check_run_worker_health(self) -> bool:
+        if self._fallback is not None:
+            return self._fallback.supports_check_run_worker_health
         return True
 
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
+        if self._fallback is not None:
+            return self._fallback.check_run_worker_health(run)
         proc = self._workers.get(run.run_id)
-        if proc is None:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "not launched by this process")
-        code = proc.poll()
-        if code is None:
+        if proc is not None:
+            code = proc.poll()
+            if code is None:
+                return CheckRunHealthResult(WorkerStatus.RUNNING)
+            status = WorkerStatus.SUCCESS if code == 0 else WorkerStatus.FAILED
+            return CheckRunHealthResult(status, f"run process exited with code {code}")
+        # launched by another process (or before a restart): its pid tag says where it runs
+        pid = _pid_of(run)
+        if pid is None:
+            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "no run process pid recorded")
+        if _is_run_process(pid):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
-        status = WorkerStatus.SUCCESS if code == 0 else WorkerStatus.FAILED
-        return CheckRunHealthResult(status, f"run process exited with code {code}")
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"run process {pid} is gone")
 
     def terminate(self, run_id: str) -> bool:
+        """SIGTERM (the run ends canceled), SIGKILL after ``terminate_grace_s``; True only once
+        the run's process is gone, False when there is none to signal or it does not go."""
+        if self._fallback is not None:
+            return self._fallback.terminate(run_id)
         run = self._instance.get_run_by_id(run_id)
         if run is None or run.is_finished:
             return False
-        self._instance.report_run_canceling(run)
-        pid = int(run.tags.get(PID_TAG, "0"))
-        if not pid or not _is_run_process(pid):
+        pid = _pid_of(run)
+        if pid is None or not _is_run_process(pid):
+            log.warning("run %s: no live run process to terminate (pid %s)", run_id, pid)
             return False
-        os.kill(pid, signal.SIGTERM)
+        self._instance.report_run_canceling(run)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it ended just now
+        except PermissionError:
+            log.warning("run %s: not allowed to signal its process %s", run_id, pid)
+            return False
+        if not self._gone(pid, self._grace):
+            log.warning(
+                "run %s: process %s ignored SIGTERM for %ss: SIGKILL", run_id, pid, self._grace
+            )
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                return False
+            if not self._gone(pid, 10.0):
+                return False
+            run = self._instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:  # killed: it could not say so itself
+                self._instance.report_run_canceled(
+                    run, message=f"run process {pid} killed (SIGKILL) after {self._grace}s"
+                )
+        return True
+
+    def _gone(self, pid: int, timeout: float) -> bool:
+        """Whether process ``pid`` ends within ``timeout`` (a child of ours is reaped)."""
+        child = next((p for p in self._workers.values() if p.pid == pid), None)
+        if child is not None:
+            try:
+                child.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        deadline = time.monotonic() + timeout
+        while _is_run_process(pid):  # an exited, unreaped process has no cmdline: gone
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
         return True
 
     def dispose(self) -> None:
+        if self._fallback is not None:
+            self._fallback.dispose()
         with self._lock:
             spare, self._spare = self._spare, None
         if spare is not None and spare.poll() is None:

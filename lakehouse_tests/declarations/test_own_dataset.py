@@ -163,10 +163,10 @@ def test_a_lost_slot_fails_the_replication_with_its_check_and_the_resync_job_rec
     the source, rows deleted while the slot was gone included."""
     import dagster as dg
 
-    from lakehouse.runs.materialize import materialize
     from lakehouse.declarations import load_dataset
     from lakehouse.definitions import build_definitions
     from lakehouse.engine.silver import read_silver
+    from lakehouse.runs.materialize import materialize
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(DDL)

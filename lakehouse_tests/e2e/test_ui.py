@@ -186,6 +186,7 @@ def dagster_dev(fresh_db, tmp_path):
         ) if ARTIFACTS.exists() else None
 
 
+@pytest.mark.timeout(1800)  # dagster dev, a live pipeline and a browser: minutes
 def test_change_flows_to_gold_and_ui_materializes(dagster_dev):
     base, proc, dsn, tmp_path, (api_url, api_key) = dagster_dev
     ARTIFACTS.mkdir(exist_ok=True)

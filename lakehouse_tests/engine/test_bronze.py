@@ -16,7 +16,6 @@ from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, bronze_rows
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
-from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings(
     AddColumnName=True, TimestampColumnName="ts", before_image_key=True, change_seq_column="seq"
@@ -47,11 +46,6 @@ def _bronze(lake) -> pl.DataFrame:
 
 def _quarantine(lake) -> pl.DataFrame:
     return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
-
-
-@pytest.fixture
-def lake(tmp_path):
-    return LocalLake(tmp_path / "lake")
 
 
 def test_lineage_columns_and_types(lake):

@@ -16,7 +16,6 @@ from lakehouse.engine.csv_drop import parse_csv
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
 from lakehouse.registry.model import CsvOptions
-from lakehouse.storage import LocalLake
 
 SETTINGS = DmsS3Settings()  # the DMS settings play no part in reading a CSV drop
 NOW = datetime(2024, 2, 1, tzinfo=UTC)
@@ -38,11 +37,6 @@ def _spec(csv: CsvOptions | None = None, glob: str = "people-*.csv") -> TableSpe
         file_glob=glob,
         csv=csv or CsvOptions(),
     )
-
-
-@pytest.fixture
-def lake(tmp_path):
-    return LocalLake(tmp_path / "lake")
 
 
 def _bronze(lake, *cols) -> list[tuple]:

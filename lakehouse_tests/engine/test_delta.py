@@ -7,12 +7,6 @@ import pytest
 from deltalake import write_deltalake
 
 from lakehouse.engine.delta import open_table
-from lakehouse.storage import LocalLake
-
-
-@pytest.fixture
-def lake(tmp_path) -> LocalLake:
-    return LocalLake(tmp_path / "lake")
 
 
 def test_a_missing_table_is_none(lake):

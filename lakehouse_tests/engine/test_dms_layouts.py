@@ -21,7 +21,6 @@ from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.engine.sequencing import explode_key_changes
 from lakehouse.registry import Column, TableSpec
-from lakehouse.storage import LocalLake
 from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, SELECT_ALL, SEQ_RULE
 
 COLUMNS = (Column("id", "int", nullable=False), Column("name", "string"), Column("qty", "int"))
@@ -60,11 +59,6 @@ def _write(lake, name, layout, settings, rows):
     data = encode_dms_file(out, settings, full_load=name.startswith("LOAD"))
     lake.write_bytes(SPEC.raw_prefix + name, data)
     return data
-
-
-@pytest.fixture
-def lake(tmp_path):
-    return LocalLake(tmp_path / "lake")
 
 
 def _state(lake):

@@ -44,11 +44,6 @@ def _state(lake, spec=SPEC):
     }
 
 
-@pytest.fixture
-def lake(tmp_path):
-    return LocalLake(tmp_path / "lake")
-
-
 def test_counts_metadata_and_incremental_versions(lake):
     r1 = _drop(
         lake,

@@ -129,6 +129,8 @@ def test_malformed_requests(api):
         api, None, api.iot_key, content=b'{"source": "iot_sensors", "data": {"temperature": NaN}}'
     )
     assert r.status_code == 400
+    r = post(api, None, api.iot_key, content=b"[" * 5_000)  # was a 500 (RecursionError)
+    assert r.status_code == 400 and r.json()["errors"][0]["rule"] == "max_depth"
     r = post(
         api,
         None,

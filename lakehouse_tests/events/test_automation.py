@@ -62,8 +62,17 @@ def test_a_posted_record_reaches_gold_with_no_manual_step(tmp_path):
         assert dg.materialize(
             [*events, *checks], selection=[SILVER, GOLD], instance=instance, resources=resources
         ).success
-        settled = dg.evaluate_automation_conditions(
+        # silver updated in the window of gold's request: follow_parents cannot tell whether
+        # that run read it, so gold runs once more (never a lost update), then all is settled
+        again = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, asset_selection=sel, cursor=after_bronze.cursor
+        )
+        assert again.get_num_requested(GOLD) == 1 and again.total_requested == 1
+        assert dg.materialize(
+            [*events, *checks], selection=[GOLD], instance=instance, resources=resources
+        ).success
+        settled = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=sel, cursor=again.cursor
         )
         assert settled.total_requested == 0
 

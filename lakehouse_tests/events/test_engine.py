@@ -10,7 +10,6 @@ import pytest
 from lakehouse.events.engine import apply_silver, build_gold_daily, ingest_bronze, read_table
 from lakehouse.events.store import EventStore, object_key
 from lakehouse.events.validation import Record
-from lakehouse.storage import LocalLake
 from lakehouse_tests.events.sources import APP_EVENTS, IOT_SENSORS
 
 T0 = datetime(2025, 11, 25, 10, 0, tzinfo=UTC)
@@ -23,11 +22,6 @@ def rec(rid: str, temp=20.0, ts="2025-11-25T09:00:00Z", **opt) -> Record:
         {"device_id": "d1", "temperature": temp, "timestamp": ts, **opt},
         {"k": "v"},
     )
-
-
-@pytest.fixture
-def lake(tmp_path):
-    return LocalLake(tmp_path / "lake")
 
 
 def write(lake, records, at=T0):

@@ -87,3 +87,17 @@ def test_failures_have_no_stack_trace(tmp_path, caplog):
     assert any(
         "internal detail" in (r.exc_text or "") for r in caplog.records
     )  # logged server-side
+
+
+def test_a_deeply_nested_body_is_a_400_naming_the_rule_not_a_500(tmp_path):
+    lake = LocalLake(tmp_path)
+    keys = ApiKeyStore(lake, reload_s=0)
+    _, key = keys.add(["iot_sensors"])
+    service = make_service(lake, keys)
+    request = _request(key)
+    request.body = b"[" * 5_000
+    reply = service.handle(request)
+    assert reply.status == 400, reply.body
+    assert reply.body["error"] == "too_deeply_nested"
+    assert [e["rule"] for e in reply.body["errors"]] == ["max_depth"]
+    assert set(reply.body) == {"error", "message", "errors", "request_id"}

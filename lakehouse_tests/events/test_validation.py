@@ -101,6 +101,26 @@ def test_json_errors_are_400():
         assert err.value.status == 400 and err.value.violations[0].rule == "json"
 
 
+@pytest.mark.parametrize("levels", [65, 5_000])
+def test_nesting_deeper_than_the_limit_is_400_max_depth(levels):
+    """65: past the limit, measured after parsing; 5,000: past the parser's own recursion limit
+    (a RecursionError, which was a 500), closed or not."""
+    bodies = [b"[" * levels + b"]" * levels] + ([b"[" * levels] if levels > 1_000 else [])
+    for body in bodies:
+        with pytest.raises(RequestRejected) as err:
+            parse_json(body)
+        assert err.value.status == 400 and err.value.error == "too_deeply_nested"
+        assert [v.rule for v in err.value.violations] == ["max_depth"]
+
+
+def test_nesting_up_to_the_limit_parses():
+    assert parse_json(b"[" * 64 + b"]" * 64) is not None
+    deep = b'{"a":' * 63 + b"1" + b"}" * 63
+    assert parse_json(deep) is not None
+    with pytest.raises(RequestRejected):
+        parse_json(deep, max_depth=10)
+
+
 def test_registry_guards():
     with pytest.raises(ValueError, match="reserved"):
         Field("quality_score", "number")

@@ -45,11 +45,6 @@ def landing(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> LocalLake:
-    return LocalLake(tmp_path / "lake")
-
-
 def test_first_run_copies_all_matching_files_with_manifest(landing, lake):
     report = _sync(landing, lake, now=lambda: T0)
 

@@ -1,39 +1,43 @@
 """Helpers of the reliability suite: a seeded source, the pipeline applied in-process or in a
-worker process that can be SIGKILLed, and an exact comparison of silver with the source.
+worker process that can be SIGKILLed (``lakehouse.inprocess``, shared with ``bench/``), and an
+exact comparison of silver with the source.
 
 ``compare_with_source`` compares full rows (every registry column of every key), not counts:
 values are normalised on both sides the same way (UUID/inet as text, JSON parsed, timestamps
 UTC-aware, decimals as ``Decimal``) and the source's PII columns are standardised as silver's
 contract says (``engine.pii``: e-mail trimmed and lower-cased, phone reduced to digits, ``+``
 and ``x``), written out here independently of the engine.
-
-Run as a module it is the worker process (``python -m lakehouse_tests.reliability.helpers``):
-
-    apply <lake> <dataset>          bronze then silver for every database table, once
-    loop <lake> <dataset> <stop>    apply in rounds until the file <stop> exists
-
-It prints one line per step, flushed, so the parent knows where it is when it kills it:
-``ready <rss_kib>``, ``start <phase> <table>``, ``done <phase> <table> <seconds> <n>``
-(n: rows appended to bronze, or changes applied to silver) and in loop mode
-``round <n> <seconds> <bronze_rows> <silver_changes> <rss_kib>``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
-REPO = Path(__file__).absolute().parents[2]  # not resolved: a symlinked checkout runs its own code
+from lakehouse import inprocess
+from lakehouse.inprocess import rss_kib, subprocess_env  # noqa: F401 (the suite's h.…)
+
+
+# ------------------------------------------------- the pipeline (lakehouse.inprocess), saas here
+def replicate(dsn: str, lake, dataset: str = "saas"):
+    return inprocess.replicate(dsn, lake, dataset)
+
+
+def database_tables(dataset: str = "saas"):
+    return inprocess.database_tables(dataset)
+
+
+def apply_all(lake, dataset: str = "saas", *, on_step=None, tables=None) -> tuple[int, int]:
+    return inprocess.apply_all(lake, dataset, on_step=on_step, tables=tables)
+
+
+def start_worker(mode: str, lake_root, dataset: str = "saas", *extra: str, pycache=None):
+    return inprocess.start_worker(mode, lake_root, dataset, *extra, pycache=pycache)
 
 
 # ----------------------------------------------------------------------------- the source
@@ -63,122 +67,6 @@ def drop_database(pg_dsn: str, dsn: str) -> None:
                 conn.execute("select pg_terminate_backend(%s)", (pid,))
             conn.execute("select pg_drop_replication_slot(%s)", (slot,))
         conn.execute(f'drop database if exists "{name}" with (force)')
-
-
-def replicate(dsn: str, lake, dataset: str = "saas"):
-    """One replication run (full load the first time, then CDC until caught up)."""
-    from lakehouse.replication.replicator import Replicator
-    from lakehouse.replication.task import dataset_task
-
-    return Replicator(dataset_task(dataset, dsn), lake).run()
-
-
-def database_tables(dataset: str = "saas"):
-    from lakehouse.declarations import load_dataset
-
-    return list(load_dataset(dataset).database_tables)
-
-
-# ----------------------------------------------------------------------------- the pipeline
-def apply_all(lake, dataset: str = "saas", *, on_step=None, tables=None) -> tuple[int, int]:
-    """Bronze then silver for every database table (or those named in ``tables``), in-process;
-    (bronze rows, silver changes). ``on_step(phase, table, event, seconds, n)`` is called at
-    each step's start and end."""
-    from lakehouse.declarations.dms import settings_for
-    from lakehouse.engine.bronze import ingest
-    from lakehouse.engine.silver import apply_changes
-
-    settings = settings_for(dataset)
-    rows = changes = 0
-    specs = [s for s in database_tables(dataset) if tables is None or s.name in tables]
-    for phase in ("bronze", "silver"):
-        for spec in specs:
-            if on_step:
-                on_step(phase, spec.name, "start", 0.0, 0)
-            t0 = time.perf_counter()
-            if phase == "bronze":
-                n = ingest(lake, spec, settings).rows
-                rows += n
-            else:
-                n = apply_changes(lake, spec).changes
-                changes += n
-            if on_step:
-                on_step(phase, spec.name, "done", time.perf_counter() - t0, n)
-    return rows, changes
-
-
-def rss_kib(pid: int | str = "self") -> int:
-    """Resident set size of a process in KiB, from /proc/<pid>/status (VmRSS)."""
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
-
-
-def subprocess_env(pycache: Path | str | None = None, **extra: str) -> dict[str, str]:
-    """The environment of a child Python: this checkout first on the path; with ``pycache``,
-    bytecode is cached in that folder (``PYTHONPYCACHEPREFIX``) even where the environment
-    forbids writing it (``PYTHONDONTWRITEBYTECODE``), so the children after the first import
-    pandas, pandera and polars in ~2 s instead of compiling them again (~6 s)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
-    if pycache is not None:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)
-    return env
-
-
-def start_worker(
-    mode: str, lake_root: Path | str, dataset: str = "saas", *extra: str, pycache=None
-):
-    """The worker (``apply`` or ``loop``) as a subprocess with line-buffered stdout."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "lakehouse_tests.reliability.helpers",
-        mode,
-        str(lake_root),
-        dataset,
-        *extra,
-    ]
-    return subprocess.Popen(
-        cmd, env=subprocess_env(pycache), cwd=REPO, stdout=subprocess.PIPE, text=True, bufsize=1
-    )
-
-
-def _worker_main(argv: list[str]) -> int:
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    from lakehouse.storage import LocalLake
-
-    mode, lake_root, dataset = argv[:3]
-    lake = LocalLake(lake_root)
-    database_tables(dataset)  # imports and registry loaded before "ready"
-    import lakehouse.engine.bronze  # noqa: F401
-    import lakehouse.engine.silver  # noqa: F401
-    import lakehouse.quality.validate  # noqa: F401
-
-    def say(*parts) -> None:
-        print(*parts, flush=True)
-
-    def step(phase, table, event, seconds, n):
-        say(event, phase, table, *((f"{seconds:.4f}", n) if event == "done" else ()))
-
-    say("ready", rss_kib())
-    if mode == "apply":
-        apply_all(lake, dataset, on_step=step)
-        return 0
-    stop = Path(argv[3])
-    n = 0
-    while not stop.exists():
-        n += 1
-        t0 = time.perf_counter()
-        rows, changes = apply_all(lake, dataset)
-        say("round", n, f"{time.perf_counter() - t0:.4f}", rows, changes, rss_kib())
-        if rows == 0 and changes == 0:
-            time.sleep(0.2)  # idle: poll again shortly
-    return 0
 
 
 # ----------------------------------------------------------------------------- raw files
@@ -414,7 +302,3 @@ def bronze_rows(lake, dataset: str = "saas") -> dict[str, int]:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))

@@ -1,6 +1,11 @@
-"""The warm run launcher with a real Dagster instance (the dagster.yaml ``lakehouse dev`` writes)
-and real run processes: runs execute, the spare is used, termination ends a run canceled."""
+"""The warm run launcher with a real Dagster instance (the dagster.yaml of ``runs.dagster_yaml``)
+and real run processes: runs execute, the spare is used, termination ends a run canceled; and
+with stand-in processes: a process that ignores SIGTERM is killed, a run without a live process
+is not reported terminated, health is read from the pid tag in another process."""
 
+import signal
+import subprocess
+import sys
 import time
 
 import dagster as dg
@@ -103,3 +108,83 @@ def test_a_worker_sees_code_changes_after_it_started():
 def test_another_interpreter_gets_no_spare():
     launcher = WarmRunLauncher(prewarm=False)
     assert launcher._worker_for("/opt/other-venv/bin/python") is None  # → the standard command
+
+
+# ------------------------------------------------------------------ stand-in run processes
+def _stand_in(ignore_sigterm: bool) -> subprocess.Popen:
+    """A process that looks like a run process (``execute_run`` in its command line)."""
+    code = (
+        "import signal, time\n"
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if ignore_sigterm else "")
+        + "print('ready', flush=True)\ntime.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "execute_run"], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.fixture
+def quick_instance():
+    @dg.op
+    def noop():
+        return None
+
+    @dg.job
+    def job():
+        noop()
+
+    with dg.instance_for_test() as inst:
+        launcher = WarmRunLauncher(prewarm=False, terminate_grace_s=1.0)
+        launcher.register_instance(inst)
+        yield inst, launcher, lambda: inst.create_run_for_job(job_def=job)
+
+
+def test_terminate_kills_a_process_that_ignores_sigterm_and_reports_the_run_canceled(
+    quick_instance,
+):
+    instance, launcher, new_run = quick_instance
+    run = new_run()
+    proc = _stand_in(ignore_sigterm=True)
+    try:
+        instance.add_run_tags(run.run_id, {"lakehouse/pid": str(proc.pid)})
+        started = time.monotonic()
+        assert launcher.terminate(run.run_id)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+        assert 1.0 <= time.monotonic() - started < 15
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_terminate_is_false_without_a_live_run_process(quick_instance):
+    instance, launcher, new_run = quick_instance
+    no_pid = new_run()
+    assert not launcher.terminate(no_pid.run_id)
+    gone = new_run()
+    proc = _stand_in(ignore_sigterm=False)
+    proc.kill()
+    proc.wait()
+    instance.add_run_tags(gone.run_id, {"lakehouse/pid": str(proc.pid)})
+    assert not launcher.terminate(gone.run_id)
+    for run in (no_pid, gone):  # nothing was marked canceling that nobody can cancel
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+
+
+def test_health_of_a_run_launched_elsewhere_is_read_from_its_pid_tag(quick_instance):
+    """What the monitoring daemon sees (run_monitoring in the dagster.yaml): RUNNING while the
+    run's process lives, FAILED once it is gone, so a dead worker's run is failed."""
+    instance, launcher, new_run = quick_instance
+    run = new_run()
+    assert launcher.check_run_worker_health(run).status.value == "UNKNOWN"  # no pid recorded
+    proc = _stand_in(ignore_sigterm=False)
+    instance.add_run_tags(run.run_id, {"lakehouse/pid": str(proc.pid)})
+    run = instance.get_run_by_id(run.run_id)
+    from dagster._core.launcher import WorkerStatus
+
+    assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+    proc.kill()
+    proc.wait()
+    assert launcher.check_run_worker_health(run).status == WorkerStatus.FAILED

@@ -82,3 +82,69 @@ def test_follow_parents_holds_downstream_of_a_failed_blocking_check():
     assert dg.materialize([silver, schema], instance=instance).success
     moved = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=held.cursor)
     assert moved.get_num_requested(dg.AssetKey("gold")) == 1
+
+
+def test_every_automated_shipped_asset_carries_the_one_condition(tmp_path):
+    """One builder, applied in one place (the definitions' global pass): every silver, gold and
+    catalog asset of the shipped definitions (local and aws) has ``automation_for(spec)``, i.e.
+    ``follow_parents`` (``"skip"`` only where tagged), and nothing else is automated."""
+    from lakehouse.definitions import build_definitions
+    from lakehouse.defs.automation import AUTOMATED_LAYERS, MISSING_PARENTS_TAG
+    from lakehouse.profiles import Settings
+
+    for profile in ("local", "aws"):
+        env = {"LAKEHOUSE_PROFILE": profile, "LAKEHOUSE_ROOT": str(tmp_path / profile)}
+        graph = build_definitions(Settings.from_env(env)).resolve_asset_graph()
+        automated, skip = set(), set()
+        for key in graph.get_all_asset_keys():
+            node = graph.get(key)
+            if key.path[0] in AUTOMATED_LAYERS and node.is_executable:
+                mode = node.tags.get(MISSING_PARENTS_TAG, "wait")
+                assert node.automation_condition == follow_parents(mode), key
+                automated.add(key.path[0])
+                if mode == "skip":
+                    skip.add(key.to_user_string())
+            else:
+                assert node.automation_condition is None, key
+        assert automated == (
+            {"silver", "gold", "catalog"} if profile == "local" else {"silver", "gold"}
+        )
+        assert skip == {"gold/events_daily"}
+
+
+def test_missing_parents_skip_runs_with_one_parent_and_holds_on_its_failed_check():
+    state = {"passed": True}
+
+    @dg.asset
+    def a():
+        return None
+
+    @dg.asset
+    def b():  # never materialized: a source that never sent anything
+        return None
+
+    @dg.asset_check(asset=a, blocking=True)
+    def schema():
+        return dg.AssetCheckResult(passed=state["passed"])
+
+    def defs(condition):
+        @dg.asset(deps=[a, b], automation_condition=condition)
+        def daily():
+            return None
+
+        return dg.Definitions(assets=[a, b, daily], asset_checks=[schema])
+
+    for mode, expected in (("wait", 0), ("skip", 1)):
+        instance = dg.DagsterInstance.ephemeral()
+        d = defs(follow_parents(mode))
+        cursor = dg.evaluate_automation_conditions(defs=d, instance=instance).cursor
+        assert dg.materialize([a, schema], instance=instance).success
+        result = dg.evaluate_automation_conditions(defs=d, instance=instance, cursor=cursor)
+        assert result.get_num_requested(dg.AssetKey("daily")) == expected, mode
+    state["passed"] = False
+    instance = dg.DagsterInstance.ephemeral()
+    d = defs(follow_parents("skip"))
+    cursor = dg.evaluate_automation_conditions(defs=d, instance=instance).cursor
+    assert not dg.materialize([a, schema], instance=instance, raise_on_error=False).success
+    held = dg.evaluate_automation_conditions(defs=d, instance=instance, cursor=cursor)
+    assert held.get_num_requested(dg.AssetKey("daily")) == 0
