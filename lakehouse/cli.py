@@ -7,6 +7,7 @@
     lakehouse source seed --dataset autocorp|saas --scale small|medium|large
     lakehouse source churn --dataset saas --rate 200 --duration 30
     lakehouse replicate --once|--follow [--dataset NAME]
+    lakehouse resync --dataset NAME [--table T …]
     lakehouse sync
     lakehouse materialize [--select 'group:saas_bronze']
     lakehouse query "SELECT * FROM silver.orders LIMIT 5"
@@ -60,6 +61,11 @@ def _source_parsers(sub) -> None:
     mode.add_argument("--follow", action="store_true", help="keep replicating until Ctrl-C")
     rep.add_argument("--dataset", help="a declared dataset (default: all)")
     rep.set_defaults(fn=raw.cmd_replicate)
+
+    rs = sub.add_parser("resync", help="copy a dataset's tables from the source again (a reload)")
+    rs.add_argument("--dataset", required=True, help="a declared dataset with a postgres source")
+    rs.add_argument("--table", action="append", help="only this table (repeatable; default: all)")
+    rs.set_defaults(fn=raw.cmd_resync)
 
     sy = sub.add_parser("sync", help="landing folder → raw/csv (the local DataSync)")
     sy.add_argument("--dataset", help="a declared dataset (default: all)")

@@ -3,6 +3,8 @@ then churn at the source and again; silver must reconcile with the source each t
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import psycopg
 import pytest
@@ -71,6 +73,12 @@ def test_pipeline_end_to_end(fresh_db, tmp_path, monkeypatch):
     assert gold["revenue"].sum() == revenue
     report = status_report(settings)
     assert "core_order" in report and "full load done" in report
+    slot = next(line for line in report.splitlines() if line.startswith("  slot "))
+    assert re.fullmatch(
+        r"  slot OK: replication slot 'lakehouse_saas': [\d.]+ (B|kiB|MiB|GiB) of WAL behind"
+        r" \(oldest pending commit \d+ s, wal_status reserved, max_slot_wal_keep_size \S+( MB)?\)",
+        slot,
+    ), slot
 
 
 def test_a_commit_reaches_silver_in_one_tick_and_one_run_for_exactly_its_table(

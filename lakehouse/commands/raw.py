@@ -3,6 +3,9 @@
 - ``replicate --once|--follow``: PostgreSQL logical decoding into ``raw/`` in the AWS DMS S3
   format (``replication.replicator.Replicator``), once (catch up, print a summary per dataset)
   or continuously, one thread per dataset, until Ctrl-C;
+- ``resync --dataset NAME [--table T …]``: copy the dataset's tables (or only ``T``) from the
+  source again while CDC goes on (``replication.resync``): after a lost slot, or for a table
+  that diverged; silver takes the copy as a reload;
 - ``sync``: each dataset's landing folder into ``raw/csv/<dataset>/`` (the local DataSync,
   ``filesync.sync_folder``), for datasets with CSV tables.
 """
@@ -11,11 +14,13 @@ from __future__ import annotations
 
 import time
 
+from lakehouse.commands.errors import FIX, UserError
 from lakehouse.commands.targets import datasets, settings, source_dsn
 
 
 def cmd_replicate(args) -> int:
     from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.slot_health import SlotLostError
     from lakehouse.replication.task import dataset_task
 
     s = settings()
@@ -25,12 +30,32 @@ def cmd_replicate(args) -> int:
         return _follow(s, names)
     for d in names:
         t0 = time.perf_counter()
-        stats = Replicator(dataset_task(d, source_dsn(s, d)), lake, progress=not args.quiet).run()
+        rep = Replicator(dataset_task(d, source_dsn(s, d)), lake, progress=not args.quiet)
+        try:
+            stats = rep.run()
+        except SlotLostError as err:  # a state of the source, with its command: one line
+            raise UserError(*str(err).split(FIX, 1)) from err
         print(
             f"{d}: full load {sum(stats.full_load_rows.values()):,} rows, "
             f"{stats.total_changes:,} changes in {stats.transactions:,} transactions, "
             f"{len(stats.files)} files, {time.perf_counter() - t0:.1f}s"
         )
+    return 0
+
+
+def cmd_resync(args) -> int:
+    from lakehouse.replication.resync import resync
+    from lakehouse.replication.task import dataset_task
+
+    s = settings()
+    t0 = time.perf_counter()
+    task = dataset_task(args.dataset, source_dsn(s, args.dataset))
+    stats = resync(task, s.lake(), args.table or None, progress=not args.quiet)
+    print(
+        f"{args.dataset}: copied {sum(stats.full_load_rows.values()):,} rows of"
+        f" {', '.join(sorted(stats.full_load_rows))} again, then {stats.total_changes:,} changes,"
+        f" {time.perf_counter() - t0:.1f}s"
+    )
     return 0
 
 

@@ -2,7 +2,8 @@
 
 The report: the profile and lake root; the embedded source's state (without
 ``LAKEHOUSE_SOURCE_DSN``); per served dataset with tables, its replication state (full load,
-CDC files, checkpoint LSN) and one line per table (raw files, bronze rows by operation,
+CDC files, checkpoint LSN), its slot graded by the dataset's ``replication_slot`` thresholds
+(lag in bytes and time, WAL status, ``max_slot_wal_keep_size``) and one line per table (raw files, bronze rows by operation,
 quarantined rows; 0 for a table not written yet); then the raw CSV files no table claims.
 """
 
@@ -42,10 +43,36 @@ def status_report(s: Settings) -> str:
             f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
             f"{st.cdc_files_written} CDC files written, checkpoint LSN {st.checkpoint_lsn:X}"
         )
+        if ds.database_tables and not ds.reads_dms_output and st.full_load_done:
+            lines.append(_slot_line(s, ds))
         lines.append(_HEADER)
         lines += [_table_line(lake, t) for t in ds.tables]
     lines += _unclaimed_lines(lake, s)
     return "\n".join(lines)
+
+
+def _slot_line(s: Settings, ds) -> str:
+    """The task's slot, graded by the dataset's thresholds (``replication.slot_health``)."""
+    import psycopg
+
+    from lakehouse.commands.targets import source_dsn
+    from lakehouse.replication.slot_health import assess, slot_health
+    from lakehouse.replication.task import dataset_task, resync_command
+
+    try:
+        task = dataset_task(ds.name, source_dsn(s, ds.name))
+        pubs = f"{task.publication},{task.insert_only_publication}"
+        health = slot_health(task.dsn, task.slot, pubs)
+    except (psycopg.OperationalError, ValueError) as err:
+        return f"  slot: not read ({str(err).splitlines()[0]})"
+    graded = assess(health, ds.slot, fix=resync_command(ds.name))
+    age = "-" if health.lag_seconds is None else f"{health.lag_seconds:.0f} s"
+    keep = health.max_slot_wal_keep_size
+    return (
+        f"  slot {graded.severity.upper()}: {graded.message} (oldest pending commit {age},"
+        f" wal_status {health.wal_status or '-'}, max_slot_wal_keep_size"
+        f" {'unbounded' if keep is None else f'{keep >> 20} MB'})"
+    )
 
 
 def _table_line(lake, t) -> str:

@@ -150,3 +150,59 @@ def test_a_slot_invalidated_by_the_server_stops_the_task_until_a_resync(tight_se
     assert str(err.value).endswith("fix: lakehouse resync --dataset t (or the t_resync job)")
     resync(task, lake)
     _silver_equals_source(tight_server, lake, TABLES)
+
+
+def test_the_cli_resyncs_one_table_and_names_a_lost_slot_in_one_line(
+    fresh_db, tmp_path, monkeypatch, capsys
+):
+    """``lakehouse replicate`` on a lost slot: one line naming the cause and ``lakehouse resync``
+    (exit 2); ``lakehouse resync --dataset … --table …`` copies that table again; an unknown
+    table is one line naming the task's tables."""
+    import yaml
+
+    from lakehouse.cli import main
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+        conn.execute("insert into items select g, g from generate_series(1, 50) g")
+    decl = {
+        "type": "lakehouse.components.Dataset",
+        "attributes": {
+            "name": "mine",
+            "sources": [{"kind": "postgres", "dsn_env": "MINE_TEST_DSN"}],
+            "tables": [
+                {
+                    "name": "items",
+                    "primary_key": ["id"],
+                    "columns": [
+                        {"name": "id", "type": "int", "nullable": False},
+                        {"name": "v", "type": "int"},
+                    ],
+                }
+            ],
+        },
+    }
+    (tmp_path / "defs" / "mine").mkdir(parents=True)
+    (tmp_path / "defs" / "mine" / "defs.yaml").write_text(yaml.safe_dump(decl))
+    monkeypatch.setenv("MINE_TEST_DSN", fresh_db)
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    assert main(["-q", "replicate", "--dataset", "mine"]) == 0
+    _drop_slot(fresh_db, "lakehouse_mine")
+    capsys.readouterr()
+    assert main(["-q", "replicate", "--dataset", "mine"]) == 2
+    assert capsys.readouterr().err == (
+        "lakehouse: error: replication task 'mine': replication slot 'lakehouse_mine' does not"
+        " exist (dropped); the changes since its last run are lost to it — fix: lakehouse resync"
+        " --dataset mine (or the mine_resync job)\n"
+    )
+    assert main(["-q", "resync", "--dataset", "mine", "--table", "nosuch"]) == 2
+    assert capsys.readouterr().err == (
+        "lakehouse: error: replication task 'mine' has no table 'nosuch'; its tables: items —"
+        " fix: name one of them\n"
+    )
+    assert main(["-q", "resync", "--dataset", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mine: copied 50 rows of public.items again, then 0 changes, ")
+    assert main(["-q", "resync", "--dataset", "mine", "--table", "items"]) == 0
+    assert capsys.readouterr().out.startswith("mine: copied 50 rows of public.items again")
