@@ -1,4 +1,4 @@
-"""Event assets (issue 6): the HTTP ingestion API's records from the raw zone to gold.
+"""Event assets: the HTTP ingestion API's records from the raw zone to gold.
 
 Per registered source (``lakehouse.events.schemas``):
 - ``["raw", "events_<source>"]``: external (written by the API, locally or on Lambda);

@@ -20,10 +20,8 @@
   and a catch-up that failed in the tick are requested as runs of ``<dataset>_replication``
   (run key = the WAL position; none while a replication run is in progress), so they show in
   the UI and a failure is a failed run that the alert sensor reports. A commit thus reaches
-  silver in one tick and one run. (Before: a replication run, then the bronze + silver run:
-  two run processes and two ticks. Carrying bronze and silver in the replication run was tried
-  too: the steps of tables without files are skipped, Dagster records their silver checks as
-  skipped, which the gold automation reads as "blocking checks not passed".)
+  silver in one tick and one run (bench/README.md: where the seconds go). A quiet slot on a
+  busy database is advanced and a lost one is one failing run (``sensors.catch_up``).
 - ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
   the file-sync asset (the local DataSync task).
 - ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.

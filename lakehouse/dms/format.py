@@ -4,8 +4,8 @@ File names are ``dms.names``, writing ``dms.writer``, reading ``dms.reader`` (it
 ``dms.csv_reader``); this module holds the contract they implement, ``OP_COLUMN``, the
 ``DmsFile`` a read returns, its ``RejectedRow``s and ``DmsFormatError``.
 
-Data contract (AWS DMS user guide, "Using Amazon S3 as a target"; real files in
-``shared/fixtures/dms``), driven by one :class:`DmsS3Settings`:
+Data contract (AWS DMS user guide, "Using Amazon S3 as a target"; tested on files real DMS
+tasks wrote), driven by one :class:`DmsS3Settings`:
 
 - Names: full-load files ``LOAD`` + 8 upper-case hex digits (counter from 1), CDC files
   ``yyyymmdd-hhmmssfff`` (UTC, milliseconds; 9 or 10 digits accepted when reading), extension

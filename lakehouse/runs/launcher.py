@@ -1,9 +1,8 @@
 """``WarmRunLauncher``: Dagster's default launcher, minus the interpreter start-up per run.
 
 Dagster's ``DefaultRunLauncher`` asks the code server to *spawn* a fresh interpreter for each run,
-which imports Dagster and the definitions before the first step: 4-5 s on a quiet machine here,
-7-12 s under the churn of ``bench/bench_freshness.py`` (measured: the "launch" column of its run
-breakdown), i.e. more than half of a commit's way to silver. This launcher keeps one spare run
+which imports Dagster and the definitions before the first step (seconds: the "launch" column
+of ``bench/bench_freshness.py``'s run breakdown). This launcher keeps one spare run
 process (``runs.worker``) that has done those imports while the previous run was going; launching
 a run hands it the run's ``ExecuteRunArgs`` on stdin and starts the next spare. Runs execute with
 Dagster's own ``dagster api execute_run`` code, so events, failures and the UI are unchanged.

@@ -1,11 +1,10 @@
 """CDC catch-ups inside a sensor tick (local profile): the replicator runs where the sensor runs.
 
-Why: a commit used to reach silver through two Dagster runs (replication, then bronze + silver),
-and each run costs a queue hop and a process start (importing the stack, loading the
-definitions: 4-5 s here) before any work. A CDC catch-up of a few seconds of changes takes
-~1 s, so the sensor does it itself, in the long-lived code server, and the same tick sees the
-new files and requests the bronze + silver run. What still runs as a Dagster run
-(``<dataset>_replication``, visible, alerting on failure):
+A run costs a queue hop and a process start before any work; a CDC catch-up of a few seconds of
+changes takes about a second. So the sensor does it itself, in the long-lived code server, and
+the same tick sees the new files and requests the bronze + silver run (bench/README.md: where
+the seconds go). What runs as a Dagster run (``<dataset>_replication``, visible, alerting on
+failure):
 
 - the first full load (no slot yet, or the full load is not finished): potentially big;
 - a large backlog (the slot more than ``max_bytes`` of WAL behind, e.g. after a pause;
