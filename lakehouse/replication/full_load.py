@@ -6,12 +6,12 @@
   the slot exists (every streamed change is later). The state records the files and the LSN.
 - ``change_table_set(rep, conn, state, added, load_ts)``: tables that joined a running task are
   loaded alone while the others stream; a table that left is forgotten.
-- ``copy_table(rep, snap, spec, load_ts)``: one table's ``COPY`` as DMS load files; their keys.
+- ``copy_table(rep, snap, spec, load_ts)``: one table's ``COPY`` as DMS load files, streamed in
+  batches of at most ``LOAD_BATCH_BYTES`` (memory does not grow with the table); their keys.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from datetime import UTC, datetime
@@ -112,35 +112,60 @@ def _wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -
         time.sleep(0.05)
 
 
+#: the most CSV a full load holds in memory at once: files are cut at this size too (or at
+#: ``MaxFileSize`` when smaller), so memory stays bounded whatever the table's size
+LOAD_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def record_end(buf: bytes | bytearray) -> int:
+    """The end of the last complete CSV record in ``buf`` (which starts at a record): after the
+    last newline outside quotes (a quoted value may hold newlines; ``""`` is two quotes); 0
+    when there is none."""
+    i = buf.rfind(b"\n")
+    while i >= 0:
+        if buf.count(b'"', 0, i) % 2 == 0:
+            return i + 1
+        i = buf.rfind(b"\n", 0, i)
+    return 0
+
+
 def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> list[str]:
+    """``COPY`` the table as DMS load files, cut at record ends every ``LOAD_BATCH_BYTES`` (or
+    ``MaxFileSize``) of CSV: one batch in memory at a time. Always at least one file."""
     _empty, spec = rep.without_excluded(pl.DataFrame(), spec)
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
-    buf = io.BytesIO()
+    cut = max(1, min(rep.settings.MaxFileSize * 1024, LOAD_BATCH_BYTES))
+    ts = load_ts.strftime("%Y-%m-%d %H:%M:%S.%f")
+    prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
+    keys: list[str] = []
+    meter = rep.row_meter(spec)
+
+    def write(data: bytes | bytearray) -> None:
+        if data:
+            frame = pl.read_csv(
+                bytes(data), has_header=False, infer_schema=False, new_columns=spec.column_names
+            )
+        else:
+            frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
+        frame = rep.dms_frame(frame, spec, op="I", ts=ts, full_load=True)
+        key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
+        rep.lake.write_bytes(key, dms_writer.encode_dms_file(frame, rep.settings, full_load=True))
+        keys.append(key)
+        rep.stats.full_load_rows[spec.qualified_name] += frame.height
+        meter(frame.height)
+
+    buf = bytearray()
     with snap.cursor().copy(
         f'copy (select {cols} from "{spec.schema}"."{spec.name}") to stdout (format csv)'
     ) as copy:
         for chunk in copy:
-            buf.write(chunk)
-    data = buf.getvalue()
-    if data:
-        frame = pl.read_csv(
-            data, has_header=False, infer_schema=False, new_columns=spec.column_names
-        )
-    else:
-        frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
-    frame = rep.dms_frame(
-        frame, spec, op="I", ts=load_ts.strftime("%Y-%m-%d %H:%M:%S.%f"), full_load=True
-    )
-    rep.stats.full_load_rows[spec.qualified_name] += frame.height
-    max_bytes = rep.settings.MaxFileSize * 1024
-    rows_per_file = max(1, int(max_bytes / max(1.0, len(data) / max(1, frame.height))))
-    keys = []
-    for n, start in enumerate(range(0, max(frame.height, 1), rows_per_file), start=1):
-        part = frame.slice(start, rows_per_file)
-        key = table_prefix(
-            spec.schema, spec.name, rep.task.bucket_folder
-        ) + dms_names.load_file_name(n, rep.settings)
-        rep.lake.write_bytes(key, dms_writer.encode_dms_file(part, rep.settings, full_load=True))
-        keys.append(key)
+            buf += chunk
+            if len(buf) >= cut:
+                end = record_end(buf)
+                if end:
+                    write(buf[:end])
+                    del buf[:end]
+    if buf or not keys:
+        write(buf)
     rep.stats.files.extend(keys)
     return keys

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -193,6 +194,36 @@ class Replicator:
         from tqdm import tqdm
 
         return tqdm(items, desc=f"{self.task.name}: {desc}", unit="table")
+
+    def row_meter(self, spec: TableSpec):
+        """A callback counting a table's copied rows: a progress bar (rows/s, ETA against the
+        planner's row estimate) when ``progress``, and a log line per batch."""
+        name, total = spec.qualified_name, [0]
+        started = time.monotonic()
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(desc=f"{self.task.name}: {name}", unit="row", unit_scale=True,
+                       total=self.estimated_rows(spec), leave=False)  # fmt: skip
+
+        def count(rows: int) -> None:
+            total[0] += rows
+            if bar is not None:
+                bar.update(rows)
+            rate = total[0] / max(1e-6, time.monotonic() - started)
+            log.info("%s: %s rows copied (%.0f rows/s)", name, f"{total[0]:,}", rate)
+
+        return count
+
+    def estimated_rows(self, spec: TableSpec) -> int | None:
+        """The planner's row estimate of a source table (None when never analyzed)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "select reltuples::bigint from pg_class where oid = %s::regclass",
+                (f'"{spec.schema}"."{spec.name}"',),
+            ).fetchone()
+        return int(row[0]) if row and row[0] and row[0] > 0 else None
 
     def without_excluded(self, frame: pl.DataFrame, spec: TableSpec):
         """The frame and spec without the table's excluded columns (never written to a file)."""
