@@ -461,7 +461,7 @@ def ingest(
             )
         if frame is not None and frame.height:
             frames.append(frame)
-    result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
+    result.quarantined = write_quarantine(lake, spec.name, quarantine, "bronze", now)
     ids = [_file_id(o, spec) for o in todo]
     if len(frames) == 1:
         data = frames[0]

@@ -42,12 +42,10 @@ def quarantine_key(spec: TableSpec) -> str:
     return f"quarantine/{spec.name}"
 
 
-def write_quarantine(
-    lake: Lake, spec: TableSpec, rows: list[dict], stage: str, now: datetime
-) -> int:
-    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``) but those already recorded
-    (see the module docstring); returns ``len(rows)``, the batch's entries, written now or by an
-    earlier attempt of the same batch."""
+def write_quarantine(lake: Lake, table: str, rows: list[dict], stage: str, now: datetime) -> int:
+    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``) to ``quarantine/<table>``
+    but those already recorded (see the module docstring); returns ``len(rows)``, the batch's
+    entries, written now or by an earlier attempt of the same batch."""
     from deltalake import write_deltalake
 
     if not rows:
@@ -56,12 +54,12 @@ def write_quarantine(
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at")
     )
     new = frame
-    recorded = _recorded(lake, spec, stage, frame["_source_file"].unique().to_list())
+    recorded = _recorded(lake, table, stage, frame["_source_file"].unique().to_list())
     if recorded is not None and recorded.height:
         new = frame.join(recorded, on=list(IDENTITY), how="anti", nulls_equal=True)
     if new.height:
         write_deltalake(
-            lake.uri(quarantine_key(spec)),
+            lake.uri(f"quarantine/{table}"),
             new.to_arrow(),
             mode="append",
             schema_mode="merge",
@@ -70,11 +68,11 @@ def write_quarantine(
     return frame.height
 
 
-def _recorded(lake: Lake, spec: TableSpec, stage: str, files: list) -> pl.DataFrame | None:
+def _recorded(lake: Lake, table: str, stage: str, files: list) -> pl.DataFrame | None:
     """The identity columns of the entries of ``stage`` for ``files`` already in quarantine."""
     import pyarrow.compute as pc
 
-    dt = open_table(lake, quarantine_key(spec))
+    dt = open_table(lake, f"quarantine/{table}")
     if dt is None:
         return None
     names = [f for f in files if f is not None]

@@ -526,7 +526,7 @@ def _quarantine_rule_failures(
     if bad.height == 0:
         return changes, 0
     if write:  # a full refresh re-reads rows quarantined before: do not record them twice
-        write_quarantine(lake, spec, rows_from_frame(bad), "silver", now)
+        write_quarantine(lake, spec.name, rows_from_frame(bad), "silver", now)
     return pl.concat([good, deletes], how="vertical"), bad.height
 
 

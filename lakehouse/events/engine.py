@@ -9,7 +9,8 @@ a run appends every raw object not yet ingested in ONE Delta commit whose commit
 them (``lakehouse.files``: ``key#size``); ``_state/bronze/events_<source>.json`` caches that
 list with its table version and is rebuilt from the history when it lags. A line that is not a
 JSON object with a string ``id`` goes to ``quarantine/events_<source>`` (the schema of
-``engine.quarantine``); the rest of its file flows.
+``engine.quarantine``, written idempotently as there: a run that dies between the quarantine
+append and the bronze commit records its entries once when re-run); the rest of its file flows.
 
 ``silver/events_<source>`` (Delta, one row per ``record_id``): ``record_id``, ``source``,
 ``event_ts``, ``received_at``, one typed column per declared field (string → String, number →
@@ -47,7 +48,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from lakehouse.engine.quarantine import SCHEMA as QUARANTINE_SCHEMA
+from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.silver import BRONZE_VERSION_KEY, applied_bronze_version
 from lakehouse.events.schemas import EventSource
 from lakehouse.events.store import parse_key, source_prefix
@@ -116,25 +117,6 @@ def read_table(lake: Lake, key: str) -> pl.DataFrame:
     """The Delta table at ``key`` as a frame (empty when it does not exist)."""
     dt = _open(lake, key)
     return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table())
-
-
-def _write_quarantine(
-    lake: Lake, source: EventSource, rows: list[dict], stage: str, now: datetime
-) -> int:
-    from deltalake import write_deltalake
-
-    if not rows:
-        return 0
-    frame = pl.DataFrame([{**r, "_stage": stage} for r in rows], schema=QUARANTINE_SCHEMA)
-    frame = frame.with_columns(pl.lit(now).cast(UTC_TS).alias("_quarantined_at"))
-    write_deltalake(
-        lake.uri(f"quarantine/{source.table}"),
-        frame.to_arrow(),
-        mode="append",
-        schema_mode="merge",
-        storage_options=lake.storage_options,
-    )
-    return frame.height
 
 
 # ------------------------------------------------------------------------------------ bronze
@@ -237,7 +219,7 @@ def ingest_bronze(
         r, b = _bronze_rows(obj.key, blob, source, now)
         rows += r
         bad += b
-    result.quarantined = _write_quarantine(lake, source, bad, "bronze", now)
+    result.quarantined = write_quarantine(lake, source.table, bad, "bronze", now)
     ids = [_file_id(o) for o in todo]
     frame = pl.DataFrame(rows, schema=BRONZE_SCHEMA) if rows else pl.DataFrame(schema=BRONZE_SCHEMA)
     write_deltalake(
@@ -358,7 +340,7 @@ def apply_silver(
         return result
     rows, bad = to_silver_rows(bronze, source)
     if not full_refresh:
-        result.quarantined = _write_quarantine(lake, source, bad, "silver", now)
+        result.quarantined = write_quarantine(lake, source.table, bad, "silver", now)
     batch = rows.sort("received_at", "_source_file", "_source_row", nulls_last=True).unique(
         "record_id", keep="first", maintain_order=True
     )

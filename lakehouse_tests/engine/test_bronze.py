@@ -279,8 +279,8 @@ def test_write_quarantine_skips_entries_already_recorded(lake):
     now = datetime(2024, 1, 1, tzinfo=UTC)
     row = dict(_source_file="f1", _source_row=2, _column="qty", _reason="bad", _raw="x")
     whole = dict(_source_file="f2", _source_row=None, _column=None, _reason="gzip", _raw=None)
-    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2
-    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2  # a retried batch
+    assert write_quarantine(lake, SPEC.name, [row, whole], "bronze", now) == 2
+    assert write_quarantine(lake, SPEC.name, [row, whole], "bronze", now) == 2  # a retried batch
     assert _quarantine(lake).height == 2
     # the same source row at another stage, for another reason, or another row is new
     other = [
@@ -288,8 +288,8 @@ def test_write_quarantine_skips_entries_already_recorded(lake):
         {**row, "_reason": "other"},
         {**row, "_source_row": 3},
     ]
-    write_quarantine(lake, SPEC, other, "silver", now)
-    write_quarantine(lake, SPEC, other, "bronze", now)
+    write_quarantine(lake, SPEC.name, other, "silver", now)
+    write_quarantine(lake, SPEC.name, other, "bronze", now)
     q = _quarantine(lake)
     assert q.height == 2 + 3 + 2
     assert q.group_by("_stage", "_source_file", "_source_row", "_reason").len()["len"].max() == 1
