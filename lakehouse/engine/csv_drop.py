@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from lakehouse.engine.casting import cast_to_registry
-from lakehouse.engine.lineage import LINEAGE_COLUMNS
+from lakehouse.engine.core.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.model import CsvOptions, TableSpec
 from lakehouse.storage import Lake, ObjectInfo

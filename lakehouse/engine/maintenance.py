@@ -56,7 +56,7 @@ def maintain_dataset(
     tombstone_retention: timedelta = timedelta(days=7),
 ) -> list[MaintenanceResult]:
     """Maintain every silver (and history), gold and quarantine table of a dataset that exists."""
-    from lakehouse.engine.silver import gc_tombstones
+    from lakehouse.engine.tombstones import gc_tombstones
 
     out = []
     keys = []

@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from lakehouse.engine import bronze
-from lakehouse.engine.quarantine import quarantine_key
+from lakehouse.engine.core.keys import quarantine_key
 from lakehouse.registry import Column, TableSpec
 from lakehouse.replication.dms_settings import DmsS3Settings
 from lakehouse.storage import LocalLake
@@ -46,7 +46,7 @@ def _bronze(lake) -> pl.DataFrame:
 
 
 def _quarantine(lake) -> pl.DataFrame:
-    return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
+    return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC.name))).to_pyarrow_table())
 
 
 @pytest.fixture
