@@ -300,7 +300,7 @@ def aws_silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
 
 
 def aws_gold_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
-    from lakehouse.gold.model import load_metrics
+    from lakehouse.engine.core.metrics import load_metrics
 
     return [aws_gold_asset(dataset, m) for m in load_metrics(dataset.name)]
 

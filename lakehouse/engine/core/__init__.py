@@ -9,4 +9,5 @@ keeps only its DataFrame expressions.
 - ``results``: ``SilverResult``, what one silver apply reports, on either engine;
 - ``reloads``: the load log's entries, their generations and the reload plan of a run;
 - ``quarantine``: the ``quarantine/<table>`` columns and what identifies an entry;
+- ``metrics``: the gold metric registry (a dataset's metrics by module name) and the preview.
 """
