@@ -120,7 +120,9 @@ def main() -> int:
             )
         from deltalake import DeltaTable
 
-        dt = DeltaTable(lake.uri(bronze.bronze_key(spec)))
+        from lakehouse.engine.core.keys import bronze_key
+
+        dt = DeltaTable(lake.uri(bronze_key(spec.name)))
         print(f"bronze: Delta version {dt.version()}, {len(dt.file_uris())} data file(s)")
         if args.profile:
             reset()

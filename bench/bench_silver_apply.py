@@ -401,15 +401,17 @@ def _write_loaded_silver(lake, spec, load) -> None:
     validation and sort, which take ~4x longer at 10M rows and are not what is measured."""
     from deltalake import write_deltalake
 
-    from lakehouse.engine import silver
+    from lakehouse.engine.core.keys import silver_key
+    from lakehouse.engine.increments import commit_props
     from lakehouse.engine.sequencing import with_sequence
+    from lakehouse.engine.silver_writes import TABLE_CONFIG, silver_rows
 
-    rows = silver._to_silver_rows(with_sequence(load))
+    rows = silver_rows(with_sequence(load))
     write_deltalake(
-        lake.uri(silver.silver_key(spec)),
+        lake.uri(silver_key(spec.name)),
         rows.to_arrow(),
-        configuration=silver.TABLE_CONFIG,  # bounded files, as apply_changes writes them
-        commit_properties=silver._commit_props(0),
+        configuration=TABLE_CONFIG,  # bounded files, as apply_changes writes them
+        commit_properties=commit_props(0),
     )
 
 

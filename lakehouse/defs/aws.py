@@ -5,7 +5,7 @@ Same asset keys, groups and data contracts as the local profile (``defs.silver``
 so ``definitions.py`` swaps the factories when ``settings.profile == "aws"``. A silver asset runs
 the ``bronze_to_silver`` job for its table, a gold asset the ``silver_to_gold`` job for its metric;
 the job reports one materialization per asset through Pipes (counts, versions: see
-``engine.spark.apply.SparkSilverResult.metadata`` and ``engine.spark.gold.metadata``), to which
+``engine.core.results.SilverResult.metadata`` and ``engine.spark.gold.metadata``), to which
 the asset adds the Glue run's id/URL, registers the table in the Glue catalog for Athena (Delta:
 ``table_type=DELTA``; Hudi tables are synced by the job itself) and, when asked, counts its rows
 with Athena.
@@ -302,7 +302,7 @@ def aws_silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
 
 
 def aws_gold_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:
-    from lakehouse.gold.model import load_metrics
+    from lakehouse.engine.core.metrics import load_metrics
 
     return [aws_gold_asset(dataset, m) for m in load_metrics(dataset.name)]
 

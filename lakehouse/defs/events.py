@@ -157,11 +157,12 @@ def silver_check(source: EventSource) -> dg.AssetChecksDefinition:
         description=f"pandera schema of silver/{source.table} from the event-source registry",
     )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
-        from lakehouse.events.engine import read_table, silver_key
+        from lakehouse.engine.core.keys import silver_key
+        from lakehouse.events.engine import read_table
         from lakehouse.events.quality import silver_schema
         from lakehouse.quality.validate import failure_cases, failure_summary
 
-        frame = read_table(lake.lake(), silver_key(source))
+        frame = read_table(lake.lake(), silver_key(source.table))
         if frame.height == 0:
             return dg.AssetCheckResult(passed=True, metadata={"rows": 0})
         summary = failure_summary(failure_cases(frame, silver_schema(source)))

@@ -36,10 +36,11 @@ def _commits(lake, key: str) -> list[dict]:
 
 
 def silver_lag_seconds(lake, table: str, now: float | None = None) -> float:
-    from lakehouse.engine.silver import applied_bronze_version
+    from lakehouse.engine.core.keys import silver_key
+    from lakehouse.engine.increments import applied_bronze_version
 
     now = now or time.time()
-    applied = applied_bronze_version(lake, f"silver/{table}")
+    applied = applied_bronze_version(lake, silver_key(table))
     pending = [
         c for c in _commits(lake, f"bronze/{table}") if applied is None or c["version"] > applied
     ]

@@ -19,27 +19,13 @@ import dagster as dg
 import polars as pl
 
 from lakehouse.defs.resources import LakeResource
-from lakehouse.gold.model import GoldMetric, load_metrics
-from lakehouse.registry import DatasetSpec, TableSpec
+from lakehouse.engine.core import metrics as core_metrics
+from lakehouse.engine.core.metrics import PREVIEW_ROWS, load_metrics
+from lakehouse.gold.model import GoldMetric, conform
+from lakehouse.registry import DatasetSpec
 
-PREVIEW_ROWS = 10
 CHART_ROWS = 20  # bars shown for a bar chart (the frame's order; metrics sort by value)
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
-
-
-def conform(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
-    """A silver frame with every registry column typed per the registry (empty if none yet)."""
-    from lakehouse.registry.types import table_polars_schema
-
-    schema = table_polars_schema(spec)
-    if frame.width == 0:
-        return pl.DataFrame(schema=schema)
-    return frame.with_columns(
-        [
-            pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n)
-            for n, t in schema.items()
-        ]
-    )
 
 
 def read_inputs(lake, dataset: DatasetSpec, metric: GoldMetric) -> dict[str, pl.DataFrame]:
@@ -67,24 +53,10 @@ def run_metric(lake, dataset: DatasetSpec, metric: GoldMetric) -> tuple[pl.DataF
     return frame, DeltaTable(uri, storage_options=lake.storage_options).version()
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown_table(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """The first ``rows`` rows of ``frame`` as a GitHub markdown table (header only if empty)."""
-    lines = [
-        "| " + " | ".join(frame.columns) + " |",
-        "|" + "|".join(" --- " for _ in frame.columns) + "|",
-    ]
-    lines += [
-        "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.head(rows).iter_rows()
-    ]
-    return "\n".join(lines)
+    """The first ``rows`` rows of ``frame`` as a GitHub markdown table (header only if empty;
+    ``engine.core.metrics.markdown_table``)."""
+    return core_metrics.markdown_table(frame.columns, frame.head(rows).iter_rows())
 
 
 def _json_value(value):
@@ -124,13 +96,10 @@ def gold_asset(dataset: DatasetSpec, metric: GoldMetric) -> dg.AssetsDefinition:
     def _gold(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         frame, version = run_metric(lake.lake(), dataset, metric)
         context.log.info(f"{metric.table_key}: {frame.height} rows, Delta version {version}")
-        metadata = {
-            "rows": frame.height,
-            "dagster/row_count": frame.height,
-            "delta_version": version,
-            "columns": ", ".join(f"{n}: {t}" for n, t in frame.schema.items()),
-            "preview": dg.MetadataValue.md(markdown_table(frame)),
-        }
+        metadata = core_metrics.table_metadata(
+            frame.height, version, frame.schema.items(), frame.head(PREVIEW_ROWS).iter_rows()
+        )
+        metadata["preview"] = dg.MetadataValue.md(metadata["preview"])
         if metric.chart is not None:
             x, y = metric.chart
             metadata["chart"] = dg.MetadataValue.json(vega_lite(frame, x, y, title=metric.key))

@@ -33,7 +33,7 @@ recorded in the same commit (``lakehouse.loads``: key, ``ingested_at`` = the row
 row was rejected, which tells nothing about the baseline; ``load_log`` returns it with the commit version
 and the full load (*generation*) each ingestion belongs to. ``start`` is the position in the
 total order (``engine.sequencing``) where the file's load begins: the smallest ``_sequence`` of
-its rows, or for a file without rows its last-modified time. Generations (``load_generations``):
+its rows, or for a file without rows its last-modified time. Generations (``engine.core.reloads.load_generations``):
 the ingestions in ``start`` order, a new generation beginning whenever a file name repeats within
 the current one — a full load writes each ``LOAD`` name once, and a reload starts again at
 ``LOAD00000001``. So a full load spread over several files and bronze runs is one generation,
@@ -63,16 +63,18 @@ from lakehouse.dms import names as dms_names
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import DmsLayout
 from lakehouse.engine.bronze_rows import empty_rows, read_dms_rows
+from lakehouse.engine.core.keys import bronze_key
+from lakehouse.engine.core.order import sequence_text
+from lakehouse.engine.core.reloads import LOADS_METADATA_KEY, LoadIngestion, load_generations
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import write_quarantine
-from lakehouse.engine.sequencing import sequence_expr, sequence_text
+from lakehouse.engine.sequencing import sequence_expr
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
 log = logging.getLogger(__name__)
 
 FILES_METADATA_KEY = "lakehouse.files"
-LOADS_METADATA_KEY = "lakehouse.loads"
 
 
 @dataclass
@@ -88,31 +90,8 @@ class BronzeResult:
     seconds: float = 0.0
 
 
-def bronze_key(spec: TableSpec) -> str:
-    return f"bronze/{spec.name}"
-
-
 def _state_key(spec: TableSpec) -> str:
     return f"_state/bronze/{spec.name}.json"
-
-
-@dataclass(frozen=True)
-class LoadIngestion:
-    """One ingestion of a full-load file (see "The load log" in the module docstring)."""
-
-    key: str
-    version: int  # the bronze commit that ingested it
-    ingested_at: datetime  # equals the ``_ingested_at`` of its rows
-    start: str  # where its load begins in the total order (a ``_sequence`` value)
-    generation: int = 0
-
-    def to_json(self) -> dict:
-        return {"key": self.key, "ingested_at": self.ingested_at.isoformat(), "start": self.start}
-
-    @classmethod
-    def from_json(cls, data: dict, version: int) -> LoadIngestion:
-        at = datetime.fromisoformat(data["ingested_at"])
-        return cls(data["key"], version, at, data["start"])
 
 
 def _is_load(spec: TableSpec, obj: ObjectInfo) -> bool:
@@ -186,28 +165,12 @@ def load_log(lake: Lake, spec: TableSpec) -> list[LoadIngestion]:
     return load_generations(_state(lake, spec)[1])
 
 
-def load_generations(entries: list[LoadIngestion]) -> list[LoadIngestion]:
-    """``entries`` (by version and key) with ``generation`` set: walk them in ``start`` order;
-    a file name already in the current generation begins the next one. The same key and start
-    (a replayed file) belong to the generation of their first occurrence."""
-    gen, names, first = 0, set(), {}
-    for e in sorted(entries, key=lambda e: (e.start, e.version, e.key)):
-        if (e.key, e.start) in first:
-            continue
-        if e.key in names:
-            gen, names = gen + 1, set()
-        names.add(e.key)
-        first[(e.key, e.start)] = gen
-    out = [replace(e, generation=first[(e.key, e.start)]) for e in entries]
-    return sorted(out, key=lambda e: (e.version, e.key))
-
-
 def _state(lake: Lake, spec: TableSpec) -> tuple[set[str], list[LoadIngestion]]:
     """(file ids, load log) of the bronze table: the cache, caught up with the commit history."""
     cache = json.loads(lake.read_text(_state_key(spec))) if lake.exists(_state_key(spec)) else None
     if cache is not None and "loads" not in cache:
         cache = None  # written before the load log existed: rebuild from the history
-    dt = open_table(lake, bronze_key(spec))
+    dt = open_table(lake, bronze_key(spec.name))
     if dt is None:  # no table yet
         return set(), []
     version = dt.version()
@@ -288,7 +251,7 @@ def ingest(
         result.seconds = time.perf_counter() - started
         return result
     frames, quarantine, new_loads = _read_pending(lake, spec, settings, todo, now, layouts, result)
-    result.quarantined = write_quarantine(lake, spec, quarantine, "bronze", now)
+    result.quarantined = write_quarantine(lake, spec.name, quarantine, "bronze", now)
     ids = [_file_id(o, spec) for o in todo]
     if len(frames) == 1:
         data = frames[0]
@@ -347,7 +310,7 @@ def _append(
         metadata[LOADS_METADATA_KEY] = json.dumps([e.to_json() for e in new_loads])
     props = CommitProperties(custom_metadata=metadata)
     write_deltalake(
-        lake.uri(bronze_key(spec)),
+        lake.uri(bronze_key(spec.name)),
         # view types: no copy (the Delta schema is the same "string"/"binary" either way)
         data.to_arrow(compat_level=pl.CompatLevel.newest()),
         mode="append",
@@ -356,4 +319,4 @@ def _append(
         commit_properties=props,
         partition_by=None,
     )
-    return open_table(lake, bronze_key(spec)).version()
+    return open_table(lake, bronze_key(spec.name)).version()

@@ -20,7 +20,7 @@ from lakehouse.dms import format as dms_format
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import DmsLayout, known_layouts
-from lakehouse.engine.lineage import LINEAGE_COLUMNS
+from lakehouse.engine.core.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec

@@ -46,6 +46,7 @@ from datetime import datetime
 import polars as pl
 
 from lakehouse.engine import csv_fast
+from lakehouse.engine.core.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.csv_records import (
     BREAK,
     CsvDropError,
@@ -58,7 +59,6 @@ from lakehouse.engine.csv_records import (
     error_reason,
     precise_records,
 )
-from lakehouse.engine.lineage import LINEAGE_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import CsvOptions, TableSpec

@@ -60,7 +60,7 @@ def maintain_dataset(
 ) -> list[MaintenanceResult]:
     """Maintain every silver (and history), gold and quarantine table of a dataset that exists;
     retentions not given are the dataset's (``DatasetSpec.maintenance``)."""
-    from lakehouse.engine.silver import gc_tombstones
+    from lakehouse.engine.tombstones import gc_tombstones
 
     if vacuum_hours is None:
         vacuum_hours = dataset.maintenance.vacuum_hours

@@ -1,12 +1,14 @@
-"""Quarantine: rows (or whole files) set aside with the reason, so the rest can flow.
+"""Quarantine with Polars and delta-rs: rows (or whole files) set aside with the reason, so the
+rest can flow; used by bronze, CSV drops, silver and the events engine.
 
-``quarantine/<table>`` (Delta, append-only): ``_stage`` (bronze: parsing/casting; silver:
-registry rules), ``_source_file``, ``_source_row`` (1-based record in the file, header
-included; null for a whole file), ``_column``, ``_reason``, ``_raw`` (the row as JSON or text),
-``_quarantined_at``.
+``quarantine/<table>`` (Delta, append-only): the columns of ``engine.core.quarantine``
+(``_stage`` bronze: parsing/casting, silver: registry rules; ``_source_file``; ``_source_row``,
+1-based record in the file, header included, null for a whole file; ``_column``; ``_reason``;
+``_raw``, the row as JSON or text), then ``_quarantined_at``.
 
-Idempotent: an entry already in the table with the same ``_stage``, ``_source_file``,
-``_source_row``, ``_column`` and ``_reason`` is not written again. A stage appends its entries
+Idempotent: an entry already in the table with the same identity (``_stage``, ``_source_file``,
+``_source_row``, ``_column`` and ``_reason``: ``engine.core.quarantine.IDENTITY``) is not
+written again. A stage appends its entries
 before its own commit (bronze: the commit that records the files; silver: the one that records
 the bronze version), so a run that dies in between re-reads the same rows on the next run and
 quarantines the same entries: those are skipped (the first ``_quarantined_at`` stays). Found by
@@ -21,33 +23,20 @@ from datetime import datetime
 
 import polars as pl
 
+from lakehouse.engine.core.keys import quarantine_key
+from lakehouse.engine.core.quarantine import COLUMNS, IDENTITY
 from lakehouse.engine.delta import open_table
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
-#: what identifies an entry: an entry equal on these is already recorded
-IDENTITY = ("_stage", "_source_file", "_source_row", "_column", "_reason")
-
-SCHEMA = {
-    "_stage": pl.String,
-    "_source_file": pl.String,
-    "_source_row": pl.Int64,
-    "_column": pl.String,
-    "_reason": pl.String,
-    "_raw": pl.String,
-}
+_TYPES = {"string": pl.String, "int64": pl.Int64}
+SCHEMA = {name: _TYPES[logical] for name, logical in COLUMNS.items()}
 
 
-def quarantine_key(spec: TableSpec) -> str:
-    return f"quarantine/{spec.name}"
-
-
-def write_quarantine(
-    lake: Lake, spec: TableSpec, rows: list[dict], stage: str, now: datetime
-) -> int:
-    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``) but those already recorded
-    (see the module docstring); returns ``len(rows)``, the batch's entries, written now or by an
-    earlier attempt of the same batch."""
+def write_quarantine(lake: Lake, table: str, rows: list[dict], stage: str, now: datetime) -> int:
+    """Append ``rows`` (dicts with the SCHEMA's keys but ``_stage``) to ``quarantine/<table>``
+    but those already recorded (see the module docstring); returns ``len(rows)``, the batch's
+    entries, written now or by an earlier attempt of the same batch."""
     from deltalake import write_deltalake
 
     if not rows:
@@ -56,12 +45,12 @@ def write_quarantine(
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_quarantined_at")
     )
     new = frame
-    recorded = _recorded(lake, spec, stage, frame["_source_file"].unique().to_list())
+    recorded = _recorded(lake, table, stage, frame["_source_file"].unique().to_list())
     if recorded is not None and recorded.height:
         new = frame.join(recorded, on=list(IDENTITY), how="anti", nulls_equal=True)
     if new.height:
         write_deltalake(
-            lake.uri(quarantine_key(spec)),
+            lake.uri(quarantine_key(table)),
             new.to_arrow(),
             mode="append",
             schema_mode="merge",
@@ -70,11 +59,11 @@ def write_quarantine(
     return frame.height
 
 
-def _recorded(lake: Lake, spec: TableSpec, stage: str, files: list) -> pl.DataFrame | None:
+def _recorded(lake: Lake, table: str, stage: str, files: list) -> pl.DataFrame | None:
     """The identity columns of the entries of ``stage`` for ``files`` already in quarantine."""
     import pyarrow.compute as pc
 
-    dt = open_table(lake, quarantine_key(spec))
+    dt = open_table(lake, quarantine_key(table))
     if dt is None:
         return None
     names = [f for f in files if f is not None]
@@ -148,3 +137,20 @@ def split_null_keys(
             )
         )
     return typed.filter(~null_key), out
+
+
+def quarantine_rule_failures(
+    lake: Lake, spec: TableSpec, changes: pl.DataFrame, now: datetime, *, write: bool
+) -> tuple[pl.DataFrame, int]:
+    """Silver's row rules: non-deletes breaking the registry's row-level rules go to quarantine
+    (stage ``silver``; written only when ``write``); deletes (key only) pass. Returns the kept
+    changes and how many were set aside."""
+    from lakehouse.quality.validate import split_valid
+
+    deletes = changes.filter(pl.col("_op") == "D")
+    good, bad = split_valid(changes.filter(pl.col("_op") != "D"), spec)
+    if bad.height == 0:
+        return changes, 0
+    if write:  # a full refresh re-reads rows quarantined before: do not record them twice
+        write_quarantine(lake, spec.name, rows_from_frame(bad), "silver", now)
+    return pl.concat([good, deletes], how="vertical"), bad.height

@@ -17,51 +17,28 @@ checkpoint re-sends changes under new file names) is the same change: it sorts a
 original (greater file name) but is not newer than it. Rows without a change sequence (full-load
 rows, CDC files without the change-sequence column) are identified by their whole ``_sequence``.
 ``unique_changes`` keeps one row per key and identity (the first in the order).
+
+The text layout itself, and its plain-Python counterparts (``sequence_text``,
+``sequence_commit_ts``), are ``engine.core.order``'s.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import polars as pl
 
+from lakehouse.engine.core.order import NULL_SEQ, NULL_TS, SEQUENCE
 from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
 
-SEQUENCE = "_sequence"
-_NULL_TS = "0000-00-00T00:00:00.000000"
-_NULL_SEQ = "0" * 35
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
-
 
 def sequence_expr() -> pl.Expr:
-    ts = pl.col("_commit_ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f").fill_null(_NULL_TS)
-    seq = pl.col("_change_seq").fill_null(_NULL_SEQ).str.pad_start(35, "0")
+    ts = pl.col("_commit_ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f").fill_null(NULL_TS)
+    seq = pl.col("_change_seq").fill_null(NULL_SEQ).str.pad_start(35, "0")
     rank = pl.when(pl.col("_file_kind") == "cdc").then(pl.lit("1")).otherwise(pl.lit("0"))
     row = pl.col("_source_row").fill_null(0).cast(pl.String).str.pad_start(12, "0")
     return pl.concat_str([ts, seq, rank, pl.col("_source_file"), row], separator="|").alias(
         SEQUENCE
     )
-
-
-def sequence_text(
-    commit_ts: datetime | None,
-    change_seq: str | None,
-    file_kind: str,
-    source_file: str,
-    source_row: int | None,
-) -> str:
-    """The ``_sequence`` that ``sequence_expr`` gives a row with these lineage values."""
-    ts = _NULL_TS if commit_ts is None else commit_ts.astimezone(UTC).strftime(_TS_FORMAT)
-    seq = (change_seq or _NULL_SEQ).rjust(35, "0")
-    rank = "1" if file_kind == "cdc" else "0"
-    return f"{ts}|{seq}|{rank}|{source_file}|{source_row or 0:012d}"
-
-
-def sequence_commit_ts(sequence: str) -> datetime | None:
-    """The commit timestamp a ``_sequence`` value starts with (None for a null timestamp)."""
-    ts = sequence.split("|", 1)[0]
-    return None if ts == _NULL_TS else datetime.strptime(ts, _TS_FORMAT).replace(tzinfo=UTC)
 
 
 def change_id_expr(column: str = SEQUENCE) -> pl.Expr:
@@ -71,7 +48,7 @@ def change_id_expr(column: str = SEQUENCE) -> pl.Expr:
     parts = pl.col(column).str.splitn("|", 4)
     ts, seq, rank = (parts.struct.field(f"field_{i}") for i in range(3))
     head = pl.concat_str([ts, seq, rank], separator="|")
-    by_seq = (rank == "1") & (seq != _NULL_SEQ) & parts.struct.field("field_3").is_not_null()
+    by_seq = (rank == "1") & (seq != NULL_SEQ) & parts.struct.field("field_3").is_not_null()
     return pl.when(by_seq).then(head).otherwise(pl.col(column))
 
 

@@ -9,7 +9,8 @@ a run appends every raw object not yet ingested in ONE Delta commit whose commit
 them (``lakehouse.files``: ``key#size``); ``_state/bronze/events_<source>.json`` caches that
 list with its table version and is rebuilt from the history when it lags. A line that is not a
 JSON object with a string ``id`` goes to ``quarantine/events_<source>`` (the schema of
-``engine.quarantine``); the rest of its file flows.
+``engine.quarantine``, written idempotently as there: a run that dies between the quarantine
+append and the bronze commit records its entries once when re-run); the rest of its file flows.
 
 ``silver/events_<source>`` (Delta, one row per ``record_id``): ``record_id``, ``source``,
 ``event_ts``, ``received_at``, one typed column per declared field (string → String, number →
@@ -24,7 +25,7 @@ share of the source's optional fields present and valid), ``api_key_id``, ``_sou
   than the API, or under an older schema): one missing a required field or breaking a rule on
   one goes to quarantine (stage ``silver``); an invalid optional value is stored null and counts
   against ``quality_score``.
-- Incremental: the commit records the bronze version applied (``engine.silver``'s
+- Incremental: the commit records the bronze version applied (``engine.increments``:
   ``lakehouse.bronze_version``); the next run reads only the bronze files added since.
   ``full_refresh`` rebuilds from all of bronze (same result, no new quarantine rows).
 - Late records need nothing special: keyed by id, their ``event_ts`` kept, gold recomputed.
@@ -47,8 +48,10 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from lakehouse.engine.quarantine import SCHEMA as QUARANTINE_SCHEMA
-from lakehouse.engine.silver import BRONZE_VERSION_KEY, applied_bronze_version
+from lakehouse.engine.core.keys import BRONZE_VERSION_KEY, bronze_key, silver_key
+from lakehouse.engine.delta import open_table
+from lakehouse.engine.increments import applied_bronze_version
+from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.events.schemas import EventSource
 from lakehouse.events.store import parse_key, source_prefix
 from lakehouse.events.validation import check_value, parse_timestamp
@@ -94,47 +97,10 @@ class LayerResult:
     seconds: float = 0.0
 
 
-def bronze_key(source: EventSource) -> str:
-    return f"bronze/{source.table}"
-
-
-def silver_key(source: EventSource) -> str:
-    return f"silver/{source.table}"
-
-
-def _open(lake: Lake, key: str, version: int | None = None):
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(lake.uri(key), storage_options=lake.storage_options, version=version)
-    except TableNotFoundError:
-        return None
-
-
 def read_table(lake: Lake, key: str) -> pl.DataFrame:
     """The Delta table at ``key`` as a frame (empty when it does not exist)."""
-    dt = _open(lake, key)
+    dt = open_table(lake, key)
     return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table())
-
-
-def _write_quarantine(
-    lake: Lake, source: EventSource, rows: list[dict], stage: str, now: datetime
-) -> int:
-    from deltalake import write_deltalake
-
-    if not rows:
-        return 0
-    frame = pl.DataFrame([{**r, "_stage": stage} for r in rows], schema=QUARANTINE_SCHEMA)
-    frame = frame.with_columns(pl.lit(now).cast(UTC_TS).alias("_quarantined_at"))
-    write_deltalake(
-        lake.uri(f"quarantine/{source.table}"),
-        frame.to_arrow(),
-        mode="append",
-        schema_mode="merge",
-        storage_options=lake.storage_options,
-    )
-    return frame.height
 
 
 # ------------------------------------------------------------------------------------ bronze
@@ -145,7 +111,7 @@ def _file_id(obj: ObjectInfo) -> str:
 def ingested_files(lake: Lake, source: EventSource) -> set[str]:
     """File ids (``key#size``) already in bronze: the cache, caught up from the Delta history."""
     state = f"_state/bronze/{source.table}.json"
-    dt = _open(lake, bronze_key(source))
+    dt = open_table(lake, bronze_key(source.table))
     if dt is None:
         return set()
     cache = (
@@ -237,17 +203,17 @@ def ingest_bronze(
         r, b = _bronze_rows(obj.key, blob, source, now)
         rows += r
         bad += b
-    result.quarantined = _write_quarantine(lake, source, bad, "bronze", now)
+    result.quarantined = write_quarantine(lake, source.table, bad, "bronze", now)
     ids = [_file_id(o) for o in todo]
     frame = pl.DataFrame(rows, schema=BRONZE_SCHEMA) if rows else pl.DataFrame(schema=BRONZE_SCHEMA)
     write_deltalake(
-        lake.uri(bronze_key(source)),
+        lake.uri(bronze_key(source.table)),
         frame.to_arrow(),
         mode="append",
         storage_options=lake.storage_options,
         commit_properties=CommitProperties(custom_metadata={FILES_METADATA_KEY: json.dumps(ids)}),
     )
-    result.version = _open(lake, bronze_key(source)).version()
+    result.version = open_table(lake, bronze_key(source.table)).version()
     lake.write_text(
         f"_state/bronze/{source.table}.json",
         json.dumps({"version": result.version, "files": sorted(done | set(ids))}),
@@ -276,14 +242,17 @@ def _bronze_since(
     """Bronze rows added after version ``after`` (all when None) and the current version."""
     import pyarrow.dataset as pads
 
-    dt = _open(lake, bronze_key(source))
+    dt = open_table(lake, bronze_key(source.table))
     if dt is None:
         return pl.DataFrame(schema=BRONZE_SCHEMA), None
     current, dataset = dt.version(), dt.to_pyarrow_dataset()
     if after is not None:
         if after >= current:
             return pl.DataFrame(schema=BRONZE_SCHEMA), current
-        old = {u.rsplit("/", 1)[-1] for u in _open(lake, bronze_key(source), after).file_uris()}
+        old = {
+            u.rsplit("/", 1)[-1]
+            for u in open_table(lake, bronze_key(source.table), after).file_uris()
+        }
         new = [f for f in dataset.get_fragments() if f.path.rsplit("/", 1)[-1] not in old]
         dataset = pads.FileSystemDataset(new, dataset.schema, dataset.format, dataset.filesystem)
     return pl.from_arrow(dataset.to_table()), current
@@ -348,8 +317,8 @@ def apply_silver(
 
     started, now = time.perf_counter(), now or datetime.now(UTC)
     result = LayerResult(source.table)
-    key = silver_key(source)
-    target = None if full_refresh else _open(lake, key)
+    key = silver_key(source.table)
+    target = None if full_refresh else open_table(lake, key)
     after = applied_bronze_version(lake, key) if target is not None else None
     bronze, version = _bronze_since(lake, source, after)
     result.bronze_version, result.rows = version, bronze.height
@@ -358,7 +327,7 @@ def apply_silver(
         return result
     rows, bad = to_silver_rows(bronze, source)
     if not full_refresh:
-        result.quarantined = _write_quarantine(lake, source, bad, "silver", now)
+        result.quarantined = write_quarantine(lake, source.table, bad, "silver", now)
     batch = rows.sort("received_at", "_source_file", "_source_row", nulls_last=True).unique(
         "record_id", keep="first", maintain_order=True
     )
@@ -387,7 +356,9 @@ def apply_silver(
             .execute()
         )
         result.inserted = int(metrics.get("num_target_rows_inserted", 0))
-        if _open(lake, key).version() == target.version():  # nothing inserted: no commit was made,
+        if (
+            open_table(lake, key).version() == target.version()
+        ):  # nothing inserted: no commit was made,
             write_deltalake(
                 lake.uri(key),
                 batch.head(0).to_arrow(),
@@ -397,7 +368,7 @@ def apply_silver(
                 commit_properties=props,
             )  # version anyway (an empty commit)
     result.duplicates = rows.height - result.inserted
-    result.version = _open(lake, key).version()
+    result.version = open_table(lake, key).version()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -449,7 +420,9 @@ def build_gold_daily(lake: Lake, sources: list[EventSource]) -> tuple[pl.DataFra
     from deltalake import write_deltalake
 
     schema = gold_schema(sources)
-    frames = [daily_frame(t, s) for s in sources if (t := read_table(lake, silver_key(s))).height]
+    frames = [
+        daily_frame(t, s) for s in sources if (t := read_table(lake, silver_key(s.table))).height
+    ]
     frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
     frame = frame.select(
         [
@@ -464,4 +437,4 @@ def build_gold_daily(lake: Lake, sources: list[EventSource]) -> tuple[pl.DataFra
         schema_mode="overwrite",
         storage_options=lake.storage_options,
     )
-    return frame, _open(lake, GOLD_DAILY).version()
+    return frame, open_table(lake, GOLD_DAILY).version()

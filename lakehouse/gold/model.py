@@ -16,6 +16,8 @@ Data contract:
   datasets (both have ``revenue_by_month``).
 - ``chart``: optional ``(x column, y column)``; the asset renders a small Vega-Lite spec (a line
   when x is a date, a bar otherwise; y summed per x).
+- ``conform`` makes a silver frame an input of that shape; a dataset's metrics are listed by
+  ``engine.core.metrics.load_metrics``.
 """
 
 from __future__ import annotations
@@ -88,13 +90,18 @@ def zero_fill(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.with_columns([pl.col(c).fill_null(0) for c in columns])
 
 
-def load_metrics(dataset: str) -> tuple[GoldMetric, ...]:
-    """``METRICS`` of the module the dataset's declaration names in ``gold`` (none: no gold)."""
-    import importlib
+def conform(frame: pl.DataFrame | None, spec) -> pl.DataFrame:
+    """A silver frame (None: no table yet) as a metric's input: every registry column of ``spec``
+    typed per the registry (``registry.types``), a missing one null; empty with those columns
+    when there are none. Both engines hand ``compute`` frames made by this."""
+    from lakehouse.registry.types import table_polars_schema
 
-    from lakehouse.declarations import declaration
-
-    name = declaration(dataset).decl.gold
-    if not name:
-        return ()
-    return tuple(importlib.import_module(name).METRICS)
+    schema = table_polars_schema(spec)
+    if frame is None or frame.width == 0:
+        return pl.DataFrame(schema=schema)
+    return frame.with_columns(
+        [
+            pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n)
+            for n, t in schema.items()
+        ]
+    )

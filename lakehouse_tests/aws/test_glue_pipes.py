@@ -176,7 +176,7 @@ def test_silver_asset_runs_the_glue_job_through_pipes(setup, monkeypatch):
 
 def test_gold_asset_runs_the_gold_job_and_registers_the_table(setup, monkeypatch):
     from lakehouse.defs.aws import aws_gold_asset
-    from lakehouse.gold.model import load_metrics
+    from lakehouse.engine.core.metrics import load_metrics
 
     monkeypatch.setattr(
         jobs,

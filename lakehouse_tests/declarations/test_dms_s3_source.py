@@ -144,8 +144,8 @@ def test_a_dms_task_gaining_rules_mid_stream_declared_with_its_mapping_revisions
     add-column ($AR_H_CHANGE_SEQ) and a before-image rule (prefix ``before_``) mid-stream: the
     dataset declares both mapping revisions and everything reaches silver, nothing quarantined."""
     from lakehouse.declarations import load_dataset
+    from lakehouse.engine.core.keys import quarantine_key
     from lakehouse.engine.delta import open_table
-    from lakehouse.engine.quarantine import quarantine_key
     from lakehouse.engine.silver import read_silver
     from lakehouse.profiles import Settings
     from lakehouse.runs.materialize import materialize
@@ -188,7 +188,7 @@ def test_a_dms_task_gaining_rules_mid_stream_declared_with_its_mapping_revisions
     assert materialize(settings=settings).success
     spec = load_dataset("t", settings).table("things")
     lake = settings.lake()
-    assert open_table(lake, quarantine_key(spec)) is None
+    assert open_table(lake, quarantine_key(spec.name)) is None
     state = {r["id"]: (r["name"], r["qty"]) for r in read_silver(lake, spec).iter_rows(named=True)}
     assert state == {1: ("a1", 10), 2: ("b-late", 20), 5: ("c2", 30)}
 

@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, bronze_rows
-from lakehouse.engine.quarantine import quarantine_key
+from lakehouse.engine.core.keys import quarantine_key
 from lakehouse.registry import Column, TableSpec
 
 SETTINGS = DmsS3Settings(
@@ -45,7 +45,7 @@ def _bronze(lake) -> pl.DataFrame:
 
 
 def _quarantine(lake) -> pl.DataFrame:
-    return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
+    return pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC.name))).to_pyarrow_table())
 
 
 def test_lineage_columns_and_types(lake):
@@ -273,8 +273,8 @@ def test_write_quarantine_skips_entries_already_recorded(lake):
     now = datetime(2024, 1, 1, tzinfo=UTC)
     row = dict(_source_file="f1", _source_row=2, _column="qty", _reason="bad", _raw="x")
     whole = dict(_source_file="f2", _source_row=None, _column=None, _reason="gzip", _raw=None)
-    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2
-    assert write_quarantine(lake, SPEC, [row, whole], "bronze", now) == 2  # a retried batch
+    assert write_quarantine(lake, SPEC.name, [row, whole], "bronze", now) == 2
+    assert write_quarantine(lake, SPEC.name, [row, whole], "bronze", now) == 2  # a retried batch
     assert _quarantine(lake).height == 2
     # the same source row at another stage, for another reason, or another row is new
     other = [
@@ -282,8 +282,8 @@ def test_write_quarantine_skips_entries_already_recorded(lake):
         {**row, "_reason": "other"},
         {**row, "_source_row": 3},
     ]
-    write_quarantine(lake, SPEC, other, "silver", now)
-    write_quarantine(lake, SPEC, other, "bronze", now)
+    write_quarantine(lake, SPEC.name, other, "silver", now)
+    write_quarantine(lake, SPEC.name, other, "bronze", now)
     q = _quarantine(lake)
     assert q.height == 2 + 3 + 2
     assert q.group_by("_stage", "_source_file", "_source_row", "_reason").len()["len"].max() == 1

@@ -12,8 +12,8 @@ from deltalake import DeltaTable
 
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import quarantine_key
 from lakehouse.engine.csv_drop import parse_csv
-from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.registry import Column, TableSpec
 from lakehouse.registry.model import CsvOptions
 
@@ -45,7 +45,7 @@ def _bronze(lake, *cols) -> list[tuple]:
 
 
 def _quarantine(lake, spec) -> list[tuple]:
-    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(spec))).to_pyarrow_table())
+    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(spec.name))).to_pyarrow_table())
     return (
         q.sort("_source_file", "_source_row")
         .select("_source_file", "_source_row", "_column", "_reason")

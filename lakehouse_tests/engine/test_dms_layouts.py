@@ -17,8 +17,8 @@ from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import known_layouts
 from lakehouse.dms.writer import encode_dms_file, layout_rows
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import bronze_key, quarantine_key
 from lakehouse.engine.delta import open_table
-from lakehouse.engine.quarantine import quarantine_key
 from lakehouse.engine.sequencing import explode_key_changes
 from lakehouse.registry import Column, TableSpec
 from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, SELECT_ALL, SEQ_RULE
@@ -103,9 +103,9 @@ def test_rules_added_mid_stream_reach_silver_with_nothing_quarantined(lake, head
     assert lines[-1] == b"D,2024-01-01 00:00:03.000000,4,,," + b"0" * 34 + b"4,4"
     r2 = bronze.ingest(lake, SPEC, settings, layouts=_layouts())
     assert (r2.quarantined, r2.errors, r2.rows) == (0, [], 4)
-    assert open_table(lake, quarantine_key(SPEC)) is None
+    assert open_table(lake, quarantine_key(SPEC.name)) is None
     lineage = (
-        pl.from_arrow(DeltaTable(lake.uri(bronze.bronze_key(SPEC))).to_pyarrow_table())
+        pl.from_arrow(DeltaTable(lake.uri(bronze_key(SPEC.name))).to_pyarrow_table())
         .filter(pl.col("_source_file").str.ends_with("000002000.csv"))
         .sort("_source_row")
         .select("_op", "id", "_change_seq", "_before_key")
@@ -131,7 +131,7 @@ def test_a_file_of_no_known_layout_is_quarantined_whole(lake):
     lake.write_bytes(SPEC.raw_prefix + "20240101-000001000.csv", b"U,2024-01-01 00:00:01,1,a\n")
     r = bronze.ingest(lake, SPEC, settings, layouts=_layouts())
     assert r.quarantined == 1 and r.rows == 1
-    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
+    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC.name))).to_pyarrow_table())
     row = q.row(0, named=True)
     assert row["_source_file"] == SPEC.raw_prefix + "20240101-000001000.csv"
     assert row["_source_row"] is None
@@ -148,7 +148,7 @@ def test_a_before_image_key_that_does_not_cast_is_quarantined_and_silver_applies
     ])  # fmt: skip
     r = bronze.ingest(lake, SPEC, settings, layouts=_layouts())
     assert (r.quarantined, r.rows) == (1, 2)
-    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC))).to_pyarrow_table())
+    q = pl.from_arrow(DeltaTable(lake.uri(quarantine_key(SPEC.name))).to_pyarrow_table())
     row = q.row(0, named=True)
     assert (row["_source_file"], row["_source_row"], row["_column"]) == (
         SPEC.raw_prefix + "20240101-000001000.csv",

@@ -54,7 +54,7 @@ def test_a_missing_table_is_skipped_by_the_dataset_and_an_error_alone(tmp_path):
 def test_the_dataset_maintenance_policy_sets_both_retentions(tmp_path, monkeypatch):
     from datetime import timedelta
 
-    from lakehouse.engine import maintenance
+    from lakehouse.engine import maintenance, tombstones
     from lakehouse.registry import MaintenancePolicy
 
     calls = []
@@ -64,7 +64,7 @@ def test_the_dataset_maintenance_policy_sets_both_retentions(tmp_path, monkeypat
     monkeypatch.setattr(
         maintenance, "maintain", lambda lake, key, vacuum_hours: calls.append((key, vacuum_hours))
     )
-    monkeypatch.setattr(silver, "gc_tombstones", lambda lake, t, r: calls.append((t.name, r)))
+    monkeypatch.setattr(tombstones, "gc_tombstones", lambda lake, t, r: calls.append((t.name, r)))
     lake = LocalLake(tmp_path)
     maintenance.maintain_dataset(lake, DatasetSpec("t", (SPEC,)))
     assert calls == [("silver/things", 168), ("things", timedelta(days=7))]

@@ -12,6 +12,15 @@ from deltalake import DeltaTable
 
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import (
+    BRONZE_VERSION_KEY,
+    history_key,
+    silver_key,
+    tombstone_key,
+)
+from lakehouse.engine.core.results import SchemaChangeError
+from lakehouse.engine.silver_writes import check_types
+from lakehouse.engine.tombstones import gc_tombstones
 from lakehouse.registry import Column, TableSpec
 from lakehouse.storage import LocalLake
 
@@ -68,7 +77,7 @@ def test_counts_metadata_and_incremental_versions(lake):
     again = silver.apply_changes(lake, SPEC)
     assert again.changes == 0 and again.version == r2.version  # nothing new: no commit
     history = DeltaTable(lake.uri("silver/things")).history(1)[0]
-    assert history[silver.BRONZE_VERSION_KEY] == str(r2.bronze_version)
+    assert history[BRONZE_VERSION_KEY] == str(r2.bronze_version)
 
 
 def test_late_older_update_does_not_resurrect_a_deleted_row(lake):
@@ -78,7 +87,7 @@ def test_late_older_update_does_not_resurrect_a_deleted_row(lake):
     assert _state(lake) == {}
     assert late.ignored == 1
     # after the retention period the tombstone is collected
-    removed = silver.gc_tombstones(
+    removed = gc_tombstones(
         lake, SPEC, timedelta(days=7), now=datetime.now(UTC) + timedelta(days=8)
     )
     assert removed == 1
@@ -104,7 +113,7 @@ def _run(lake, spec=SPEC):
 
 
 def _tombstones(lake, spec=SPEC) -> dict[int, str]:
-    tomb = DeltaTable(lake.uri(silver.tombstone_key(spec))).to_pyarrow_table()
+    tomb = DeltaTable(lake.uri(tombstone_key(spec.name))).to_pyarrow_table()
     return dict(zip(tomb["id"].to_pylist(), tomb["_sequence"].to_pylist(), strict=True))
 
 
@@ -290,9 +299,9 @@ def test_added_column_appears_and_incompatible_type_change_fails_clearly(lake):
         columns=(COLUMNS[0], COLUMNS[1], Column("qty", "string")),
     )
     with pytest.raises(
-        silver.SchemaChangeError, match=r"silver/things: column 'qty' changed type from int32 to"
+        SchemaChangeError, match=r"silver/things: column 'qty' changed type from int32 to"
     ):
-        silver._check_types(
+        check_types(
             changed,
             pl.DataFrame({"qty": ["1"]}).to_arrow().schema,
             pa.schema(DeltaTable(lake.uri("silver/things")).schema().to_arrow()),
@@ -326,7 +335,8 @@ def test_pii_is_standardised_in_silver():
 
 
 def test_sequence_text_is_the_sequence_of_those_lineage_values():
-    from lakehouse.engine.sequencing import sequence_commit_ts, sequence_expr, sequence_text
+    from lakehouse.engine.core.order import sequence_commit_ts, sequence_text
+    from lakehouse.engine.sequencing import sequence_expr
 
     rows = [
         (datetime(2024, 1, 1, 0, 0, 5, 123456, tzinfo=UTC), "12", "load", "raw/x/LOAD1.csv", 2),
@@ -366,9 +376,9 @@ def _scd2_lake(lake):
 
 def _assert_same_scd2(lake, reference, tombstones=True):
     tables = ["silver/people", "silver/people_history"]
-    for key in tables + [silver.tombstone_key(SCD2)] * tombstones:
+    for key in tables + [tombstone_key(SCD2.name)] * tombstones:
         got, want = _table(lake, key), _table(reference, key)
-        if key == silver.tombstone_key(SCD2):
+        if key == tombstone_key(SCD2.name):
             got, want = got.drop("_deleted_at"), want.drop("_deleted_at")
         assert got.equals(want), f"{key}:\n{got}\n{want}"
     hist = _table(lake, "silver/people_history")
@@ -388,7 +398,7 @@ def test_a_crash_between_the_history_and_the_silver_commit_adds_no_version(
     reference = _scd2_lake(LocalLake(tmp_path / "reference"))
     _drop(reference, SCD2, "20240101-000002000.csv", *_SCD2_BATCH)
     lake = _scd2_lake(LocalLake(tmp_path / "lake"))
-    write_tombstones = silver._write_tombstones
+    write_tombstones = silver.write_tombstones
 
     def die(*args, **kwargs):
         if point == "after the tombstones":
@@ -397,11 +407,11 @@ def test_a_crash_between_the_history_and_the_silver_commit_adds_no_version(
 
     lake.write_text(SCD2.raw_prefix + "20240101-000002000.csv", HEADER + "".join(_SCD2_BATCH))
     bronze.ingest(lake, SCD2, SETTINGS)
-    monkeypatch.setattr(silver, "_write_tombstones", die)
+    monkeypatch.setattr(silver, "write_tombstones", die)
     for _ in range(2):  # dies twice at the same point: the history MERGE ran each time
         with pytest.raises(_Crash):
             silver.apply_changes(lake, SCD2)
-    monkeypatch.setattr(silver, "_write_tombstones", write_tombstones)
+    monkeypatch.setattr(silver, "write_tombstones", write_tombstones)
     again = silver.apply_changes(lake, SCD2)
     assert again.history_rows == 0  # every version was already there
     _assert_same_scd2(lake, reference)
@@ -438,7 +448,8 @@ def test_a_cdc_file_delivered_again_under_a_later_name_is_the_same_changes(tmp_p
 
 
 def test_the_identity_of_a_change_leaves_out_its_file_only_with_a_change_sequence():
-    from lakehouse.engine.sequencing import change_id_expr, sequence_text
+    from lakehouse.engine.core.order import sequence_text
+    from lakehouse.engine.sequencing import change_id_expr
 
     t = datetime(2024, 1, 1, tzinfo=UTC)
     resent = [
@@ -457,14 +468,14 @@ def test_the_identity_of_a_change_leaves_out_its_file_only_with_a_change_sequenc
 
 
 def _assert_history_current_is_silver(lake, spec=SCD2):
-    hist = _table(lake, silver.history_key(spec))
+    hist = _table(lake, history_key(spec.name))
     assert hist.group_by("id", "_sequence").len()["len"].max() == 1, "a version twice"
     current = hist.filter(pl.col("__is_current")).drop("__start_at", "__end_at", "__is_current")
-    assert current.equals(_table(lake, silver.silver_key(spec)).select(current.columns))
+    assert current.equals(_table(lake, silver_key(spec.name)).select(current.columns))
 
 
 def _versions_of(lake, id_, spec=SCD2) -> list[tuple]:
-    hist = _table(lake, silver.history_key(spec), sort=("id", "__start_at"))
+    hist = _table(lake, history_key(spec.name), sort=("id", "__start_at"))
     return (
         hist.filter(pl.col("id") == id_)
         .select(
@@ -501,7 +512,7 @@ def test_a_late_change_ordered_before_the_latest_reload_adds_no_history_version(
     _drop(lake, SCD2, "LOAD00000001.csv", _line("I", 1, 1, "v1"), _line("I", 1, 2, "w1"))
     _write(lake, SCD2, "LOAD00000001.csv", _line("I", 5, 1, "v1"))  # the reload: 2 is gone
     _run(lake, SCD2)
-    before = _table(lake, silver.history_key(SCD2))
+    before = _table(lake, history_key(SCD2.name))
     # committed before the reload began, arriving after it: a new key, the key the reload
     # deleted, and a key of the new baseline
     late = _drop(
@@ -514,7 +525,7 @@ def test_a_late_change_ordered_before_the_latest_reload_adds_no_history_version(
     )
     assert _state(lake, SCD2) == {1: ("v1", 1)}
     assert (late.history_rows, late.inserted, late.ignored) == (0, 0, 3)
-    assert _table(lake, silver.history_key(SCD2)).equals(before)
+    assert _table(lake, history_key(SCD2.name)).equals(before)
     _assert_history_current_is_silver(lake)
     silver.apply_changes(lake, SCD2, full_refresh=True)
     assert _state(lake, SCD2) == {1: ("v1", 1)}
@@ -531,6 +542,6 @@ def test_a_change_before_a_reload_arriving_with_it_is_a_closed_history_version(l
     assert _state(lake, SCD2) == {1: ("v1", 1)}
     assert _versions_of(lake, 9) == [("late", False, 3, 5)]
     _assert_history_current_is_silver(lake)
-    hist = _table(lake, silver.history_key(SCD2))
+    hist = _table(lake, history_key(SCD2.name))
     silver.apply_changes(lake, SCD2, full_refresh=True)
-    assert _table(lake, silver.history_key(SCD2)).equals(hist)
+    assert _table(lake, history_key(SCD2.name)).equals(hist)

@@ -149,3 +149,64 @@ def test_gold_is_empty_with_its_columns_before_any_event(lake):
         "avg_quality_score",
         "avg_temperature",
     } <= set(gold.columns)
+
+
+def _dies_at(monkeypatch, table_prefix: str):
+    """``write_deltalake`` raising for the tables under ``table_prefix`` (a crash at that commit),
+    writing the others (the quarantine) as usual; returns the real function."""
+    import deltalake
+
+    real = deltalake.write_deltalake
+
+    def dies(uri, *a, **kw):
+        if table_prefix in str(uri):
+            raise RuntimeError("crash")
+        return real(uri, *a, **kw)
+
+    monkeypatch.setattr(deltalake, "write_deltalake", dies)
+    return real
+
+
+def test_a_crash_between_the_quarantine_write_and_the_bronze_commit_records_nothing_twice(
+    lake, monkeypatch
+):
+    import deltalake
+
+    key = object_key("iot_sensors", T0, "dead")
+    good = json.dumps({"id": "g", "received_at": "2025-11-25T10:00:00Z", "data": rec("g").data})
+    lake.write_text(key, good + '\n{"no": "id"}\nnot json\n')
+    real = _dies_at(monkeypatch, "bronze/")
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            ingest_bronze(lake, IOT_SENSORS)
+    monkeypatch.setattr(deltalake, "write_deltalake", real)
+    res = ingest_bronze(lake, IOT_SENSORS)
+    assert res.rows == 1 and res.quarantined == 2
+    q = read_table(lake, "quarantine/events_iot_sensors")
+    assert sorted(q["_source_row"].to_list()) == [2, 3] and set(q["_stage"]) == {"bronze"}
+    assert ingest_bronze(lake, IOT_SENSORS).files == []
+
+
+def test_a_crash_between_the_quarantine_write_and_the_silver_commit_records_nothing_twice(
+    lake, monkeypatch
+):
+    import deltalake
+
+    key = object_key("iot_sensors", T0, "f00d")
+    bad = {"device_id": "d", "temperature": "hot", "timestamp": "2025-11-25T09:00:00Z"}
+    lines = [
+        {"id": "ok", "received_at": "2025-11-25T10:00:00Z", "data": rec("ok").data},
+        {"id": "hot", "received_at": "2025-11-25T10:00:00Z", "data": bad},
+    ]
+    lake.write_text(key, "\n".join(json.dumps(x) for x in lines))
+    ingest_bronze(lake, IOT_SENSORS)
+    real = _dies_at(monkeypatch, "silver/")
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            apply_silver(lake, IOT_SENSORS)
+    monkeypatch.setattr(deltalake, "write_deltalake", real)
+    res = apply_silver(lake, IOT_SENSORS)
+    assert res.inserted == 1 and res.quarantined == 1
+    q = read_table(lake, "quarantine/events_iot_sensors")
+    assert q.height == 1 and q.row(0, named=True)["_source_row"] == 2
+    assert apply_silver(lake, IOT_SENSORS).rows == 0

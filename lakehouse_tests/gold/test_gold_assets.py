@@ -15,6 +15,7 @@ from deltalake import DeltaTable, write_deltalake
 from lakehouse.declarations import load_dataset
 from lakehouse.defs.gold import gold_assets, markdown_table, vega_lite
 from lakehouse.defs.resources import LakeResource
+from lakehouse.engine.core.metrics import load_metrics
 from lakehouse.gold.masking import (
     mask_email,
     mask_email_expr,
@@ -23,7 +24,6 @@ from lakehouse.gold.masking import (
     mask_pii,
     pii_columns,
 )
-from lakehouse.gold.model import load_metrics
 from lakehouse.source.seed import seed
 from lakehouse.storage import LocalLake
 from lakehouse_tests.gold import load_source_frames

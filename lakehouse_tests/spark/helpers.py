@@ -33,7 +33,7 @@ def assert_same(got, expected: pl.DataFrame, by: list[str], what: str) -> pl.Dat
 
 
 def same_reloads(reloads, barrier, local) -> bool:
-    """The Spark engine's reload plan (``reloads.plan_reloads``) equals the local engine's
+    """The Spark engine's reload plan (``core.reloads.plan_reloads`` over Spark's load log) equals the local engine's
     (``local``: a ``scenario.TableRound``, or anything with ``reloads`` and ``barrier``)."""
     fields = ("generation", "start", "files", "source_file", "ingested_at")
     got = [tuple(getattr(r, f) for f in fields) for r in reloads]
@@ -55,8 +55,9 @@ def check_round(spark, spec, bronze_uri: str, local, side: SparkSide, what: str)
     ``scenario.TableRound``) — its load log read by Spark from the bronze table at ``bronze_uri``
     — and assert that its reload plan, quarantine, reload deletes, resolved change set, MERGE
     counts, table, tombstones and SCD2 history equal the local engine's. Returns the new side."""
+    from lakehouse.engine.core.reloads import plan_reloads
     from lakehouse.engine.spark import apply as sapply
-    from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
+    from lakehouse.engine.spark.reloads import read_load_log
     from lakehouse.engine.spark.scd2 import apply_history_in_memory, history_changes
 
     keys = list(spec.primary_key)

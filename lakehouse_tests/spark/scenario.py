@@ -26,13 +26,19 @@ import psycopg
 from lakehouse.declarations import load_dataset
 from lakehouse.declarations.dms import settings_for
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import history_key, silver_key, tombstone_key
+from lakehouse.engine.core.results import SilverResult
+from lakehouse.engine.increments import applied_bronze_version, read_bronze_changes
 from lakehouse.engine.pii import standardize_pii
+from lakehouse.engine.quarantine import quarantine_rule_failures
+from lakehouse.engine.reloads import reload_deletes, reload_plan
 from lakehouse.engine.sequencing import (
     explode_key_changes,
     last_per_key,
     unique_changes,
     with_sequence,
 )
+from lakehouse.engine.tombstones import filter_tombstoned
 from lakehouse.registry import DatasetSpec, TableSpec
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.state import ReplicationState
@@ -54,10 +60,10 @@ class TableRound:
     state: pl.DataFrame  # silver/<table> after the apply
     tombstones: pl.DataFrame
     history: pl.DataFrame | None
-    result: silver.SilverResult
+    result: SilverResult
     now: datetime
     after: int | None = None  # the bronze version applied before this round (None: all)
-    reloads: list = field(default_factory=list)  # the local engine's ``silver._reload_plan``
+    reloads: list = field(default_factory=list)  # the local engine's ``reloads.reload_plan``
     barrier: str | None = None
     settled: str | None = None
 
@@ -84,10 +90,10 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
     as ``silver.apply_changes`` does, before the apply writes tombstones) and the apply itself."""
     from lakehouse.engine.delta import open_table
 
-    after = silver.applied_bronze_version(lake, silver.silver_key(spec))
-    target = open_table(lake, silver.silver_key(spec))
-    changes, version = silver.read_bronze_changes(lake, spec, after)
-    reloads, barrier, settled = silver._reload_plan(lake, spec, after, version)
+    after = applied_bronze_version(lake, silver_key(spec.name))
+    target = open_table(lake, silver_key(spec.name))
+    changes, version = read_bronze_changes(lake, spec.name, after)
+    reloads, barrier, settled = reload_plan(lake, spec, after, version)
     resolved, quarantined = pl.DataFrame(), pl.DataFrame()
     if changes.height or reloads:
         kept = standardize_pii(with_sequence(changes), spec) if changes.width else changes
@@ -96,14 +102,14 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
 
             _, bad = split_valid(kept.filter(pl.col("_op") != "D"), spec)
             quarantined = bad.select("_source_file", "_source_row", "__column", "__reason")
-            kept, _ = silver._quarantine_rule_failures(lake, spec, kept, now, write=False)
+            kept, _ = quarantine_rule_failures(lake, spec, kept, now, write=False)
         exploded = explode_key_changes(kept, spec)
         if reloads:
-            gone = silver._reload_deletes(spec, kept, reloads, target)
+            gone = reload_deletes(spec, kept, reloads, target)
             if gone.height:
                 exploded = pl.concat([exploded, gone], how="diagonal_relaxed")
         exploded = unique_changes(exploded, spec)
-        exploded, _ = silver._filter_tombstoned(lake, spec, exploded)
+        exploded, _ = filter_tombstoned(lake, spec, exploded)
         if barrier is not None:
             exploded = exploded.filter(pl.col("_sequence") >= barrier)
         resolved = last_per_key(exploded, spec)
@@ -113,8 +119,8 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
         resolved=resolved,
         quarantined=quarantined,
         state=silver.read_silver(lake, spec),
-        tombstones=_read(lake, silver.tombstone_key(spec)),
-        history=_read(lake, silver.history_key(spec)) if spec.scd_type == 2 else None,
+        tombstones=_read(lake, tombstone_key(spec.name)),
+        history=_read(lake, history_key(spec.name)) if spec.scd_type == 2 else None,
         result=result,
         now=now,
         after=after,

@@ -58,10 +58,10 @@ def test_gold_metrics_from_spark_silver_equal_the_local_ones(spark, scenarios, d
     """Gold on Spark runs the same metric definitions on silver read through Spark (Arrow)."""
     from polars.testing import assert_frame_equal
 
-    from lakehouse.defs.gold import conform
+    from lakehouse.engine.core.metrics import load_metrics
     from lakehouse.engine.spark.gold import compute_metric
     from lakehouse.gold.masking import mask_pii, pii_columns
-    from lakehouse.gold.model import load_metrics
+    from lakehouse.gold.model import conform
 
     scenario = scenarios(dataset)
     final = scenario.rounds[-1]

@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 
 from lakehouse.dms import names as dms_names
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import tombstone_key
+from lakehouse.engine.core.reloads import plan_reloads
+from lakehouse.engine.increments import read_bronze_changes
 from lakehouse.engine.spark import apply as sapply
-from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
+from lakehouse.engine.spark.reloads import read_load_log
 from lakehouse.storage import LocalLake
 from lakehouse_tests.engine.test_silver_properties import (
     SETTINGS,
@@ -83,12 +86,12 @@ def test_spark_silver_equals_reference_model(spark, tmp_path_factory, script, se
         for name, rows in named[b::batches]:
             _write_file(lake, name, rows)
         bronze.ingest(lake, SPEC, SETTINGS)
-        frame, version = silver.read_bronze_changes(lake, SPEC, after)
+        frame, version = read_bronze_changes(lake, SPEC.name, after)
         after = version
         if frame.height:
             state, tombs = _apply(spark, frame, state, tombs)
     assert _state(state) == expected
-    everything, _ = silver.read_bronze_changes(lake, SPEC, None)  # full refresh: one batch
+    everything, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
     assert _state(_apply(spark, everything, None, None)[0]) == expected
 
 
@@ -127,7 +130,7 @@ def _reload_runs(rng, changes, loads):
 
 def _spark_run(spark, lake, after, state, tombs):
     """The Spark engine on the bronze rows after ``after`` (the load log read through Spark)."""
-    frame, version = silver.read_bronze_changes(lake, SPEC, after)
+    frame, version = read_bronze_changes(lake, SPEC.name, after)
     entries = read_load_log(spark, lake.uri(f"bronze/{SPEC.name}"), up_to=version)
     reloads, barrier, settled = plan_reloads(entries, SPEC, after, version)
     if frame.height or reloads:
@@ -140,7 +143,7 @@ def _same_as_local(lake, state, tombs, what):
     here: these files deliver some changes twice under other file names, whose lineage the
     parity and reload-case tests, without such deliveries, compare column by column.)"""
     assert _state(state) == _silver_state(lake), f"{what}: silver table"
-    want = _read(lake, silver.tombstone_key(SPEC))
+    want = _read(lake, tombstone_key(SPEC.name))
     want = set(want["id"].to_list()) if want.height else set()
     got = set() if tombs is None else set(to_polars(tombs.select("id"))["id"].to_list())
     assert got == want, f"{what}: tombstoned keys"
@@ -180,7 +183,7 @@ def test_spark_silver_with_reloads_equals_the_local_engine(
         after, state, tombs = _spark_run(spark, lake, after, state, tombs)
         _same_as_local(lake, state, tombs, f"run {n}")
     assert _state(state) == expected
-    everything, _ = silver.read_bronze_changes(lake, SPEC, None)  # full refresh: one batch
+    everything, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
     reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{SPEC.name}")), SPEC, None, after
     )

@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lakehouse.engine import bronze, silver
+from lakehouse.engine.core.keys import history_key, tombstone_key
+from lakehouse.engine.core.reloads import plan_reloads
+from lakehouse.engine.increments import read_bronze_changes
 from lakehouse.engine.spark import apply as sapply
-from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
+from lakehouse.engine.spark.reloads import read_load_log
 from lakehouse.engine.spark.scd2 import history_changes
 from lakehouse.storage import LocalLake
 from lakehouse_tests.engine.test_silver import SCD2, SETTINGS, SPEC, _line, _write
@@ -94,7 +97,7 @@ def _runs(spark, lake, spec, runs, name):
 
 def _full_refresh(spark, lake, spec, name):
     """The Spark engine rebuilds from all of bronze as the local engine's full refresh does."""
-    everything, version = silver.read_bronze_changes(lake, spec, None)
+    everything, version = read_bronze_changes(lake, spec.name, None)
     reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{spec.name}")), spec, None, version
     )
@@ -112,7 +115,7 @@ def _full_refresh(spark, lake, spec, name):
         keys,
         f"{name}: full refresh",
     )
-    tombs = _read(lake, silver.tombstone_key(spec))
+    tombs = _read(lake, tombstone_key(spec.name))
     assert_same(
         sapply.tombstone_rows(batch, spec, NOW).select(*keys, "_sequence"),
         tombs.select(*keys, "_sequence") if tombs.height else tombs,
@@ -122,7 +125,7 @@ def _full_refresh(spark, lake, spec, name):
     if spec.scd_type == 2:
         rows, _ = history_changes(resolved.exploded, spec, None)
         assert_same(
-            rows, _read(lake, silver.history_key(spec)), [*keys, "_sequence"], f"{name}: history"
+            rows, _read(lake, history_key(spec.name)), [*keys, "_sequence"], f"{name}: history"
         )
 
 

@@ -92,9 +92,9 @@ def test_quarantine_entries_already_recorded_are_not_written_again(spark):
     entries not recorded yet are appended, nulls equal (a whole-file entry has no row)."""
     from datetime import datetime
 
-    from lakehouse.engine.quarantine import IDENTITY
+    from lakehouse.engine.core.quarantine import IDENTITY
 
-    assert spark_q.IDENTITY == IDENTITY  # the local engine's identity, not imported on Glue
+    assert spark_q.IDENTITY == IDENTITY  # one identity for both engines (engine.core)
     _, sbad = spark_q.split_valid(to_spark(spark, _frame()), SPEC)
     rows = spark_q.quarantine_rows(sbad, "silver", datetime(2024, 1, 2))
     assert spark_q.not_yet_recorded(rows, None).count() == 5  # no table yet: all of them

@@ -472,7 +472,7 @@ before = set(sys.modules)
 from lakehouse.engine.spark import apply, gold, jobs, pii, quarantine, scd2, sequencing, session
 from lakehouse.engine.spark import silver, tables, types, writers
 from lakehouse.declarations import load_dataset
-from lakehouse.gold.model import load_metrics
+from lakehouse.engine.core.metrics import load_metrics
 import dagster_pipes  # the entry points' Pipes side
 for name in ("autocorp", "saas"):  # what silver_to_gold runs: every metric's Polars compute
     dataset = load_dataset(name)

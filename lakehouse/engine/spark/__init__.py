@@ -1,7 +1,10 @@
 """The Spark engine: the silver CDC apply and the gold layer on PySpark (AWS Glue, EMR, any cluster).
 
 It implements the local engine's contracts (``engine.sequencing``, ``engine.silver``) on Spark
-DataFrames, so that both engines resolve the same bronze change log to the same silver tables:
+DataFrames, so that both engines resolve the same bronze change log to the same silver tables.
+What is not a DataFrame expression — lake keys, the ``_sequence`` layout, ``SilverResult``, the
+reload plan, the quarantine identity, the gold metric registry — is ``engine.core``'s, shared
+with the local engine. The modules here:
 
 - ``session``: the SparkSession builder (local or Glue; Delta and Hudi configuration);
 - ``types``: registry logical types → Spark types, text → typed values (before-image keys);

@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from lakehouse.engine.core.lineage import BRONZE_ONLY
 from lakehouse.engine.spark.sequencing import (
     SEQUENCE,
     explode_key_changes,
@@ -39,26 +40,12 @@ from lakehouse.engine.spark.sequencing import (
 )
 from lakehouse.registry.model import TableSpec
 
-BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")
-
 
 class Resolved(NamedTuple):
     exploded: object  # the SCD2 input: the changes silver does not ignore for good (docstring)
     batch: object  # one change per key, tombstone-filtered, after the reload barrier: MERGE source
     reload_deletes: object = None  # the reloads' D changes (part of ``candidates``), or None
     candidates: object = None  # every change, key changes exploded, reload deletes added
-
-
-def silver_key(spec: TableSpec) -> str:
-    return f"silver/{spec.name}"
-
-
-def history_key(spec: TableSpec) -> str:
-    return f"silver/{spec.name}_history"
-
-
-def tombstone_key(spec: TableSpec) -> str:
-    return f"_state/tombstones/{spec.name}"
 
 
 def silver_rows(frame):
@@ -93,7 +80,7 @@ def resolve_changes(
 ) -> Resolved:
     """The resolved change set of prepared, validated ``changes`` (see the module docstring).
 
-    ``reloads``, ``barrier`` and ``settled`` come from ``reloads.plan_reloads``; ``state`` is the
+    ``reloads``, ``barrier`` and ``settled`` come from ``engine.core.reloads.plan_reloads``; ``state`` is the
     silver table the reloads' deletes are computed against (None: no table yet, or a full
     refresh, which passes no ``tombstones`` either)."""
     from pyspark.sql import functions as F

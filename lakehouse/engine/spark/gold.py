@@ -3,7 +3,8 @@
 Data contract (as ``defs.gold``): ``gold/<dataset>_<metric>`` is a Delta table rewritten whole
 (overwrite, schema overwritten) with exactly the frame the metric's ``compute`` returns from the
 current silver tables, PII columns masked (``gold.masking``). A silver table that does not exist
-yet reads as an empty frame with its registry columns.
+yet reads as an empty frame with its registry columns (``gold.model.conform``, the local one).
+The metadata is the local assets' (``engine.core.metrics.table_metadata``).
 
 Spark reads silver (Delta, or Hudi without its ``_hoodie_*`` columns) and hands each table to the
 Polars ``compute`` as Arrow, so one definition of every metric serves both profiles; the result is
@@ -13,6 +14,8 @@ about a million rows): collecting them on the Glue driver is fine at that size.
 
 from __future__ import annotations
 
+from lakehouse.engine.core.keys import silver_key
+from lakehouse.engine.core.metrics import PREVIEW_ROWS, table_metadata
 from lakehouse.engine.spark.tables import (
     LakeLocations,
     delta_exists,
@@ -23,12 +26,10 @@ from lakehouse.engine.spark.tables import (
 )
 from lakehouse.registry import DatasetSpec, TableSpec
 
-PREVIEW_ROWS = 10
-
 
 def read_silver(spark, locations: LakeLocations, spec: TableSpec):
     """The current state of ``silver/<table>`` as a DataFrame, or None when it does not exist."""
-    uri = locations.uri(f"silver/{spec.name}")
+    uri = locations.uri(silver_key(spec.name))
     if spec.table_format == "hudi" and hudi_exists(spark, uri):
         frame = spark.read.format("hudi").load(uri)
         return frame.drop(*[c for c in frame.columns if c.startswith("_hoodie_")])
@@ -37,28 +38,12 @@ def read_silver(spark, locations: LakeLocations, spec: TableSpec):
     return None
 
 
-def conform(frame, spec: TableSpec):
-    """A Polars silver frame with every registry column typed per the registry."""
-    import polars as pl
-
-    from lakehouse.registry.types import table_polars_schema
-
-    schema = table_polars_schema(spec)
-    if frame is None or frame.width == 0:
-        return pl.DataFrame(schema=schema)
-    return frame.with_columns(
-        [
-            pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n)
-            for n, t in schema.items()
-        ]
-    )
-
-
 def compute_metric(inputs: dict, dataset: DatasetSpec, metric):
     """The metric's Polars frame (PII masked) from Spark DataFrames of its silver inputs."""
     import polars as pl
 
     from lakehouse.gold.masking import mask_pii, pii_columns
+    from lakehouse.gold.model import conform
 
     frames = {
         t: conform(
@@ -83,20 +68,10 @@ def run_metric(
 
 
 def metadata(frame, version: int | None) -> dict:
-    """Materialization metadata of a gold table (rows, version, columns, a markdown preview)."""
-    head = frame.head(PREVIEW_ROWS)
-    lines = [
-        "| " + " | ".join(frame.columns) + " |",
-        "|" + "|".join(" --- " for _ in frame.columns) + "|",
-    ]
-    lines += [
-        "| " + " | ".join("" if v is None else str(v).replace("|", "\\|") for v in r) + " |"
-        for r in head.iter_rows()
-    ]
-    return {
-        "rows": frame.height,
-        "dagster/row_count": frame.height,
-        "delta_version": -1 if version is None else version,
-        "columns": ", ".join(f"{n}: {t}" for n, t in frame.schema.items()),
-        "preview": {"raw_value": "\n".join(lines), "type": "md"},
-    }
+    """Materialization metadata of a gold table (``engine.core.metrics.table_metadata``), the
+    preview as a Pipes markdown value."""
+    out = table_metadata(
+        frame.height, version, frame.schema.items(), frame.head(PREVIEW_ROWS).iter_rows()
+    )
+    out["preview"] = {"raw_value": out["preview"], "type": "md"}
+    return out

@@ -89,8 +89,8 @@ def silver_to_gold(
     spark, args: argparse.Namespace, log: Callable[[str], None] = print
 ) -> list[tuple[str, dict]]:
     from lakehouse.declarations import load_dataset
+    from lakehouse.engine.core.metrics import load_metrics
     from lakehouse.engine.spark.gold import metadata, run_metric
-    from lakehouse.gold.model import load_metrics
 
     dataset = load_dataset(args.dataset)
     wanted = set(_names(args.metric))

@@ -8,9 +8,9 @@ with ``"; "``, check names as pandera prints them). Table-level rules (uniquenes
 rules, as locally. Deletes are never validated (they carry only the key): callers pass non-deletes.
 
 ``quarantine_rows(bad, stage, now)`` shapes ``bad`` into the ``quarantine/<table>`` contract of
-``engine.quarantine`` (``_raw``: the row's data columns as a JSON object of text values).
+``engine.core.quarantine`` (``_raw``: the row's data columns as a JSON object of text values).
 ``not_yet_recorded(rows, recorded)`` keeps the entries not already in the table (same
-``IDENTITY``, nulls equal), so a run that dies between its quarantine append and its checkpoint
+``engine.core.quarantine.IDENTITY``, nulls equal), so a run that dies between its quarantine append and its checkpoint
 does not record the entries twice when it is re-run, as ``engine.quarantine.write_quarantine``.
 """
 
@@ -18,11 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lakehouse.engine.core.quarantine import IDENTITY
 from lakehouse.registry.model import TableSpec
-
-#: what identifies an entry (``engine.quarantine.IDENTITY``; not imported: that module needs Polars,
-#: which a Glue job does not have)
-IDENTITY = ("_stage", "_source_file", "_source_row", "_column", "_reason")
 
 
 def _failed(rule):

@@ -4,17 +4,12 @@ Same contract as ``engine.silver`` (module docstring, "full loads and reloads") 
 ``engine.bronze`` ("The load log"):
 
 - ``read_load_log(spark, bronze_uri)``: every full-load file ingestion of a bronze table, with its
-  generation (``bronze.load_generations``). Read where the local engine reads it: the bronze
+  generation (``core.reloads.load_generations``). Read where the local engine reads it: the bronze
   writer's cache (``<lake root>/_state/bronze/<table>.json``, beside ``bronze/``) when present,
   then the ``lakehouse.loads`` commit metadata of the Delta commits after the cache's version
   (``_delta_log/<version>.json``, read as text: no Delta JARs needed). ``up_to`` ignores the
   commits after a bronze version (what the log held when that version was current).
-- ``plan_reloads(entries, spec, after, bronze_version)`` → ``(reloads, barrier, settled)``: the
-  reloads (generations >= 1) with a file in bronze versions after ``after`` (all when None),
-  oldest first; the start of the latest reload up to ``bronze_version`` (changes ordered before
-  it are superseded); and the history barrier, the latest start of the reloads an earlier run
-  applied (a change ordered before it adds no SCD2 version; one between it and ``barrier`` is a
-  version this run's reload closes).
+- the reload plan of that log is ``engine.core.reloads.plan_reloads``, the local engine's;
 - ``reload_deletes(changes, spec, reloads, state)``: the ``D`` changes at each reload's start for
   the keys live just before it and absent from its baseline (its valid LOAD rows), with the
   lineage of the reload's first file; ``state`` is the silver table (None: no table yet or a full
@@ -24,24 +19,16 @@ Same contract as ``engine.silver`` (module docstring, "full loads and reloads") 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 
-from lakehouse.engine.bronze import LOADS_METADATA_KEY, LoadIngestion, load_generations
-from lakehouse.engine.sequencing import sequence_commit_ts
+from lakehouse.engine.core.order import sequence_commit_ts
+from lakehouse.engine.core.reloads import (
+    LOADS_METADATA_KEY,
+    LoadIngestion,
+    Reload,
+    load_generations,
+)
 from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.registry.model import TableSpec
-
-
-@dataclass(frozen=True)
-class Reload:
-    """One reload (a full-load generation >= 1 of the load log)."""
-
-    generation: int
-    start: str  # the smallest start of its files: where the reload begins in the total order
-    files: tuple[tuple[str, datetime], ...]  # (key, ingested_at) of its ingestions
-    source_file: str  # the file ``start`` comes from (lineage of the deletes)
-    ingested_at: datetime
 
 
 def _fs(spark, uri: str):
@@ -106,31 +93,6 @@ def read_load_log(spark, bronze_uri: str, *, up_to: int | None = None) -> list[L
     if up_to is not None:
         loads = [e for e in loads if e.version <= up_to]
     return load_generations(sorted(loads, key=lambda e: (e.version, e.key)))
-
-
-def plan_reloads(
-    entries: list[LoadIngestion], spec: TableSpec, after: int | None, bronze_version: int | None
-) -> tuple[list[Reload], str | None, str | None]:
-    """``(reloads, barrier, settled)`` of the load log ``entries`` (see the module docstring)."""
-    if bronze_version is None or not spec.primary_key:
-        return [], None, None
-    by_gen: dict[int, list[LoadIngestion]] = {}
-    for e in entries:
-        if e.version <= bronze_version:
-            by_gen.setdefault(e.generation, []).append(e)
-    reloads = []
-    for gen, items in sorted(by_gen.items()):
-        if gen == 0:
-            continue  # the first baseline: nothing to replace
-        first = min(items, key=lambda e: e.start)
-        files = tuple((e.key, e.ingested_at) for e in items)
-        reloads.append(Reload(gen, first.start, files, first.key, first.ingested_at))
-    barrier = reloads[-1].start if reloads else None
-    new = [
-        r for r in reloads if after is None or any(e.version > after for e in by_gen[r.generation])
-    ]
-    applied = [r.start for r in reloads if r not in new]
-    return new, barrier, max(applied, default=None)
 
 
 def _latest_live(frame, spec: TableSpec):

@@ -1,6 +1,6 @@
 """SCD type 2 on Spark: the ``silver/<table>_history`` versions, as ``engine.silver`` builds them.
 
-Contract (same as the local engine's ``_apply_history``): every change (after key-change
+Contract (same as the local engine's ``history.apply_history``): every change (after key-change
 explosion and quarantine, before last-per-key) newer than the key's *current* history version
 becomes a version; ``__start_at`` = the change's commit timestamp (ingestion time when the
 settings carry none), ``__end_at`` = the next change's ``__start_at`` for the key (null while
@@ -15,10 +15,10 @@ delta-spark MERGE.
 
 from __future__ import annotations
 
+from lakehouse.engine.core.lineage import BRONZE_ONLY
 from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.registry.model import TableSpec
 
-BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")
 HISTORY_COLUMNS = ("__start_at", "__end_at", "__is_current")
 
 

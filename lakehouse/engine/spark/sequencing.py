@@ -16,11 +16,9 @@ Same contract as ``engine.sequencing`` (the local engine), value for value:
 
 from __future__ import annotations
 
+from lakehouse.engine.core.order import NULL_SEQ, NULL_TS, SEQUENCE
 from lakehouse.registry.model import TableSpec
 
-SEQUENCE = "_sequence"
-_NULL_TS = "0000-00-00T00:00:00.000000"
-_NULL_SEQ = "0" * 35
 _TS_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 
 
@@ -37,8 +35,8 @@ def sequence_col(session_time_zone: str = "UTC"):
     ts_col = F.col("_commit_ts")
     if session_time_zone.upper() not in ("UTC", "Z", "ETC/UTC", "GMT", "+00:00"):
         ts_col = F.to_utc_timestamp(ts_col, session_time_zone)  # shift so UTC wall time renders
-    ts = F.coalesce(F.date_format(ts_col, _TS_PATTERN), F.lit(_NULL_TS))
-    seq = _pad(F.coalesce(F.col("_change_seq"), F.lit(_NULL_SEQ)), 35)
+    ts = F.coalesce(F.date_format(ts_col, _TS_PATTERN), F.lit(NULL_TS))
+    seq = _pad(F.coalesce(F.col("_change_seq"), F.lit(NULL_SEQ)), 35)
     rank = F.when(F.col("_file_kind") == "cdc", F.lit("1")).otherwise(F.lit("0"))
     row = _pad(F.coalesce(F.col("_source_row"), F.lit(0)).cast("string"), 12)
     sep = F.lit("|")

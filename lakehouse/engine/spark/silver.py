@@ -21,63 +21,32 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lakehouse.engine.core.keys import (
+    BRONZE_VERSION_KEY,
+    bronze_key,
+    history_key,
+    quarantine_key,
+    silver_key,
+    tombstone_key,
+)
+from lakehouse.engine.core.reloads import ReloadPlan, plan_reloads
+from lakehouse.engine.core.results import SilverResult
 from lakehouse.engine.spark.apply import (
     _with_target_seq,
     apply_counts,
-    history_key,
     prepare_changes,
     resolve_changes,
-    silver_key,
     silver_rows,
     split_rule_failures,
-    tombstone_key,
     tombstone_rows,
 )
-from lakehouse.engine.spark.reloads import plan_reloads, read_load_log
+from lakehouse.engine.spark.reloads import read_load_log
 from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.engine.spark.tables import LakeLocations
 from lakehouse.engine.spark.writers import _user_metadata, merge_delta, read_bronze, upsert_hudi
 from lakehouse.registry.model import TableSpec
-
-
-@dataclass
-class SparkSilverResult:
-    table: str
-    table_format: str = "delta"
-    bronze_version: int | None = None
-    changes: int = 0
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-    ignored: int = 0
-    quarantined: int = 0
-    history_rows: int = 0
-    version: int | None = None
-    reload_generation: int | None = None  # the latest reload (full-load generation) applied
-    reload_deletes: int = 0  # keys the reloads removed (before the MERGE's sequence check)
-    full_refresh: bool = False
-    seconds: float = 0.0
-
-    def metadata(self) -> dict:
-        """Materialization metadata (the keys the local silver assets report, plus the format)."""
-        return {
-            "changes": self.changes,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "ignored": self.ignored,
-            "quarantined": self.quarantined,
-            "bronze_version": -1 if self.bronze_version is None else self.bronze_version,
-            "table_format": self.table_format,
-            "table_version": -1 if self.version is None else self.version,
-            "reload_generation": -1 if self.reload_generation is None else self.reload_generation,
-            "reload_deletes": self.reload_deletes,
-            "full_refresh": self.full_refresh,
-            "duration_s": round(self.seconds, 3),
-        }
 
 
 def apply_table(
@@ -88,7 +57,7 @@ def apply_table(
     full_refresh: bool = False,
     now: datetime | None = None,
     hudi_database: str | None = None,
-) -> SparkSilverResult:
+) -> SilverResult:
     """Apply the bronze changes not yet applied to ``silver/<table>`` (Delta or Hudi) on Spark."""
     from pyspark.sql import functions as F
 
@@ -97,30 +66,30 @@ def apply_table(
 
     started, now = time.perf_counter(), now or datetime.now(UTC)
     hudi = spec.table_format == "hudi"
-    result = SparkSilverResult(spec.name, table_format=spec.table_format, full_refresh=full_refresh)
-    uri = locations.uri(silver_key(spec))
+    result = SilverResult(spec.name, table_format=spec.table_format, full_refresh=full_refresh)
+    uri = locations.uri(silver_key(spec.name))
     exists = (io.hudi_exists if hudi else io.delta_exists)(spark, uri)
     ckpt = None if full_refresh else io.read_checkpoint(spark, locations, "silver", spec.name)
     if exists and ckpt is None and not full_refresh:
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
     after = None if full_refresh or ckpt is None else ckpt.get("bronze_version")
-    bronze_uri = locations.uri(f"bronze/{spec.name}")
+    bronze_uri = locations.uri(bronze_key(spec.name))
     changes, result.bronze_version = read_bronze(spark, bronze_uri, after)
     if changes is None:
         return _finish(spark, result, uri, hudi, started)
     reloads, barrier, settled = (
         plan_reloads(read_load_log(spark, bronze_uri), spec, after, result.bronze_version)
         if spec.primary_key
-        else ([], None, None)
+        else ReloadPlan([], None, None)
     )
     if changes.isEmpty() and not full_refresh and not reloads:
         return _finish(spark, result, uri, hudi, started)
-    meta = json.dumps({"lakehouse.bronze_version": result.bronze_version})
+    meta = json.dumps({BRONZE_VERSION_KEY: result.bronze_version})
     changes, bad = split_rule_failures(prepare_changes(changes, spec), spec)
     changes = changes.persist()
     result.quarantined = bad.count()
     if result.quarantined and not full_refresh:
-        quarantine = locations.uri(f"quarantine/{spec.name}")
+        quarantine = locations.uri(quarantine_key(spec.name))
         recorded = (
             spark.read.format("delta").load(quarantine).filter(F.col("_stage") == "silver")
             if io.delta_exists(spark, quarantine)
@@ -184,7 +153,7 @@ def _apply_keyed(
 
     from lakehouse.engine.spark import tables as io
 
-    uri, tomb_uri = locations.uri(silver_key(spec)), locations.uri(tombstone_key(spec))
+    uri, tomb_uri = locations.uri(silver_key(spec.name)), locations.uri(tombstone_key(spec.name))
     hudi = spec.table_format == "hudi"
     state = None
     if reloads and exists and not full_refresh:  # the reloads delete against the current table
@@ -281,7 +250,7 @@ def _apply_history(spark, spec, locations, exploded, full_refresh: bool, meta: s
     from lakehouse.engine.spark import tables as io
     from lakehouse.engine.spark.scd2 import history_changes, merge_history_delta
 
-    uri = locations.uri(history_key(spec))
+    uri = locations.uri(history_key(spec.name))
     hist = (
         None
         if full_refresh or not io.delta_exists(spark, uri)
@@ -298,9 +267,7 @@ def _apply_history(spark, spec, locations, exploded, full_refresh: bool, meta: s
     return rows.count()
 
 
-def _finish(
-    spark, result: SparkSilverResult, uri: str, hudi: bool, started: float
-) -> SparkSilverResult:
+def _finish(spark, result: SilverResult, uri: str, hudi: bool, started: float) -> SilverResult:
     from lakehouse.engine.spark import tables as io
 
     if not hudi:

@@ -2,7 +2,7 @@
 
 ``LakeLocations`` maps a lake key to a URI Spark can read: on AWS one bucket per zone, each
 object keeping its lake key inside its zone's bucket (``s3://<silver bucket>/silver/<table>``,
-see ``aws.terraform_config``); locally one root for every zone. State and quarantine tables
+see ``aws.naming``); locally one root for every zone. State and quarantine tables
 (``_state/…``, ``quarantine/…``) live beside silver.
 
 Helpers: ``to_arrow`` (a DataFrame as a pyarrow Table on Spark 3.5 and 4), ``from_polars``

@@ -4,8 +4,8 @@ bronze incrementally. These calls need the Delta / Hudi JARs (Glue: ``--datalake
 - ``merge_delta``: one ``DeltaTable.merge``: delete / update when the source change is newer than
   the row (``_sequence``), insert when the key is absent and the change is not a delete; new source
   columns are added first (schema evolution), an incompatible type change raises
-  ``SchemaChangeError`` naming table, column and both types; the bronze version applied goes into
-  the commit's ``userMetadata``.
+  ``engine.core.results.SchemaChangeError`` naming table, column and both types; the bronze
+  version applied goes into the commit's ``userMetadata``.
 - ``upsert_hudi``: Copy-on-Write upsert, record key = primary key, precombine/ordering field =
   ``_sequence`` with EVENT_TIME_ORDERING (Hudi 1.x defaults to commit-time ordering), deletes via
   ``_hoodie_is_deleted``. Callers pass only changes newer than the stored rows, so the result does
@@ -16,16 +16,13 @@ bronze incrementally. These calls need the Delta / Hudi JARs (Glue: ``--datalake
 
 from __future__ import annotations
 
+from lakehouse.engine.core.results import incompatible
 from lakehouse.engine.spark.apply import silver_rows
 from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.registry.model import TableSpec
 
 HUDI_PAYLOAD = "org.apache.hudi.common.model.DefaultHoodieRecordPayload"
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
-
-
-class SchemaChangeError(ValueError):
-    """An incompatible column type change between bronze and silver (as ``engine.silver``)."""
 
 
 def check_types(spec: TableSpec, source, target) -> None:
@@ -40,11 +37,7 @@ def check_types(spec: TableSpec, source, target) -> None:
             continue
         if old in ints and f.dataType in ints and ints.index(f.dataType) >= ints.index(old):
             continue
-        raise SchemaChangeError(
-            f"silver/{spec.name}: column {f.name!r} changed type from {old.simpleString()} to "
-            f"{f.dataType.simpleString()}; this is not a compatible change (rebuild the table with "
-            "a full refresh after fixing the registry or the source)"
-        )
+        raise incompatible(spec.name, f.name, old.simpleString(), f.dataType.simpleString())
 
 
 def merge_delta(

@@ -1,0 +1,21 @@
+"""The lineage columns every bronze row carries (``engine.bronze``, ``engine.csv_drop``): the
+change's operation, commit time, change sequence and key before-image, and the raw file, row,
+file kind and ingestion time it came from. A source column may not use these names.
+
+Silver keeps ``_commit_ts`` and ``_source_file`` of the change that wrote a row (beside
+``_sequence``) and drops the others (``BRONZE_ONLY``), on every engine.
+"""
+
+LINEAGE_COLUMNS = (
+    "_op",
+    "_commit_ts",
+    "_change_seq",
+    "_before_key",
+    "_source_file",
+    "_source_row",
+    "_file_kind",
+    "_ingested_at",
+)
+
+#: the lineage columns of a bronze row that silver drops
+BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")

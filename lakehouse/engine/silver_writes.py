@@ -1,0 +1,136 @@
+"""Writing ``silver/<table>`` with delta-rs: the resolved change set in, one commit out.
+
+Contract: a row of ``silver/<table>`` is a change without bronze's lineage-only columns
+(``silver_rows``: ``engine.core.lineage.BRONZE_ONLY``), written in key order (``clustered``) in
+files of about ``TARGET_FILE_BYTES`` (``TABLE_CONFIG``), so a MERGE rewrites few files. Every
+commit records the bronze version it applies (``increments.commit_props``).
+
+- ``append_rows``: a keyless (append-only) table's inserts (overwrite on a full refresh);
+- ``overwrite_rows``: a full refresh's current rows, or the first write of a table;
+- ``merge_batch``: THE incremental MERGE of a batch (one change per key, ``_op`` kept as
+  ``__op``): delete / update when the change is newer than the row and not the same change
+  delivered again, insert when the key is absent and the change is not a delete; new columns are
+  added (schema evolution), an incompatible type change raises ``SchemaChangeError``
+  (``check_types``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from lakehouse.engine.core.keys import silver_key
+from lakehouse.engine.core.lineage import BRONZE_ONLY
+from lakehouse.engine.core.order import SEQUENCE
+from lakehouse.engine.core.results import incompatible
+from lakehouse.engine.increments import commit_props
+from lakehouse.engine.sequencing import SAME_CHANGE_SQL, same_change_bounds
+from lakehouse.registry.model import TableSpec
+from lakehouse.storage import Lake
+
+#: bounded files (MERGE rewrites keep this size), so a batch rewrites few files: cost follows the
+#: change, not the table
+TARGET_FILE_BYTES = 8 * 1024 * 1024
+TABLE_CONFIG = {"delta.targetFileSize": str(TARGET_FILE_BYTES)}
+
+
+def silver_rows(changes: pl.DataFrame) -> pl.DataFrame:
+    """``changes`` without bronze's lineage-only columns."""
+    return changes.drop([c for c in BRONZE_ONLY if c in changes.columns])
+
+
+def clustered(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Rows in key order, so files cover key ranges and MERGE can skip most of them."""
+    return frame.sort(list(spec.primary_key)) if spec.primary_key and frame.height else frame
+
+
+def check_types(spec: TableSpec, source: pa.Schema, target: pa.Schema) -> None:
+    """Raise ``SchemaChangeError`` for a column of ``source`` whose type is incompatible with
+    its type in ``target`` (null, a wider integer, another timestamp unit or text/binary layout
+    are compatible)."""
+    for f in source:
+        if f.name in target.names:
+            old = target.field(f.name).type
+            if old != f.type and not (pa.types.is_null(f.type) or _widening(old, f.type)):
+                raise incompatible(spec.name, f.name, str(old), str(f.type))
+
+
+def _widening(old: pa.DataType, new: pa.DataType) -> bool:
+    ints = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
+    if old in ints and new in ints:
+        return ints.index(new) >= ints.index(old)
+    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
+        return True
+    # the same Delta type ("string" / "binary") in another Arrow layout
+    texts = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    binaries = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
+    for kind in (texts, binaries):
+        if any(t(old) for t in kind) and any(t(new) for t in kind):
+            return True
+    return False
+
+
+def append_rows(
+    lake: Lake, spec: TableSpec, rows: pl.DataFrame, bronze_version, *, full_refresh: bool
+) -> None:
+    """Append ``rows`` to a keyless table (replace it on a full refresh)."""
+    from deltalake import write_deltalake
+
+    mode = "overwrite" if full_refresh else "append"
+    write_deltalake(
+        lake.uri(silver_key(spec.name)),
+        rows.to_arrow(),
+        mode=mode,
+        schema_mode="merge" if mode == "append" else "overwrite",
+        storage_options=lake.storage_options,
+        commit_properties=commit_props(bronze_version),
+    )
+
+
+def overwrite_rows(
+    lake: Lake, spec: TableSpec, rows: pl.DataFrame, bronze_version, *, create: bool = False
+) -> None:
+    """Write ``rows`` as the whole table: a full refresh (``create``: the table's first write)."""
+    from deltalake import write_deltalake
+
+    replace = {} if create else {"mode": "overwrite", "schema_mode": "overwrite"}
+    write_deltalake(
+        lake.uri(silver_key(spec.name)),
+        clustered(rows, spec).to_arrow(),
+        **replace,
+        configuration=TABLE_CONFIG,
+        storage_options=lake.storage_options,
+        commit_properties=commit_props(bronze_version),
+    )
+
+
+def merge_source(batch: pl.DataFrame) -> pl.DataFrame:
+    """The MERGE source of a batch: silver rows with ``__op`` and the same-change bounds."""
+    return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), *same_change_bounds()))
+
+
+def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version) -> dict:
+    """MERGE ``source`` (``merge_source``) into the silver table ``target``; its metrics."""
+    src_arrow = source.to_arrow()
+    check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
+    pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
+    # newer, and not the same change delivered again under a greater file name
+    newer = f"s.{SEQUENCE} > t.{SEQUENCE} AND NOT {SAME_CHANGE_SQL}"
+    data_cols = [c for c in source.columns if c not in ("__op", "__same_lo", "__same_hi")]
+    updates = {f'"{c}"': f's."{c}"' for c in data_cols}
+    return (
+        # streamed_exec=False lets delta-rs prune target files by the source's key statistics
+        target.merge(
+            src_arrow,
+            predicate=pred,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
+            streamed_exec=False,
+            commit_properties=commit_props(bronze_version),
+        )
+        .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
+        .when_matched_update(updates=updates, predicate=f"{newer} AND s.__op <> 'D'")
+        .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
+        .execute()
+    )
