@@ -18,6 +18,7 @@ this run's reload closes). A table without a primary key, or without bronze, has
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
@@ -47,17 +48,32 @@ class LoadIngestion:
         return cls(data["key"], version, at, data["start"])
 
 
+_LOAD_NUMBER = re.compile(r"LOAD([0-9A-F]{8})")
+
+
+def _load_number(key: str) -> int | None:
+    """The counter of a ``LOAD`` file name (``…/LOAD0000000A.csv`` → 10), else None."""
+    m = _LOAD_NUMBER.search(key.rsplit("/", 1)[-1])
+    return int(m.group(1), 16) if m else None
+
+
 def load_generations(entries: list[LoadIngestion]) -> list[LoadIngestion]:
-    """``entries`` (by version and key) with ``generation`` set: walk them in ``start`` order;
-    a file name already in the current generation begins the next one. The same key and start
-    (a replayed file) belong to the generation of their first occurrence."""
-    gen, names, first = 0, set(), {}
-    for e in sorted(entries, key=lambda e: (e.start, e.version, e.key)):
+    """``entries`` (by version and key) with ``generation`` set: walk them in ``start`` order (a
+    tie by file number); a file begins the next generation when its name is already in the
+    current one, or when its number is below one the current generation holds (a full load
+    numbers its files in the order it writes them, so a lower number written later is a new
+    load — e.g. a reload whose ``LOAD00000001`` replaced the previous reload's before bronze
+    read it, while that reload's ``LOAD00000002`` was read). The same key and start (a replayed
+    file) belong to the generation of their first occurrence."""
+    gen, names, top, first = 0, set(), -1, {}
+    for e in sorted(entries, key=lambda e: (e.start, _load_number(e.key) or 0, e.version, e.key)):
         if (e.key, e.start) in first:
             continue
-        if e.key in names:
-            gen, names = gen + 1, set()
+        number = _load_number(e.key)
+        if e.key in names or (number is not None and number < top):
+            gen, names, top = gen + 1, set(), -1
         names.add(e.key)
+        top = max(top, number if number is not None else -1)
         first[(e.key, e.start)] = gen
     out = [replace(e, generation=first[(e.key, e.start)]) for e in entries]
     return sorted(out, key=lambda e: (e.version, e.key))
