@@ -170,12 +170,7 @@ def raw_files_sensor(
     in the same tick."""
     settings = settings or Settings()
     tables = dataset.database_tables if source == "database" else dataset.csv_tables
-    prefixes = {}
-    for t in tables:
-        if t.source == "database":
-            prefixes[t.name] = t.raw_prefix
-        else:  # a CSV drop: the part of its glob before the first wildcard
-            prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
+    prefixes = _raw_prefixes(tables)
     globs = {t.name: t.file_glob for t in tables if t.source != "database"}
     by_name = {t.name: t for t in tables}
     replicate = replicate and source == "database"
@@ -204,13 +199,8 @@ def raw_files_sensor(
         if deferred:
             context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
         if names:
-            newest = {n: result.new[n][-1].key for n in names}
             context.log.info(f"new raw files for {names}")
-            requests.append(dg.RunRequest(
-                run_key=_run_key(newest),
-                asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
-                tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
-            ))  # fmt: skip
+            requests.append(_bronze_run_request(dataset, names, result.new, by_name))
         return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
 
     if replicate:
@@ -231,14 +221,40 @@ def raw_files_sensor(
         minimum_interval_seconds=settings.tick_seconds,
         asset_selection=raw_keys + [k for t in tables for k in _downstream_of_bronze(t)],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=(
-            f"Changes in {dataset.name}'s source database → replicated in the tick; "
-            if replicate
-            else ""
-        )
-        + f"new {'DMS' if source == 'database' else 'file-sync'} files of {dataset.name} "
-        "→ one run of bronze + silver for exactly those tables",
+        description=_raw_files_description(dataset, source, replicate),
     )(_sensor)
+
+
+def _raw_prefixes(tables) -> dict[str, str]:
+    """``{table: raw prefix the sensor lists}``; a CSV drop's narrowed to its glob's fixed part."""
+    prefixes = {}
+    for t in tables:
+        if t.source == "database":
+            prefixes[t.name] = t.raw_prefix
+        else:  # a CSV drop: the part of its glob before the first wildcard
+            prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
+    return prefixes
+
+
+def _bronze_run_request(dataset: DatasetSpec, names: list[str], new: dict, by_name: dict):
+    """One run of bronze and silver of the tables ``names``, keyed by each one's newest file."""
+    newest = {n: new[n][-1].key for n in names}
+    return dg.RunRequest(
+        run_key=_run_key(newest),
+        asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
+        tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
+    )
+
+
+def _raw_files_description(dataset: DatasetSpec, source: str, replicate: bool) -> str:
+    return (
+        f"Changes in {dataset.name}'s source database → replicated in the tick; "
+        if replicate
+        else ""
+    ) + (
+        f"new {'DMS' if source == 'database' else 'file-sync'} files of {dataset.name} "
+        "→ one run of bronze + silver for exactly those tables"
+    )
 
 
 def landing_sensor(dataset: DatasetSpec, settings: Settings | None = None) -> dg.SensorDefinition:
