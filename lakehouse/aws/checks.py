@@ -12,8 +12,8 @@ which reads both through the catalog, and the Glue catalog for the column types:
 - ``rule_query``: one ``SELECT`` of ``count(*)`` and one count per rule (a single scan), over the
   registry columns the catalog has (an older table may lack a new column: pandera's
   ``required=False``).
-- ``type_mismatches``: registry columns whose catalog type differs from ``aws.glue_catalog.hive_type``
-  (the dtype part of the pandera schema).
+- ``type_mismatches``: registry columns whose catalog type differs from
+  ``aws.glue_catalog.hive_type`` (the dtype part of the pandera schema).
 - ``schema_report``: runs it all through a dagster-aws ``AthenaClient`` (plus up to
   ``SAMPLE_RULES`` sample queries for failing row rules) and returns the check's outcome and
   metadata in the local check's shape (``rows``, ``failures``, ``details.by_check``, ``sample``).
