@@ -180,7 +180,7 @@ def raw_files_sensor(
         return name not in globs or fnmatch.fnmatch(obj.key.rsplit("/", 1)[-1], globs[name])
 
     def evaluate(context: dg.SensorEvaluationContext, the_lake, dsn: str | None) -> dg.SensorResult:
-        from lakehouse.sensors.cursor import keep_previous, scan
+        from lakehouse.sensors.cursor import scan
 
         requests, events = [], []
         if dsn is not None:
@@ -191,16 +191,9 @@ def raw_files_sensor(
                       context.cursor, accept=accept)  # fmt: skip
         if not result.names:
             return dg.SensorResult(run_requests=requests, asset_events=events, cursor=result.cursor)
-        busy = _bronze_waiting(context.instance)
-        deferred = [n for n in result.names if n in busy]
-        names = [n for n in result.names if n not in busy
-                 and _not_yet_in_bronze(the_lake, by_name[n], result.new[n])]  # fmt: skip
-        cursor = keep_previous(result.cursor, context.cursor, deferred)
-        if deferred:
-            context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
-        if names:
-            context.log.info(f"new raw files for {names}")
-            requests.append(_bronze_run_request(dataset, names, result.new, by_name))
+        request, cursor = _request_new_files(context, dataset, the_lake, result, by_name)
+        if request is not None:
+            requests.append(request)
         return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
 
     if replicate:
@@ -236,14 +229,29 @@ def _raw_prefixes(tables) -> dict[str, str]:
     return prefixes
 
 
-def _bronze_run_request(dataset: DatasetSpec, names: list[str], new: dict, by_name: dict):
-    """One run of bronze and silver of the tables ``names``, keyed by each one's newest file."""
-    newest = {n: new[n][-1].key for n in names}
-    return dg.RunRequest(
+def _request_new_files(context, dataset: DatasetSpec, the_lake, result, by_name: dict):
+    """(one run of bronze and silver of the tables with files not yet in bronze, keyed by each
+    one's newest file, or None; the cursor). A table whose bronze waits in a queued run is
+    deferred: its cursor entry stays where it was."""
+    from lakehouse.sensors.cursor import keep_previous
+
+    busy = _bronze_waiting(context.instance)
+    deferred = [n for n in result.names if n in busy]
+    names = [n for n in result.names if n not in busy
+             and _not_yet_in_bronze(the_lake, by_name[n], result.new[n])]  # fmt: skip
+    cursor = keep_previous(result.cursor, context.cursor, deferred)
+    if deferred:
+        context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
+    if not names:
+        return None, cursor
+    context.log.info(f"new raw files for {names}")
+    newest = {n: result.new[n][-1].key for n in names}
+    request = dg.RunRequest(
         run_key=_run_key(newest),
         asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
         tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
     )
+    return request, cursor
 
 
 def _raw_files_description(dataset: DatasetSpec, source: str, replicate: bool) -> str:
