@@ -12,8 +12,8 @@ which reads both through the catalog, and the Glue catalog for the column types:
 - ``rule_query``: one ``SELECT`` of ``count(*)`` and one count per rule (a single scan), over the
   registry columns the catalog has (an older table may lack a new column: pandera's
   ``required=False``).
-- ``type_mismatches``: registry columns whose catalog type differs from ``aws.resources.hive_type``
-  (the dtype part of the pandera schema).
+- ``type_mismatches``: registry columns whose catalog type differs from
+  ``aws.glue_catalog.hive_type`` (the dtype part of the pandera schema).
 - ``schema_report``: runs it all through a dagster-aws ``AthenaClient`` (plus up to
   ``SAMPLE_RULES`` sample queries for failing row rules) and returns the check's outcome and
   metadata in the local check's shape (``rows``, ``failures``, ``details.by_check``, ``sample``).
@@ -130,7 +130,7 @@ def _normal_type(t: str) -> str:
 
 def type_mismatches(spec: TableSpec, catalog: dict[str, str]) -> dict[str, dict]:
     """Registry columns whose catalog type is not the expected Hive type (absent ones skipped)."""
-    from lakehouse.aws.resources import hive_type
+    from lakehouse.aws.glue_catalog import hive_type
 
     out = {}
     for col in spec.columns:

@@ -134,7 +134,7 @@ def doctor(settings: Settings, name: str) -> tuple[str, bool]:
 
 def _dms_tables(settings: Settings, decl, source):
     from lakehouse.declarations.dms import endpoint_settings, table_mappings
-    from lakehouse.declarations.load import raw_root
+    from lakehouse.declarations.tables import raw_root
     from lakehouse.dms.settings import DmsS3Settings
     from lakehouse.replication.dms_discovery import discover_dms_tables
     from lakehouse.storage import open_lake

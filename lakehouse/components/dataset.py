@@ -58,7 +58,8 @@ class Dataset(dg.Component, dg.Resolvable, DatasetDecl):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         from lakehouse.declarations import register
-        from lakehouse.declarations.load import Declaration, to_spec
+        from lakehouse.declarations.load import Declaration
+        from lakehouse.declarations.spec import to_spec
         from lakehouse.definitions import dataset_definitions
         from lakehouse.profiles import Settings
 

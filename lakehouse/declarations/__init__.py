@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakehouse.declarations.load import Declaration, DeclarationError, find_files, load_declarations
+from lakehouse.declarations.load import Declaration, find_files, load_declarations
+from lakehouse.declarations.problems import DeclarationError
 from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec
 

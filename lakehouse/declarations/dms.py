@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from lakehouse.declarations.load import Declaration, DeclarationError
+from lakehouse.declarations.load import Declaration
 from lakehouse.declarations.model import REPLICATOR_DMS_DEFAULTS, DmsS3Source
+from lakehouse.declarations.problems import DeclarationError
 from lakehouse.dms.settings import DmsS3Settings
 
 

@@ -2,8 +2,8 @@
 
 A declaration names the dataset, its sources (``postgres``, ``csv_drop``, ``dms_s3``) and its
 tables with their pinned columns and overrides. Pydantic validates it (unknown keys are errors);
-``declarations.load`` turns errors into one line naming the file, the key and the fix, and the
-declaration into the registry's ``DatasetSpec``. Secrets are never values here: a DSN is named by
+``declarations.problems`` turns errors into one line naming the file, the key and the fix, and
+``declarations.spec`` the declaration into the registry's ``DatasetSpec``. Secrets are never values here: a DSN is named by
 the environment variable that holds it (``dsn_env``).
 """
 

@@ -19,7 +19,7 @@ Hudi). The catalog supplies the column types; a table missing from the catalog f
 ``raw_observer_sensor`` (stopped by default; when on, every ``LAKEHOUSE_AWS_OBSERVER_SECONDS``,
 5 minutes by default) records an observation of every raw asset: the DMS task's status, CDC
 latency and the table's statistics for database tables, the DataSync task's latest execution for
-CSV drops (``aws.resources`` observers).
+CSV drops (``aws.observers``).
 
 Glue job arguments: ``--dataset``, ``--table`` / ``--metric``, ``--bronze-root``,
 ``--silver-root``, ``--gold-root`` (one bucket per zone), ``--full-refresh``, ``--hudi-database``
@@ -29,14 +29,10 @@ and the Pipes bootstrap arguments PipesGlueClient adds.
 import dagster as dg
 from dagster_aws.pipes import PipesGlueClient
 
-from lakehouse.aws.resources import (
-    AwsConfig,
-    DataSyncObserverResource,
-    DmsObserverResource,
-    GlueCatalogResource,
-    LakehouseAthenaResource,
-    hive_columns,
-)
+from lakehouse.aws.athena import LakehouseAthenaResource
+from lakehouse.aws.config import AwsConfig
+from lakehouse.aws.glue_catalog import GlueCatalogResource, hive_columns
+from lakehouse.aws.observers import DataSyncObserverResource, DmsObserverResource
 from lakehouse.gold.model import GoldMetric
 from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec, TableSpec
@@ -155,7 +151,7 @@ def aws_silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinit
         for result in results:
             extra = {}
             if config.athena_row_count:
-                from lakehouse.aws.resources import athena_row_count
+                from lakehouse.aws.athena import athena_row_count
 
                 name = result.asset_key.path[-1]
                 extra["dagster/row_count"] = athena_row_count(
@@ -201,7 +197,7 @@ def aws_gold_asset(dataset: DatasetSpec, metric: GoldMetric) -> dg.AssetsDefinit
         for result in results:
             extra = {}
             if config.athena_row_count:
-                from lakehouse.aws.resources import athena_row_count
+                from lakehouse.aws.athena import athena_row_count
 
                 extra["dagster/row_count"] = athena_row_count(
                     athena.get_client(), database, metric.key

@@ -170,12 +170,7 @@ def raw_files_sensor(
     in the same tick."""
     settings = settings or Settings()
     tables = dataset.database_tables if source == "database" else dataset.csv_tables
-    prefixes = {}
-    for t in tables:
-        if t.source == "database":
-            prefixes[t.name] = t.raw_prefix
-        else:  # a CSV drop: the part of its glob before the first wildcard
-            prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
+    prefixes = _raw_prefixes(tables)
     globs = {t.name: t.file_glob for t in tables if t.source != "database"}
     by_name = {t.name: t for t in tables}
     replicate = replicate and source == "database"
@@ -185,7 +180,7 @@ def raw_files_sensor(
         return name not in globs or fnmatch.fnmatch(obj.key.rsplit("/", 1)[-1], globs[name])
 
     def evaluate(context: dg.SensorEvaluationContext, the_lake, dsn: str | None) -> dg.SensorResult:
-        from lakehouse.sensors.cursor import keep_previous, scan
+        from lakehouse.sensors.cursor import scan
 
         requests, events = [], []
         if dsn is not None:
@@ -196,21 +191,9 @@ def raw_files_sensor(
                       context.cursor, accept=accept)  # fmt: skip
         if not result.names:
             return dg.SensorResult(run_requests=requests, asset_events=events, cursor=result.cursor)
-        busy = _bronze_waiting(context.instance)
-        deferred = [n for n in result.names if n in busy]
-        names = [n for n in result.names if n not in busy
-                 and _not_yet_in_bronze(the_lake, by_name[n], result.new[n])]  # fmt: skip
-        cursor = keep_previous(result.cursor, context.cursor, deferred)
-        if deferred:
-            context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
-        if names:
-            newest = {n: result.new[n][-1].key for n in names}
-            context.log.info(f"new raw files for {names}")
-            requests.append(dg.RunRequest(
-                run_key=_run_key(newest),
-                asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
-                tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
-            ))  # fmt: skip
+        request, cursor = _request_new_files(context, dataset, the_lake, result, by_name)
+        if request is not None:
+            requests.append(request)
         return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
 
     if replicate:
@@ -231,14 +214,55 @@ def raw_files_sensor(
         minimum_interval_seconds=settings.tick_seconds,
         asset_selection=raw_keys + [k for t in tables for k in _downstream_of_bronze(t)],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=(
-            f"Changes in {dataset.name}'s source database → replicated in the tick; "
-            if replicate
-            else ""
-        )
-        + f"new {'DMS' if source == 'database' else 'file-sync'} files of {dataset.name} "
-        "→ one run of bronze + silver for exactly those tables",
+        description=_raw_files_description(dataset, source, replicate),
     )(_sensor)
+
+
+def _raw_prefixes(tables) -> dict[str, str]:
+    """``{table: raw prefix the sensor lists}``; a CSV drop's narrowed to its glob's fixed part."""
+    prefixes = {}
+    for t in tables:
+        if t.source == "database":
+            prefixes[t.name] = t.raw_prefix
+        else:  # a CSV drop: the part of its glob before the first wildcard
+            prefixes[t.name] = t.raw_prefix + t.file_glob.split("*", 1)[0]
+    return prefixes
+
+
+def _request_new_files(context, dataset: DatasetSpec, the_lake, result, by_name: dict):
+    """(one run of bronze and silver of the tables with files not yet in bronze, keyed by each
+    one's newest file, or None; the cursor). A table whose bronze waits in a queued run is
+    deferred: its cursor entry stays where it was."""
+    from lakehouse.sensors.cursor import keep_previous
+
+    busy = _bronze_waiting(context.instance)
+    deferred = [n for n in result.names if n in busy]
+    names = [n for n in result.names if n not in busy
+             and _not_yet_in_bronze(the_lake, by_name[n], result.new[n])]  # fmt: skip
+    cursor = keep_previous(result.cursor, context.cursor, deferred)
+    if deferred:
+        context.log.info(f"deferred (bronze in a run waiting to start): {deferred}")
+    if not names:
+        return None, cursor
+    context.log.info(f"new raw files for {names}")
+    newest = {n: result.new[n][-1].key for n in names}
+    request = dg.RunRequest(
+        run_key=_run_key(newest),
+        asset_selection=[k for n in names for k in _downstream_of_bronze(by_name[n])],
+        tags={TRIGGER_TAG: "raw_files", DATASET_TAG: dataset.name},
+    )
+    return request, cursor
+
+
+def _raw_files_description(dataset: DatasetSpec, source: str, replicate: bool) -> str:
+    return (
+        f"Changes in {dataset.name}'s source database → replicated in the tick; "
+        if replicate
+        else ""
+    ) + (
+        f"new {'DMS' if source == 'database' else 'file-sync'} files of {dataset.name} "
+        "→ one run of bronze + silver for exactly those tables"
+    )
 
 
 def landing_sensor(dataset: DatasetSpec, settings: Settings | None = None) -> dg.SensorDefinition:

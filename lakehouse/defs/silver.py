@@ -25,6 +25,49 @@ def _kinds(table: TableSpec) -> set[str]:
 
 
 def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name=f"silver_{table.name}",
+        specs=_silver_specs(dataset, table),
+        check_specs=step_check_specs(table),
+        can_subset=True,
+        pool=f"silver_{table.name}",
+    )
+    def _silver(
+        context: dg.AssetExecutionContext,
+        config: SilverConfig,
+        lake: LakeResource,
+        source_db: SourceDatabaseResource,
+    ):
+        from lakehouse.engine.silver import apply_changes, read_silver
+
+        selected = {k.path[1] for k in context.selected_asset_keys}
+        if selected:
+            res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
+            context.log.info(
+                f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
+                f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "
+                f"{res.quarantined} quarantined{' (full refresh)' if res.full_refresh else ''}"
+            )
+        if table.name in selected:
+            yield dg.MaterializeResult(asset_key=["silver", table.name], metadata=_metadata(res))
+        if f"{table.name}_history" in selected:
+            yield dg.MaterializeResult(
+                asset_key=["silver", f"{table.name}_history"],
+                metadata={"versions_added": res.history_rows},
+            )
+        checks = {k.name for k in context.selected_asset_check_keys}
+        if checks:
+            frame = read_silver(lake.lake(), table)
+            if "schema" in checks:
+                yield schema_result(table, frame)
+            if "reconciliation" in checks:
+                yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
+
+    return _silver
+
+
+def _silver_specs(dataset: DatasetSpec, table: TableSpec) -> list[dg.AssetSpec]:
+    """``silver/<table>`` and, for an SCD type 2 table, ``silver/<table>_history``."""
     common = dict(
         deps=[dg.AssetKey(["bronze", table.name])],
         group_name=f"{dataset.name}_silver",
@@ -53,60 +96,23 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
                 **common,
             )
         )
+    return specs
 
-    @dg.multi_asset(
-        name=f"silver_{table.name}",
-        specs=specs,
-        check_specs=step_check_specs(table),
-        can_subset=True,
-        pool=f"silver_{table.name}",
-    )
-    def _silver(
-        context: dg.AssetExecutionContext,
-        config: SilverConfig,
-        lake: LakeResource,
-        source_db: SourceDatabaseResource,
-    ):
-        from lakehouse.engine.silver import apply_changes, read_silver
 
-        selected = {k.path[1] for k in context.selected_asset_keys}
-        if selected:
-            res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
-            context.log.info(
-                f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
-                f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "
-                f"{res.quarantined} quarantined{' (full refresh)' if res.full_refresh else ''}"
-            )
-        if table.name in selected:
-            yield dg.MaterializeResult(
-                asset_key=["silver", table.name],
-                metadata={
-                    "changes": res.changes,
-                    "inserted": res.inserted,
-                    "updated": res.updated,
-                    "deleted": res.deleted,
-                    "ignored": res.ignored,
-                    "quarantined": res.quarantined,
-                    "bronze_version": -1 if res.bronze_version is None else res.bronze_version,
-                    "delta_version": -1 if res.version is None else res.version,
-                    "full_refresh": res.full_refresh,
-                    "duration_s": round(res.seconds, 3),
-                },
-            )
-        if f"{table.name}_history" in selected:
-            yield dg.MaterializeResult(
-                asset_key=["silver", f"{table.name}_history"],
-                metadata={"versions_added": res.history_rows},
-            )
-        checks = {k.name for k in context.selected_asset_check_keys}
-        if checks:
-            frame = read_silver(lake.lake(), table)
-            if "schema" in checks:
-                yield schema_result(table, frame)
-            if "reconciliation" in checks:
-                yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
-
-    return _silver
+def _metadata(res) -> dict:
+    """The materialization metadata of ``silver/<table>``: what one apply of changes did."""
+    return {
+        "changes": res.changes,
+        "inserted": res.inserted,
+        "updated": res.updated,
+        "deleted": res.deleted,
+        "ignored": res.ignored,
+        "quarantined": res.quarantined,
+        "bronze_version": -1 if res.bronze_version is None else res.bronze_version,
+        "delta_version": -1 if res.version is None else res.version,
+        "full_refresh": res.full_refresh,
+        "duration_s": round(res.seconds, 3),
+    }
 
 
 def silver_assets(dataset: DatasetSpec) -> list[dg.AssetsDefinition]:

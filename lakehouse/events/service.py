@@ -160,6 +160,28 @@ class IngestService:
                 [Violation("x-api-key", "api_key", "send a valid key in the x-api-key header")],
             )
         ctx["api_key_id"] = key.id
+        refused = self._refuse_before_parsing(req, key)
+        if refused is not None:
+            return refused
+        try:
+            payload = parse_json(req.body, self.max_depth)
+            refused = self._refuse_out_of_scope(payload, key)
+            if refused is not None:
+                return refused
+            source, records = parse_request(payload, self.sources, self.max_batch)
+        except RequestRejected as rej:
+            ctx["rule"] = rej.violations[0].rule if rej.violations else None
+            return _error(
+                rej.status,
+                rej.error,
+                f"{len(rej.violations)} violation(s); nothing was stored",
+                rej.violations,
+            )
+        ctx.update(source=source, records=len(records))
+        return self._store(source, records, key, ctx["request_id"])
+
+    def _refuse_before_parsing(self, req: Request, key) -> Reply | None:
+        """The reply to a request over the key's rate, too large or not JSON; None to go on."""
         wait = self.limiter.take(key.id, key.rate, key.burst)
         if wait > 0:
             return _error(
@@ -183,38 +205,28 @@ class IngestService:
                 "send Content-Type: application/json",
                 [Violation("content-type", "media_type", "must be application/json")],
             )
-        try:
-            payload = parse_json(req.body, self.max_depth)
-            denied = [
-                s for s in _requested_sources(payload) if s in self.sources and not key.allows(s)
-            ]
-            if denied:
-                return _error(
-                    403,
-                    "forbidden",
-                    f"this API key may not write source {denied[0]!r}",
-                    [
-                        Violation(
-                            "source", "api_key_scope", f"key {key.id} is not allowed {denied[0]!r}"
-                        )
-                    ],
-                )
-            source, records = parse_request(payload, self.sources, self.max_batch)
-        except RequestRejected as rej:
-            ctx["rule"] = rej.violations[0].rule if rej.violations else None
-            return _error(
-                rej.status,
-                rej.error,
-                f"{len(rej.violations)} violation(s); nothing was stored",
-                rej.violations,
-            )
-        ctx.update(source=source, records=len(records))
+        return None
+
+    def _refuse_out_of_scope(self, payload, key) -> Reply | None:
+        """The 403 reply when the payload writes a source the key may not write; else None."""
+        denied = [s for s in _requested_sources(payload) if s in self.sources and not key.allows(s)]
+        if not denied:
+            return None
+        return _error(
+            403,
+            "forbidden",
+            f"this API key may not write source {denied[0]!r}",
+            [Violation("source", "api_key_scope", f"key {key.id} is not allowed {denied[0]!r}")],
+        )
+
+    def _store(self, source: str, records: list, key, request_id: str) -> Reply:
+        """Store the validated records as one batch: 200 with their ids, or 503 (nothing stored)."""
         try:
             _, batch_id = self.store.write(
                 source,
                 records,
                 api_key_id=key.id,
-                request_id=ctx["request_id"],
+                request_id=request_id,
                 received_at=datetime.now(UTC),
             )
         except Exception:

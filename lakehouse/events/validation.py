@@ -219,18 +219,7 @@ def parse_request(
 ) -> tuple[str, list[Record]]:
     """(source name, records) of a valid request; raises ``RequestRejected`` (422) otherwise."""
     envelopes, fmt = _envelopes(payload)
-    if not envelopes:
-        raise RequestRejected(
-            422,
-            "validation_failed",
-            [Violation("records", "min_items", "must hold at least one record")],
-        )
-    if len(envelopes) > max_batch:
-        raise RequestRejected(
-            422,
-            "validation_failed",
-            [Violation("records", "max_items", f"must hold at most {max_batch} records")],
-        )
+    _check_batch_size(envelopes, max_batch)
     violations: list[Violation] = []
     records: list[Record] = []
     first_source = None
@@ -253,40 +242,11 @@ def parse_request(
         ]
         name = env.get("source")
         source = sources.get(name) if isinstance(name, str) else None
-        if source is None:
-            violations.append(
-                Violation(
-                    at("source"),
-                    "known_source" if isinstance(name, str) else "required",
-                    f"must be one of {', '.join(sorted(sources))}",
-                )
-            )
-        elif first_source is None:
+        if source is not None and first_source is None:
             first_source = name
-        elif name != first_source:
-            violations.append(
-                Violation(
-                    at("source"),
-                    "same_source",
-                    f"all records of a request must have source {first_source!r}",
-                )
-            )
+        violations += _source_violations(name, source, sources, first_source, at)
         rid = env.get("id")
-        if rid is not None:
-            if not isinstance(rid, str) or not RECORD_ID.match(rid):
-                violations.append(
-                    Violation(
-                        at("id"), "id_format", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"
-                    )
-                )
-            elif rid in seen_ids:
-                violations.append(
-                    Violation(
-                        at("id"), "unique_in_request", f"id {rid!r} appears twice in this request"
-                    )
-                )
-            else:
-                seen_ids.add(rid)
+        violations += _id_violations(rid, seen_ids, at)
         if "data" not in env:
             violations.append(Violation(at("data"), "required", "is required"))
         elif source is not None:
@@ -304,3 +264,55 @@ def parse_request(
     if violations:
         raise RequestRejected(422, "validation_failed", violations)
     return first_source, records
+
+
+def _check_batch_size(envelopes: list, max_batch: int) -> None:
+    """A request holds 1 to ``max_batch`` records; else ``RequestRejected`` (422)."""
+    if not envelopes:
+        raise RequestRejected(
+            422,
+            "validation_failed",
+            [Violation("records", "min_items", "must hold at least one record")],
+        )
+    if len(envelopes) > max_batch:
+        raise RequestRejected(
+            422,
+            "validation_failed",
+            [Violation("records", "max_items", f"must hold at most {max_batch} records")],
+        )
+
+
+def _source_violations(name, source, sources: Mapping, first_source, at) -> list[Violation]:
+    """A record's ``source`` is a known one, the same as the request's first record's."""
+    if source is None:
+        return [
+            Violation(
+                at("source"),
+                "known_source" if isinstance(name, str) else "required",
+                f"must be one of {', '.join(sorted(sources))}",
+            )
+        ]
+    if name != first_source:
+        return [
+            Violation(
+                at("source"),
+                "same_source",
+                f"all records of a request must have source {first_source!r}",
+            )
+        ]
+    return []
+
+
+def _id_violations(rid, seen_ids: set[str], at) -> list[Violation]:
+    """A record's optional ``id`` is well-formed and unique in the request (added to
+    ``seen_ids``)."""
+    if rid is None:
+        return []
+    if not isinstance(rid, str) or not RECORD_ID.match(rid):
+        return [Violation(at("id"), "id_format", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")]
+    if rid in seen_ids:
+        return [
+            Violation(at("id"), "unique_in_request", f"id {rid!r} appears twice in this request")
+        ]
+    seen_ids.add(rid)
+    return []

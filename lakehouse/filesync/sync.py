@@ -141,59 +141,81 @@ def sync_folder(
     for source in tqdm(
         _walk(landing, include), desc=f"filesync {task}", unit="file", disable=not progress
     ):
-        path = landing / source
         key = prefix + source
         prev = state.get(source)
         if prev is not None and prev["key"] != key:
             prev = None  # destination moved: copy again
         try:
-            st = os.stat(path)
-            if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns:
-                skipped += 1
-                continue
-            if settle_seconds > 0 and started_at.timestamp() - st.st_mtime < settle_seconds:
-                pending.append(source)
-                continue
-            data, sha, st = _read_file(path)
-            after = os.stat(path)
-            if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
-                st.st_size,
-                st.st_mtime_ns,
-            ):
-                pending.append(source)  # written to while we read it
-                continue
-            entry = {"key": key, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
-            if prev and prev["sha256"] == sha:
-                state[source] = entry  # touched, same content
-                state_dirty = True
-                skipped += 1
-                continue
-            lake.write_bytes(key, data)
-            stored = hashlib.sha256(lake.read_bytes(key)).hexdigest()
-            if stored != sha:
-                errors.append(
-                    f"{source}: checksum mismatch after copy to {key} ({sha} != {stored})"
-                )
-                continue
+            kind, detail = _copy_if_changed(
+                lake, landing / source, key, prev, started_at.timestamp(), settle_seconds
+            )
         except Exception as exc:  # one bad file must not stop the run
             errors.append(f"{source}: {type(exc).__name__}: {exc}")
             continue
-        copied.append(SyncedFile(source, key, st.st_size, sha, "changed" if prev else "new"))
-        state[source] = entry
-        state_dirty = True
+        if kind == "unchanged":
+            skipped += 1
+        elif kind == "pending":
+            pending.append(source)
+        elif kind == "mismatch":
+            errors.append(f"{source}: {detail}")
+        else:  # "touched" (same content) or "copied": the state records the verified file
+            state[source] = detail
+            state_dirty = True
+            if kind == "touched":
+                skipped += 1
+            else:
+                action = "changed" if prev else "new"
+                copied.append(SyncedFile(source, key, detail["size"], detail["sha256"], action))
 
     finished_at = _utc(clock())
-    manifest_key = None
-    if copied:
-        manifest_key = f"{MANIFEST_PREFIX}{task}/{started_at:%Y%m%dT%H%M%S%fZ}.json"
-        manifest = {
-            "task": task,
-            "started_at": started_at.isoformat(),
-            "finished_at": finished_at.isoformat(),
-            "files": [asdict(f) for f in copied],
-        }
-        lake.write_text(manifest_key, json.dumps(manifest, indent=2))
+    manifest_key = _write_manifest(lake, task, started_at, finished_at, copied)
     if state_dirty:
         body = {"task": task, "files": dict(sorted(state.items()))}
         lake.write_text(state_key(task), json.dumps(body, indent=2))
     return SyncReport(task, copied, skipped, errors, manifest_key, started_at, finished_at, pending)
+
+
+def _copy_if_changed(
+    lake: Lake, path: Path, key: str, prev: dict | None, started: float, settle_seconds: float
+) -> tuple[str, dict | str | None]:
+    """One landing file against its state entry ``prev``: ``("unchanged", None)``,
+    ``("pending", None)`` (still being written), ``("touched", entry)`` (same content),
+    ``("copied", entry)`` (written to ``key`` and verified) or ``("mismatch", reason)``; raises
+    when the file cannot be read or written."""
+    st = os.stat(path)
+    if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns:
+        return "unchanged", None
+    if settle_seconds > 0 and started - st.st_mtime < settle_seconds:
+        return "pending", None
+    data, sha, st = _read_file(path)
+    after = os.stat(path)
+    if len(data) != st.st_size or (after.st_size, after.st_mtime_ns) != (
+        st.st_size,
+        st.st_mtime_ns,
+    ):
+        return "pending", None  # written to while we read it
+    entry = {"key": key, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+    if prev and prev["sha256"] == sha:
+        return "touched", entry
+    lake.write_bytes(key, data)
+    stored = hashlib.sha256(lake.read_bytes(key)).hexdigest()
+    if stored != sha:
+        return "mismatch", f"checksum mismatch after copy to {key} ({sha} != {stored})"
+    return "copied", entry
+
+
+def _write_manifest(
+    lake: Lake, task: str, started_at: datetime, finished_at: datetime, copied: list[SyncedFile]
+) -> str | None:
+    """The run's manifest key (None when nothing was copied: no manifest)."""
+    if not copied:
+        return None
+    manifest_key = f"{MANIFEST_PREFIX}{task}/{started_at:%Y%m%dT%H%M%S%fZ}.json"
+    manifest = {
+        "task": task,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "files": [asdict(f) for f in copied],
+    }
+    lake.write_text(manifest_key, json.dumps(manifest, indent=2))
+    return manifest_key

@@ -9,15 +9,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from lakehouse.aws.resources import (
-    HUDI_META_COLUMNS,
-    DataSyncTaskObserver,
-    DmsTaskObserver,
-    GlueCatalog,
-    athena_row_count,
-    delta_features,
-    hive_columns,
-)
+from lakehouse.aws.athena import athena_row_count
+from lakehouse.aws.glue_catalog import HUDI_META_COLUMNS, GlueCatalog, delta_features, hive_columns
+from lakehouse.aws.observers import DataSyncTaskObserver, DmsTaskObserver
 from lakehouse.declarations import load_dataset
 
 pytestmark = pytest.mark.integration
@@ -257,7 +251,8 @@ def test_athena_row_count_through_the_fake_athena_client(aws):
 def test_raw_observer_sensor_observes_every_raw_asset(client, aws, monkeypatch):
     import dagster as dg
 
-    from lakehouse.aws.resources import AwsConfig, DataSyncObserverResource, DmsObserverResource
+    from lakehouse.aws.config import AwsConfig
+    from lakehouse.aws.observers import DataSyncObserverResource, DmsObserverResource
     from lakehouse.defs.aws import raw_observer_sensor
 
     arn = _dms_task(client)

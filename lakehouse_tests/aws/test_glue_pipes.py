@@ -19,12 +19,10 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
-from lakehouse.aws.resources import (
-    AwsConfig,
-    GlueCatalogResource,
-    LakehouseAthenaResource,
-    pipes_glue_client,
-)
+from lakehouse.aws.athena import LakehouseAthenaResource
+from lakehouse.aws.config import AwsConfig
+from lakehouse.aws.glue_catalog import GlueCatalogResource
+from lakehouse.aws.glue_pipes import pipes_glue_client
 from lakehouse.declarations import load_dataset
 from lakehouse.engine.spark import jobs
 

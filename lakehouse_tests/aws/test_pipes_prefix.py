@@ -8,7 +8,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from lakehouse.aws.resources import PIPES_PREFIX, PrefixedPipesS3MessageReader
+from lakehouse.aws.glue_pipes import PIPES_PREFIX, PrefixedPipesS3MessageReader
 from lakehouse.declarations import load_dataset
 from lakehouse.engine.spark import jobs
 from lakehouse_tests.aws.test_glue_pipes import BUCKETS, setup  # noqa: F401  (fixture)

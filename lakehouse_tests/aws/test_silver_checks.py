@@ -20,14 +20,9 @@ import polars as pl
 import pytest
 
 from lakehouse.aws import checks as ac
-from lakehouse.aws.resources import (
-    AwsConfig,
-    GlueCatalog,
-    GlueCatalogResource,
-    LakehouseAthenaResource,
-    hive_columns,
-    hive_type,
-)
+from lakehouse.aws.athena import LakehouseAthenaResource
+from lakehouse.aws.config import AwsConfig
+from lakehouse.aws.glue_catalog import GlueCatalog, GlueCatalogResource, hive_columns, hive_type
 from lakehouse.declarations import load_dataset
 from lakehouse.quality.schemas import table_schema
 from lakehouse.quality.validate import failure_cases

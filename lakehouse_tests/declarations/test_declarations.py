@@ -452,7 +452,7 @@ def test_a_reload_of_unchanged_declarations_skips_the_yaml_parse(tmp_path, monke
     """Validated declarations are cached as JSON by content: an unchanged file is not parsed
     again, an edited one is, and a broken one is never cached."""
     import lakehouse.declarations as decls
-    from lakehouse.declarations import load
+    from lakehouse.declarations import parse
 
     path = _write(tmp_path / "defs", GOOD)
     settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path / "defs"),
@@ -460,7 +460,7 @@ def test_a_reload_of_unchanged_declarations_skips_the_yaml_parse(tmp_path, monke
     first = load_dataset("shop", settings)
     assert list((tmp_path / "lake" / "_cache" / "declarations").glob("*.json"))
     decls._cache.clear()
-    monkeypatch.setattr(load.yaml, "load", lambda *a, **k: pytest.fail("parsed again"))
+    monkeypatch.setattr(parse.yaml, "load", lambda *a, **k: pytest.fail("parsed again"))
     assert load_dataset("shop", settings) == first
     monkeypatch.undo()
     doc = copy.deepcopy(GOOD)

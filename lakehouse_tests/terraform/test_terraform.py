@@ -502,7 +502,7 @@ def test_glue_jobs_import_only_what_glue_provides_or_installs():
 
 
 def test_dagster_policy_runs_only_the_project_glue_jobs_and_pipes_stays_under_its_prefix():
-    from lakehouse.aws.resources import PIPES_PREFIX
+    from lakehouse.aws.glue_pipes import PIPES_PREFIX
 
     iam = "modules/iam/main.tf"
     dagster = policy_statements(iam, "dagster")

@@ -253,6 +253,28 @@ def generate(scale: str, seed: int = 42) -> Iterator[tuple[str, tuple[str, ...],
     """Yield ``(table, columns, rows)`` for the eight tables, parents first (see module doc)."""
     n_tenants, per_tenant = _scale(scale)
     pools = _Pools(seed)
+    tenants, rows = _tenants(seed, n_tenants, pools)
+    yield "core_tenant", COLUMNS["core_tenant"], rows
+    customers, rows = _customers(seed, tenants, per_tenant, pools)
+    yield "core_customer", COLUMNS["core_customer"], rows
+    products, rows = _products(seed, tenants, per_tenant, pools)
+    yield "core_product", COLUMNS["core_product"], rows
+
+    orders: list[tuple] = []  # (id, tenant id, created_at, lines), consumed by _items
+    yield "core_order", COLUMNS["core_order"], _orders(seed, tenants, customers, products, orders)
+    yield "core_orderitem", COLUMNS["core_orderitem"], _items(seed, orders)
+    yield "core_event", COLUMNS["core_event"], _events(seed, tenants, customers, products, pools)
+    subscriptions: list[tuple] = []
+    yield (
+        "core_subscription",
+        COLUMNS["core_subscription"],
+        _subscriptions(seed, tenants, customers, subscriptions),
+    )
+    yield "core_invoice", COLUMNS["core_invoice"], _invoices(seed, subscriptions)
+
+
+def _tenants(seed: int, n_tenants: int, pools: _Pools) -> tuple[list[tuple], list[tuple]]:
+    """(tenants as ``(id, slug, tax_rate_bp, created_at)``, ``core_tenant`` rows)."""
     rng = random.Random(f"{seed}:tenants")
     tenants = []  # (id, slug, tax_rate_bp, created_at)
     rows = []
@@ -289,8 +311,11 @@ def generate(scale: str, seed: int = 42) -> Iterator[tuple[str, tuple[str, ...],
                 _ts(rng, created, REFERENCE_TIME),
             )
         )
-    yield "core_tenant", COLUMNS["core_tenant"], rows
+    return tenants, rows
 
+
+def _customers(seed: int, tenants: list, per_tenant: int, pools: _Pools):
+    """(customers as ``(id, tenant index, created_at)``, ``core_customer`` rows)."""
     rng = random.Random(f"{seed}:customers")
     customers = []  # (id, tenant index, created_at)
     rows = []
@@ -315,8 +340,11 @@ def generate(scale: str, seed: int = 42) -> Iterator[tuple[str, tuple[str, ...],
                     _ts(rng, created, REFERENCE_TIME),
                 )
             )
-    yield "core_customer", COLUMNS["core_customer"], rows
+    return customers, rows
 
+
+def _products(seed: int, tenants: list, per_tenant: int, pools: _Pools):
+    """(products per tenant as ``(id, price_cents, sku)``, ``core_product`` rows)."""
     rng = random.Random(f"{seed}:products")
     products: list[list[tuple]] = []  # per tenant: (id, price_cents, sku)
     rows = []
@@ -347,19 +375,7 @@ def generate(scale: str, seed: int = 42) -> Iterator[tuple[str, tuple[str, ...],
                     _ts(rng, created, REFERENCE_TIME),
                 )
             )
-    yield "core_product", COLUMNS["core_product"], rows
-
-    orders: list[tuple] = []  # (id, tenant id, created_at, lines), consumed by _items
-    yield "core_order", COLUMNS["core_order"], _orders(seed, tenants, customers, products, orders)
-    yield "core_orderitem", COLUMNS["core_orderitem"], _items(seed, orders)
-    yield "core_event", COLUMNS["core_event"], _events(seed, tenants, customers, products, pools)
-    subscriptions: list[tuple] = []
-    yield (
-        "core_subscription",
-        COLUMNS["core_subscription"],
-        _subscriptions(seed, tenants, customers, subscriptions),
-    )
-    yield "core_invoice", COLUMNS["core_invoice"], _invoices(seed, subscriptions)
+    return products, rows
 
 
 def _orders(seed, tenants, customers, products, out: list) -> Iterator[tuple]:

@@ -363,7 +363,7 @@ data "aws_iam_policy_document" "dagster" {
   }
 
   statement {
-    sid       = "PipesExchange" # context in, messages out (lakehouse.aws.resources.PIPES_PREFIX)
+    sid       = "PipesExchange" # context in, messages out (lakehouse.aws.glue_pipes.PIPES_PREFIX)
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.scripts_arn}/pipes/*"]
   }
