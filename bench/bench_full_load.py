@@ -48,7 +48,7 @@ def _setup(dsn: str, rows: int) -> None:
             " at timestamptz, pad text)"
         )
         conn.execute(
-            """insert into big select g, 'name ' || g, (g % 100000) / 100.0,
+            """insert into big select g, 'name ' || g, (g %% 100000) / 100.0,
                    timestamptz '2024-01-01' + g * interval '1 second', repeat('p', 96)
                from generate_series(1, %s) g""",
             (rows,),
