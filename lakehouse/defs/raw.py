@@ -115,26 +115,31 @@ def replication_asset(
         except SlotLostError:  # the check says so on every table before the run fails
             yield from slot_check_results(dataset, task)
             raise
-        context.log.info(
-            f"{dataset.name}: full load rows {dict(stats.full_load_rows)}, "
-            f"{stats.total_changes} changes in {stats.transactions} transactions, {len(stats.files)} files"
-        )
         for w in stats.warnings:
             context.log.warning(w)
-        for t in dataset.database_tables:
-            q = t.qualified_name
-            files = [f for f in stats.files if f.startswith(t.raw_prefix)]
-            yield dg.MaterializeResult(
-                asset_key=["raw", t.name],
-                metadata={
-                    "full_load_rows": stats.full_load_rows.get(q, 0),
-                    "cdc_changes": stats.changes.get(q, 0),
-                    "new_files": len(files),
-                },
-            )
+        yield from _raw_results(context, dataset, stats)
         yield from slot_check_results(dataset, task)
 
     return _replicate
+
+
+def _raw_results(context, dataset: DatasetSpec, stats) -> list[dg.MaterializeResult]:
+    """One materialization per replicated table: its full-load rows, changes and new files."""
+    context.log.info(
+        f"{dataset.name}: full load rows {dict(stats.full_load_rows)}, {stats.total_changes}"
+        f" changes in {stats.transactions} transactions, {len(stats.files)} files"
+    )
+    return [
+        dg.MaterializeResult(
+            asset_key=["raw", t.name],
+            metadata={
+                "full_load_rows": stats.full_load_rows.get(t.qualified_name, 0),
+                "cdc_changes": stats.changes.get(t.qualified_name, 0),
+                "new_files": len([f for f in stats.files if f.startswith(t.raw_prefix)]),
+            },
+        )
+        for t in dataset.database_tables
+    ]
 
 
 def slot_check_results(dataset: DatasetSpec, task) -> list[dg.AssetCheckResult]:
