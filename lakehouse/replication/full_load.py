@@ -34,39 +34,100 @@ log = logging.getLogger(__name__)
 
 
 def full_load(rep: Replicator, conn, state: ReplicationState) -> ReplicationState:
-    import psycopg
+    """The task's full load: a fresh one, or the rest of one a crash interrupted (see
+    ``resumable``); the state with ``full_load_done``."""
 
-    for keys in state.load_files.values():
+    if not _interrupted(conn, rep, state):
+        _start(rep, conn, state)
+        repl = rep.replication_connection()
+        try:
+            rcur = repl.cursor()
+            rcur.execute(
+                f"CREATE_REPLICATION_SLOT \"{rep.task.slot}\" LOGICAL pgoutput (SNAPSHOT 'export')"
+            )
+            _slot, consistent_point, snapshot_name, _plugin = rcur.fetchone()
+            state.consistent_lsn = state.checkpoint_lsn = lsn_to_int(consistent_point)
+            state.save(rep.lake)  # the slot exists from here: a crash resumes
+            _copy_all(rep, state, snapshot_name)
+        finally:
+            repl.close()
+    else:
+        log.info("%s: resuming the interrupted full load", rep.task.name)
+        _copy_all(rep, state, None)
+    state.full_load_done = True
+    state.load_files = {q: list(p["files"]) for q, p in state.load_progress.items()}
+    state.load_progress, state.load_ts = {}, ""
+    state.pending = None
+    state.save(rep.lake)
+    return state
+
+
+def _interrupted(conn, rep: Replicator, state: ReplicationState) -> bool:
+    """A full load began (its slot created, ``load_ts`` recorded) and did not finish."""
+    if state.full_load_done or not state.load_ts:
+        return False
+    slot = conn.execute(
+        "select 1 from pg_replication_slots where slot_name = %s", (rep.task.slot,)
+    ).fetchone()
+    return slot is not None
+
+
+def _start(rep: Replicator, conn, state: ReplicationState) -> None:
+    """Forget an earlier load (its files, its slot) and record the new load's timestamp."""
+    from lakehouse.replication.publications import drop_slot
+
+    for keys in [*state.load_files.values(), *(p["files"] for p in state.load_progress.values())]:
         for key in keys:
             rep.lake.delete(key)
+    drop_slot(conn, rep.task.slot)
     # The full-load rows' commit timestamp: read *before* the slot exists. Every change the
     # slot streams commits after its consistent point, so after this instant, and the total
     # order (commit timestamp first) puts it after the snapshot's rows. Read inside the
     # snapshot, now() would be later than changes committed between the slot's creation and
     # the snapshot transaction's start: silver would take those for older and ignore them.
     load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
-    repl = rep.replication_connection()
-    try:
-        rcur = repl.cursor()
-        rcur.execute(
-            f"CREATE_REPLICATION_SLOT \"{rep.task.slot}\" LOGICAL pgoutput (SNAPSHOT 'export')"
-        )
-        _slot, consistent_point, snapshot_name, _plugin = rcur.fetchone()
-        load_files: dict[str, list[str]] = {}
-        with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
-            snap.execute("begin isolation level repeatable read read only")
+    state.load_ts = load_ts.isoformat()
+    state.load_files, state.load_progress, state.pending = {}, {}, None
+
+
+def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | None) -> None:
+    """Copy every table not finished yet, inside the exported snapshot of a fresh load, or a new
+    snapshot when resuming (see ``resumable``)."""
+    import psycopg
+
+    load_ts = datetime.fromisoformat(state.load_ts)
+    with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
+        snap.execute("begin isolation level repeatable read read only")
+        if snapshot_name:
             snap.execute(f"set transaction snapshot '{snapshot_name}'")
-            for qname, spec in rep.progress_over(rep.specs.items(), "full load"):
-                load_files[qname] = copy_table(rep, snap, spec, load_ts)
-            snap.rollback()
-    finally:
-        repl.close()
-    state.full_load_done = True
-    state.consistent_lsn = state.checkpoint_lsn = lsn_to_int(consistent_point)
-    state.load_files = load_files
-    state.pending = None
-    state.save(rep.lake)
-    return state
+        for qname, spec in rep.progress_over(rep.specs.items(), "full load"):
+            progress = state.load_progress.get(qname)
+            if progress and progress.get("done"):
+                continue
+            if progress and not resumable(spec):  # copied again from its start
+                for key in progress["files"]:
+                    rep.lake.delete(key)
+                progress = None
+            progress = state.load_progress.setdefault(qname, progress or _new_progress())
+            copy_table(rep, snap, spec, load_ts, progress=progress,
+                       on_file=lambda: state.save(rep.lake))  # fmt: skip
+            progress["done"] = True
+            state.save(rep.lake)
+        snap.rollback()
+
+
+def _new_progress() -> dict:
+    return {"files": [], "after": None, "pending": None, "done": False}
+
+
+def resumable(spec: TableSpec) -> bool:
+    """Whether an interrupted copy of ``spec`` continues after its last durable file: a table
+    with a primary key (copied in key order) that keeps no SCD2 history. The rest of the copy
+    then reads a newer snapshot; the slot, created before the first file, holds every change
+    since, and silver orders those after the load's rows, so the table still ends equal to the
+    source. A keyless table, or an SCD2 one (whose history would show the newer rows as versions
+    from the load's start), is copied again from its start."""
+    return bool(spec.primary_key) and spec.scd_type != 2
 
 
 def change_table_set(
@@ -129,16 +190,30 @@ def record_end(buf: bytes | bytearray) -> int:
     return 0
 
 
-def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> list[str]:
+def copy_table(
+    rep: Replicator,
+    snap,
+    spec: TableSpec,
+    load_ts: datetime,
+    *,
+    progress: dict | None = None,
+    on_file=None,
+) -> list[str]:
     """``COPY`` the table as DMS load files, cut at record ends every ``LOAD_BATCH_BYTES`` (or
-    ``MaxFileSize``) of CSV: one batch in memory at a time. Always at least one file."""
+    ``MaxFileSize``) of CSV: one batch in memory at a time; at least one file. With
+    ``progress`` (a resumable full load): in key order after ``progress["after"]``, numbering on
+    from its ``files``; each file is recorded as ``pending`` (name and last key) before it is
+    written and as done after, ``on_file`` saving the state each time — so a crash never leaves
+    a file that is not recorded, and a resumed copy never writes a name twice."""
     _empty, spec = rep.without_excluded(pl.DataFrame(), spec)
-    cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    progress = progress if progress is not None else _new_progress()
+    _settle_pending(rep, progress)
     cut = max(1, min(rep.settings.MaxFileSize * 1024, LOAD_BATCH_BYTES))
     ts = load_ts.strftime("%Y-%m-%d %H:%M:%S.%f")
     prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
-    keys: list[str] = []
+    keys: list[str] = progress["files"]
     meter = rep.row_meter(spec)
+    ordered = resumable(spec)
 
     def write(data: bytes | bytearray) -> None:
         if data:
@@ -147,17 +222,22 @@ def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> lis
             )
         else:
             frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
-        frame = rep.dms_frame(frame, spec, op="I", ts=ts, full_load=True)
+        after = list(frame.select(spec.primary_key).row(-1)) if ordered and frame.height else None
+        out = rep.dms_frame(frame, spec, op="I", ts=ts, full_load=True)
         key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
-        rep.lake.write_bytes(key, dms_writer.encode_dms_file(frame, rep.settings, full_load=True))
-        keys.append(key)
-        rep.stats.full_load_rows[spec.qualified_name] += frame.height
-        meter(frame.height)
+        progress["pending"] = {"key": key, "after": after}
+        if on_file:
+            on_file()
+        rep.lake.write_bytes(key, dms_writer.encode_dms_file(out, rep.settings, full_load=True))
+        _settle_pending(rep, progress)
+        if on_file:
+            on_file()
+        rep.stats.full_load_rows[spec.qualified_name] += out.height
+        rep.stats.files.append(key)
+        meter(out.height)
 
     buf = bytearray()
-    with snap.cursor().copy(
-        f'copy (select {cols} from "{spec.schema}"."{spec.name}") to stdout (format csv)'
-    ) as copy:
+    with snap.cursor().copy(*_copy_query(spec, progress["after"] if ordered else None)) as copy:
         for chunk in copy:
             buf += chunk
             if len(buf) >= cut:
@@ -167,5 +247,29 @@ def copy_table(rep: Replicator, snap, spec: TableSpec, load_ts: datetime) -> lis
                     del buf[:end]
     if buf or not keys:
         write(buf)
-    rep.stats.files.extend(keys)
     return keys
+
+
+def _copy_query(spec: TableSpec, after: list | None) -> tuple[str, tuple]:
+    """The COPY statement of the table's columns (in key order for a resumable table, after
+    ``after`` when resuming) and its parameters."""
+    cols = ", ".join(f'"{c}"' for c in spec.column_names)
+    sql = f'select {cols} from "{spec.schema}"."{spec.name}"'
+    params: tuple = ()
+    if resumable(spec):
+        key = ", ".join(f'"{k}"' for k in spec.primary_key)
+        if after is not None:
+            marks = ", ".join("%s" for _ in spec.primary_key)
+            sql += f" where ({key}) > ({marks})"
+            params = tuple(after)
+        sql += f" order by {key}"
+    return f"copy ({sql}) to stdout (format csv)", params
+
+
+def _settle_pending(rep: Replicator, progress: dict) -> None:
+    """A pending file that exists (written, then the state not saved: a crash) is done."""
+    pending = progress.get("pending")
+    if pending and rep.lake.exists(pending["key"]):
+        progress["files"].append(pending["key"])
+        progress["after"] = pending["after"]
+    progress["pending"] = None

@@ -50,7 +50,7 @@ from lakehouse.replication.cdc import CdcStream, change_seq
 from lakehouse.replication.full_load import change_table_set, full_load
 from lakehouse.replication.pg_text import SESSION_OPTIONS, pg_text_to_dms_text
 from lakehouse.replication.pgoutput import Relation, lsn_to_int
-from lakehouse.replication.publications import drop_slot, ensure_publications
+from lakehouse.replication.publications import ensure_publications
 from lakehouse.replication.slot_health import SlotLostError, slot_health
 from lakehouse.replication.state import ReplicationState
 from lakehouse.replication.task import ReplicationTask, resync_command
@@ -175,10 +175,7 @@ class Replicator:
                         " its last run are lost to it — fix: "
                         f"{resync_command(self.task.name)} (or the {self.task.name}_resync job)"
                     )
-            if not state.full_load_done:
-                drop_slot(
-                    conn, self.task.slot
-                )  # a crashed full load's snapshot is gone: start over
+            if not state.full_load_done:  # fresh, or the rest of an interrupted one
                 state = full_load(self, conn, state)
             elif added or set(state.load_files) - set(self.specs):
                 change_table_set(self, conn, state, added, load_ts)

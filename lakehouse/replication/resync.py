@@ -30,6 +30,7 @@ def request(task: ReplicationTask, lake: Lake, tables: list[str] | None = None) 
     state = ReplicationState.load(lake, task.name, task.slot)
     if not tables:
         state.full_load_done = False  # the next run drops the slot and loads everything again
+        state.load_ts = ""  # a fresh load, even if an earlier one was interrupted
         state.pending = None
         state.resync = []
         state.save(lake)

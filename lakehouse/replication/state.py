@@ -10,6 +10,9 @@ Contract (what makes replication exactly-once):
   same files are written again with the same names and content (never a gap, never a double).
 - ``last_name_ms``: the timestamp (ms) used in the last CDC file name; the next name is strictly
   later, so two batches never share a name even within one millisecond.
+- ``load_ts``, ``load_progress``: a full load under way (its rows' timestamp; per table the
+  files written, the last key copied, a file being written, whether it is done): a crash
+  resumes it after the last durable file (``replication.full_load``).
 - ``resync``: tables (``schema.table``) to copy again at the next run (``replication.resync``).
 """
 
@@ -40,6 +43,8 @@ class ReplicationState:
     pending: PendingBatch | None = None
     cdc_files_written: int = 0
     resync: list[str] = field(default_factory=list)
+    load_ts: str = ""
+    load_progress: dict[str, dict] = field(default_factory=dict)
 
     @staticmethod
     def key(task: str) -> str:

@@ -57,3 +57,59 @@ def test_an_empty_table_is_one_empty_load_file(fresh_db, tmp_path):
     assert [o.key.rsplit("/", 1)[-1] for o in lake.list("raw/database/public/items/")] == [
         "LOAD00000001.csv"
     ]
+
+
+class _Crash(BaseException):
+    """The process dies (not an Exception: nothing may catch it)."""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
+    fresh_db, tmp_path, monkeypatch, when
+):
+    """Killed while writing its 6th file (before the write, or after it but before the state
+    was saved): the next run keeps the slot and the first files (not copied again), copies the
+    rest after the last key, with writers changing the table meanwhile; silver = source."""
+    from lakehouse.replication.state import ReplicationState
+    from lakehouse.storage import lake as local
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v text)")
+        conn.execute("insert into items select g, repeat('x', 50) from generate_series(1, 5000) g")
+    monkeypatch.setattr(full_load, "LOAD_BATCH_BYTES", 20_000)
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, ("items",))
+    real_write = local.LocalLake.write_bytes
+    written = []
+
+    def crashing(self, key, data):
+        if "LOAD" in key and len(written) == 5:
+            if when == "after":
+                real_write(self, key, data)
+            raise _Crash
+        real_write(self, key, data)
+        if "LOAD" in key:
+            written.append(key)
+
+    monkeypatch.setattr(local.LocalLake, "write_bytes", crashing)
+    with pytest.raises(_Crash):
+        Replicator(task, lake).run()
+    monkeypatch.setattr(local.LocalLake, "write_bytes", real_write)
+    state = ReplicationState.load(lake, task.name, task.slot)
+    assert not state.full_load_done and state.load_ts
+    kept = {o.key: o.mtime for o in lake.list("raw/database/public/items/") if "LOAD" in o.key}
+    assert len(kept) == (6 if when == "after" else 5)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # changes while the load is down
+        conn.execute("update items set v = 'early' where id <= 10")  # in the copied files
+        conn.execute("update items set v = 'late' where id > 4990")  # not copied yet
+        conn.execute("delete from items where id between 4000 and 4010")
+        conn.execute("insert into items values (9000, 'new')")
+    stats = Replicator(task, lake).run()
+    after = {o.key: o.mtime for o in lake.list("raw/database/public/items/") if "LOAD" in o.key}
+    assert {k: after[k] for k in kept} == kept  # the durable files were not written again
+    assert len(after) > len(kept)
+    assert stats.full_load_rows["public.items"] < 5000 - 5 * 300  # only the rest was copied
+    names = sorted(k.rsplit("/", 1)[-1] for k in after)
+    assert names == [f"LOAD{n:08X}.csv" for n in range(1, len(after) + 1)]  # no name twice
+    _silver_equals_source(fresh_db, lake, ("items",))
