@@ -127,8 +127,6 @@ def apply_silver(
     lake: Lake, source: EventSource, *, full_refresh: bool = False, now: datetime | None = None
 ) -> LayerResult:
     """Bring ``silver/events_<source>`` up to date with bronze (see the module docstring)."""
-    from deltalake import CommitProperties, write_deltalake
-
     started, now = time.perf_counter(), now or datetime.now(UTC)
     result = LayerResult(source.table)
     key = silver_key(source.table)
@@ -145,6 +143,19 @@ def apply_silver(
     batch = rows.sort("received_at", "_source_file", "_source_row", nulls_last=True).unique(
         "record_id", keep="first", maintain_order=True
     )
+    result.inserted = _write_batch(lake, key, target, batch, version)
+    result.duplicates = rows.height - result.inserted
+    result.version = open_table(lake, key).version()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write_batch(lake: Lake, key: str, target, batch: pl.DataFrame, version: int) -> int:
+    """Write ``batch`` (one row per ``record_id``) to the silver table ``key``, recording the
+    bronze ``version`` applied: a new table when ``target`` is None, else an insert-only MERGE on
+    ``record_id`` (plus an empty commit when it inserted nothing). Returns the rows inserted."""
+    from deltalake import CommitProperties, write_deltalake
+
     props = CommitProperties(custom_metadata={BRONZE_VERSION_KEY: str(version)})
     if target is None:
         write_deltalake(
@@ -155,33 +166,27 @@ def apply_silver(
             storage_options=lake.storage_options,
             commit_properties=props,
         )
-        result.inserted = batch.height
-    else:
-        metrics = (
-            target.merge(
-                batch.to_arrow(),
-                "t.record_id = s.record_id",
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-                commit_properties=props,
-            )
-            .when_not_matched_insert_all()
-            .execute()
+        return batch.height
+    metrics = (
+        target.merge(
+            batch.to_arrow(),
+            "t.record_id = s.record_id",
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
+            commit_properties=props,
         )
-        result.inserted = int(metrics.get("num_target_rows_inserted", 0))
-        if (
-            open_table(lake, key).version() == target.version()
-        ):  # nothing inserted: no commit was made,
-            write_deltalake(
-                lake.uri(key),
-                batch.head(0).to_arrow(),
-                mode="append",  # record the
-                schema_mode="merge",
-                storage_options=lake.storage_options,  # bronze
-                commit_properties=props,
-            )  # version anyway (an empty commit)
-    result.duplicates = rows.height - result.inserted
-    result.version = open_table(lake, key).version()
-    result.seconds = time.perf_counter() - started
-    return result
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    if open_table(lake, key).version() == target.version():
+        # nothing inserted: no commit was made; record the bronze version anyway (empty commit)
+        write_deltalake(
+            lake.uri(key),
+            batch.head(0).to_arrow(),
+            mode="append",
+            schema_mode="merge",
+            storage_options=lake.storage_options,
+            commit_properties=props,
+        )
+    return int(metrics.get("num_target_rows_inserted", 0))
