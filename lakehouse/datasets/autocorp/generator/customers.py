@@ -29,6 +29,18 @@ def customers_frame(n: int, seed: int = 42, start_id: int = 1) -> pl.DataFrame:
     5 % of emails keep the name's capitals and phones come in four US formats (silver
     standardises both). ``created_at`` is within six years before ``REFERENCE_TIME``.
     """
+    df = _drawn(n, seed, start_id)
+    c = pl.col
+    return df.select(
+        "customer_id", "first_name", "last_name",
+        pl.concat_str(_email(), c("customer_id").cast(pl.String), pl.lit("@"), c("_domain")).alias("email"),
+        _phone().alias("phone"), "address", "city", "state", "zip_code", "created_at",
+    )  # fmt: skip
+
+
+def _drawn(n: int, seed: int, start_id: int) -> pl.DataFrame:
+    """The drawn columns: names and places from Faker pools, the email and phone parts
+    (``_local``, ``_last``, ``_caps``, ``_domain``; ``_area``, ``_exch``, ``_line``, ``_fmt``)."""
     fake = faker(seed + 7_919)
     gen = np.random.default_rng(seed)
     firsts = [fake.first_name() for _ in range(800)]
@@ -66,8 +78,13 @@ def customers_frame(n: int, seed: int = 42, start_id: int = 1) -> pl.DataFrame:
             "created_at": created,
         }
     )  # fmt: skip
+    return df
+
+
+def _email() -> pl.Expr:
+    """The email's local part before the customer id (``first.last``; 5 % with capitals)."""
     c = pl.col
-    email = (
+    return (
         pl.when(c("_caps"))
         .then(
             pl.concat_str(c("first_name"), pl.lit("."), c("last_name")).str.replace_all(
@@ -76,14 +93,14 @@ def customers_frame(n: int, seed: int = 42, start_id: int = 1) -> pl.DataFrame:
         )
         .otherwise(pl.concat_str(c("_local"), c("_last")))
     )
-    phone = (
+
+
+def _phone() -> pl.Expr:
+    """The phone number in one of four US formats (``_fmt``)."""
+    c = pl.col
+    return (
         pl.when(c("_fmt") == 0).then(pl.format("({}) {}-{}", c("_area"), c("_exch"), c("_line")))
         .when(c("_fmt") == 1).then(pl.format("{}-{}-{}", c("_area"), c("_exch"), c("_line")))
         .when(c("_fmt") == 2).then(pl.format("{}.{}.{}", c("_area"), c("_exch"), c("_line")))
         .otherwise(pl.format("+1 {} {} {}", c("_area"), c("_exch"), c("_line")))
-    )  # fmt: skip
-    return df.select(
-        "customer_id", "first_name", "last_name",
-        pl.concat_str(email, c("customer_id").cast(pl.String), pl.lit("@"), c("_domain")).alias("email"),
-        phone.alias("phone"), "address", "city", "state", "zip_code", "created_at",
     )  # fmt: skip

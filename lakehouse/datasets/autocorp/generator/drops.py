@@ -86,29 +86,12 @@ def write_sales_orders_csv(
         out = csv.writer(fh)
         out.writerow(COLUMNS["sales_order"])
         for i in range(rows):
-            order_id = base + i + 1
             when = start + timedelta(seconds=times[i])
-            subtotal = rng.randrange(1_500, 250_000)
-            tax = tax_cents(subtotal)
-            notes = rng.choice(("", "", "", "Customer waiting", "Warranty claim", "Fleet account"))
-            row = [
-                order_id, rng.randrange(1, n_customers + 1), f"{when:%Y-%m-%d %H:%M:%S}",
-                f"INV-{day:%Y%m%d}-{i + 1:06d}", weighted(rng, PAYMENT_METHODS), dec(subtotal),
-                dec(tax), dec(subtotal + tax), types[i], weighted(rng, ORDER_STATUSES), notes,
-                f"{when:%Y-%m-%d %H:%M:%S}",
-                f"{when + timedelta(minutes=rng.randrange(0, 90)):%Y-%m-%d %H:%M:%S}",
-            ]  # fmt: skip
+            row, subtotal, tax = _order_row(rng, base + i + 1, i + 1, when, types[i], n_customers)
             kind = bad_at.get(i)
-            if kind == "negative_amount":
-                row[5], row[7] = dec(-subtotal), dec(-(subtotal + tax))
-            elif kind == "unparseable_date":
-                row[2] = "not-a-date"
-            elif kind == "missing_required":
-                row[1] = ""
-            elif kind == "wrong_field_count":
-                row.append("EXTRA")
             if kind:
-                bad_ids[kind].append(order_id)
+                _spoil(row, kind, subtotal, tax)
+                bad_ids[kind].append(row[0])
             out.writerow(row)
     return {
         "path": path,
@@ -117,3 +100,32 @@ def write_sales_orders_csv(
         "bad_by_kind": {k: len(v) for k, v in bad_ids.items()},
         "bad_order_ids": bad_ids,
     }
+
+
+def _order_row(
+    rng: random.Random, order_id: int, n: int, when: datetime, order_type: str, n_customers: int
+) -> tuple[list, int, int]:
+    """One good ``sales_order`` CSV row (the ``n``-th of its day), its subtotal and tax in cents."""
+    subtotal = rng.randrange(1_500, 250_000)
+    tax = tax_cents(subtotal)
+    notes = rng.choice(("", "", "", "Customer waiting", "Warranty claim", "Fleet account"))
+    row = [
+        order_id, rng.randrange(1, n_customers + 1), f"{when:%Y-%m-%d %H:%M:%S}",
+        f"INV-{when:%Y%m%d}-{n:06d}", weighted(rng, PAYMENT_METHODS), dec(subtotal),
+        dec(tax), dec(subtotal + tax), order_type, weighted(rng, ORDER_STATUSES), notes,
+        f"{when:%Y-%m-%d %H:%M:%S}",
+        f"{when + timedelta(minutes=rng.randrange(0, 90)):%Y-%m-%d %H:%M:%S}",
+    ]  # fmt: skip
+    return row, subtotal, tax
+
+
+def _spoil(row: list, kind: str, subtotal: int, tax: int) -> None:
+    """Make ``row`` bad in the way ``kind`` (one of ``BAD_KINDS``) says, in place."""
+    if kind == "negative_amount":
+        row[5], row[7] = dec(-subtotal), dec(-(subtotal + tax))
+    elif kind == "unparseable_date":
+        row[2] = "not-a-date"
+    elif kind == "missing_required":
+        row[1] = ""
+    elif kind == "wrong_field_count":
+        row.append("EXTRA")
