@@ -26,7 +26,7 @@ had with more processes (or Lambda concurrency), not within one. The machines ar
 loaded machine starves the CPU-bound side first, so read the ratio with the load in mind. The
 p99 latencies of both are printed.
 
-Proof of no loss: afterwards ``events.engine.ingest_bronze`` loads the raw zone; every record id
+Proof of no loss: afterwards ``events.bronze.ingest_bronze`` loads the raw zone; every record id
 returned in a 2xx reply must be in ``bronze/events_iot_sensors``; the bench exits 1 otherwise,
 and on any non-2xx reply or a missing access-log line.
 
@@ -171,9 +171,10 @@ def _write_loop(lake, args, run: int) -> tuple[float, list[float]]:
 def main() -> int:
     args = _parse()
     sys.path.insert(0, str(REPO))
-    from lakehouse.events.engine import ingest_bronze, read_table
+    from lakehouse.events.bronze import ingest_bronze
     from lakehouse.events.keys import ApiKeyStore
     from lakehouse.events.schemas import IOT_SENSORS
+    from lakehouse.events.tables import read_table
     from lakehouse.storage import LocalLake
 
     with temp_dir("bench_events_") as tmp:

@@ -2,7 +2,7 @@
 
 Per registered source (``lakehouse.events.schemas``):
 - ``["raw", "events_<source>"]``: external (written by the API, locally or on Lambda);
-- ``["bronze", "events_<source>"]``: append-only Delta with lineage (``events.engine``);
+- ``["bronze", "events_<source>"]``: append-only Delta with lineage (``events.bronze``);
 - ``["silver", "events_<source>"]``: deduplicated by record id, typed, ``quality_score``; a
   blocking pandera check ``schema`` (failing rows sampled into its metadata);
 and ``["gold", "events_daily"]`` (per source and day: count, average quality, source metrics).
@@ -64,7 +64,7 @@ def bronze_asset(source: EventSource) -> dg.AssetsDefinition:
         "lineage (_source_file, _source_row, _ingested_at); each raw object exactly once.",
     )
     def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        from lakehouse.events.engine import ingest_bronze
+        from lakehouse.events.bronze import ingest_bronze
 
         res = ingest_bronze(lake.lake(), source)
         context.log.info(
@@ -98,7 +98,7 @@ def silver_asset(source: EventSource) -> dg.AssetsDefinition:
     def _silver(
         context: dg.AssetExecutionContext, config: SilverConfig, lake: LakeResource
     ) -> dg.MaterializeResult:
-        from lakehouse.events.engine import apply_silver
+        from lakehouse.events.silver import apply_silver
 
         res = apply_silver(lake.lake(), source, full_refresh=config.full_refresh)
         context.log.info(
@@ -133,7 +133,7 @@ def gold_asset(sources: list[EventSource]) -> dg.AssetsDefinition:
     )
     def _gold(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         from lakehouse.defs.gold import markdown_table
-        from lakehouse.events.engine import build_gold_daily
+        from lakehouse.events.gold import build_gold_daily
 
         frame, version = build_gold_daily(lake.lake(), sources)
         context.log.info(f"gold/events_daily: {frame.height} rows, Delta version {version}")
@@ -158,8 +158,8 @@ def silver_check(source: EventSource) -> dg.AssetChecksDefinition:
     )
     def _check(lake: LakeResource) -> dg.AssetCheckResult:
         from lakehouse.engine.core.keys import silver_key
-        from lakehouse.events.engine import read_table
         from lakehouse.events.quality import silver_schema
+        from lakehouse.events.tables import read_table
         from lakehouse.quality.validate import failure_cases, failure_summary
 
         frame = read_table(lake.lake(), silver_key(source.table))

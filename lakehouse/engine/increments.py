@@ -5,7 +5,7 @@ Contract: every silver commit records in its commit metadata the bronze version 
 table's latest commits (maintenance commits carry none), and ``read_bronze_changes`` returns the
 rows of the bronze data files added after that version (all rows when None) with bronze's
 current version. A bronze table compacted since (an old file gone) is re-read whole: applying a
-change twice is a no-op, so this is safe. Used by ``engine.silver`` and ``events.engine``.
+change twice is a no-op, so this is safe. Used by ``engine.silver`` and ``events.silver``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from lakehouse.events.engine import POLARS_TYPES, UTC_TS
 from lakehouse.events.schemas import EventSource, Field
+from lakehouse.events.tables import POLARS_TYPES, UTC_TS
 
 
 def _checks(f: Field) -> list[pa.Check]:

@@ -216,13 +216,47 @@ def discover_one(conn, schema: str, name: str, dataset: str) -> DiscoveredTable:
 
 
 def _table(row, dataset: str, *, strict: bool = False, version: int = 0) -> DiscoveredTable:
+    """One catalog row → its ``DiscoveredTable``: columns, then keys, then constraints."""
     schema, name, relkind, replident, comment, cols, indexes, constraints = row
-    qname = f"{schema}.{name}"
     notes: list[str] = []
+    columns, generated, pg_types = _columns(
+        cols or [], f"{schema}.{name}", notes, strict=strict, version=version
+    )
+    primary, candidates = _keys(indexes or [])
+    _apply_constraints(columns, constraints or [], notes)
+    if not primary:
+        notes.append(
+            "no primary key: captured insert-only (as AWS DMS does)"
+            + (f"; candidate keys: {[list(c) for c in candidates]}" if candidates else "")
+        )
+    spec = TableSpec(
+        dataset=dataset,
+        name=name,
+        schema=schema,
+        columns=tuple(Column(**c) for c in columns.values()),
+        primary_key=primary,
+        description=comment or "",
+    )
+    return DiscoveredTable(
+        spec=spec,
+        candidate_keys=candidates,
+        generated=generated,
+        pg_types=pg_types,
+        partitioned=relkind == "p",
+        replica_identity=_REPLICA_IDENTITY.get(replident, replident),
+        notes=tuple(notes),
+    )
+
+
+def _columns(
+    cols: list[dict], qname: str, notes: list[str], *, strict: bool, version: int
+) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
+    """The table's publishable columns (name → ``Column`` fields), its STORED generated columns
+    (name → expression) and declared PostgreSQL types; notes are appended to ``notes``."""
     generated: dict[str, str] = {}
     pg_types: dict[str, str] = {}
     columns: dict[str, dict] = {}
-    for c in cols or []:
+    for c in cols:
         if c["generated"] == "v":
             notes.append(
                 f"column {c['name']!r} is a VIRTUAL generated column ({c['expr']}): logical "
@@ -256,10 +290,21 @@ def _table(row, dataset: str, *, strict: bool = False, version: int = 0) -> Disc
             references=None,
             description=c["comment"] or "",
         )
-    unique = [tuple(i["cols"]) for i in indexes or []]
-    primary = next((tuple(i["cols"]) for i in indexes or [] if i["primary"]), ())
+    return columns, generated, pg_types
+
+
+def _keys(indexes: list[dict]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """(primary key columns or ``()``, the other unique column sets, deduplicated, in order)."""
+    unique = [tuple(i["cols"]) for i in indexes]
+    primary = next((tuple(i["cols"]) for i in indexes if i["primary"]), ())
     candidates = tuple(dict.fromkeys(u for u in unique if u != primary))
-    for k in constraints or []:
+    return primary, candidates
+
+
+def _apply_constraints(columns: dict[str, dict], constraints: list[dict], notes: list[str]) -> None:
+    """Single-column foreign keys become ``references``, translatable CHECKs become ``checks``
+    (the tighter ``str_length_max`` wins); an untranslatable CHECK becomes a note."""
+    for k in constraints:
         kcols = k["cols"] or []
         if k["type"] == "f" and len(kcols) == 1 and kcols[0] in columns:
             columns[kcols[0]]["references"] = f"{k['ref_table']}.{k['ref_cols'][0]}"
@@ -273,25 +318,3 @@ def _table(row, dataset: str, *, strict: bool = False, version: int = 0) -> Disc
                 if rule == "str_length_max" and rule in checks:
                     arg = min(arg, checks[rule])
                 checks[rule] = arg
-    if not primary:
-        notes.append(
-            "no primary key: captured insert-only (as AWS DMS does)"
-            + (f"; candidate keys: {[list(c) for c in candidates]}" if candidates else "")
-        )
-    spec = TableSpec(
-        dataset=dataset,
-        name=name,
-        schema=schema,
-        columns=tuple(Column(**c) for c in columns.values()),
-        primary_key=primary,
-        description=comment or "",
-    )
-    return DiscoveredTable(
-        spec=spec,
-        candidate_keys=candidates,
-        generated=generated,
-        pg_types=pg_types,
-        partitioned=relkind == "p",
-        replica_identity=_REPLICA_IDENTITY.get(replident, replident),
-        notes=tuple(notes),
-    )

@@ -212,7 +212,7 @@ def test_records_reach_silver_and_gold(api):
     """Post, then materialize raw → bronze → silver (+ check) → gold in process."""
     from lakehouse.defs.events import events_defs
     from lakehouse.defs.resources import LakeResource
-    from lakehouse.events.engine import read_table
+    from lakehouse.events.tables import read_table
 
     day = "2025-12-01"
     recs = [

@@ -76,7 +76,7 @@ def test_a_posted_record_reaches_gold_with_no_manual_step(tmp_path):
         )
         assert settled.total_requested == 0
 
-    from lakehouse.events.engine import read_table
+    from lakehouse.events.tables import read_table
 
     gold = read_table(lake, "gold/events_daily")
     assert gold.to_dicts()[0]["avg_temperature"] == 22.5 and gold["records"].to_list() == [1]

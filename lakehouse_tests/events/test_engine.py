@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakehouse.events.engine import apply_silver, build_gold_daily, ingest_bronze, read_table
+from lakehouse.events.bronze import ingest_bronze
+from lakehouse.events.gold import build_gold_daily
+from lakehouse.events.silver import apply_silver
 from lakehouse.events.store import EventStore, object_key
+from lakehouse.events.tables import read_table
 from lakehouse.events.validation import Record
 from lakehouse_tests.events.sources import APP_EVENTS, IOT_SENSORS
 

@@ -91,7 +91,9 @@ def s3_lake(monkeypatch, moto_s3):
 
 def test_on_s3_keys_raw_zone_and_bronze(s3_lake):
     """The aws profile: keys read from and records written to S3; bronze reads them back."""
-    from lakehouse.events.engine import apply_silver, ingest_bronze, read_table
+    from lakehouse.events.bronze import ingest_bronze
+    from lakehouse.events.silver import apply_silver
+    from lakehouse.events.tables import read_table
     from lakehouse_tests.events.sources import IOT_SENSORS
 
     _, key = ApiKeyStore(s3_lake).add(["iot_sensors"])

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from lakehouse.datasets.autocorp import generator as autocorp_gen
+from lakehouse.datasets.autocorp.generator import drops as autocorp_drops
 from lakehouse.datasets.saas import generator as saas_gen
 from lakehouse.declarations import load_dataset
 from lakehouse.source.churn import apply_random_changes, run_churn
@@ -147,7 +148,7 @@ def test_sales_orders_csv_injects_the_documented_bad_rows(tmp_path):
         assert next(reader) == columns
         rows = list(reader)
     assert len(rows) == 1_000
-    found = {k: [] for k in autocorp_gen.BAD_KINDS}
+    found = {k: [] for k in autocorp_drops.BAD_KINDS}
     for row in rows:
         if len(row) != len(columns):
             found["wrong_field_count"].append(int(row[0]))

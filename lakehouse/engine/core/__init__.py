@@ -1,7 +1,7 @@
 """The engine-neutral core: what the Polars engine (``engine``), the Spark engine
-(``engine.spark``) and the events engine (``events.engine``) must agree on, as plain Python
-(no Polars, no PySpark), the way ``quality.rules`` serves both engines' row rules. Each engine
-keeps only its DataFrame expressions.
+(``engine.spark``) and the events layers (``events.bronze``, ``events.silver``) must agree on,
+as plain Python (no Polars, no PySpark), the way ``quality.rules`` serves both engines' row
+rules. Each engine keeps only its DataFrame expressions.
 
 - ``lineage``: the lineage columns of bronze rows, and those silver drops;
 - ``keys``: the lake keys of a table's bronze, silver, SCD2 history, tombstones and quarantine;
