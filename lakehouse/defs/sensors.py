@@ -107,21 +107,22 @@ def _catch_up(
     task = dataset_task(dataset.name, dsn)
     todo = plan(task, lake, max_bytes=settings.catch_up_max_bytes,
                 replication_in_progress=_replication_in_progress(context.instance, raw_keys))  # fmt: skip
+    watched = _watch_slot(context, dataset, task, lake, settings)
     if todo.action == "none":
-        return [], []
+        return [], watched
     if todo.action == "run":
         context.log.info(f"replication run: {todo.reason}")
-        return [dg.RunRequest(run_key=todo.run_key, asset_selection=raw_keys, tags=tags)], []
+        return [dg.RunRequest(run_key=todo.run_key, asset_selection=raw_keys, tags=tags)], watched
     try:
         stats = replicate_inline(task, lake, max_seconds=settings.catch_up_max_seconds)
     except Exception as exc:  # noqa: BLE001 (a run retries it where a failure alerts)
         context.log.error(f"inline catch-up failed ({exc}); requesting a replication run")
         return [
             dg.RunRequest(run_key=f"{todo.run_key}:retry", asset_selection=raw_keys, tags=tags)
-        ], []
+        ], watched
     context.log.info(f"replicated {stats.total_changes} changes in {stats.transactions} "
                      f"transactions, {len(stats.files)} files ({todo.reason})")  # fmt: skip
-    events = []
+    events = list(watched)
     for t in dataset.database_tables:
         files = [f for f in stats.files if f.startswith(t.raw_prefix)]
         if files:
@@ -133,6 +134,48 @@ def _catch_up(
     for w in stats.warnings:
         context.log.warning(w)
     return [], events
+
+
+#: seconds between two readings of a dataset's slot by its dms_files sensor
+SLOT_WATCH_SECONDS = 60.0
+#: per dataset: (monotonic time of the last reading, the severity it had)
+_SLOT_WATCH: dict[str, tuple[float, str]] = {}
+
+
+def _watch_slot(context, dataset: DatasetSpec, task, lake, settings: Settings) -> list:
+    """Every ``SLOT_WATCH_SECONDS``: the slot's ``replication_slot`` check evaluated from the tick
+    (so a slot falling behind shows between replication runs); a slot that turns to error is
+    alerted once (webhook, SNS or the log), as a failed run is. Not before the first full load."""
+    import time
+
+    from lakehouse.defs.raw import slot_check_results
+    from lakehouse.replication.state import ReplicationState
+    from lakehouse.sensors.alerts import send_alert
+
+    last, before = _SLOT_WATCH.get(dataset.name, (float("-inf"), "ok"))
+    if time.monotonic() - last < SLOT_WATCH_SECONDS:
+        return []
+    if not ReplicationState.load(lake, task.name, task.slot).full_load_done:
+        return []  # no slot to watch before the first full load
+    results = slot_check_results(dataset, task)
+    severity = "ok" if results[0].passed else results[0].severity.value.lower()
+    _SLOT_WATCH[dataset.name] = (time.monotonic(), severity)
+    if severity == "error" and before != "error":
+        message = {"job": f"{dataset.name}_replication", "error": results[0].description}
+        where = send_alert(message, webhook=settings.alert_webhook, sns_topic=settings.alert_sns_topic,
+                           region=settings.region, subject="lakehouse replication slot in error")  # fmt: skip
+        context.log.error(f"{results[0].description} (reported to {where})")
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=r.asset_key,
+            check_name=r.check_name,
+            passed=r.passed,
+            severity=r.severity,
+            description=r.description,
+            metadata=r.metadata or {},
+        )  # fmt: skip
+        for r in results
+    ]
 
 
 #: the two raw zones a sensor watches: what AWS DMS writes, what AWS DataSync writes

@@ -1,4 +1,4 @@
-"""Run-failure alerts: a JSON POST to a webhook, or an SNS publish (aws profile), else a log line."""
+"""Alerts (failed runs, a replication slot in error): a JSON POST to a webhook, or an SNS publish (aws profile), else a log line."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ def send_alert(
     sns_topic: str | None = None,
     region: str = "us-east-1",
     timeout: float = 10.0,
+    subject: str = "lakehouse run failed",
 ) -> str:
-    body = json.dumps({"text": f"lakehouse run failed: {message.get('job')}", **message}).encode()
+    """Post ``message`` (JSON, with a ``text`` line: ``subject`` and the job) to the webhook,
+    else publish it to the SNS topic, else log it; where it went."""
+    body = json.dumps({"text": f"{subject}: {message.get('job')}", **message}).encode()
     if webhook:
         req = urllib.request.Request(
             webhook, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -29,8 +32,8 @@ def send_alert(
         import boto3
 
         boto3.client("sns", region_name=region).publish(
-            TopicArn=sns_topic, Subject="lakehouse run failed", Message=body.decode()
+            TopicArn=sns_topic, Subject=subject, Message=body.decode()
         )
         return f"SNS {sns_topic}"
-    log.error("lakehouse run failed: %s", body.decode())
+    log.error("%s: %s", subject, body.decode())
     return "log"
