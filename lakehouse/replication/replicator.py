@@ -60,6 +60,8 @@ from lakehouse.storage import Lake
 log = logging.getLogger(__name__)
 #: per task, the undeclared source tables last reported (``Replicator._report_undeclared``)
 _UNDECLARED: dict[str, frozenset[str]] = {}
+#: schema drift already reported in this process (``Replicator.report_drift``)
+_DRIFT: set[str] = set()
 
 
 @dataclass
@@ -122,12 +124,41 @@ class Replicator:
                 log.warning(msg)
                 self.stats.warnings.append(msg)
             specs[spec.qualified_name] = spec
+            self.report_drift(spec)
         if not specs:
             raise LookupError(
                 f"replication task {self.task.name!r}: no table matches the selection rules "
                 f"{list(self.task.selection_rules)}"
             )
         return specs
+
+    def report_drift(self, source: TableSpec) -> None:
+        """Warn (once per process and finding) where a captured table's source columns differ
+        from its declaration: an added column reaches raw and bronze but not silver until it is
+        declared; a dropped one stays in silver, NULL from then on; a changed type makes the
+        values its declared type cannot hold go to quarantine."""
+        declared = self.task.registry.get(source.qualified_name)
+        if declared is None:
+            return
+        fix = f"run `lakehouse discover {self.task.name}` to update the declaration"
+        excluded = set(self.task.exclude_columns.get(source.qualified_name, ()))
+        have = {c.name: c for c in source.columns if c.name not in excluded}
+        want = {c.name: c for c in declared.columns}
+        found = [
+            *(f"source column {n!r} ({have[n].type}) is not declared: it reaches raw and bronze"
+              f" files, not silver — fix: {fix}" for n in have if n not in want),
+            *(f"declared column {n!r} is gone from the source: silver keeps it, NULL from now"
+              f" on — fix: {fix} (or keep it)" for n in want if n not in have),
+            *(f"column {n!r} is {have[n].type} at the source but declared {want[n].type}: values"
+              f" the declared type cannot hold go to quarantine — fix: {fix}"
+              for n in have if n in want and have[n].type != want[n].type),
+        ]  # fmt: skip
+        for finding in found:
+            msg = f"{source.qualified_name}: {finding}"
+            if msg not in _DRIFT:
+                _DRIFT.add(msg)
+                log.warning(msg)
+                self.stats.warnings.append(msg)
 
     def _report_undeclared(self, conn) -> None:
         """Warn (once per change of the set, per process) about source tables the declaration's
@@ -286,4 +317,5 @@ class Replicator:
                     conn, relation.schema, relation.name, self.task.name
                 ).spec
             self.specs[qname] = spec
+            self.report_drift(spec)  # a column added or changed while CDC runs
         return spec
