@@ -142,8 +142,8 @@ def _keep_size(conn) -> int | None:
     return int(row[0]) * factor
 
 
-def _oldest_commit(conn, slot: str, publications: str, upto_lsn: str | None = None):
-    """The commit time of the first pending transaction of ``publications`` (None: none before
+def oldest_pending_commit(conn, slot: str, publications: str, upto_lsn: str | None = None):
+    """Inside a transaction of ``conn``: the commit time of the first pending transaction of ``publications`` (None: none before
     ``upto_lsn`` / the end of WAL). pgoutput's first message of a transaction is BEGIN: ``B``,
     final LSN (8 bytes), commit time (8 bytes, µs since 2000-01-01), xid."""
     conn.execute(f"set local statement_timeout = {PEEK_TIMEOUT_MS}")
@@ -184,7 +184,7 @@ def slot_health(dsn: str, slot: str, publications: str | None = None) -> SlotHea
             else:
                 try:
                     with conn.transaction():
-                        oldest = _oldest_commit(conn, slot, publications)
+                        oldest = oldest_pending_commit(conn, slot, publications)
                     now = conn.execute("select now()").fetchone()[0]
                     lag_seconds = (
                         0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
@@ -215,7 +215,7 @@ def advance_idle_slot(dsn: str, slot: str, publications: str) -> str | None:
         target = conn.execute("select pg_current_wal_lsn()::text").fetchone()[0]
         try:
             with conn.transaction():
-                if _oldest_commit(conn, slot, publications, upto_lsn=target) is not None:
+                if oldest_pending_commit(conn, slot, publications, upto_lsn=target) is not None:
                     return None
                 row = conn.execute(
                     """select pg_replication_slot_advance(%s, %s::pg_lsn)

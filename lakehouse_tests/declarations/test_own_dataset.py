@@ -100,13 +100,10 @@ def _source(dsn: str, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
-    fresh_db, tmp_path, monkeypatch
-):
-    from lakehouse.declarations import load_dataset
-    from lakehouse.engine.silver import read_silver
-    from lakehouse.runs.materialize import materialize
-
+@pytest.fixture
+def shop(fresh_db, tmp_path, monkeypatch) -> Settings:
+    """The ``shop`` schema in a fresh database, declared in YAML only (a ``LAKEHOUSE_DEFS``
+    folder, the DSN by variable): the settings of a process serving it."""
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(DDL)
     defs_dir = tmp_path / "defs"
@@ -115,10 +112,18 @@ def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
     monkeypatch.setenv("SHOP_TEST_DSN", fresh_db)
     monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs_dir))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    settings = Settings.from_env(
+    return Settings.from_env(
         {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_DEFS": str(defs_dir),
          "LAKEHOUSE_DATASETS": "shop"}
     )  # fmt: skip
+
+
+def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(fresh_db, shop):
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.runs.materialize import materialize
+
+    settings = shop
     spec = load_dataset("shop", settings)
     lake = settings.lake()
     for round_ in range(2):
@@ -155,7 +160,7 @@ def test_a_dataset_declared_in_yaml_reaches_silver_equal_to_the_source(
 
 
 def test_a_lost_slot_fails_the_replication_with_its_check_and_the_resync_job_recovers(
-    fresh_db, tmp_path, monkeypatch
+    fresh_db, shop
 ):
     """In Dagster: the slot check passes while the slot is healthy; a dropped slot fails the
     replication run with an ERROR on every replicated table's check naming the cause and the
@@ -168,18 +173,7 @@ def test_a_lost_slot_fails_the_replication_with_its_check_and_the_resync_job_rec
     from lakehouse.engine.silver import read_silver
     from lakehouse.runs.materialize import materialize
 
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(DDL)
-    defs_dir = tmp_path / "defs"
-    (defs_dir / "shop").mkdir(parents=True)
-    (defs_dir / "shop" / "defs.yaml").write_text(yaml.safe_dump(_declaration("SHOP_TEST_DSN")))
-    monkeypatch.setenv("SHOP_TEST_DSN", fresh_db)
-    monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs_dir))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    settings = Settings.from_env(
-        {"LAKEHOUSE_ROOT": str(tmp_path / "lake"), "LAKEHOUSE_DEFS": str(defs_dir),
-         "LAKEHOUSE_DATASETS": "shop"}
-    )  # fmt: skip
+    settings = shop
 
     def slot_checks(result) -> dict[str, tuple[bool, str]]:
         return {

@@ -15,6 +15,7 @@ from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.resync import request, resync
 from lakehouse.replication.slot_health import SlotLostError
 from lakehouse.storage import LocalLake
+from lakehouse_tests.declared import declare_items
 from lakehouse_tests.replication.test_table_set import _silver_equals_source, _task
 
 pytestmark = pytest.mark.integration
@@ -158,32 +159,12 @@ def test_the_cli_resyncs_one_table_and_names_a_lost_slot_in_one_line(
     """``lakehouse replicate`` on a lost slot: one line naming the cause and ``lakehouse resync``
     (exit 2); ``lakehouse resync --dataset … --table …`` copies that table again; an unknown
     table is one line naming the task's tables."""
-    import yaml
-
     from lakehouse.cli import main
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, v int)")
         conn.execute("insert into items select g, g from generate_series(1, 50) g")
-    decl = {
-        "type": "lakehouse.components.Dataset",
-        "attributes": {
-            "name": "mine",
-            "sources": [{"kind": "postgres", "dsn_env": "MINE_TEST_DSN"}],
-            "tables": [
-                {
-                    "name": "items",
-                    "primary_key": ["id"],
-                    "columns": [
-                        {"name": "id", "type": "int", "nullable": False},
-                        {"name": "v", "type": "int"},
-                    ],
-                }
-            ],
-        },
-    }
-    (tmp_path / "defs" / "mine").mkdir(parents=True)
-    (tmp_path / "defs" / "mine" / "defs.yaml").write_text(yaml.safe_dump(decl))
+    declare_items(tmp_path / "defs", "mine", "MINE_TEST_DSN")
     monkeypatch.setenv("MINE_TEST_DSN", fresh_db)
     monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))

@@ -4,14 +4,9 @@ once to the webhook."""
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import dagster as dg
 import psycopg
 import pytest
-import yaml
 
 from lakehouse.declarations import load_dataset
 from lakehouse.defs import sensors as defs_sensors
@@ -20,60 +15,27 @@ from lakehouse.profiles import Settings
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.task import dataset_task
 from lakehouse.storage import LocalLake
+from lakehouse_tests.declared import declare_items
 
 pytestmark = pytest.mark.integration
 
-DECLARATION = {
-    "type": "lakehouse.components.Dataset",
-    "attributes": {
-        "name": "watched",
-        "sources": [{"kind": "postgres", "dsn_env": "WATCHED_TEST_DSN"}],
-        "tables": [
-            {
-                "name": "items",
-                "primary_key": ["id"],
-                "columns": [
-                    {"name": "id", "type": "int", "nullable": False},
-                    {"name": "v", "type": "int"},
-                ],
-            }
-        ],
-    },
-}
-
 
 def test_the_sensor_evaluates_the_slot_check_and_alerts_once_when_it_turns_to_error(
-    fresh_db, tmp_path, monkeypatch
+    fresh_db, tmp_path, monkeypatch, webhook
 ):
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, v int)")
         conn.execute("insert into items values (1, 1)")
-    (tmp_path / "defs" / "watched").mkdir(parents=True)
-    (tmp_path / "defs" / "watched" / "defs.yaml").write_text(yaml.safe_dump(DECLARATION))
+    declare_items(tmp_path / "defs", "watched", "WATCHED_TEST_DSN")
     monkeypatch.setenv("WATCHED_TEST_DSN", fresh_db)
     monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
     monkeypatch.setattr(defs_sensors, "SLOT_WATCH_SECONDS", 0.0)
     monkeypatch.setattr(defs_sensors, "_SLOT_WATCH", {})
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
+    url, received = webhook
     ds = load_dataset("watched")
     lake_root = tmp_path / "lake"
     Replicator(dataset_task("watched", fresh_db), LocalLake(lake_root)).run()
-    settings = Settings.from_env(
-        {"LAKEHOUSE_ALERT_WEBHOOK": f"http://127.0.0.1:{server.server_port}/hook"}
-    )
+    settings = Settings.from_env({"LAKEHOUSE_ALERT_WEBHOOK": url})
     sensor = defs_sensors.raw_files_sensor(ds, "database", replicate=True, settings=settings)
     res = {
         "source_db": SourceDatabaseResource(dsn=fresh_db),
@@ -89,24 +51,20 @@ def test_the_sensor_evaluates_the_slot_check_and_alerts_once_when_it_turns_to_er
             if isinstance(e, dg.AssetCheckEvaluation)
         ]
 
-    try:
-        ((key, name, passed, _severity, text),) = checks()
-        assert (key, name, passed) == ("raw/items", "replication_slot", True), text
-        with psycopg.connect(fresh_db, autocommit=True) as conn:
-            conn.execute("select pg_drop_replication_slot('lakehouse_watched')")
-        lost = (
-            "raw/items",
-            "replication_slot",
-            False,
-            "ERROR",
-            "replication slot 'lakehouse_watched' does not exist (dropped): its changes since"
-            " then are lost — fix: lakehouse resync --dataset watched",
-        )
-        assert checks() == [lost]
-        assert checks() == [lost]  # evaluated again, alerted once
-    finally:
-        server.shutdown()
-        server.server_close()
+    ((key, name, passed, _severity, text),) = checks()
+    assert (key, name, passed) == ("raw/items", "replication_slot", True), text
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("select pg_drop_replication_slot('lakehouse_watched')")
+    lost = (
+        "raw/items",
+        "replication_slot",
+        False,
+        "ERROR",
+        "replication slot 'lakehouse_watched' does not exist (dropped): its changes since"
+        " then are lost — fix: lakehouse resync --dataset watched",
+    )
+    assert checks() == [lost]
+    assert checks() == [lost]  # evaluated again, alerted once
     assert [(r["text"], r["job"], r["error"]) for r in received] == [
         ("lakehouse replication slot in error: watched_replication", "watched_replication", lost[4])
     ]
