@@ -11,7 +11,7 @@ from lakehouse.replication import full_load
 from lakehouse.replication.full_load import record_end
 from lakehouse.replication.replicator import Replicator
 from lakehouse.storage import LocalLake
-from lakehouse_tests.replication.test_table_set import _silver_equals_source, _task
+from lakehouse_tests.replication.test_table_set import SETTINGS, _silver_equals_source, _task
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,46 @@ def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
     names = sorted(k.rsplit("/", 1)[-1] for k in after)
     assert names == [f"LOAD{n:08X}.csv" for n in range(1, len(after) + 1)]  # no name twice
     _silver_equals_source(fresh_db, lake, ("items",))
+
+
+@pytest.mark.integration
+def test_a_composite_text_and_timestamp_key_resumes_in_key_order(fresh_db, tmp_path, monkeypatch):
+    """A key nobody on the team chose (text with spaces and quotes, then a timestamptz): the
+    resumed copy continues after the last key, no row twice or missing."""
+    from lakehouse.storage import lake as local
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (k text, at timestamptz, v text, primary key (k, at))")
+        conn.execute(
+            """insert into items select 'key "' || (g % 37) || '" ,x', timestamptz '2024-01-01'
+               + g * interval '1 minute', repeat('y', 40) from generate_series(1, 4000) g"""
+        )
+    monkeypatch.setattr(full_load, "LOAD_BATCH_BYTES", 20_000)
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, ("items",))
+    real_write = local.LocalLake.write_bytes
+    loads = []
+
+    def crashing(self, key, data):
+        if "LOAD" in key:
+            if len(loads) == 4:
+                raise _Crash
+            loads.append(key)
+        real_write(self, key, data)
+
+    monkeypatch.setattr(local.LocalLake, "write_bytes", crashing)
+    with pytest.raises(_Crash):
+        Replicator(task, lake).run()
+    monkeypatch.setattr(local.LocalLake, "write_bytes", real_write)
+    stats = Replicator(task, lake).run()
+    assert 0 < stats.full_load_rows["public.items"] < 4000
+    with psycopg.connect(fresh_db) as conn:
+        from lakehouse.engine.bronze import ingest
+        from lakehouse.engine.silver import apply_changes, read_silver
+        from lakehouse.source.discovery import discover_one
+
+        spec = discover_one(conn, "public", "items", "t").spec
+        ingest(lake, spec, SETTINGS)
+        apply_changes(lake, spec)
+        source = sorted(conn.execute("select k, at, v from items").fetchall())
+    assert sorted(read_silver(lake, spec).select("k", "at", "v").iter_rows()) == source
