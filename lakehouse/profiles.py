@@ -28,6 +28,8 @@ Variables (all optional):
   (each dataset's ``dms_files``, ``filesync_files`` and ``landing``, ``automation``,
   ``alert_on_run_failure``, ``events_raw_sensor``).
 - ``LAKEHOUSE_AWS_OBSERVER_SECONDS`` (aws, default 300): the ``aws_raw_observer`` sensor's interval.
+- ``LAKEHOUSE_WEBSERVER_URL``: the Dagster webserver a sensor asks to reload the code location
+  when a dataset gained tables (``lakehouse dev`` sets it); unset: the UI's Reload definitions.
 - ``LAKEHOUSE_CATCH_UP_MAX_BYTES`` (default 67108864, 64 MiB) and
   ``LAKEHOUSE_CATCH_UP_MAX_SECONDS`` (default 30): the bounds of a CDC catch-up inside a
   ``dms_files`` sensor tick (local profile): more WAL behind than that is a replication run, and
@@ -85,6 +87,7 @@ class Settings:
     catch_up_max_bytes: int = DEFAULT_CATCH_UP_MAX_BYTES
     catch_up_max_seconds: float = DEFAULT_CATCH_UP_MAX_SECONDS
     events_grace_seconds: float = DEFAULT_EVENTS_GRACE_SECONDS
+    webserver_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -133,6 +136,7 @@ class Settings:
             events_grace_seconds=_number(
                 env, "LAKEHOUSE_EVENTS_GRACE_SECONDS", DEFAULT_EVENTS_GRACE_SECONDS
             ),
+            webserver_url=env.get("LAKEHOUSE_WEBSERVER_URL") or None,
         )
 
     @property

@@ -46,6 +46,9 @@ def cmd_dev(args) -> int:
     print(f"DAGSTER_HOME={home}; UI at http://{args.host}:{args.port}")
     # a loaded laptop can take longer than gRPC's default 60 s to answer the daemon
     os.environ.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "300")
+    # where a sensor asks for a reload when a dataset gains tables (``defs.reload``)
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    os.environ.setdefault("LAKEHOUSE_WEBSERVER_URL", f"http://{host}:{args.port}")
     proc = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return proc.wait()

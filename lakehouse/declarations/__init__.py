@@ -3,16 +3,18 @@
 Declarations are ``defs.yaml`` files of type ``lakehouse.components.Dataset`` (a Dagster
 Component, ``lakehouse.components``) under the package's defs folder ``lakehouse/datasets/``
 (the shipped datasets; ``dg scaffold defs`` writes there) and under each folder named by
-``LAKEHOUSE_DEFS`` (``Settings.defs_dirs``). ``declarations()`` loads them (validated; kept in
-the process until a file changes, and as JSON by content under ``<state dir>/_cache/`` so that a
-new process skips parsing unchanged YAML); ``load_dataset(name)`` gives one dataset's registry
-``DatasetSpec``; an unknown name is an error naming the declared ones.
+``LAKEHOUSE_DEFS`` (``Settings.defs_dirs``). ``declarations()`` loads them: validated, with the
+tables a replication task captured (``declarations.captured``), kept in the process until a
+file changes, and as JSON by content under ``<state dir>/_cache/`` so that a new process skips
+parsing unchanged YAML. ``load_dataset(name)`` gives one dataset's registry ``DatasetSpec``; an
+unknown name is an error naming the declared ones.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from lakehouse.declarations import captured
 from lakehouse.declarations.load import Declaration, find_files, load_declarations
 from lakehouse.declarations.problems import DeclarationError
 from lakehouse.profiles import Settings
@@ -58,9 +60,11 @@ def declarations(settings=None) -> dict[str, Declaration]:
     dirs = declaration_dirs(settings)
     files = find_files(dirs)
     stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    stamp += (settings.root, captured.stamp(settings))
     if stamp not in _cache:
         _cache.clear()
-        _cache[stamp] = load_declarations(dirs, settings.state_dir / "_cache" / "declarations")
+        found = load_declarations(dirs, settings.state_dir / "_cache" / "declarations")
+        _cache[stamp] = captured.with_captured(found, settings)
     return _cache[stamp]
 
 

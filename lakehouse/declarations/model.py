@@ -77,7 +77,10 @@ class PostgresSource(_Model):
     ``dsn_env`` names the environment variable holding the DSN (never the DSN itself); without
     it the embedded server is used, database ``database`` (default: the dataset's name).
     ``dms`` holds the S3Settings the files are written with, as AWS prints them, over
-    ``REPLICATOR_DMS_DEFAULTS``.
+    ``REPLICATOR_DMS_DEFAULTS``. ``new_tables``: a source table the selection rules match that
+    the declaration does not name is ``capture``d (full-loaded alone while the others stream,
+    declared with its discovered columns until ``lakehouse discover`` pins it: as DMS does with
+    a ``%`` rule) or only ``report``ed.
     """
 
     kind: Literal["postgres"]
@@ -88,6 +91,7 @@ class PostgresSource(_Model):
         default_factory=lambda: [SelectionRuleDecl(**{"table-name": "%"})]
     )
     dms: dict[str, Any] = Field(default_factory=dict)
+    new_tables: Literal["capture", "report"] = "capture"
 
 
 class CsvDropSource(_Model):

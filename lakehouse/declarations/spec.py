@@ -30,9 +30,11 @@ def to_spec(decl: DatasetDecl, path: Path) -> DatasetSpec:
     slot = slot_policy(decl, path, problems)
     if problems:
         raise DeclarationError(problems)
-    rules = tuple(r.as_dms() for s in decl.sources if s.kind == "postgres" for r in s.selection)
+    postgres = [s for s in decl.sources if s.kind == "postgres"]
+    rules = tuple(r.as_dms() for s in postgres for r in s.selection)
     return DatasetSpec(
         name=decl.name, tables=tuple(tables), description=decl.description, selection_rules=rules,
+        capture_new_tables=any(s.new_tables == "capture" for s in postgres),
         sql_aliases=decl.sql_aliases, freshness=freshness, maintenance=maintenance, slot=slot,
     )  # fmt: skip
 

@@ -39,6 +39,7 @@ import json
 
 import dagster as dg
 
+from lakehouse.defs.reload import reload_if_grown
 from lakehouse.defs.resources import LakeResource, LandingResource, SourceDatabaseResource
 from lakehouse.engine.bronze import raw_lake
 from lakehouse.profiles import Settings
@@ -108,6 +109,15 @@ def _catch_up(
     todo = plan(task, lake, max_bytes=settings.catch_up_max_bytes,
                 replication_in_progress=_replication_in_progress(context.instance, raw_keys))  # fmt: skip
     watched = _watch_slot(context, dataset, task, lake, settings)
+    if todo.action == "none" and _new_tables_due(dataset.name) and task.capture_new:
+        from lakehouse.replication.task import uncaptured_tables
+
+        new = uncaptured_tables(task, lake)
+        if new:
+            context.log.info(f"new source tables {new} match the include rules: a replication"
+                             " run captures them (their assets appear when definitions reload)")  # fmt: skip
+            key = f"capture:{','.join(new)}"
+            return [dg.RunRequest(run_key=key, asset_selection=raw_keys, tags=tags)], watched
     if todo.action == "none":
         return [], watched
     if todo.action == "run":
@@ -138,6 +148,20 @@ def _catch_up(
 
 #: seconds between two readings of a dataset's slot by its dms_files sensor
 SLOT_WATCH_SECONDS = 60.0
+#: per dataset: monotonic time of the last look for new source tables (``_new_tables_due``)
+_TABLE_WATCH: dict[str, float] = {}
+
+
+def _new_tables_due(dataset: str) -> bool:
+    """Whether it is time (every ``SLOT_WATCH_SECONDS``) to look for new source tables."""
+    import time
+
+    if time.monotonic() - _TABLE_WATCH.get(dataset, float("-inf")) < SLOT_WATCH_SECONDS:
+        return False
+    _TABLE_WATCH[dataset] = time.monotonic()
+    return True
+
+
 #: per dataset: (monotonic time of the last reading, the severity it had)
 _SLOT_WATCH: dict[str, tuple[float, str]] = {}
 
@@ -228,6 +252,7 @@ def raw_files_sensor(
         requests, events = [], []
         if dsn is not None:
             requests, events = _catch_up(context, dataset, the_lake, dsn, settings)
+        reload_if_grown(context, dataset, settings)
         if source == "csv":
             _report_unclaimed(context, dataset, the_lake)
         result = scan(raw_lake(the_lake, tables[0]) if tables else the_lake, prefixes,

@@ -246,6 +246,8 @@ class DatasetSpec:
     tables: tuple[TableSpec, ...]
     description: str = ""
     selection_rules: tuple[dict, ...] = ()  # DMS table-mapping selection rules
+    #: a source table the selection rules match that no one declared is captured (else reported)
+    capture_new_tables: bool = False
     sql_aliases: bool = False  # its friendly view names are also unqualified (silver.<view>)
     freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
     maintenance: MaintenancePolicy = field(default_factory=MaintenancePolicy)

@@ -58,7 +58,7 @@ from lakehouse.source import discovery
 from lakehouse.storage import Lake
 
 log = logging.getLogger(__name__)
-#: per task, the undeclared source tables last reported (``Replicator._report_undeclared``)
+#: per task, the undeclared source tables last reported (``Replicator._undeclared``)
 _UNDECLARED: dict[str, frozenset[str]] = {}
 #: schema drift already reported in this process (``Replicator.report_drift``)
 _DRIFT: set[str] = set()
@@ -125,11 +125,6 @@ class Replicator:
                 self.stats.warnings.append(msg)
             specs[spec.qualified_name] = spec
             self.report_drift(spec)
-        if not specs:
-            raise LookupError(
-                f"replication task {self.task.name!r}: no table matches the selection rules "
-                f"{list(self.task.selection_rules)}"
-            )
         return specs
 
     def report_drift(self, source: TableSpec) -> None:
@@ -160,24 +155,58 @@ class Replicator:
                 log.warning(msg)
                 self.stats.warnings.append(msg)
 
-    def _report_undeclared(self, conn) -> None:
-        """Warn (once per change of the set, per process) about source tables the declaration's
-        include rules match that the task does not capture: they join once declared."""
+    def _undeclared(self, conn) -> None:
+        """Source tables the declaration's include rules match that the task does not capture:
+        with ``capture_new`` each joins the task (discovered, recorded in ``registry.captured``;
+        ``prepare`` then loads it alone), else they are reported (once per change of the set,
+        per process) — never silently left out. A table whose lake name another table of the
+        dataset has is reported, not captured."""
         from lakehouse.source.catalog import select_tables
 
         if not self.task.watch_rules:
             return
         found = {f"{s}.{t}" for s, t in select_tables(conn, list(self.task.watch_rules))}
-        new = frozenset(found - set(self.specs))
-        if new and _UNDECLARED.get(self.task.name) != new:
+        new = sorted(found - set(self.specs))
+        if new and self.task.capture_new:
+            new = self._capture(conn, new)
+        if new and _UNDECLARED.get(self.task.name) != frozenset(new):
+            fix = f"run `lakehouse discover {self.task.name}` to declare them"
+            why = ("not declared (not captured)" if not self.task.capture_new
+                   else "named like another table of the dataset (not captured)")  # fmt: skip
             msg = (
-                f"task {self.task.name!r}: source tables match the include rules but are not"
-                f" declared (not captured): {sorted(new)[:20]} — run `lakehouse discover"
-                f" {self.task.name}` to declare them; each is then loaded alone"
+                f"task {self.task.name!r}: source tables match the include rules but are {why}:"
+                f" {new[:20]} — {fix}; each is then loaded alone"
             )
             log.warning(msg)
             self.stats.warnings.append(msg)
-        _UNDECLARED[self.task.name] = new
+        _UNDECLARED[self.task.name] = frozenset(new)
+
+    def _capture(self, conn, qnames: list[str]) -> list[str]:
+        """Discover ``qnames`` and add them to the task; returns those left out (name taken)."""
+        from lakehouse.registry import captured
+
+        rules = [{"rule-action": "include", "schema-name": q.split(".", 1)[0],
+                  "table-name": q.split(".", 1)[1]} for q in qnames]  # fmt: skip
+        found = discovery.discover_schema(conn, rules, self.task.name)
+        taken = {s.name for s in self.task.registry.values()} | {
+            s.name for s in self.specs.values()
+        }
+        joined, left = [], []
+        for table in found:
+            spec = table.spec
+            if spec.qualified_name not in qnames:  # a LIKE pattern matched more than asked
+                continue
+            if spec.name in taken:
+                left.append(spec.qualified_name)
+                continue
+            taken.add(spec.name)
+            self.specs[spec.qualified_name] = spec
+            joined.append(spec)
+            log.info("%s: not declared, matches the include rules: captured by task %s",
+                     spec.qualified_name, self.task.name)  # fmt: skip
+        if joined:
+            captured.record(self.lake, self.task.name, joined)
+        return left
 
     def prepare(self) -> ReplicationState:
         """Discover tables, and run the full load unless a previous run finished it."""
@@ -191,7 +220,12 @@ class Replicator:
                     "`ALTER SYSTEM SET wal_level = logical`, then restart PostgreSQL)"
                 )
             self.specs = self.discover(conn)
-            self._report_undeclared(conn)
+            self._undeclared(conn)
+            if not self.specs:
+                raise LookupError(
+                    f"replication task {self.task.name!r}: no table matches the selection rules "
+                    f"{list(self.task.watch_rules or self.task.selection_rules)}"
+                )
             added = [q for q in self.specs if q not in state.load_files]
             added = added if state.full_load_done else []
             added += [q for q in state.resync if q in self.specs and q not in added]

@@ -28,6 +28,9 @@ class ReplicationTask:
     #: the declaration's include rules: a source table they match that the task does not
     #: capture (not declared yet) is reported, never silently left out
     watch_rules: tuple[dict, ...] = ()
+    #: a source table ``watch_rules`` match that the task does not capture joins it (full-loaded
+    #: alone, recorded in ``registry.captured``) instead of being reported
+    capture_new: bool = False
     #: the DMS BucketFolder: files under ``<bucket_folder>/<schema>/<table>/``
     bucket_folder: str = RAW_DATABASE_PREFIX
     #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
@@ -84,9 +87,25 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         settings=settings,
         bucket_folder=folders.pop(),
         watch_rules=spec.selection_rules,
+        capture_new=spec.capture_new_tables,
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
         exclude_columns={
             t.qualified_name: t.exclude_columns for t in spec.database_tables if t.exclude_columns
         },
     )
+
+
+def uncaptured_tables(task: ReplicationTask, lake) -> list[str]:
+    """Source tables (``schema.table``) the task's include rules match that it neither declares
+    nor has captured (``registry.captured``): the next run captures them when ``capture_new``."""
+    import psycopg
+
+    from lakehouse.registry import captured
+    from lakehouse.source.catalog import select_tables
+
+    if not task.watch_rules:
+        return []
+    with psycopg.connect(task.dsn, connect_timeout=5) as conn:
+        found = {f"{s}.{t}" for s, t in select_tables(conn, list(task.watch_rules))}
+    return sorted(found - set(task.registry) - set(captured.read(lake, task.name)))

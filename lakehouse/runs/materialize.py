@@ -4,7 +4,8 @@
 ``materialize(selection, settings)`` builds the Definitions for ``settings`` (default: the
 environment's), resolves ``selection`` (an asset selection string; None: every asset) and runs
 the implicit asset job in this process on ``runs.instance.open_instance``; it returns Dagster's
-``ExecuteInProcessResult`` and never raises for a failed step (``result.success`` says).
+``ExecuteInProcessResult`` (``RunResults`` when a run of every asset made tables appear: a
+second run materializes them) and never raises for a failed step (``result.success`` says).
 ``run_lines(result)``: one printable line per materialized asset, failed step or failed check.
 """
 
@@ -20,27 +21,77 @@ _SHOWN_METADATA = ("rows", "files", "inserted", "updated", "deleted", "quarantin
 def materialize(
     selection: str | None = None, settings: Settings | None = None, *, quiet: bool = True
 ):
-    """Materialize the selected assets in-process on the persistent Dagster instance."""
-    import dagster as dg
-
+    """Materialize the selected assets in-process on the persistent Dagster instance. With no
+    selection, assets that appeared during the run (a source table the replication captured,
+    ``declarations.captured``) are materialized by a second run, and both runs are returned as
+    one ``RunResults``."""
     from lakehouse.definitions import build_definitions
 
     s = settings or Settings.from_env()
+    tables = _tables(s)
     defs = build_definitions(s)
+    result = _execute(defs, selection, s, quiet)
+    if selection is not None or not result.success or _tables(s) == tables:
+        return result
+    before = set(defs.resolve_asset_graph().executable_asset_keys)
+    grown = build_definitions(s)
+    new = set(grown.resolve_asset_graph().executable_asset_keys) - before
+    if not new:
+        return result
+    added = ", ".join(sorted(k.to_user_string() for k in new))
+    return RunResults([result, _execute(grown, new, s, quiet)], added)
+
+
+def _tables(s: Settings) -> set[tuple[str, str]]:
+    from lakehouse.declarations import all_datasets, served
+
+    return {(d.name, t.name) for d in all_datasets(served(s), s) for t in d.tables}
+
+
+def _execute(defs, selection, s: Settings, quiet: bool):
+    """One in-process run of ``selection``: a selection string, a set of asset keys, or None
+    (every asset)."""
+    import dagster as dg
+
     job = defs.resolve_implicit_global_asset_job_def()
-    sel = dg.AssetSelection.from_string(selection) if selection else None
+    config = QUIET_LOGS if quiet else None
     with open_instance(s) as instance:
-        if sel is not None:
-            keys = sel.resolve(defs.resolve_asset_graph())
+        if selection is None:
             return job.execute_in_process(
-                instance=instance,
-                asset_selection=list(keys),
-                run_config=QUIET_LOGS if quiet else None,
-                raise_on_error=False,
+                instance=instance, run_config=config, raise_on_error=False
             )
-        return job.execute_in_process(
-            instance=instance, run_config=QUIET_LOGS if quiet else None, raise_on_error=False
+        chosen = (
+            dg.AssetSelection.from_string(selection)
+            if isinstance(selection, str)  # keys: with the multi-asset they belong to (replication)
+            else dg.AssetSelection.assets(*selection).required_multi_asset_neighbors()
         )
+        selection = chosen.resolve(defs.resolve_asset_graph())
+        return job.execute_in_process(
+            instance=instance, asset_selection=list(selection), run_config=config,
+            raise_on_error=False,
+        )  # fmt: skip
+
+
+class RunResults:
+    """Several in-process runs read as one: success when all succeeded, their events in order."""
+
+    def __init__(self, results: list, added: str = "") -> None:
+        self.results = results
+        self.added = added  # the assets the later runs materialized because they appeared
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def all_events(self) -> list:
+        return [e for r in self.results for e in r.all_events]
+
+    def get_asset_materialization_events(self) -> list:
+        return [e for r in self.results for e in r.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [e for r in self.results for e in r.get_asset_check_evaluations()]
 
 
 def run_lines(result) -> list[str]:

@@ -242,7 +242,10 @@ def test_state_records_checkpoint_and_no_pending(db, tmp_path):
         conn.execute("insert into items (id) values (6)")
     Replicator(_task(db), lake).run()
     _load, cdc = read_table_files(lake, "public", "items", DEMO)
-    assert sorted(cdc["id"].to_list()) == ["5", "6"]  # nothing lost past the checkpoint, nothing twice
+    assert sorted(cdc["id"].to_list()) == [
+        "5",
+        "6",
+    ]  # nothing lost past the checkpoint, nothing twice
 
 
 def test_a_change_committed_right_after_the_slot_is_newer_than_the_full_load(

@@ -126,3 +126,59 @@ def test_a_source_table_the_rules_match_but_no_one_declared_is_reported_once(fre
     ]
     assert Replicator(task, lake).run().warnings == []  # said once, not on every tick
     assert not lake.list("raw/database/public/newcomer/")
+
+
+def test_a_new_source_table_the_rules_match_is_captured_alone_while_writers_run(fresh_db, tmp_path):
+    from dataclasses import replace
+
+    from lakehouse.registry import captured
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+        conn.execute("insert into items select g, g from generate_series(1, 500) g")
+        conn.execute("create schema other; create table other.items (id int primary key, v int)")
+    lake = LocalLake(tmp_path / "lake")
+    watch = ({"rule-action": "include", "schema-name": "%", "table-name": "%"},)
+    task = replace(_task(fresh_db, ("items",)), watch_rules=watch, capture_new=True)
+    task = replace(task, selection_rules=({"rule-action": "include", "schema-name": "public",
+                                           "table-name": "items"},))  # fmt: skip
+    first = Replicator(task, lake).run()
+    assert first.warnings == [  # same lake name as a table of the task: reported, not captured
+        "task 't': source tables match the include rules but are named like another table of"
+        " the dataset (not captured): ['other.items'] — run `lakehouse discover t` to declare"
+        " them; each is then loaded alone"
+    ]
+    stop = threading.Event()
+
+    def writer():
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("create table fresh (id int primary key, v int)")
+            n = 0
+            while not stop.is_set():
+                n += 1
+                with conn.transaction():
+                    conn.execute("update items set v = v + 1 where id = %s", (n % 500 + 1,))
+                    conn.execute("insert into fresh values (%s, %s)", (n, n))
+                    conn.execute("update fresh set v = -v where id = %s", (n // 2,))
+                    conn.execute("delete from fresh where id = %s", (n - 40,))
+                time.sleep(0.005)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        time.sleep(0.7)
+        stats = Replicator(task, lake).run()
+        assert stats.full_load_rows.get("public.items", 0) == 0  # not loaded again
+        assert stats.full_load_rows["public.fresh"] > 0  # loaded alone
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        th.join()
+    Replicator(task, lake).run()
+    record = captured.read(lake, "t")["public.fresh"]
+    assert record == {
+        "schema": "public", "name": "fresh", "primary_key": ["id"],
+        "columns": [{"name": "id", "type": "int", "nullable": False},
+                    {"name": "v", "type": "int", "nullable": True}],
+    }  # fmt: skip
+    _silver_equals_source(fresh_db, lake, ("items", "fresh"))

@@ -68,3 +68,38 @@ def test_the_sensor_evaluates_the_slot_check_and_alerts_once_when_it_turns_to_er
     assert [(r["text"], r["job"], r["error"]) for r in received] == [
         ("lakehouse replication slot in error: watched_replication", "watched_replication", lost[4])
     ]
+
+
+def test_a_new_source_table_makes_the_sensor_request_the_run_that_captures_it(
+    fresh_db, tmp_path, monkeypatch
+):
+    """A new table's writes are not in the publication yet, so no pending change shows it: the
+    tick looks at the catalog (every ``SLOT_WATCH_SECONDS``) and requests a replication run;
+    once captured, the table is in the dataset's registry and no run is requested for it."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+    declare_items(tmp_path / "defs", "growing", "GROWING_TEST_DSN")
+    for k, v in {"GROWING_TEST_DSN": fresh_db, "LAKEHOUSE_DEFS": str(tmp_path / "defs"),
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(defs_sensors, "SLOT_WATCH_SECONDS", 0.0)
+    lake = LocalLake(tmp_path / "lake")
+    Replicator(dataset_task("growing", fresh_db), lake).run()
+    res = {"source_db": SourceDatabaseResource(dsn=fresh_db),
+           "lake": LakeResource(root=str(tmp_path / "lake"))}  # fmt: skip
+    instance = dg.DagsterInstance.ephemeral()
+
+    def requests() -> list[str]:  # the runs requested to capture tables (bronze runs aside)
+        sensor = defs_sensors.raw_files_sensor(
+            load_dataset("growing"), "database", replicate=True, settings=Settings.from_env()
+        )
+        result = sensor(dg.build_sensor_context(resources=res, instance=instance))
+        return [r.run_key for r in result.run_requests or [] if r.run_key.startswith("capture")]
+
+    assert requests() == []
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table arrivals (id int primary key); insert into arrivals values (1)")
+    assert requests() == ["capture:public.arrivals"]
+    Replicator(dataset_task("growing", fresh_db), lake).run()  # what that run does
+    assert "arrivals" in [t.name for t in load_dataset("growing").tables]
+    assert requests() == []  # nothing left to capture
