@@ -148,6 +148,11 @@ def _dms_tables(settings: Settings, decl, source):
         if r.get("rule-type") == "selection"
     ]
     dms = DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
+    if mappings:
+        from lakehouse.dms.table_mappings import TableMappings
+
+        return discover_dms_tables(lake, dms, decl.spec.name,
+                                   mappings=TableMappings.from_json(mappings))  # fmt: skip
     return discover_dms_tables(lake, dms, decl.spec.name, rules or None)
 
 

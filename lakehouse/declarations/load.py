@@ -81,7 +81,27 @@ def read_declaration(path: Path, cache_dir: Path | None = None) -> Declaration |
         store(cache_dir, text, decl)
     loaded = Declaration(path, decl, to_spec(decl, path))
     _check_dms_json(loaded)
-    return loaded
+    return _renamed_folders(loaded)
+
+
+def _renamed_folders(decl: Declaration) -> Declaration:
+    """A dms_s3 table whose folders the task's schema/table rules rename reads them there."""
+    from dataclasses import replace
+
+    from lakehouse.declarations.dms import mapping_revisions
+    from lakehouse.dms.table_mappings import TableMappings
+
+    sources = [s for s in decl.decl.sources if isinstance(s, DmsS3Source)]
+    revisions = [m for s in sources for m in mapping_revisions(decl, s)]
+    if not revisions:
+        return decl
+    mappings = TableMappings.from_json(revisions[-1])
+    tables = []
+    for t in decl.spec.tables:
+        folder = "/".join(mappings.folder(t.schema, t.source_table))
+        renamed = t.raw_root is not None and folder != f"{t.schema}/{t.source_table}"
+        tables.append(replace(t, raw_path=folder) if renamed else t)
+    return replace(decl, spec=replace(decl.spec, tables=tuple(tables)))
 
 
 def _check_dms_json(decl: Declaration) -> None:

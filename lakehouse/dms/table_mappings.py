@@ -10,8 +10,10 @@ Contract:
   ``convert-lowercase``, ``add-prefix``/``remove-prefix``/``replace-prefix``,
   ``add-suffix``/``remove-suffix``/``replace-suffix`` (on the data columns, located by their
   source name), ``add-column`` and ``add-before-image-columns`` (append columns).
-- Ignored, because they change no column of an S3 file: every schema/table/tablespace-target
-  rule (they rename folders), and ``change-data-type``, ``define-primary-key``, ``include-column``
+- Schema- and table-target rules with those name actions rename the folders DMS writes a table
+  under: ``folder(schema, table)`` gives them; ``source_of_folder`` finds the source table a
+  folder holds (for discovery from the files). Ignored, because they change no column of an S3
+  file: tablespace/index rules, ``change-data-type``, ``define-primary-key``, ``include-column``
   on a column that exists, ``data-masking-*`` (values, not layout). Any other ``rule-action`` is
   a ``ValueError`` naming the rule.
 - ``layout(schema, table, columns, primary_key)`` gives a :class:`DmsLayout`: the data columns
@@ -193,6 +195,86 @@ class TableMappings:
                 included = True
         return included
 
+    def _name_rules(self, target: str):
+        for r in self.rules:
+            if (r["rule-type"] == "transformation" and r.get("rule-target") == target
+                    and r["rule-action"] in _NAME_ACTIONS):  # fmt: skip
+                yield r, r.get("object-locator", {})
+
+    def folder(self, schema: str, table: str) -> tuple[str, str]:
+        """The ``(schema, table)`` folder names DMS writes source table ``schema.table`` under:
+        the schema- and table-target name rules in rule order (their locators name the source)."""
+        s, t = schema, table
+        for r in self.rules:
+            if r["rule-type"] != "transformation" or r["rule-action"] not in _NAME_ACTIONS:
+                continue
+            loc = r.get("object-locator", {})
+            if not _like(loc.get("schema-name"), schema):
+                continue
+            if r.get("rule-target") == "schema":
+                s = _rename(r["rule-action"], s, r)
+            elif r.get("rule-target") == "table" and _like(loc.get("table-name"), table):
+                t = _rename(r["rule-action"], t, r)
+        return s, t
+
+    def source_of_folder(self, schema: str, table: str) -> tuple[str, str] | None:
+        """The selected source table whose folder is ``schema/table``: among the names the
+        rules' locators spell out (no ``%``), the folder's own and what undoing each prefix or
+        suffix rule gives, the one the rules map there, a spelled-out name first; None when no
+        selected table maps there (a case conversion cannot be undone: spell the name out)."""
+        candidates = {}
+        for target, name in (("schema", schema), ("table", table)):
+            names = {name}
+            rules = list(self._name_rules(target))
+            for r, _loc in reversed(rules):
+                names |= {u for n in names for u in _undo(r["rule-action"], n, r)}
+            spelled = {loc.get(f"{target}-name") for _r, loc in rules}
+            candidates[target] = (names, {n for n in spelled if n and "%" not in n})
+        found = [
+            (s, t)
+            for s in sorted(candidates["schema"][0] | candidates["schema"][1])
+            for t in sorted(candidates["table"][0] | candidates["table"][1])
+            if self.folder(s, t) == (schema, table) and self.selects(s, t)
+        ]
+        found.sort(key=lambda st: -((st[0] in candidates["schema"][1])
+                                    + (st[1] in candidates["table"][1])))  # fmt: skip
+        return found[0] if found else None
+
+    def added_names(self, schema: str, table: str, columns: Sequence[str]) -> set[str]:
+        """Every name a rule may add to a file of ``schema.table`` whose columns are ``columns``
+        (a before-image of any of them, whatever its filter): what discovery leaves out."""
+        names: set[str] = set()
+        for r in self.rules:
+            if r["rule-type"] != "transformation" or r.get("rule-target") not in (None, "column"):
+                continue
+            loc = r.get("object-locator", {})
+            if not (_like(loc.get("schema-name"), schema) and _like(loc.get("table-name"), table)):
+                continue
+            if r["rule-action"] == "add-column":
+                names.add(r["value"])
+            elif r["rule-action"] == "add-before-image-columns":
+                d = r["before-image-def"]
+                prefix, suffix = d.get("column-prefix", ""), d.get("column-suffix", "") or ""
+                names |= {f"{prefix}{c}{suffix}" for c in columns}
+        return names
+
+    def source_columns(self, schema: str, table: str, file_columns: Sequence[str]) -> list[str]:
+        """The source name of each of a file's data columns (a column name rule undone: the
+        name a locator spells out that the rules map to it; else the file's own name)."""
+        spelled = []
+        for r in self.rules:
+            if (r["rule-type"] == "transformation" and r.get("rule-target") in (None, "column")
+                    and r["rule-action"] in _NAME_ACTIONS):  # fmt: skip
+                name = r.get("object-locator", {}).get("column-name")
+                if name and "%" not in name and name not in spelled:
+                    spelled.append(name)
+        back: dict[str, str] = {}
+        for source in [*spelled, *file_columns]:
+            lay = self.layout(schema, table, [source], ())
+            if lay.columns:
+                back.setdefault(lay.columns[0], source)  # spelled-out names first
+        return [back.get(c, c) for c in file_columns]
+
     def layout(
         self,
         schema: str,
@@ -294,6 +376,24 @@ def _rename(action: str, name: str, r: dict) -> str:
     raise AssertionError(action)
 
 
+def _undo(action: str, name: str, r: dict) -> list[str]:
+    """Names ``_rename`` may have turned into ``name`` under a prefix or suffix rule."""
+    value, old = r.get("value", ""), r.get("old-value", "")
+    if action == "add-prefix" and value and name.startswith(value):
+        return [name[len(value) :]]
+    if action == "add-suffix" and value and name.endswith(value):
+        return [name[: -len(value)]]
+    if action == "remove-prefix" and value:
+        return [value + name]
+    if action == "remove-suffix" and value:
+        return [name + value]
+    if action == "replace-prefix" and value and name.startswith(value):
+        return [old + name[len(value) :]]
+    if action == "replace-suffix" and value and name.endswith(value):
+        return [name[: -len(value)] + old]
+    return []
+
+
 def _validate(rule: dict) -> None:
     if not isinstance(rule, dict):
         raise ValueError(f"table mappings: a rule must be an object, got {rule!r}")
@@ -314,8 +414,11 @@ def _validate(rule: dict) -> None:
             "transformation, table-settings"
         )
     target = rule.get("rule-target", "column")
+    if target in ("schema", "table") and action in ("rename", "add-prefix", "add-suffix"):
+        if not rule.get("value"):
+            raise ValueError(f"table mappings {where}: {action} needs a non-empty 'value'")
     if target != "column":
-        return  # schema/table/tablespace rules rename folders or storage, not file columns
+        return  # schema/table rules rename folders (``folder``); tablespace ones storage
     if action in IGNORED_COLUMN_ACTIONS or str(action).startswith("data-masking"):
         return
     if action not in COLUMN_ACTIONS:

@@ -133,6 +133,8 @@ class TableSpec:
     #: an existing DMS output read in place (folder or ``s3://`` prefix holding
     #: ``<schema>/<table>/``); None: the lake's own raw zone
     raw_root: str | None = None
+    #: ``<schema>/<table>`` under ``raw_root`` when the DMS task's rules renamed the folders
+    raw_path: str | None = None
     #: source columns never captured (a secret, a blob): the replicator leaves them out of files
     exclude_columns: tuple[str, ...] = ()
     #: SQL names: a friendly view name, and (alias, real column) pairs of its compat view
@@ -183,7 +185,7 @@ class TableSpec:
         """Key prefix where this table's raw files land: relative to ``raw_root`` when set,
         else to the lake root."""
         if self.raw_root is not None:
-            return f"{self.schema}/{self.source_table}/"
+            return f"{self.raw_path or f'{self.schema}/{self.source_table}'}/"
         if self.source == "database":
             return f"{self.raw_folder}/{self.schema}/{self.source_table}/"
         return f"raw/csv/{self.dataset}/"

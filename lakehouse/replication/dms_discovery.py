@@ -5,7 +5,9 @@ folder under ``root`` holding DMS data files (``LOAD…``/CDC names, date partit
 and matching the selection rules becomes a ``TableSpec`` whose columns come from one file: a
 Parquet file's schema (Arrow types mapped to logical types), or a CSV file's header with each
 column's type inferred from its values (``registry.inference.infer_type``). DMS's own columns
-(``Op``, the timestamp column, before-images ``BI_…``, the change sequence) are left out. DMS
+(``Op``, the timestamp column, before-images ``BI_…``, the change sequence) are left out. With
+the task's table ``mappings``, the tables and columns are named as in the source (schema, table
+and column rules undone, ``TableMappings.source_of_folder``) and what the rules add is left out. DMS
 files carry no key: ``primary_key`` is empty and ``discover`` says to declare it. A CSV file
 without a header cannot name its columns: that table is reported, not guessed.
 """
@@ -18,6 +20,7 @@ from lakehouse.dms import format as dms_format
 from lakehouse.dms import names as dms_names
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.dms.table_mappings import TableMappings
 from lakehouse.registry.model import Column, TableSpec
 from lakehouse.source.catalog import SelectionRule, selected
 from lakehouse.storage import Lake
@@ -53,22 +56,18 @@ def _dms_columns(settings: DmsS3Settings) -> set[str]:
 
 
 def discover_dms_tables(
-    lake: Lake, settings: DmsS3Settings, dataset: str, rules: list[dict] | None = None
+    lake: Lake,
+    settings: DmsS3Settings,
+    dataset: str,
+    rules: list[dict] | None = None,
+    mappings: TableMappings | None = None,
 ) -> tuple[list[TableSpec], list[str]]:
     """``(tables, notes)`` of the DMS output under ``lake`` (see the module docstring)."""
+    if mappings is not None:
+        return _discover_mapped(lake, settings, dataset, mappings)
     parsed = [SelectionRule.parse(r) for r in (rules or [{"schema-name": "%", "table-name": "%"}])]
-    by_table: dict[tuple[str, str], list] = {}
-    for obj in lake.list(""):
-        parts = obj.key.split("/")
-        if len(parts) < 3:
-            continue
-        try:
-            kind, token = dms_names.parse_file_name(parts[-1])
-        except dms_format.DmsFormatError:
-            continue
-        by_table.setdefault((parts[0], parts[1]), []).append((kind != "load", token, obj))
     tables, notes = [], []
-    for (schema, name), files in sorted(by_table.items()):
+    for (schema, name), files in sorted(_folders(lake).items()):
         if not selected(parsed, schema, name):
             continue
         obj = sorted(files, key=lambda f: (f[0], f[1]))[0][2]  # a full-load file when there is one
@@ -83,7 +82,57 @@ def discover_dms_tables(
     return tables, notes
 
 
-def _columns(data: bytes, key: str, settings: DmsS3Settings) -> list[Column] | None:
+def _folders(lake: Lake) -> dict[tuple[str, str], list]:
+    """``{(schema, table): [(is_cdc, name token, object)]}`` of the DMS data files under ``lake``."""
+    by_table: dict[tuple[str, str], list] = {}
+    for obj in lake.list(""):
+        parts = obj.key.split("/")
+        if len(parts) < 3:
+            continue
+        try:
+            kind, token = dms_names.parse_file_name(parts[-1])
+        except dms_format.DmsFormatError:
+            continue
+        by_table.setdefault((parts[0], parts[1]), []).append((kind != "load", token, obj))
+    return by_table
+
+
+def _discover_mapped(
+    lake: Lake, settings: DmsS3Settings, dataset: str, mappings: TableMappings
+) -> tuple[list[TableSpec], list[str]]:
+    """Tables by the task's table mappings: a folder is the source table its selection and
+    schema/table rules map there, its columns named as in the source (column rules undone),
+    the columns the rules add left out."""
+    tables, notes = [], []
+    for (schema_f, table_f), files in sorted(_folders(lake).items()):
+        source = mappings.source_of_folder(schema_f, table_f)
+        if source is None:
+            continue
+        schema, name = source
+        obj = sorted(files, key=lambda f: (f[0], f[1]))[0][2]
+        columns = _columns(lake.read_bytes(obj.key), obj.key, settings, bi_prefix=False)
+        if columns is None:
+            notes.append(f"{schema}.{name}: {obj.key} has no header (AddColumnName is off):"
+                         " declare its columns in the order DMS writes them")  # fmt: skip
+            continue
+        added = mappings.added_names(schema, name, [c.name for c in columns])
+        columns = [c for c in columns if c.name not in added]
+        sources = mappings.source_columns(schema, name, [c.name for c in columns])
+        columns = [
+            Column(s, c.type, nullable=c.nullable) for s, c in zip(sources, columns, strict=True)
+        ]
+        tables.append(TableSpec(dataset=dataset, name=name, schema=schema,
+                                columns=tuple(columns), primary_key=()))  # fmt: skip
+        if (schema, name) != (schema_f, table_f):
+            notes.append(f"{schema}.{name}: files under {schema_f}/{table_f}/ (the task's rules)")
+        notes.append(f"{schema}.{name}: DMS files carry no key: set primary_key to apply updates")
+    return tables, notes
+
+
+def _columns(
+    data: bytes, key: str, settings: DmsS3Settings, *, bi_prefix: bool = True
+) -> list[Column] | None:
+    """A file's data columns (DMS's own left out, and ``BI_…`` ones when ``bi_prefix``)."""
     skip = _dms_columns(settings)
     if key.endswith(".parquet"):
         import io
@@ -94,7 +143,7 @@ def _columns(data: bytes, key: str, settings: DmsS3Settings) -> list[Column] | N
         return [
             Column(f.name, logical_type_of_arrow(f.type), nullable=f.nullable)
             for f in schema
-            if f.name not in skip and not f.name.startswith("BI_")
+            if f.name not in skip and not (bi_prefix and f.name.startswith("BI_"))
         ]
     if not settings.AddColumnName:
         return None
@@ -105,5 +154,5 @@ def _columns(data: bytes, key: str, settings: DmsS3Settings) -> list[Column] | N
     return [
         Column(c, infer_type(frame[c].cast(str)), nullable=bool(frame[c].null_count()))
         for c in frame.columns
-        if c not in skip and not c.startswith("BI_")
+        if c not in skip and not (bi_prefix and c.startswith("BI_"))
     ]

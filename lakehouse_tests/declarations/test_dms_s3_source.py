@@ -262,3 +262,86 @@ def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeyp
     assert (king["EMPLOYEE_ID"], king["SALARY"], king["COMMISSION_PCT"], str(king["HIRE_DATE"])[:10]) == (
         100, Decimal("24000.00"), None, "1987-06-17"
     )  # fmt: skip
+
+
+def test_a_dms_task_renaming_schema_table_and_column_is_discovered_by_source_names(
+    tmp_path, monkeypatch
+):
+    """A task whose rules lowercase the schema, rename the table and prefix every table, rename a
+    column, add the change sequence and ``before_`` key images: DMS writes ``sales/crm_orders/``
+    with the file column ``total``. ``discover`` with the task's mappings declares the source
+    table ``Sales.CustomerOrders`` with its source columns; silver holds the final state."""
+    from lakehouse.declarations import load_dataset
+    from lakehouse.dms.settings import DmsS3Settings
+    from lakehouse.dms.table_mappings import TableMappings
+    from lakehouse.dms.writer import encode_dms_file, layout_rows
+    from lakehouse.engine.core.keys import quarantine_key
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.profiles import Settings
+    from lakehouse.runs.materialize import materialize
+    from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, SEQ_RULE
+
+    def rule(rid, target, locator, action, **extra):
+        return {"rule-type": "transformation", "rule-id": str(rid), "rule-name": f"r{rid}",
+                "rule-target": target, "object-locator": locator, "rule-action": action, **extra}  # fmt: skip
+
+    mappings = {"rules": [
+        {"rule-type": "selection", "rule-id": "1", "rule-name": "sales", "rule-action": "include",
+         "object-locator": {"schema-name": "Sales", "table-name": "%"}},
+        rule(4, "schema", {"schema-name": "Sales"}, "convert-lowercase"),
+        rule(5, "table", {"schema-name": "Sales", "table-name": "CustomerOrders"}, "rename",
+             value="orders"),
+        rule(6, "table", {"schema-name": "Sales", "table-name": "%"}, "add-prefix", value="crm_"),
+        rule(7, "column", {"schema-name": "Sales", "table-name": "CustomerOrders",
+                           "column-name": "OrderTotal"}, "rename", value="total"),
+        SEQ_RULE, BEFORE_RULE,
+    ]}  # fmt: skip
+    tm = TableMappings.from_json(mappings)
+    layout = tm.layout("Sales", "CustomerOrders", ["OrderId", "OrderTotal", "Note"], ["OrderId"])
+    dms = DmsS3Settings(AddColumnName=True, TimestampColumnName="ts")
+    folder = tmp_path / "dms_out" / "sales" / "crm_orders"  # where DMS writes it
+    folder.mkdir(parents=True)
+
+    def write(name, rows):  # (op, second, id, total, note, seq)
+        frame = pl.DataFrame({"OrderId": [r[2] for r in rows], "OrderTotal": [r[3] for r in rows],
+                              "Note": [r[4] for r in rows]}, schema={c: pl.String for c in
+                              ("OrderId", "OrderTotal", "Note")})  # fmt: skip
+        out = layout_rows(frame, layout, dms, op=[r[0] for r in rows],
+                          ts=[f"2024-01-01 00:00:{r[1]:02d}.000000" for r in rows],
+                          change_seq=[f"{r[5]:035d}" for r in rows])  # fmt: skip
+        (folder / name).write_bytes(encode_dms_file(out, dms, full_load=name.startswith("LOAD")))
+
+    write("LOAD00000001.csv", [("I", 0, "1", "10", "a", 0), ("I", 0, "2", "20", "b", 0)])
+    write("20240101-000001000.csv", [("U", 1, "1", "11", "a2", 1), ("D", 1, "2", None, None, 2),
+                                     ("I", 1, "3", "30", "c", 3)])  # fmt: skip
+    assert "total" in (folder / "LOAD00000001.csv").read_text().splitlines()[0]
+    defs = tmp_path / "defs" / "crm"
+    defs.mkdir(parents=True)
+    (defs / "task.json").write_text(json.dumps(mappings))
+    (defs / "defs.yaml").write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "crm", "sources": [{
+            "kind": "dms_s3", "path": str(tmp_path / "dms_out"),
+            "endpoint_settings": {"AddColumnName": True, "TimestampColumnName": "ts"},
+            "table_mappings": "task.json"}]},
+    }))  # fmt: skip
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "crm",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+                 "DAGSTER_HOME": str(tmp_path / "dagster")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    assert main(["discover", "crm"]) == 0
+    doc = yaml.safe_load((defs / "defs.yaml").read_text())
+    (table,) = doc["attributes"]["tables"]
+    assert (table["schema"], table["name"]) == ("Sales", "CustomerOrders")
+    assert [c["name"] for c in table["columns"]] == ["OrderId", "OrderTotal", "Note"]
+    _set_key(defs / "defs.yaml", "CustomerOrders", ["OrderId"])
+    settings = Settings.from_env()
+    spec = load_dataset("crm", settings).table("CustomerOrders")
+    assert spec.raw_prefix == "sales/crm_orders/"
+    assert materialize(settings=settings).success
+    lake = settings.lake()
+    assert open_table(lake, quarantine_key(spec.name)) is None
+    rows = {r["OrderId"]: (r["OrderTotal"], r["Note"])
+            for r in read_silver(lake, spec).iter_rows(named=True)}  # fmt: skip
+    assert rows == {1: (11, "a2"), 3: (30, "c")}

@@ -321,3 +321,39 @@ def test_task_options_honour_the_simple_layout_and_reject_what_they_cannot_state
         dms_endpoint.task_options_from_mappings(
             {"rules": [SELECT_ALL, dict(SEQ_RULE, **{"rule-action": "add-colum"})]}
         )
+
+
+def test_schema_and_table_rules_name_the_folders_and_discovery_undoes_them():
+    def rule(rid, target, locator, action, **extra):
+        return {"rule-type": "transformation", "rule-id": str(rid), "rule-name": f"r{rid}",
+                "rule-target": target, "object-locator": locator, "rule-action": action, **extra}  # fmt: skip
+
+    tm = TableMappings.from_json({"rules": [
+        {"rule-type": "selection", "rule-id": "1", "rule-name": "s", "rule-action": "include",
+         "object-locator": {"schema-name": "Sales", "table-name": "%"}},
+        rule(2, "schema", {"schema-name": "Sales"}, "convert-lowercase"),
+        rule(3, "table", {"schema-name": "Sales", "table-name": "CustomerOrders"}, "rename",
+             value="orders"),
+        rule(4, "table", {"schema-name": "Sales", "table-name": "%"}, "add-prefix", value="crm_"),
+        rule(5, "column", {"schema-name": "Sales", "table-name": "CustomerOrders",
+                           "column-name": "OrderTotal"}, "rename", value="total"),
+    ]})  # fmt: skip
+    assert tm.folder("Sales", "CustomerOrders") == ("sales", "crm_orders")
+    assert tm.folder("Sales", "Region") == ("sales", "crm_Region")
+    assert tm.folder("Other", "Region") == ("Other", "Region")
+    assert tm.source_of_folder("sales", "crm_orders") == ("Sales", "CustomerOrders")
+    assert tm.source_of_folder("sales", "crm_Region") == ("Sales", "Region")  # prefix undone
+    assert tm.source_of_folder("sales", "orders") is None  # no rule writes there
+    assert tm.source_of_folder("Other", "Region") is None  # not selected
+    assert tm.source_columns("Sales", "CustomerOrders", ["OrderId", "total"]) == [
+        "OrderId",
+        "OrderTotal",
+    ]
+    assert tm.source_columns("Sales", "Region", ["total"]) == ["total"]  # the rule is not its
+
+
+def test_a_schema_or_table_rename_without_a_value_is_an_error():
+    with pytest.raises(ValueError, match="rename needs a non-empty 'value'"):
+        TableMappings.from_json([{"rule-type": "transformation", "rule-id": "2",
+                                  "rule-name": "r", "rule-target": "table", "rule-action": "rename",
+                                  "object-locator": {"schema-name": "%", "table-name": "t"}}])  # fmt: skip
