@@ -17,7 +17,8 @@ tasks wrote), driven by one :class:`DmsS3Settings`:
   ``table_mappings.DmsLayout``; by default ``BI_<key>`` before-images, then the change
   sequence, as the settings' task-level options say). A table may have several known layouts
   over time: a file with a header (or Parquet) names its columns, one without is read by the
-  known layout its field count matches.
+  known layout its field count matches. The lakehouse's replicator adds ``UNCHANGED_COLUMN``
+  last to a CDC file with column names when an update left a TOASTed value unsent.
 - CSV: header only with AddColumnName; CsvDelimiter between fields; every row ends with
   CsvRowDelimiter; RFC 4180 quoting (fields holding the delimiter, a quote, CR or LF are quoted,
   quotes doubled, CR/LF allowed inside quotes); NULL is CsvNullValue *unquoted* (empty by default);
@@ -49,6 +50,10 @@ import polars as pl
 from lakehouse.dms.table_mappings import DmsLayout
 
 OP_COLUMN = "Op"
+#: the lakehouse's one extension of the format (its replicator only; AWS DMS writes NULL): in a
+#: CDC file with column names (a header, Parquet), a JSON array of the columns an update left
+#: unchanged without sending them (TOASTed values under REPLICA IDENTITY DEFAULT), else null
+UNCHANGED_COLUMN = "_lakehouse_unchanged"
 OPS = ("I", "U", "D")
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"

@@ -24,6 +24,7 @@ from lakehouse.dms.format import (
     GZIP_MAGIC,
     OP_COLUMN,
     OPS,
+    UNCHANGED_COLUMN,
     DmsFile,
     DmsFormatError,
     RejectedRow,
@@ -166,7 +167,7 @@ def _layout_of_names(
                     key=key,
                     column=a.name,
                 )
-    lead = {OP_COLUMN, s.TimestampColumnName}
+    lead = {OP_COLUMN, s.TimestampColumnName, UNCHANGED_COLUMN}
     data = [c for c in found if c not in lead and c not in roles]
     return DmsLayout(
         tuple(data),
@@ -251,6 +252,7 @@ def _check_columns(found: list[str], columns: list[str] | None, s: DmsS3Settings
     if columns is None:
         return
     known = set(columns) | {OP_COLUMN, s.TimestampColumnName, s.change_seq_column}
+    known.add(UNCHANGED_COLUMN)
     known |= {f"BI_{c}" for c in columns}
     unknown = [c for c in found if c not in known]
     if unknown:

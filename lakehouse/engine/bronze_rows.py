@@ -135,8 +135,11 @@ def _lineage(
         pl.lit(kind).alias("_file_kind"),
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
     ]
+    if dms_format.UNCHANGED_COLUMN in frame.columns:  # columns an update left unsent
+        exprs.append(pl.col(dms_format.UNCHANGED_COLUMN).cast(pl.String).alias("_unchanged"))
     # the DMS columns lineage replaces; a computed (``value``) added column is row data
     meta = [a.name for a in layout.added if a.role != "value"]
+    meta.append(dms_format.UNCHANGED_COLUMN)
     drop = [c for c in (dms_format.OP_COLUMN, ts_col, *meta) if c and c in frame.columns]
     return frame.with_columns(exprs).drop(drop)
 
@@ -230,7 +233,7 @@ def check_shape(
 
     An empty file (no header) is not judged.
     """
-    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName}
+    meta = {dms_format.OP_COLUMN, settings.TimestampColumnName, dms_format.UNCHANGED_COLUMN}
     if layout is None:
         layout = DmsLayout.from_settings(settings, spec.column_names, spec.primary_key)
     meta |= {a.name for a in layout.added}

@@ -193,5 +193,5 @@ def read_csv_drop(
         pl.lit("csv").alias("_file_kind"),
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
     )
-    lineage = list(RESERVED)
+    lineage = [c for c in RESERVED if c in out.columns]  # a CSV drop has no ``_unchanged``
     return out.select([c for c in out.columns if c not in lineage] + lineage), quarantine

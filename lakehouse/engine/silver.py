@@ -40,6 +40,8 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
   files are absent (they come back when it does). A LOAD row that breaks a row rule is
   quarantined and its key is not in the new baseline. A reload whose LOAD files were all
   unreadable is not seen (``bronze``); keyless (append-only) tables append a reload's rows;
+- an update that left a TOASTed value unsent (bronze's ``_unchanged``) keeps the key's value
+  (``engine.unchanged``); a NULL written on purpose is sent, and applied;
 - a table without a primary key is append-only (inserts only, as DMS captures it);
 - PII columns are standardised (``engine.pii``) and rows breaking the registry's row-level
   rules go to ``quarantine/<table>`` (stage ``silver``) instead of the table.
@@ -91,6 +93,7 @@ from lakehouse.engine.silver_writes import (
     silver_rows,
 )
 from lakehouse.engine.tombstones import filter_tombstoned, overwrite_tombstones, write_tombstones
+from lakehouse.engine.unchanged import resolve_unchanged
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -169,6 +172,8 @@ def _resolve(
     exploded = unique_changes(exploded, spec)  # a change delivered twice is applied once
     if not full_refresh:  # not newer than the key's tombstone: ignored by silver and its history
         exploded, _ = filter_tombstoned(lake, spec, exploded)
+    # unsent unchanged (TOASTed) values: the key's earlier value (on a rebuild, bronze has it)
+    exploded = resolve_unchanged(None if full_refresh else lake, spec, exploded)
     if spec.scd_type == 2:  # without the changes superseded by a reload applied before this run
         settled = plan.settled
         versions = exploded if settled is None else exploded.filter(pl.col(SEQUENCE) >= settled)

@@ -12,6 +12,7 @@ With a ``target`` LSN (``--once``) it stops when caught up. ``change_seq(lsn, po
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 import threading
@@ -24,6 +25,7 @@ import polars as pl
 
 from lakehouse.dms import names as dms_names
 from lakehouse.dms import writer as dms_writer
+from lakehouse.dms.format import UNCHANGED_COLUMN
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication.pgoutput import (
     PG_EPOCH_OFFSET_US,
@@ -159,27 +161,43 @@ class CdcStream:
             rel = self.relations[ch.relid]
             qname = f"{rel.schema}.{rel.name}"
             seq = (commit.commit_lsn, pos)
+            unsent = None
             if ch.op == "D":
                 values, old = ch.old, ch.old
             else:
                 values, old = ch.values, ch.old
                 if UNCHANGED in values:
-                    values = [
-                        (old[i] if old is not None and old[i] is not UNCHANGED else None)
-                        if v is UNCHANGED
-                        else v
-                        for i, v in enumerate(values)
-                    ]
-                    if old is None:
-                        msg = (
-                            f"{qname}: an unchanged TOASTed value was written as NULL "
-                            "(set REPLICA IDENTITY FULL on this table to capture it)"
-                        )
-                        if msg not in rep.stats.warnings:
-                            log.warning(msg)
-                            rep.stats.warnings.append(msg)
-            self.batch[qname].append((rel, ch.op, ts, seq, values, old))
+                    values, unsent = self._unsent(qname, rel, values, old)
+            self.batch[qname].append((rel, ch.op, ts, seq, values, old, unsent))
             rep.stats.changes[qname] += 1
+
+    def _unsent(self, qname: str, rel, values: list, old: list | None):
+        """An update's values with the unchanged TOASTed ones (``UNCHANGED``) taken from the
+        old tuple (REPLICA IDENTITY FULL), else NULL, and the names of those left unsent: marked
+        in the file (``UNCHANGED_COLUMN``) when it names its columns, so silver keeps them; a
+        CSV file without header cannot carry the mark: NULL, as DMS writes it, with a warning."""
+        names = [
+            c
+            for i, (c, v) in enumerate(zip(rel.columns, values, strict=True))
+            if v is UNCHANGED and (old is None or old[i] is UNCHANGED)
+        ]
+        values = [
+            (old[i] if old is not None and old[i] is not UNCHANGED else None)
+            if v is UNCHANGED
+            else v
+            for i, v in enumerate(values)
+        ]
+        s = self.rep.settings
+        if names and not (s.AddColumnName or s.DataFormat == "parquet"):
+            msg = (
+                f"{qname}: an unchanged TOASTed value was written as NULL: the CSV files have no"
+                " header to mark it (set AddColumnName, or REPLICA IDENTITY FULL on this table)"
+            )
+            if msg not in self.rep.stats.warnings:
+                log.warning(msg)
+                self.rep.stats.warnings.append(msg)
+            return values, None
+        return values, names or None
 
     def _maybe_flush(self) -> None:
         pending = self.state.pending
@@ -253,7 +271,7 @@ class CdcStream:
             cols = list(rel.columns)
             key_idx = [cols.index(k) for k in spec.primary_key if k in cols]
             data = []
-            for _rel, op, _ts, _seq, values, _old in chunk:
+            for _rel, op, _ts, _seq, values, _old, _unsent in chunk:
                 if op == "D":  # deletes carry only the primary key
                     data.append([values[i] if i in key_idx else None for i in range(len(cols))])
                 else:
@@ -270,20 +288,24 @@ class CdcStream:
                 i = cols.index(src)
                 vals = [
                     (old[i] if old is not None and old[i] is not None else values[i])
-                    for _rel, _op, _ts, _seq, values, old in chunk
+                    for _rel, _op, _ts, _seq, values, old, _unsent in chunk
                 ]
                 bi[src] = pl.Series(src, vals, dtype=pl.String)
-            parts.append(
-                self.rep.dms_frame(
-                    frame,
-                    part_spec,
-                    op=[r[1] for r in chunk],
-                    ts=[r[2] for r in chunk],
-                    full_load=False,
-                    seq=_change_seqs([r[3] for r in chunk]),
-                    bi=bi,
-                )
+            part = self.rep.dms_frame(
+                frame,
+                part_spec,
+                op=[r[1] for r in chunk],
+                ts=[r[2] for r in chunk],
+                full_load=False,
+                seq=_change_seqs([r[3] for r in chunk]),
+                bi=bi,
             )
+            kept = set(part.columns)
+            marks = [[c for c in r[6] if c in kept] if r[6] else None for r in chunk]
+            if any(marks):  # the lakehouse's extension of the format (dms.format)
+                marks = [json.dumps(m) if m else None for m in marks]
+                part = part.with_columns(pl.Series(UNCHANGED_COLUMN, marks, dtype=pl.String))
+            parts.append(part)
             start = end
         return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 

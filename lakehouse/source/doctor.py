@@ -14,7 +14,8 @@ per table (``tables``: ``"schema.table"``, ``(schema, table)`` or ``TableSpec``)
          a primary key is captured insert-only (updates and deletes are lost: add one); a keyed
          table with TOAST-able columns (text, bytea, json, arrays … stored out of line when
          large) under replica identity DEFAULT sends no value for a large column an update did
-         not change (``REPLICA IDENTITY FULL`` makes the old row carry it); NOTHING makes
+         not change (the replicator marks it, silver keeps it; AWS DMS writes NULL:
+         ``REPLICA IDENTITY FULL`` makes the old row carry it); NOTHING makes
          updates and deletes fail once the table is published.
 
 ``Finding``: ``check`` (a stable name), ``subject`` (``server``, ``role app``, ``database
@@ -309,7 +310,8 @@ def _identity(subject, qname, ident, has_pk, toastable, candidate) -> Finding:
             "warning",
             f"{subject} has TOAST-able columns ({', '.join(toastable)}) under REPLICA IDENTITY "
             f"{'DEFAULT' if ident == 'd' else 'USING INDEX'}: an update that leaves a large value "
-            "unchanged does not send it, and the lake would store NULL",
+            "unchanged does not send it; the lakehouse's replicator marks it and silver keeps the "
+            "value, but AWS DMS (and CSV files without header) would store NULL",
             f"ALTER TABLE {qname} REPLICA IDENTITY FULL;",
         )
     how = {"d": "DEFAULT (primary key)", "f": "FULL", "i": "USING INDEX"}[ident]

@@ -108,8 +108,9 @@ def test_findings_and_their_fixes(fresh_db, app_role, tmp_path):
             "public.orders",
             "warning",
             "public.orders has TOAST-able columns (note) under REPLICA IDENTITY DEFAULT: an "
-            "update that leaves a large value unchanged does not send it, and the lake would "
-            "store NULL",
+            "update that leaves a large value unchanged does not send it; the lakehouse's "
+            "replicator marks it and silver keeps the value, but AWS DMS (and CSV files without"
+            " header) would store NULL",
             'ALTER TABLE "public"."orders" REPLICA IDENTITY FULL;',
         ),
         Finding(

@@ -1,6 +1,7 @@
 """The lineage columns every bronze row carries (``engine.bronze``, ``engine.csv_drop``): the
 change's operation, commit time, change sequence and key before-image, and the raw file, row,
-file kind and ingestion time it came from. A source column may not use these names.
+file kind and ingestion time it came from; ``_unchanged`` (only in bronze tables that had one:
+the columns an update left unsent, ``engine.unchanged``). A source column may not use these names.
 
 Silver keeps ``_commit_ts`` and ``_source_file`` of the change that wrote a row (beside
 ``_sequence``) and drops the others (``BRONZE_ONLY``), on every engine.
@@ -15,7 +16,16 @@ LINEAGE_COLUMNS = (
     "_source_row",
     "_file_kind",
     "_ingested_at",
+    "_unchanged",
 )
 
 #: the lineage columns of a bronze row that silver drops
-BRONZE_ONLY = ("_op", "_change_seq", "_before_key", "_source_row", "_file_kind", "_ingested_at")
+BRONZE_ONLY = (
+    "_op",
+    "_change_seq",
+    "_before_key",
+    "_source_row",
+    "_file_kind",
+    "_ingested_at",
+    "_unchanged",
+)
