@@ -257,6 +257,16 @@ class CdcStream:
         self.batch_first_ts = None
         self.batch_started = time.monotonic()
 
+    def _dropped_declared(self, spec: TableSpec, cols: list[str]) -> list:
+        """Declared columns of the table (not excluded) that the source relation no longer has:
+        dropped at the source, they stay in the files as NULL, so silver keeps them (NULL from
+        then on) and a file's header still holds every declared column beside an added one."""
+        declared = self.rep.task.registry.get(spec.qualified_name)
+        if declared is None:
+            return []
+        excluded = set(self.rep.task.exclude_columns.get(spec.qualified_name, ()))
+        return [c for c in declared.columns if c.name not in cols and c.name not in excluded]
+
     def _frame(self, spec: TableSpec, rows: list) -> pl.DataFrame:
         """Rows of one table in one batch → a DMS-layout frame (columns may differ by relation)."""
         parts = []
@@ -280,8 +290,14 @@ class CdcStream:
             frame = pl.DataFrame(
                 {c: pl.Series(c, v, dtype=pl.String) for c, v in zip(cols, columns, strict=True)}
             )
+            gone = self._dropped_declared(spec, cols)
+            if gone:  # still written, NULL: the file keeps the table's declared shape
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(c.name) for c in gone)
+                cols = [*cols, *(c.name for c in gone)]
             part_spec = (
-                spec if tuple(spec.column_names) == rel.columns else _spec_for_columns(spec, cols)
+                spec
+                if tuple(spec.column_names) == tuple(cols)
+                else _spec_for_columns(spec, cols, gone)
             )
             bi = {}
             for src in self.rep.layout_for(part_spec).before_images.values():
@@ -317,12 +333,14 @@ def _change_seqs(pairs: list[tuple[int, int]]) -> pl.Series:
     return (lsn + pos).alias("seq")
 
 
-def _spec_for_columns(spec: TableSpec, cols: list[str]) -> TableSpec:
-    """The spec restricted to an older relation's columns (rows decoded before an ALTER)."""
+def _spec_for_columns(spec: TableSpec, cols: list[str], extra=()) -> TableSpec:
+    """The spec restricted to an older relation's columns (rows decoded before an ALTER), plus
+    ``extra`` columns (declared ones dropped at the source)."""
     from dataclasses import replace
 
-    by_name = {c.name: c for c in spec.columns}
     from lakehouse.registry.model import Column
+
+    by_name = {c.name: c for c in (*extra, *spec.columns)}
 
     columns = tuple(by_name.get(c, Column(c, "string")) for c in cols)
     return replace(

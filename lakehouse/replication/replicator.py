@@ -129,8 +129,8 @@ class Replicator:
 
     def report_drift(self, source: TableSpec) -> None:
         """Warn (once per process and finding) where a captured table's source columns differ
-        from its declaration: an added column reaches raw and bronze but not silver until it is
-        declared; a dropped one stays in silver, NULL from then on; a changed type makes the
+        from its declaration: an added column reaches raw, bronze and silver as text until it is
+        declared (then typed); a dropped one stays in silver, NULL from then on; a changed type makes the
         values its declared type cannot hold go to quarantine."""
         declared = self.task.registry.get(source.qualified_name)
         if declared is None:
@@ -140,8 +140,8 @@ class Replicator:
         have = {c.name: c for c in source.columns if c.name not in excluded}
         want = {c.name: c for c in declared.columns}
         found = [
-            *(f"source column {n!r} ({have[n].type}) is not declared: it reaches raw and bronze"
-              f" files, not silver — fix: {fix}" for n in have if n not in want),
+            *(f"source column {n!r} ({have[n].type}) is not declared: it reaches raw, bronze and"
+              f" silver as text, its type unchecked — fix: {fix}" for n in have if n not in want),
             *(f"declared column {n!r} is gone from the source: silver keeps it, NULL from now"
               f" on — fix: {fix} (or keep it)" for n in want if n not in have),
             *(f"column {n!r} is {have[n].type} at the source but declared {want[n].type}: values"

@@ -5,6 +5,7 @@ are quarantined by bronze with their reason)."""
 
 from __future__ import annotations
 
+import polars as pl
 import psycopg
 import pytest
 
@@ -46,8 +47,8 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
         conn.execute("insert into items values (2, 5000000000, 'x')")
     fix = "fix: run `lakehouse discover drift` to update the declaration"
     assert Replicator(task, lake).run().warnings == [
-        f"public.items: source column 'w' (string) is not declared: it reaches raw and bronze"
-        f" files, not silver — {fix}",
+        f"public.items: source column 'w' (string) is not declared: it reaches raw, bronze and"
+        f" silver as text, its type unchecked — {fix}",
         f"public.items: declared column 'old' is gone from the source: silver keeps it, NULL"
         f" from now on — {fix} (or keep it)",
         f"public.items: column 'v' is bigint at the source but declared int: values the"
@@ -56,3 +57,15 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     cdc = [o.key for o in lake.list("raw/database/public/items/") if "LOAD" not in o.key]
     assert cdc and b"5000000000,x" in lake.read_bytes(cdc[-1])
     assert Replicator(task, lake).run().warnings == []  # said once
+    from lakehouse.engine.bronze import ingest
+    from lakehouse.engine.silver import apply_changes, read_silver
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("insert into items values (3, 3, 'y')")
+    Replicator(task, lake).run()
+    bronze = ingest(lake, DECLARED, task.settings)
+    assert bronze.quarantined == 1  # 5000000000 is no int
+    apply_changes(lake, DECLARED)
+    silver = read_silver(lake, DECLARED)
+    assert dict(silver.select("id", "w").iter_rows()) == {1: None, 3: "y"}
+    assert silver.schema["w"] == pl.String and silver.schema["old"] == pl.String
