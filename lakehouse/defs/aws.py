@@ -22,8 +22,9 @@ latency and the table's statistics for database tables, the DataSync task's late
 CSV drops (``aws.observers``).
 
 Glue job arguments: ``--dataset``, ``--table`` / ``--metric``, ``--bronze-root``,
-``--silver-root``, ``--gold-root`` (one bucket per zone), ``--full-refresh``, ``--hudi-database``
-and the Pipes bootstrap arguments PipesGlueClient adds.
+``--silver-root``, ``--gold-root`` (one bucket per zone), ``--full-refresh``, ``--hudi-database``,
+``--declarations`` (a user's declaration, uploaded to the scripts bucket:
+``declarations.shipping``) and the Pipes bootstrap arguments PipesGlueClient adds.
 """
 
 import dagster as dg
@@ -33,6 +34,7 @@ from lakehouse.aws.athena import LakehouseAthenaResource
 from lakehouse.aws.config import AwsConfig
 from lakehouse.aws.glue_catalog import GlueCatalogResource, hive_columns
 from lakehouse.aws.observers import DataSyncObserverResource, DmsObserverResource
+from lakehouse.declarations.shipping import ship
 from lakehouse.gold.model import GoldMetric
 from lakehouse.profiles import Settings
 from lakehouse.registry import DatasetSpec, TableSpec
@@ -142,6 +144,7 @@ def aws_silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinit
         arguments = glue_arguments(
             aws,
             dataset.name,
+            declarations=ship(aws.client("s3"), aws.pipes_bucket, dataset.name),
             table=table.name,
             full_refresh=config.full_refresh,
             hudi_database=aws.glue_databases.get("silver"),
@@ -185,7 +188,12 @@ def aws_gold_asset(dataset: DatasetSpec, metric: GoldMetric) -> dg.AssetsDefinit
             pipes_glue,
             aws,
             GOLD_JOB,
-            glue_arguments(aws, dataset.name, metric=metric.name),
+            glue_arguments(
+                aws,
+                dataset.name,
+                declarations=ship(aws.client("s3"), aws.pipes_bucket, dataset.name),
+                metric=metric.name,
+            ),
         )
         database = aws.glue_databases["gold"]
         glue_catalog.catalog().register_delta_table(

@@ -263,3 +263,49 @@ def test_aws_profile_resources_come_from_terraform_outputs(tmp_path, aws):
     missing = AwsConfig.from_outputs(str(tmp_path / "absent.json"), "us-east-1")
     with pytest.raises(RuntimeError, match="terraform"):
         missing.require()
+
+
+def test_a_users_declaration_is_shipped_to_the_glue_job_which_has_only_the_wheel(
+    setup, monkeypatch, tmp_path
+):
+    """The declaration lives in the Dagster process's LAKEHOUSE_DEFS folder; the Glue run (a
+    fresh process: no such folder, nothing registered) gets it through ``--declarations``."""
+    import lakehouse.declarations as declarations
+    from lakehouse.defs.aws import aws_silver_asset
+    from lakehouse_tests.declared import declare_items
+
+    declare_items(tmp_path / "defs", "shop", "SHOP_DSN")
+    (tmp_path / "defs" / "shop" / "task-mappings.json").write_text('{"rules": []}')
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    shop = load_dataset("shop")
+    seen = {}
+
+    def engine(spark, args, log):  # what the job sees of the dataset, in a process without it
+        seen["tables"] = [t.name for t in load_dataset(args.dataset).tables]
+        return [("silver/items", {"inserted": 1})]
+
+    monkeypatch.setattr(jobs, "bronze_to_silver", engine)
+    start = setup.fake.start_job_run
+
+    def glue_process(**params):  # the Glue run: the user's folder is not there
+        with monkeypatch.context() as m:
+            m.delenv("LAKEHOUSE_DEFS")
+            m.setattr(declarations, "_cache", {})
+            m.setattr(declarations, "_registered", {})
+            with pytest.raises(declarations.DeclarationError, match="unknown dataset 'shop'"):
+                load_dataset("shop")
+            return start(**params)
+
+    monkeypatch.setattr(setup.fake, "start_job_run", glue_process)
+    asset = aws_silver_asset(shop, shop.table("items"))
+    assert dg.materialize([asset], resources=setup.resources).success
+    assert dg.materialize([asset], resources=setup.resources).success  # uploaded once
+    assert seen["tables"] == ["items"]
+    uri = setup.fake.argv[0][setup.fake.argv[0].index("--declarations") + 1]
+    assert uri.startswith(f"s3://{BUCKETS['glue-scripts']}/declarations/shop/")
+    s3 = setup.fake.s3
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKETS["glue-scripts"],
+                                                  Prefix="declarations/")["Contents"]]  # fmt: skip
+    prefix = uri.removeprefix(f"s3://{BUCKETS['glue-scripts']}/")
+    assert sorted(keys) == [f"{prefix}defs.yaml", f"{prefix}task-mappings.json"]
+    assert setup.fake.argv[1][setup.fake.argv[1].index("--declarations") + 1] == uri

@@ -7,7 +7,10 @@ Pipes bootstrap, are ignored):
 - ``--lake-root``: one root for every zone, or ``--bronze-root``, ``--silver-root``,
   ``--gold-root``: one per zone (one bucket per zone on AWS: ``s3://<bucket>``);
 - ``--full-refresh``: ``true`` rebuilds silver from all of bronze;
-- ``--hudi-database``: Glue database Hudi tables are synced to (hive sync), optional.
+- ``--hudi-database``: Glue database Hudi tables are synced to (hive sync), optional;
+- ``--declarations``: the ``s3://`` prefix of a user's dataset declaration
+  (``declarations.shipping``), fetched and registered before the job runs; the datasets the
+  package ships need none.
 
 ``bronze_to_silver`` / ``silver_to_gold`` return ``[(asset key, metadata)]``, the
 materializations the entry point reports through Dagster Pipes; ``run_with_pipes`` is the entry
@@ -33,6 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.add_argument(f"--{zone}-root", default=None)
     p.add_argument("--full-refresh", default="false")
     p.add_argument("--hudi-database", default=None)
+    p.add_argument("--declarations", default=None)
     args, _ = p.parse_known_args(argv)
     args.full_refresh = str(args.full_refresh).strip().lower() in ("1", "true", "yes")
     return args
@@ -131,6 +135,10 @@ def run_with_pipes(
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
     s3 = s3_client or boto3.client("s3")
+    if args.declarations:  # a user's dataset: not in the wheel
+        from lakehouse.declarations.shipping import fetch
+
+        fetch(s3, args.declarations)
     with open_dagster_pipes(
         context_loader=PipesS3ContextLoader(s3),
         message_writer=PipesS3MessageWriter(s3),
