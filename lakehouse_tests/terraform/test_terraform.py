@@ -538,6 +538,13 @@ def test_dagster_policy_runs_only_the_project_glue_jobs_and_pipes_stays_under_it
     assert dagster["PipesExchange"]["resources"] == ["${local.scripts_arn}/pipes/*"]
     scratch = policy_statements(iam, "glue_job")["ReadWriteJobScratch"]["resources"]
     assert "${local.scripts_arn}/pipes/*" in scratch
+    # a user's declaration: written by the Dagster side, read by the jobs (declarations.shipping)
+    from lakehouse.declarations.shipping import PREFIX
+
+    shipped = f"${{local.scripts_arn}}/{PREFIX}/*"
+    assert dagster["ShipDeclarations"]["resources"] == [shipped]
+    assert set(dagster["ShipDeclarations"]["actions"]) == {"s3:GetObject", "s3:PutObject"}
+    assert shipped in policy_statements(iam, "glue_job")["ReadRawAndScripts"]["resources"]
     assert resource(iam, "aws_iam_policy", "dagster")["policy"] == (
         "${data.aws_iam_policy_document.dagster.json}"
     )

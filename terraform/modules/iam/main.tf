@@ -7,7 +7,7 @@
 # - Glue crawler: read raw/database/*, write the raw catalog database.
 # - Dagster (the aws profile's code location; a managed policy to attach to the role it runs as):
 #   run the project's Glue jobs and exchange Pipes context/messages under pipes/ of the scripts
-#   bucket, register silver/gold tables in the catalog, query through the Athena workgroup, observe
+#   bucket (and ship a user's declarations under declarations/, which the Glue jobs read), register silver/gold tables in the catalog, query through the Athena workgroup, observe
 #   the DMS and DataSync tasks, and read/write the zones its in-process assets (bronze loads, event
 #   tables, checks) use.
 # Trust policies name the service and, where the service sends it, the account (confused deputy).
@@ -256,6 +256,7 @@ data "aws_iam_policy_document" "glue_job" {
       "${local.raw_arn}/*",
       "${local.scripts_arn}/${var.glue_scripts_prefix}/*",
       "${local.scripts_arn}/${var.glue_wheels_prefix}/*",
+      "${local.scripts_arn}/declarations/*", # a user's dataset declaration (--declarations)
     ]
   }
 
@@ -366,6 +367,12 @@ data "aws_iam_policy_document" "dagster" {
     sid       = "PipesExchange" # context in, messages out (lakehouse.aws.glue_pipes.PIPES_PREFIX)
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.scripts_arn}/pipes/*"]
+  }
+
+  statement {
+    sid       = "ShipDeclarations" # a user's declaration for the Glue jobs (declarations.shipping)
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.scripts_arn}/declarations/*"]
   }
 
   statement {
