@@ -34,14 +34,20 @@ def with_captured(found: dict[str, Declaration], settings) -> dict[str, Declarat
     if settings.profile != "local" or not settings.is_local_root:
         return {n: _reporting(d) for n, d in found.items()}
     lake = None
+    everyone = {t.name for d in found.values() for t in d.spec.tables}  # declared, any dataset
     for name, d in found.items():
         sources = [s for s in d.decl.sources if s.kind == "postgres" and s.new_tables == "capture"]
         if not sources:
             continue
         lake = lake or settings.lake()
         records = captured.read(lake, name)
-        named = {t.name for t in d.decl.tables}  # declared by the person: theirs wins
-        extra = [_table(r, sources[0].name) for r in records.values() if r["name"] not in named]
+        prefix = d.decl.table_prefix or ""  # declared tables always win, in any dataset
+        extra = [
+            _table(r, sources[0].name)
+            for r in records.values()
+            if r["name"] not in {t.name for t in d.decl.tables}
+            and f"{prefix}{r['name']}" not in everyone
+        ]
         if extra:
             decl = d.decl.model_copy(update={"tables": [*d.decl.tables, *extra]})
             out[name] = replace(d, decl=decl, spec=to_spec(decl, d.path))

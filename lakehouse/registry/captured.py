@@ -29,6 +29,31 @@ def as_record(spec: TableSpec) -> dict:
     }
 
 
+def claim(lake, task: str, name: str) -> bool:
+    """Claim the lake table name ``name`` for ``task`` (``_state/replication/claims/<name>``):
+    True when it is the task's (claimed now or before), False when another task has it. Two
+    tasks over one database whose rules both match a new table: the first to claim captures it,
+    the other reports it. Atomic on a local lake (exclusive create); elsewhere check-then-write."""
+    import os
+
+    key = f"_state/replication/claims/{name}"
+    path = getattr(lake, "_p", None)
+    if path is None:
+        if lake.exists(key):
+            return lake.read_text(key) == task
+        lake.write_text(key, task)
+        return True
+    target = path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return target.read_text() == task
+    with os.fdopen(fd, "w") as f:
+        f.write(task)
+    return True
+
+
 def read(lake, task: str) -> dict[str, dict]:
     """The task's captured tables by ``schema.table`` ({} when it captured none)."""
     k = key(task)

@@ -159,8 +159,8 @@ class Replicator:
         """Source tables the declaration's include rules match that the task does not capture:
         with ``capture_new`` each joins the task (discovered, recorded in ``registry.captured``;
         ``prepare`` then loads it alone), else they are reported (once per change of the set,
-        per process) — never silently left out. A table whose lake name another table of the
-        dataset has is reported, not captured."""
+        per process) — never silently left out. A table whose lake name a table of this or
+        another declared dataset has is reported, not captured."""
         from lakehouse.source.catalog import select_tables
 
         if not self.task.watch_rules:
@@ -172,7 +172,7 @@ class Replicator:
         if new and _UNDECLARED.get(self.task.name) != frozenset(new):
             fix = f"run `lakehouse discover {self.task.name}` to declare them"
             why = ("not declared (not captured)" if not self.task.capture_new
-                   else "named like another table of the dataset (not captured)")  # fmt: skip
+                   else "named like a table another dataset or this one has (not captured)")  # fmt: skip
             msg = (
                 f"task {self.task.name!r}: source tables match the include rules but are {why}:"
                 f" {new[:20]} — {fix}; each is then loaded alone"
@@ -188,15 +188,14 @@ class Replicator:
         rules = [{"rule-action": "include", "schema-name": q.split(".", 1)[0],
                   "table-name": q.split(".", 1)[1]} for q in qnames]  # fmt: skip
         found = discovery.discover_schema(conn, rules, self.task.name)
-        taken = {s.name for s in self.task.registry.values()} | {
-            s.name for s in self.specs.values()
-        }
+        taken = {s.name for s in (*self.task.registry.values(), *self.specs.values())}
+        taken |= self.task.reserved
         joined, left = [], []
         for table in found:
             spec = table.spec
             if spec.qualified_name not in qnames:  # a LIKE pattern matched more than asked
                 continue
-            if spec.name in taken:
+            if spec.name in taken or not captured.claim(self.lake, self.task.name, spec.name):
                 left.append(spec.qualified_name)
                 continue
             taken.add(spec.name)

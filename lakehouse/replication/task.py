@@ -31,6 +31,9 @@ class ReplicationTask:
     #: a source table ``watch_rules`` match that the task does not capture joins it (full-loaded
     #: alone, recorded in ``registry.captured``) instead of being reported
     capture_new: bool = False
+    #: lake table names other declared datasets use: a new source table named so is reported,
+    #: not captured (its raw folder and lake tables are theirs)
+    reserved: frozenset[str] = field(default_factory=frozenset, compare=False)
     #: the DMS BucketFolder: files under ``<bucket_folder>/<schema>/<table>/``
     bucket_folder: str = RAW_DATABASE_PREFIX
     #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
@@ -71,10 +74,11 @@ def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> 
 
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
     """The task of a declared dataset: its declared database tables, with its DMS settings."""
-    from lakehouse.declarations import load_dataset
+    from lakehouse.declarations import declarations, load_dataset
     from lakehouse.declarations.dms import settings_for
 
     spec = load_dataset(dataset)
+    others = [d.spec for name, d in declarations().items() if name != dataset]
     settings = settings or settings_for(dataset)
     rules = tuple(
         {"rule-action": "include", "schema-name": t.schema, "table-name": t.source_table}
@@ -88,6 +92,7 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         bucket_folder=folders.pop(),
         watch_rules=spec.selection_rules,
         capture_new=spec.capture_new_tables,
+        reserved=frozenset(t.name for d in others for t in d.tables),
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
         exclude_columns={

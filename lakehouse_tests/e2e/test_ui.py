@@ -20,8 +20,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from lakehouse.source.seed import seed
+from lakehouse_tests.declared import declare_items
 
 # run with `make test-e2e`: it starts the whole platform (several minutes); see the README
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -62,6 +64,8 @@ LAST_MAT = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) {
   ... on Asset { assetMaterializations(limit: 1) { runId timestamp } } } }"""
 UI_RUNS = """{ runsOrError(limit: 50, filter: {tags: [{key: "dagster/from_ui", value: "true"}]}) {
   ... on Runs { results { runId status } } } }"""
+GROUP = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+  ... on AssetNode { groupName } } }"""
 CHECK = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
   assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { status } } } } } } }"""
 
@@ -99,12 +103,23 @@ def _wait(what: str, fn, timeout: float, proc: subprocess.Popen):
 @pytest.fixture
 def dagster_dev(fresh_db, tmp_path):
     seed(fresh_db, "saas", "small")
+    # a user's dataset declared in YAML only, over a table of the same database
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table shop_items (id int primary key, v int)")
+        conn.execute("insert into shop_items values (1, 10), (2, 20)")
+    path = declare_items(tmp_path / "defs", "shop", "SHOP_DSN")
+    doc = yaml.safe_load(path.read_text())  # its tables only: saas's `%` has the others
+    doc["attributes"]["tables"][0]["name"] = "shop_items"
+    doc["attributes"]["sources"][0]["selection"] = [{"table-name": "shop_%"}]
+    path.write_text(yaml.safe_dump(doc))
     port = _free_port()
     env = {
         **os.environ,
         "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
         "LAKEHOUSE_SOURCE_DSN": fresh_db,
-        "LAKEHOUSE_DATASETS": "saas",
+        "LAKEHOUSE_DATASETS": "saas,shop",
+        "LAKEHOUSE_DEFS": str(tmp_path / "defs"),
+        "SHOP_DSN": fresh_db,
         "DAGSTER_HOME": str(tmp_path / "dagster"),
     }
     log = open(tmp_path / "dagster-dev.log", "w")  # noqa: SIM115 (closed below)
@@ -215,6 +230,17 @@ def test_change_flows_to_gold_and_ui_materializes(dagster_dev):
         900,
         proc,
     )
+    # the user's YAML-only dataset reached silver by itself too
+    _wait(
+        "silver/shop_items", lambda: _last_materialization(base, "silver", "shop_items"), 600, proc
+    )
+    from deltalake import DeltaTable
+
+    shop = DeltaTable(str(tmp_path / "lake" / "silver" / "shop_items")).to_pyarrow_table()
+    assert sorted(shop.select(["id", "v"]).to_pylist(), key=lambda r: r["id"]) == [
+        {"id": 1, "v": 10},
+        {"id": 2, "v": 20},
+    ]
     first_silver = _last_materialization(base, "silver", "core_tenant")
     first_gold = _last_materialization(base, "gold", "saas_tenant_summary")
 
@@ -262,6 +288,8 @@ def test_change_flows_to_gold_and_ui_materializes(dagster_dev):
         600,
         proc,
     )
+    group = _graphql(base, GROUP, {"key": {"path": ["silver", "e2e_feedback"]}})
+    assert group["assetNodeOrError"]["groupName"] == "saas_silver"  # the dataset whose rule has it
     feedback = DeltaTable(str(tmp_path / "lake" / "silver" / "e2e_feedback")).to_pyarrow_table()
     assert sorted(feedback.select(["id", "note"]).to_pylist(), key=lambda r: r["id"]) == [
         {"id": 1, "note": "fine"},
@@ -302,9 +330,14 @@ def test_change_flows_to_gold_and_ui_materializes(dagster_dev):
             (ARTIFACTS / "lineage-failed.html").write_text(page.content())
             raise
         page.screenshot(path=str(ARTIFACTS / "lineage.png"), full_page=True)
+        # the user's dataset: its group's lineage shows its table
+        page.goto(f"{base}/locations/lakehouse/asset-groups/shop_silver",
+                  wait_until="domcontentloaded")  # fmt: skip
+        page.get_by_text("shop_items", exact=True).first.wait_for(timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "user-dataset.png"), full_page=True)
         # the global lineage renders every layer's group
         page.goto(f"{base}/asset-groups", wait_until="domcontentloaded")
-        for group in ("saas_raw", "saas_bronze", "saas_silver", "saas_gold"):
+        for group in ("saas_raw", "saas_bronze", "saas_silver", "saas_gold", "shop_silver"):
             page.get_by_text(group, exact=True).first.wait_for(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "global-lineage.png"), full_page=True)
         # "Materialize" on a gold asset launches a run (confirming if the UI asks)

@@ -137,15 +137,19 @@ def test_a_new_source_table_the_rules_match_is_captured_alone_while_writers_run(
         conn.execute("create table items (id int primary key, v int)")
         conn.execute("insert into items select g, g from generate_series(1, 500) g")
         conn.execute("create schema other; create table other.items (id int primary key, v int)")
+        conn.execute("create table theirs (id int primary key)")  # another dataset declares it
     lake = LocalLake(tmp_path / "lake")
     watch = ({"rule-action": "include", "schema-name": "%", "table-name": "%"},)
-    task = replace(_task(fresh_db, ("items",)), watch_rules=watch, capture_new=True)
+    task = replace(_task(fresh_db, ("items",)), watch_rules=watch, capture_new=True,
+                   reserved=frozenset({"theirs"}))  # fmt: skip
     task = replace(task, selection_rules=({"rule-action": "include", "schema-name": "public",
                                            "table-name": "items"},))  # fmt: skip
     first = Replicator(task, lake).run()
     assert first.warnings == [  # same lake name as a table of the task: reported, not captured
-        "task 't': source tables match the include rules but are named like another table of"
-        " the dataset (not captured): ['other.items'] — run `lakehouse discover t` to declare"
+        "task 't': source tables match the include rules but are named like a table another"
+        " dataset or this one has (not captured): ['other.items', 'public.theirs'] — run"
+        " `lakehouse discover t`"
+        " to declare"
         " them; each is then loaded alone"
     ]
     stop = threading.Event()
@@ -182,3 +186,35 @@ def test_a_new_source_table_the_rules_match_is_captured_alone_while_writers_run(
                     {"name": "v", "type": "int", "nullable": True}],
     }  # fmt: skip
     _silver_equals_source(fresh_db, lake, ("items", "fresh"))
+
+
+def test_two_tasks_whose_rules_match_one_new_table_capture_it_once(fresh_db, tmp_path):
+    """Two datasets over one database, both including ``%``: the first replication to claim the
+    new table's lake name captures it, the other reports it (never two owners of one raw
+    folder and lake table)."""
+    from dataclasses import replace
+
+    from lakehouse.registry import captured
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "create table a_items (id int primary key); create table b_items (id int primary key)"
+        )
+    lake = LocalLake(tmp_path / "lake")
+    watch = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
+    a = replace(_demo_task(fresh_db, SETTINGS, tables=("a_items",), name="a"),
+                watch_rules=watch, capture_new=True)  # fmt: skip
+    b = replace(_demo_task(fresh_db, SETTINGS, tables=("b_items",), name="b"),
+                watch_rules=watch, capture_new=True)  # fmt: skip
+    a = replace(a, reserved=frozenset({"b_items"}))
+    b = replace(b, reserved=frozenset({"a_items"}))
+    Replicator(a, lake).run()
+    Replicator(b, lake).run()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table shared (id int primary key); insert into shared values (1)")
+    Replicator(a, lake).run()
+    warnings = Replicator(b, lake).run().warnings
+    assert list(captured.read(lake, "a")) == ["public.shared"]
+    assert captured.read(lake, "b") == {}
+    assert "'public.shared'" in warnings[0] and "(not captured)" in warnings[0]
+    assert captured.claim(lake, "a", "shared") and not captured.claim(lake, "b", "shared")
