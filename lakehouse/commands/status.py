@@ -45,10 +45,24 @@ def status_report(s: Settings) -> str:
         )
         if ds.database_tables and not ds.reads_dms_output and st.full_load_done:
             lines.append(_slot_line(s, ds))
+        lines += _captured_lines(lake, d)
         lines.append(_HEADER)
         lines += [_table_line(lake, t) for t in ds.tables]
     lines += _unclaimed_lines(lake, s)
     return "\n".join(lines)
+
+
+def _captured_lines(lake, dataset: str) -> list[str]:
+    """Source tables the task captured that ``defs.yaml`` does not name yet (``new_tables``)."""
+    from lakehouse.declarations import declaration
+    from lakehouse.registry import captured
+
+    declared = {t.name for t in declaration(dataset).decl.tables}
+    found = sorted(q for q, r in captured.read(lake, dataset).items() if r["name"] not in declared)
+    if not found:
+        return []
+    return [f"  captured, not in defs.yaml yet: {', '.join(found)} — pin them (types, key,"
+            f" overrides): lakehouse discover {dataset}"]  # fmt: skip
 
 
 def _slot_line(s: Settings, ds) -> str:

@@ -4,7 +4,8 @@ Contract: ``with_captured(found, settings)`` returns the declarations with, for 
 whose postgres source says ``new_tables: capture``, every table its task recorded in
 ``registry.captured`` whose name the declaration does not use appended as ``lakehouse discover``
 would declare it: discovered columns and key, no overrides (the declaration's own tables always
-win; ``discover`` pins a captured table into the file). Only on the ``local`` profile with a
+win; ``discover`` pins a captured table into the file). They are in the ``spec``; ``decl`` stays
+what the file says. Only on the ``local`` profile with a
 local lake root (the state is a file there; the lake is not read when definitions load): on AWS,
 DMS captures, and with an ``s3://`` root new tables are reported, not captured, until
 ``discover`` declares them. ``stamp(settings)`` changes when a task records a table, so the next
@@ -50,7 +51,7 @@ def with_captured(found: dict[str, Declaration], settings) -> dict[str, Declarat
         ]
         if extra:
             decl = d.decl.model_copy(update={"tables": [*d.decl.tables, *extra]})
-            out[name] = replace(d, decl=decl, spec=to_spec(decl, d.path))
+            out[name] = replace(d, spec=to_spec(decl, d.path))  # decl: what the file says
     return out
 
 

@@ -70,9 +70,14 @@ def test_a_users_every_type_schema_declared_without_python_equals_the_source(
     _materialize_and_compare(settings, fresh_db, sorted([*tables, "arrivals"]))
     doc = yaml.safe_load((tmp_path / "defs" / "every" / "defs.yaml").read_text())
     assert "arrivals" not in [t["name"] for t in doc["attributes"]["tables"]]
+    from lakehouse.commands.status import status_report
+
+    pin = "captured, not in defs.yaml yet: public.arrivals — pin them (types, key, overrides)"
+    assert pin in status_report(settings)
     assert main(["discover", "every"]) == 0  # pins it into the declaration, overrides possible
     doc = yaml.safe_load((tmp_path / "defs" / "every" / "defs.yaml").read_text())
     assert "arrivals" in [t["name"] for t in doc["attributes"]["tables"]]
+    assert "captured, not in defs.yaml" not in status_report(settings)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(
             "update arrivals set tag = '{}' where id = 1; delete from arrivals where id = 2"
