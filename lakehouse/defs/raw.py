@@ -117,14 +117,23 @@ def replication_asset(
             raise
         for w in stats.warnings:
             context.log.warning(w)
-        yield from _raw_results(context, dataset, stats)
+        yield from _raw_results(context, dataset, stats, _history(lake.lake(), dataset.name))
         yield from slot_check_results(dataset, task)
 
     return _replicate
 
 
-def _raw_results(context, dataset: DatasetSpec, stats) -> list[dg.MaterializeResult]:
-    """One materialization per replicated table: its full-load rows, changes and new files."""
+def _history(the_lake, dataset: str) -> dict[str, list[dict]]:
+    from lakehouse.replication import schema_history
+
+    return schema_history.read(the_lake, dataset)
+
+
+def _raw_results(
+    context, dataset: DatasetSpec, stats, history: dict | None = None
+) -> list[dg.MaterializeResult]:
+    """One materialization per replicated table: its full-load rows, changes and new files, and
+    the source schema changes seen against its declaration (``schema_history``, newest 20)."""
     context.log.info(
         f"{dataset.name}: full load rows {dict(stats.full_load_rows)}, {stats.total_changes}"
         f" changes in {stats.transactions} transactions, {len(stats.files)} files"
@@ -136,6 +145,11 @@ def _raw_results(context, dataset: DatasetSpec, stats) -> list[dg.MaterializeRes
                 "full_load_rows": stats.full_load_rows.get(t.qualified_name, 0),
                 "cdc_changes": stats.changes.get(t.qualified_name, 0),
                 "new_files": len([f for f in stats.files if f.startswith(t.raw_prefix)]),
+                **(
+                    {"schema_history": dg.MetadataValue.json(history[t.qualified_name][-20:])}
+                    if history and history.get(t.qualified_name)
+                    else {}
+                ),
             },
         )
         for t in dataset.database_tables

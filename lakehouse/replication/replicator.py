@@ -46,6 +46,7 @@ import polars as pl
 from lakehouse.dms import writer as dms_writer
 from lakehouse.dms.table_mappings import DmsLayout
 from lakehouse.registry.model import TableSpec
+from lakehouse.replication import schema_history
 from lakehouse.replication.cdc import CdcStream, change_seq
 from lakehouse.replication.full_load import change_table_set, full_load
 from lakehouse.replication.pg_text import SESSION_OPTIONS, pg_text_to_dms_text
@@ -60,8 +61,6 @@ from lakehouse.storage import Lake
 log = logging.getLogger(__name__)
 #: per task, the undeclared source tables last reported (``Replicator._undeclared``)
 _UNDECLARED: dict[str, frozenset[str]] = {}
-#: schema drift already reported in this process (``Replicator.report_drift``)
-_DRIFT: set[str] = set()
 
 
 @dataclass
@@ -128,10 +127,11 @@ class Replicator:
         return specs
 
     def report_drift(self, source: TableSpec) -> None:
-        """Warn (once per process and finding) where a captured table's source columns differ
-        from its declaration: an added column reaches raw, bronze and silver as text until it is
-        declared (then typed); a dropped one stays in silver, NULL from then on; a changed type makes the
-        values its declared type cannot hold go to quarantine."""
+        """Warn where a captured table's source columns differ from its declaration, once per
+        finding (``replication.schema_history`` keeps them in the lake, with their time): an
+        added column reaches raw, bronze and silver as text until it is declared (then typed);
+        a dropped one stays in silver, NULL from then on; a changed type makes the values its
+        declared type cannot hold go to quarantine."""
         declared = self.task.registry.get(source.qualified_name)
         if declared is None:
             return
@@ -148,12 +148,11 @@ class Replicator:
               f" the declared type cannot hold go to quarantine — fix: {fix}"
               for n in have if n in want and have[n].type != want[n].type),
         ]  # fmt: skip
-        for finding in found:
-            msg = f"{source.qualified_name}: {finding}"
-            if msg not in _DRIFT:
-                _DRIFT.add(msg)
-                log.warning(msg)
-                self.stats.warnings.append(msg)
+        qname = source.qualified_name
+        for finding in schema_history.record(self.lake, self.task.name, qname, found):
+            msg = f"{qname}: {finding}"
+            log.warning(msg)
+            self.stats.warnings.append(msg)
 
     def _undeclared(self, conn) -> None:
         """Source tables the declaration's include rules match that the task does not capture:

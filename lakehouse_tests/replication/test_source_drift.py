@@ -10,7 +10,6 @@ import psycopg
 import pytest
 
 from lakehouse.registry.model import Column, TableSpec
-from lakehouse.replication import replicator
 from lakehouse.replication.replicator import Replicator
 from lakehouse.storage import LocalLake
 
@@ -32,7 +31,6 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
 
     from lakehouse_tests.replication.test_table_set import _task
 
-    monkeypatch.setattr(replicator, "_DRIFT", set())
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, v int, old text)")
         conn.execute("insert into items values (1, 1, 'a')")
@@ -46,7 +44,8 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
         conn.execute("alter table items alter column v type bigint")
         conn.execute("insert into items values (2, 5000000000, 'x')")
     fix = "fix: run `lakehouse discover drift` to update the declaration"
-    assert Replicator(task, lake).run().warnings == [
+    drifted = Replicator(task, lake).run().warnings
+    assert drifted == [
         f"public.items: source column 'w' (string) is not declared: it reaches raw, bronze and"
         f" silver as text, its type unchecked — {fix}",
         f"public.items: declared column 'old' is gone from the source: silver keeps it, NULL"
@@ -57,6 +56,23 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     cdc = [o.key for o in lake.list("raw/database/public/items/") if "LOAD" not in o.key]
     assert cdc and b"5000000000,x" in lake.read_bytes(cdc[-1])
     assert Replicator(task, lake).run().warnings == []  # said once
+    from lakehouse.replication import schema_history
+
+    history = schema_history.read(lake, "drift")
+    assert [e["change"] for e in history["public.items"]] == [
+        w.removeprefix("public.items: ") for w in drifted
+    ]
+    assert all(e["at"].endswith("+00:00") for e in history["public.items"])
+    # the raw asset's materialization shows it (newest last)
+    from types import SimpleNamespace
+
+    from lakehouse.defs.raw import _raw_results
+    from lakehouse.registry.model import DatasetSpec
+
+    quiet = SimpleNamespace(log=SimpleNamespace(info=lambda *_: None))
+    stats = Replicator(task, lake).stats
+    (result,) = _raw_results(quiet, DatasetSpec("drift", (DECLARED,)), stats, history)
+    assert result.metadata["schema_history"].value == history["public.items"]
     from lakehouse.engine.bronze import ingest
     from lakehouse.engine.silver import apply_changes, read_silver
 
