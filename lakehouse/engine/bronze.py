@@ -69,6 +69,7 @@ from lakehouse.engine.core.reloads import LOADS_METADATA_KEY, LoadIngestion, loa
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.sequencing import sequence_expr
+from lakehouse.engine.widening import widen
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
@@ -309,10 +310,12 @@ def _append(
     if new_loads:
         metadata[LOADS_METADATA_KEY] = json.dumps([e.to_json() for e in new_loads])
     props = CommitProperties(custom_metadata=metadata)
+    arrow = data.to_arrow(compat_level=pl.CompatLevel.newest())
+    widen(lake, bronze_key(spec.name), arrow.schema)  # a type widened at the source
     write_deltalake(
         lake.uri(bronze_key(spec.name)),
         # view types: no copy (the Delta schema is the same "string"/"binary" either way)
-        data.to_arrow(compat_level=pl.CompatLevel.newest()),
+        arrow,
         mode="append",
         schema_mode="merge",
         storage_options=lake.storage_options,

@@ -42,6 +42,9 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
   unreadable is not seen (``bronze``); keyless (append-only) tables append a reload's rows;
 - an update that left a TOASTed value unsent (bronze's ``_unchanged``) keeps the key's value
   (``engine.unchanged``); a NULL written on purpose is sent, and applied;
+- a column type widened at the source (int→bigint, numeric precision up, timestamp→timestamptz)
+  widens silver, its history and tombstones first (``engine.widening``: a rewrite with the
+  rows cast); a narrower or other change fails naming table, column and both types;
 - a table without a primary key is append-only (inserts only, as DMS captures it);
 - PII columns are standardised (``engine.pii``) and rows breaking the registry's row-level
   rules go to ``quarantine/<table>`` (stage ``silver``) instead of the table.
@@ -68,8 +71,9 @@ import time
 from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow as pa
 
-from lakehouse.engine.core.keys import silver_key
+from lakehouse.engine.core.keys import history_key, silver_key, tombstone_key
 from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.core.reloads import ReloadPlan
 from lakehouse.engine.core.results import SilverResult
@@ -94,6 +98,7 @@ from lakehouse.engine.silver_writes import (
 )
 from lakehouse.engine.tombstones import filter_tombstoned, overwrite_tombstones, write_tombstones
 from lakehouse.engine.unchanged import resolve_unchanged
+from lakehouse.engine.widening import widen, wider
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -115,6 +120,8 @@ def apply_changes(
     if changes.height == 0 and not full_refresh and not plan.reloads:
         return _finish(lake, spec, result, started)
     changes = _prepare(lake, spec, changes, result, now, full_refresh)
+    if target is not None and not full_refresh and _widen_tables(lake, spec, target, changes):
+        target = open_table(lake, key)
     if not spec.primary_key:  # append-only
         rows = silver_rows(changes.filter(pl.col("_op") == "I")) if changes.height else changes
         append_rows(lake, spec, rows, result.bronze_version, full_refresh=full_refresh)
@@ -130,6 +137,19 @@ def apply_changes(
         write_tombstones(lake, spec, batch, now)
         _merge(lake, spec, batch, target, result)
     return _finish(lake, spec, result, started)
+
+
+def _widen_tables(lake: Lake, spec: TableSpec, target, changes: pl.DataFrame) -> bool:
+    """A type widened at the source (and so in bronze): silver, its history and tombstones
+    widened first (``engine.widening``); whether silver was."""
+    incoming = changes.to_arrow().schema
+    current = pa.schema(target.schema().to_arrow())
+    if not any(f.name in current.names and wider(current.field(f.name).type, f.type)
+               for f in incoming):  # fmt: skip
+        return False
+    for table_key in (history_key(spec.name), tombstone_key(spec.name)):
+        widen(lake, table_key, incoming)
+    return bool(widen(lake, silver_key(spec.name), incoming))
 
 
 def _prepare(

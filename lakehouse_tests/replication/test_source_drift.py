@@ -85,3 +85,61 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     silver = read_silver(lake, DECLARED)
     assert dict(silver.select("id", "w").iter_rows()) == {1: None, 3: "y"}
     assert silver.schema["w"] == pl.String and silver.schema["old"] == pl.String
+
+
+def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fresh_db, tmp_path):
+    """int→bigint on the key and a column, numeric(6,2)→numeric(12,2), varchar(5)→varchar(50),
+    timestamp→timestamptz while CDC runs; once the declaration says so (``discover``), bronze,
+    silver, its SCD2 history and tombstones are widened in place: the rows already there are
+    kept, the wide values land, nothing in quarantine; a later delete of a wide key applies."""
+    from dataclasses import replace
+
+    from lakehouse.engine.bronze import ingest
+    from lakehouse.engine.core.keys import history_key, quarantine_key
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.silver import apply_changes, read_silver
+    from lakehouse.source.discovery import discover_one
+    from lakehouse_tests.replication.test_table_set import _task
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int, s varchar(5),"
+                     " n numeric(6,2), t timestamp)")  # fmt: skip
+        conn.execute("insert into items values (1, 1, 'a', 1.50, '2024-01-01 10:00'),"
+                     " (2, 2, 'b', 2.50, '2024-01-02 10:00')")  # fmt: skip
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, ("items",))
+
+    def step() -> TableSpec:
+        Replicator(task, lake).run()
+        with psycopg.connect(fresh_db) as conn:
+            spec = replace(discover_one(conn, "public", "items", "t").spec, scd_type=2)
+        ingest(lake, spec, task.settings)
+        apply_changes(lake, spec)
+        return spec
+
+    step()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("delete from items where id = 2")
+        conn.execute("alter table items alter column id type bigint, alter column v type bigint,"
+                     " alter column s type varchar(50), alter column n type numeric(12,2),"
+                     " alter column t type timestamptz")  # fmt: skip
+        conn.execute("insert into items values (5000000000, 5000000000, 'a longer text',"
+                     " 1234567.25, '2024-02-01 10:00+00')")  # fmt: skip
+        conn.execute("update items set n = 99999.99 where id = 1")
+    spec = step()
+    assert [spec.column(c).type for c in ("id", "v", "n", "t")] == [
+        "bigint", "bigint", "decimal(12,2)", "timestamptz"]  # fmt: skip
+    assert open_table(lake, quarantine_key("items")) is None
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("delete from items where id = 5000000000")
+        conn.execute("insert into items values (7, 7, 'x', 0, now())")
+    spec = step()
+    with psycopg.connect(fresh_db) as conn:
+        source = sorted(conn.execute("select id, v, s, n from items").fetchall())
+    silver = read_silver(lake, spec)
+    assert sorted(silver.select("id", "v", "s", "n").iter_rows()) == source
+    assert silver.schema["n"] == pl.Decimal(12, 2) and silver.schema["id"] == pl.Int64
+    history = pl.from_arrow(open_table(lake, history_key("items")).to_pyarrow_table())
+    assert history.schema["n"] == pl.Decimal(12, 2)
+    assert sorted(history.filter(pl.col("id") == 1)["n"].cast(pl.String).to_list()) == [
+        "1.50", "99999.99"]  # fmt: skip
