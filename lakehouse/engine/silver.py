@@ -142,7 +142,7 @@ def apply_changes(
 def _widen_tables(lake: Lake, spec: TableSpec, target, changes: pl.DataFrame) -> bool:
     """A type widened at the source (and so in bronze): silver, its history and tombstones
     widened first (``engine.widening``); whether silver was."""
-    incoming = changes.to_arrow().schema
+    incoming = changes.head(0).to_arrow().schema  # the types only: no copy of the batch
     current = pa.schema(target.schema().to_arrow())
     if not any(f.name in current.names and wider(current.field(f.name).type, f.type)
                for f in incoming):  # fmt: skip
