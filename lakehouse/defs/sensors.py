@@ -169,14 +169,15 @@ _SLOT_WATCH: dict[str, tuple[float, str]] = {}
 def _watch_slot(context, dataset: DatasetSpec, task, lake, settings: Settings) -> list:
     """Every ``SLOT_WATCH_SECONDS``: the slot's ``replication_slot`` check evaluated from the tick
     (so a slot falling behind shows between replication runs); a slot that turns to error is
-    alerted once (webhook, SNS or the log), as a failed run is. Not before the first full load."""
+    alerted once (webhook, SNS or the log), as a failed run is: its last grade is kept in the
+    lake, so a restart does not alert it again. Not before the first full load."""
     import time
 
     from lakehouse.defs.raw import slot_check_results
     from lakehouse.replication.state import ReplicationState
     from lakehouse.sensors.alerts import send_alert
 
-    last, before = _SLOT_WATCH.get(dataset.name, (float("-inf"), "ok"))
+    last, _ = _SLOT_WATCH.get(dataset.name, (float("-inf"), "ok"))
     if time.monotonic() - last < SLOT_WATCH_SECONDS:
         return []
     if not ReplicationState.load(lake, task.name, task.slot).full_load_done:
@@ -184,6 +185,10 @@ def _watch_slot(context, dataset: DatasetSpec, task, lake, settings: Settings) -
     results = slot_check_results(dataset, task)
     severity = "ok" if results[0].passed else results[0].severity.value.lower()
     _SLOT_WATCH[dataset.name] = (time.monotonic(), severity)
+    graded = f"_state/replication/{task.name}.slot_graded"  # kept across restarts: alert once
+    before = lake.read_text(graded) if lake.exists(graded) else "ok"
+    if severity != before:
+        lake.write_text(graded, severity)
     if severity == "error" and before != "error":
         message = {"job": f"{dataset.name}_replication", "error": results[0].description}
         where = send_alert(message, webhook=settings.alert_webhook, sns_topic=settings.alert_sns_topic,
