@@ -280,23 +280,9 @@ def test_a_dms_task_renaming_schema_table_and_column_is_discovered_by_source_nam
     from lakehouse.engine.silver import read_silver
     from lakehouse.profiles import Settings
     from lakehouse.runs.materialize import materialize
-    from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, SEQ_RULE
+    from lakehouse_tests.dms.test_table_mappings import BEFORE_RULE, RENAMING, SEQ_RULE
 
-    def rule(rid, target, locator, action, **extra):
-        return {"rule-type": "transformation", "rule-id": str(rid), "rule-name": f"r{rid}",
-                "rule-target": target, "object-locator": locator, "rule-action": action, **extra}  # fmt: skip
-
-    mappings = {"rules": [
-        {"rule-type": "selection", "rule-id": "1", "rule-name": "sales", "rule-action": "include",
-         "object-locator": {"schema-name": "Sales", "table-name": "%"}},
-        rule(4, "schema", {"schema-name": "Sales"}, "convert-lowercase"),
-        rule(5, "table", {"schema-name": "Sales", "table-name": "CustomerOrders"}, "rename",
-             value="orders"),
-        rule(6, "table", {"schema-name": "Sales", "table-name": "%"}, "add-prefix", value="crm_"),
-        rule(7, "column", {"schema-name": "Sales", "table-name": "CustomerOrders",
-                           "column-name": "OrderTotal"}, "rename", value="total"),
-        SEQ_RULE, BEFORE_RULE,
-    ]}  # fmt: skip
+    mappings = {"rules": [*RENAMING, SEQ_RULE, BEFORE_RULE]}
     tm = TableMappings.from_json(mappings)
     layout = tm.layout("Sales", "CustomerOrders", ["OrderId", "OrderTotal", "Note"], ["OrderId"])
     dms = DmsS3Settings(AddColumnName=True, TimestampColumnName="ts")

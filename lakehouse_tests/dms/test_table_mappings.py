@@ -323,21 +323,27 @@ def test_task_options_honour_the_simple_layout_and_reject_what_they_cannot_state
         )
 
 
-def test_schema_and_table_rules_name_the_folders_and_discovery_undoes_them():
-    def rule(rid, target, locator, action, **extra):
-        return {"rule-type": "transformation", "rule-id": str(rid), "rule-name": f"r{rid}",
-                "rule-target": target, "object-locator": locator, "rule-action": action, **extra}  # fmt: skip
+def transformation(rid, target, locator, action, **extra) -> dict:
+    return {"rule-type": "transformation", "rule-id": str(rid), "rule-name": f"r{rid}",
+            "rule-target": target, "object-locator": locator, "rule-action": action, **extra}  # fmt: skip
 
-    tm = TableMappings.from_json({"rules": [
-        {"rule-type": "selection", "rule-id": "1", "rule-name": "s", "rule-action": "include",
-         "object-locator": {"schema-name": "Sales", "table-name": "%"}},
-        rule(2, "schema", {"schema-name": "Sales"}, "convert-lowercase"),
-        rule(3, "table", {"schema-name": "Sales", "table-name": "CustomerOrders"}, "rename",
-             value="orders"),
-        rule(4, "table", {"schema-name": "Sales", "table-name": "%"}, "add-prefix", value="crm_"),
-        rule(5, "column", {"schema-name": "Sales", "table-name": "CustomerOrders",
-                           "column-name": "OrderTotal"}, "rename", value="total"),
-    ]})  # fmt: skip
+
+#: a task that lowercases the schema, renames and prefixes a table and renames one of its columns
+RENAMING = [
+    {"rule-type": "selection", "rule-id": "1", "rule-name": "s", "rule-action": "include",
+     "object-locator": {"schema-name": "Sales", "table-name": "%"}},
+    transformation(4, "schema", {"schema-name": "Sales"}, "convert-lowercase"),
+    transformation(5, "table", {"schema-name": "Sales", "table-name": "CustomerOrders"}, "rename",
+                   value="orders"),
+    transformation(6, "table", {"schema-name": "Sales", "table-name": "%"}, "add-prefix",
+                   value="crm_"),
+    transformation(7, "column", {"schema-name": "Sales", "table-name": "CustomerOrders",
+                                 "column-name": "OrderTotal"}, "rename", value="total"),
+]  # fmt: skip
+
+
+def test_schema_and_table_rules_name_the_folders_and_discovery_undoes_them():
+    tm = TableMappings.from_json({"rules": RENAMING})
     assert tm.folder("Sales", "CustomerOrders") == ("sales", "crm_orders")
     assert tm.folder("Sales", "Region") == ("sales", "crm_Region")
     assert tm.folder("Other", "Region") == ("Other", "Region")
