@@ -187,17 +187,19 @@ class Replicator:
         rules = [{"rule-action": "include", "schema-name": q.split(".", 1)[0],
                   "table-name": q.split(".", 1)[1]} for q in qnames]  # fmt: skip
         found = discovery.discover_schema(conn, rules, self.task.name)
-        taken = {s.name for s in (*self.task.registry.values(), *self.specs.values())}
-        taken |= self.task.reserved
+        prefix = self.task.table_prefix  # names below are lake names
+        taken = {s.name for s in self.task.registry.values()} | self.task.reserved
+        taken |= {prefix + s.source_table for s in self.specs.values()}
         joined, left = [], []
         for table in found:
             spec = table.spec
             if spec.qualified_name not in qnames:  # a LIKE pattern matched more than asked
                 continue
-            if spec.name in taken or not captured.claim(self.lake, self.task.name, spec.name):
+            name = prefix + spec.name
+            if name in taken or not captured.claim(self.lake, self.task.name, name):
                 left.append(spec.qualified_name)
                 continue
-            taken.add(spec.name)
+            taken.add(name)
             self.specs[spec.qualified_name] = spec
             joined.append(spec)
             log.info("%s: not declared, matches the include rules: captured by task %s",

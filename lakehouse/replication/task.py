@@ -34,6 +34,8 @@ class ReplicationTask:
     #: lake table names other declared datasets use: a new source table named so is reported,
     #: not captured (its raw folder and lake tables are theirs)
     reserved: frozenset[str] = field(default_factory=frozenset, compare=False)
+    #: the dataset's ``table_prefix``: a source table ``t`` is the lake table ``<prefix>t``
+    table_prefix: str = ""
     #: the DMS BucketFolder: files under ``<bucket_folder>/<schema>/<table>/``
     bucket_folder: str = RAW_DATABASE_PREFIX
     #: "schema.table" → source columns left out of every file (declared ``exclude_columns``)
@@ -74,10 +76,11 @@ def table_prefix(schema: str, table: str, folder: str = RAW_DATABASE_PREFIX) -> 
 
 def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) -> ReplicationTask:
     """The task of a declared dataset: its declared database tables, with its DMS settings."""
-    from lakehouse.declarations import declarations, load_dataset
+    from lakehouse.declarations import declaration, declarations, load_dataset
     from lakehouse.declarations.dms import settings_for
 
     spec = load_dataset(dataset)
+    prefix = declaration(dataset).decl.table_prefix or ""
     others = [d.spec for name, d in declarations().items() if name != dataset]
     settings = settings or settings_for(dataset)
     rules = tuple(
@@ -93,6 +96,7 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         watch_rules=spec.selection_rules,
         capture_new=spec.capture_new_tables,
         reserved=frozenset(t.name for d in others for t in d.tables),
+        table_prefix=prefix,
         selection_rules=rules,
         registry={t.qualified_name: t for t in spec.database_tables},
         exclude_columns={

@@ -218,3 +218,29 @@ def test_two_tasks_whose_rules_match_one_new_table_capture_it_once(fresh_db, tmp
     assert captured.read(lake, "b") == {}
     assert "'public.shared'" in warnings[0] and "(not captured)" in warnings[0]
     assert captured.claim(lake, "a", "shared") and not captured.claim(lake, "b", "shared")
+
+
+def test_a_prefixed_dataset_captures_by_its_lake_names(fresh_db, tmp_path):
+    """With ``table_prefix`` the lake name of source table ``t`` is ``<prefix>t``: that is what
+    must be free (another dataset's ``theirs`` does not stop ``crm_theirs``; its ``crm_taken``
+    stops ``taken``)."""
+    from dataclasses import replace
+
+    from lakehouse.registry import captured
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key)")
+    lake = LocalLake(tmp_path / "lake")
+    watch = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
+    task = replace(_demo_task(fresh_db, SETTINGS, tables=("items",), name="crm"), watch_rules=watch,
+                   capture_new=True, table_prefix="crm_",
+                   reserved=frozenset({"theirs", "crm_taken"}))  # fmt: skip
+    Replicator(task, lake).run()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "create table theirs (id int primary key); create table taken (id int primary key)"
+        )
+    warnings = Replicator(task, lake).run().warnings
+    assert list(captured.read(lake, "crm")) == ["public.theirs"]
+    assert "['public.taken']" in warnings[0]
+    assert not captured.claim(lake, "other", "crm_theirs")
