@@ -162,8 +162,8 @@ def _new_tables_due(dataset: str) -> bool:
     return True
 
 
-#: per dataset: (monotonic time of the last reading, the severity it had)
-_SLOT_WATCH: dict[str, tuple[float, str]] = {}
+#: per dataset: monotonic time of the last reading (its grade is in the lake: ``grade_key``)
+_SLOT_WATCH: dict[str, float] = {}
 
 
 def _watch_slot(context, dataset: DatasetSpec, task, lake, settings: Settings) -> list:
@@ -174,18 +174,18 @@ def _watch_slot(context, dataset: DatasetSpec, task, lake, settings: Settings) -
     import time
 
     from lakehouse.defs.raw import slot_check_results
+    from lakehouse.replication.slot_health import grade_key
     from lakehouse.replication.state import ReplicationState
     from lakehouse.sensors.alerts import send_alert
 
-    last, _ = _SLOT_WATCH.get(dataset.name, (float("-inf"), "ok"))
-    if time.monotonic() - last < SLOT_WATCH_SECONDS:
+    if time.monotonic() - _SLOT_WATCH.get(dataset.name, float("-inf")) < SLOT_WATCH_SECONDS:
         return []
     if not ReplicationState.load(lake, task.name, task.slot).full_load_done:
         return []  # no slot to watch before the first full load
     results = slot_check_results(dataset, task)
     severity = "ok" if results[0].passed else results[0].severity.value.lower()
-    _SLOT_WATCH[dataset.name] = (time.monotonic(), severity)
-    graded = f"_state/replication/{task.name}.slot_graded"  # kept across restarts: alert once
+    _SLOT_WATCH[dataset.name] = time.monotonic()
+    graded = grade_key(task.name)  # kept across restarts: alert once
     before = lake.read_text(graded) if lake.exists(graded) else "ok"
     if severity != before:
         lake.write_text(graded, severity)

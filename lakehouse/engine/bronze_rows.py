@@ -20,7 +20,7 @@ from lakehouse.dms import format as dms_format
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.dms.table_mappings import DmsLayout, known_layouts
-from lakehouse.engine.core.lineage import LINEAGE_COLUMNS
+from lakehouse.engine.core.lineage import RESERVED_COLUMNS
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
@@ -237,7 +237,7 @@ def check_shape(
     if layout is None:
         layout = DmsLayout.from_settings(settings, spec.column_names, spec.primary_key)
     meta |= {a.name for a in layout.added}
-    meta |= set(LINEAGE_COLUMNS) - set(spec.column_names)
+    meta |= set(RESERVED_COLUMNS) - set(spec.column_names)
     data_cols = [c for c in found if c not in meta]
     if not data_cols:  # an empty file has no header to judge
         return

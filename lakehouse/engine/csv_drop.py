@@ -46,7 +46,7 @@ from datetime import datetime
 import polars as pl
 
 from lakehouse.engine import csv_fast
-from lakehouse.engine.core.lineage import LINEAGE_COLUMNS
+from lakehouse.engine.core.lineage import LINEAGE_COLUMNS, RESERVED_COLUMNS
 from lakehouse.engine.csv_records import (
     BREAK,
     CsvDropError,
@@ -65,7 +65,7 @@ from lakehouse.registry.model import CsvOptions, TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
 #: bronze lineage columns: a header may not name them
-RESERVED = LINEAGE_COLUMNS
+RESERVED = RESERVED_COLUMNS
 
 
 def claims(spec: TableSpec, key: str) -> bool:
@@ -193,5 +193,5 @@ def read_csv_drop(
         pl.lit("csv").alias("_file_kind"),
         pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
     )
-    lineage = [c for c in RESERVED if c in out.columns]  # a CSV drop has no ``_unchanged``
+    lineage = list(LINEAGE_COLUMNS)
     return out.select([c for c in out.columns if c not in lineage] + lineage), quarantine

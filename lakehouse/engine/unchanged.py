@@ -36,7 +36,6 @@ def resolve_unchanged(lake: Lake | None, spec: TableSpec, changes: pl.DataFrame)
     key = list(spec.primary_key)
     df = changes.with_row_index("__i").sort([*key, SEQUENCE]).with_row_index("__pos")
     df = df.with_columns(lists.fill_null([]).alias("__marks"))
-    unresolved = []
     for c in columns:
         marked = pl.col("__marks").list.contains(c)
         src = pl.when(~marked).then(pl.col("__pos")).forward_fill().over(key)
@@ -50,8 +49,7 @@ def resolve_unchanged(lake: Lake | None, spec: TableSpec, changes: pl.DataFrame)
             )
             .drop("__marked", "__src", "__prior")
         )
-        unresolved.append(c)
-    df = _from_silver(lake, spec, df, unresolved)
+    df = _from_silver(lake, spec, df, columns)
     return df.sort("__i").drop("__i", "__pos", "__marks")
 
 

@@ -226,3 +226,9 @@ def advance_idle_slot(dsn: str, slot: str, publications: str) -> str | None:
         except (psycopg.errors.ObjectInUse, psycopg.errors.QueryCanceled):
             return None
         return target if row else None
+
+
+def grade_key(task: str) -> str:
+    """The lake key holding the slot's last grade (ok | warn | error) as its sensor read it: an
+    alert is sent when it turns to error, once, restarts included."""
+    return f"_state/replication/{task}.slot_graded"

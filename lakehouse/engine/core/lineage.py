@@ -1,7 +1,8 @@
 """The lineage columns every bronze row carries (``engine.bronze``, ``engine.csv_drop``): the
 change's operation, commit time, change sequence and key before-image, and the raw file, row,
-file kind and ingestion time it came from; ``_unchanged`` (only in bronze tables that had one:
-the columns an update left unsent, ``engine.unchanged``). A source column may not use these names.
+file kind and ingestion time it came from (``LINEAGE_COLUMNS``, on every row); ``_unchanged``
+only in bronze tables that had one (the columns an update left unsent, ``engine.unchanged``).
+A source column may use none of them (``RESERVED_COLUMNS``).
 
 Silver keeps ``_commit_ts`` and ``_source_file`` of the change that wrote a row (beside
 ``_sequence``) and drops the others (``BRONZE_ONLY``), on every engine.
@@ -16,8 +17,9 @@ LINEAGE_COLUMNS = (
     "_source_row",
     "_file_kind",
     "_ingested_at",
-    "_unchanged",
 )
+#: every name bronze's lineage may use: the above, and the optional ``_unchanged``
+RESERVED_COLUMNS = (*LINEAGE_COLUMNS, "_unchanged")
 
 #: the lineage columns of a bronze row that silver drops
 BRONZE_ONLY = (
