@@ -45,11 +45,19 @@ def status_report(s: Settings) -> str:
         )
         if ds.database_tables and not ds.reads_dms_output and st.full_load_done:
             lines.append(_slot_line(s, ds))
+        lines += resync_lines(st)
         lines += _captured_lines(lake, d)
         lines.append(_HEADER)
         lines += [_table_line(lake, t) for t in ds.tables]
     lines += _unclaimed_lines(lake, s)
     return "\n".join(lines)
+
+
+def resync_lines(state) -> list[str]:
+    """The task's table resyncs under way (``replication.table_resync``): chunks staged so far."""
+    return [f"  resync of {q} under way: {p['rows']:,} rows in {len(p['files'])} chunk file(s)"
+            " staged; the next replication run goes on"
+            for q, p in sorted(state.resync_progress.items())]  # fmt: skip
 
 
 def _captured_lines(lake, dataset: str) -> list[str]:

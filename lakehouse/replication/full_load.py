@@ -108,7 +108,7 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
                 for key in progress["files"]:
                     rep.lake.delete(key)
                 progress = None
-            progress = state.load_progress.setdefault(qname, progress or _new_progress())
+            progress = state.load_progress.setdefault(qname, progress or new_progress())
             copy_table(rep, snap, spec, load_ts, progress=progress,
                        on_file=lambda: state.save(rep.lake))  # fmt: skip
             progress["done"] = True
@@ -116,8 +116,9 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
         snap.rollback()
 
 
-def _new_progress() -> dict:
-    return {"files": [], "after": None, "pending": None, "done": False}
+def new_progress() -> dict:
+    """The progress of a copy not begun (see ``copy_table``)."""
+    return {"files": [], "after": None, "pending": None, "done": False, "rows": 0}
 
 
 def resumable(spec: TableSpec) -> bool:
@@ -143,7 +144,7 @@ def change_table_set(
     for qname in set(state.load_files) - set(rep.specs):
         del state.load_files[qname]
     if added:
-        _wait_for_older_transactions(conn, rep.task.name)
+        wait_for_older_transactions(conn, rep.task.name)
         with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
             snap.execute("begin isolation level repeatable read read only")
             for qname in rep.progress_over(added, "full load of added tables"):
@@ -158,7 +159,9 @@ def change_table_set(
     state.save(rep.lake)
 
 
-def _wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -> None:
+def wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -> None:
+    """Return once every transaction that had an id before this call has ended: a snapshot
+    taken next sees every change committed before the call (timestamps read before it)."""
     mark = int(conn.execute("select pg_current_xact_id()::text").fetchone()[0])
     deadline = time.monotonic() + timeout
     while (
@@ -198,21 +201,28 @@ def copy_table(
     *,
     progress: dict | None = None,
     on_file=None,
+    prefix: str | None = None,
+    limit: int | None = None,
+    meter=None,
 ) -> list[str]:
     """``COPY`` the table as DMS load files, cut at record ends every ``LOAD_BATCH_BYTES`` (or
     ``MaxFileSize``) of CSV: one batch in memory at a time; at least one file. With
     ``progress`` (a resumable full load): in key order after ``progress["after"]``, numbering on
-    from its ``files``; each file is recorded as ``pending`` (name and last key) before it is
-    written and as done after, ``on_file`` saving the state each time — so a crash never leaves
-    a file that is not recorded, and a resumed copy never writes a name twice."""
+    from its ``files`` (``rows`` counts the rows copied); each file is recorded as ``pending``
+    (name and last key) before it is written and as done after, ``on_file`` saving the state
+    each time — so a crash never leaves a file that is not recorded, and a resumed copy never
+    writes a name twice. ``prefix``: the folder written (default: the table's raw folder);
+    ``limit``: at most that many rows (one chunk of a resumable table); ``meter``: the row
+    counter (default ``rep.row_meter``)."""
     _empty, spec = rep.without_excluded(pl.DataFrame(), spec)
-    progress = progress if progress is not None else _new_progress()
+    progress = progress if progress is not None else new_progress()
     _settle_pending(rep, progress)
     cut = max(1, min(rep.settings.MaxFileSize * 1024, LOAD_BATCH_BYTES))
     ts = load_ts.strftime("%Y-%m-%d %H:%M:%S.%f")
-    prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
+    if prefix is None:
+        prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
     keys: list[str] = progress["files"]
-    meter = rep.row_meter(spec)
+    meter = meter or rep.row_meter(spec)
     ordered = resumable(spec)
 
     def write(data: bytes | bytearray) -> None:
@@ -225,7 +235,7 @@ def copy_table(
         after = list(frame.select(spec.primary_key).row(-1)) if ordered and frame.height else None
         out = rep.dms_frame(frame, spec, op="I", ts=ts, full_load=True)
         key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
-        progress["pending"] = {"key": key, "after": after}
+        progress["pending"] = {"key": key, "after": after, "rows": out.height}
         if on_file:
             on_file()
         rep.lake.write_bytes(key, dms_writer.encode_dms_file(out, rep.settings, full_load=True))
@@ -237,7 +247,8 @@ def copy_table(
         meter(out.height)
 
     buf = bytearray()
-    with snap.cursor().copy(*_copy_query(spec, progress["after"] if ordered else None)) as copy:
+    query = _copy_query(spec, progress["after"] if ordered else None, limit if ordered else None)
+    with snap.cursor().copy(*query) as copy:
         for chunk in copy:
             buf += chunk
             if len(buf) >= cut:
@@ -250,9 +261,9 @@ def copy_table(
     return keys
 
 
-def _copy_query(spec: TableSpec, after: list | None) -> tuple[str, tuple]:
+def _copy_query(spec: TableSpec, after: list | None, limit: int | None = None):
     """The COPY statement of the table's columns (in key order for a resumable table, after
-    ``after`` when resuming) and its parameters."""
+    ``after`` when resuming, at most ``limit`` rows) and its parameters."""
     cols = ", ".join(f'"{c}"' for c in spec.column_names)
     sql = f'select {cols} from "{spec.schema}"."{spec.name}"'
     params: tuple = ()
@@ -263,6 +274,8 @@ def _copy_query(spec: TableSpec, after: list | None) -> tuple[str, tuple]:
             sql += f" where ({key}) > ({marks})"
             params = tuple(after)
         sql += f" order by {key}"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
     return f"copy ({sql}) to stdout (format csv)", params
 
 
@@ -272,4 +285,5 @@ def _settle_pending(rep: Replicator, progress: dict) -> None:
     if pending and rep.lake.exists(pending["key"]):
         progress["files"].append(pending["key"])
         progress["after"] = pending["after"]
+        progress["rows"] = progress.get("rows", 0) + pending.get("rows", 0)
     progress["pending"] = None

@@ -2,8 +2,9 @@
 
 ``Replicator(task, lake).run()`` prepares the task (tables, publications, full load) and streams
 changes until caught up (or until stopped with ``follow``); the steps are modules of their own:
-``replication.publications``, ``replication.full_load`` and ``replication.cdc``. Every session
-uses ``pg_text.SESSION_OPTIONS``.
+``replication.publications``, ``replication.full_load``, ``replication.cdc`` and
+``replication.table_resync`` (a table's resync in chunks between catch-ups of the stream).
+Every session uses ``pg_text.SESSION_OPTIONS``.
 
 Flow (as DMS and Debezium do it):
 1. Publications for the selected tables (keyed tables: all changes; tables without a primary
@@ -46,7 +47,7 @@ import polars as pl
 from lakehouse.dms import writer as dms_writer
 from lakehouse.dms.table_mappings import DmsLayout
 from lakehouse.registry.model import TableSpec
-from lakehouse.replication import schema_history
+from lakehouse.replication import schema_history, table_resync
 from lakehouse.replication.cdc import CdcStream, change_seq
 from lakehouse.replication.full_load import change_table_set, full_load
 from lakehouse.replication.pg_text import SESSION_OPTIONS, pg_text_to_dms_text
@@ -86,6 +87,7 @@ class Replicator:
         self.progress = progress
         self.specs: dict[str, TableSpec] = {}
         self.stats = ReplicationStats()
+        self._resync_meters: dict[str, object] = {}
 
     def layout_for(self, spec: TableSpec) -> DmsLayout:
         """The layout the files of ``spec`` (its current columns) are written in."""
@@ -228,7 +230,13 @@ class Replicator:
                 )
             added = [q for q in self.specs if q not in state.load_files]
             added = added if state.full_load_done else []
-            added += [q for q in state.resync if q in self.specs and q not in added]
+            for q in state.resync:
+                if q in self.specs and table_resync.chunked(self.specs[q], state):
+                    table_resync.begin(self.lake, state, q)  # copied by run(), in chunks
+                elif q in self.specs and q not in added:
+                    added.append(q)
+            for q in set(state.resync_progress) - set(self.specs):
+                table_resync.forget(self.lake, state, q)
             # read before the tables join the publication: their streamed changes are all later
             load_ts = conn.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
             ensure_publications(conn, self.task, self.specs)
@@ -241,6 +249,8 @@ class Replicator:
                         f"{resync_command(self.task.name)} (or the {self.task.name}_resync job)"
                     )
             if not state.full_load_done:  # fresh, or the rest of an interrupted one
+                for q in list(state.resync_progress):  # the whole task is copied again
+                    table_resync.forget(self.lake, state, q)
                 state = full_load(self, conn, state)
             elif added or set(state.load_files) - set(self.specs):
                 change_table_set(self, conn, state, added, load_ts)
@@ -334,13 +344,29 @@ class Replicator:
     ) -> ReplicationStats:
         """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``)."""
         state = self.prepare()
+        while state.resync_progress and not (stop is not None and stop.is_set()):
+            self._catch_up(state, stop)  # then a chunk of a table under resync
+            table_resync.copy_next_chunk(self, state)
+        if follow:
+            CdcStream(self, state, target=None).run(stop=stop, idle_timeout=idle_timeout)
+        else:
+            self._catch_up(state, stop, idle_timeout)
+        return self.stats
+
+    def _catch_up(self, state: ReplicationState, stop, idle_timeout: float = 0.5) -> None:
+        """CDC up to the WAL's end now."""
         with self._connect() as conn:
             target = lsn_to_int(
                 conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0]
             )
-        stream = CdcStream(self, state, target=None if follow else target)
-        stream.run(stop=stop, idle_timeout=idle_timeout)
-        return self.stats
+        CdcStream(self, state, target=target).run(stop=stop, idle_timeout=idle_timeout)
+
+    def resync_meter(self, spec: TableSpec):
+        """The row counter of a table's chunked resync, one across its chunks."""
+        qname = spec.qualified_name
+        if qname not in self._resync_meters:
+            self._resync_meters[qname] = self.row_meter(spec)
+        return self._resync_meters[qname]
 
     def spec_for(self, relation: Relation) -> TableSpec:
         qname = f"{relation.schema}.{relation.name}"

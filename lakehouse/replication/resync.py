@@ -2,9 +2,12 @@
 
 ``resync(task, lake)`` re-snapshots the whole task: its slot (if any, e.g. an invalidated one)
 is dropped and a new one created with a new full load. ``resync(task, lake, tables=[...])``
-copies only those tables again, alone, while the task's slot keeps its position: the others'
-changes wait in the slot (nothing is lost), and the copied tables' changes that commit after the
-copy began stream as usual.
+copies only those tables again while the task's slot keeps its position. A table with a primary
+key and no SCD2 history is copied in key-range chunks with the stream caught up between two
+(``replication.table_resync``): every table's changes, its own included, keep flowing, and a
+crash resumes after the last chunk copied. Any other table is copied whole in one snapshot while
+the others' changes wait in the slot (nothing is lost); its changes that commit after the copy
+began stream as usual.
 
 Either way the copy is a new generation of LOAD files with the same names (a DMS reload): bronze
 reads them as a reload and silver replaces the table's baseline with it, deleting the rows the

@@ -14,6 +14,8 @@ Contract (what makes replication exactly-once):
   files written, the last key copied, a file being written, whether it is done): a crash
   resumes it after the last durable file (``replication.full_load``).
 - ``resync``: tables (``schema.table``) to copy again at the next run (``replication.resync``).
+- ``resync_progress``: per table, a chunked resync under way (``replication.table_resync``): its
+  staged files, the last key copied, a file being written, whether every chunk is staged.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class ReplicationState:
     resync: list[str] = field(default_factory=list)
     load_ts: str = ""
     load_progress: dict[str, dict] = field(default_factory=dict)
+    resync_progress: dict[str, dict] = field(default_factory=dict)
 
     @staticmethod
     def key(task: str) -> str:

@@ -59,6 +59,11 @@ class Lake(ABC):
         """URI of the Delta table ``<layer>/<name>`` (``bronze/customers``)."""
         return self.uri(f"{layer}/{name}")
 
+    def move(self, src: str, dst: str) -> None:
+        """Move the object ``src`` to ``dst`` (overwrites): whole at ``dst`` before ``src`` goes."""
+        self.write_bytes(dst, self.read_bytes(src))
+        self.delete(src)
+
     def read_text(self, key: str) -> str:
         return self.read_bytes(key).decode("utf-8")
 
@@ -123,6 +128,17 @@ class LocalLake(Lake):
 
     def delete(self, key: str) -> None:
         self._p(key).unlink(missing_ok=True)
+
+    def move(self, src: str, dst: str) -> None:
+        target = self._p(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._p(src), target)
+        for folder in {target.parent, self._p(src).parent}:
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def exists(self, key: str) -> bool:
         return self._p(key).is_file()
@@ -192,6 +208,11 @@ class S3Lake(Lake):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def move(self, src: str, dst: str) -> None:
+        source = {"Bucket": self.bucket, "Key": self._k(src)}
+        self.client.copy_object(Bucket=self.bucket, Key=self._k(dst), CopySource=source)
+        self.delete(src)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -11,12 +11,17 @@ import time
 import psycopg
 import pytest
 
+from lakehouse.commands.status import resync_lines
+from lakehouse.engine.bronze import ingest
+from lakehouse.engine.silver import apply_changes
 from lakehouse.replication.replicator import Replicator
 from lakehouse.replication.resync import request, resync
 from lakehouse.replication.slot_health import SlotLostError
+from lakehouse.replication.state import ReplicationState
+from lakehouse.source.discovery import discover_one
 from lakehouse.storage import LocalLake
 from lakehouse_tests.declared import declare_items
-from lakehouse_tests.replication.test_table_set import _silver_equals_source, _task
+from lakehouse_tests.replication.test_table_set import SETTINGS, _silver_equals_source, _task
 
 pytestmark = pytest.mark.integration
 TABLES = ("items", "other")
@@ -187,3 +192,129 @@ def test_the_cli_resyncs_one_table_and_names_a_lost_slot_in_one_line(
     assert out.startswith("mine: copied 50 rows of public.items again, then 0 changes, ")
     assert main(["-q", "resync", "--dataset", "mine", "--table", "items"]) == 0
     assert capsys.readouterr().out.startswith("mine: copied 50 rows of public.items again")
+
+
+def _lose_raw_changes(dsn: str, lake, task) -> None:
+    """items' raw changes since its load are lost: silver diverges until a resync."""
+    Replicator(task, lake).run()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("delete from items where id <= 50")
+        conn.execute("update items set v = 0 where id between 51 and 100")
+    Replicator(task, lake).run()
+    for o in lake.list("raw/database/public/items/"):
+        if "LOAD" not in o.key:
+            lake.delete(o.key)
+
+
+def test_a_table_resync_goes_in_chunks_with_the_stream_and_silver_applied_between_them(
+    fresh_db, tmp_path, monkeypatch
+):
+    """items (3,000 rows) is copied 400 rows at a time while writers insert, update and delete
+    in it and in the other table. Between two chunks the stream catches up (the other table's
+    changes reach raw) and bronze + silver run on both tables, as the sensors would: silver meets
+    items' changes before the reload they come after. Only the whole new generation of LOAD
+    files ever reaches the table's raw folder; both tables end equal to the source."""
+    from lakehouse.replication import table_resync
+
+    _create(fresh_db)
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, TABLES)
+    _lose_raw_changes(fresh_db, lake, task)
+    monkeypatch.setattr(table_resync, "CHUNK_ROWS", 400)
+    copy_next_chunk = table_resync.copy_next_chunk
+    seen = []  # per chunk: the items LOAD files in raw, and the other table's CDC file count
+
+    def chunk_then_silver(rep, state):
+        copy_next_chunk(rep, state)
+        raw = [o.key for o in lake.list("raw/database/public/")]
+        seen.append((sorted(k for k in raw if "/items/LOAD" in k),
+                     len([k for k in raw if "/other/" in k and "LOAD" not in k])))  # fmt: skip
+        _bronze_and_silver(rep.task.dsn, lake)
+
+    monkeypatch.setattr(table_resync, "copy_next_chunk", chunk_then_silver)
+    old_load = sorted(o.key for o in lake.list("raw/database/public/items/") if "LOAD" in o.key)
+    stop = threading.Event()
+    written = {"n": 0}
+
+    def writer():
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            n = 3000
+            while not stop.is_set():
+                n += 1
+                with conn.transaction():
+                    conn.execute("insert into items values (%s, %s)", (n, n))
+                    conn.execute("update items set v = -v where id = %s", (n - 2500,))
+                    conn.execute("delete from items where id = %s", (n - 2900,))
+                    conn.execute("update other set v = v + 1 where id = %s", (n % 3000 + 1,))
+                written["n"] += 1
+                time.sleep(0.003)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        resync(task, lake, tables=["items"])
+    finally:
+        stop.set()
+        thread.join()
+    assert written["n"] > 0
+    assert len(seen) >= 8  # 3,000 rows and more, 400 per chunk
+    assert all(load == old_load for load, _n in seen[:-1])  # staged until the last chunk
+    assert len(seen[-1][0]) >= 8 and seen[-1][0] != old_load  # then the new generation, whole
+    assert seen[0][1] < seen[-2][1]  # the other table's changes reached raw between chunks
+    assert not lake.list("_state/replication/resync/")
+    Replicator(task, lake).run()
+    _silver_equals_source(fresh_db, lake, TABLES)
+
+
+def _bronze_and_silver(dsn: str, lake) -> None:
+    """Bronze and silver of both tables applied, as the sensors do between replication runs."""
+    with psycopg.connect(dsn) as conn:
+        for name in TABLES:
+            spec = discover_one(conn, "public", name, "t").spec
+            ingest(lake, spec, SETTINGS)
+            apply_changes(lake, spec)
+
+
+def test_a_table_resync_interrupted_after_three_chunks_resumes_without_copying_them_again(
+    fresh_db, tmp_path, monkeypatch
+):
+    """A crash during a chunked resync: the next run copies only the chunks not staged yet (the
+    staged ones keep their files), with changes made in between; silver ends equal to the
+    source."""
+    from lakehouse.replication import table_resync
+
+    _create(fresh_db)
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, TABLES)
+    _lose_raw_changes(fresh_db, lake, task)
+    monkeypatch.setattr(table_resync, "CHUNK_ROWS", 500)
+    copy_table, calls = table_resync.copy_table, []
+
+    def crash_at_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt("crash")
+        return copy_table(*args, **kwargs)
+
+    monkeypatch.setattr(table_resync, "copy_table", crash_at_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        resync(task, lake, tables=["items"])
+    staged = {o.key: o.mtime for o in lake.list("_state/replication/resync/")}
+    assert len(staged) == 3
+    state = ReplicationState.load(lake, task.name, task.slot)
+    assert resync_lines(state) == [
+        "  resync of public.items under way: 1,500 rows in 3 chunk file(s) staged; the next"
+        " replication run goes on"
+    ]
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # across copied and uncopied keys
+        conn.execute("update items set v = v * 10 where id % 300 = 0")
+        conn.execute("delete from items where id in (700, 2700)")
+        conn.execute("insert into items values (9000, 9000)")
+    stats = Replicator(task, lake).run()
+    assert stats.full_load_rows == {"public.items": 1450}  # chunks 4-6 only (ids 1551-3000, 9000)
+    new_load = {o.key.rsplit("/", 1)[-1]: o.mtime for o in lake.list("raw/database/public/items/")
+                if "LOAD" in o.key}  # fmt: skip
+    assert {k.rsplit("/", 1)[-1]: t for k, t in staged.items()}.items() <= new_load.items()
+    assert len(new_load) == 6  # 2,949 rows: five chunks of 500, the sixth shorter (the last)
+    _silver_equals_source(fresh_db, lake, TABLES)
