@@ -354,10 +354,13 @@ class Replicator:
         return self.stats
 
     def _catch_up(self, state: ReplicationState, stop, idle_timeout: float = 0.5) -> None:
-        """CDC up to the WAL's end now."""
+        """CDC up to the WAL flushed now: every transaction committed so far (an asynchronous
+        commit not flushed yet is the next run's). Not the insert position: WAL that no commit
+        flushes (pruning or hint-bit records a read wrote) can wait there for seconds, and the
+        server sends no position past the flushed one."""
         with self._connect() as conn:
             target = lsn_to_int(
-                conn.execute("select pg_current_wal_insert_lsn()::text").fetchone()[0]
+                conn.execute("select pg_current_wal_flush_lsn()::text").fetchone()[0]
             )
         CdcStream(self, state, target=target).run(stop=stop, idle_timeout=idle_timeout)
 
