@@ -71,8 +71,14 @@ test-e2e: $(STAMP) browser
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q --basetemp=$(CURDIR)/.pytest-tmp -m "not e2e and not slow" $(PYTEST_ARGS)
 
+BENCH_LOG := bench/results/make-bench.log
 bench: $(STAMP)
-	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@mkdir -p bench/results && : > $(BENCH_LOG)
+	@for b in bench/bench_*.py; do \
+	  echo "== $$b" | tee -a $(BENCH_LOG); \
+	  $(PY) $$b 2>&1 | tee -a $(BENCH_LOG); echo "EXIT $$b $${PIPESTATUS[0]}" >> $(BENCH_LOG); \
+	done
+	@echo; $(PY) bench/summary.py $(BENCH_LOG)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lakehouse lakehouse_tests bench glue_scripts
