@@ -2,11 +2,11 @@
 
 Data contract of ``_state/tombstones/<table>`` (Delta): one row per deleted key: the key
 columns, ``_sequence`` of its latest delete and ``_deleted_at`` (UTC, when it was recorded).
-A change not newer than its key's tombstone is ignored (``filter_tombstoned``; the delete itself,
-at the same sequence, still applies; the delete delivered again under another file name is not
-newer). ``write_tombstones`` MERGEs a batch's deletes (a newer delete replaces an older one);
-``overwrite_tombstones`` writes a full refresh's; ``gc_tombstones`` removes those older than the
-retention period.
+A change not newer than its key's tombstone is ignored (``filter_tombstoned``, which reads only
+the tombstones of the batch's keys; the delete itself, at the same sequence, still applies; the
+delete delivered again under another file name is not newer). ``write_tombstones`` MERGEs a
+batch's deletes (a newer delete replaces an older one); ``overwrite_tombstones`` writes a full
+refresh's; ``gc_tombstones`` removes those older than the retention period.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple
     if tomb is None or batch.height == 0:
         return batch, 0
     keys = list(spec.primary_key)
-    tombs = pl.from_arrow(tomb.to_pyarrow_table()).select(*keys, pl.col(SEQUENCE).alias("__tomb"))
+    tombs = _tombstones_of(tomb, batch, keys).select(*keys, pl.col(SEQUENCE).alias("__tomb"))
     joined = batch.join(tombs, on=keys, how="left", nulls_equal=False)
     keep = (
         pl.col("__tomb").is_null()
@@ -40,6 +40,22 @@ def filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple
     )
     kept = joined.filter(keep).drop("__tomb")
     return kept, batch.height - kept.height
+
+
+def _tombstones_of(tomb, batch: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The tombstones whose key columns each hold one of the batch's values (a superset of the
+    batch's keys for a composite key: the join matches exactly), not the whole table: the
+    filter skips the row groups whose statistics exclude every value."""
+    import pyarrow.compute as pc
+
+    dataset = tomb.to_pyarrow_dataset()
+    cond = None
+    for k in keys:
+        values = batch.get_column(k).drop_nulls().unique().to_arrow()
+        values = values.cast(dataset.schema.field(k).type)
+        term = pc.field(k).isin(values)
+        cond = term if cond is None else cond & term
+    return pl.from_arrow(dataset.to_table(columns=[*keys, SEQUENCE], filter=cond))
 
 
 def _tombstone_rows(spec: TableSpec, batch: pl.DataFrame, now: datetime) -> pl.DataFrame:

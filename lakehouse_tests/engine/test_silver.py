@@ -18,6 +18,7 @@ from lakehouse.engine.core.keys import (
     silver_key,
     tombstone_key,
 )
+from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.core.results import SchemaChangeError
 from lakehouse.engine.silver_writes import check_types
 from lakehouse.engine.tombstones import gc_tombstones
@@ -545,3 +546,37 @@ def test_a_change_before_a_reload_arriving_with_it_is_a_closed_history_version(l
     hist = _table(lake, history_key(SCD2.name))
     silver.apply_changes(lake, SCD2, full_refresh=True)
     assert _table(lake, history_key(SCD2.name)).equals(hist)
+
+
+def test_the_tombstone_filter_reads_the_batch_keys_and_matches_composite_keys_exactly(lake):
+    """``filter_tombstoned`` reads only the tombstones of the batch's key values, over a
+    tombstone table of several files: a change not newer than its key's tombstone is dropped,
+    the delete at the tombstone's sequence kept, and a composite key whose columns each match
+    some tombstone (but not together) kept."""
+    from lakehouse.engine.tombstones import filter_tombstoned, write_tombstones
+
+    spec = TableSpec(dataset="t", name="lines", primary_key=("region", "n"),
+                     columns=(Column("region", "string", nullable=False),
+                              Column("n", "int", nullable=False)))  # fmt: skip
+    now = datetime(2024, 1, 2, tzinfo=UTC)
+    for part in range(3):  # three commits: three files
+        deletes = pl.DataFrame({
+            "region": [f"r{part}"] * 1000, "n": list(range(1000)), "_op": ["D"] * 1000,
+            SEQUENCE: [f"2024-01-01T00:00:1{part}.000000|{i:035d}" for i in range(1000)],
+        }, schema_overrides={"n": pl.Int32})  # fmt: skip
+        write_tombstones(lake, spec, deletes, now)
+    batch = pl.DataFrame({
+        "region": ["r0", "r1", "r1", "r2", "r9"],
+        "n": [5, 7, 7, 3000, 5],
+        "_op": ["U", "U", "D", "I", "I"],
+        SEQUENCE: ["2024-01-01T00:00:09.000000|" + "0" * 35,  # older than r0/5's delete: dropped
+                   "2024-01-01T00:00:12.000000|" + "1" * 35,  # newer than r1/7's: kept
+                   "2024-01-01T00:00:11.000000|" + f"{7:035d}",  # r1/7's delete itself: kept
+                   "2024-01-01T00:00:00.000000|" + "0" * 35,  # (r2, 3000): no tombstone
+                   "2024-01-01T00:00:00.000000|" + "0" * 35],  # (r9, 5): n=5 alone matches
+    }, schema_overrides={"n": pl.Int32})  # fmt: skip
+    kept, dropped = filter_tombstoned(lake, spec, batch)
+    assert dropped == 1
+    assert sorted(kept.select("region", "n", "_op").rows()) == [
+        ("r1", 7, "D"), ("r1", 7, "U"), ("r2", 3000, "I"), ("r9", 5, "I"),
+    ]  # fmt: skip
