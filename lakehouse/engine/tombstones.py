@@ -31,7 +31,7 @@ def filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple
     if tomb is None or batch.height == 0:
         return batch, 0
     keys = list(spec.primary_key)
-    tombs = _tombstones_of(tomb, batch, keys).select(*keys, pl.col(SEQUENCE).alias("__tomb"))
+    tombs = _tombstones_of(lake, tomb, batch, keys).select(*keys, pl.col(SEQUENCE).alias("__tomb"))
     joined = batch.join(tombs, on=keys, how="left", nulls_equal=False)
     keep = (
         pl.col("__tomb").is_null()
@@ -42,20 +42,18 @@ def filter_tombstoned(lake: Lake, spec: TableSpec, batch: pl.DataFrame) -> tuple
     return kept, batch.height - kept.height
 
 
-def _tombstones_of(tomb, batch: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+def _tombstones_of(lake: Lake, tomb, batch: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """The tombstones whose key columns each hold one of the batch's values (a superset of the
     batch's keys for a composite key: the join matches exactly), not the whole table: the
-    filter skips the row groups whose statistics exclude every value."""
-    import pyarrow.compute as pc
-
-    dataset = tomb.to_pyarrow_dataset()
-    cond = None
-    for k in keys:
-        values = batch.get_column(k).drop_nulls().unique().to_arrow()
-        values = values.cast(dataset.schema.field(k).type)
-        term = pc.field(k).isin(values)
-        cond = term if cond is None else cond & term
-    return pl.from_arrow(dataset.to_table(columns=[*keys, SEQUENCE], filter=cond))
+    scan skips the row groups whose statistics exclude every value. (A pyarrow dataset filter
+    fails on the string-view files a delta-rs MERGE writes.)"""
+    scan = pl.scan_delta(tomb, storage_options=lake.storage_options or None)
+    schema = scan.collect_schema()
+    cond = pl.all_horizontal(
+        pl.col(k).is_in(batch.get_column(k).drop_nulls().unique().cast(schema[k]).implode())
+        for k in keys
+    )
+    return scan.filter(cond).select(*keys, SEQUENCE).collect()
 
 
 def _tombstone_rows(spec: TableSpec, batch: pl.DataFrame, now: datetime) -> pl.DataFrame:

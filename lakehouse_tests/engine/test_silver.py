@@ -559,17 +559,21 @@ def test_the_tombstone_filter_reads_the_batch_keys_and_matches_composite_keys_ex
                      columns=(Column("region", "string", nullable=False),
                               Column("n", "int", nullable=False)))  # fmt: skip
     now = datetime(2024, 1, 2, tzinfo=UTC)
-    for part in range(3):  # three commits: three files
+    # four commits; the last replaces r0's tombstones with newer ones (a MERGE that updates,
+    # whose files delta-rs writes with string views)
+    for part, second in ((0, 9), (1, 11), (2, 12), (0, 10)):
         deletes = pl.DataFrame({
-            "region": [f"r{part}"] * 1000, "n": list(range(1000)), "_op": ["D"] * 1000,
-            SEQUENCE: [f"2024-01-01T00:00:1{part}.000000|{i:035d}" for i in range(1000)],
+            "region": [f"r{part}"] * 1000 + ["r3"], "n": [*range(1000), part],
+            "_op": ["D"] * 1001,
+            SEQUENCE: [f"2024-01-01T00:00:{second:02d}.000000|{i:035d}" for i in range(1001)],
         }, schema_overrides={"n": pl.Int32})  # fmt: skip
         write_tombstones(lake, spec, deletes, now)
+        now += timedelta(days=1)
     batch = pl.DataFrame({
         "region": ["r0", "r1", "r1", "r2", "r9"],
         "n": [5, 7, 7, 3000, 5],
         "_op": ["U", "U", "D", "I", "I"],
-        SEQUENCE: ["2024-01-01T00:00:09.000000|" + "0" * 35,  # older than r0/5's delete: dropped
+        SEQUENCE: ["2024-01-01T00:00:09.500000|" + "0" * 35,  # older than r0/5's new delete
                    "2024-01-01T00:00:12.000000|" + "1" * 35,  # newer than r1/7's: kept
                    "2024-01-01T00:00:11.000000|" + f"{7:035d}",  # r1/7's delete itself: kept
                    "2024-01-01T00:00:00.000000|" + "0" * 35,  # (r2, 3000): no tombstone
