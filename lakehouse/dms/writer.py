@@ -80,9 +80,14 @@ def encode_dms_file(frame: pl.DataFrame, settings: DmsS3Settings, *, full_load: 
         raise DmsFormatError(f"the frame has no {OP_COLUMN!r} column, which a {kind} file needs")
     if settings.DataFormat == "parquet":
         return _encode_parquet(frame, settings)
-    data = _encode_csv(frame, settings).encode()
+    return compressed(_encode_csv(frame, settings).encode(), settings)
+
+
+def compressed(data: bytes, settings: DmsS3Settings) -> bytes:
+    """A CSV file's bytes as stored: gzip when ``CompressionType`` is GZIP (same bytes for the
+    same data)."""
     if settings.CompressionType == "GZIP":
-        data = gzip.compress(data, compresslevel=6, mtime=0)
+        return gzip.compress(data, compresslevel=6, mtime=0)
     return data
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from lakehouse.dms import names as dms_names
 from lakehouse.dms import writer as dms_writer
 from lakehouse.registry.model import TableSpec
+from lakehouse.replication.dms_copy import dms_select, key_of
 from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse.replication.pgoutput import lsn_to_int
 from lakehouse.replication.state import ReplicationState
@@ -224,6 +225,27 @@ def copy_table(
     keys: list[str] = progress["files"]
     meter = meter or rep.row_meter(spec)
     ordered = resumable(spec)
+    after0 = progress["after"] if ordered else None
+    limit = limit if ordered else None
+
+    def emit(data: bytes, rows: int, after) -> None:
+        key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
+        progress["pending"] = {"key": key, "after": after, "rows": rows}
+        if on_file:
+            on_file()
+        rep.lake.write_bytes(key, data)
+        _settle_pending(rep, progress)
+        if on_file:
+            on_file()
+        rep.stats.full_load_rows[spec.qualified_name] += rows
+        rep.stats.files.append(key)
+        meter(rows)
+
+    fast = dms_select(spec, rep.layout_for(spec), rep.settings, ts)
+    if fast is not None:  # the COPY writes the DMS rows: cut them into files
+        query = _copy_query(spec, after0, limit, fast.select, rep.settings.CsvDelimiter)
+        _copy_dms_rows(rep, snap, query, fast, cut, ordered, emit, progress)
+        return keys
 
     def write(data: bytes | bytearray) -> None:
         if data:
@@ -234,21 +256,10 @@ def copy_table(
             frame = pl.DataFrame(schema={c: pl.String for c in spec.column_names})
         after = list(frame.select(spec.primary_key).row(-1)) if ordered and frame.height else None
         out = rep.dms_frame(frame, spec, op="I", ts=ts, full_load=True)
-        key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
-        progress["pending"] = {"key": key, "after": after, "rows": out.height}
-        if on_file:
-            on_file()
-        rep.lake.write_bytes(key, dms_writer.encode_dms_file(out, rep.settings, full_load=True))
-        _settle_pending(rep, progress)
-        if on_file:
-            on_file()
-        rep.stats.full_load_rows[spec.qualified_name] += out.height
-        rep.stats.files.append(key)
-        meter(out.height)
+        emit(dms_writer.encode_dms_file(out, rep.settings, full_load=True), out.height, after)
 
     buf = bytearray()
-    query = _copy_query(spec, progress["after"] if ordered else None, limit if ordered else None)
-    with snap.cursor().copy(*query) as copy:
+    with snap.cursor().copy(*_copy_query(spec, after0, limit)) as copy:
         for chunk in copy:
             buf += chunk
             if len(buf) >= cut:
@@ -261,14 +272,57 @@ def copy_table(
     return keys
 
 
-def _copy_query(spec: TableSpec, after: list | None, limit: int | None = None):
-    """The COPY statement of the table's columns (in key order for a resumable table, after
-    ``after`` when resuming, at most ``limit`` rows) and its parameters."""
-    cols = ", ".join(f'"{c}"' for c in spec.column_names)
-    sql = f'select {cols} from "{spec.schema}"."{spec.name}"'
+def _copy_dms_rows(rep, snap, query, fast, cut: int, ordered: bool, emit, progress) -> None:
+    """Cut the rows of the DMS ``COPY`` (``dms_copy``; one row per message) into files of
+    ``cut`` bytes, each written by ``emit`` in a writer thread while the next one is read
+    (two in memory at most; one file at a time, in order, as the state's ``pending`` needs)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    delimiter, settings = rep.settings.CsvDelimiter, rep.settings
+    head = fast.header.encode()
+    writing = None
+
+    def send(buf: bytearray, rows: int, last: bytes) -> None:
+        nonlocal writing
+        after = key_of(last, fast, delimiter) if ordered and rows else None
+        if writing is not None:
+            writing.result()
+        writing = pool.submit(lambda: emit(dms_writer.compressed(head + buf, settings), rows,
+                                           after))  # fmt: skip
+
+    with ThreadPoolExecutor(1, thread_name_prefix="load-writer") as pool:
+        buf, rows, row = bytearray(), 0, b""
+        with snap.cursor().copy(*query) as copy:
+            for row in copy:
+                buf += row
+                rows += 1
+                if len(buf) >= cut:
+                    send(buf, rows, bytes(row))
+                    buf, rows = bytearray(), 0
+        if writing is not None:
+            writing.result()
+        if buf or not progress["files"]:  # the rest, or the empty table's one file
+            send(buf, rows, bytes(row))
+        if writing is not None:
+            writing.result()
+
+
+def _copy_query(
+    spec: TableSpec,
+    after: list | None,
+    limit: int | None = None,
+    select: str | None = None,
+    delimiter: str = ",",
+) -> tuple[str, tuple]:
+    """The COPY statement (CSV with ``delimiter``) of ``select`` (default: the table's columns)
+    over the table, in key order for a resumable table (after ``after`` when resuming, at most
+    ``limit`` rows), and its parameters. Key columns are qualified: an output column may repeat
+    a key's name."""
+    cols = select or ", ".join(f'"{c}"' for c in spec.column_names)
+    sql = f'select {cols} from "{spec.schema}"."{spec.name}" as src'
     params: tuple = ()
     if resumable(spec):
-        key = ", ".join(f'"{k}"' for k in spec.primary_key)
+        key = ", ".join(f'src."{k}"' for k in spec.primary_key)
         if after is not None:
             marks = ", ".join("%s" for _ in spec.primary_key)
             sql += f" where ({key}) > ({marks})"
@@ -276,7 +330,8 @@ def _copy_query(spec: TableSpec, after: list | None, limit: int | None = None):
         sql += f" order by {key}"
         if limit is not None:
             sql += f" limit {int(limit)}"
-    return f"copy ({sql}) to stdout (format csv)", params
+    options = "format csv" if delimiter == "," else f"format csv, delimiter '{delimiter}'"
+    return f"copy ({sql}) to stdout ({options})", params
 
 
 def _settle_pending(rep: Replicator, progress: dict) -> None:
