@@ -112,9 +112,19 @@ def explode_key_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     return pl.concat([changes, deletes], how="vertical")
 
 
+def one_per_key(changes: pl.DataFrame, spec: TableSpec) -> bool:
+    """Whether every key has one change in ``changes`` (a hash check, no sort): then
+    ``unique_changes`` and ``last_per_key`` have nothing to drop (a full load's first batch)."""
+    keys = list(spec.primary_key)
+    return bool(keys) and not changes.select(keys).is_duplicated().any()
+
+
 def unique_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
-    """One row per key and change identity (the first in the order), sorted by ``_sequence``:
+    """One row per key and change identity (the first in the order), sorted by ``_sequence``
+    (unless every key has one change: then as given — no caller needs the order then):
     a change delivered again under another file name counts once."""
+    if changes.height and one_per_key(changes, spec):
+        return changes
     ordered = changes.sort(SEQUENCE)
     if not spec.primary_key or ordered.height == 0:
         return ordered
@@ -126,6 +136,8 @@ def unique_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
 
 def last_per_key(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """One row per key: the change with the greatest ``_sequence``."""
+    if changes.height and one_per_key(changes, spec):
+        return changes
     return changes.sort(SEQUENCE).unique(
         subset=list(spec.primary_key), keep="last", maintain_order=True
     )

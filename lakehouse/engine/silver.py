@@ -218,12 +218,12 @@ def _rebuild(
 
 def _merge(lake: Lake, spec: TableSpec, batch: pl.DataFrame, target, result: SilverResult):
     """The batch into silver: the first write of the table, or THE incremental MERGE."""
-    source = merge_source(batch)
-    if target is None:
-        rows = source.filter(pl.col("__op") != "D").drop("__op", "__same_lo", "__same_hi")
+    if target is None:  # no MERGE: no source columns to compute
+        rows = silver_rows(batch.filter(pl.col("_op") != "D"))
         overwrite_rows(lake, spec, rows, result.bronze_version, create=True)
         result.inserted = rows.height
         return
+    source = merge_source(batch)
     metrics = merge_batch(lake, spec, target, source, result.bronze_version)
     result.metrics = metrics
     result.inserted = int(metrics.get("num_target_rows_inserted", 0))
