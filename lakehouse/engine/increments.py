@@ -47,7 +47,6 @@ def read_bronze_changes(
     if bronze is None:
         return pl.DataFrame(), None
     current = bronze.version()
-    dataset = bronze.to_pyarrow_dataset()
     if after_version is not None:
         if after_version >= current:
             return pl.DataFrame(), current
@@ -55,16 +54,16 @@ def read_bronze_changes(
             _base(u) for u in open_table(lake, bronze_key(table), after_version).file_uris()
         }
         now_files = {_base(u) for u in bronze.file_uris()}
-        if not old_files <= now_files:  # bronze was compacted: re-read everything (idempotent)
-            after_version = None
-        else:
+        if old_files <= now_files:  # else bronze was compacted: re-read everything (idempotent)
             new = now_files - old_files
+            dataset = bronze.to_pyarrow_dataset()
             fragments = [f for f in dataset.get_fragments() if _base(f.path) in new]
             dataset = pads.FileSystemDataset(
                 fragments, dataset.schema, dataset.format, dataset.filesystem
             )
-    table_ = dataset.to_table()
-    return pl.from_arrow(table_), current
+            return pl.from_arrow(dataset.to_table()), current
+    # the whole table: Polars' own Delta scan (several times pyarrow's dataset + conversion)
+    return pl.scan_delta(bronze, storage_options=lake.storage_options or None).collect(), current
 
 
 def _base(path: str) -> str:
