@@ -26,7 +26,16 @@ def bronze_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         from lakehouse.engine.bronze import ingest
 
         settings = settings_for(dataset.name)
-        res = ingest(lake.lake(), table, settings, layouts=table_layouts(table, settings))
+        res = ingest(
+            lake.lake(),
+            table,
+            settings,
+            layouts=table_layouts(table, settings),
+            progress=lambda r: context.log.info(
+                f"bronze/{table.name}: {len(r.files)} files, {r.rows} rows so far "
+                f"(version {r.version})"
+            ),
+        )
         context.log.info(
             f"bronze/{table.name}: {len(res.files)} new files, {res.rows} rows {res.rows_by_op}, "
             f"{res.quarantined} quarantined"

@@ -18,8 +18,10 @@ names back, and the other DMS-added columns (before-images of non-key columns, `
 header values) are dropped; a computed added column is row data. A row whose key before-image
 does not cast to the key's type is quarantined (column = the before-image column).
 
-Exactly once: each run appends the rows of every file not yet ingested in ONE Delta commit whose
-commit metadata lists those files (``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
+Exactly once: each run appends the rows of every file not yet ingested, in batches of files of
+at most ``BATCH_BYTES`` (256 MiB, estimated in memory: ``file_batches``) so memory is bounded by a
+batch, not by the table; ONE Delta commit per batch, whose commit metadata lists its files
+(``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
 list with the Delta version it matches, and is rebuilt from the commit history when it lags the
 table (a crash between the commit and the cache write). A CDC or CSV file is identified by key
 and size, so replaying a run is a no-op; a full-load (``LOAD…``) file by key, size and
@@ -53,6 +55,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -76,6 +79,9 @@ from lakehouse.storage import Lake, ObjectInfo
 log = logging.getLogger(__name__)
 
 FILES_METADATA_KEY = "lakehouse.files"
+# estimated bytes of raw files read into one bronze commit: memory stays bounded by a batch,
+# not by the table (a full load of a big table is many LOAD files)
+BATCH_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -238,8 +244,12 @@ def ingest(
     now: datetime | None = None,
     max_files: int | None = None,
     layouts: list[DmsLayout] | None = None,
+    batch_bytes: int | None = None,
+    progress: Callable[[BronzeResult], None] | None = None,
 ) -> BronzeResult:
-    """Append every raw file of ``spec`` not yet in bronze (see the module docstring).
+    """Append every raw file of ``spec`` not yet in bronze (see the module docstring), in
+    batches of files of at most ``batch_bytes`` (default ``BATCH_BYTES``; ``file_batches``), one commit each;
+    ``progress`` is called with the running result after each commit when there are several.
     ``layouts``: the table's known DMS file layouts (``read_file``)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
@@ -251,22 +261,52 @@ def ingest(
     if not todo:
         result.seconds = time.perf_counter() - started
         return result
-    frames, quarantine, new_loads = _read_pending(lake, spec, settings, todo, now, layouts, result)
-    result.quarantined = write_quarantine(lake, spec.name, quarantine, "bronze", now)
-    ids = [_file_id(o, spec) for o in todo]
-    if len(frames) == 1:
-        data = frames[0]
-    else:
-        data = pl.concat(frames, how="diagonal_relaxed") if frames else empty_rows(spec)
-    version = _append(lake, spec, data, ids, new_loads)
-    loads = loads + [replace(e, version=version) for e in new_loads]
-    _save_cache(lake, spec, version, done | set(ids), loads)
-    result.files = [o.key for o in todo]
-    result.rows = data.height
-    result.rows_by_op = dict(data.group_by("_op").len().iter_rows()) if data.height else {}
-    result.version = version
+    batches = file_batches(todo, batch_bytes or BATCH_BYTES)
+    for batch in batches:
+        frames, quarantine, new_loads = _read_pending(
+            lake, spec, settings, batch, now, layouts, result
+        )
+        result.quarantined += write_quarantine(lake, spec.name, quarantine, "bronze", now)
+        ids = [_file_id(o, spec) for o in batch]
+        if len(frames) == 1:
+            data = frames[0]
+        else:
+            data = pl.concat(frames, how="diagonal_relaxed") if frames else empty_rows(spec)
+        del frames
+        version = _append(lake, spec, data, ids, new_loads)
+        loads = loads + [replace(e, version=version) for e in new_loads]
+        done = done | set(ids)
+        _save_cache(lake, spec, version, done, loads)
+        result.files += [o.key for o in batch]
+        result.rows += data.height
+        for op, n in data.group_by("_op").len().iter_rows() if data.height else ():
+            result.rows_by_op[op] = result.rows_by_op.get(op, 0) + n
+        result.version = version
+        if progress is not None and len(batches) > 1:
+            progress(replace(result))  # a copy: the result goes on
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _weight(obj: ObjectInfo) -> int:
+    """A raw file's estimated size in memory: its bytes, times a typical compression ratio for
+    gzip (6) and Parquet (4) files."""
+    key = obj.key.lower()
+    return obj.size * (6 if key.endswith(".gz") else 4 if key.endswith(".parquet") else 1)
+
+
+def file_batches(todo: list[ObjectInfo], limit: int) -> list[list[ObjectInfo]]:
+    """``todo`` in order, cut into consecutive batches of at most ``limit`` estimated bytes
+    (``_weight``); a file larger than ``limit`` is a batch of its own."""
+    batches: list[list[ObjectInfo]] = []
+    size = 0
+    for obj in todo:
+        if not batches or size + _weight(obj) > limit:
+            batches.append([])
+            size = 0
+        batches[-1].append(obj)
+        size += _weight(obj)
+    return batches
 
 
 def _read_pending(

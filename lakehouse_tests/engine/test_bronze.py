@@ -382,3 +382,62 @@ def test_cast_timestamps_in_every_format(monkeypatch):
         datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
     ]
     assert rejects["__row"].to_list() == [7] and "'nope'" in rejects["__reason"][0]
+
+
+def test_a_big_run_commits_batch_by_batch_and_resumes_after_a_crash(lake, tmp_path, monkeypatch):
+    """Memory bounded by a batch: files are appended in batches of at most ``batch_bytes``, one
+    commit each listing its files; a run killed after some batches resumes with the rest, and
+    bronze ends with the rows and load log of a single-commit run."""
+    from lakehouse.storage import LocalLake
+
+    files = {PREFIX + f"LOAD0000000{i}.csv": HEADER + _row("I", f"k{i}", n=i) for i in range(1, 6)}
+    files[PREFIX + "20240101-000009000.csv"] = HEADER + _row("U", "k1", qty="7", n=9)
+    one = LocalLake(tmp_path / "one")
+    for target in (lake, one):
+        for key, body in files.items():
+            target.write_text(key, body)
+            _touch(target, key, 1)
+    size = len(HEADER + _row("I", "k1"))
+    real_append, calls = bronze._append, []
+
+    def dying_append(*args):
+        calls.append(args[3])
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real_append(*args)
+
+    monkeypatch.setattr(bronze, "_append", dying_append)
+    with pytest.raises(RuntimeError, match="killed"):
+        bronze.ingest(lake, SPEC, SETTINGS, batch_bytes=2 * size)
+    assert [len(ids) for ids in calls] == [2, 2, 2]  # two files per batch
+    monkeypatch.setattr(bronze, "_append", real_append)
+    seen = []
+    rest = bronze.ingest(lake, SPEC, SETTINGS, batch_bytes=2 * size, progress=seen.append)
+    assert [f.rsplit("/", 1)[-1] for f in rest.files] == [
+        "LOAD00000005.csv", "20240101-000009000.csv"
+    ]  # fmt: skip
+    assert rest.rows == 2 and rest.version == 2 and seen == []  # one batch left: no progress
+    whole = bronze.ingest(one, SPEC, SETTINGS)
+    assert whole.version == 0 and whole.rows == 6
+    drop = ["_ingested_at"]
+    assert_frame_equal(
+        _bronze(lake).drop(drop).sort("_source_file"), _bronze(one).drop(drop).sort("_source_file")
+    )
+    got = [(e.key, e.generation, e.start) for e in bronze.load_log(lake, SPEC)]
+    assert got == [(e.key, e.generation, e.start) for e in bronze.load_log(one, SPEC)]
+    history = DeltaTable(lake.uri("bronze/parts")).history()
+    assert sorted(len(json.loads(h["lakehouse.files"])) for h in history) == [2, 2, 2]
+
+
+def test_file_batches_weigh_compressed_files():
+    from lakehouse.storage import ObjectInfo
+
+    objs = [ObjectInfo("a.csv", 40, 0.0), ObjectInfo("b.csv.gz", 10, 0.0), ObjectInfo("c", 100, 0)]
+    assert [[o.key for o in b] for b in bronze.file_batches(objs, 100)] == [
+        ["a.csv", "b.csv.gz"], ["c"]
+    ]  # fmt: skip
+    assert [[o.key for o in b] for b in bronze.file_batches(objs, 99)] == [
+        ["a.csv"],
+        ["b.csv.gz"],
+        ["c"],
+    ]
