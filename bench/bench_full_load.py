@@ -12,6 +12,9 @@ Measured, interleaved (baseline i, ours i):
 - ours: a fresh replication task's first ``Replicator.run()`` (slot with exported snapshot,
   COPY, DMS text, CSV LOAD files of the saas declaration's settings without gzip written to a
   local lake), in a child process whose peak RSS (``ru_maxrss``) is reported.
+Then the last load goes to bronze and to silver, each in a child process of its own (time, rows/s,
+peak RSS; both consume the load in batches: ``engine.bronze.BATCH_BYTES`` of files per bronze
+commit, ``engine.silver.BATCH_ROWS`` bronze rows per silver commit).
 A kill at 50 % is not timed here: a killed full load resumes after its last durable file, so it
 loses at most one batch (``replication.full_load.LOAD_BATCH_BYTES`` of CSV); the resumption is
 tested in ``lakehouse_tests/replication/test_full_load_batches.py``.
@@ -71,32 +74,58 @@ def _copy_baseline(dsn: str) -> float:
     return time.perf_counter() - t0
 
 
-def _ours_child(dsn: str, root: str, name: str, out) -> None:
+def _task(dsn: str, name: str):
     from lakehouse.declarations.dms import settings_for
-    from lakehouse.replication.replicator import Replicator
     from lakehouse.replication.task import ReplicationTask
-    from lakehouse.storage import LocalLake
 
     settings = settings_for("saas").with_(CompressionType="NONE")
     rules = ({"rule-action": "include", "schema-name": "public", "table-name": "big"},)
-    task = ReplicationTask(name, dsn, settings, selection_rules=rules)
+    return ReplicationTask(name, dsn, settings, selection_rules=rules)
+
+
+def _step(step: str, dsn: str, root: str, name: str) -> tuple[int, str]:
+    """Run one step in this process: (rows, detail)."""
+    from lakehouse.storage import LocalLake
+
+    lake, task = LocalLake(root), _task(dsn, name)
+    if step == "load":
+        from lakehouse.replication.replicator import Replicator
+
+        stats = Replicator(task, lake).run()
+        return sum(stats.full_load_rows.values()), f"{len(stats.files)} files"
+    import psycopg
+
+    from lakehouse.source.catalog import discover_table
+
+    with psycopg.connect(dsn) as conn:
+        spec = discover_table(conn, "public", "big", "bench")
+    if step == "bronze":
+        from lakehouse.engine.bronze import ingest
+
+        res = ingest(lake, spec, task.settings)
+        return res.rows, f"bronze v{res.version}"
+    from lakehouse.engine.silver import apply_changes
+
+    res = apply_changes(lake, spec)
+    return res.inserted, f"silver v{res.version} (bronze v{res.bronze_version})"
+
+
+def _child(step: str, dsn: str, root: str, name: str, out) -> None:
     t0 = time.perf_counter()
-    stats = Replicator(task, LocalLake(root)).run()
+    rows, detail = _step(step, dsn, root, name)
     seconds = time.perf_counter() - t0
-    out.send((seconds, sum(stats.full_load_rows.values()), len(stats.files)))
+    out.send((seconds, rows, detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
-def _ours(dsn: str, root: str, name: str) -> tuple[float, int, int, int]:
-    """(seconds, rows, files, peak RSS KiB) of one full load in a child process."""
+def _ours(step: str, dsn: str, root: str, name: str) -> tuple[float, int, str, int]:
+    """(seconds, rows, detail, peak RSS KiB) of one step in a child process of its own."""
     ctx = multiprocessing.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    child = ctx.Process(target=_ours_child, args=(dsn, root, name, send))
+    child = ctx.Process(target=_child, args=(step, dsn, root, name, send))
     child.start()
-    seconds, rows, files = recv.recv()
+    got = recv.recv()
     child.join()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, rows, files, max(peak, before)
+    return got
 
 
 def main() -> int:
@@ -114,12 +143,19 @@ def main() -> int:
             base, ours, rss = [], [], []
             for i in range(args.repeats):
                 base.append(_copy_baseline(dsn))
-                seconds, rows, files, peak = _ours(dsn, str(tmp / f"lake{i}"), f"b{i}")
+                seconds, rows, files, peak = _ours("load", dsn, str(tmp / f"lake{i}"), f"b{i}")
                 assert rows == args.rows, (rows, args.rows)
                 ours.append(seconds)
                 rss.append(peak)
-                print(f"run {i}: COPY {base[-1]:.2f}s, full load {seconds:.2f}s ({files} files),"
+                print(f"run {i}: COPY {base[-1]:.2f}s, full load {seconds:.2f}s ({files}),"
                       f" peak RSS {peak / 1024:.0f} MiB")  # fmt: skip
+            last = args.repeats - 1
+            for step in ("bronze", "silver"):  # the last load, consumed in batches
+                seconds, rows, detail, peak = _ours(step, dsn, str(tmp / f"lake{last}"), f"b{last}")
+                assert rows == args.rows, (step, rows, args.rows)
+                print(f"RESULT full load then {step}: {seconds:.2f}s, {fmt_int(rows)} rows"
+                      f" ({args.rows / seconds:,.0f} rows/s, {detail}), peak RSS"
+                      f" {peak / 1024:.0f} MiB")  # fmt: skip
         finally:
             embedded.stop(pgdata)
     b, o = statistics.median(base), statistics.median(ours)

@@ -42,7 +42,15 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
 
         selected = {k.path[1] for k in context.selected_asset_keys}
         if selected:
-            res = apply_changes(lake.lake(), table, full_refresh=config.full_refresh)
+            res = apply_changes(
+                lake.lake(),
+                table,
+                full_refresh=config.full_refresh,
+                progress=lambda r: context.log.info(
+                    f"silver/{table.name}: bronze v{r.bronze_version} applied so far, "
+                    f"{r.changes} changes"
+                ),
+            )
             context.log.info(
                 f"silver/{table.name}: {res.changes} changes from bronze v{res.bronze_version}: "
                 f"+{res.inserted} ~{res.updated} -{res.deleted}, {res.ignored} ignored, "

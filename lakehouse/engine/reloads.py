@@ -33,11 +33,50 @@ def reload_plan(lake: Lake, spec: TableSpec, after: int | None, bronze_version: 
     return plan_reloads(load_log(lake, spec), spec, after, bronze_version)
 
 
+def reload_rows_after(
+    lake: Lake, spec: TableSpec, reloads: list[Reload], version: int | None
+) -> dict[int, pl.DataFrame]:
+    """Per generation of ``reloads``: the keys of its LOAD rows in bronze after ``version`` (a
+    batch that cuts a reload in two)."""
+    from lakehouse.engine.bronze import load_log
+    from lakehouse.engine.core.keys import bronze_key
+
+    gens = {r.generation for r in reloads}
+    later = [e for e in load_log(lake, spec) if e.generation in gens and e.version > version]
+    if not later:
+        return {}
+    members = pl.DataFrame(
+        {
+            "_source_file": [e.key for e in later],
+            "_ingested_at": [e.ingested_at for e in later],
+            "_generation": [e.generation for e in later],
+        },
+        schema={"_source_file": pl.String, "_ingested_at": UTC_TS, "_generation": pl.Int64},
+    )
+    scan = pl.scan_delta(lake.uri(bronze_key(spec.name)), storage_options=lake.storage_options)
+    rows = (
+        scan.filter(pl.col("_file_kind") == "load")
+        .select(*spec.primary_key, "_source_file", "_ingested_at")
+        .join(members.lazy(), on=["_source_file", "_ingested_at"])
+        .collect()
+    )
+    return {
+        g: f.select(spec.primary_key)
+        for (g,), f in rows.partition_by("_generation", as_dict=True).items()
+    }
+
+
 def reload_deletes(
-    spec: TableSpec, changes: pl.DataFrame, reloads: list[Reload], target
+    spec: TableSpec,
+    changes: pl.DataFrame,
+    reloads: list[Reload],
+    target,
+    ahead: dict[int, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The reloads' ``D`` changes (see the module docstring). Live: every silver row older than
-    the start, and the keys whose latest change of the batch before the start is not a delete."""
+    the start, and the keys whose latest change of the batch before the start is not a delete.
+    ``ahead`` (``reload_rows_after``): the reloads' LOAD rows after the batch, in the baseline
+    too (their row rules are checked when their batch comes: a bad one is deleted then)."""
     keys = list(spec.primary_key)
     cols = [*keys, SEQUENCE, "_op"]
     prior = changes.select(cols) if changes.width else pl.DataFrame()
@@ -61,7 +100,10 @@ def reload_deletes(
             live = pl.concat([live, older], how="vertical_relaxed").unique()
             changed = current.filter(pl.col(SEQUENCE) >= r.start).select(keys)
             live = live.join(changed, on=keys, how="anti")
-        gone = live.join(_baseline(r, loads, prior, keys), on=keys, how="anti")
+        baseline = _baseline(r, loads, prior, keys)
+        if ahead and r.generation in ahead:
+            baseline = pl.concat([baseline, ahead[r.generation]], how="vertical_relaxed")
+        gone = live.join(baseline, on=keys, how="anti")
         out.append(_deletes_at_start(gone, r))
     return pl.concat(out, how="vertical") if out else pl.DataFrame()
 

@@ -51,7 +51,12 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
 
 Incremental and exactly once: every silver commit records in its commit metadata the bronze
 version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
-files added after that version. The SCD2 history MERGE and the tombstones are written before
+files added after that version. A backlog of more than ``BATCH_ROWS`` bronze rows (a big full
+load) is applied in several commits of whole bronze commits, each recording the version it
+reached, so memory is bounded by a batch; a reload cut by a batch keeps the keys of its later
+LOAD rows in its baseline (``reloads.reload_rows_after``), so they are not deleted in between.
+The outcome is that of one commit, except that an SCD2 history skips a late change that another
+commit of the run applied a newer change of its key before (as between runs). The SCD2 history MERGE and the tombstones are written before
 the silver MERGE, so a crash in between re-applies the same batch with the same result: the
 history MERGE inserts only the versions whose change the key does not hold yet (matched by key
 and change identity, not by comparison with the current version, which a key deleted in the
@@ -68,6 +73,8 @@ this module resolves a batch with ``sequencing`` and runs them in that order. Th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import polars as pl
@@ -82,7 +89,7 @@ from lakehouse.engine.history import apply_history
 from lakehouse.engine.increments import applied_bronze_version, read_bronze_changes
 from lakehouse.engine.pii import standardize_pii
 from lakehouse.engine.quarantine import quarantine_rule_failures
-from lakehouse.engine.reloads import reload_deletes, reload_plan
+from lakehouse.engine.reloads import reload_deletes, reload_plan, reload_rows_after
 from lakehouse.engine.sequencing import (
     explode_key_changes,
     last_per_key,
@@ -102,23 +109,61 @@ from lakehouse.engine.widening import widen, wider
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
+# bronze rows one silver commit applies at most (whole bronze commits): memory is bounded by a
+# batch, not by the table, when a big full load or a long backlog is applied
+BATCH_ROWS = 500_000
+
 
 def apply_changes(
-    lake: Lake, spec: TableSpec, *, full_refresh: bool = False, now: datetime | None = None
+    lake: Lake,
+    spec: TableSpec,
+    *,
+    full_refresh: bool = False,
+    now: datetime | None = None,
+    batch_rows: int | None = None,
+    progress: Callable[[SilverResult], None] | None = None,
 ) -> SilverResult:
-    """Apply the bronze changes not yet applied to ``silver/<table>`` (see module docstring)."""
+    """Apply the bronze changes not yet applied to ``silver/<table>`` (see module docstring): in
+    commits of at most ``batch_rows`` (default ``BATCH_ROWS``) bronze rows (whole bronze commits, at least one), so a big
+    backlog never sits in memory whole; a full refresh reads all of bronze at once. ``progress``
+    gets the running result after each commit when there are several."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    batch_rows = batch_rows or BATCH_ROWS
+    total, more = _apply(lake, spec, full_refresh, now, None if full_refresh else batch_rows)
+    while more:
+        if progress is not None:
+            progress(replace(total))  # a copy: the total goes on
+        part, more = _apply(lake, spec, False, now, batch_rows, after=total.bronze_version)
+        total.absorb(part)
+    total.seconds = time.perf_counter() - started
+    return total
+
+
+def _apply(
+    lake: Lake,
+    spec: TableSpec,
+    full_refresh: bool,
+    now: datetime,
+    batch_rows: int | None,
+    after: int | None = None,
+) -> tuple[SilverResult, bool]:
+    """One silver commit: the bronze rows of the next batch, after the bronze version ``after``
+    (by default the one silver records); (its result, whether more is left)."""
     result = SilverResult(spec.name, full_refresh=full_refresh)
     key = silver_key(spec.name)
     target = open_table(lake, key)
-    after = None if (full_refresh or target is None) else applied_bronze_version(lake, key)
+    if after is None:
+        after = None if (full_refresh or target is None) else applied_bronze_version(lake, key)
     if target is not None and after is None and not full_refresh:
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
-    changes, result.bronze_version = read_bronze_changes(lake, spec.name, after)
+        batch_rows = None
+    read = read_bronze_changes(lake, spec.name, after, batch_rows)
+    changes, result.bronze_version = read.frame, read.version
+    more = read.version != read.latest
     plan = reload_plan(lake, spec, after, result.bronze_version)
     if changes.height == 0 and not full_refresh and not plan.reloads:
-        return _finish(lake, spec, result, started)
+        return _finish(lake, spec, result), more
     changes = _prepare(lake, spec, changes, result, now, full_refresh)
     if target is not None and not full_refresh and _widen_tables(lake, spec, target, changes):
         target = open_table(lake, key)
@@ -126,8 +171,12 @@ def apply_changes(
         rows = silver_rows(changes.filter(pl.col("_op") == "I")) if changes.height else changes
         append_rows(lake, spec, rows, result.bronze_version, full_refresh=full_refresh)
         result.inserted = rows.height
-        return _finish(lake, spec, result, started)
-    batch, candidates = _resolve(lake, spec, changes, result, plan, target, full_refresh)
+        return _finish(lake, spec, result), more
+    # the rest of a reload cut by this batch is in its baseline too
+    ahead = {}
+    if more and plan.reloads:
+        ahead = reload_rows_after(lake, spec, plan.reloads, read.version)
+    batch, candidates = _resolve(lake, spec, changes, result, plan, target, full_refresh, ahead)
     if full_refresh:
         _rebuild(lake, spec, batch, result, now)
     else:
@@ -136,7 +185,7 @@ def apply_changes(
         result.ignored = candidates - batch.height
         write_tombstones(lake, spec, batch, now)
         _merge(lake, spec, batch, target, result)
-    return _finish(lake, spec, result, started)
+    return _finish(lake, spec, result), more
 
 
 def _widen_tables(lake: Lake, spec: TableSpec, target, changes: pl.DataFrame) -> bool:
@@ -180,12 +229,16 @@ def _resolve(
     plan: ReloadPlan,
     target,
     full_refresh: bool,
+    ahead: dict[int, pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """(the batch: one change per key, the MERGE source; how many candidate changes there were).
-    The SCD2 history takes the changes in between (before the last change per key)."""
+    The SCD2 history takes the changes in between (before the last change per key). ``ahead``:
+    the reloads' LOAD rows in bronze after this batch (``reload_rows_after``)."""
     exploded = explode_key_changes(changes, spec)
     if plan.reloads:
-        gone = reload_deletes(spec, changes, plan.reloads, None if full_refresh else target)
+        gone = reload_deletes(
+            spec, changes, plan.reloads, None if full_refresh else target, ahead=ahead
+        )
         result.reload_generation, result.reload_deletes = plan.reloads[-1].generation, gone.height
         exploded = pl.concat([exploded, gone], how="diagonal_relaxed") if gone.height else exploded
     candidates = exploded.height
@@ -232,10 +285,9 @@ def _merge(lake: Lake, spec: TableSpec, batch: pl.DataFrame, target, result: Sil
     result.ignored += batch.height - result.inserted - result.updated - result.deleted
 
 
-def _finish(lake: Lake, spec: TableSpec, result: SilverResult, started: float) -> SilverResult:
+def _finish(lake: Lake, spec: TableSpec, result: SilverResult) -> SilverResult:
     dt = open_table(lake, silver_key(spec.name))
     result.version = dt.version() if dt is not None else None
-    result.seconds = time.perf_counter() - started
     return result
 
 

@@ -584,3 +584,56 @@ def test_the_tombstone_filter_reads_the_batch_keys_and_matches_composite_keys_ex
     assert sorted(kept.select("region", "n", "_op").rows()) == [
         ("r1", 7, "D"), ("r1", 7, "U"), ("r2", 3000, "I"), ("r9", 5, "I"),
     ]  # fmt: skip
+
+
+def test_a_big_backlog_is_applied_in_several_commits_with_the_same_result(tmp_path):
+    """``batch_rows`` bounds the bronze rows of one silver commit (whole bronze commits): a
+    backlog of five bronze commits is applied in three, each recording the bronze version it
+    reached, and silver ends as one commit would leave it."""
+    lakes = {n: LocalLake(tmp_path / n) for n in ("batched", "whole")}
+    files = [
+        ("LOAD00000001.csv", [_line("I", 1, 1, "a"), _line("I", 1, 2, "b")]),
+        ("LOAD00000002.csv", [_line("I", 1, 3, "c"), _line("I", 1, 4, "d")]),
+        ("20240101-000002000.csv", [_line("U", 2, 1, "a2"), _line("D", 2, 2, "", "")]),
+        ("20240101-000003000.csv", [_line("I", 3, 5, "e")]),
+        ("20240101-000004000.csv", [_line("U", 4, 5, "e2"), _line("U", 4, 3, "c2")]),
+    ]
+    for lake in lakes.values():
+        for name, lines in files:
+            _write(lake, SPEC, name, *lines)
+        # one bronze commit per file
+        assert bronze.ingest(lake, SPEC, SETTINGS, batch_bytes=1).version == 4
+    seen = []
+    res = silver.apply_changes(lakes["batched"], SPEC, batch_rows=4, progress=seen.append)
+    whole = silver.apply_changes(lakes["whole"], SPEC)
+    commits = DeltaTable(lakes["batched"].uri(silver_key(SPEC.name))).history()
+    assert sorted(int(c[BRONZE_VERSION_KEY]) for c in commits) == [1, 3, 4]  # 4 + 3 + 2 rows
+    assert [r.bronze_version for r in seen] == [1, 3]
+    assert (res.changes, res.bronze_version, res.version) == (9, 4, 2)
+    assert (res.inserted + res.updated + res.deleted) == 5 + 3 + 1  # across the three commits
+    assert _state(lakes["batched"]) == _state(lakes["whole"]) == {
+        1: ("a2", 1), 3: ("c2", 1), 4: ("d", 1), 5: ("e2", 1)
+    }  # fmt: skip
+    assert whole.changes == 9 and whole.version == 0
+    # a single bronze commit bigger than the batch is applied whole
+    _write(lakes["batched"], SPEC, "20240101-000005000.csv", *[_line("I", 5, i) for i in (7, 8)])
+    bronze.ingest(lakes["batched"], SPEC, SETTINGS)
+    assert silver.apply_changes(lakes["batched"], SPEC, batch_rows=1).inserted == 2
+
+
+def test_a_reload_cut_by_a_batch_deletes_only_the_keys_absent_from_all_its_files(lake):
+    """A reload's LOAD files in two bronze commits applied in two silver commits: the keys of the
+    second file are in the baseline of the first commit too, so they are neither deleted nor
+    closed in the history; only the key absent from both files is."""
+    _write(lake, SCD2, "LOAD00000001.csv", *[_line("I", 1, i, "v1") for i in (1, 2, 3, 4)])
+    _run(lake, SCD2)
+    _write(lake, SCD2, "LOAD00000001.csv", _line("I", 5, 1, "v2"), _line("I", 5, 2, "v2"))
+    _write(lake, SCD2, "LOAD00000002.csv", _line("I", 6, 3, "v2"))  # 4 is gone
+    bronze.ingest(lake, SCD2, SETTINGS, batch_bytes=1)
+    res = silver.apply_changes(lake, SCD2, batch_rows=2)
+    assert res.reload_deletes == 1 and res.deleted == 1
+    assert _state(lake, SCD2) == {1: ("v2", 1), 2: ("v2", 1), 3: ("v2", 1)}
+    assert _versions_of(lake, 3) == [("v1", False, 1, 6), ("v2", True, 6, None)]
+    assert _versions_of(lake, 4) == [("v1", False, 1, 5)]
+    _assert_history_current_is_silver(lake)
+    _assert_full_refresh_identical(lake, SCD2)

@@ -41,6 +41,19 @@ ops = st.lists(
 )
 
 
+def _small_batches(seed: int):
+    """For an even ``seed``: bronze commits one file at a time and silver applies 1-3 bronze
+    rows per commit (whole bronze commits), so a run's backlog is applied in several commits
+    (``bronze.BATCH_BYTES``, ``silver.BATCH_ROWS``); the outcome must not change."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    if seed % 2 == 0:
+        stack.enter_context(mock.patch.object(bronze, "BATCH_BYTES", 1))
+        stack.enter_context(mock.patch.object(silver, "BATCH_ROWS", 1 + seed % 3))
+    return stack
+
+
 def _history(script):
     """Apply a script to a reference model in commit order; return (changes, final state)."""
     state: dict[int, str] = {}
@@ -90,7 +103,8 @@ def _silver_state(lake, spec: TableSpec = SPEC) -> dict[int, str]:
 )
 @given(script=ops, seed=st.integers(0, 10**6))
 def test_silver_equals_reference_model(tmp_path_factory, script, seed):
-    _out_of_order(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, seed)
+    with _small_batches(seed):
+        _out_of_order(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, seed)
 
 
 def _out_of_order(lake, spec: TableSpec, script, seed, check=lambda lake: None) -> None:
@@ -256,7 +270,8 @@ def test_silver_with_reloads_equals_reference_model(tmp_path_factory, script, in
     order and duplicated; a reload's files may be split across bronze runs or overwritten by the
     next reload before bronze sees them. Silver always ends as the last full load plus the changes
     committed after it, incrementally and after a full refresh."""
-    _with_reloads(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, initial, seed)
+    with _small_batches(seed):
+        _with_reloads(LocalLake(tmp_path_factory.mktemp("lake")), SPEC, script, initial, seed)
 
 
 def _with_reloads(lake, spec: TableSpec, script, initial, seed, check=lambda lake: None) -> None:
@@ -432,7 +447,8 @@ def test_scd2_history_current_versions_are_silver_out_of_order(tmp_path_factory,
     """Files out of order and duplicated (late updates of keys deleted since included): after
     every run the history's current versions are silver's rows."""
     lake = LocalLake(tmp_path_factory.mktemp("lake"))
-    _out_of_order(lake, SCD2_SPEC, script, seed, _history_is_consistent)
+    with _small_batches(seed):
+        _out_of_order(lake, SCD2_SPEC, script, seed, _history_is_consistent)
 
 
 @settings(
@@ -454,4 +470,5 @@ def test_scd2_history_current_versions_are_silver_with_reloads(
     """Reloads and out-of-order CDC (changes ordered before a reload arriving after it included):
     after every run the history's current versions are silver's rows."""
     lake = LocalLake(tmp_path_factory.mktemp("lake"))
-    _with_reloads(lake, SCD2_SPEC, script, initial, seed, _history_is_consistent)
+    with _small_batches(seed):
+        _with_reloads(lake, SCD2_SPEC, script, initial, seed, _history_is_consistent)

@@ -92,7 +92,7 @@ def local_round(lake, spec: TableSpec, now: datetime) -> TableRound:
 
     after = applied_bronze_version(lake, silver_key(spec.name))
     target = open_table(lake, silver_key(spec.name))
-    changes, version = read_bronze_changes(lake, spec.name, after)
+    changes, version, _ = read_bronze_changes(lake, spec.name, after)
     reloads, barrier, settled = reload_plan(lake, spec, after, version)
     resolved, quarantined = pl.DataFrame(), pl.DataFrame()
     if changes.height or reloads:

@@ -86,12 +86,12 @@ def test_spark_silver_equals_reference_model(spark, tmp_path_factory, script, se
         for name, rows in named[b::batches]:
             _write_file(lake, name, rows)
         bronze.ingest(lake, SPEC, SETTINGS)
-        frame, version = read_bronze_changes(lake, SPEC.name, after)
+        frame, version, _ = read_bronze_changes(lake, SPEC.name, after)
         after = version
         if frame.height:
             state, tombs = _apply(spark, frame, state, tombs)
     assert _state(state) == expected
-    everything, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
+    everything, _, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
     assert _state(_apply(spark, everything, None, None)[0]) == expected
 
 
@@ -130,7 +130,7 @@ def _reload_runs(rng, changes, loads):
 
 def _spark_run(spark, lake, after, state, tombs):
     """The Spark engine on the bronze rows after ``after`` (the load log read through Spark)."""
-    frame, version = read_bronze_changes(lake, SPEC.name, after)
+    frame, version, _ = read_bronze_changes(lake, SPEC.name, after)
     entries = read_load_log(spark, lake.uri(f"bronze/{SPEC.name}"), up_to=version)
     reloads, barrier, settled = plan_reloads(entries, SPEC, after, version)
     if frame.height or reloads:
@@ -183,7 +183,7 @@ def test_spark_silver_with_reloads_equals_the_local_engine(
         after, state, tombs = _spark_run(spark, lake, after, state, tombs)
         _same_as_local(lake, state, tombs, f"run {n}")
     assert _state(state) == expected
-    everything, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
+    everything, _, _ = read_bronze_changes(lake, SPEC.name, None)  # full refresh: one batch
     reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{SPEC.name}")), SPEC, None, after
     )

@@ -97,7 +97,7 @@ def _runs(spark, lake, spec, runs, name):
 
 def _full_refresh(spark, lake, spec, name):
     """The Spark engine rebuilds from all of bronze as the local engine's full refresh does."""
-    everything, version = read_bronze_changes(lake, spec.name, None)
+    everything, version, _ = read_bronze_changes(lake, spec.name, None)
     reloads, barrier, _ = plan_reloads(
         read_load_log(spark, lake.uri(f"bronze/{spec.name}")), spec, None, version
     )

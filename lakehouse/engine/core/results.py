@@ -34,6 +34,22 @@ class SilverResult:
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)
 
+    def absorb(self, later: SilverResult) -> None:
+        """Add the counts of ``later``, the next commit of the same run (a big backlog is
+        applied in several); versions and metrics become ``later``'s."""
+        for name in (
+            *("changes", "inserted", "updated", "deleted", "ignored"),
+            *("history_rows", "quarantined", "reload_deletes"),
+        ):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        if later.reload_generation is not None:
+            self.reload_generation = later.reload_generation
+        self.bronze_version, self.version, self.metrics = (
+            later.bronze_version,
+            later.version,
+            later.metrics,
+        )
+
     def metadata(self) -> dict:
         """Materialization metadata as a Glue job reports it (the keys the local silver assets
         report, plus the format and the reloads)."""
