@@ -13,7 +13,7 @@ import dagster as dg
 
 from lakehouse.defs.checks import reconciliation_result, schema_result, step_check_specs
 from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
-from lakehouse.registry import DatasetSpec, TableSpec
+from lakehouse.registry import DatasetSpec, TableSpec, widened
 
 
 class SilverConfig(dg.Config):
@@ -66,8 +66,8 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         checks = {k.name for k in context.selected_asset_check_keys}
         if checks:
             frame = read_silver(lake.lake(), table)
-            if "schema" in checks:
-                yield schema_result(table, frame)
+            if "schema" in checks:  # with the types widened at the source (registry.widened)
+                yield schema_result(widened.apply(lake.lake(), table), frame)
             if "reconciliation" in checks:
                 yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
 

@@ -73,6 +73,7 @@ from lakehouse.engine.delta import open_table
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.sequencing import sequence_expr
 from lakehouse.engine.widening import widen
+from lakehouse.registry import widened
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake, ObjectInfo
 
@@ -253,6 +254,7 @@ def ingest(
     ``layouts``: the table's known DMS file layouts (``read_file``)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
+    spec = widened.apply(lake, spec)  # types widened at the source, not declared yet
     result = BronzeResult(spec.name)
     done, loads = _state(lake, spec)
     todo = [o for o in raw_files(lake, spec) if not _done(o, spec, done)]

@@ -106,6 +106,7 @@ from lakehouse.engine.silver_writes import (
 from lakehouse.engine.tombstones import filter_tombstoned, overwrite_tombstones, write_tombstones
 from lakehouse.engine.unchanged import resolve_unchanged
 from lakehouse.engine.widening import widen, wider
+from lakehouse.registry import widened
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -130,6 +131,7 @@ def apply_changes(
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     batch_rows = batch_rows or BATCH_ROWS
+    spec = widened.apply(lake, spec)  # types widened at the source, not declared yet
     total, more = _apply(lake, spec, full_refresh, now, None if full_refresh else batch_rows)
     while more:
         if progress is not None:

@@ -46,6 +46,7 @@ import polars as pl
 
 from lakehouse.dms import writer as dms_writer
 from lakehouse.dms.table_mappings import DmsLayout
+from lakehouse.registry import widened
 from lakehouse.registry.model import TableSpec
 from lakehouse.replication import schema_history, table_resync
 from lakehouse.replication.cdc import CdcStream, change_seq
@@ -75,6 +76,12 @@ class ReplicationStats:
     @property
     def total_changes(self) -> int:
         return sum(self.changes.values())
+
+
+def _shown(column) -> str:
+    """A column's type as a finding names it: ``string`` with its ``varchar`` limit."""
+    n = widened.max_length(column)
+    return f"{column.type} (at most {n} characters)" if n is not None else column.type
 
 
 class Replicator:
@@ -133,7 +140,8 @@ class Replicator:
         finding (``replication.schema_history`` keeps them in the lake, with their time): an
         added column reaches raw, bronze and silver as text until it is declared (then typed);
         a dropped one stays in silver, NULL from then on; a changed type makes the values its
-        declared type cannot hold go to quarantine."""
+        declared type cannot hold go to quarantine, unless it is a widening (``registry.widened``:
+        recorded in the lake and applied by bronze and silver as if declared)."""
         declared = self.task.registry.get(source.qualified_name)
         if declared is None:
             return
@@ -148,9 +156,20 @@ class Replicator:
               f" on — fix: {fix} (or keep it)" for n in want if n not in have),
             *(f"column {n!r} is {have[n].type} at the source but declared {want[n].type}: values"
               f" the declared type cannot hold go to quarantine — fix: {fix}"
-              for n in have if n in want and have[n].type != want[n].type),
+              for n in have if n in want and have[n].type != want[n].type
+              and not widened.widens(want[n].type, have[n].type)),
         ]  # fmt: skip
         qname = source.qualified_name
+        wider = {n: have[n] for n in have if n in want and (
+            widened.widens(want[n].type, have[n].type) or widened.longer(want[n], have[n]))}  # fmt: skip
+        if wider:  # recorded first: bronze reads the wider type before these rows are written
+            widened.record(self.lake, self.task.name, qname, wider)
+            found += [
+                f"column {n!r} is {_shown(c)} at the source but declared {_shown(want[n])}: a"
+                f" widening, applied in place (bronze, silver, its history and tombstones) —"
+                f" to pin it: run `lakehouse discover {self.task.name}`"
+                for n, c in wider.items()
+            ]
         for finding in schema_history.record(self.lake, self.task.name, qname, found):
             msg = f"{qname}: {finding}"
             log.warning(msg)

@@ -1,7 +1,8 @@
 """Source DDL while CDC runs, against the declaration: an added column, a dropped one and a
 widened type are each reported once, naming the table, the column, both types and the fix;
-the replication goes on (the added column reaches raw, the values the declared type cannot hold
-are quarantined by bronze with their reason)."""
+the replication goes on (the added column reaches raw; a widened type is applied in place
+without a declaration, ``registry.widened``; the values another changed type cannot hold are
+quarantined by bronze with their reason)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ pytestmark = pytest.mark.integration
 DECLARED = TableSpec(
     dataset="drift",
     name="items",
-    columns=(Column("id", "int", nullable=False), Column("v", "int"), Column("old", "string")),
+    columns=(
+        Column("id", "int", nullable=False),
+        Column("v", "int"),
+        Column("old", "string"),
+        Column("z", "int"),
+    ),
     primary_key=("id",),
     schema="public",
 )
@@ -32,8 +38,8 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     from lakehouse_tests.replication.test_table_set import _task
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create table items (id int primary key, v int, old text)")
-        conn.execute("insert into items values (1, 1, 'a')")
+        conn.execute("create table items (id int primary key, v int, old text, z int)")
+        conn.execute("insert into items values (1, 1, 'a', 1)")
     task = replace(_task(fresh_db, ("items",)), name="drift",
                    registry={"public.items": DECLARED})  # fmt: skip
     lake = LocalLake(tmp_path / "lake")
@@ -42,7 +48,8 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
         conn.execute("alter table items add column w text")
         conn.execute("alter table items drop column old")
         conn.execute("alter table items alter column v type bigint")
-        conn.execute("insert into items values (2, 5000000000, 'x')")
+        conn.execute("alter table items alter column z type text")
+        conn.execute("insert into items (id, v, w, z) values (2, 5000000000, 'x', 'abc')")
     fix = "fix: run `lakehouse discover drift` to update the declaration"
     drifted = Replicator(task, lake).run().warnings
     assert drifted == [
@@ -50,11 +57,14 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
         f" silver as text, its type unchecked — {fix}",
         f"public.items: declared column 'old' is gone from the source: silver keeps it, NULL"
         f" from now on — {fix} (or keep it)",
-        f"public.items: column 'v' is bigint at the source but declared int: values the"
+        f"public.items: column 'z' is string at the source but declared int: values the"
         f" declared type cannot hold go to quarantine — {fix}",
+        "public.items: column 'v' is bigint at the source but declared int: a widening,"
+        " applied in place (bronze, silver, its history and tombstones) — to pin it: run"
+        " `lakehouse discover drift`",
     ]
     cdc = [o.key for o in lake.list("raw/database/public/items/") if "LOAD" not in o.key]
-    assert cdc and b"5000000000,x" in lake.read_bytes(cdc[-1])
+    assert cdc and b"5000000000,abc,x" in lake.read_bytes(cdc[-1])
     assert Replicator(task, lake).run().warnings == []  # said once
     from lakehouse.replication import schema_history
 
@@ -77,14 +87,15 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     from lakehouse.engine.silver import apply_changes, read_silver
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("insert into items values (3, 3, 'y')")
+        conn.execute("insert into items (id, v, w, z) values (3, 3, 'y', '3')")
     Replicator(task, lake).run()
     bronze = ingest(lake, DECLARED, task.settings)
-    assert bronze.quarantined == 1  # 5000000000 is no int
+    assert bronze.quarantined == 1  # 'abc' is no int; 5000000000 is a bigint, as recorded
     apply_changes(lake, DECLARED)
     silver = read_silver(lake, DECLARED)
     assert dict(silver.select("id", "w").iter_rows()) == {1: None, 3: "y"}
     assert silver.schema["w"] == pl.String and silver.schema["old"] == pl.String
+    assert silver.schema["v"] == pl.Int64
 
 
 def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fresh_db, tmp_path):
@@ -143,3 +154,69 @@ def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fr
     assert history.schema["n"] == pl.Decimal(12, 2)
     assert sorted(history.filter(pl.col("id") == 1)["n"].cast(pl.String).to_list()) == [
         "1.50", "99999.99"]  # fmt: skip
+
+
+def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_path):
+    """The same widenings with the declaration left as it was (no ``discover``): the replicator
+    records them (``registry.widened``) before it writes the rows, so bronze casts to the wider
+    types, silver, its SCD2 history and tombstones widen in place, nothing goes to quarantine,
+    silver equals the source, and the schema check passes on the widened table."""
+    from lakehouse.defs.checks import schema_result
+    from lakehouse.engine.bronze import ingest
+    from lakehouse.engine.core.keys import history_key, quarantine_key
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.silver import apply_changes, read_silver
+    from lakehouse.registry import widened
+    from lakehouse.source.discovery import discover_one
+    from lakehouse_tests.replication.test_table_set import _task
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int, s varchar(5),"
+                     " n numeric(6,2), t timestamp)")  # fmt: skip
+        conn.execute("insert into items values (1, 1, 'a', 1.50, '2024-01-01 10:00'),"
+                     " (2, 2, 'b', 2.50, '2024-01-02 10:00')")  # fmt: skip
+        spec = discover_one(conn, "public", "items", "t").spec
+    from dataclasses import replace
+
+    declared = replace(spec, scd_type=2)
+    assert declared.column("s").checks["str_length_max"] == 5
+    lake = LocalLake(tmp_path / "lake")
+    task = replace(_task(fresh_db, ("items",)), registry={"public.items": declared})
+
+    def step() -> None:
+        Replicator(task, lake).run()
+        ingest(lake, declared, task.settings)
+        apply_changes(lake, declared)
+
+    step()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("delete from items where id = 2")
+        conn.execute("alter table items alter column id type bigint, alter column v type bigint,"
+                     " alter column s type varchar(50), alter column n type numeric(12,2),"
+                     " alter column t type timestamptz")  # fmt: skip
+        conn.execute("insert into items values (5000000000, 5000000000, 'a longer text',"
+                     " 1234567.25, '2024-02-01 10:00+00')")  # fmt: skip
+        conn.execute("update items set n = 99999.99 where id = 1")
+    step()
+    effective = widened.apply(lake, declared)
+    assert [effective.column(c).type for c in ("id", "v", "n", "t")] == [
+        "bigint", "bigint", "decimal(12,2)", "timestamptz"]  # fmt: skip
+    assert effective.column("s").checks["str_length_max"] == 50
+    assert open_table(lake, quarantine_key("items")) is None
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("delete from items where id = 5000000000")
+        conn.execute("insert into items values (7, 7, 'x', 0, now()), (8, 8, 'y', 1, now())")
+    step()
+    with psycopg.connect(fresh_db) as conn:
+        source = sorted(conn.execute("select id, v, s, n from items").fetchall())
+    silver = read_silver(lake, declared)
+    assert sorted(silver.select("id", "v", "s", "n").iter_rows()) == source
+    assert silver.schema["n"] == pl.Decimal(12, 2) and silver.schema["id"] == pl.Int64
+    history = pl.from_arrow(open_table(lake, history_key("items")).to_pyarrow_table())
+    assert history.schema["n"] == pl.Decimal(12, 2)
+    assert schema_result(effective, silver).passed
+    assert not schema_result(declared, silver).passed  # the declaration alone: int32 expected
+    # once declared (``discover``), the record changes nothing
+    with psycopg.connect(fresh_db) as conn:
+        now_declared = discover_one(conn, "public", "items", "t").spec
+    assert widened.apply(lake, now_declared).columns == now_declared.columns
