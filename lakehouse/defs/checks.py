@@ -1,14 +1,18 @@
 """Asset checks on silver tables, generated from the registry.
 
-``schema`` and ``reconciliation`` are declared on the silver asset itself (``check_specs``) and
-evaluated in the silver step right after the merge, on one read of the table (no extra step
-per check: a bronze + silver run of 7 tables had 28 check steps); ``references`` reads other
-silver tables, so it stays a check of its own (``silver_checks``).
+Locally every silver check is declared on the silver asset itself (``check_specs``,
+``step_check_specs``) and evaluated in the silver step right after the merge, on one read of
+the table: no extra step per check (a bronze + silver run of 7 tables had 28 check steps; each
+step costs the run its events). The step is subsettable: a check runs alone (no merge) from the
+UI or when its automation condition asks (``freshness``, on its dataset's cron). On AWS the
+checks ask Athena (``defs.aws``).
 
 - ``schema`` (blocking): the table's pandera schema (types, nullability, ranges, allowed values,
   key uniqueness); failing rows sampled into the metadata. Blocking: while it fails, automation
   does not move the tables downstream.
-- ``references`` (warn): values of columns declared ``references="table.column"`` exist there.
+- ``references`` (warn): values of columns declared ``references="table.column"`` exist there
+  (the other silver tables are the check's additional deps).
+- ``freshness`` (warn): see ``defs.freshness``.
 - ``reconciliation`` (warn, local profile, database tables): row count and key checksum equal
   the source's; finds lost rows and ghost rows (e.g. a key update without a before-image).
 """
@@ -17,14 +21,7 @@ import hashlib
 
 import dagster as dg
 
-from lakehouse.defs.resources import LakeResource
 from lakehouse.registry import DatasetSpec, TableSpec
-
-
-def _silver_frame(lake: LakeResource, table: TableSpec):
-    from lakehouse.engine.silver import read_silver
-
-    return read_silver(lake.lake(), table)
 
 
 def schema_spec(table: TableSpec) -> dg.AssetCheckSpec:
@@ -54,43 +51,52 @@ def schema_result(table: TableSpec, frame) -> dg.AssetCheckResult:
     )  # fmt: skip
 
 
-def references_check(table: TableSpec, dataset: DatasetSpec) -> dg.AssetChecksDefinition | None:
+def reference_rules(table: TableSpec, dataset: DatasetSpec) -> list[tuple[str, str, str]]:
+    """(column, table, key) of each ``references`` rule of ``table`` into a table of ``dataset``."""
+    names = {t.name for t in dataset.tables}
     refs = [(c.name, *c.references.split(".")) for c in table.columns if c.references]
-    refs = [r for r in refs if r[1] in {t.name for t in dataset.tables}]
-    if not refs:
-        return None
-    others = sorted({r[1] for r in refs})
+    return [r for r in refs if r[1] in names]
 
-    @dg.asset_check(
+
+def references_spec(table: TableSpec, refs: list[tuple[str, str, str]]) -> dg.AssetCheckSpec:
+    others = sorted({r[1] for r in refs} - {table.name})
+    return dg.AssetCheckSpec(
+        "references",
         asset=["silver", table.name],
-        name="references",
-        additional_deps=[dg.AssetKey(["silver", o]) for o in others if o != table.name],
+        additional_deps=[dg.AssetKey(["silver", o]) for o in others],
         description="referential rules: " + ", ".join(f"{c} → {t}.{k}" for c, t, k in refs),
     )
-    def _check(lake: LakeResource) -> dg.AssetCheckResult:
-        import polars as pl
 
-        frame = _silver_frame(lake, table)
-        missing = {}
-        for col, other, key in refs:
-            parent = _silver_frame(lake, dataset.table(other))
-            if frame.height == 0 or parent.height == 0:
-                continue
-            orphans = frame.filter(
-                pl.col(col).is_not_null() & ~pl.col(col).is_in(parent[key].implode())
-            )
-            if orphans.height:
-                missing[f"{col} → {other}.{key}"] = {
-                    "rows": orphans.height,
-                    "sample": [str(v) for v in orphans[col].head(10)],
-                }
-        return dg.AssetCheckResult(
-            passed=not missing,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"orphans": dg.MetadataValue.json(missing)},
+
+def references_result(
+    lake, table: TableSpec, dataset: DatasetSpec, refs: list[tuple[str, str, str]], frame
+) -> dg.AssetCheckResult:
+    """The ``references`` check of ``silver/<table>`` (its current ``frame``): the values of each
+    rule's column that its parent table lacks (rows and a sample)."""
+    import polars as pl
+
+    from lakehouse.engine.silver import read_silver
+
+    missing = {}
+    for col, other, key in refs:
+        parent = frame if other == table.name else read_silver(lake, dataset.table(other))
+        if frame.height == 0 or parent.height == 0:
+            continue
+        orphans = frame.filter(
+            pl.col(col).is_not_null() & ~pl.col(col).is_in(parent[key].implode())
         )
-
-    return _check
+        if orphans.height:
+            missing[f"{col} → {other}.{key}"] = {
+                "rows": orphans.height,
+                "sample": [str(v) for v in orphans[col].head(10)],
+            }
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["silver", table.name]),
+        check_name="references",
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"orphans": dg.MetadataValue.json(missing)},
+    )
 
 
 def key_checksum(keys: list[str]) -> str:
@@ -148,11 +154,22 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
     )  # fmt: skip
 
 
-def step_check_specs(table: TableSpec) -> list[dg.AssetCheckSpec]:
-    """The checks the silver step of ``table`` evaluates itself (local profile)."""
+def step_check_specs(
+    table: TableSpec, dataset: DatasetSpec | None = None
+) -> list[dg.AssetCheckSpec]:
+    """The checks the silver step of ``table`` evaluates itself (local profile): ``schema``,
+    ``reconciliation`` (a source database to ask), ``references`` (rules into ``dataset``) and
+    ``freshness`` (with ``dataset``'s policy)."""
+    from lakehouse.defs.freshness import silver_freshness_spec
+
     specs = [schema_spec(table)]
     if has_source_database(table):
         specs.append(reconciliation_spec(table))
+    if dataset is not None:
+        refs = reference_rules(table, dataset)
+        if refs and table.primary_key:
+            specs.append(references_spec(table, refs))
+        specs.append(silver_freshness_spec(table.name, dataset.freshness))
     return specs
 
 
@@ -170,15 +187,10 @@ def has_source_database(table: TableSpec) -> bool:
 
 
 def silver_checks(dataset: DatasetSpec, profile: str) -> list[dg.AssetChecksDefinition]:
+    """The silver checks defined apart from the silver assets: the Athena ones on AWS; none
+    locally (the silver step evaluates them all: ``step_check_specs``)."""
     if profile == "aws":  # Glue writes silver (Delta and Hudi): the checks ask Athena (defs.aws)
         from lakehouse.defs.aws import aws_silver_checks
 
         return aws_silver_checks(dataset)
-    out = []
-    for t in dataset.tables:
-        if not t.primary_key:
-            continue
-        ref = references_check(t, dataset)
-        if ref is not None:
-            out.append(ref)
-    return out
+    return []

@@ -62,8 +62,10 @@ def gold_lag_seconds(lake, metric_key: str, parents: list[str], now: float | Non
     return 0.0 if not newer else max(0.0, now - min(newer) / 1000)
 
 
-def _result(lag: float, max_lag: timedelta) -> dg.AssetCheckResult:
+def _result(lag: float, max_lag: timedelta, **where) -> dg.AssetCheckResult:
+    """``where``: the asset key and check name, for a result yielded by an asset's step."""
     return dg.AssetCheckResult(
+        **where,
         passed=lag <= max_lag.total_seconds(),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"lag_seconds": round(lag, 1), "max_lag_seconds": max_lag.total_seconds()},
@@ -74,9 +76,29 @@ def _condition(policy: FreshnessPolicy) -> dg.AutomationCondition:
     return dg.AutomationCondition.cron_tick_passed(policy.cron)
 
 
+def silver_freshness_spec(
+    table: str, policy: FreshnessPolicy = DEFAULT_POLICY
+) -> dg.AssetCheckSpec:
+    """The ``freshness`` check of ``silver/<table>`` (evaluated in the local silver step)."""
+    return dg.AssetCheckSpec(
+        "freshness",
+        asset=["silver", table],
+        automation_condition=_condition(policy),
+        description=f"changes wait at most {format_duration(policy.max_lag)} between bronze and silver",
+    )
+
+
+def silver_freshness_result(lake, table: str, policy: FreshnessPolicy) -> dg.AssetCheckResult:
+    lag = silver_lag_seconds(lake, table)
+    return _result(
+        lag, policy.max_lag, asset_key=dg.AssetKey(["silver", table]), check_name="freshness"
+    )
+
+
 def silver_freshness_check(
     table: str, policy: FreshnessPolicy = DEFAULT_POLICY
 ) -> dg.AssetChecksDefinition:
+    """The same check as a definition of its own (a silver asset that does not evaluate it)."""
     max_lag = policy.max_lag
 
     @dg.asset_check(
@@ -111,8 +133,9 @@ def gold_freshness_check(
 def freshness_checks(
     assets: list, policies: Mapping[dg.AssetKey, FreshnessPolicy] | None = None
 ) -> list[dg.AssetChecksDefinition]:
-    """One freshness check per silver table and gold metric among ``assets``, each with the
-    policy ``policies`` holds for its key (its dataset's), else the default one."""
+    """One freshness check per silver table and gold metric among ``assets`` that does not
+    evaluate its own (``silver_freshness_spec``), each with the policy ``policies`` holds for
+    its key (its dataset's), else the default one."""
     policies = policies or {}
     out = []
     for a in assets:
@@ -121,6 +144,8 @@ def freshness_checks(
         for key in a.keys:
             layer, name = key.path[0], key.path[-1]
             policy = policies.get(key, DEFAULT_POLICY)
+            if dg.AssetCheckKey(key, "freshness") in a.check_keys:
+                continue  # evaluated by the asset's own step (local silver)
             if layer == "silver" and not name.endswith("_history"):
                 out.append(silver_freshness_check(name, policy))
             elif layer == "gold":

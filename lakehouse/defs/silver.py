@@ -3,15 +3,23 @@
 
 They move by themselves (declarative automation, set in ``definitions.py``) and can be rebuilt from bronze with the run config ``full_refresh: true``.
 
-The step also evaluates the table's ``schema`` (blocking) and ``reconciliation`` checks
-(``defs.checks``) right after the merge; the step is subsettable, so the checks can be executed
-alone (no merge) from the UI. Selecting one key of an SCD2 table's pair still merges both tables
+The step also evaluates the table's checks (``defs.checks.step_check_specs``: ``schema``,
+blocking; ``reconciliation``, ``references``, ``freshness``) right after the merge; the step is
+subsettable, so the checks can be executed alone (no merge) from the UI, and ``freshness`` runs
+alone on its dataset's cron. Selecting one key of an SCD2 table's pair still merges both tables
 (they are written together); only the selected one is reported.
 """
 
 import dagster as dg
 
-from lakehouse.defs.checks import reconciliation_result, schema_result, step_check_specs
+from lakehouse.defs.checks import (
+    reconciliation_result,
+    reference_rules,
+    references_result,
+    schema_result,
+    step_check_specs,
+)
+from lakehouse.defs.freshness import silver_freshness_result
 from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
 from lakehouse.registry import DatasetSpec, TableSpec, widened
 
@@ -28,7 +36,7 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"silver_{table.name}",
         specs=_silver_specs(dataset, table),
-        check_specs=step_check_specs(table),
+        check_specs=step_check_specs(table, dataset),
         can_subset=True,
         pool=f"silver_{table.name}",
     )
@@ -64,12 +72,17 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
                 metadata={"versions_added": res.history_rows},
             )
         checks = {k.name for k in context.selected_asset_check_keys}
-        if checks:
+        if checks - {"freshness"}:
             frame = read_silver(lake.lake(), table)
             if "schema" in checks:  # with the types widened at the source (registry.widened)
                 yield schema_result(widened.apply(lake.lake(), table), frame)
             if "reconciliation" in checks:
                 yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
+            if "references" in checks:
+                refs = reference_rules(table, dataset)
+                yield references_result(lake.lake(), table, dataset, refs, frame)
+        if "freshness" in checks:
+            yield silver_freshness_result(lake.lake(), table.name, dataset.freshness)
 
     return _silver
 
