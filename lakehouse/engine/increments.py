@@ -33,14 +33,16 @@ def commit_props(bronze_version: int | None):
     )
 
 
-def applied_bronze_version(lake: Lake, key: str) -> int | None:
-    """The bronze version recorded by the latest commit of the silver table at ``key``."""
-    dt = open_table(lake, key)
+def applied_bronze_version(lake: Lake, key: str, dt=None) -> int | None:
+    """The bronze version recorded by the latest commit of the silver table at ``key`` (``dt``:
+    that table, already open)."""
+    dt = dt if dt is not None else open_table(lake, key)
     if dt is None:
         return None
-    for entry in dt.history(20):  # newest first; maintenance commits carry no bronze version
-        if BRONZE_VERSION_KEY in entry:
-            return int(entry[BRONZE_VERSION_KEY])
+    for limit in (1, 20):  # newest first; maintenance commits carry no bronze version
+        for entry in dt.history(limit):
+            if BRONZE_VERSION_KEY in entry:
+                return int(entry[BRONZE_VERSION_KEY])
     return None
 
 

@@ -156,7 +156,9 @@ def _apply(
     key = silver_key(spec.name)
     target = open_table(lake, key)
     if after is None:
-        after = None if (full_refresh or target is None) else applied_bronze_version(lake, key)
+        after = (
+            None if (full_refresh or target is None) else applied_bronze_version(lake, key, target)
+        )
     if target is not None and after is None and not full_refresh:
         full_refresh = result.full_refresh = True  # a table we cannot place in bronze: rebuild
         batch_rows = None
