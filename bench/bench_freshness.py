@@ -22,7 +22,9 @@ lake and replication slot:
 ``RESULT freshness: p95 <ours> s vs engine loop p95 <base> s = <base/ours> (goal p95 <= 8 s) OK|MISSED``
 plus p50/p95/max for both. The goal is on ours' p95 (p95 ≤ 8 s at 20 changes/s locally; it was
 30 s until 2026-12-05; AWS DMS alone flushes its CDC files every 60 s). This benchmark takes several minutes (dagster dev
-starts, full-loads, then the probes run for ``--duration`` seconds).
+starts, full-loads, then the probes run for ``--duration`` seconds). Afterwards, with the churn
+stopped, the CPU ``lakehouse dev`` uses while idle is printed (``--idle`` seconds): the price of
+its sensor ticks.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=150.0, help="seconds of probes per mode")
     p.add_argument("--goal", type=float, default=8.0, help="p95 goal, seconds")
     p.add_argument("--skip-baseline", action="store_true")
+    p.add_argument("--idle", type=float, default=60.0,
+                   help="seconds of idle CPU measured after the probes (0: none)")  # fmt: skip
     return p.parse_args()
 
 
@@ -222,7 +226,10 @@ def _dagster(dsn: str, root: Path, args) -> dict:
             probes, lambda: proc.poll() is None, "dagster dev's first silver/core_customer"
         )
         print(f"dagster dev: first silver/core_customer after {time.time() - t0:.0f}s", flush=True)
-        return _measure(probes, dsn, args, "dagster dev")
+        out = _measure(probes, dsn, args, "dagster dev")
+        if args.idle > 0:
+            _idle_cpu(proc.pid, args.idle)
+        return out
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -236,6 +243,31 @@ def _dagster(dsn: str, root: Path, args) -> dict:
         kept = Path(tempfile.gettempdir()) / "bench_freshness_dagster_dev.log"
         shutil.copyfile(root / "dagster-dev.log", kept)
         print(f"dagster dev's log: {kept}", flush=True)
+
+
+def _idle_cpu(pid: int, seconds: float) -> None:
+    """Print the CPU ``lakehouse dev`` (its whole process tree) uses with no change to move: the
+    cost of its sensor ticks (``LAKEHOUSE_TICK_SECONDS``), in % of one core."""
+    import psutil
+
+    def used() -> float:
+        total = 0.0
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    time.sleep(10)  # the last runs end
+    before, t0 = used(), time.monotonic()
+    time.sleep(seconds)
+    share = (used() - before) / (time.monotonic() - t0) * 100
+    tick = os.environ.get("LAKEHOUSE_TICK_SECONDS", "5")
+    print(f"dagster dev idle: {share:.0f}% of one core over {seconds:.0f}s (tick {tick} s)",
+          flush=True)  # fmt: skip
 
 
 def main() -> int:

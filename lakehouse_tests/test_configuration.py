@@ -55,7 +55,7 @@ def test_the_documented_process_defaults_are_the_settings_defaults():
         "LAKEHOUSE_EVENTS_GRACE_SECONDS": defaults.events_grace_seconds,
     }
     assert {n: float(rows[n].split("`")[1]) for n in fields} == fields
-    assert (defaults.tick_seconds, defaults.aws_observer_seconds) == (5, 300)
+    assert (defaults.tick_seconds, defaults.aws_observer_seconds) == (2, 300)
     assert (defaults.catch_up_max_bytes, defaults.catch_up_max_seconds) == (64 << 20, 30.0)
     assert defaults.events_grace_seconds == 120.0
 

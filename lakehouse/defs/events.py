@@ -7,7 +7,7 @@ Per registered source (``lakehouse.events.schemas``):
   blocking pandera check ``schema`` (failing rows sampled into its metadata);
 and ``["gold", "events_daily"]`` (per source and day: count, average quality, source metrics).
 
-Sensor ``events_raw_sensor`` (running by default, every ``LAKEHOUSE_TICK_SECONDS``, 5 s) lists ``raw/events/<source>/``
+Sensor ``events_raw_sensor`` (running by default, every ``LAKEHOUSE_TICK_SECONDS``, 2 s) lists ``raw/events/<source>/``
 with a cursor and requests one run of the bronze assets of exactly the sources that got objects,
 its run key derived from each source's newest key and window digest. The cursor is
 ``events.watch``'s, not ``sensors.cursor``'s "last key seen": DMS files are written one after

@@ -24,11 +24,11 @@
   busy database is advanced and a lost one is one failing run (``sensors.catch_up``).
 - ``<dataset>_landing`` (local profile): new or changed files in the landing folder → a run of
   the file-sync asset (the local DataSync task).
-- ``automation``: the declarative-automation sensor (silver, gold and the catalog), every 5 s.
+- ``automation``: the declarative-automation sensor (silver, gold and the catalog), every tick.
 - ``alert_on_run_failure``: posts failed runs to a webhook (``LAKEHOUSE_ALERT_WEBHOOK``) or an
   SNS topic (``LAKEHOUSE_ALERT_SNS_TOPIC``); without either it logs.
 
-Every sensor here ticks every ``Settings.tick_seconds`` (``LAKEHOUSE_TICK_SECONDS``, default 5);
+Every sensor here ticks every ``Settings.tick_seconds`` (``LAKEHOUSE_TICK_SECONDS``, default 2 s, 5 s on aws);
 the in-tick catch-up's bounds are ``Settings.catch_up_max_bytes`` and ``catch_up_max_seconds``.
 A factory given no ``settings`` uses their defaults; the code location passes the process's.
 """
