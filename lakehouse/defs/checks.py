@@ -1,26 +1,31 @@
 """Asset checks on silver tables, generated from the registry.
 
-Locally every silver check is declared on the silver asset itself (``check_specs``,
-``step_check_specs``) and evaluated in the silver step right after the merge, on one read of
-the table: no extra step per check (a bronze + silver run of 7 tables had 28 check steps; each
+Locally every silver check but ``references`` is declared on the silver asset itself (``check_specs``,
+``step_check_specs``) and evaluated in the silver step right after the merge, each reading only
+what it needs (never the whole table in memory): no extra step per check (a bronze + silver run of 7 tables had 28 check steps; each
 step costs the run its events). The step is subsettable: a check runs alone (no merge) from the
 UI or when its automation condition asks (``freshness``, on its dataset's cron). On AWS the
 checks ask Athena (``defs.aws``).
 
 - ``schema`` (blocking): the table's pandera schema (types, nullability, ranges, allowed values,
   key uniqueness); failing rows sampled into the metadata. Blocking: while it fails, automation
-  does not move the tables downstream.
-- ``references`` (warn): values of columns declared ``references="table.column"`` exist there
-  (the other silver tables are the check's additional deps).
+  does not move the tables downstream. The step checks the row rules on the files it wrote, one
+  at a time, and uniqueness on the whole table by its columns (``silver_schema_result``); run
+  alone, or while a failure is remembered, it checks every file.
+- ``references`` (warn): values of columns declared ``references="table.column"`` exist there;
+  a step of its own after the other silver tables' steps (its additional deps), reading only
+  the rules' columns and the parents' keys.
 - ``freshness`` (warn): see ``defs.freshness``.
 - ``reconciliation`` (warn, local profile, database tables): row count and key checksum equal
-  the source's; finds lost rows and ghost rows (e.g. a key update without a before-image).
+  the source's; finds lost rows and ghost rows (e.g. a key update without a before-image); it
+  reads the key columns only.
 """
 
 import hashlib
 
 import dagster as dg
 
+from lakehouse.defs.resources import LakeResource
 from lakehouse.registry import DatasetSpec, TableSpec
 
 
@@ -29,24 +34,58 @@ def schema_spec(table: TableSpec) -> dg.AssetCheckSpec:
                              description=f"pandera schema of {table.dataset}.{table.name} from the registry")  # fmt: skip
 
 
-def schema_result(table: TableSpec, frame) -> dg.AssetCheckResult:
-    """The ``schema`` check of ``silver/<table>`` on its current ``frame``."""
+def schema_failed_key(table: TableSpec) -> str:
+    """Where a failed ``schema`` check of ``silver/<table>`` is remembered (see below)."""
+    return f"_state/checks/silver/{table.name}.schema_failed"
+
+
+def silver_schema_result(lake, table: TableSpec, before: int | None) -> dg.AssetCheckResult:
+    """The ``schema`` check as the silver step evaluates it, without the whole table in memory:
+    the row rules on the data files written after version ``before`` (every file when None: a
+    new table, or the check run alone), one file at a time; uniqueness (the key, ``unique``
+    columns) on the whole table, reading only those columns. A failure is remembered in the
+    lake (``schema_failed_key``) and, until a check passes, every evaluation covers every file:
+    the check stays failed while the bad rows are there."""
+    import polars as pl
+
+    from lakehouse.engine.silver_reads import duplicated, written_since
     from lakehouse.quality.schemas import table_schema
     from lakehouse.quality.validate import failure_cases, failure_summary
 
-    key = dg.AssetKey(["silver", table.name])
-    if frame.height == 0:
-        return dg.AssetCheckResult(
-            asset_key=key, check_name="schema", passed=True, metadata={"rows": 0}
-        )
-    cases = failure_cases(frame, table_schema(table))
-    summary = failure_summary(cases)
+    marker = schema_failed_key(table)
+    if before is not None and lake.exists(marker):
+        before = None
+    scope = "whole table" if before is None else f"files written after version {before}"
+    rules, rows, found = table_schema(table, row_level=True), 0, []
+    for frame in written_since(lake, table, before):
+        rows += frame.height
+        cases = failure_cases(frame, rules) if frame.height else None
+        if cases is not None and cases.height:
+            found.append(cases.select("failure_case", "column", "check", "index"))
+    key = list(table.primary_key)
+    unique = [key] if key else []
+    unique += [[c.name] for c in table.columns if c.checks.get("unique") and [c.name] != key]
+    for cols in unique:
+        dups = duplicated(lake, table, cols)
+        if dups.height:
+            found.append(pl.DataFrame({
+                "failure_case": [str(v) for v in dups.rows()],
+                "column": ", ".join(cols),
+                "check": "unique",
+                "index": None,
+            }, schema_overrides={"index": pl.Int32}))  # fmt: skip
+    cases = pl.concat(found, how="vertical_relaxed") if found else None
+    if cases is None and lake.exists(marker):
+        lake.delete(marker)
+    elif cases is not None:
+        lake.write_text(marker, scope)
+    summary = failure_summary(cases) if cases is not None else {"failures": 0}
     return dg.AssetCheckResult(
-        asset_key=key,
+        asset_key=dg.AssetKey(["silver", table.name]),
         check_name="schema",
-        passed=cases.height == 0,
+        passed=cases is None,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"rows": frame.height, "failures": summary["failures"],
+        metadata={"rows": rows, "scope": scope, "failures": summary["failures"],
                   "details": dg.MetadataValue.json(summary)},
     )  # fmt: skip
 
@@ -58,14 +97,28 @@ def reference_rules(table: TableSpec, dataset: DatasetSpec) -> list[tuple[str, s
     return [r for r in refs if r[1] in names]
 
 
-def references_spec(table: TableSpec, refs: list[tuple[str, str, str]]) -> dg.AssetCheckSpec:
+def references_check(table: TableSpec, dataset: DatasetSpec) -> dg.AssetChecksDefinition | None:
+    """The ``references`` check of ``silver/<table>``: a step of its own, after the silver steps
+    of the tables its rules point to (None when it has no rule into ``dataset``)."""
+    refs = reference_rules(table, dataset)
+    if not refs:
+        return None
     others = sorted({r[1] for r in refs} - {table.name})
-    return dg.AssetCheckSpec(
-        "references",
+
+    @dg.asset_check(
         asset=["silver", table.name],
+        name="references",
         additional_deps=[dg.AssetKey(["silver", o]) for o in others],
         description="referential rules: " + ", ".join(f"{c} → {t}.{k}" for c, t, k in refs),
     )
+    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+        from lakehouse.engine.silver import read_silver
+
+        the_lake = lake.lake()
+        frame = read_silver(the_lake, table, columns=sorted({c for c, _, _ in refs}))
+        return references_result(the_lake, table, dataset, refs, frame)
+
+    return _check
 
 
 def references_result(
@@ -158,17 +211,15 @@ def step_check_specs(
     table: TableSpec, dataset: DatasetSpec | None = None
 ) -> list[dg.AssetCheckSpec]:
     """The checks the silver step of ``table`` evaluates itself (local profile): ``schema``,
-    ``reconciliation`` (a source database to ask), ``references`` (rules into ``dataset``) and
-    ``freshness`` (with ``dataset``'s policy)."""
+    ``reconciliation`` (a source database to ask) and ``freshness`` (with ``dataset``'s
+    policy). ``references`` is a check of its own: it must run after the parent tables' steps
+    (its additional deps), which a check inside this step would not wait for."""
     from lakehouse.defs.freshness import silver_freshness_spec
 
     specs = [schema_spec(table)]
     if has_source_database(table):
         specs.append(reconciliation_spec(table))
     if dataset is not None:
-        refs = reference_rules(table, dataset)
-        if refs and table.primary_key:
-            specs.append(references_spec(table, refs))
         specs.append(silver_freshness_spec(table.name, dataset.freshness))
     return specs
 
@@ -187,10 +238,11 @@ def has_source_database(table: TableSpec) -> bool:
 
 
 def silver_checks(dataset: DatasetSpec, profile: str) -> list[dg.AssetChecksDefinition]:
-    """The silver checks defined apart from the silver assets: the Athena ones on AWS; none
-    locally (the silver step evaluates them all: ``step_check_specs``)."""
+    """The silver checks defined apart from the silver assets: the Athena ones on AWS; locally
+    ``references`` (the silver step evaluates the others: ``step_check_specs``)."""
     if profile == "aws":  # Glue writes silver (Delta and Hudi): the checks ask Athena (defs.aws)
         from lakehouse.defs.aws import aws_silver_checks
 
         return aws_silver_checks(dataset)
-    return []
+    checks = [references_check(t, dataset) for t in dataset.tables if t.primary_key]
+    return [c for c in checks if c is not None]

@@ -4,7 +4,7 @@
 They move by themselves (declarative automation, set in ``definitions.py``) and can be rebuilt from bronze with the run config ``full_refresh: true``.
 
 The step also evaluates the table's checks (``defs.checks.step_check_specs``: ``schema``,
-blocking; ``reconciliation``, ``references``, ``freshness``) right after the merge; the step is
+blocking; ``reconciliation``, ``freshness``) right after the merge; the step is
 subsettable, so the checks can be executed alone (no merge) from the UI, and ``freshness`` runs
 alone on its dataset's cron. Selecting one key of an SCD2 table's pair still merges both tables
 (they are written together); only the selected one is reported.
@@ -12,13 +12,7 @@ alone on its dataset's cron. Selecting one key of an SCD2 table's pair still mer
 
 import dagster as dg
 
-from lakehouse.defs.checks import (
-    reconciliation_result,
-    reference_rules,
-    references_result,
-    schema_result,
-    step_check_specs,
-)
+from lakehouse.defs.checks import reconciliation_result, silver_schema_result, step_check_specs
 from lakehouse.defs.freshness import silver_freshness_result
 from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
 from lakehouse.registry import DatasetSpec, TableSpec, widened
@@ -47,8 +41,12 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         source_db: SourceDatabaseResource,
     ):
         from lakehouse.engine.silver import apply_changes, read_silver
+        from lakehouse.engine.silver_reads import silver_version
 
         selected = {k.path[1] for k in context.selected_asset_keys}
+        before = None  # the table's version before this step wrote it (None: check it all)
+        if selected and not config.full_refresh:
+            before = silver_version(lake.lake(), table)
         if selected:
             res = apply_changes(
                 lake.lake(),
@@ -72,17 +70,16 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
                 metadata={"versions_added": res.history_rows},
             )
         checks = {k.name for k in context.selected_asset_check_keys}
-        if checks - {"freshness"}:
-            frame = read_silver(lake.lake(), table)
-            if "schema" in checks:  # with the types widened at the source (registry.widened)
-                yield schema_result(widened.apply(lake.lake(), table), frame)
-            if "reconciliation" in checks:
-                yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
-            if "references" in checks:
-                refs = reference_rules(table, dataset)
-                yield references_result(lake.lake(), table, dataset, refs, frame)
+        the_lake = lake.lake()
+        if "schema" in checks:  # with the types widened at the source (registry.widened)
+            yield silver_schema_result(the_lake, widened.apply(the_lake, table), before)
+        if "reconciliation" in checks:  # the key columns only (keyless: one, rows counted)
+            frame = read_silver(
+                the_lake, table, columns=list(table.primary_key) or table.column_names[:1]
+            )
+            yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
         if "freshness" in checks:
-            yield silver_freshness_result(lake.lake(), table.name, dataset.freshness)
+            yield silver_freshness_result(the_lake, table.name, dataset.freshness)
 
     return _silver
 

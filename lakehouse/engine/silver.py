@@ -295,7 +295,10 @@ def _finish(lake: Lake, spec: TableSpec, result: SilverResult) -> SilverResult:
     return result
 
 
-def read_silver(lake: Lake, spec: TableSpec, *, version: int | None = None) -> pl.DataFrame:
-    """``silver/<table>`` (at ``version``) as a frame; empty when there is none."""
+def read_silver(
+    lake: Lake, spec: TableSpec, *, version: int | None = None, columns: list[str] | None = None
+) -> pl.DataFrame:
+    """``silver/<table>`` (at ``version``; only ``columns`` when given) as a frame; empty when
+    there is none."""
     dt = open_table(lake, silver_key(spec.name), version)
-    return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table())
+    return pl.DataFrame() if dt is None else pl.from_arrow(dt.to_pyarrow_table(columns=columns))

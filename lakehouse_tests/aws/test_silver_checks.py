@@ -361,8 +361,9 @@ def test_the_aws_profile_gets_the_athena_checks_with_the_local_names():
 
     for name in DATASET_NAMES:
         dataset = load_dataset(name)
-        assert silver_checks(dataset, "local") == []  # the local silver step evaluates them all
-        local = {
+        local = {k for c in silver_checks(dataset, "local") for k in c.check_keys}
+        assert {k.name for k in local} <= {"references"}  # the silver step evaluates the rest
+        local |= {
             s.key for t in dataset.tables if t.primary_key for s in step_check_specs(t, dataset)
         }
         remote = {k for c in silver_checks(dataset, "aws") for k in c.check_keys}

@@ -161,7 +161,7 @@ def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_pa
     records them (``registry.widened``) before it writes the rows, so bronze casts to the wider
     types, silver, its SCD2 history and tombstones widen in place, nothing goes to quarantine,
     silver equals the source, and the schema check passes on the widened table."""
-    from lakehouse.defs.checks import schema_result
+    from lakehouse.defs.checks import silver_schema_result
     from lakehouse.engine.bronze import ingest
     from lakehouse.engine.core.keys import history_key, quarantine_key
     from lakehouse.engine.delta import open_table
@@ -214,8 +214,9 @@ def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_pa
     assert silver.schema["n"] == pl.Decimal(12, 2) and silver.schema["id"] == pl.Int64
     history = pl.from_arrow(open_table(lake, history_key("items")).to_pyarrow_table())
     assert history.schema["n"] == pl.Decimal(12, 2)
-    assert schema_result(effective, silver).passed
-    assert not schema_result(declared, silver).passed  # the declaration alone: int32 expected
+    assert silver_schema_result(lake, effective, None).passed
+    # the declaration alone: int32 expected
+    assert not silver_schema_result(lake, declared, None).passed
     # once declared (``discover``), the record changes nothing
     with psycopg.connect(fresh_db) as conn:
         now_declared = discover_one(conn, "public", "items", "t").spec

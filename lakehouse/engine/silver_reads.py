@@ -1,0 +1,54 @@
+"""Reading a silver table for its checks without holding the whole table.
+
+Contract: ``silver_version(lake, spec)`` is the table's current version (None: no table);
+``written_since(lake, spec, version)`` yields the rows of the data files added after
+``version`` (every file when None; also every file when the table was rewritten since), one
+frame per file, partition columns included: the rows a run wrote (a MERGE rewrites whole files,
+so their untouched rows too); ``duplicated(lake, spec, columns)`` gives the values of
+``columns`` that more than one row of the whole table holds, reading only those columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import polars as pl
+import pyarrow.dataset as pads
+
+from lakehouse.engine.core.keys import silver_key
+from lakehouse.engine.delta import open_table
+from lakehouse.registry.model import TableSpec
+from lakehouse.storage import Lake
+
+
+def silver_version(lake: Lake, spec: TableSpec) -> int | None:
+    dt = open_table(lake, silver_key(spec.name))
+    return None if dt is None else dt.version()
+
+
+def _name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def written_since(lake: Lake, spec: TableSpec, version: int | None) -> Iterator[pl.DataFrame]:
+    dt = open_table(lake, silver_key(spec.name))
+    if dt is None or (version is not None and version >= dt.version()):
+        return
+    old: set[str] = set()
+    if version is not None:
+        old = {_name(u) for u in open_table(lake, silver_key(spec.name), version).file_uris()}
+    dataset = dt.to_pyarrow_dataset()
+    for fragment in dataset.get_fragments():
+        if _name(fragment.path) not in old:
+            one = pads.FileSystemDataset(
+                [fragment], dataset.schema, dataset.format, dataset.filesystem
+            )
+            yield pl.from_arrow(one.to_table())
+
+
+def duplicated(lake: Lake, spec: TableSpec, columns: list[str]) -> pl.DataFrame:
+    dt = open_table(lake, silver_key(spec.name))
+    if dt is None:
+        return pl.DataFrame()
+    values = pl.from_arrow(dt.to_pyarrow_table(columns=columns))
+    return values.filter(pl.struct(columns).is_duplicated()).unique()
