@@ -98,6 +98,27 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     assert silver.schema["v"] == pl.Int64
 
 
+def _create_narrow(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int, s varchar(5),"
+                     " n numeric(6,2), t timestamp)")  # fmt: skip
+        conn.execute("insert into items values (1, 1, 'a', 1.50, '2024-01-01 10:00'),"
+                     " (2, 2, 'b', 2.50, '2024-01-02 10:00')")  # fmt: skip
+
+
+def _widen_every_kind(dsn: str) -> None:
+    """A delete, then int→bigint (key and column), varchar(5)→varchar(50), numeric(6,2)→
+    numeric(12,2), timestamp→timestamptz, and rows only the wider types hold."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("delete from items where id = 2")
+        conn.execute("alter table items alter column id type bigint, alter column v type bigint,"
+                     " alter column s type varchar(50), alter column n type numeric(12,2),"
+                     " alter column t type timestamptz")  # fmt: skip
+        conn.execute("insert into items values (5000000000, 5000000000, 'a longer text',"
+                     " 1234567.25, '2024-02-01 10:00+00')")  # fmt: skip
+        conn.execute("update items set n = 99999.99 where id = 1")
+
+
 def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fresh_db, tmp_path):
     """int→bigint on the key and a column, numeric(6,2)→numeric(12,2), varchar(5)→varchar(50),
     timestamp→timestamptz while CDC runs; once the declaration says so (``discover``), bronze,
@@ -112,11 +133,7 @@ def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fr
     from lakehouse.source.discovery import discover_one
     from lakehouse_tests.replication.test_table_set import _task
 
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create table items (id int primary key, v int, s varchar(5),"
-                     " n numeric(6,2), t timestamp)")  # fmt: skip
-        conn.execute("insert into items values (1, 1, 'a', 1.50, '2024-01-01 10:00'),"
-                     " (2, 2, 'b', 2.50, '2024-01-02 10:00')")  # fmt: skip
+    _create_narrow(fresh_db)
     lake = LocalLake(tmp_path / "lake")
     task = _task(fresh_db, ("items",))
 
@@ -129,14 +146,7 @@ def test_types_widened_at_the_source_widen_bronze_silver_and_history_in_place(fr
         return spec
 
     step()
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("delete from items where id = 2")
-        conn.execute("alter table items alter column id type bigint, alter column v type bigint,"
-                     " alter column s type varchar(50), alter column n type numeric(12,2),"
-                     " alter column t type timestamptz")  # fmt: skip
-        conn.execute("insert into items values (5000000000, 5000000000, 'a longer text',"
-                     " 1234567.25, '2024-02-01 10:00+00')")  # fmt: skip
-        conn.execute("update items set n = 99999.99 where id = 1")
+    _widen_every_kind(fresh_db)
     spec = step()
     assert [spec.column(c).type for c in ("id", "v", "n", "t")] == [
         "bigint", "bigint", "decimal(12,2)", "timestamptz"]  # fmt: skip
@@ -170,11 +180,8 @@ def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_pa
     from lakehouse.source.discovery import discover_one
     from lakehouse_tests.replication.test_table_set import _task
 
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("create table items (id int primary key, v int, s varchar(5),"
-                     " n numeric(6,2), t timestamp)")  # fmt: skip
-        conn.execute("insert into items values (1, 1, 'a', 1.50, '2024-01-01 10:00'),"
-                     " (2, 2, 'b', 2.50, '2024-01-02 10:00')")  # fmt: skip
+    _create_narrow(fresh_db)
+    with psycopg.connect(fresh_db) as conn:
         spec = discover_one(conn, "public", "items", "t").spec
     from dataclasses import replace
 
@@ -189,14 +196,7 @@ def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_pa
         apply_changes(lake, declared)
 
     step()
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("delete from items where id = 2")
-        conn.execute("alter table items alter column id type bigint, alter column v type bigint,"
-                     " alter column s type varchar(50), alter column n type numeric(12,2),"
-                     " alter column t type timestamptz")  # fmt: skip
-        conn.execute("insert into items values (5000000000, 5000000000, 'a longer text',"
-                     " 1234567.25, '2024-02-01 10:00+00')")  # fmt: skip
-        conn.execute("update items set n = 99999.99 where id = 1")
+    _widen_every_kind(fresh_db)
     step()
     effective = widened.apply(lake, declared)
     assert [effective.column(c).type for c in ("id", "v", "n", "t")] == [
