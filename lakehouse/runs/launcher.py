@@ -2,12 +2,9 @@
 
 Dagster's ``DefaultRunLauncher`` asks the code server to *spawn* a fresh interpreter for each run,
 which imports Dagster and the definitions before the first step (seconds: the "launch" column
-of ``bench/bench_freshness.py``'s run breakdown). This launcher keeps ``spares`` (2) spare run
-processes (``runs.worker``) that have done those imports while the previous runs were going;
-launching a run hands the oldest one the run's ``ExecuteRunArgs`` on stdin and starts the next
-spare. Two, because runs come in pairs under a stream of changes (a bronze + silver run, then
-the automation's gold run): with one spare the second run of a pair waited for a cold start
-(each spare costs an idle interpreter, ~0.2-0.3 GB). Runs execute with
+of ``bench/bench_freshness.py``'s run breakdown). This launcher keeps one spare run
+process (``runs.worker``) that has done those imports while the previous run was going; launching
+a run hands it the run's ``ExecuteRunArgs`` on stdin and starts the next spare. Runs execute with
 Dagster's own ``dagster api execute_run`` code, so events, failures and the UI are unchanged.
 
 - No spare ready (first run, or runs launched back to back): the run gets a worker anyway,
@@ -100,13 +97,11 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         inst_data: ConfigurableClassData | None = None,
         prewarm: bool = True,
         terminate_grace_s: float = 20.0,
-        spares: int = 2,
     ):
         self._inst_data = inst_data
         self._prewarm = prewarm
         self._grace = terminate_grace_s
-        self._count = max(1, spares)
-        self._spares: list[subprocess.Popen] = []  # oldest first
+        self._spare: subprocess.Popen | None = None
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._fallback = _default_launcher_if_incompatible()
@@ -128,7 +123,6 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return {
             "prewarm": Field(bool, is_required=False, default_value=True),
             "terminate_grace_s": Field(float, is_required=False, default_value=20.0),
-            "spares": Field(int, is_required=False, default_value=2),
         }
 
     @classmethod
@@ -144,10 +138,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         # another venv built on the same base Python for this one)
         if os.path.abspath(executable) != os.path.abspath(sys.executable):
             return None
-        while self._spares:
-            spare = self._spares.pop(0)
-            if spare.poll() is None:
-                return spare
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            return spare
         return self._spawn()
 
     def launch_run(self, context: LaunchRunContext) -> None:
@@ -182,8 +175,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                 self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
             self._workers[run.run_id] = worker
             if self._prewarm:
-                self._spares = [p for p in self._spares if p.poll() is None]
-                self._spares += [self._spawn() for _ in range(self._count - len(self._spares))]
+                self._spare = self._spawn()
         self._instance.report_engine_event(
             f"Run started in {how} (pid {worker.pid}).", run, cls=self.__class__
         )
@@ -287,11 +279,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if self._fallback is not None:
             self._fallback.dispose()
         with self._lock:
-            spares, self._spares = self._spares, []
-        for spare in spares:
-            if spare.poll() is None:
-                spare.stdin.close()  # an empty stdin: the spare exits without running anything
-        for spare in spares:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            spare.stdin.close()  # an empty stdin: the spare exits without running anything
             try:
                 spare.wait(timeout=10)
             except subprocess.TimeoutExpired:
