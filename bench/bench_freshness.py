@@ -265,7 +265,9 @@ def _idle_cpu(pid: int, seconds: float) -> None:
     before, t0 = used(), time.monotonic()
     time.sleep(seconds)
     share = (used() - before) / (time.monotonic() - t0) * 100
-    tick = os.environ.get("LAKEHOUSE_TICK_SECONDS", "5")
+    from lakehouse.profiles import Settings
+
+    tick = Settings.from_env().tick_seconds
     print(f"dagster dev idle: {share:.0f}% of one core over {seconds:.0f}s (tick {tick} s)",
           flush=True)  # fmt: skip
 
