@@ -1,11 +1,11 @@
 """Asset checks on silver tables, generated from the registry.
 
-Locally every silver check but ``references`` is declared on the silver asset itself (``check_specs``,
-``step_check_specs``) and evaluated in the silver step right after the merge, each reading only
-what it needs (never the whole table in memory): no extra step per check (a bronze + silver run of 7 tables had 28 check steps; each
-step costs the run its events). The step is subsettable: a check runs alone (no merge) from the
-UI or when its automation condition asks (``freshness``, on its dataset's cron). On AWS the
-checks ask Athena (``defs.aws``).
+Locally every silver check but ``references`` is declared on the silver asset itself
+(``check_specs``, ``step_check_specs``) and evaluated in the silver step right after the merge,
+each reading only what it needs (never the whole table in memory): no extra step per check (a
+bronze + silver run of 7 tables had 28 check steps; each step costs the run its events). The
+step is subsettable: a check runs alone (no merge) from the UI or when its automation condition
+asks (``freshness``, on its dataset's cron). On AWS the checks ask Athena (``defs.aws``).
 
 - ``schema`` (blocking): the table's pandera schema (types, nullability, ranges, allowed values,
   key uniqueness); failing rows sampled into the metadata. Blocking: while it fails, automation
