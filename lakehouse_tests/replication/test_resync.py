@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -32,6 +33,36 @@ def _create(dsn: str) -> None:
         for t in TABLES:
             conn.execute(f"create table {t} (id int primary key, v int)")
             conn.execute(f"insert into {t} select g, g from generate_series(1, 3000) g")
+
+
+@contextmanager
+def _writing(dsn: str):
+    """Writers on both tables while the block runs, one transaction each 3 ms: an insert, an
+    update and a delete of ``items`` rows, an update of ``other``; yields ``{"n": transactions
+    committed}``."""
+    stop = threading.Event()
+    written = {"n": 0}
+
+    def writer():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            n = 3000
+            while not stop.is_set():
+                n += 1
+                with conn.transaction():
+                    conn.execute("insert into items values (%s, %s)", (n, n))
+                    conn.execute("update items set v = -v where id = %s", (n - 2500,))
+                    conn.execute("delete from items where id = %s", (n - 2900,))
+                    conn.execute("update other set v = v + 1 where id = %s", (n % 3000 + 1,))
+                written["n"] += 1
+                time.sleep(0.003)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        yield written
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _drop_slot(dsn: str, slot: str) -> None:
@@ -90,32 +121,11 @@ def test_one_table_resynced_while_writers_change_it_and_the_others(fresh_db, tmp
     other_load = {
         o.key: o.mtime for o in lake.list("raw/database/public/other/") if "LOAD" in o.key
     }
-    stop = threading.Event()
-    written = {"n": 0}
-
-    def writer():
-        with psycopg.connect(fresh_db, autocommit=True) as conn:
-            n = 3000
-            while not stop.is_set():
-                n += 1
-                with conn.transaction():
-                    conn.execute("insert into items values (%s, %s)", (n, n))
-                    conn.execute("update items set v = -v where id = %s", (n - 2500,))
-                    conn.execute("delete from items where id = %s", (n - 2900,))
-                    conn.execute("update other set v = v + 1 where id = %s", (n % 3000 + 1,))
-                written["n"] += 1
-                time.sleep(0.003)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
+    with _writing(fresh_db) as written:
         time.sleep(0.3)
         stats = resync(task, lake, tables=["items"])
         assert set(stats.full_load_rows) == {"public.items"}  # the other table is not copied
         time.sleep(0.3)
-    finally:
-        stop.set()
-        thread.join()
     assert written["n"] > 0
     Replicator(task, lake).run()
     after = {o.key: o.mtime for o in lake.list("raw/database/public/other/") if "LOAD" in o.key}
@@ -233,30 +243,9 @@ def test_a_table_resync_goes_in_chunks_with_the_stream_and_silver_applied_betwee
 
     monkeypatch.setattr(table_resync, "copy_next_chunk", chunk_then_silver)
     old_load = sorted(o.key for o in lake.list("raw/database/public/items/") if "LOAD" in o.key)
-    stop = threading.Event()
-    written = {"n": 0}
-
-    def writer():
-        with psycopg.connect(fresh_db, autocommit=True) as conn:
-            n = 3000
-            while not stop.is_set():
-                n += 1
-                with conn.transaction():
-                    conn.execute("insert into items values (%s, %s)", (n, n))
-                    conn.execute("update items set v = -v where id = %s", (n - 2500,))
-                    conn.execute("delete from items where id = %s", (n - 2900,))
-                    conn.execute("update other set v = v + 1 where id = %s", (n % 3000 + 1,))
-                written["n"] += 1
-                time.sleep(0.003)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
+    with _writing(fresh_db) as written:
         time.sleep(0.2)
         resync(task, lake, tables=["items"])
-    finally:
-        stop.set()
-        thread.join()
     assert written["n"] > 0
     assert len(seen) >= 8  # 3,000 rows and more, 400 per chunk
     assert all(load == old_load for load, _n in seen[:-1])  # staged until the last chunk
