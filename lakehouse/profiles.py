@@ -24,8 +24,8 @@ Variables (all optional):
 - ``LAKEHOUSE_API_MAX_BODY_BYTES`` (default 1048576), ``LAKEHOUSE_API_MAX_BATCH`` (records per
   request, default 500), ``LAKEHOUSE_API_RATE`` (requests/s per API key, default 50) and
   ``LAKEHOUSE_API_BURST`` (token-bucket size, default 100): limits of the event ingestion API.
-- ``LAKEHOUSE_TICK_SECONDS`` (default 2; 5 on aws): the minimum interval of every sensor that moves data
-  (each dataset's ``dms_files``, ``filesync_files`` and ``landing``, ``automation``,
+- ``LAKEHOUSE_TICK_SECONDS`` (default 2; 5 on aws): the minimum interval of every sensor that
+  moves data (each dataset's ``dms_files``, ``filesync_files`` and ``landing``, ``automation``,
   ``alert_on_run_failure``, ``events_raw_sensor``).
 - ``LAKEHOUSE_AWS_OBSERVER_SECONDS`` (aws, default 300): the ``aws_raw_observer`` sensor's interval.
 - ``LAKEHOUSE_WEBSERVER_URL``: the Dagster webserver a sensor asks to reload the code location

@@ -84,7 +84,9 @@ def silver_freshness_spec(
         "freshness",
         asset=["silver", table],
         automation_condition=_condition(policy),
-        description=f"changes wait at most {format_duration(policy.max_lag)} between bronze and silver",
+        description=(
+            f"changes wait at most {format_duration(policy.max_lag)} between bronze and silver"
+        ),
     )
 
 

@@ -28,8 +28,8 @@
 - ``alert_on_run_failure``: posts failed runs to a webhook (``LAKEHOUSE_ALERT_WEBHOOK``) or an
   SNS topic (``LAKEHOUSE_ALERT_SNS_TOPIC``); without either it logs.
 
-Every sensor here ticks every ``Settings.tick_seconds`` (``LAKEHOUSE_TICK_SECONDS``, default 2 s, 5 s on aws);
-the in-tick catch-up's bounds are ``Settings.catch_up_max_bytes`` and ``catch_up_max_seconds``.
+Every sensor here ticks every ``Settings.tick_seconds`` (``LAKEHOUSE_TICK_SECONDS``, default
+2 s, 5 s on aws); the in-tick catch-up's bounds are ``Settings.catch_up_max_bytes`` and ``catch_up_max_seconds``.
 A factory given no ``settings`` uses their defaults; the code location passes the process's.
 """
 

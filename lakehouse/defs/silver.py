@@ -3,10 +3,11 @@
 
 They move by themselves (declarative automation, set in ``definitions.py``) and can be rebuilt from bronze with the run config ``full_refresh: true``.
 
-The step also evaluates the table's checks (``defs.checks.step_check_specs``: ``schema``,
-blocking; ``reconciliation``, ``freshness``) right after the merge; the step is subsettable, so the checks can be executed alone (no merge) from the UI, and ``freshness`` runs
-alone on its dataset's cron. Selecting one key of an SCD2 table's pair still merges both tables
-(they are written together); only the selected one is reported.
+The step also evaluates the table's checks (``defs.checks.step_check_specs``: ``schema``, blocking;
+``reconciliation``, ``freshness``) right after the merge; the step is subsettable, so the checks
+can be executed alone (no merge) from the UI, and ``freshness`` runs alone on its dataset's cron.
+Selecting one key of an SCD2 table's pair still merges both tables (they are written together);
+only the selected one is reported.
 """
 
 import dagster as dg

@@ -19,10 +19,10 @@ header values) are dropped; a computed added column is row data. A row whose key
 does not cast to the key's type is quarantined (column = the before-image column).
 
 Exactly once: each run appends the rows of every file not yet ingested, in batches of files of
-at most ``BATCH_BYTES`` (256 MiB, estimated in memory: ``file_batches``) so memory is bounded by a
-batch, not by the table; ONE Delta commit per batch, whose commit metadata lists its files
-(``lakehouse.files``); ``_state/bronze/<table>.json`` caches the
-list with the Delta version it matches, and is rebuilt from the commit history when it lags the
+at most ``BATCH_BYTES`` (128 MiB, estimated in memory: ``file_batches``) so memory is bounded by
+a batch, not by the table; ONE Delta commit per batch, whose commit metadata lists its files
+(``lakehouse.files``); ``_state/bronze/<table>.json`` caches the list with the Delta version it
+matches, and is rebuilt from the commit history when it lags the
 table (a crash between the commit and the cache write). A CDC or CSV file is identified by key
 and size, so replaying a run is a no-op; a full-load (``LOAD…``) file by key, size and
 last-modified time, so a rewritten one (a DMS reload, even of unchanged data whose new timestamps
@@ -249,8 +249,8 @@ def ingest(
     progress: Callable[[BronzeResult], None] | None = None,
 ) -> BronzeResult:
     """Append every raw file of ``spec`` not yet in bronze (see the module docstring), in
-    batches of files of at most ``batch_bytes`` (default ``BATCH_BYTES``; ``file_batches``), one commit each;
-    ``progress`` is called with the running result after each commit when there are several.
+    batches of files of at most ``batch_bytes`` (default ``BATCH_BYTES``; ``file_batches``), one
+    commit each; ``progress`` gets the running result after each commit when there are several.
     ``layouts``: the table's known DMS file layouts (``read_file``)."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)

@@ -17,10 +17,9 @@ from typing import NamedTuple
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as pads
 
 from lakehouse.engine.core.keys import BRONZE_VERSION_KEY, bronze_key
-from lakehouse.engine.delta import open_table
+from lakehouse.engine.delta import file_name, file_names, files_dataset, open_table
 from lakehouse.storage import Lake
 
 
@@ -69,10 +68,8 @@ def read_bronze_changes(
         return BronzeChanges(pl.DataFrame(), current, current)
     old_files = set()
     if after_version is not None:
-        old_files = {
-            _base(u) for u in open_table(lake, bronze_key(table), after_version).file_uris()
-        }
-    now_files = {_base(u) for u in bronze.file_uris()}
+        old_files = file_names(open_table(lake, bronze_key(table), after_version))
+    now_files = file_names(bronze)
     if not old_files <= now_files:  # bronze was compacted: re-read everything (idempotent)
         after_version, old_files, max_rows = None, set(), None
     upto, new = current, now_files - old_files
@@ -85,16 +82,14 @@ def read_bronze_changes(
         # the whole table: Polars' own Delta scan (several times pyarrow's dataset + conversion)
         frame = pl.scan_delta(bronze, storage_options=lake.storage_options or None).collect()
         return BronzeChanges(frame, current, current)
-    dataset = bronze.to_pyarrow_dataset()
-    fragments = [f for f in dataset.get_fragments() if _base(f.path) in new]
-    dataset = pads.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
-    return BronzeChanges(pl.from_arrow(dataset.to_table()), upto, current)
+    frame = pl.from_arrow(files_dataset(bronze, new).to_table())
+    return BronzeChanges(frame, upto, current)
 
 
 def _rows_per_file(bronze) -> dict[str, int]:
     """Rows of each data file of ``bronze`` (its add actions' statistics)."""
     adds = pa.table(bronze.get_add_actions(flatten=True)).select(["path", "num_records"])
-    return {_base(p): n or 0 for p, n in zip(*adds.to_pydict().values(), strict=True)}
+    return {file_name(p): n or 0 for p, n in zip(*adds.to_pydict().values(), strict=True)}
 
 
 def _cut(lake, table, after, current, old_files, rows, max_rows) -> tuple[int, set[str]]:
@@ -105,8 +100,7 @@ def _cut(lake, table, after, current, old_files, rows, max_rows) -> tuple[int, s
 
     def added(version: int) -> set[str]:
         if version not in seen:
-            dt = open_table(lake, bronze_key(table), version)
-            seen[version] = {_base(u) for u in dt.file_uris()} - old_files
+            seen[version] = file_names(open_table(lake, bronze_key(table), version)) - old_files
         return seen[version]
 
     first = 0 if after is None else after + 1
@@ -120,8 +114,3 @@ def _cut(lake, table, after, current, old_files, rows, max_rows) -> tuple[int, s
     if best < current and not any(rows.get(f, 0) for f in added(best)):
         best += 1  # commits without rows: take the next one too, so every batch has rows
     return best, added(best)
-
-
-def _base(path: str) -> str:
-    """A data file's name (Delta part-file names are unique within a table)."""
-    return path.rstrip("/").rsplit("/", 1)[-1]

@@ -54,8 +54,9 @@ def reload_rows_after(
         schema={"_source_file": pl.String, "_ingested_at": UTC_TS, "_generation": pl.Int64},
     )
     scan = pl.scan_delta(lake.uri(bronze_key(spec.name)), storage_options=lake.storage_options)
+    files = sorted({e.key for e in later})  # the statistics of _source_file prune the rest
     rows = (
-        scan.filter(pl.col("_file_kind") == "load")
+        scan.filter((pl.col("_file_kind") == "load") & pl.col("_source_file").is_in(files))
         .select(*spec.primary_key, "_source_file", "_ingested_at")
         .join(members.lazy(), on=["_source_file", "_ingested_at"])
         .collect()

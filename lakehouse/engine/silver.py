@@ -49,17 +49,17 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
 - PII columns are standardised (``engine.pii``) and rows breaking the registry's row-level
   rules go to ``quarantine/<table>`` (stage ``silver``) instead of the table.
 
-Incremental and exactly once: every silver commit records in its commit metadata the bronze
-version it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data
-files added after that version. A backlog of more than ``BATCH_ROWS`` bronze rows (a big full
-load) is applied in several commits of whole bronze commits, each recording the version it
-reached, so memory is bounded by a batch; a reload cut by a batch keeps the keys of its later
-LOAD rows in its baseline (``reloads.reload_rows_after``), so they are not deleted in between.
-The outcome is that of one commit, except that an SCD2 history skips a late change that another
-commit of the run applied a newer change of its key before (as between runs). The SCD2 history MERGE and the tombstones are written before
-the silver MERGE, so a crash in between re-applies the same batch with the same result: the
-history MERGE inserts only the versions whose change the key does not hold yet (matched by key
-and change identity, not by comparison with the current version, which a key deleted in the
+Incremental and exactly once: every silver commit records in its commit metadata the bronze version
+it has applied (``lakehouse.bronze_version``); the next run reads only the bronze data files added
+after that version. A backlog of more than ``BATCH_ROWS`` bronze rows (a big full load) is applied
+in several commits of whole bronze commits, each recording the version it reached, so memory is
+bounded by a batch; a reload cut by a batch keeps the keys of its later LOAD rows in its baseline
+(``reloads.reload_rows_after``), so they are not deleted in between. The outcome is that of one
+commit, except that an SCD2 history skips a late change that another commit of the run applied a
+newer change of its key before (as between runs). The SCD2 history MERGE and the tombstones are
+written before the silver MERGE, so a crash in between re-applies the same batch with the same
+result: the history MERGE inserts only the versions whose change the key does not hold yet (matched
+by key and change identity, not by comparison with the current version, which a key deleted in the
 batch no longer has). ``full_refresh=True`` rebuilds from all of bronze and gives the identical
 table (reloads included: the load log is part of bronze).
 
@@ -125,9 +125,10 @@ def apply_changes(
     progress: Callable[[SilverResult], None] | None = None,
 ) -> SilverResult:
     """Apply the bronze changes not yet applied to ``silver/<table>`` (see module docstring): in
-    commits of at most ``batch_rows`` (default ``BATCH_ROWS``) bronze rows (whole bronze commits, at least one), so a big
-    backlog never sits in memory whole; a full refresh reads all of bronze at once. ``progress``
-    gets the running result after each commit when there are several."""
+    commits of at most ``batch_rows`` (default ``BATCH_ROWS``) bronze rows (whole bronze
+    commits, at least one), so a big backlog never sits in memory whole; a full refresh reads
+    all of bronze at once. ``progress`` gets the running result after each commit when there
+    are several."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     batch_rows = batch_rows or BATCH_ROWS

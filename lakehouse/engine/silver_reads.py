@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow.dataset as pads
 
 from lakehouse.engine.core.keys import silver_key
-from lakehouse.engine.delta import open_table
+from lakehouse.engine.delta import file_names, files_dataset, open_table
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -26,24 +26,15 @@ def silver_version(lake: Lake, spec: TableSpec) -> int | None:
     return None if dt is None else dt.version()
 
 
-def _name(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[-1]
-
-
 def written_since(lake: Lake, spec: TableSpec, version: int | None) -> Iterator[pl.DataFrame]:
     dt = open_table(lake, silver_key(spec.name))
     if dt is None or (version is not None and version >= dt.version()):
         return
-    old: set[str] = set()
-    if version is not None:
-        old = {_name(u) for u in open_table(lake, silver_key(spec.name), version).file_uris()}
-    dataset = dt.to_pyarrow_dataset()
-    for fragment in dataset.get_fragments():
-        if _name(fragment.path) not in old:
-            one = pads.FileSystemDataset(
-                [fragment], dataset.schema, dataset.format, dataset.filesystem
-            )
-            yield pl.from_arrow(one.to_table())
+    old = set() if version is None else file_names(open_table(lake, silver_key(spec.name), version))
+    dataset = files_dataset(dt, file_names(dt) - old)
+    for fragment in dataset.get_fragments():  # one file at a time
+        one = pads.FileSystemDataset([fragment], dataset.schema, dataset.format, dataset.filesystem)
+        yield pl.from_arrow(one.to_table())
 
 
 def duplicated(lake: Lake, spec: TableSpec, columns: list[str]) -> pl.DataFrame:

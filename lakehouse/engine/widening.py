@@ -19,22 +19,8 @@ import json
 import pyarrow as pa
 
 from lakehouse.engine.delta import open_table
+from lakehouse.registry.types import wider
 from lakehouse.storage import Lake
-
-_INTS = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
-
-
-def wider(old: pa.DataType, new: pa.DataType) -> bool:
-    """Whether ``new`` holds every value of ``old`` and is not the same type."""
-    if old == new:
-        return False
-    if old in _INTS and new in _INTS:
-        return _INTS.index(new) > _INTS.index(old)
-    if pa.types.is_decimal(old) and pa.types.is_decimal(new):
-        return new.scale >= old.scale and new.precision - new.scale >= old.precision - old.scale
-    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
-        return old.tz is None and new.tz is not None and old.unit == new.unit
-    return False
 
 
 def widen(lake: Lake, key: str, incoming: pa.Schema) -> list[str]:

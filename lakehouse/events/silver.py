@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lakehouse.engine.core.keys import BRONZE_VERSION_KEY, bronze_key, silver_key
-from lakehouse.engine.delta import open_table
+from lakehouse.engine.delta import file_names, files_dataset, open_table
 from lakehouse.engine.increments import applied_bronze_version
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.events.bronze import BRONZE_SCHEMA
@@ -54,8 +54,6 @@ def _bronze_since(
     lake: Lake, source: EventSource, after: int | None
 ) -> tuple[pl.DataFrame, int | None]:
     """Bronze rows added after version ``after`` (all when None) and the current version."""
-    import pyarrow.dataset as pads
-
     dt = open_table(lake, bronze_key(source.table))
     if dt is None:
         return pl.DataFrame(schema=BRONZE_SCHEMA), None
@@ -63,12 +61,8 @@ def _bronze_since(
     if after is not None:
         if after >= current:
             return pl.DataFrame(schema=BRONZE_SCHEMA), current
-        old = {
-            u.rsplit("/", 1)[-1]
-            for u in open_table(lake, bronze_key(source.table), after).file_uris()
-        }
-        new = [f for f in dataset.get_fragments() if f.path.rsplit("/", 1)[-1] not in old]
-        dataset = pads.FileSystemDataset(new, dataset.schema, dataset.format, dataset.filesystem)
+        old = file_names(open_table(lake, bronze_key(source.table), after))
+        dataset = files_dataset(dt, file_names(dt) - old)
     return pl.from_arrow(dataset.to_table()), current
 
 

@@ -46,8 +46,11 @@ timestampNtz (reader 3 / writer 7), which Athena cannot read.
 from __future__ import annotations
 
 import polars as pl
+import pyarrow as pa
 
 from lakehouse.registry.model import Column, TableSpec, parse_type
+
+_INTS = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
 
 
 def polars_dtype(type_: str) -> pl.DataType:
@@ -83,3 +86,22 @@ def polars_schema(columns: tuple[Column, ...] | list[Column]) -> dict[str, pl.Da
 
 def table_polars_schema(table: TableSpec) -> dict[str, pl.DataType]:
     return polars_schema(table.columns)
+
+
+def arrow_type(type_: str) -> pa.DataType:
+    """The Arrow type the lake stores a logical type as (``polars_dtype``'s)."""
+    return pl.Series([], dtype=polars_dtype(type_)).to_arrow().type
+
+
+def wider(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether ``new`` holds every value of ``old`` and is not the same type: a larger integer,
+    a decimal with as many digits on both sides of the point, a timestamp gaining its zone."""
+    if old == new:
+        return False
+    if old in _INTS and new in _INTS:
+        return _INTS.index(new) > _INTS.index(old)
+    if pa.types.is_decimal(old) and pa.types.is_decimal(new):
+        return new.scale >= old.scale and new.precision - new.scale >= old.precision - old.scale
+    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
+        return old.tz is None and new.tz is not None and old.unit == new.unit
+    return False

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from lakehouse.registry.model import Column, TableSpec, parse_type
-
-_INTS = ("smallint", "int", "bigint")
+from lakehouse.registry.model import Column, TableSpec
+from lakehouse.registry.types import arrow_type, wider
 
 
 def key(task: str) -> str:
@@ -27,17 +26,12 @@ def key(task: str) -> str:
 
 
 def widens(old: str, new: str) -> bool:
-    """Whether the logical type ``new`` holds every value of ``old`` and differs from it."""
-    if old == new:
-        return False
-    if old in _INTS and new in _INTS:
-        return _INTS.index(new) > _INTS.index(old)
+    """Whether the logical type ``new`` holds every value of ``old`` and differs from it: the
+    lake's rule on their stored types (``types.wider``), and ``timestamp`` → ``timestamptz``
+    (both stored as UTC instants)."""
     if old == "timestamp" and new == "timestamptz":
         return True
-    (base, p, s), (base2, p2, s2) = parse_type(old), parse_type(new)
-    if base == base2 == "decimal" and None not in (p, s, p2, s2):
-        return s2 >= s and p2 - s2 >= p - s
-    return False
+    return old != new and wider(arrow_type(old), arrow_type(new))
 
 
 def max_length(column: Column) -> int | None:
@@ -48,9 +42,13 @@ def max_length(column: Column) -> int | None:
 
 def longer(declared: Column, source: Column) -> bool:
     """Whether ``source`` is the string ``declared`` is, with a longer limit (or none)."""
-    if declared.type != "string" or source.type != "string" or max_length(declared) is None:
-        return False
-    return max_length(source) is None or max_length(source) > max_length(declared)
+    return declared.type == source.type == "string" and _longer(
+        max_length(declared), max_length(source)
+    )
+
+
+def _longer(old: int | None, new: int | None) -> bool:
+    return old is not None and (new is None or new > old)
 
 
 def read(lake, task: str) -> dict[str, dict[str, dict]]:
@@ -79,7 +77,11 @@ def apply(lake, spec: TableSpec) -> TableSpec:
         r = recorded.get(c.name)
         if r is not None and widens(c.type, r["type"]):
             c = replace(c, type=r["type"])
-        elif r is not None and longer(c, Column(c.name, "string", checks=_length(r))):
+        elif (
+            r is not None
+            and c.type == r["type"] == "string"
+            and _longer(max_length(c), r["max_length"])
+        ):
             checks = {k: v for k, v in c.checks.items() if k != "str_length_max"}
             c = replace(c, checks=checks | _length(r))
         columns.append(c)

@@ -44,11 +44,9 @@ class SilverResult:
             setattr(self, name, getattr(self, name) + getattr(later, name))
         if later.reload_generation is not None:
             self.reload_generation = later.reload_generation
-        self.bronze_version, self.version, self.metrics = (
-            later.bronze_version,
-            later.version,
-            later.metrics,
-        )
+        self.bronze_version = later.bronze_version
+        self.version = later.version
+        self.metrics = later.metrics
 
     def metadata(self) -> dict:
         """Materialization metadata as a Glue job reports it (the keys the local silver assets
