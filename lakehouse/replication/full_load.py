@@ -150,14 +150,21 @@ def change_table_set(
             snap.execute("begin isolation level repeatable read read only")
             for qname in rep.progress_over(added, "full load of added tables"):
                 spec = rep.specs[qname]
-                prefix = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
-                for obj in rep.lake.list(prefix):  # an earlier generation's load files
-                    if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
-                        rep.lake.delete(obj.key)
+                # an earlier generation's load files
+                delete_load_files(
+                    rep.lake, table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
+                )
                 state.load_files[qname] = copy_table(rep, snap, spec, load_ts)
                 log.info("%s: added to task %s, loaded alone", qname, rep.task.name)
             snap.rollback()
     state.save(rep.lake)
+
+
+def delete_load_files(lake, folder: str) -> None:
+    """Delete the full-load (``LOAD…``) files in a table's raw ``folder``."""
+    for obj in lake.list(folder):
+        if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
+            lake.delete(obj.key)
 
 
 def wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from lakehouse.replication.full_load import (
     copy_table,
+    delete_load_files,
     new_progress,
     resumable,
     wait_for_older_transactions,
@@ -103,9 +104,7 @@ def _publish(rep: Replicator, state: ReplicationState, spec: TableSpec) -> None:
     progress = state.resync_progress[qname]
     folder = table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
     if not progress.get("cleared"):
-        for obj in rep.lake.list(folder):
-            if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
-                rep.lake.delete(obj.key)
+        delete_load_files(rep.lake, folder)
         progress["cleared"] = True
         state.save(rep.lake)
     files = []
