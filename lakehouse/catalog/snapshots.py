@@ -81,17 +81,26 @@ def row_count(dt) -> int:
     return -1 if any(c is None for c in counts) else int(sum(counts))
 
 
-def snapshot_sql(con: duckdb.DuckDBPyConnection, dt, *, in_process: bool = False) -> str:
+def snapshot_sql(
+    con: duckdb.DuckDBPyConnection,
+    dt,
+    *,
+    in_process: bool = False,
+    registered: list[str] | None = None,
+) -> str:
     """A SELECT returning exactly the rows of the snapshot ``dt`` with its Delta schema.
 
     Local: ``read_parquet`` over the snapshot's files (no state outside the SQL). In-process:
-    registers ``dt.to_pyarrow_dataset()`` on ``con`` under a fresh name and selects from it.
+    registers ``dt.to_pyarrow_dataset()`` on ``con`` under a fresh name (appended to
+    ``registered`` when given) and selects from it.
     """
     import pyarrow as pa
 
     if in_process:
         name = f"__delta_{uuid.uuid4().hex[:12]}"
         con.register(name, dt.to_pyarrow_dataset())
+        if registered is not None:
+            registered.append(name)
         return f"SELECT * FROM {quote(name)}"
     schema = pa.schema(dt.schema().to_arrow())
     types = [str(t) for t in con.from_arrow(schema.empty_table()).types]

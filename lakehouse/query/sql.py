@@ -26,8 +26,10 @@ Contract of ``run_query``:
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -41,7 +43,6 @@ from lakehouse.catalog.snapshots import (
     is_remote,
     open_delta,
     quote,
-    registered_datasets,
     snapshot_sql,
 )
 from lakehouse.catalog.tenants import connect_tenant, is_tenant_connection
@@ -170,8 +171,16 @@ def _iso(ms: int) -> str:
     return (_EPOCH + timedelta(milliseconds=ms)).isoformat()
 
 
+@dataclass
+class _Scratch:
+    """What binding time travel made on the connection, dropped after the query."""
+
+    views: list[str] = field(default_factory=list)  # temp views
+    datasets: list[str] = field(default_factory=list)  # Arrow datasets (S3 lakes)
+
+
 def _snapshot_view(
-    con, lake: Lake, label: str, view, kind: str, value: int, temps: list[str]
+    con, lake: Lake, label: str, view, kind: str, value: int, scratch: _Scratch
 ) -> str:
     """A temp view of catalog view ``view`` AS OF a version or a time (epoch ms); its name."""
     latest = open_delta(lake, view.zone, view.table)
@@ -185,14 +194,19 @@ def _snapshot_view(
         dt = open_delta(lake, view.zone, view.table, version)
     except Exception as err:  # delta-rs: log entry cleaned up
         raise QueryError(f"{label}: cannot load version {version}: {err}") from err
-    base = snapshot_sql(con, dt, in_process=is_remote(lake))
+    base = snapshot_sql(con, dt, in_process=is_remote(lake), registered=scratch.datasets)
     name = f"__asof_{uuid.uuid4().hex[:12]}"
     con.execute(f"CREATE TEMP VIEW {quote(name)} AS {view.wrapper.format(base=f'({base})')}")
-    temps.append(name)
+    scratch.views.append(name)
     return name
 
 
-def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) -> exp.Expression:
+def _drop_athena_catalog(table: exp.Table) -> None:
+    if table.catalog.lower() in _ATHENA_CATALOGS:
+        table.set("catalog", None)
+
+
+def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, scratch: _Scratch) -> exp.Expression:
     """Check every table reference and swap time-travel references for snapshot views."""
     known, listable = _known_relations(con)
     default = con.execute("SELECT current_schema()").fetchall()[0][0].lower()
@@ -203,8 +217,7 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
     for table in list(stmt.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
             continue  # table functions: read_parquet(...), unnest(...)
-        if table.catalog.lower() in _ATHENA_CATALOGS:
-            table.set("catalog", None)
+        _drop_athena_catalog(table)
         if not table.db and table.name.lower() in ctes:
             continue
         label = _label(table)
@@ -236,7 +249,7 @@ def _bind(stmt: exp.Expression, con, lake: Lake, as_of: dict, temps: list[str]) 
             raw = pending[key][1]
             kind = "VERSION" if isinstance(raw, int) and not isinstance(raw, bool) else "TIMESTAMP"
             value = _as_of_value(con, label, kind, raw)
-        name = _snapshot_view(con, lake, label, entry[0], kind, value, temps)
+        name = _snapshot_view(con, lake, label, entry[0], kind, value, scratch)
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
         table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
     unused = set(pending) - used
@@ -282,25 +295,58 @@ def run_query(
     On a tenant connection unqualified names resolve in the tenant's schema, and any other
     table is unknown.
     """
-    stmt = parse(sql, dialect)
+    plain = None if as_of else _plain_duckdb(sql, dialect)
+    if plain is None:
+        parse(sql, dialect)  # SqlSyntaxError before a connection opens
     own = con is None
     if own:
         con = connect(lake, tenant=tenant)
     elif tenant is not None:
         raise ValueError("pass either con or tenant, not both")
-    temps: list[str] = []
-    registered = set(registered_datasets(con))
     try:
-        stmt = _bind(stmt, con, lake, dict(as_of or {}), temps)
+        if plain is not None:
+            try:
+                rel = con.sql(plain)
+            except (duckdb.CatalogException, duckdb.InvalidInputException):
+                pass  # an unknown name (or a Python object's): the checked path names it
+            else:
+                return rel.pl() if rel is not None else pl.DataFrame()
+        return _checked(sql, dialect, con, lake, dict(as_of or {}))
+    finally:
+        if own:
+            con.close()
+
+
+@functools.lru_cache(maxsize=512)
+def _plain_duckdb(sql: str, dialect: str) -> str | None:
+    """The DuckDB text of a query (SELECT, UNION, ...) with no time travel; None for any other
+    statement. It is what ``_checked`` runs for it when all its tables exist, so a repeated
+    query skips sqlglot; it runs without the check and falls back to ``_checked`` when DuckDB
+    cannot bind a name (nothing has run then)."""
+    stmt = parse(sql, dialect)
+    if not isinstance(stmt, exp.Query):
+        return None
+    for table in stmt.find_all(exp.Table):
+        if table.args.get("version") is not None:
+            return None
+        if isinstance(table.this, exp.Identifier):
+            _drop_athena_catalog(table)
+    return stmt.sql(dialect="duckdb")
+
+
+def _checked(sql: str, dialect: str, con, lake: Lake, as_of: dict) -> pl.DataFrame:
+    """Every table checked against the catalog (``UnknownTableError`` names the missing one),
+    time travel bound to snapshot views, then run; the snapshot views dropped afterwards."""
+    scratch = _Scratch()
+    try:
+        stmt = _bind(parse(sql, dialect), con, lake, as_of, scratch)
         rel = con.sql(stmt.sql(dialect="duckdb"))
         return rel.pl() if rel is not None else pl.DataFrame()
     finally:
-        for name in temps:
+        for name in scratch.views:
             con.execute(f"DROP VIEW IF EXISTS temp.main.{quote(name)}")
-        for name in set(registered_datasets(con)) - registered:
+        for name in scratch.datasets:
             con.unregister(name)
-        if own:
-            con.close()
 
 
 def format_frame(df: pl.DataFrame, output_format: str = "table", *, max_rows: int = 1000) -> str:

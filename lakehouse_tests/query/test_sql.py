@@ -25,6 +25,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from lakehouse.catalog import connect
 from lakehouse.query import format_frame, query_command, run_query, transpile
+from lakehouse.query.sql import UnknownTableError
 from lakehouse.storage import LocalLake
 
 # seed 000 (shared/seeds/000_f4aa98ce58e7506f.txt, lines 216-224): "Total revenue by tenant"
@@ -338,6 +339,23 @@ def test_unknown_table_names_it_and_lists_the_catalog(lake, con):
     assert "Did you mean silver.customers" in message
     assert "lakehouse_silver.core_customer" in message and "saas.orders" in message
     assert "_catalog" not in message
+
+
+def test_a_repeated_query_still_names_a_table_gone_since(lake, con):
+    sql = "SELECT count(*) AS n FROM silver.customers"
+    for _ in range(2):  # the second run takes the cached DuckDB text
+        assert run_query(sql, lake, con=con)["n"].item() == N_CUSTOMERS - N_DELETED
+    empty = duckdb.connect()  # a catalog without the table
+    with pytest.raises(UnknownTableError, match="unknown table 'silver.customers'"):
+        run_query(sql, lake, con=empty)
+    empty.close()
+
+
+@pytest.mark.parametrize("name", ["json", "pl", "plain", "rel"])
+def test_a_name_python_could_resolve_is_an_unknown_table(lake, con, name):
+    # DuckDB's replacement scans would try a Python object of that name in our module
+    with pytest.raises(UnknownTableError, match=f"unknown table '{name}'"):
+        run_query(f"SELECT * FROM {name}", lake, con=con)
 
 
 def test_ctes_and_athena_catalog_prefix_resolve(lake, con):
