@@ -19,7 +19,11 @@ A kill at 50 % is not timed here: a killed full load resumes after its last dura
 loses at most one batch (``replication.full_load.LOAD_BATCH_BYTES`` of CSV); the resumption is
 tested in ``lakehouse_tests/replication/test_full_load_batches.py``.
 
-Run: ``.venv/bin/python bench/bench_full_load.py [--rows N] [--repeats R]``.
+``--tables N`` spreads the rows over N tables (``big``, ``big_2``, …) of equal size: the full
+load copies the big ones in worker processes (``replication.parallel_load``), the baseline
+COPYs them one after the other; bronze and silver are then not run.
+
+Run: ``.venv/bin/python bench/bench_full_load.py [--rows N] [--tables N] [--repeats R]``.
 """
 
 from __future__ import annotations
@@ -40,54 +44,62 @@ RSS_GOAL_MIB = 1024
 def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", type=int, default=2_000_000, help="rows of the table")
+    p.add_argument("--tables", type=int, default=1, help="tables sharing the rows (big, big_2…)")
     p.add_argument("--repeats", type=int, default=2, help="runs of baseline and ours")
     return p.parse_args()
 
 
-def _setup(dsn: str, rows: int) -> None:
+def _names(tables: int) -> list[str]:
+    return ["big"] + [f"big_{i}" for i in range(2, tables + 1)]
+
+
+def _setup(dsn: str, rows: int, tables: int) -> None:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "create table big (id bigint primary key, name text, amount numeric(12,2),"
-            " at timestamptz, pad text)"
-        )
-        conn.execute(
-            """insert into big select g, 'name ' || g, (g %% 100000) / 100.0,
-                   timestamptz '2024-01-01' + g * interval '1 second', repeat('p', 96)
-               from generate_series(1, %s) g""",
-            (rows,),
-        )
-        conn.execute("vacuum analyze big")
+        for name in _names(tables):
+            conn.execute(
+                f"create table {name} (id bigint primary key, name text, amount numeric(12,2),"
+                " at timestamptz, pad text)"
+            )
+            conn.execute(
+                f"""insert into {name} select g, 'name ' || g, (g %% 100000) / 100.0,
+                       timestamptz '2024-01-01' + g * interval '1 second', repeat('p', 96)
+                   from generate_series(1, %s) g""",
+                (rows // tables,),
+            )
+            conn.execute(f"vacuum analyze {name}")
 
 
-def _copy_baseline(dsn: str) -> float:
+def _copy_baseline(dsn: str, tables: int) -> float:
+    """``COPY (SELECT * FROM t) TO STDOUT`` of each table, one after the other."""
     import psycopg
 
     t0 = time.perf_counter()
-    with (
-        psycopg.connect(dsn) as conn,
-        conn.cursor().copy("copy (select * from big) to stdout") as copy,
-    ):
-        for _chunk in copy:
-            pass
+    with psycopg.connect(dsn) as conn:
+        for name in _names(tables):
+            with conn.cursor().copy(f"copy (select * from {name}) to stdout") as copy:
+                for _chunk in copy:
+                    pass
     return time.perf_counter() - t0
 
 
-def _task(dsn: str, name: str):
+def _task(dsn: str, name: str, tables: int = 1):
     from lakehouse.declarations.dms import settings_for
     from lakehouse.replication.task import ReplicationTask
 
     settings = settings_for("saas").with_(CompressionType="NONE")
-    rules = ({"rule-action": "include", "schema-name": "public", "table-name": "big"},)
+    rules = tuple(
+        {"rule-action": "include", "schema-name": "public", "table-name": t} for t in _names(tables)
+    )
     return ReplicationTask(name, dsn, settings, selection_rules=rules)
 
 
-def _step(step: str, dsn: str, root: str, name: str) -> tuple[int, str]:
-    """Run one step in this process: (rows, detail)."""
+def _step(step: str, dsn: str, root: str, name: str, tables: int = 1) -> tuple[int, str]:
+    """Run one step in this process: (rows, detail); bronze and silver of ``big`` only."""
     from lakehouse.storage import LocalLake
 
-    lake, task = LocalLake(root), _task(dsn, name)
+    lake, task = LocalLake(root), _task(dsn, name, tables)
     if step == "load":
         from lakehouse.replication.replicator import Replicator
 
@@ -110,18 +122,24 @@ def _step(step: str, dsn: str, root: str, name: str) -> tuple[int, str]:
     return res.inserted, f"silver v{res.version} (bronze v{res.bronze_version})"
 
 
-def _child(step: str, dsn: str, root: str, name: str, out) -> None:
+def _child(step: str, dsn: str, root: str, name: str, tables: int, out) -> None:
     t0 = time.perf_counter()
-    rows, detail = _step(step, dsn, root, name)
+    rows, detail = _step(step, dsn, root, name, tables)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if workers:  # the full load's worker processes (parallel_load)
+        detail += f", largest worker {workers / 1024:.0f} MiB"
     seconds = time.perf_counter() - t0
     out.send((seconds, rows, detail, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
-def _ours(step: str, dsn: str, root: str, name: str) -> tuple[float, int, str, int]:
-    """(seconds, rows, detail, peak RSS KiB) of one step in a child process of its own."""
+def _ours(
+    step: str, dsn: str, root: str, name: str, tables: int = 1
+) -> tuple[float, int, str, int]:
+    """(seconds, rows, detail, peak RSS KiB: the child's, not its workers') of one step in a
+    child process of its own."""
     ctx = multiprocessing.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(step, dsn, root, name, send))
+    child = ctx.Process(target=_child, args=(step, dsn, root, name, tables, send))
     child.start()
     got = recv.recv()
     child.join()
@@ -138,19 +156,22 @@ def main() -> int:
         dsn = embedded.with_database(dsn, "bench")
         try:
             t0 = time.perf_counter()
-            _setup(dsn, args.rows)
-            print(f"table big: {fmt_int(args.rows)} rows in {time.perf_counter() - t0:.1f}s")
+            _setup(dsn, args.rows, args.tables)
+            print(f"{args.tables} table(s): {fmt_int(args.rows)} rows in"
+                  f" {time.perf_counter() - t0:.1f}s")  # fmt: skip
             base, ours, rss = [], [], []
             for i in range(args.repeats):
-                base.append(_copy_baseline(dsn))
-                seconds, rows, files, peak = _ours("load", dsn, str(tmp / f"lake{i}"), f"b{i}")
-                assert rows == args.rows, (rows, args.rows)
+                base.append(_copy_baseline(dsn, args.tables))
+                seconds, rows, files, peak = _ours(
+                    "load", dsn, str(tmp / f"lake{i}"), f"b{i}", args.tables
+                )
+                assert rows == args.rows // args.tables * args.tables, (rows, args.rows)
                 ours.append(seconds)
                 rss.append(peak)
                 print(f"run {i}: COPY {base[-1]:.2f}s, full load {seconds:.2f}s ({files}),"
                       f" peak RSS {peak / 1024:.0f} MiB")  # fmt: skip
             last = args.repeats - 1
-            for step in ("bronze", "silver"):  # the last load, consumed in batches
+            for step in ("bronze", "silver") if args.tables == 1 else ():  # the last load
                 seconds, rows, detail, peak = _ours(step, dsn, str(tmp / f"lake{last}"), f"b{last}")
                 assert rows == args.rows, (step, rows, args.rows)
                 print(f"RESULT full load then {step}: {seconds:.2f}s, {fmt_int(rows)} rows"

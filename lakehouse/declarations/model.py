@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lakehouse.registry.durations import format_duration
 from lakehouse.registry.model import FreshnessPolicy, MaintenancePolicy, SlotPolicy
@@ -77,7 +77,9 @@ class PostgresSource(_Model):
     ``dsn_env`` names the environment variable holding the DSN (never the DSN itself); without
     it the embedded server is used, database ``database`` (default: the dataset's name).
     ``dms`` holds the S3Settings the files are written with, as AWS prints them, over
-    ``REPLICATOR_DMS_DEFAULTS``. ``new_tables``: a source table the selection rules match that
+    ``REPLICATOR_DMS_DEFAULTS``. ``max_full_load_subtasks`` (DMS ``MaxFullLoadSubTasks``,
+    default 8): tables of 64 MiB and more are full-loaded that many at once, in worker
+    processes (at most one per CPU). ``new_tables``: a source table the selection rules match that
     the declaration does not name is ``capture``d (full-loaded alone while the others stream,
     declared with its discovered columns until ``lakehouse discover`` pins it: as DMS does with
     a ``%`` rule) or only ``report``ed.
@@ -92,6 +94,15 @@ class PostgresSource(_Model):
     )
     dms: dict[str, Any] = Field(default_factory=dict)
     new_tables: Literal["capture", "report"] = "capture"
+    #: as the DMS task setting: at most this many big tables copied at once by a full load
+    max_full_load_subtasks: int = 8
+
+    @field_validator("max_full_load_subtasks")
+    @classmethod
+    def _subtasks(cls, v: int) -> int:
+        if not 1 <= v <= 49:  # DMS's range
+            raise ValueError(f"max_full_load_subtasks must be 1 to 49, got {v}")
+        return v
 
 
 class CsvDropSource(_Model):

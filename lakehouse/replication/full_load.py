@@ -22,6 +22,7 @@ import polars as pl
 from lakehouse.dms import names as dms_names
 from lakehouse.dms import writer as dms_writer
 from lakehouse.registry.model import TableSpec
+from lakehouse.replication import parallel_load
 from lakehouse.replication.dms_copy import dms_select, key_of
 from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse.replication.pgoutput import lsn_to_int
@@ -80,6 +81,7 @@ def _start(rep: Replicator, conn, state: ReplicationState) -> None:
     for keys in [*state.load_files.values(), *(p["files"] for p in state.load_progress.values())]:
         for key in keys:
             rep.lake.delete(key)
+    parallel_load.forget(rep.lake, rep.task.name)
     drop_slot(conn, rep.task.slot)
     # The full-load rows' commit timestamp: read *before* the slot exists. Every change the
     # slot streams commits after its consistent point, so after this instant, and the total
@@ -93,27 +95,40 @@ def _start(rep: Replicator, conn, state: ReplicationState) -> None:
 
 def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | None) -> None:
     """Copy every table not finished yet, inside the exported snapshot of a fresh load, or a new
-    snapshot when resuming (see ``resumable``)."""
+    snapshot when resuming (see ``resumable``); the big tables in worker processes
+    (``parallel_load``) while this process copies the others."""
     import psycopg
 
     load_ts = datetime.fromisoformat(state.load_ts)
+    parallel_load.absorb(rep.lake, state, rep.specs)
+    todo = {}
+    for qname, spec in rep.specs.items():
+        progress = state.load_progress.get(qname)
+        if progress and progress.get("done"):
+            continue
+        if progress and not resumable(spec):  # copied again from its start
+            for key in progress["files"]:
+                rep.lake.delete(key)
+            progress = None
+        state.load_progress[qname] = progress or new_progress()
+        todo[qname] = spec
+    state.save(rep.lake)
     with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
         snap.execute("begin isolation level repeatable read read only")
         if snapshot_name:
             snap.execute(f"set transaction snapshot '{snapshot_name}'")
-        for qname, spec in rep.progress_over(rep.specs.items(), "full load"):
-            progress = state.load_progress.get(qname)
-            if progress and progress.get("done"):
-                continue
-            if progress and not resumable(spec):  # copied again from its start
-                for key in progress["files"]:
-                    rep.lake.delete(key)
-                progress = None
-            progress = state.load_progress.setdefault(qname, progress or new_progress())
-            copy_table(rep, snap, spec, load_ts, progress=progress,
-                       on_file=lambda: state.save(rep.lake))  # fmt: skip
-            progress["done"] = True
-            state.save(rep.lake)
+        far, near = parallel_load.split(rep.task, snap, todo)
+        workers = parallel_load.Workers(rep, state, snapshot_name, far) if far else None
+        try:
+            for qname in rep.progress_over(near, "full load"):
+                progress = state.load_progress[qname]
+                copy_table(rep, snap, todo[qname], load_ts, progress=progress,
+                           on_file=lambda: state.save(rep.lake))  # fmt: skip
+                progress["done"] = True
+                state.save(rep.lake)
+        finally:
+            if workers is not None:
+                workers.finish(state)
         snap.rollback()
 
 

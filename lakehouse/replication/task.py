@@ -46,6 +46,9 @@ class ReplicationTask:
     #: the task's table mappings when they shape the files beyond ``settings.before_image_key``
     #: and ``change_seq_column`` (then the files follow the mappings' layout)
     table_mappings: TableMappings | None = field(default=None, compare=False)
+    #: DMS ``MaxFullLoadSubTasks``: at most this many tables copied at once by a full load
+    #: (worker processes, at most one per CPU; ``replication.parallel_load``)
+    max_full_load_subtasks: int = 8
 
     @property
     def slot(self) -> str:
@@ -80,7 +83,9 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
     from lakehouse.declarations.dms import settings_for
 
     spec = load_dataset(dataset)
-    prefix = declaration(dataset).decl.table_prefix or ""
+    decl = declaration(dataset).decl
+    prefix = decl.table_prefix or ""
+    subtasks = [s.max_full_load_subtasks for s in decl.sources if s.kind == "postgres"]
     others = [d.spec for name, d in declarations().items() if name != dataset]
     settings = settings or settings_for(dataset)
     rules = tuple(
@@ -102,6 +107,7 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         exclude_columns={
             t.qualified_name: t.exclude_columns for t in spec.database_tables if t.exclude_columns
         },
+        max_full_load_subtasks=subtasks[0] if subtasks else 8,
     )
 
 

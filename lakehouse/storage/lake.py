@@ -185,6 +185,10 @@ class S3Lake(Lake):
             )
         return self._client
 
+    def __getstate__(self) -> dict:
+        """Pickled without its client (a worker process opens its own)."""
+        return {**self.__dict__, "_client": None}
+
     def _k(self, key: str) -> str:
         return self.prefix + key
 
