@@ -72,6 +72,23 @@ def same_change_bounds() -> list[pl.Expr]:
     ]
 
 
+#: SQL (MERGE source ``s``, target ``t``) true when ``s`` is newer than the change stored in
+#: ``t`` and not that change delivered again: ``s._sequence > t._sequence AND NOT
+#: SAME_CHANGE_SQL`` as one comparison (``newer_bound`` gives ``s`` the bound)
+NEWER_SQL = f"t.{SEQUENCE} < s.__newer_than"
+
+
+def newer_bound() -> pl.Expr:
+    """``__newer_than`` for ``NEWER_SQL``: the row's identity and ``|`` when it is identified by
+    its change sequence, else its whole ``_sequence``. Equivalence: every ``_sequence`` of the
+    same change starts with identity + ``|``, and a string at or above that bound and below
+    ``_sequence`` starts with it too (``_sequence`` does), so "below ``_sequence`` and not in
+    [identity + ``|``, identity + ``}``)" is "below identity + ``|``"."""
+    ident = change_id_expr()
+    by_seq = ident != pl.col(SEQUENCE)
+    return pl.when(by_seq).then(ident + "|").otherwise(pl.col(SEQUENCE)).alias("__newer_than")
+
+
 def with_sequence(changes: pl.DataFrame) -> pl.DataFrame:
     return changes.with_columns(sequence_expr())
 

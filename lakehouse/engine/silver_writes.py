@@ -21,10 +21,9 @@ import pyarrow as pa
 
 from lakehouse.engine.core.keys import silver_key
 from lakehouse.engine.core.lineage import BRONZE_ONLY
-from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.core.results import incompatible
 from lakehouse.engine.increments import commit_props
-from lakehouse.engine.sequencing import SAME_CHANGE_SQL, same_change_bounds
+from lakehouse.engine.sequencing import NEWER_SQL, newer_bound
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -105,8 +104,8 @@ def overwrite_rows(
 
 
 def merge_source(batch: pl.DataFrame) -> pl.DataFrame:
-    """The MERGE source of a batch: silver rows with ``__op`` and the same-change bounds."""
-    return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), *same_change_bounds()))
+    """The MERGE source of a batch: silver rows with ``__op`` and ``__newer_than``."""
+    return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), newer_bound()))
 
 
 def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version) -> dict:
@@ -115,18 +114,17 @@ def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronz
     check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
     # newer, and not the same change delivered again under a greater file name
-    newer = f"s.{SEQUENCE} > t.{SEQUENCE} AND NOT {SAME_CHANGE_SQL}"
-    data_cols = [c for c in source.columns if c not in ("__op", "__same_lo", "__same_hi")]
+    newer = NEWER_SQL
+    data_cols = [c for c in source.columns if c not in ("__op", "__newer_than")]
     updates = {f'"{c}"': f's."{c}"' for c in data_cols}
     return (
-        # streamed_exec=False lets delta-rs prune target files by the source's key statistics
         target.merge(
             src_arrow,
             predicate=pred,
             source_alias="s",
             target_alias="t",
             merge_schema=True,
-            streamed_exec=False,
+            streamed_exec=not prunes(target, source, spec.primary_key[0]),
             commit_properties=commit_props(bronze_version),
         )
         .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
@@ -134,3 +132,24 @@ def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronz
         .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
         .execute()
     )
+
+
+def prunes(target, source: pl.DataFrame, key: str) -> bool:
+    """Whether the source's range of ``key`` leaves out at least half of the target's files.
+    delta-rs prunes files by that range only when it does not stream the source
+    (``streamed_exec=False``), which costs more where nothing is pruned (a batch of keys
+    spread over the whole table: ~0.1 s per 100k changes into 1.2M rows); True when the files
+    have no statistics for ``key``."""
+    actions = pa.table(target.get_add_actions(flatten=True))
+    lo, hi = f"min.{key}", f"max.{key}"
+    if actions.num_rows == 0 or lo not in actions.column_names or not source.height:
+        return True
+    files = pl.from_arrow(actions.select([lo, hi]))
+    if files[lo].null_count() or files[hi].null_count():
+        return True
+    keys = source.get_column(key)
+    try:
+        touched = files.filter((pl.col(hi) >= keys.min()) & (pl.col(lo) <= keys.max())).height
+    except (pl.exceptions.PolarsError, TypeError, ValueError):  # statistics of another type
+        return True
+    return touched * 2 <= files.height

@@ -637,3 +637,20 @@ def test_a_reload_cut_by_a_batch_deletes_only_the_keys_absent_from_all_its_files
     assert _versions_of(lake, 4) == [("v1", False, 1, 5)]
     _assert_history_current_is_silver(lake)
     _assert_full_refresh_identical(lake, SCD2)
+
+
+def test_the_merge_streams_its_source_unless_the_key_range_prunes_half_the_files(tmp_path):
+    """``silver_writes.prunes`` chooses delta-rs's execution: files pruned by the batch's key
+    range (a small batch of recent keys) or the source streamed (keys over the whole table)."""
+    from deltalake import DeltaTable, write_deltalake
+
+    from lakehouse.engine.silver_writes import prunes
+
+    uri = str(tmp_path / "t")
+    for start in range(0, 400, 100):  # four files: keys 0-99, 100-199, ...
+        write_deltalake(uri, pa.table({"id": list(range(start, start + 100))}), mode="append")
+    dt = DeltaTable(uri)
+    assert prunes(dt, pl.DataFrame({"id": [310, 399, 420]}), "id")  # one file of four
+    assert prunes(dt, pl.DataFrame({"id": [150, 250]}), "id")  # two of four
+    assert not prunes(dt, pl.DataFrame({"id": [5, 250, 390]}), "id")  # all four
+    assert prunes(dt, pl.DataFrame({"id": [1, 390]}).clear(), "id")  # nothing to merge
