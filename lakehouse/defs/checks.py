@@ -13,8 +13,8 @@ asks (``freshness``, on its dataset's cron). On AWS the checks ask Athena (``def
   at a time, and uniqueness on the whole table by its columns (``silver_schema_result``); run
   alone, or while a failure is remembered, it checks every file.
 - ``references`` (warn): values of columns declared ``references="table.column"`` exist there;
-  a step of its own after the other silver tables' steps (its additional deps), reading only
-  the rules' columns and the parents' keys.
+  one step per dataset after the silver steps of the tables the rules point to (its additional
+  deps), reading only the rules' columns and the parents' keys (each parent's once).
 - ``freshness`` (warn): see ``defs.freshness``.
 - ``reconciliation`` (warn, local profile, database tables): row count and key checksum equal
   the source's; finds lost rows and ghost rows (e.g. a key update without a before-image); it
@@ -97,47 +97,67 @@ def reference_rules(table: TableSpec, dataset: DatasetSpec) -> list[tuple[str, s
     return [r for r in refs if r[1] in names]
 
 
-def references_check(table: TableSpec, dataset: DatasetSpec) -> dg.AssetChecksDefinition | None:
-    """The ``references`` check of ``silver/<table>``: a step of its own, after the silver steps
-    of the tables its rules point to (None when it has no rule into ``dataset``)."""
-    refs = reference_rules(table, dataset)
-    if not refs:
+def references_checks(dataset: DatasetSpec) -> dg.AssetChecksDefinition | None:
+    """The ``references`` checks of the dataset's silver tables (``silver/<table>:references``),
+    evaluated in one step after the silver steps of the tables the rules point to (a check of
+    its own per table would cost a step each); subsettable, so a run evaluates the checks it
+    selects. None when no table has a rule into ``dataset``."""
+    rules = {t.name: reference_rules(t, dataset) for t in dataset.tables if t.primary_key}
+    rules = {name: refs for name, refs in rules.items() if refs}
+    if not rules:
         return None
-    others = sorted({r[1] for r in refs} - {table.name})
+    specs = [
+        dg.AssetCheckSpec(
+            "references",
+            asset=["silver", name],
+            additional_deps=[dg.AssetKey(["silver", o]) for o in sorted({r[1] for r in refs})
+                             if o != name],
+            description="referential rules: " + ", ".join(f"{c} → {t}.{k}" for c, t, k in refs),
+        )
+        for name, refs in sorted(rules.items())
+    ]  # fmt: skip
 
-    @dg.asset_check(
-        asset=["silver", table.name],
-        name="references",
-        additional_deps=[dg.AssetKey(["silver", o]) for o in others],
-        description="referential rules: " + ", ".join(f"{c} → {t}.{k}" for c, t, k in refs),
-    )
-    def _check(lake: LakeResource) -> dg.AssetCheckResult:
+    @dg.multi_asset_check(specs=specs, can_subset=True, name=f"{dataset.name}_references")
+    def _checks(context: dg.AssetCheckExecutionContext, lake: LakeResource):
         from lakehouse.engine.silver import read_silver
 
         the_lake = lake.lake()
-        frame = read_silver(the_lake, table, columns=sorted({c for c, _, _ in refs}))
-        return references_result(the_lake, table, dataset, refs, frame)
+        keys: dict[tuple[str, str], object] = {}  # a parent's key column, read once per step
+        for check in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
+            table = dataset.table(check.asset_key.path[1])
+            refs = rules[table.name]
+            frame = read_silver(the_lake, table, columns=sorted({c for c, _, _ in refs}))
+            yield references_result(the_lake, table, dataset, refs, frame, keys)
 
-    return _check
+    return _checks
 
 
 def references_result(
-    lake, table: TableSpec, dataset: DatasetSpec, refs: list[tuple[str, str, str]], frame
+    lake,
+    table: TableSpec,
+    dataset: DatasetSpec,
+    refs: list[tuple[str, str, str]],
+    frame,
+    keys: dict | None = None,
 ) -> dg.AssetCheckResult:
-    """The ``references`` check of ``silver/<table>`` (its current ``frame``): the values of each
-    rule's column that its parent table lacks (rows and a sample)."""
+    """The ``references`` check of ``silver/<table>`` (``frame``: its rules' columns): the values
+    of each rule's column that its parent table's key lacks (rows and a sample). ``keys``
+    caches the parents' key columns between checks."""
     import polars as pl
 
     from lakehouse.engine.silver import read_silver
 
+    keys = {} if keys is None else keys
     missing = {}
     for col, other, key in refs:
-        parent = frame if other == table.name else read_silver(lake, dataset.table(other))
-        if frame.height == 0 or parent.height == 0:
+        if frame.height == 0:
             continue
-        orphans = frame.filter(
-            pl.col(col).is_not_null() & ~pl.col(col).is_in(parent[key].implode())
-        )
+        if (other, key) not in keys:
+            keys[(other, key)] = read_silver(lake, dataset.table(other), columns=[key])[key]
+        parent = keys[(other, key)]
+        if parent.len() == 0:
+            continue
+        orphans = frame.filter(pl.col(col).is_not_null() & ~pl.col(col).is_in(parent.implode()))
         if orphans.height:
             missing[f"{col} → {other}.{key}"] = {
                 "rows": orphans.height,
@@ -244,5 +264,5 @@ def silver_checks(dataset: DatasetSpec, profile: str) -> list[dg.AssetChecksDefi
         from lakehouse.defs.aws import aws_silver_checks
 
         return aws_silver_checks(dataset)
-    checks = [references_check(t, dataset) for t in dataset.tables if t.primary_key]
-    return [c for c in checks if c is not None]
+    checks = references_checks(dataset)
+    return [checks] if checks is not None else []
