@@ -26,14 +26,22 @@ half of the churn; flat is the goal) complete the issue's four figures. The note
 max, last, growth per minute over the second half). The run fails (non-zero exit) if silver's
 key set differs from the source's afterwards.
 
-Run: ``.venv/bin/python bench/bench_soak.py [--scale medium] [--rate 1000] [--duration 180]``
-(takes about duration + 2 minutes).
+``--big-rows N`` adds the issue's big table: ``public.big`` (``bench_full_load.py``'s shape, N
+rows) in the source, captured by the saas task (its rules take ``public.%``), loaded before the
+churn, then changed at ``--big-rate`` changes/s on a connection of its own (recent rows more
+often); it counts in the committed changes, and afterwards silver's row count and sums must
+equal the source's.
+
+Run: ``.venv/bin/python bench/bench_soak.py [--scale medium] [--rate 1000] [--duration 180]
+[--big-rows 10000000 --big-rate 100]`` (takes about duration + 2 minutes, + ~3 with the big
+table).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -57,6 +65,18 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=1000.0, help="churn, changes/s in total")
     p.add_argument("--duration", type=float, default=180.0, help="seconds of churn")
     p.add_argument("--churners", type=int, default=2, help="churn threads (connections)")
+    p.add_argument(
+        "--big-rows",
+        type=int,
+        default=0,
+        help="rows of a table `big` beside saas (the issue's 10M-row table: 10000000)",
+    )
+    p.add_argument(
+        "--big-rate",
+        type=float,
+        default=100.0,
+        help="changes/s offered on `big` (one more connection) when --big-rows",
+    )
     return p.parse_args()
 
 
@@ -132,6 +152,91 @@ def _trend(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den * 60 if den else 0
 
 
+BIG = "big"
+
+
+def _create_big(dsn: str, rows: int) -> None:
+    """``public.big`` as in ``bench_full_load.py``: ~200 bytes a row."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"create table {BIG} (id bigint primary key, name text, amount numeric(12,2),"
+            " at timestamptz, pad text)"
+        )
+        conn.execute(
+            f"""insert into {BIG} select g, 'name ' || g, (g %% 100000) / 100.0,
+                   timestamptz '2024-01-01' + g * interval '1 second', repeat('p', 96)
+               from generate_series(1, %s) g""",
+            (rows,),
+        )
+        conn.execute(f"vacuum analyze {BIG}")
+
+
+class BigChurn:
+    """``rate`` changes/s on ``big`` in transactions of 10: 70 % updates and 10 % deletes of
+    keys whose distance from the newest key is exponential (mean 20,000: recent rows change
+    more, as in ``bench_silver_apply``'s scaling batches), 20 % inserts above the newest key."""
+
+    def __init__(self, dsn: str, rate: float, duration: float, top: int) -> None:
+        self.dsn, self.rate, self.duration, self.top = dsn, rate, duration, top
+        self.changes = 0
+
+    def run(self) -> None:
+        import random
+
+        import psycopg
+
+        rng, per_tx = random.Random(5), 10
+        deleted: set[int] = set()
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            start = time.monotonic()
+            while (elapsed := time.monotonic() - start) < self.duration:
+                ahead = self.changes / self.rate - elapsed
+                if ahead > 0:
+                    time.sleep(ahead)
+                with conn.transaction():
+                    for _ in range(per_tx):
+                        u = rng.random()
+                        if u < 0.2:
+                            self.top += 1
+                            conn.execute(
+                                f"insert into {BIG} values (%s, 'new', 1.00, now(), 'n')",
+                                (self.top,),
+                            )
+                            continue
+                        key = max(1, self.top - int(rng.expovariate(1 / 20_000)))
+                        if key in deleted:
+                            continue
+                        if u < 0.3:
+                            deleted.add(key)
+                            conn.execute(f"delete from {BIG} where id = %s", (key,))
+                        else:
+                            conn.execute(
+                                f"update {BIG} set amount = amount + 1, at = now() where id = %s",
+                                (key,),
+                            )
+                self.changes += per_tx
+
+
+def _big_equal(lake, dsn: str) -> list[str]:
+    """``big`` in silver against the source: row count and the sums of ``id`` and ``amount``."""
+    import polars as pl
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        want = conn.execute(f"select count(*), sum(id), sum(amount) from {BIG}").fetchone()
+    frame = (
+        pl.scan_delta(lake.uri(f"silver/{BIG}"))
+        .select(pl.len(), pl.col("id").sum(), pl.col("amount").cast(pl.Float64).sum())
+        .collect()
+    )
+    got = frame.row(0)
+    if (got[0], got[1]) != (want[0], int(want[1])) or abs(got[2] - float(want[2])) > 0.01:
+        return [f"{BIG}: source {want}, silver {got}"]
+    return []
+
+
 def _key_sets_equal(lake, dsn: str) -> list[str]:
     """Tables whose silver key set differs from the source's (empty: all equal)."""
     import polars as pl
@@ -143,6 +248,8 @@ def _key_sets_equal(lake, dsn: str) -> list[str]:
     bad = []
     with psycopg.connect(dsn) as conn:
         for spec in h.database_tables("saas"):
+            if spec.name == BIG:  # 10M keys: compared by count and sums (_big_equal)
+                continue
             src = {r[0] for r in conn.execute(f"select id::text from {spec.name}")}
             frame = read_silver(lake, spec)
             got = frame["id"].cast(pl.String).to_list() if frame.height else []
@@ -172,7 +279,14 @@ def main() -> int:
             t0 = time.perf_counter()
             counts = seed(dsn, "saas", args.scale)
             lake = LocalLake(tmp / "lake")
+            if args.big_rows:  # captured by the saas task (its rules take public.%)
+                _create_big(dsn, args.big_rows)
+                counts[BIG] = args.big_rows
+                os.environ.update(LAKEHOUSE_ROOT=str(lake.path), LAKEHOUSE_PROFILE="local")
             h.replicate(dsn, lake, "saas")
+            if args.big_rows:  # the run that found it recorded it; this one loads it
+                h.replicate(dsn, lake, "saas")
+                assert BIG in {t.name for t in h.database_tables("saas")}, "big not captured"
             h.apply_all(lake, "saas")
             print(
                 f"setup: saas {args.scale} ({sum(counts.values()):,} rows) seeded, full-loaded and "
@@ -218,6 +332,10 @@ def main() -> int:
                 )
                 for i in range(args.churners)
             ]  # fmt: skip
+            big = None
+            if args.big_rows:
+                big = BigChurn(dsn, args.big_rate, args.duration, args.big_rows)
+                churners.append(threading.Thread(target=big.run))
             try:
                 t_start = time.monotonic()
                 for th in churners:
@@ -255,14 +373,14 @@ def main() -> int:
             if caught_up is None:
                 print("silver did not catch up after the churn stopped", file=sys.stderr)
                 return 1
-            bad = _key_sets_equal(lake, dsn)
+            bad = _key_sets_equal(lake, dsn) + (_big_equal(lake, dsn) if big else [])
             if bad:
                 print("silver differs from the source: " + "; ".join(bad), file=sys.stderr)
                 return 1
         finally:
             embedded.stop(tmp / "pg")
 
-    committed = sum(s.changes for s in stats)
+    committed = sum(s.changes for s in stats) + (big.changes if big else 0)
     churn_s, total_s = t_stop - t_start, caught_up - t_start
     source_rate, ours = committed / churn_s, committed / total_s
     under = [r for r in rounds if r[0] <= t_stop]
@@ -275,6 +393,11 @@ def main() -> int:
         f"churn: {committed:,} committed changes in {churn_s:.0f}s = {source_rate:.0f}/s "
         f"(target {args.rate:.0f}/s, {args.churners} connections; "
         f"{sum(s.rolled_back for s in stats)} rolled back, {sum(s.failed for s in stats)} failed)"
+        + (
+            f"; of them {big.changes:,} on {BIG} ({args.big_rows:,} rows at the start)"
+            if big
+            else ""
+        )
     )
     print(
         f"applier: {len(rounds)} rounds ({len(under)} under churn), median "
