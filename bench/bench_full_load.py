@@ -227,7 +227,7 @@ def main() -> int:
     print(f"RESULT full load kill at 50 %: {lost:.2f}s lost, {lost - restart:.2f}s beyond a"
           f" restart's {restart:.2f}s (killed after {killed:.2f}s with {fmt_int(durable)} rows in"
           f" durable files; the resumed run {resumed:.2f}s, {fmt_int(copied)} rows) vs one chunk"
-          f" {chunk:.2f}s (a load file's share of {o:.2f}s, {n_files} files) (goal: beyond the"
+          f" {chunk:.2f}s (a load file's share of {o:.2f}s, {n_files} files) (goal beyond the"
           f" restart <= one chunk) {verdict}")  # fmt: skip
     return 0
 
