@@ -52,6 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import result_line, temp_dir  # noqa: E402
+from bench_full_load import _setup as create_big  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -153,24 +154,6 @@ def _trend(points: list[tuple[float, float]]) -> float:
 
 
 BIG = "big"
-
-
-def _create_big(dsn: str, rows: int) -> None:
-    """``public.big`` as in ``bench_full_load.py``: ~200 bytes a row."""
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            f"create table {BIG} (id bigint primary key, name text, amount numeric(12,2),"
-            " at timestamptz, pad text)"
-        )
-        conn.execute(
-            f"""insert into {BIG} select g, 'name ' || g, (g %% 100000) / 100.0,
-                   timestamptz '2024-01-01' + g * interval '1 second', repeat('p', 96)
-               from generate_series(1, %s) g""",
-            (rows,),
-        )
-        conn.execute(f"vacuum analyze {BIG}")
 
 
 class BigChurn:
@@ -280,7 +263,7 @@ def main() -> int:
             counts = seed(dsn, "saas", args.scale)
             lake = LocalLake(tmp / "lake")
             if args.big_rows:  # captured by the saas task (its rules take public.%)
-                _create_big(dsn, args.big_rows)
+                create_big(dsn, args.big_rows, 1)  # bench_full_load's table
                 counts[BIG] = args.big_rows
                 os.environ.update(LAKEHOUSE_ROOT=str(lake.path), LAKEHOUSE_PROFILE="local")
             h.replicate(dsn, lake, "saas")
