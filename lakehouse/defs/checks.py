@@ -39,11 +39,14 @@ def schema_failed_key(table: TableSpec) -> str:
     return f"_state/checks/silver/{table.name}.schema_failed"
 
 
-def silver_schema_result(lake, table: TableSpec, before: int | None) -> dg.AssetCheckResult:
+def silver_schema_result(
+    lake, table: TableSpec, before: int | None, keys=None
+) -> dg.AssetCheckResult:
     """The ``schema`` check as the silver step evaluates it, without the whole table in memory:
     the row rules on the data files written after version ``before`` (every file when None: a
     new table, or the check run alone), one file at a time; uniqueness (the key, ``unique``
-    columns) on the whole table, reading only those columns. A failure is remembered in the
+    columns) on the whole table, reading only those columns (``keys``: the key columns, already
+    read for reconciliation). A failure is remembered in the
     lake (``schema_failed_key``) and, until a check passes, every evaluation covers every file:
     the check stays failed while the bad rows are there."""
     import polars as pl
@@ -66,7 +69,7 @@ def silver_schema_result(lake, table: TableSpec, before: int | None) -> dg.Asset
     unique = [key] if key else []
     unique += [[c.name] for c in table.columns if c.checks.get("unique") and [c.name] != key]
     for cols in unique:
-        dups = duplicated(lake, table, cols)
+        dups = duplicated(lake, table, cols, keys if cols == key else None)
         if dups.height:
             found.append(pl.DataFrame({
                 "failure_case": [str(v) for v in dups.rows()],

@@ -71,13 +71,20 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
             )
         checks = {k.name for k in context.selected_asset_check_keys}
         the_lake = lake.lake()
-        if "schema" in checks:  # with the types widened at the source (registry.widened)
-            yield silver_schema_result(the_lake, widened.apply(the_lake, table), before)
-        if "reconciliation" in checks:  # the key columns only (keyless: one, rows counted)
-            frame = read_silver(
+        keys = None  # the key columns (keyless: one, rows counted), read once for both checks
+        if "reconciliation" in checks:
+            keys = read_silver(
                 the_lake, table, columns=list(table.primary_key) or table.column_names[:1]
             )
-            yield reconciliation_result(table, frame, source_db.dataset_dsn(table.dataset))
+        if "schema" in checks:  # with the types widened at the source (registry.widened)
+            yield silver_schema_result(
+                the_lake,
+                widened.apply(the_lake, table),
+                before,
+                keys if table.primary_key else None,
+            )
+        if keys is not None:
+            yield reconciliation_result(table, keys, source_db.dataset_dsn(table.dataset))
         if "freshness" in checks:
             yield silver_freshness_result(the_lake, table.name, dataset.freshness)
 

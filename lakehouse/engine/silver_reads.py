@@ -4,8 +4,9 @@ Contract: ``silver_version(lake, spec)`` is the table's current version (None: n
 ``written_since(lake, spec, version)`` yields the rows of the data files added after
 ``version`` (every file when None; also every file when the table was rewritten since), one
 frame per file, partition columns included: the rows a run wrote (a MERGE rewrites whole files,
-so their untouched rows too); ``duplicated(lake, spec, columns)`` gives the values of
-``columns`` that more than one row of the whole table holds, reading only those columns.
+so their untouched rows too); ``duplicated(lake, spec, columns, values)`` gives the values of
+``columns`` that more than one row of the whole table holds, reading only those columns (or
+taking them from ``values``, the whole table's, already read).
 """
 
 from __future__ import annotations
@@ -37,9 +38,14 @@ def written_since(lake: Lake, spec: TableSpec, version: int | None) -> Iterator[
         yield pl.from_arrow(one.to_table())
 
 
-def duplicated(lake: Lake, spec: TableSpec, columns: list[str]) -> pl.DataFrame:
-    dt = open_table(lake, silver_key(spec.name))
-    if dt is None:
+def duplicated(
+    lake: Lake, spec: TableSpec, columns: list[str], values: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    if values is None:
+        dt = open_table(lake, silver_key(spec.name))
+        if dt is None:
+            return pl.DataFrame()
+        values = pl.from_arrow(dt.to_pyarrow_table(columns=columns))
+    if values.height == 0:
         return pl.DataFrame()
-    values = pl.from_arrow(dt.to_pyarrow_table(columns=columns))
-    return values.filter(pl.struct(columns).is_duplicated()).unique()
+    return values.select(columns).filter(pl.struct(columns).is_duplicated()).unique()

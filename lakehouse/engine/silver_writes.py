@@ -113,8 +113,7 @@ def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronz
     src_arrow = source.to_arrow()
     check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
-    # newer, and not the same change delivered again under a greater file name
-    newer = NEWER_SQL
+    # newer, and not the same change delivered again under a greater file name: NEWER_SQL
     data_cols = [c for c in source.columns if c not in ("__op", "__newer_than")]
     updates = {f'"{c}"': f's."{c}"' for c in data_cols}
     return (
@@ -127,8 +126,8 @@ def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronz
             streamed_exec=not prunes(target, source, spec.primary_key[0]),
             commit_properties=commit_props(bronze_version),
         )
-        .when_matched_delete(predicate=f"{newer} AND s.__op = 'D'")
-        .when_matched_update(updates=updates, predicate=f"{newer} AND s.__op <> 'D'")
+        .when_matched_delete(predicate=f"{NEWER_SQL} AND s.__op = 'D'")
+        .when_matched_update(updates=updates, predicate=f"{NEWER_SQL} AND s.__op <> 'D'")
         .when_not_matched_insert(updates=updates, predicate="s.__op <> 'D'")
         .execute()
     )

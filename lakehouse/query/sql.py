@@ -295,9 +295,10 @@ def run_query(
     On a tenant connection unqualified names resolve in the tenant's schema, and any other
     table is unknown.
     """
-    plain = None if as_of else _plain_duckdb(sql, dialect)
-    if plain is None:
-        parse(sql, dialect)  # SqlSyntaxError before a connection opens
+    # a SqlSyntaxError before a connection opens
+    plain = None if as_of else _plain_duckdb(sql, dialect)  # parsed once per text
+    if as_of:
+        parse(sql, dialect)
     own = con is None
     if own:
         con = connect(lake, tenant=tenant)

@@ -83,9 +83,9 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
     from lakehouse.declarations.dms import settings_for
 
     spec = load_dataset(dataset)
-    decl = declaration(dataset).decl
-    prefix = decl.table_prefix or ""
-    subtasks = [s.max_full_load_subtasks for s in decl.sources if s.kind == "postgres"]
+    declared = declaration(dataset)
+    prefix = declared.decl.table_prefix or ""
+    postgres = declared.sources_of("postgres")
     others = [d.spec for name, d in declarations().items() if name != dataset]
     settings = settings or settings_for(dataset)
     rules = tuple(
@@ -107,7 +107,8 @@ def dataset_task(dataset: str, dsn: str, settings: DmsS3Settings | None = None) 
         exclude_columns={
             t.qualified_name: t.exclude_columns for t in spec.database_tables if t.exclude_columns
         },
-        max_full_load_subtasks=subtasks[0] if subtasks else 8,
+        # the postgres source's DMS MaxFullLoadSubTasks (the task's default without one)
+        **({"max_full_load_subtasks": postgres[0].max_full_load_subtasks} if postgres else {}),
     )
 
 
