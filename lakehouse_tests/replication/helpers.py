@@ -1,8 +1,14 @@
-"""Test helpers: read a raw zone back and replay it into table state."""
+"""Test helpers: read a raw zone back and replay it into table state; writers at the source."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import polars as pl
+import psycopg
 
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
@@ -47,3 +53,33 @@ def source_rows(conn, table: str, key: str, columns: list[str]) -> dict[str, tup
     """The source table as key → tuple of text values (PostgreSQL text output)."""
     cols = ", ".join(f"{c}::text" for c in columns)
     return {r[0]: r for r in conn.execute(f"select {key}::text, {cols} from {table}").fetchall()}
+
+
+@contextmanager
+def writing(
+    dsn: str, statements: Callable[[int], list[tuple]], *, start: int, pause: float
+) -> Iterator[dict]:
+    """Writers at the source while the block runs: for n = ``start`` + 1, + 2, …, one
+    transaction of ``statements(n)`` (``(sql, params)`` pairs), then ``pause`` seconds; yields
+    ``{"n": transactions committed}``."""
+    stop = threading.Event()
+    written = {"n": 0}
+
+    def writer():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            n = start
+            while not stop.is_set():
+                n += 1
+                with conn.transaction():
+                    for sql, params in statements(n):
+                        conn.execute(sql, params)
+                written["n"] += 1
+                time.sleep(pause)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        yield written
+    finally:
+        stop.set()
+        thread.join()

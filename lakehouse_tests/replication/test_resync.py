@@ -5,9 +5,7 @@ included."""
 
 from __future__ import annotations
 
-import threading
 import time
-from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -22,6 +20,7 @@ from lakehouse.replication.state import ReplicationState
 from lakehouse.source.discovery import discover_one
 from lakehouse.storage import LocalLake
 from lakehouse_tests.declared import declare_items
+from lakehouse_tests.replication.helpers import writing
 from lakehouse_tests.replication.test_table_set import SETTINGS, _silver_equals_source, _task
 
 pytestmark = pytest.mark.integration
@@ -35,34 +34,20 @@ def _create(dsn: str) -> None:
             conn.execute(f"insert into {t} select g, g from generate_series(1, 3000) g")
 
 
-@contextmanager
+def _items_and_other(n: int) -> list[tuple]:
+    """One writer transaction on both tables: an insert, an update and a delete of ``items``
+    rows, an update of ``other``."""
+    return [
+        ("insert into items values (%s, %s)", (n, n)),
+        ("update items set v = -v where id = %s", (n - 2500,)),
+        ("delete from items where id = %s", (n - 2900,)),
+        ("update other set v = v + 1 where id = %s", (n % 3000 + 1,)),
+    ]
+
+
 def _writing(dsn: str):
-    """Writers on both tables while the block runs, one transaction each 3 ms: an insert, an
-    update and a delete of ``items`` rows, an update of ``other``; yields ``{"n": transactions
-    committed}``."""
-    stop = threading.Event()
-    written = {"n": 0}
-
-    def writer():
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            n = 3000
-            while not stop.is_set():
-                n += 1
-                with conn.transaction():
-                    conn.execute("insert into items values (%s, %s)", (n, n))
-                    conn.execute("update items set v = -v where id = %s", (n - 2500,))
-                    conn.execute("delete from items where id = %s", (n - 2900,))
-                    conn.execute("update other set v = v + 1 where id = %s", (n % 3000 + 1,))
-                written["n"] += 1
-                time.sleep(0.003)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        yield written
-    finally:
-        stop.set()
-        thread.join()
+    """Writers on both tables while the block runs, one transaction each 3 ms."""
+    return writing(dsn, _items_and_other, start=3000, pause=0.003)
 
 
 def _drop_slot(dsn: str, slot: str) -> None:

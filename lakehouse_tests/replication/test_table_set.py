@@ -17,6 +17,7 @@ from lakehouse.engine.silver import apply_changes, read_silver
 from lakehouse.replication.replicator import Replicator
 from lakehouse.source.discovery import discover_one
 from lakehouse.storage import LocalLake
+from lakehouse_tests.replication.helpers import writing
 from lakehouse_tests.replication.test_replicator import DEMO
 from lakehouse_tests.replication.test_replicator import _task as _demo_task
 
@@ -40,6 +41,16 @@ def _silver_equals_source(dsn: str, lake, tables) -> None:
             assert silver == source, name
 
 
+def _items_and_late(n: int) -> list[tuple]:
+    """One writer transaction: an update of ``items``, an insert, update and delete of ``late``."""
+    return [
+        ("update items set v = v + 1 where id = %s", (n % 2000 + 1,)),
+        ("insert into late values (%s, %s)", (n, n)),
+        ("update late set v = -v where id = %s", (n - 15000,)),
+        ("delete from late where id = %s", (n - 19000,)),
+    ]
+
+
 def test_a_table_added_to_a_running_task_is_loaded_alone_while_the_others_stream(
     fresh_db, tmp_path
 ):
@@ -53,21 +64,6 @@ def test_a_table_added_to_a_running_task_is_loaded_alone_while_the_others_stream
     items_load = {
         o.key: o.mtime for o in lake.list("raw/database/public/items/") if "LOAD" in o.key
     }
-    stop = threading.Event()
-    written = {"n": 0}
-
-    def writer():
-        with psycopg.connect(fresh_db, autocommit=True) as conn:
-            n = 20000
-            while not stop.is_set():
-                n += 1
-                with conn.transaction():
-                    conn.execute("update items set v = v + 1 where id = %s", (n % 2000 + 1,))
-                    conn.execute("insert into late values (%s, %s)", (n, n))
-                    conn.execute("update late set v = -v where id = %s", (n - 15000,))
-                    conn.execute("delete from late where id = %s", (n - 19000,))
-                written["n"] += 1
-                time.sleep(0.005)
 
     def spanning():  # begins before the table joins the task, commits after
         with psycopg.connect(fresh_db) as conn:
@@ -76,19 +72,17 @@ def test_a_table_added_to_a_running_task_is_loaded_alone_while_the_others_stream
             time.sleep(1.5)
             conn.commit()
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=spanning)]
-    for th in threads:
-        th.start()
-    try:
-        time.sleep(0.5)
-        stats = Replicator(_task(fresh_db, tables=("items", "late")), lake).run()
-        assert stats.full_load_rows.get("public.items", 0) == 0  # not loaded again
-        assert stats.full_load_rows["public.late"] > 20000 - 1000
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        for th in threads:
-            th.join()
+    span = threading.Thread(target=spanning)
+    with writing(fresh_db, _items_and_late, start=20000, pause=0.005) as written:
+        span.start()
+        try:
+            time.sleep(0.5)
+            stats = Replicator(_task(fresh_db, tables=("items", "late")), lake).run()
+            assert stats.full_load_rows.get("public.items", 0) == 0  # not loaded again
+            assert stats.full_load_rows["public.late"] > 20000 - 1000
+            time.sleep(0.5)
+        finally:
+            span.join()
     assert written["n"] > 0
     Replicator(_task(fresh_db, tables=("items", "late")), lake).run()
     after = {o.key: o.mtime for o in lake.list("raw/database/public/items/") if "LOAD" in o.key}
