@@ -1,4 +1,5 @@
-"""The Dagster internals the warm run launcher builds on, and whether this Dagster has them.
+"""The Dagster internals the warm run launcher and the instance's storage build on, and whether
+this Dagster has them.
 
 ``runs.launcher`` and ``runs.worker`` use non-public modules (``dagster._core``, ``_grpc``,
 ``_serdes``, ``_cli``), which may change in any Dagster release. ``REQUIRED`` lists exactly what
@@ -6,11 +7,13 @@ they use, with the parameters they pass; ``problems()`` checks it against the in
 Dagster without raising. When it finds a problem, the dagster.yaml ``runs.dagster_yaml``
 writes names Dagster's own ``DefaultRunLauncher``, and a ``WarmRunLauncher`` configured anyway
 hands every call to a ``DefaultRunLauncher`` (both with a logged warning): runs then start
-4-5 s slower (a fresh interpreter each), nothing breaks.
+4-5 s slower (a fresh interpreter each), nothing breaks. Likewise ``runs.storage`` (``STORAGE``,
+``storage_problems()``): when this Dagster lacks one of its internals, the dagster.yaml names no
+``storage:``, and Dagster's own SQLite storage is used (events ~3x slower to write).
 
 ``lakehouse_tests/runs/test_launcher_compat.py`` is the canary: on the pinned version it
 imports these internals and checks their signatures, and checks that this list covers every
-``dagster._…`` import of the launcher and the worker. A Dagster upgrade that breaks it says
+``dagster._…`` import of the launcher, the worker and the storage. A Dagster upgrade that breaks it says
 which internal changed.
 """
 
@@ -85,6 +88,44 @@ REQUIRED: tuple[Internal, ...] = (
 )
 
 
+#: what ``runs.storage`` builds on: the storages it subclasses, the methods it overrides or calls
+STORAGE: tuple[Internal, ...] = (
+    Internal("dagster._core.storage.base_storage", "DagsterStorage"),
+    Internal(
+        "dagster._core.storage.event_log",
+        "SqliteEventLogStorage",
+        params=("base_dir", "inst_data"),
+        attrs=(
+            "run_connection",
+            "index_connection",
+            "conn_string_for_shard",
+            "path_for_shard",
+            "wipe",
+            "dispose",
+        ),
+    ),
+    Internal("dagster._core.storage.event_log.sqlite.sqlite_event_log", "INDEX_SHARD_NAME"),
+    Internal(
+        "dagster._core.storage.runs",
+        "SqliteRunStorage",
+        params=("conn_string", "inst_data"),
+        attrs=("connect", "from_local", "dispose"),
+    ),
+    Internal(
+        "dagster._core.storage.schedules",
+        "SqliteScheduleStorage",
+        params=("conn_string", "inst_data"),
+        attrs=("connect", "from_local", "dispose"),
+    ),
+    Internal("dagster._core.storage.sqlite", "SQLITE_BUSY_TIMEOUT_SECONDS"),
+    Internal(
+        "dagster._serdes",
+        "ConfigurableClass",
+        attrs=("config_type", "from_config_value", "inst_data"),
+    ),
+)
+
+
 def _check(item: Internal) -> str | None:
     where = f"{item.module}.{item.name}"
     try:
@@ -103,6 +144,11 @@ def _check(item: Internal) -> str | None:
         if gone:
             return f"{where}: no parameter {', '.join(gone)}"
     return None
+
+
+def storage_problems() -> list[str]:
+    """What the installed Dagster lacks of ``STORAGE`` (empty: ``runs.storage`` can be used)."""
+    return [p for p in map(_check, STORAGE) if p]
 
 
 def problems() -> list[str]:

@@ -1,7 +1,9 @@
 """The ``dagster.yaml`` of the Dagster instance lakehouse runs on, and its merge into a user's own.
 
-What lakehouse needs of the instance (``ours()``): one run at a time merges into a table (pools
-``bronze_<t>``, ``silver_<t>``, … with a default limit of 1), different tables run in parallel;
+What lakehouse needs of the instance (``ours()``): a storage that writes a run's events without
+an fsync each (``runs.storage``; a user's own ``storage:`` or per-part storages are kept); one
+run at a time merges into a table (pools ``bronze_<t>``, ``silver_<t>``, … with a default limit
+of 1), different tables run in parallel;
 queued runs start within a second; sensors are evaluated in parallel threads (freshness: every
 hop between a commit and silver is a sensor tick or a queued run); runs start in a process that
 imported the stack beforehand (``runs.launcher.WarmRunLauncher``, or Dagster's
@@ -14,7 +16,7 @@ imported the stack beforehand (``runs.launcher.WarmRunLauncher``, or Dagster's
 - no ``dagster.yaml``, or one lakehouse wrote (its first line is ``HEADER``): ours is written;
 - a user's own: merged. Their keys are kept, ours are added where theirs has none (nested
   mappings key by key; a ``module``/``class`` entry such as ``run_launcher`` whole, never
-  mixed); every key of theirs that differs from ours is logged as kept, every key added is
+  mixed, and ``storage:`` whole, none added beside per-part storages); every key of theirs that differs from ours is logged as kept, every key added is
   logged. The file is rewritten only when something is added, after a copy of it is saved as
   ``dagster.yaml.orig`` (the first time; comments are in the copy, not in the merged file).
 """
@@ -41,7 +43,8 @@ START_TIMEOUT_S = 180
 CANCEL_TIMEOUT_S = 180
 
 _COMMENT = f"""\
-{HEADER}: one run at a time merges into a table (pools bronze_<t>, silver_<t>, …),
+{HEADER}: the storage is Dagster's SQLite files, written without an fsync per event
+# (lakehouse.runs.storage); one run at a time merges into a table (pools bronze_<t>, silver_<t>, …),
 # different tables run in parallel; queued runs start within a second and sensors are evaluated
 # in parallel threads (freshness: every hop between a commit and silver is a sensor tick or a
 # queued run). Runs start in a process that imported the stack beforehand (lakehouse.runs.launcher);
@@ -65,8 +68,39 @@ def launcher_entry() -> dict:
     return {"module": "dagster.core.launcher", "class": "DefaultRunLauncher"}
 
 
-def ours() -> dict:
+#: Dagster refuses ``storage:`` beside any of these (the per-part storages of older files)
+_PER_PART_STORAGE = ("run_storage", "event_log_storage", "schedule_storage")
+
+
+def storage_entry(home: str | os.PathLike | None) -> dict:
+    """``storage:`` ``runs.storage.SqliteStorage`` in ``home`` (``DAGSTER_HOME`` when None), or
+    none (Dagster's own) when this Dagster lacks an internal ``runs.storage`` uses (a warning
+    says which)."""
+    from lakehouse.runs import compat
+
+    found = compat.storage_problems()
+    if not found:
+        base = str(home) if home is not None else {"env": "DAGSTER_HOME"}
+        return {
+            "storage": {
+                "custom": {
+                    "module": "lakehouse.runs.storage",
+                    "class": "SqliteStorage",
+                    "config": {"base_dir": base},
+                }
+            }
+        }
+    log.warning(
+        "dagster.yaml: Dagster's own SQLite storage instead of lakehouse's (this Dagster lacks: %s)",
+        "; ".join(found),
+    )
+    return {}
+
+
+def ours(home: str | os.PathLike | None = None) -> dict:
+    """lakehouse's dagster.yaml for the instance at ``home``."""
     return {
+        **storage_entry(home),
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
@@ -107,6 +141,10 @@ def merge(theirs: dict, mine: dict, path: str = "") -> Merge:
     out = Merge(dict(theirs))
     for key, value in mine.items():
         where = f"{path}{key}"
+        if where == "storage" and any(k in theirs for k in _PER_PART_STORAGE):
+            parts = ", ".join(k for k in _PER_PART_STORAGE if k in theirs)
+            out.kept.append(f"{parts} (lakehouse's: storage: {value!r})")
+            continue
         if key not in theirs:
             out.config[key] = value
             out.added.append(where)
@@ -115,6 +153,7 @@ def merge(theirs: dict, mine: dict, path: str = "") -> Merge:
         if (
             isinstance(have, dict)
             and isinstance(value, dict)
+            and where != "storage"  # one of sqlite/postgres/mysql/custom: theirs whole
             and not _atomic(have)
             and not _atomic(value)
         ):
@@ -130,7 +169,7 @@ def merge(theirs: dict, mine: dict, path: str = "") -> Merge:
 def write(home: str | os.PathLike) -> Merge:
     """Write or merge ``<home>/dagster.yaml`` (see the module doc); returns what was done."""
     cfg = Path(home) / "dagster.yaml"
-    mine = ours()
+    mine = ours(os.path.abspath(home))
     text = cfg.read_text() if cfg.exists() else None
     if text is None or text.startswith(HEADER):
         wanted = render(mine)

@@ -72,7 +72,8 @@ def test_a_users_file_keeps_their_keys_gets_ours_added_and_says_so(tmp_path, cap
     assert merged["run_monitoring"]["enabled"] is True
     assert merged["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert merged["sensors"] == {"use_threads": True, "num_workers": 4}
-    assert set(result.added) == {"run_coordinator", "run_monitoring", "sensors"}
+    assert merged["storage"]["custom"]["class"] == "SqliteStorage"
+    assert set(result.added) == {"storage", "run_coordinator", "run_monitoring", "sensors"}
     kept = {k.split(":")[0] for k in result.kept}
     assert kept == {"run_launcher", "concurrency.pools.default_limit", "telemetry.enabled"}
     for key in kept | set(result.added):
@@ -93,11 +94,41 @@ def test_a_users_file_keeps_their_keys_gets_ours_added_and_says_so(tmp_path, cap
 
 def test_a_users_file_with_everything_is_not_rewritten(tmp_path):
     cfg = tmp_path / "dagster.yaml"
-    full = "# mine\n" + yaml.safe_dump(dagster_yaml.ours())
+    full = "# mine\n" + yaml.safe_dump(dagster_yaml.ours(tmp_path))
     cfg.write_text(full)
     result = dagster_yaml.write(tmp_path)
     assert result.added == [] and result.kept == []
     assert cfg.read_text() == full and not (tmp_path / "dagster.yaml.orig").exists()
+
+
+def test_a_users_own_storage_is_kept_and_ours_is_not_added_beside_it(tmp_path, caplog):
+    """``storage:`` of theirs is kept whole; beside per-part storages (``run_storage:``, …)
+    Dagster refuses a ``storage:``, so none is added, and the log says so."""
+    cfg = tmp_path / "dagster.yaml"
+    runs = tmp_path / "elsewhere"
+    theirs = {
+        "run_storage": {
+            "module": "dagster._core.storage.runs",
+            "class": "SqliteRunStorage",
+            "config": {"base_dir": str(runs)},
+        }
+    }
+    cfg.write_text(yaml.safe_dump(theirs))
+    with caplog.at_level(logging.WARNING, logger="lakehouse.runs"):
+        result = dagster_yaml.write(tmp_path)
+    merged = yaml.safe_load(cfg.read_text())
+    assert "storage" not in merged and "storage" not in result.added
+    assert "run_storage" in caplog.text and "kept" in caplog.text
+    instance = _instance(tmp_path)
+    try:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+    finally:
+        instance.dispose()
+    assert (runs / "runs.db").exists()
+
+    cfg.write_text("storage:\n  sqlite:\n    base_dir: /somewhere/else\n")
+    merged = yaml.safe_load(cfg.read_text() if dagster_yaml.write(tmp_path) else "")
+    assert merged["storage"] == {"sqlite": {"base_dir": "/somewhere/else"}}
 
 
 def test_dagster_home_defaults_under_the_state_dir(tmp_path, monkeypatch):

@@ -57,6 +57,7 @@ def test_the_internals_the_launcher_uses_are_there_with_their_signatures():
     assert params(serialize_value)[0] == "val"
     assert "execute_run" in api_cli.commands
     assert compat.problems() == []
+    assert compat.storage_problems() == []
 
 
 def _dagster_internal_imports(path: Path) -> set[tuple[str, str]]:
@@ -69,10 +70,15 @@ def _dagster_internal_imports(path: Path) -> set[tuple[str, str]]:
     return out
 
 
-def test_the_canary_list_covers_every_internal_import_of_the_launcher_and_worker():
-    listed = {(i.module, i.name) for i in compat.REQUIRED}
-    listed_modules = {i.module for i in compat.REQUIRED}
-    for path in USERS:
+@pytest.mark.parametrize(
+    "required, users",
+    [(compat.REQUIRED, USERS), (compat.STORAGE, [REPO / "lakehouse" / "runs" / "storage.py"])],
+    ids=["launcher", "storage"],
+)
+def test_the_canary_list_covers_every_internal_import_of_the_launcher_and_worker(required, users):
+    listed = {(i.module, i.name) for i in required}
+    listed_modules = {i.module for i in required}
+    for path in users:
         for module, name in _dagster_internal_imports(path):
             if name:
                 assert (module, name) in listed, f"{path.name}: {module}.{name} not in REQUIRED"
