@@ -65,6 +65,7 @@ REQUIRED: tuple[Internal, ...] = (
     ),
     Internal("dagster._serdes", "ConfigurableClassData"),
     Internal("dagster._serdes", "serialize_value", params=("val",)),
+    Internal("dagster._serdes", "deserialize_value", params=("val", "as_type")),
     Internal(
         "dagster._grpc.types",
         "ExecuteRunArgs",
@@ -77,6 +78,7 @@ REQUIRED: tuple[Internal, ...] = (
         "DagsterInstance",
         attrs=(
             "get_ref",
+            "from_ref",
             "get_run_by_id",
             "add_run_tags",
             "report_engine_event",

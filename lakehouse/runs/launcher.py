@@ -2,13 +2,18 @@
 
 Dagster's ``DefaultRunLauncher`` asks the code server to *spawn* a fresh interpreter for each run,
 which imports Dagster and the definitions before the first step (seconds: the "launch" column
-of ``bench/bench_freshness.py``'s run breakdown). This launcher keeps one spare run
-process (``runs.worker``) that has done those imports while the previous run was going; launching
-a run hands it the run's ``ExecuteRunArgs`` on stdin and starts the next spare. Runs execute with
-Dagster's own ``dagster api execute_run`` code, so events, failures and the UI are unchanged.
+of ``bench/bench_freshness.py``'s run breakdown). This launcher keeps run processes
+(``runs.worker``) that have done those imports: a spare started while the previous run was
+going, and the processes of finished runs, which take the next runs (a run process serves up to
+``worker.MAX_RUNS`` runs, one at a time). Launching a run hands a ready process the run's
+``ExecuteRunArgs`` on stdin; when none is left ready or starting, a spare is started. Runs
+execute with Dagster's own ``dagster api execute_run`` code, so events, failures and the UI are
+unchanged.
 
-- No spare ready (first run, or runs launched back to back): the run gets a worker anyway,
-  which just has not finished importing yet (never slower than a fresh process).
+- Ready: a process says so on its status pipe (``runs.worker``'s contract). At most
+  ``MAX_IDLE`` ready processes are kept; the others are told to end (stdin closed).
+- None ready (first run, or runs launched back to back): the run gets the spare anyway, which
+  just has not finished importing yet, or a new one (never slower than a fresh process).
 - A spare older than a code change runs the run in a fresh interpreter (see ``runs.worker``).
 - A code location whose Python is not this one: the spare is not used; the run is started with
   the standard ``dagster api execute_run`` command line.
@@ -51,6 +56,8 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 log = logging.getLogger("lakehouse.runs")
 WORKER = [sys.executable, "-m", "lakehouse.runs.worker"]
+#: ready run processes kept for the next runs
+MAX_IDLE = 2
 #: the run tag holding the pid of the process that executes the run
 PID_TAG = "lakehouse/pid"
 
@@ -91,6 +98,64 @@ def _default_launcher_if_incompatible():
     return DefaultRunLauncher()
 
 
+class _Worker:
+    """A run process and the read end of its status pipe (one byte: ready for a run)."""
+
+    def __init__(self) -> None:
+        status, theirs = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [*WORKER, str(theirs)], stdin=subprocess.PIPE, text=True, pass_fds=(theirs,)
+            )
+        finally:
+            os.close(theirs)
+        os.set_blocking(status, False)
+        self._status = status
+        self.ready = False
+        self.served = 0  # runs handed to it
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def poll_ready(self) -> bool:
+        """Whether it said it is ready since it was last handed a run."""
+        if not self.ready and self._status is not None:
+            try:
+                said = os.read(self._status, 16)
+            except BlockingIOError:
+                said = None
+            if said:
+                self.ready = True
+            elif said == b"":  # it ended, or is ending
+                self._close_status()
+        return self.ready and self.alive
+
+    def hand(self, line: str) -> bool:
+        """Give it a run; False when it cannot take one (gone)."""
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        self.ready = False
+        self.served += 1
+        return True
+
+    def retire(self) -> None:
+        """No more runs: it ends after the one it has, if any."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self._close_status()
+
+    def _close_status(self) -> None:
+        if self._status is not None:
+            os.close(self._status)
+            self._status = None
+
+
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def __init__(
         self,
@@ -101,7 +166,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self._inst_data = inst_data
         self._prewarm = prewarm
         self._grace = terminate_grace_s
-        self._spare: subprocess.Popen | None = None
+        self._pool: list[_Worker] = []  # live run processes that are ours to hand runs to
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._fallback = _default_launcher_if_incompatible()
@@ -130,18 +195,32 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return cls(inst_data=inst_data, **config_value)
 
     # ------------------------------------------------------------------ launching
-    def _spawn(self) -> subprocess.Popen:
-        return subprocess.Popen(WORKER, stdin=subprocess.PIPE, text=True, start_new_session=False)
+    def _spawn(self) -> _Worker:
+        worker = _Worker()
+        self._pool.append(worker)
+        return worker
 
-    def _worker_for(self, executable: str) -> subprocess.Popen | None:
-        # the same interpreter *path* (a venv's python is a symlink: resolving it would take
-        # another venv built on the same base Python for this one)
+    def _worker_for(self, executable: str) -> _Worker | None:
+        """A ready run process, else one still importing, else a new one; None for another
+        interpreter (the same interpreter *path*: a venv's python is a symlink, and resolving it
+        would take another venv built on the same base Python for this one)."""
         if os.path.abspath(executable) != os.path.abspath(sys.executable):
             return None
-        spare, self._spare = self._spare, None
-        if spare is not None and spare.poll() is None:
-            return spare
-        return self._spawn()
+        self._pool = [w for w in self._pool if w.alive]
+        ready = [w for w in self._pool if w.poll_ready()]
+        starting = [w for w in self._pool if not w.ready and w.served == 0]
+        return (ready or starting or [None])[0] or self._spawn()
+
+    def _keep_warm(self) -> None:
+        """A spare starting when no process is ready or starting; ready ones beyond
+        ``MAX_IDLE`` retired."""
+        self._pool = [w for w in self._pool if w.alive]
+        ready = [w for w in self._pool if w.poll_ready()]
+        for extra in ready[MAX_IDLE:]:
+            extra.retire()
+            self._pool.remove(extra)
+        if self._prewarm and not ready and not any(w.served == 0 for w in self._pool):
+            self._spawn()
 
     def launch_run(self, context: LaunchRunContext) -> None:
         if self._fallback is not None:
@@ -161,23 +240,25 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             worker = self._worker_for(origin.executable_path)
             how = "a warm run process"
             if worker is not None:
+                how = "a warm run process" if worker.served == 0 else "a run process reused"
                 # the pid first: a run that starts at once is never without it (health checks
                 # and terminate in other processes find its process by it)
-                self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
-                try:
-                    worker.stdin.write(serialize_value(args) + "\n")
-                    worker.stdin.close()
-                except (BrokenPipeError, OSError):
+                self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.proc.pid)})
+                if not worker.hand(serialize_value(args)):
+                    self._pool.remove(worker)
                     worker = None
             if worker is None:
-                worker = subprocess.Popen(list(args.get_command_args()))
+                proc = subprocess.Popen(list(args.get_command_args()))
                 how = "a new process"
-                self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.pid)})
-            self._workers[run.run_id] = worker
-            if self._prewarm:
-                self._spare = self._spawn()
+                self._instance.add_run_tags(run.run_id, {PID_TAG: str(proc.pid)})
+            else:
+                proc = worker.proc
+                for done in [r for r, p in self._workers.items() if p is proc]:
+                    del self._workers[done]  # its earlier runs, over: it was ready
+            self._workers[run.run_id] = proc
+            self._keep_warm()
         self._instance.report_engine_event(
-            f"Run started in {how} (pid {worker.pid}).", run, cls=self.__class__
+            f"Run started in {how} (pid {proc.pid}).", run, cls=self.__class__
         )
 
     # ------------------------------------------------------------------ health and termination
@@ -279,10 +360,13 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         if self._fallback is not None:
             self._fallback.dispose()
         with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None and spare.poll() is None:
-            spare.stdin.close()  # an empty stdin: the spare exits without running anything
+            pool, self._pool = self._pool, []
+        for worker in pool:  # each ends after the run it has, if any
+            worker.retire()
+        for worker in pool:
+            if worker.served and worker.proc.poll() is None and not worker.ready:
+                continue  # running a run: it ends after it
             try:
-                spare.wait(timeout=10)
+                worker.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                spare.kill()
+                worker.proc.kill()

@@ -62,26 +62,56 @@ def _engine_messages(instance, run_id: str) -> list[str]:
     return [e.message for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)]
 
 
-def test_runs_execute_in_the_prewarmed_spare(instance):
+def test_runs_execute_in_the_prewarmed_spare_and_processes_are_reused(instance):
     launcher = instance.run_launcher
     assert isinstance(launcher, WarmRunLauncher)
     first = _new_run(instance, "bronze/customers_csv")  # no files yet: an empty, quick ingest
     instance.launch_run(first.run_id, workspace=None)
-    spare = launcher._spare
-    assert spare is not None and spare.poll() is None  # the next run's process, importing already
+    runs_in = launcher._workers[first.run_id]
+    spares = [w for w in launcher._pool if w.proc is not runs_in]
+    assert len(spares) == 1 and spares[0].alive  # the next run's process, importing already
+    spare = spares[0].proc
     assert _wait(instance, first.run_id, launcher).status == dg.DagsterRunStatus.SUCCESS
+
+    # two runs at once: one in the first run's process (ready again), one in the spare
     second = _new_run(instance, "bronze/customers_csv")
+    third = _new_run(instance, "bronze/customers_csv")
+    _until(lambda: all(w.poll_ready() for w in launcher._pool))
     instance.launch_run(second.run_id, workspace=None)
-    assert launcher._workers[second.run_id] is spare
-    assert _wait(instance, second.run_id, launcher).status == dg.DagsterRunStatus.SUCCESS
+    assert len(launcher._pool) == 2  # one still ready: no spare started
+    instance.launch_run(third.run_id, workspace=None)
+    assert len(launcher._pool) == 3  # none ready or starting: a spare
+    assert {launcher._workers[second.run_id], launcher._workers[third.run_id]} == {runs_in, spare}
+    for run in (second, third):
+        assert _wait(instance, run.run_id, launcher).status == dg.DagsterRunStatus.SUCCESS
+    assert any(
+        f"a run process reused (pid {runs_in.pid})" in m
+        for m in _engine_messages(instance, second.run_id)
+        + _engine_messages(instance, third.run_id)
+    )
     assert any(
         f"warm run process (pid {spare.pid})" in m
         for m in _engine_messages(instance, second.run_id)
+        + _engine_messages(instance, third.run_id)
     )
+    assert runs_in.poll() is None and spare.poll() is None  # kept for the next runs
+    _until(lambda: all(w.poll_ready() for w in launcher._pool))
+    launcher._keep_warm()
+    assert len(launcher._pool) == 2  # ready ones beyond MAX_IDLE are told to end
     mats = instance.fetch_materializations(
         dg.AssetKey(["bronze", "customers_csv"]), limit=10
     ).records
-    assert {m.run_id for m in mats} == {first.run_id, second.run_id}
+    assert {m.run_id for m in mats} == {first.run_id, second.run_id, third.run_id}
+    kept = [w.proc for w in launcher._pool]
+    launcher.dispose()  # told to end: they do
+    assert [p.wait(timeout=10) for p in kept] == [0, 0]
+
+
+def _until(condition, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def test_terminate_ends_the_run_canceled_even_from_another_process(instance):
@@ -94,7 +124,10 @@ def test_terminate_ends_the_run_canceled_even_from_another_process(instance):
     assert instance.get_run_by_id(run.run_id).tags["lakehouse/pid"] == str(pid)
     webserver = WarmRunLauncher(prewarm=False)
     webserver.register_instance(instance)
+    started = time.monotonic()
     assert webserver.terminate(run.run_id)
+    # the process ended by itself (a canceled run ends it), not killed after the grace period
+    assert time.monotonic() - started < webserver._grace
     assert _wait(instance, run.run_id, launcher).status == dg.DagsterRunStatus.CANCELED
     assert not webserver.terminate(run.run_id)  # finished: nothing to terminate
 
