@@ -41,10 +41,34 @@ def sequence_expr() -> pl.Expr:
     )
 
 
-def change_id_expr(column: str = SEQUENCE) -> pl.Expr:
+#: where the fixed layout puts its separators: after the commit timestamp and after a change
+#: sequence of 35 characters (DMS's width, to which shorter ones are padded), and the width of
+#: the identity then (timestamp | change sequence | rank)
+_SEPARATORS = (len(NULL_TS), len(NULL_TS) + 1 + len(NULL_SEQ))
+_ID_WIDTH = _SEPARATORS[1] + 2
+
+
+def fixed_layout(frame: pl.DataFrame, column: str = SEQUENCE) -> bool:
+    """Whether every ``_sequence`` in ``column`` has the fixed layout (a commit timestamp of 26
+    characters, a change sequence of 35 at most), where ``change_id_expr(fixed=True)`` finds
+    the identity by position."""
+    seq = frame.get_column(column)
+    return bool(
+        seq.null_count() == 0 and all((seq.str.slice(at, 1) == "|").all() for at in _SEPARATORS)
+    )
+
+
+def change_id_expr(column: str = SEQUENCE, *, fixed: bool = False) -> pl.Expr:
     """The identity of the change whose ``_sequence`` is in ``column`` (module docstring):
     ``<commit ts>|<change seq>|1`` for a CDC change with a change sequence, else the whole
-    ``_sequence``."""
+    ``_sequence``. ``fixed``: every value has the fixed layout (``fixed_layout``), so the
+    identity is found by position (~5x faster than splitting)."""
+    if fixed:
+        col, at = pl.col(column), _SEPARATORS[0] + 1
+        by_seq = (col.str.slice(_ID_WIDTH - 1, 2) == "1|") & (
+            col.str.slice(at, len(NULL_SEQ)) != NULL_SEQ
+        )
+        return pl.when(by_seq).then(col.str.slice(0, _ID_WIDTH)).otherwise(col)
     parts = pl.col(column).str.splitn("|", 4)
     ts, seq, rank = (parts.struct.field(f"field_{i}") for i in range(3))
     head = pl.concat_str([ts, seq, rank], separator="|")
@@ -78,13 +102,14 @@ def same_change_bounds() -> list[pl.Expr]:
 NEWER_SQL = f"t.{SEQUENCE} < s.__newer_than"
 
 
-def newer_bound() -> pl.Expr:
+def newer_bound(fixed: bool = False) -> pl.Expr:
     """``__newer_than`` for ``NEWER_SQL``: the row's identity and ``|`` when it is identified by
     its change sequence, else its whole ``_sequence``. Equivalence: every ``_sequence`` of the
     same change starts with identity + ``|``, and a string at or above that bound and below
     ``_sequence`` starts with it too (``_sequence`` does), so "below ``_sequence`` and not in
-    [identity + ``|``, identity + ``}``)" is "below identity + ``|``"."""
-    ident = change_id_expr()
+    [identity + ``|``, identity + ``}``)" is "below identity + ``|``". ``fixed``: as for
+    ``change_id_expr``."""
+    ident = change_id_expr(fixed=fixed)
     by_seq = ident != pl.col(SEQUENCE)
     return pl.when(by_seq).then(ident + "|").otherwise(pl.col(SEQUENCE)).alias("__newer_than")
 
@@ -145,7 +170,8 @@ def unique_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     ordered = changes.sort(SEQUENCE)
     if not spec.primary_key or ordered.height == 0:
         return ordered
-    first = ordered.with_columns(change_id_expr().alias("__change_id")).unique(
+    change_id = change_id_expr(fixed=fixed_layout(ordered))
+    first = ordered.with_columns(change_id.alias("__change_id")).unique(
         subset=[*spec.primary_key, "__change_id"], keep="first", maintain_order=True
     )
     return first.drop("__change_id")

@@ -23,7 +23,7 @@ from lakehouse.engine.core.keys import silver_key
 from lakehouse.engine.core.lineage import BRONZE_ONLY
 from lakehouse.engine.core.results import incompatible
 from lakehouse.engine.increments import commit_props
-from lakehouse.engine.sequencing import NEWER_SQL, newer_bound
+from lakehouse.engine.sequencing import NEWER_SQL, fixed_layout, newer_bound
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
 
@@ -105,7 +105,8 @@ def overwrite_rows(
 
 def merge_source(batch: pl.DataFrame) -> pl.DataFrame:
     """The MERGE source of a batch: silver rows with ``__op`` and ``__newer_than``."""
-    return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), newer_bound()))
+    bound = newer_bound(fixed=fixed_layout(batch))
+    return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), bound))
 
 
 def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version) -> dict:

@@ -1,7 +1,8 @@
 """The MERGE's one-comparison guard (``NEWER_SQL`` with ``newer_bound``) decides exactly as
 "newer and not the same change delivered again" (``SAME_CHANGE_SQL`` with
 ``same_change_bounds``), on sequences of every kind: CDC with and without a change sequence,
-full-load rows, the same change under another file name, equal timestamps."""
+full-load rows, the same change under another file name, equal timestamps, change sequences
+longer than DMS's (the identity then found by splitting, not by position)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lakehouse.engine.core.order import SEQUENCE
-from lakehouse.engine.sequencing import newer_bound, same_change_bounds, sequence_expr
+from lakehouse.engine.sequencing import (
+    change_id_expr,
+    fixed_layout,
+    newer_bound,
+    same_change_bounds,
+    sequence_expr,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+#: longer than DMS's 35 digits: the sequence is no longer of the fixed layout
+LONG_SEQ = "1" * 40
 
 _change = st.fixed_dictionaries({
     "_commit_ts": st.one_of(st.none(), st.integers(0, 3).map(lambda s: T0 + timedelta(seconds=s))),
-    "_change_seq": st.one_of(st.none(), st.sampled_from(["7", "8", "00000000000000000123"])),
+    "_change_seq": st.one_of(st.none(), st.sampled_from(["7", "8", "00000000000000000123",
+                                                         LONG_SEQ])),
     "_file_kind": st.sampled_from(["load", "cdc"]),
     "_source_file": st.sampled_from(["20240101-000001000.csv", "20240101-000002000.csv",
                                      "LOAD00000001.csv"]),
@@ -35,7 +45,21 @@ _SCHEMA = {
 
 def _sequenced(rows: list[dict]) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr())
-    return frame.with_columns(*same_change_bounds(), newer_bound())
+    return frame.with_columns(*same_change_bounds(), newer_bound(fixed=fixed_layout(frame)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_change, min_size=1, max_size=8))
+def test_the_identity_by_position_is_the_identity_by_splitting(rows):
+    """``change_id_expr(fixed=True)`` where ``fixed_layout`` holds: the same identities."""
+    frame = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr())
+    fixed = fixed_layout(frame)
+    assert fixed == all(r["_change_seq"] != LONG_SEQ for r in rows)
+    if fixed:
+        got = frame.select(
+            change_id_expr(fixed=True).alias("fixed"), change_id_expr().alias("split")
+        )
+        assert got["fixed"].to_list() == got["split"].to_list()
 
 
 @settings(max_examples=300, deadline=None)
