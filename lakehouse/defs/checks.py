@@ -21,8 +21,6 @@ asks (``freshness``, on its dataset's cron). On AWS the checks ask Athena (``def
   reads the key columns only.
 """
 
-import hashlib
-
 import dagster as dg
 
 from lakehouse.defs.resources import LakeResource
@@ -175,15 +173,6 @@ def references_result(
     )
 
 
-def key_checksum(keys: list[str]) -> str:
-    """md5 over the sorted, newline-joined key texts (multi-column keys joined with '|')."""
-    h = hashlib.md5()
-    for k in sorted(keys):
-        h.update(k.encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 def reconciliation_spec(table: TableSpec) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec("reconciliation", asset=["silver", table.name],
                              description="silver equals the source: row count and key checksum")  # fmt: skip
@@ -192,7 +181,6 @@ def reconciliation_spec(table: TableSpec) -> dg.AssetCheckSpec:
 def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckResult:
     """The ``reconciliation`` check of ``silver/<table>`` (its current ``frame``) against the
     source table at ``dsn``."""
-    import polars as pl
     import psycopg
 
     if not table.primary_key:  # no key to compare: the row counts (insert-only capture)
@@ -205,27 +193,19 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
             passed=n == frame.height, severity=dg.AssetCheckSeverity.WARN,
             metadata={"source_rows": n, "silver_rows": frame.height, "key": "none: rows counted"},
         )  # fmt: skip
-    key_sql = " || '|' || ".join(f'"{k}"::text' for k in table.primary_key)
-    with psycopg.connect(dsn) as conn:
-        src = [
-            r[0]
-            for r in conn.execute(f'select {key_sql} from "{table.schema}"."{table.source_table}"')
-        ]
-    lake_keys = (
-        frame.select(pl.concat_str([pl.col(k).cast(pl.String) for k in table.primary_key], separator="|"))
-        .to_series().to_list() if frame.height else []
-    )  # fmt: skip
-    lost, ghosts = set(src) - set(lake_keys), set(lake_keys) - set(src)
+    from lakehouse.quality import reconcile
+
+    found = reconcile.compare(reconcile.source_keys(dsn, table), reconcile.lake_keys(frame, table))
     return dg.AssetCheckResult(
         asset_key=dg.AssetKey(["silver", table.name]),
         check_name="reconciliation",
-        passed=not lost and not ghosts,
+        passed=found.passed,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "source_rows": len(src), "silver_rows": len(lake_keys),
-            "source_checksum": key_checksum(src), "silver_checksum": key_checksum(lake_keys),
-            "missing_in_silver": len(lost), "ghost_rows": len(ghosts),
-            "sample": dg.MetadataValue.json({"missing": sorted(lost)[:10], "ghosts": sorted(ghosts)[:10]}),
+            "source_rows": found.source_rows, "silver_rows": found.silver_rows,
+            "source_checksum": found.source_checksum, "silver_checksum": found.silver_checksum,
+            "missing_in_silver": found.missing, "ghost_rows": found.ghosts,
+            "sample": dg.MetadataValue.json({"missing": found.missing_sample, "ghosts": found.ghost_sample}),
         },
     )  # fmt: skip
 
