@@ -195,7 +195,8 @@ def reconciliation_result(table: TableSpec, frame, dsn: str) -> dg.AssetCheckRes
         )  # fmt: skip
     from lakehouse.quality import reconcile
 
-    found = reconcile.compare(reconcile.source_keys(dsn, table), reconcile.lake_keys(frame, table))
+    ours = reconcile.lake_keys(frame, table)
+    found = reconcile.compare(reconcile.source_keys(dsn, table, ours), ours)
     return dg.AssetCheckResult(
         asset_key=dg.AssetKey(["silver", table.name]),
         check_name="reconciliation",

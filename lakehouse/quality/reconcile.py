@@ -1,15 +1,18 @@
 """A silver table's keys against its source table's: lost keys, ghost keys, a checksum of each.
 
-- ``source_keys(dsn, table)``: the source's key texts (PostgreSQL's ``::text`` of each key
-  column, joined by ``|``), read with one ``COPY``: no Python object per row.
-- ``lake_keys(frame, table)``: the same texts from silver's key columns (Polars' cast to text).
+- ``source_keys(dsn, table, like)``: the source's key columns, read with one ``COPY`` as text
+  (PostgreSQL's ``::text``) into Polars: no Python object per row. A column is parsed as
+  ``Int64`` where silver's (``like``: silver's key frame) is an integer, else kept as text.
+- ``lake_keys(frame, table)``: silver's key columns the same way (integers as they are, the
+  others cast to text: Polars' text).
 - ``compare(source, lake)``: ``Reconciled``: row counts, the keys missing in silver and the
-  ghosts (each counted, and sampled: the smallest ``SAMPLE`` in text order), both checksums;
-  it passes when both sides hold the same keys, each once. The checksum is the md5 of the sorted key texts, each followed by a newline: in SQL,
+  ghosts (each counted, and sampled: the smallest ``SAMPLE`` key texts, the columns' texts joined
+  by ``|``), both checksums; it passes when both sides hold the same keys, each once. The
+  checksum is the md5 of the sorted key texts, each followed by a newline: in SQL,
   ``md5(string_agg(k || E'\\n', '' ORDER BY k COLLATE "C"))``.
 
-Memory and time are those of two columns of text (a 10M-row table's keys: a few hundred MiB,
-seconds), never a Python set of them.
+Memory and time are those of the key columns (a 10M-row bigint key: 8 s and 0.85 GiB, of which
+PostgreSQL's COPY ~5 s), never a Python set of them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import polars as pl
 from lakehouse.registry.model import TableSpec
 
 SAMPLE = 10
-_K = "k"
 
 
 @dataclass
@@ -43,58 +45,76 @@ class Reconciled:
         return not self.missing and not self.ghosts and self.source_rows == self.silver_rows
 
 
-def source_keys(dsn: str, table: TableSpec) -> pl.Series:
-    """The key texts of the source table of ``table`` at ``dsn`` (module doc)."""
+def _typed(dtype: pl.DataType) -> pl.DataType:
+    """How a key column is compared: integers as Int64, everything else as text."""
+    return pl.Int64 if dtype.is_integer() else pl.String
+
+
+def lake_keys(frame: pl.DataFrame, table: TableSpec) -> pl.DataFrame:
+    """Silver's key columns of ``frame``, as compared (module doc)."""
+    return frame.select(pl.col(k).cast(_typed(frame.schema[k])) for k in table.primary_key)
+
+
+def source_keys(dsn: str, table: TableSpec, like: pl.DataFrame) -> pl.DataFrame:
+    """The key columns of the source table of ``table`` at ``dsn``, typed as ``like``'s
+    (``lake_keys``) (module doc)."""
     import psycopg
 
-    key_sql = " || '|' || ".join(f'"{k}"::text' for k in table.primary_key)
-    sql = f'copy (select {key_sql} from "{table.schema}"."{table.source_table}") to stdout (format csv)'
+    cols = ", ".join(f'"{k}"::text' for k in table.primary_key)
+    sql = (
+        f'copy (select {cols} from "{table.schema}"."{table.source_table}") to stdout (format csv)'
+    )
+    schema = {k: like.schema[k] for k in table.primary_key}
     buf = io.BytesIO()
     with psycopg.connect(dsn) as conn, conn.cursor().copy(sql) as copy:
         for data in copy:
             buf.write(data)
     if not buf.getbuffer().nbytes:
-        return pl.Series(_K, [], pl.String)
+        return pl.DataFrame(schema=schema)
     return pl.read_csv(
         buf.getvalue(),
         has_header=False,
-        new_columns=[_K],
-        schema_overrides={_K: pl.String},
+        new_columns=list(schema),
+        schema=schema,
         empty_string_is_null=False,  # a key is never NULL: an empty field is the empty text
-    ).to_series()
+    )
 
 
-def lake_keys(frame: pl.DataFrame, table: TableSpec) -> pl.Series:
-    """The key texts of silver's key columns in ``frame`` (module doc)."""
-    texts = [pl.col(k).cast(pl.String) for k in table.primary_key]
-    return frame.select(pl.concat_str(texts, separator="|").alias(_K)).to_series()
+def texts(keys: pl.DataFrame) -> pl.Series:
+    """Each key's text: its columns' texts joined by ``|``."""
+    return keys.select(pl.concat_str([pl.col(c).cast(pl.String) for c in keys.columns],
+                                     separator="|")).to_series()  # fmt: skip
 
 
-def checksum(keys: pl.Series) -> str:
+def checksum(keys: pl.DataFrame) -> str:
     """md5 over the sorted key texts, each followed by a newline."""
     h = hashlib.md5()
-    if len(keys):
-        h.update(keys.sort().str.join("\n").item().encode())
+    if keys.height:
+        h.update(texts(keys).sort().str.join("\n").item().encode())
         h.update(b"\n")
     return h.hexdigest()
 
 
-def compare(source: pl.Series, lake: pl.Series) -> Reconciled:
+def _sample(keys: pl.DataFrame) -> list[str]:
+    return texts(keys).sort().head(SAMPLE).to_list()
+
+
+def compare(source: pl.DataFrame, lake: pl.DataFrame) -> Reconciled:
     """``source``'s keys are distinct (a primary key's); ``lake``'s may not be. When every source
     key is in silver and the counts are equal, silver holds exactly those keys: no ghosts, one
     checksum for both (the usual case costs one join and one sort)."""
-    src, ours = source.alias(_K).to_frame(), lake.alias(_K).to_frame()
-    missing = src.join(ours, on=_K, how="anti").to_series()
-    same = not len(missing) and len(source) == len(lake)
-    ghosts = missing.clear() if same else ours.join(src, on=_K, how="anti").to_series()
+    on = source.columns
+    missing = source.join(lake, on=on, how="anti")
+    same = not missing.height and source.height == lake.height
+    ghosts = missing.clear() if same else lake.join(source, on=on, how="anti")
     source_checksum = checksum(source)
     return Reconciled(
-        source_rows=len(source),
-        silver_rows=len(lake),
+        source_rows=source.height,
+        silver_rows=lake.height,
         source_checksum=source_checksum,
         silver_checksum=source_checksum if same else checksum(lake),
-        missing=len(missing),
-        ghosts=len(ghosts),
-        missing_sample=missing.sort().head(SAMPLE).to_list(),
-        ghost_sample=ghosts.sort().head(SAMPLE).to_list(),
+        missing=missing.height,
+        ghosts=ghosts.height,
+        missing_sample=_sample(missing),
+        ghost_sample=_sample(ghosts),
     )

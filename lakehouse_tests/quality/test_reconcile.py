@@ -47,16 +47,29 @@ def source(fresh_db):
     return fresh_db
 
 
-def test_source_keys_are_the_texts_postgres_gives(source):
-    keys = reconcile.source_keys(source, TEXT)
-    assert sorted(keys.to_list()) == sorted(AWKWARD)
-    pairs = reconcile.source_keys(source, PAIR)
-    assert len(pairs) == 3000 and "2|c17" in set(pairs.to_list())
+def _lake(table: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    return reconcile.lake_keys(frame, table)
+
+
+WORDS = pl.DataFrame({"w": AWKWARD})
+PAIRS = pl.DataFrame(
+    {"tenant": [t for t in (1, 2, 3, 4) for _ in range(1000)],
+     "code": [f"c{n}" for _ in (1, 2, 3, 4) for n in range(1, 1001)]},
+    schema={"tenant": pl.Int64, "code": pl.String},
+)  # fmt: skip
+
+
+def test_source_keys_are_the_texts_postgres_gives_integers_as_integers(source):
+    keys = reconcile.source_keys(source, TEXT, _lake(TEXT, WORDS))
+    assert sorted(keys["w"].to_list()) == sorted(AWKWARD)
+    pairs = reconcile.source_keys(source, PAIR, _lake(PAIR, PAIRS))
+    assert pairs.schema == {"tenant": pl.Int64, "code": pl.String} and pairs.height == 3000
+    assert "2|c17" in set(reconcile.texts(pairs).to_list())
 
 
 def test_equal_sides_pass_with_the_sql_checksum(source):
-    lake = pl.DataFrame({"w": AWKWARD[::-1]})
-    found = reconcile.compare(reconcile.source_keys(source, TEXT), reconcile.lake_keys(lake, TEXT))
+    lake = _lake(TEXT, pl.DataFrame({"w": AWKWARD[::-1]}))
+    found = reconcile.compare(reconcile.source_keys(source, TEXT, lake), lake)
     assert found.passed and (found.source_rows, found.silver_rows) == (9, 9)
     with psycopg.connect(source) as conn:
         in_sql = conn.execute(
@@ -67,12 +80,9 @@ def test_equal_sides_pass_with_the_sql_checksum(source):
 
 
 def test_lost_and_ghost_keys_are_counted_and_sampled(source):
-    lake = pl.DataFrame(
-        {"tenant": [t for t in (1, 2, 3, 4) for _ in range(1000)],
-         "code": [f"c{n}" for _ in (1, 2, 3, 4) for n in range(1, 1001)]},
-        schema={"tenant": pl.Int64, "code": pl.String},
-    ).filter(~((pl.col("tenant") == 2) & pl.col("code").is_in(["c5", "c50"])))  # fmt: skip
-    found = reconcile.compare(reconcile.source_keys(source, PAIR), reconcile.lake_keys(lake, PAIR))
+    gone = (pl.col("tenant") == 2) & pl.col("code").is_in(["c5", "c50"])
+    lake = _lake(PAIR, PAIRS.filter(~gone))
+    found = reconcile.compare(reconcile.source_keys(source, PAIR, lake), lake)
     assert not found.passed
     assert (found.missing, found.ghosts) == (2, 1000)
     assert found.missing_sample == ["2|c5", "2|c50"]
@@ -101,11 +111,11 @@ def test_an_empty_source_and_silver_pass(fresh_db):
 def test_duplicated_silver_keys_are_no_match():
     """Silver's keys may repeat (a broken table): a repeated key is a row too many, whether or
     not a source key is missing beside it; the same keys in another order match."""
-    src = pl.Series(["1", "2", "3"])
-    found = reconcile.compare(src, pl.Series(["1", "1", "2", "3"]))
+    src = pl.DataFrame({"k": [1, 2, 3]})
+    found = reconcile.compare(src, pl.DataFrame({"k": [1, 1, 2, 3]}))
     assert not found.passed and (found.missing, found.ghosts, found.silver_rows) == (0, 0, 4)
     assert found.silver_checksum != found.source_checksum
-    found = reconcile.compare(src, pl.Series(["1", "1", "2"]))
+    found = reconcile.compare(src, pl.DataFrame({"k": [1, 1, 2]}))
     assert not found.passed and (found.missing, found.ghosts) == (1, 0)
-    found = reconcile.compare(src, pl.Series(["3", "1", "2"]))
+    found = reconcile.compare(src, pl.DataFrame({"k": [3, 1, 2]}))
     assert found.passed and found.silver_checksum == found.source_checksum
