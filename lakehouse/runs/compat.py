@@ -74,6 +74,11 @@ REQUIRED: tuple[Internal, ...] = (
     ),
     Internal("dagster._cli.api", "api_cli", attrs=("main",)),
     Internal(
+        "dagster._core.definitions.reconstruct",
+        "ReconstructableJob",
+        attrs=("get_definition", "get_repository_definition"),
+    ),
+    Internal(
         "dagster",
         "DagsterInstance",
         attrs=(

@@ -14,7 +14,7 @@ Contract (with ``runs.launcher.WarmRunLauncher``):
   terminate's SIGTERM is for the process too);
 - if any source file of the ``lakehouse`` package changed after this process started, the run
   is executed by a fresh interpreter instead (``os.execv``), so a warm process never runs stale
-  code.
+  code; each run loads the definitions anew (``forget_definitions``), as a new process would.
 """
 
 from __future__ import annotations
@@ -70,9 +70,19 @@ def _rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the peak, in KiB
 
 
+def forget_definitions() -> None:
+    """Dagster keeps the last job it reconstructed in each process (``lru_cache``): a run loads
+    the definitions as a fresh process would (a declaration edited since the last run counts)."""
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
+
+
 def _execute(line: str) -> None:
     from dagster._cli.api import api_cli
 
+    forget_definitions()
     try:
         api_cli.main(["execute_run", line], prog_name="dagster api", standalone_mode=False)
     except SystemExit:

@@ -138,6 +138,21 @@ def test_a_worker_sees_code_changes_after_it_started():
     assert any(p.name == "launcher.py" for p in changed)
 
 
+def test_a_reused_worker_loads_the_definitions_anew_for_each_run():
+    """Dagster caches the last reconstructed job per process; a reused run process must not run
+    the definitions of an earlier run (a declaration edited since)."""
+    from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
+
+    recon = ReconstructableRepository.for_module(
+        "lakehouse.definitions", "defs"
+    ).get_reconstructable_job("__ASSET_JOB")
+    first = recon.get_definition()
+    assert recon.get_definition() is first  # Dagster's cache
+    worker.forget_definitions()
+    assert ReconstructableJob.get_definition.cache_info().currsize == 0
+    assert recon.get_definition() is not first
+
+
 def test_another_interpreter_gets_no_spare():
     launcher = WarmRunLauncher(prewarm=False)
     assert launcher._worker_for("/opt/other-venv/bin/python") is None  # → the standard command
