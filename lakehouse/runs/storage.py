@@ -82,7 +82,9 @@ class Engines:
                 self._engines.popitem()[1].dispose()
 
 
-class _RunStorage(SqliteRunStorage):
+class _Kept:
+    """A run or schedule storage whose ``connect`` is from a kept engine (module doc)."""
+
     def __init__(self, conn_string: str, inst_data=None) -> None:
         self._url, self._pool = conn_string, Engines()  # before Dagster's, which connects
         super().__init__(conn_string, inst_data)
@@ -95,17 +97,12 @@ class _RunStorage(SqliteRunStorage):
         super().dispose()
 
 
-class _ScheduleStorage(SqliteScheduleStorage):
-    def __init__(self, conn_string: str, inst_data=None) -> None:
-        self._url, self._pool = conn_string, Engines()
-        super().__init__(conn_string, inst_data)
+class _RunStorage(_Kept, SqliteRunStorage):
+    pass
 
-    def connect(self):
-        return self._pool.transaction(self._url)
 
-    def dispose(self) -> None:
-        self._pool.dispose()
-        super().dispose()
+class _ScheduleStorage(_Kept, SqliteScheduleStorage):
+    pass
 
 
 class _EventLogStorage(SqliteEventLogStorage):
