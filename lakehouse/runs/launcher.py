@@ -195,6 +195,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return cls(inst_data=inst_data, **config_value)
 
     # ------------------------------------------------------------------ launching
+    def _prune(self) -> None:
+        """Forget the processes that ended (their status pipes closed: no descriptor leaks)."""
+        for gone in [w for w in self._pool if not w.alive]:
+            gone.retire()
+            self._pool.remove(gone)
+
     def _spawn(self) -> _Worker:
         worker = _Worker()
         self._pool.append(worker)
@@ -206,7 +212,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         would take another venv built on the same base Python for this one)."""
         if os.path.abspath(executable) != os.path.abspath(sys.executable):
             return None
-        self._pool = [w for w in self._pool if w.alive]
+        self._prune()
         ready = [w for w in self._pool if w.poll_ready()]
         starting = [w for w in self._pool if not w.ready and w.served == 0]
         return (ready or starting or [None])[0] or self._spawn()
@@ -214,7 +220,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def _keep_warm(self) -> None:
         """A spare starting when no process is ready or starting; ready ones beyond
         ``MAX_IDLE`` retired."""
-        self._pool = [w for w in self._pool if w.alive]
+        self._prune()
         ready = [w for w in self._pool if w.poll_ready()]
         for extra in ready[MAX_IDLE:]:
             extra.retire()
@@ -245,6 +251,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                 # and terminate in other processes find its process by it)
                 self._instance.add_run_tags(run.run_id, {PID_TAG: str(worker.proc.pid)})
                 if not worker.hand(serialize_value(args)):
+                    worker.retire()
                     self._pool.remove(worker)
                     worker = None
             if worker is None:

@@ -103,8 +103,13 @@ def test_runs_execute_in_the_prewarmed_spare_and_processes_are_reused(instance):
     ).records
     assert {m.run_id for m in mats} == {first.run_id, second.run_id, third.run_id}
     kept = [w.proc for w in launcher._pool]
+    gone = launcher._pool[0]
+    gone.proc.kill()  # a process that ends on its own: forgotten, its status pipe closed
+    gone.proc.wait(timeout=10)
+    launcher._keep_warm()
+    assert gone not in launcher._pool and gone._status is None
     launcher.dispose()  # told to end: they do
-    assert [p.wait(timeout=10) for p in kept] == [0, 0]
+    assert [p.wait(timeout=10) for p in kept[1:]] == [0]
 
 
 def _until(condition, timeout: float = 120.0) -> None:
