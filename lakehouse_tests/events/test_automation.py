@@ -7,6 +7,8 @@ evaluator on an ephemeral instance; only ``iot_sensors`` sends data, so gold mus
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pytest
 
@@ -46,14 +48,23 @@ def test_a_posted_record_reaches_gold_with_no_manual_step(tmp_path):
     events, checks, _ = events_defs()  # the same asset code, without the location's resources
     sel = dg.AssetSelection.assets(SILVER, GOLD)
 
+    # one evaluation time for every evaluation: the freshness checks' cron (every 5 minutes)
+    # must not tick between two of them (a test crossing hh:m5:00 saw the checks requested too)
+    at = datetime.now(UTC)
     with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=sel)
+        first = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=sel, evaluation_time=at
+        )
         assert first.total_requested == 0  # nothing in bronze yet
         assert dg.materialize(
             events, selection=selection, instance=instance, resources=resources
         ).success
         after_bronze = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=sel, cursor=first.cursor
+            defs=defs,
+            instance=instance,
+            asset_selection=sel,
+            evaluation_time=at,
+            cursor=first.cursor,
         )
         # silver and gold in one run (gold after silver and its blocking check); gold does not
         # wait for silver/events_app_events, which never exists
@@ -65,14 +76,22 @@ def test_a_posted_record_reaches_gold_with_no_manual_step(tmp_path):
         # silver updated in the window of gold's request: follow_parents cannot tell whether
         # that run read it, so gold runs once more (never a lost update), then all is settled
         again = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=sel, cursor=after_bronze.cursor
+            defs=defs,
+            instance=instance,
+            asset_selection=sel,
+            evaluation_time=at,
+            cursor=after_bronze.cursor,
         )
         assert again.get_num_requested(GOLD) == 1 and again.total_requested == 1
         assert dg.materialize(
             [*events, *checks], selection=[GOLD], instance=instance, resources=resources
         ).success
         settled = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=sel, cursor=again.cursor
+            defs=defs,
+            instance=instance,
+            asset_selection=sel,
+            evaluation_time=at,
+            cursor=again.cursor,
         )
         assert settled.total_requested == 0
 
