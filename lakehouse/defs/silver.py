@@ -6,15 +6,21 @@ They move by themselves (declarative automation, set in ``definitions.py``) and 
 The step also evaluates the table's checks (``defs.checks.step_check_specs``: ``schema``, blocking;
 ``reconciliation``, ``freshness``) right after the merge; the step is subsettable, so the checks
 can be executed alone (no merge) from the UI, and ``freshness`` runs alone on its dataset's cron.
+``reconciliation`` keeps to its budget (``quality.reconcile.due``): a table whose last one took a
+second or more is not reconciled again before ten times that long (the run logs why); alone, it
+always runs.
 Selecting one key of an SCD2 table's pair still merges both tables (they are written together);
 only the selected one is reported.
 """
+
+import time
 
 import dagster as dg
 
 from lakehouse.defs.checks import reconciliation_result, silver_schema_result, step_check_specs
 from lakehouse.defs.freshness import silver_freshness_result
 from lakehouse.defs.resources import LakeResource, SourceDatabaseResource
+from lakehouse.quality import reconcile
 from lakehouse.registry import DatasetSpec, TableSpec, widened
 
 
@@ -72,10 +78,17 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
         checks = {k.name for k in context.selected_asset_check_keys}
         the_lake = lake.lake()
         keys = None  # the key columns (keyless: one, rows counted), read once for both checks
+        if "reconciliation" in checks and selected and not config.full_refresh:  # alone: always
+            go, why = reconcile.due(the_lake, table, time.time())
+            if not go:
+                checks.discard("reconciliation")
+                context.log.info(f"silver/{table.name}: reconciliation not this run: {why}")
         if "reconciliation" in checks:
+            started = time.time()
             keys = read_silver(
                 the_lake, table, columns=list(table.primary_key) or table.column_names[:1]
             )
+            reading = time.time() - started
         if "schema" in checks:  # with the types widened at the source (registry.widened)
             yield silver_schema_result(
                 the_lake,
@@ -84,7 +97,9 @@ def silver_asset(dataset: DatasetSpec, table: TableSpec) -> dg.AssetsDefinition:
                 keys if table.primary_key else None,
             )
         if keys is not None:
+            comparing = time.time()
             yield reconciliation_result(table, keys, source_db.dataset_dsn(table.dataset))
+            reconcile.record(the_lake, table, started, reading + time.time() - comparing)
         if "freshness" in checks:
             yield silver_freshness_result(the_lake, table.name, dataset.freshness)
 

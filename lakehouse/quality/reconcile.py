@@ -11,6 +11,11 @@
   checksum is the md5 of the sorted key texts, each followed by a newline: in SQL,
   ``md5(string_agg(k || E'\\n', '' ORDER BY k COLLATE "C"))``.
 
+Its budget (``due``/``record``, state in ``_state/reconciliation/<table>.json``): a table whose
+last reconciliation took ``CHEAP_S`` or more is reconciled again only after ``BUDGET`` times that
+long, so the check takes at most about a tenth of the time of a table that runs constantly (a
+10M-row table: once every ~80 s, not every run); a cheaper one is reconciled every time.
+
 Memory and time are those of the key columns (a 10M-row bigint key: 8 s and 0.85 GiB, of which
 PostgreSQL's COPY ~5 s), never a Python set of them.
 """
@@ -26,6 +31,40 @@ import polars as pl
 from lakehouse.registry.model import TableSpec
 
 SAMPLE = 10
+#: a reconciliation that took less (seconds) is run every time
+CHEAP_S = 1.0
+#: otherwise the next one waits this many times as long as the last one took
+BUDGET = 10
+
+
+def _state_key(table: TableSpec) -> str:
+    return f"_state/reconciliation/{table.name}.json"
+
+
+def due(lake, table: TableSpec, now: float) -> tuple[bool, str]:
+    """Whether ``table`` is to be reconciled at ``now`` (epoch seconds) under the budget, and
+    why not (empty when due)."""
+    import json
+
+    key = _state_key(table)
+    if not lake.exists(key):
+        return True, ""
+    last = json.loads(lake.read_text(key))
+    at, took = float(last["at"]), float(last["seconds"])
+    wait = BUDGET * took if took >= CHEAP_S else 0.0
+    if now >= at + wait:
+        return True, ""
+    return False, (
+        f"reconciled {now - at:.0f} s ago in {took:.1f} s; next after {wait:.0f} s"
+        f" ({BUDGET}x its time)"
+    )
+
+
+def record(lake, table: TableSpec, at: float, seconds: float) -> None:
+    """Remember a reconciliation of ``table`` that started at ``at`` and took ``seconds``."""
+    import json
+
+    lake.write_text(_state_key(table), json.dumps({"at": at, "seconds": seconds}))
 
 
 @dataclass

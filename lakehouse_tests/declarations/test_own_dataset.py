@@ -214,3 +214,37 @@ def test_a_lost_slot_fails_the_replication_with_its_check_and_the_resync_job_rec
     assert customers.select("id").to_series().to_list() == [
         r[0] for r in _source(fresh_db, "select id from shop.customers order by id")
     ]
+
+
+def test_a_costly_reconciliation_keeps_to_its_budget(shop):
+    """A table whose last reconciliation took a second or more is not reconciled again before
+    ten times that long (the run says why); a cheap one is reconciled every run."""
+    import json
+    import time
+
+    from lakehouse.runs.materialize import materialize
+
+    settings = shop
+    lake = settings.lake()
+    first = materialize(settings=settings)
+    assert first.success
+    state = json.loads(lake.read_text("_state/reconciliation/customers.json"))
+    assert state["seconds"] < 1.0  # measured, and cheap here
+    lake.write_text(  # as if it had taken 5 s, a second ago: not due for 49 s more
+        "_state/reconciliation/customers.json", json.dumps({"at": time.time() - 1, "seconds": 5.0})
+    )
+    second = materialize(settings=settings)
+    assert second.success
+    reconciled = {
+        e.asset_key.path[-1] for e in second.get_asset_check_evaluations()
+        if e.check_name == "reconciliation"
+    }  # fmt: skip
+    assert reconciled == {"order_lines", "audit_log"}
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        said = [
+            e.user_message for e in instance.all_logs(second.run_id)
+            if "reconciliation not this run" in e.user_message
+        ]  # fmt: skip
+    assert len(said) == 1 and "customers" in said[0] and "in 5.0 s; next after 50 s" in said[0]

@@ -119,3 +119,16 @@ def test_duplicated_silver_keys_are_no_match():
     assert not found.passed and (found.missing, found.ghosts) == (1, 0)
     found = reconcile.compare(src, pl.DataFrame({"k": [3, 1, 2]}))
     assert found.passed and found.silver_checksum == found.source_checksum
+
+
+def test_the_budget(tmp_path):
+    from lakehouse.storage import LocalLake
+
+    lake = LocalLake(tmp_path)
+    assert reconcile.due(lake, TEXT, 1000.0) == (True, "")  # never reconciled
+    reconcile.record(lake, TEXT, 1000.0, 0.4)  # cheap: every time
+    assert reconcile.due(lake, TEXT, 1000.5)[0]
+    reconcile.record(lake, TEXT, 1000.0, 8.0)  # costly: after 10x its time
+    go, why = reconcile.due(lake, TEXT, 1079.0)
+    assert not go and why == "reconciled 79 s ago in 8.0 s; next after 80 s (10x its time)"
+    assert reconcile.due(lake, TEXT, 1080.0)[0]
