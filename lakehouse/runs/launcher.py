@@ -99,37 +99,50 @@ def _default_launcher_if_incompatible():
 
 
 class _Worker:
-    """A run process and the read end of its status pipe (one byte: ready for a run)."""
+    """A run process and the read end of its status pipe. The process writes one byte each time
+    it is about to read a run (imports done, then after each run), so it is ready when it has
+    said so more times than it was handed runs: a byte said while a run was already waiting on
+    its stdin (a spare handed a run while importing) is not readiness after that run."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: list[str] = WORKER) -> None:
         status, theirs = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [*WORKER, str(theirs)], stdin=subprocess.PIPE, text=True, pass_fds=(theirs,)
+                [*command, str(theirs)], stdin=subprocess.PIPE, text=True, pass_fds=(theirs,)
             )
         finally:
             os.close(theirs)
         os.set_blocking(status, False)
         self._status = status
-        self.ready = False
+        self._said = 0  # bytes read from the status pipe
         self.served = 0  # runs handed to it
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    @property
+    def starting(self) -> bool:
+        """Still importing, no run handed to it yet."""
+        return self.served == 0 and self._said == 0 and self.alive
+
+    @property
+    def busy(self) -> bool:
+        """Running (or about to run) a run handed to it."""
+        return self.served > 0 and self._said <= self.served and self.alive
+
     def poll_ready(self) -> bool:
-        """Whether it said it is ready since it was last handed a run."""
-        if not self.ready and self._status is not None:
+        """Whether it waits for a run (what its status pipe said so far, read now)."""
+        if self._status is not None:
             try:
-                said = os.read(self._status, 16)
+                said = os.read(self._status, 64)
             except BlockingIOError:
                 said = None
             if said:
-                self.ready = True
+                self._said += len(said)
             elif said == b"":  # it ended, or is ending
                 self._close_status()
-        return self.ready and self.alive
+        return self._said > self.served and self.alive
 
     def hand(self, line: str) -> bool:
         """Give it a run; False when it cannot take one (gone)."""
@@ -138,7 +151,6 @@ class _Worker:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             return False
-        self.ready = False
         self.served += 1
         return True
 
@@ -214,7 +226,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             return None
         self._prune()
         ready = [w for w in self._pool if w.poll_ready()]
-        starting = [w for w in self._pool if not w.ready and w.served == 0]
+        starting = [w for w in self._pool if w.starting]
         return (ready or starting or [None])[0] or self._spawn()
 
     def _keep_warm(self) -> None:
@@ -225,7 +237,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         for extra in ready[MAX_IDLE:]:
             extra.retire()
             self._pool.remove(extra)
-        if self._prewarm and not ready and not any(w.served == 0 for w in self._pool):
+        if self._prewarm and not ready and not any(w.starting for w in self._pool):
             self._spawn()
 
     def launch_run(self, context: LaunchRunContext) -> None:
@@ -244,7 +256,6 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         with self._lock:
             self._reap()
             worker = self._worker_for(origin.executable_path)
-            how = "a warm run process"
             if worker is not None:
                 how = "a warm run process" if worker.served == 0 else "a run process reused"
                 # the pid first: a run that starts at once is never without it (health checks
@@ -368,11 +379,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             self._fallback.dispose()
         with self._lock:
             pool, self._pool = self._pool, []
+        running = [w for w in pool if not w.poll_ready() and w.busy]
         for worker in pool:  # each ends after the run it has, if any
             worker.retire()
         for worker in pool:
-            if worker.served and worker.proc.poll() is None and not worker.ready:
-                continue  # running a run: it ends after it
+            if worker in running:
+                continue  # it ends after its run
             try:
                 worker.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

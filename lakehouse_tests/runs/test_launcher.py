@@ -149,6 +149,42 @@ def test_a_worker_sees_code_changes_after_it_started():
     assert any(p.name == "launcher.py" for p in changed)
 
 
+_STAND_IN_WORKER = """
+import os, pathlib, sys, time
+status, here, n = int(sys.argv[-1]), pathlib.Path(sys.argv[-2]), 0
+while True:
+    os.write(status, b"r")  # ready for a run, as runs.worker says it
+    if not sys.stdin.readline():
+        break
+    n += 1
+    (here / f"started-{n}").touch()
+    while not (here / f"finish-{n}").exists():
+        time.sleep(0.02)
+"""
+
+
+def test_a_process_handed_a_run_while_importing_is_not_ready_during_that_run(tmp_path):
+    """A spare is handed a run before it has said it is ready; the byte it says then (imports
+    done) is for that run, not readiness after it: only the byte after the run is."""
+    from lakehouse.runs.launcher import _Worker
+
+    worker = _Worker([sys.executable, "-c", _STAND_IN_WORKER, str(tmp_path)])
+    try:
+        assert worker.starting and worker.hand("run 1")  # handed while "importing"
+        _until(lambda: (tmp_path / "started-1").exists(), timeout=30)
+        assert not worker.poll_ready() and worker.busy  # its first byte was said, and read now
+        (tmp_path / "finish-1").touch()
+        _until(worker.poll_ready, timeout=30)
+        assert not worker.busy and worker.hand("run 2") and not worker.poll_ready()
+        _until(lambda: (tmp_path / "started-2").exists(), timeout=30)
+        assert worker.busy
+        (tmp_path / "finish-2").touch()
+        _until(worker.poll_ready, timeout=30)
+    finally:
+        worker.retire()
+        assert worker.proc.wait(timeout=10) == 0
+
+
 def test_a_reused_worker_loads_the_definitions_anew_for_each_run():
     """Dagster caches the last reconstructed job per process; a reused run process must not run
     the definitions of an earlier run (a declaration edited since)."""
