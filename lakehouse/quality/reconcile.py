@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import dataclass
 
 import polars as pl
@@ -44,8 +45,6 @@ def _state_key(table: TableSpec) -> str:
 def due(lake, table: TableSpec, now: float) -> tuple[bool, str]:
     """Whether ``table`` is to be reconciled at ``now`` (epoch seconds) under the budget, and
     why not (empty when due)."""
-    import json
-
     key = _state_key(table)
     if not lake.exists(key):
         return True, ""
@@ -62,8 +61,6 @@ def due(lake, table: TableSpec, now: float) -> tuple[bool, str]:
 
 def record(lake, table: TableSpec, at: float, seconds: float) -> None:
     """Remember a reconciliation of ``table`` that started at ``at`` and took ``seconds``."""
-    import json
-
     lake.write_text(_state_key(table), json.dumps({"at": at, "seconds": seconds}))
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lakehouse.runs import dagster_yaml
-from lakehouse.runs.storage import Engines, SqliteStorage
+from lakehouse.runs.storage import Engines, SqliteStorage, _EventLogStorage
 
 
 def _instance(home, ours: bool):
@@ -39,7 +39,7 @@ def home(tmp_path):
 def test_runs_in_ours_are_dagsters_files_and_read_back_by_dagsters_own(home):
     instance = _instance(home, ours=True)
     try:
-        assert isinstance(instance._run_storage, type(instance.run_storage))
+        assert isinstance(instance.event_log_storage, _EventLogStorage)  # not Dagster's own
         assert isinstance(instance.get_ref().storage, SqliteStorage)
         first = dg.materialize([upstream, downstream], instance=instance)
         second = dg.materialize([upstream, downstream], instance=instance)
@@ -129,11 +129,11 @@ def test_engines_keeps_the_files_used_last(tmp_path):
     engines = Engines(size=2)
     urls = [f"sqlite:///{tmp_path}/{n}.db" for n in range(3)]
     first = engines.get(urls[0])
-    engines.get(urls[1])
+    second = engines.get(urls[1])
     assert engines.get(urls[0]) is first  # used again: kept, and now the latest
     engines.get(urls[2])  # urls[1] goes
     assert engines.get(urls[0]) is first
-    assert engines.get(urls[1]) is not None and len(engines._engines) == 2
+    assert engines.get(urls[1]) is not second and len(engines._engines) == 2  # a new one
     with engines.transaction(urls[2]) as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
