@@ -70,6 +70,7 @@ from lakehouse.engine.core.keys import bronze_key
 from lakehouse.engine.core.order import sequence_text
 from lakehouse.engine.core.reloads import LOADS_METADATA_KEY, LoadIngestion, load_generations
 from lakehouse.engine.delta import open_table
+from lakehouse.engine.delta_write import write_frame
 from lakehouse.engine.quarantine import write_quarantine
 from lakehouse.engine.sequencing import sequence_expr
 from lakehouse.engine.widening import widen
@@ -354,6 +355,8 @@ def _append(
     props = CommitProperties(custom_metadata=metadata)
     arrow = data.to_arrow(compat_level=pl.CompatLevel.newest())
     widen(lake, bronze_key(spec.name), arrow.schema)  # a type widened at the source
+    if write_frame(lake, bronze_key(spec.name), data, commit_properties=props):
+        return open_table(lake, bronze_key(spec.name)).version()
     write_deltalake(
         lake.uri(bronze_key(spec.name)),
         # view types: no copy (the Delta schema is the same "string"/"binary" either way)

@@ -22,6 +22,7 @@ import pyarrow as pa
 from lakehouse.engine.core.keys import silver_key
 from lakehouse.engine.core.lineage import BRONZE_ONLY
 from lakehouse.engine.core.results import incompatible
+from lakehouse.engine.delta_write import write_frame
 from lakehouse.engine.increments import commit_props
 from lakehouse.engine.sequencing import NEWER_SQL, fixed_layout, newer_bound
 from lakehouse.registry.model import TableSpec
@@ -40,7 +41,10 @@ def silver_rows(changes: pl.DataFrame) -> pl.DataFrame:
 
 def clustered(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """Rows in key order, so files cover key ranges and MERGE can skip most of them."""
-    return frame.sort(list(spec.primary_key)) if spec.primary_key and frame.height else frame
+    keys = list(spec.primary_key)
+    if not keys or not frame.height or (len(keys) == 1 and frame[keys[0]].is_sorted()):
+        return frame
+    return frame.sort(keys)
 
 
 def check_types(spec: TableSpec, source: pa.Schema, target: pa.Schema) -> None:
@@ -76,13 +80,16 @@ def append_rows(
     from deltalake import write_deltalake
 
     mode = "overwrite" if full_refresh else "append"
+    key, props = silver_key(spec.name), commit_props(bronze_version)
+    if mode == "append" and write_frame(lake, key, rows, commit_properties=props):
+        return
     write_deltalake(
-        lake.uri(silver_key(spec.name)),
+        lake.uri(key),
         rows.to_arrow(),
         mode=mode,
         schema_mode="merge" if mode == "append" else "overwrite",
         storage_options=lake.storage_options,
-        commit_properties=commit_props(bronze_version),
+        commit_properties=props,
     )
 
 
@@ -92,14 +99,21 @@ def overwrite_rows(
     """Write ``rows`` as the whole table: a full refresh (``create``: the table's first write)."""
     from deltalake import write_deltalake
 
+    rows = clustered(rows, spec)
+    props = commit_props(bronze_version)
+    key = silver_key(spec.name)
+    if create and write_frame(
+        lake, key, rows, commit_properties=props, configuration=TABLE_CONFIG, create_only=True
+    ):
+        return
     replace = {} if create else {"mode": "overwrite", "schema_mode": "overwrite"}
     write_deltalake(
-        lake.uri(silver_key(spec.name)),
-        clustered(rows, spec).to_arrow(),
+        lake.uri(key),
+        rows.to_arrow(),
         **replace,
         configuration=TABLE_CONFIG,
         storage_options=lake.storage_options,
-        commit_properties=commit_props(bronze_version),
+        commit_properties=props,
     )
 
 

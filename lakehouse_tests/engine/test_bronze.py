@@ -246,20 +246,27 @@ def test_a_crash_between_the_quarantine_write_and_the_bronze_commit_records_noth
 ):
     import deltalake
 
+    from lakehouse.engine import delta_write
+
     lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("I", "g1") + "I,x,few\n")
     lake.write_bytes(PREFIX + "20240101-000002000.csv.gz", b"\x1f\x8bnot gzip")
-    real = deltalake.write_deltalake
+    real, real_commit = deltalake.write_deltalake, delta_write._commit
 
     def dies_at_the_bronze_commit(uri, *a, **kw):
         if "bronze/" in str(uri):
             raise RuntimeError("crash")
         return real(uri, *a, **kw)
 
+    def commit_dies(lake, key, *a, **kw):  # the commit of Polars-written files
+        raise RuntimeError("crash")
+
     monkeypatch.setattr(deltalake, "write_deltalake", dies_at_the_bronze_commit)
+    monkeypatch.setattr(delta_write, "_commit", commit_dies)
     for _ in range(2):
         with pytest.raises(RuntimeError):
             bronze.ingest(lake, SPEC, SETTINGS)
     monkeypatch.setattr(deltalake, "write_deltalake", real)
+    monkeypatch.setattr(delta_write, "_commit", real_commit)
     res = bronze.ingest(lake, SPEC, SETTINGS)
     assert res.quarantined == 2 and res.rows == 1
     q = _quarantine(lake)

@@ -189,8 +189,8 @@ class _Crash(BaseException):
 
 
 class _DieAfterNewWrite:
-    """Patches the write calls of the engine (``deltalake.write_deltalake``, a MERGE's
-    ``execute``, ``LocalLake.write_bytes``): each run dies right after the first write point
+    """Patches the write calls of the engine (``deltalake.write_deltalake``, the commit of
+    ``delta_write``, a MERGE's ``execute``, ``LocalLake.write_bytes``): each run dies right after the first write point
     (label and occurrence within the run) it has not died after before. The writes are real."""
 
     def __init__(self, monkeypatch, root: str) -> None:
@@ -199,7 +199,10 @@ class _DieAfterNewWrite:
 
         self.root, self.done, self.seen, self.points = root.rstrip("/") + "/", set(), Counter(), []
         self.step = ""
+        from lakehouse.engine import delta_write
+
         write, execute, put = deltalake.write_deltalake, TableMerger.execute, LocalLake.write_bytes
+        commit = delta_write._commit
         crash = self._after
 
         def write_deltalake(uri, *a, **kw):
@@ -218,7 +221,14 @@ class _DieAfterNewWrite:
             put(lake, key, data)
             crash(f"put {key}")
 
+        def commit_files(lake, key, *a, **kw):  # Polars-written files: delta_write's commit
+            out = commit(lake, key, *a, **kw)
+            if out:
+                crash(f"commit {key}")
+            return out
+
         monkeypatch.setattr(deltalake, "write_deltalake", write_deltalake)
+        monkeypatch.setattr(delta_write, "_commit", commit_files)
         monkeypatch.setattr(TableMerger, "execute", merge_execute)
         monkeypatch.setattr(LocalLake, "write_bytes", write_bytes)
 
