@@ -158,6 +158,8 @@ def one_per_key(changes: pl.DataFrame, spec: TableSpec) -> bool:
     """Whether every key has one change in ``changes`` (a hash check, no sort): then
     ``unique_changes`` and ``last_per_key`` have nothing to drop (a full load's first batch)."""
     keys = list(spec.primary_key)
+    if len(keys) == 1:  # a count of distinct values: ~20x cheaper than marking duplicates
+        return changes[keys[0]].n_unique() == changes.height
     return bool(keys) and not changes.select(keys).is_duplicated().any()
 
 

@@ -264,7 +264,26 @@ def test_parse_csv(body, options, rows, rejected):
         (b"id,name,amount\n1,a,1.5\n\n2,b,2\n", True, False),  # a blank line inside
         (b"id,name,amount\n1,\xff,1\n", True, False),  # invalid UTF-8
         (b'id,name,amount\n1,"a",1\n', True, False),  # a quote
+        (b"id,name,amount\r\n1,a,1\r\n", True, False),  # CR LF
+        # beyond the first block the bytes are counted in (256 KiB): a short line, a quote
+        (b"id,name,amount\n" + b"1,a,1.5\n" * 40_000 + b"2,b\n3,c,3,4\n", True, False),
+        (b"id,name,amount\n" + b"1,a,1.5\n" * 40_000 + b'2,"b",2\n', True, False),
+        (b"id,name,amount\n" + b"1,a,1.5\n" * 40_000 + b"2,b,2\n", True, True),
     ],
+    ids=[
+        "plain",
+        "trailing-blank",
+        "bom",
+        "no-header",
+        "ragged",
+        "blank-inside",
+        "bad-utf8",
+        "quote",
+        "crlf",
+        "ragged-far",
+        "quote-far",
+        "plain-big",
+    ],  # fmt: skip
 )
 def test_the_one_read_fast_path_gives_what_the_careful_reader_gives(
     data, header, plain, monkeypatch
