@@ -13,9 +13,16 @@ from lakehouse.registry.model import TableSpec
 
 
 def standardize_pii(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    exprs = pii_exprs(frame.schema, spec)
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def pii_exprs(schema: pl.Schema, spec: TableSpec) -> list[pl.Expr]:
+    """The expressions standardising the PII text columns of a frame of ``schema``, to compute
+    beside others in one pass."""
     exprs = []
     for col in spec.columns:
-        if col.name not in frame.columns or frame.schema[col.name] != pl.String:
+        if col.name not in schema or schema[col.name] != pl.String:
             continue
         c = pl.col(col.name)
         if col.pii == "email":
@@ -27,4 +34,4 @@ def standardize_pii(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
                 .str.replace(r"(.)\+", "$1")
                 .alias(col.name)
             )
-    return frame.with_columns(exprs) if exprs else frame
+    return exprs

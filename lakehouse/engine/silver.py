@@ -87,14 +87,14 @@ from lakehouse.engine.core.results import SilverResult
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.history import apply_history
 from lakehouse.engine.increments import applied_bronze_version, read_bronze_changes
-from lakehouse.engine.pii import standardize_pii
+from lakehouse.engine.pii import pii_exprs
 from lakehouse.engine.quarantine import quarantine_rule_failures
 from lakehouse.engine.reloads import reload_deletes, reload_plan, reload_rows_after
 from lakehouse.engine.sequencing import (
     explode_key_changes,
     last_per_key,
+    sequence_expr,
     unique_changes,
-    with_sequence,
 )
 from lakehouse.engine.silver_writes import (
     append_rows,
@@ -216,8 +216,8 @@ def _prepare(
 ) -> pl.DataFrame:
     """``_sequence``, standardised PII, and rule failures set aside (recorded in quarantine
     unless this is a full refresh, which re-reads rows quarantined before)."""
-    if changes.width:
-        changes = standardize_pii(with_sequence(changes), spec)
+    if changes.width:  # one pass: Polars computes the columns side by side
+        changes = changes.with_columns(sequence_expr(), *pii_exprs(changes.schema, spec))
     if changes.height:
         changes, result.quarantined = quarantine_rule_failures(
             lake, spec, changes, now, write=not full_refresh

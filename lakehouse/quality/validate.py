@@ -72,6 +72,10 @@ def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.
     if not rules or frame.height == 0:
         return frame, _empty_bad(frame)
     fails = [_failed(r).fill_null(False) for r in rules]
+    broken = frame.select(pl.any_horizontal(fails))[:, 0]
+    if not broken.any():  # the usual case: no reason text built for every row
+        return frame, _empty_bad(frame)
+    good, frame = frame.filter(~broken), frame.filter(broken)
     reasons = [
         pl.when(f).then(
             pl.lit(f"{r.column}: {r.label} failed for ")
@@ -82,14 +86,11 @@ def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.
     first = pl.coalesce(
         [pl.when(f).then(pl.lit(r.column)) for r, f in zip(rules, fails, strict=True)]
     )
-    tagged = frame.with_columns(
+    bad = frame.with_columns(
         first.alias("__column"),
         pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__reason"),
     )
-    bad = tagged.filter(pl.col("__column").is_not_null())
-    if bad.height == 0:
-        return frame, _empty_bad(frame)
-    return tagged.filter(pl.col("__column").is_null()).drop("__column", "__reason"), bad
+    return good, bad
 
 
 def split_valid_pandera(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
