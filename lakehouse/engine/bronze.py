@@ -353,14 +353,13 @@ def _append(
     if new_loads:
         metadata[LOADS_METADATA_KEY] = json.dumps([e.to_json() for e in new_loads])
     props = CommitProperties(custom_metadata=metadata)
-    arrow = data.to_arrow(compat_level=pl.CompatLevel.newest())
-    widen(lake, bronze_key(spec.name), arrow.schema)  # a type widened at the source
+    newest = pl.CompatLevel.newest()  # view types: the Delta schema is the same either way
+    widen(lake, bronze_key(spec.name), data.head(0).to_arrow(compat_level=newest).schema)
     if write_frame(lake, bronze_key(spec.name), data, commit_properties=props):
         return open_table(lake, bronze_key(spec.name)).version()
     write_deltalake(
         lake.uri(bronze_key(spec.name)),
-        # view types: no copy (the Delta schema is the same "string"/"binary" either way)
-        arrow,
+        data.to_arrow(compat_level=newest),
         mode="append",
         schema_mode="merge",
         storage_options=lake.storage_options,

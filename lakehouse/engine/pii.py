@@ -30,7 +30,7 @@ def pii_exprs(schema: pl.Schema, spec: TableSpec) -> list[pl.Expr]:
         elif col.pii == "phone":
             exprs.append(
                 c.str.to_lowercase()
-                .str.replace_all(r"[^0-9+x]", "")
+                .str.replace_all(r"[^0-9+x]+", "")
                 .str.replace(r"(.)\+", "$1")
                 .alias(col.name)
             )
