@@ -13,7 +13,8 @@ The pieces, each a pure DataFrame function so the parity tests run them on local
 - ``split_rule_failures``: row rules on non-deletes (``quarantine``);
 - ``resolve_changes`` → ``Resolved(exploded, batch, reload_deletes, candidates)``: key changes
   exploded and the reloads' deletes added (``reloads``: DMS full-load reloads, ``reloads``
-  module) — ``candidates`` —; changes not newer than their key's tombstone dropped — the SCD2
+  module) — ``candidates`` —; changes not newer than their key's tombstone dropped, unchanged
+  TOASTed values filled in (``unchanged``) — the SCD2
   input ``exploded``, without the changes ordered before a reload an earlier run applied
   (``settled``) —; changes ordered before the latest reload's start (``barrier``) dropped; the
   last change per key. ``batch`` (one row per key, with ``_op`` and ``_sequence``) is THE
@@ -38,6 +39,7 @@ from lakehouse.engine.spark.sequencing import (
     last_per_key,
     with_sequence,
 )
+from lakehouse.engine.spark.unchanged import resolve_unchanged
 from lakehouse.registry.model import TableSpec
 
 
@@ -77,12 +79,14 @@ def resolve_changes(
     reloads=(),
     barrier=None,
     settled=None,
+    current=None,
 ) -> Resolved:
     """The resolved change set of prepared, validated ``changes`` (see the module docstring).
 
     ``reloads``, ``barrier`` and ``settled`` come from ``engine.core.reloads.plan_reloads``; ``state`` is the
     silver table the reloads' deletes are computed against (None: no table yet, or a full
-    refresh, which passes no ``tombstones`` either)."""
+    refresh, which passes no ``tombstones`` either); ``current`` the silver table unchanged
+    TOASTed values are read from when no earlier change has them (``unchanged``; None alike)."""
     from pyspark.sql import functions as F
 
     from lakehouse.engine.spark.reloads import reload_deletes
@@ -93,6 +97,8 @@ def resolve_changes(
         candidates = candidates.unionByName(gone, allowMissingColumns=True)
     # not newer than the key's tombstone: ignored by silver and its history alike
     kept = filter_tombstoned(candidates, tombstones, spec)
+    # unsent unchanged (TOASTed) values: the key's earlier value (on a rebuild, bronze has it)
+    kept = resolve_unchanged(kept, spec, current)
     history = kept if settled is None else kept.filter(F.col(SEQUENCE) >= F.lit(settled))
     if barrier is not None:  # changes ordered before the latest reload began: superseded by it
         kept = kept.filter(F.col(SEQUENCE) >= F.lit(barrier))

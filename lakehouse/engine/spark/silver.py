@@ -155,23 +155,23 @@ def _apply_keyed(
 
     uri, tomb_uri = locations.uri(silver_key(spec.name)), locations.uri(tombstone_key(spec.name))
     hudi = spec.table_format == "hudi"
-    state = None
+    state, fmt = None, "hudi" if hudi else "delta"
     if reloads and exists and not full_refresh:  # the reloads delete against the current table
         # eager: the deletes must see the table as it was before this run's MERGE rewrites it
         state = (
-            spark.read.format("hudi" if hudi else "delta")
-            .load(uri)
-            .select(*spec.primary_key, SEQUENCE)
-            .localCheckpoint()
+            spark.read.format(fmt).load(uri).select(*spec.primary_key, SEQUENCE).localCheckpoint()
         )
     tombs = None
     if not full_refresh and io.delta_exists(spark, tomb_uri):  # a rebuild rewrites them
         tombs = spark.read.format("delta").load(tomb_uri)
+    # read only if a change leaves a TOASTed value unsent (then before this run's MERGE)
+    current = None if full_refresh or not exists else spark.read.format(fmt).load(uri)
     resolved = resolve_changes(
         changes,
         spec,
         tombs,
         state=state,
+        current=current,
         reloads=reloads,
         barrier=barrier,
         settled=settled,
