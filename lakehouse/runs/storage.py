@@ -136,6 +136,23 @@ class _EventLogStorage(SqliteEventLogStorage):
     def index_connection(self):
         return self._shard(INDEX_SHARD_NAME, super().index_connection)
 
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ):
+        """Dagster's claim, then one that a slot freed while the step was queued can still serve.
+
+        Dagster checks for a free slot, then queues the step unassigned: two transactions. A slot
+        freed in between is offered to the queue before the step is in it, and the step waits
+        for the next freed slot, for good if none comes (two runs of one table: seen blocked
+        "by limit for pool" after the other run ended). The step's executor claims again every
+        few seconds; an unassigned claim beside a free slot assigns the queue's next step
+        (Dagster's ``assign_pending_steps``: priority, then age) and checks again."""
+        status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        if status.is_assigned or not self.has_unassigned_slots(concurrency_key):
+            return status
+        self.assign_pending_steps([concurrency_key])
+        return super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+
     def wipe(self) -> None:
         self._pool.dispose()  # Dagster's wipe deletes the run files
         self._ready.clear()

@@ -154,3 +154,26 @@ def test_wipe_then_new_runs(home):
         assert len(instance.all_logs(again.run_id)) > 5
     finally:
         instance.dispose()
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["ours", "dagsters"])
+def test_a_slot_freed_while_a_step_was_queued_still_serves_it(home, ours):
+    """The pending-step race, step by step: run B finds the pool's one slot taken, run A frees
+    it, then B's step is queued unassigned. Dagster's storage leaves B blocked for good (no
+    other slot is ever freed); ours assigns it at B's next claim."""
+    instance = _instance(home, ours=ours)
+    try:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("table_x", 1)
+        assert storage.claim_concurrency_slot("table_x", "run-a", "step").is_claimed
+        assert not storage.has_unassigned_slots("table_x")  # B looks: no free slot
+        storage.free_concurrency_slot_for_step("run-a", "step")  # A ends
+        storage.add_pending_step("table_x", "run-b", "step", should_assign=False)  # B queues
+        claims = [storage.claim_concurrency_slot("table_x", "run-b", "step") for _ in range(3)]
+        assert claims[-1].is_claimed is ours
+        if ours:  # and the pool holds: a third run waits for B's slot
+            assert not storage.claim_concurrency_slot("table_x", "run-c", "step").is_claimed
+            storage.free_concurrency_slot_for_step("run-b", "step")
+            assert storage.claim_concurrency_slot("table_x", "run-c", "step").is_claimed
+    finally:
+        instance.dispose()
