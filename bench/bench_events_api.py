@@ -173,7 +173,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     from lakehouse.events.bronze import ingest_bronze
     from lakehouse.events.keys import ApiKeyStore
-    from lakehouse.events.schemas import IOT_SENSORS
+    from lakehouse.events.schemas import get_source
     from lakehouse.events.tables import read_table
     from lakehouse.storage import LocalLake
 
@@ -238,7 +238,7 @@ def main() -> int:
         access = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
         posts = sum(1 for a in access if a.get("type") == "access" and a["method"] == "POST")
         t0 = time.perf_counter()
-        res = ingest_bronze(lake, IOT_SENSORS)
+        res = ingest_bronze(lake, get_source("iot_sensors"))
         bronze_ids = set(read_table(lake, "bronze/events_iot_sensors")["record_id"].to_list())
         lost = len(set(accepted) - bronze_ids)
         print(
