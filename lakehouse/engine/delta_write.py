@@ -39,6 +39,7 @@ STALE_S = 3600
 DEFAULT_FILE_BYTES = 104_857_600
 #: Parquet (snappy) bytes per byte of a frame in memory, for sizing files (customers: ~0.4)
 PARQUET_SHARE = 0.4
+SAMPLE_ROWS = 10_000
 _INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64)
 _OTHERS = (pl.Float32, pl.Float64, pl.Boolean, pl.String, pl.Binary, pl.Date)
 
@@ -97,7 +98,8 @@ def _blocks(setting: str) -> bool:
 def _file_rows(frame: pl.DataFrame, config: dict[str, str]) -> int:
     """Rows per file for the table's target file size (estimated from the frame's size)."""
     target = int(config.get("delta.targetFileSize") or DEFAULT_FILE_BYTES)
-    per_row = max(1.0, frame.estimated_size() / frame.height * PARQUET_SHARE)
+    sample = frame.head(SAMPLE_ROWS)  # sizing views of a whole frame walks its buffers
+    per_row = max(1.0, sample.estimated_size() / sample.height * PARQUET_SHARE)
     files = -(-frame.height // max(1, int(target / per_row)))
     return -(-frame.height // files)  # even files, no small remainder
 

@@ -28,9 +28,9 @@ def pii_exprs(schema: pl.Schema, spec: TableSpec) -> list[pl.Expr]:
         if col.pii == "email":
             exprs.append(c.str.strip_chars().str.to_lowercase().alias(col.name))
         elif col.pii == "phone":
-            exprs.append(
-                c.str.to_lowercase()
-                .str.replace_all(r"[^0-9+x]+", "")
+            exprs.append(  # lower-cased after the cut: only "X" lower-cases into the kept set
+                c.str.replace_all(r"[^0-9+xX]+", "")
+                .str.to_lowercase()
                 .str.replace(r"(.)\+", "$1")
                 .alias(col.name)
             )
