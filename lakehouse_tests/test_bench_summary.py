@@ -1,6 +1,7 @@
 """``bench/summary.py``: the table ``make bench`` ends with, from the RESULT lines of real
 benchmark output shapes (ratio with and without ``x``, a goal without a ratio, a figure
-without a goal), a benchmark that failed (ERROR, exit 1) and one that printed no RESULT."""
+without a goal, a RESULT repeated at a bench's end: one row), a benchmark that failed (ERROR,
+exit 1) and one that printed no RESULT."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ RESULT full load peak RSS: 650 MiB (goal <= 1024 MiB) OK
 RESULT full load kill at 50 %: not timed (at most one batch is copied again)
 EXIT bench/bench_full_load.py 0
 == bench/bench_silver_apply.py
+RESULT silver_apply: 160,000 changes/s vs bare MERGE 265,000 changes/s = 0.60 (goal >= 0.70) MISSED [n]
+total 31s
 RESULT silver_apply: 160,000 changes/s vs bare MERGE 265,000 changes/s = 0.60 (goal >= 0.70) MISSED [n]
 EXIT bench/bench_silver_apply.py 0
 == bench/bench_soak.py
