@@ -107,8 +107,9 @@ def source_keys(dsn: str, table: TableSpec, like: pl.DataFrame) -> pl.DataFrame:
             buf.write(data)
     if not buf.getbuffer().nbytes:
         return pl.DataFrame(schema=schema)
+    buf.seek(0)
     return pl.read_csv(
-        buf.getvalue(),
+        buf,  # read in place (``getvalue`` would copy every key's bytes once more)
         has_header=False,
         new_columns=list(schema),
         schema=schema,
