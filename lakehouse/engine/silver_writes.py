@@ -79,15 +79,14 @@ def append_rows(
     """Append ``rows`` to a keyless table (replace it on a full refresh)."""
     from deltalake import write_deltalake
 
-    mode = "overwrite" if full_refresh else "append"
     key, props = silver_key(spec.name), commit_props(bronze_version)
-    if mode == "append" and write_frame(lake, key, rows, commit_properties=props):
+    if not full_refresh and write_frame(lake, key, rows, commit_properties=props):
         return
     write_deltalake(
         lake.uri(key),
         rows.to_arrow(),
-        mode=mode,
-        schema_mode="merge" if mode == "append" else "overwrite",
+        mode="overwrite" if full_refresh else "append",
+        schema_mode="overwrite" if full_refresh else "merge",
         storage_options=lake.storage_options,
         commit_properties=props,
     )

@@ -75,7 +75,7 @@ def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.
     broken = frame.select(pl.any_horizontal(fails))[:, 0]
     if not broken.any():  # the usual case: no reason text built for every row
         return frame, _empty_bad(frame)
-    good, frame = frame.filter(~broken), frame.filter(broken)
+    good, failing = frame.filter(~broken), frame.filter(broken)
     reasons = [
         pl.when(f).then(
             pl.lit(f"{r.column}: {r.label} failed for ")
@@ -86,7 +86,7 @@ def split_valid(frame: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.
     first = pl.coalesce(
         [pl.when(f).then(pl.lit(r.column)) for r, f in zip(rules, fails, strict=True)]
     )
-    bad = frame.with_columns(
+    bad = failing.with_columns(
         first.alias("__column"),
         pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("__reason"),
     )

@@ -17,8 +17,9 @@ imported the stack beforehand (``runs.launcher.WarmRunLauncher``, or Dagster's
 - a user's own: merged. Their keys are kept, ours are added where theirs has none (nested
   mappings key by key; a ``module``/``class`` entry such as ``run_launcher`` whole, never
   mixed, and ``storage:`` whole, none added beside per-part storages); every key of theirs
-  that differs from ours is logged as kept, every key added is logged. The file is rewritten only when something is added, after a copy of it is saved as
-  ``dagster.yaml.orig`` (the first time; comments are in the copy, not in the merged file).
+  that differs from ours is logged as kept, every key added is logged. The file is rewritten
+  only when something is added, after a copy of it is saved as ``dagster.yaml.orig`` (the
+  first time; comments are in the copy, not in the merged file).
 """
 
 from __future__ import annotations
