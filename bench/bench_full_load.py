@@ -23,15 +23,19 @@ costs (a run with nothing left to copy: process start, imports, state, slot chec
 
 ``--tables N`` spreads the rows over N tables (``big``, ``big_2``, …) of equal size: the full
 load copies the big ones in worker processes (``replication.parallel_load``), the baseline
-COPYs them one after the other; bronze and silver are then not run.
+COPYs them one after the other; bronze and silver are then not run. A table of 128 MiB and more
+is copied in key ranges by worker processes too; ``--subtasks 1`` copies it in one stream
+(the task's ``max_full_load_subtasks``; DMS's default, 8, otherwise).
 
-Run: ``.venv/bin/python bench/bench_full_load.py [--rows N] [--tables N] [--repeats R]``.
+Run: ``.venv/bin/python bench/bench_full_load.py [--rows N] [--tables N] [--subtasks N]
+[--repeats R]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
@@ -40,6 +44,7 @@ import time
 from _common import fmt_int, fmt_times, result_line, temp_dir
 
 GOAL = 0.50
+SUBTASKS = "BENCH_FULL_LOAD_SUBTASKS"
 RSS_GOAL_MIB = 1024
 
 
@@ -48,7 +53,10 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=2_000_000, help="rows of the table")
     p.add_argument("--tables", type=int, default=1, help="tables sharing the rows (big, big_2…)")
     p.add_argument("--repeats", type=int, default=2, help="runs of baseline and ours")
-    return p.parse_args()
+    p.add_argument("--subtasks", type=int, default=8, help="the task's max_full_load_subtasks")
+    args = p.parse_args()
+    os.environ[SUBTASKS] = str(args.subtasks)  # read by the steps' child processes too
+    return args
 
 
 def _names(tables: int) -> list[str]:
@@ -94,7 +102,10 @@ def _task(dsn: str, name: str, tables: int = 1):
     rules = tuple(
         {"rule-action": "include", "schema-name": "public", "table-name": t} for t in _names(tables)
     )
-    return ReplicationTask(name, dsn, settings, selection_rules=rules)
+    subtasks = int(os.environ.get(SUBTASKS, "8"))
+    return ReplicationTask(
+        name, dsn, settings, selection_rules=rules, max_full_load_subtasks=subtasks
+    )
 
 
 def _step(step: str, dsn: str, root: str, name: str, tables: int = 1) -> tuple[int, str]:
@@ -154,10 +165,9 @@ def _killed_at_half(
     """A full load SIGKILLed ``after`` seconds (half an uninterrupted load), then run again:
     (rows in durable files at the kill, seconds of the resumed run, rows it copied, seconds of
     one more run with nothing left to do: what any restart costs)."""
-    import json
-    import os
     import signal
 
+    from lakehouse.replication import parallel_load
     from lakehouse.replication.state import ReplicationState
     from lakehouse.storage import LocalLake
 
@@ -168,8 +178,13 @@ def _killed_at_half(
     time.sleep(after)
     os.kill(child.pid, signal.SIGKILL)
     child.join()
-    progress = json.loads(LocalLake(root).read_text(ReplicationState.key(name)))["load_progress"]
-    durable = sum(p.get("rows", 0) for p in progress.values())
+    lake = LocalLake(root)
+    state = ReplicationState.load(lake, name, "")
+    parallel_load.absorb(lake, state, list(state.load_progress))  # workers' files, once exited
+    durable = sum(
+        p.get("rows", 0) + sum(c.get("rows", 0) for c in p.get("chunks", ()))
+        for p in state.load_progress.values()
+    )
     seconds, copied, _detail, _peak = _ours("load", dsn, root, name, tables)
     idle, _rows, _detail, _peak = _ours("load", dsn, root, name, tables)  # nothing left to do
     return durable, seconds, copied, idle

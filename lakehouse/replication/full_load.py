@@ -78,7 +78,7 @@ def _start(rep: Replicator, conn, state: ReplicationState) -> None:
     """Forget an earlier load (its files, its slot) and record the new load's timestamp."""
     from lakehouse.replication.publications import drop_slot
 
-    for keys in [*state.load_files.values(), *(p["files"] for p in state.load_progress.values())]:
+    for keys in [*state.load_files.values(), *map(load_files_of, state.load_progress.values())]:
         for key in keys:
             rep.lake.delete(key)
     parallel_load.forget(rep.lake, rep.task.name)
@@ -107,7 +107,7 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
         if progress and progress.get("done"):
             continue
         if progress and not resumable(spec):  # copied again from its start
-            for key in progress["files"]:
+            for key in load_files_of(progress):
                 rep.lake.delete(key)
             progress = None
         state.load_progress[qname] = progress or new_progress()
@@ -117,7 +117,8 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
         snap.execute("begin isolation level repeatable read read only")
         if snapshot_name:
             snap.execute(f"set transaction snapshot '{snapshot_name}'")
-        far, near = parallel_load.split(rep.task, snap, todo)
+        far, near = parallel_load.split(rep.task, snap, todo, state.load_progress)
+        state.save(rep.lake)  # chunk bounds are durable before a chunk's first file
         workers = parallel_load.Workers(rep, state, snapshot_name, far) if far else None
         try:
             for qname in rep.progress_over(near, "full load"):
@@ -135,6 +136,11 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
 def new_progress() -> dict:
     """The progress of a copy not begun (see ``copy_table``)."""
     return {"files": [], "after": None, "pending": None, "done": False, "rows": 0}
+
+
+def load_files_of(progress: dict) -> list[str]:
+    """Every file a table's copy wrote: its own, and its chunks' (``parallel_load``)."""
+    return [*progress["files"], *(k for c in progress.get("chunks", ()) for k in c["files"])]
 
 
 def resumable(spec: TableSpec) -> bool:
@@ -231,7 +237,9 @@ def copy_table(
     """``COPY`` the table as DMS load files, cut at record ends every ``LOAD_BATCH_BYTES`` (or
     ``MaxFileSize``) of CSV: one batch in memory at a time; at least one file. With
     ``progress`` (a resumable full load): in key order after ``progress["after"]``, numbering on
-    from its ``files`` (``rows`` counts the rows copied); each file is recorded as ``pending``
+    from its ``files`` (``rows`` counts the rows copied); a chunk's progress (``parallel_load``)
+    also bounds the keys (``lo`` < key <= ``hi``, None: open) and numbers its files from
+    ``first``; each file is recorded as ``pending``
     (name and last key) before it is written and as done after, ``on_file`` saving the state
     each time — so a crash never leaves a file that is not recorded, and a resumed copy never
     writes a name twice. ``prefix``: the folder written (default: the table's raw folder);
@@ -247,11 +255,13 @@ def copy_table(
     keys: list[str] = progress["files"]
     meter = meter or rep.row_meter(spec)
     ordered = resumable(spec)
-    after0 = progress["after"] if ordered else None
+    after0 = progress["after"] if progress["after"] is not None else progress.get("lo")
+    bounds = (after0 if ordered else None, progress.get("hi") if ordered else None)
     limit = limit if ordered else None
+    first = progress.get("first", 1)
 
     def emit(data: bytes, rows: int, after) -> None:
-        key = prefix + dms_names.load_file_name(len(keys) + 1, rep.settings)
+        key = prefix + dms_names.load_file_name(first + len(keys), rep.settings)
         progress["pending"] = {"key": key, "after": after, "rows": rows}
         if on_file:
             on_file()
@@ -265,7 +275,7 @@ def copy_table(
 
     fast = dms_select(spec, rep.layout_for(spec), rep.settings, ts)
     if fast is not None:  # the COPY writes the DMS rows: cut them into files
-        query = _copy_query(spec, after0, limit, fast.select, rep.settings.CsvDelimiter)
+        query = _copy_query(spec, bounds, limit, fast.select, rep.settings.CsvDelimiter)
         _copy_dms_rows(rep, snap, query, fast, cut, ordered, emit, progress)
         return keys
 
@@ -281,7 +291,7 @@ def copy_table(
         emit(dms_writer.encode_dms_file(out, rep.settings, full_load=True), out.height, after)
 
     buf = bytearray()
-    with snap.cursor().copy(*_copy_query(spec, after0, limit)) as copy:
+    with snap.cursor().copy(*_copy_query(spec, bounds, limit)) as copy:
         for chunk in copy:
             buf += chunk
             if len(buf) >= cut:
@@ -331,29 +341,33 @@ def _copy_dms_rows(rep, snap, query, fast, cut: int, ordered: bool, emit, progre
 
 def _copy_query(
     spec: TableSpec,
-    after: list | None,
+    bounds: tuple[list | None, list | None] = (None, None),
     limit: int | None = None,
     select: str | None = None,
     delimiter: str = ",",
 ) -> tuple[str, tuple]:
     """The COPY statement (CSV with ``delimiter``) of ``select`` (default: the table's columns)
-    over the table, in key order for a resumable table (after ``after`` when resuming, at most
-    ``limit`` rows), and its parameters. Key columns are qualified: an output column may repeat
-    a key's name."""
+    over the table, in key order for a resumable table (keys above ``bounds[0]`` and up to
+    ``bounds[1]``, where given; at most ``limit`` rows), and its parameters. Key columns are
+    qualified: an output column may repeat a key's name."""
     cols = select or ", ".join(f'"{c}"' for c in spec.column_names)
     sql = f'select {cols} from "{spec.schema}"."{spec.name}" as src'
-    params: tuple = ()
+    params: list = []
     if resumable(spec):
         key = ", ".join(f'src."{k}"' for k in spec.primary_key)
-        if after is not None:
-            marks = ", ".join("%s" for _ in spec.primary_key)
-            sql += f" where ({key}) > ({marks})"
-            params = tuple(after)
+        marks = ", ".join("%s" for _ in spec.primary_key)
+        where = []
+        for op, bound in zip((">", "<="), bounds, strict=True):
+            if bound is not None:
+                where.append(f"({key}) {op} ({marks})")
+                params.extend(bound)
+        if where:
+            sql += " where " + " and ".join(where)
         sql += f" order by {key}"
         if limit is not None:
             sql += f" limit {int(limit)}"
     options = "format csv" if delimiter == "," else f"format csv, delimiter '{delimiter}'"
-    return f"copy ({sql}) to stdout ({options})", params
+    return f"copy ({sql}) to stdout ({options})", tuple(params)
 
 
 def _settle_pending(rep: Replicator, progress: dict) -> None:
