@@ -168,7 +168,9 @@ def _apply(
     more = read.version != read.latest
     plan = reload_plan(lake, spec, after, result.bronze_version)
     if changes.height == 0 and not full_refresh and not plan.reloads:
-        return _finish(lake, spec, result), more
+        if target is not None or not changes.width:
+            return _finish(lake, spec, result), more
+        # an empty source table: its silver table is created empty, with its columns
     changes = _prepare(lake, spec, changes, result, now, full_refresh)
     if target is not None and not full_refresh and _widen_tables(lake, spec, target, changes):
         target = open_table(lake, key)

@@ -88,6 +88,8 @@ def _typed(dtype: pl.DataType) -> pl.DataType:
 
 def lake_keys(frame: pl.DataFrame, table: TableSpec) -> pl.DataFrame:
     """Silver's key columns of ``frame``, as compared (module doc)."""
+    if not frame.width:  # no silver table yet: no keys
+        return pl.DataFrame(schema=dict.fromkeys(table.primary_key, pl.String))
     return frame.select(pl.col(k).cast(_typed(frame.schema[k])) for k in table.primary_key)
 
 

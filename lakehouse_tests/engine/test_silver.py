@@ -203,6 +203,22 @@ def test_an_empty_first_load_is_a_baseline_too(lake):
     _assert_full_refresh_identical(lake)
 
 
+@pytest.mark.parametrize("spec", [SPEC, SCD2], ids=["scd1", "scd2"])
+def test_an_empty_source_table_has_an_empty_silver_table_with_its_columns(lake, spec):
+    """Queryable (and reconciled) before its first row: the table, not its absence."""
+    from lakehouse.quality.reconcile import lake_keys
+
+    _write(lake, spec, "LOAD00000001.csv")
+    _run(lake, spec)
+    frame = silver.read_silver(lake, spec)
+    assert frame.height == 0 and {"id", "name", "qty"} <= set(frame.columns)
+    assert frame.schema["id"] == pl.Int32
+    assert lake_keys(frame, spec).schema == {"id": pl.Int64}
+    assert lake_keys(pl.DataFrame(), spec).columns == ["id"]  # none at all yet
+    _drop(lake, spec, "20240101-000002000.csv", _line("I", 2, 1, "a"))
+    assert _state(lake, spec) == {1: ("a", 1)}
+
+
 def test_scd2_history_closes_the_rows_a_reload_removes(lake):
     _drop(lake, SCD2, "LOAD00000001.csv", _line("I", 1, 1, "v1"), _line("I", 1, 2, "w1"))
     _write(lake, SCD2, "LOAD00000001.csv", _line("I", 5, 1, "v1"))
