@@ -21,6 +21,7 @@ from lakehouse.declarations.load import Declaration
 from lakehouse.declarations.model import ColumnDecl, TableDecl
 from lakehouse.declarations.spec import to_spec
 from lakehouse.registry import captured
+from lakehouse.registry.model import lake_name
 
 
 def stamp(settings) -> tuple:
@@ -47,7 +48,7 @@ def with_captured(found: dict[str, Declaration], settings) -> dict[str, Declarat
             _table(r, sources[0].name)
             for r in records.values()
             if r["name"] not in {t.name for t in d.decl.tables}
-            and f"{prefix}{r['name']}" not in everyone
+            and f"{prefix}{lake_name(r['name'])}" not in everyone
         ]
         if extra:
             decl = d.decl.model_copy(update={"tables": [*d.decl.tables, *extra]})

@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakehouse.declarations.model import DatasetDecl, DmsS3Source, TableDecl
-from lakehouse.registry.model import LOGICAL_TYPES, Column, CsvOptions, TableSpec, parse_type
+from lakehouse.registry.model import (
+    LOGICAL_TYPES,
+    Column,
+    CsvOptions,
+    TableSpec,
+    lake_name,
+    parse_type,
+)
 
 _RULES = {"ge", "le", "gt", "lt", "isin", "str_length_max", "regex", "unique"}
 
@@ -39,10 +46,11 @@ def table_spec(
     if len(problems) > n_before:
         return None
     prefix = decl.table_prefix or ""
+    name = f"{prefix}{lake_name(t.name)}"
     return TableSpec(
         dataset=decl.name,
-        name=f"{prefix}{t.name}",
-        source_name=t.name if prefix else None,
+        name=name,
+        source_name=t.name if name != t.name else None,
         raw_folder=f"raw/database/{decl.name}" if prefix else "raw/database",
         columns=tuple(columns),
         primary_key=tuple(t.primary_key),

@@ -46,6 +46,7 @@ LOGICAL_TYPES = (
 #: logical types the lake stores as PostgreSQL's text (``registry.types``: pl.String)
 TEXT_TYPES = frozenset({"string", "uuid", "json", "inet", "time", "timetz", "interval", "numeric"})
 
+_NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_]+")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
 _CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight")
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -189,6 +190,13 @@ class TableSpec:
         if self.source == "database":
             return f"{self.raw_folder}/{self.schema}/{self.source_table}/"
         return f"raw/csv/{self.dataset}/"
+
+
+def lake_name(source_name: str) -> str:
+    """A source table's name in the lake (Delta folders, asset keys, op names, SQL views):
+    Dagster names take ``[A-Za-z0-9_]``, so each run of other characters becomes ``_``
+    (``Order Lines`` → ``Order_Lines``); the source keeps its name (``TableSpec.source_name``)."""
+    return _NOT_IN_NAMES.sub("_", source_name)
 
 
 def is_cron(text: str) -> bool:

@@ -87,3 +87,49 @@ def test_two_customers_tables_served_together(pg_dsn, tmp_path, monkeypatch):
     frame = run_query("SELECT count(*) AS n FROM silver.crm_customers", lake)
     assert frame.to_dicts() == [{"n": 20}]
     assert dg.AssetKey(["silver", "crm_customers"]).to_user_string() in keys
+
+
+def test_a_table_whose_name_dagster_refuses_is_named_for_the_lake(pg_dsn, tmp_path, monkeypatch):
+    """``public."Order Lines"``: the lake, its assets and SQL say ``Order_Lines``; the source
+    and the raw folder keep the source's name (DMS writes it so)."""
+    from lakehouse.declarations import load_dataset
+    from lakehouse.definitions import build_definitions
+    from lakehouse.query.sql import run_query
+    from lakehouse.runs.materialize import materialize
+
+    dsn = _database(pg_dsn, 3, "x-")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute('create table "Order Lines" (id int primary key, "unit price" int)')
+        conn.execute('insert into "Order Lines" values (1, 10), (2, 20)')
+    attributes = {
+        "name": "shop",
+        "sources": [{"kind": "postgres", "dsn_env": "SHOP_OL_DSN"}],
+        "tables": [{"name": "Order Lines", "primary_key": ["id"], "columns": [
+            {"name": "id", "type": "int", "nullable": False},
+            {"name": "unit price", "type": "int"}]}],
+    }  # fmt: skip
+    (tmp_path / "defs" / "shop").mkdir(parents=True)
+    (tmp_path / "defs" / "shop" / "defs.yaml").write_text(
+        yaml.safe_dump({"type": "lakehouse.components.Dataset", "attributes": attributes})
+    )
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "shop",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"), "SHOP_OL_DSN": dsn,
+                 "DAGSTER_HOME": str(tmp_path / "dagster")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    settings = Settings.from_env()
+    keys = {
+        k.to_user_string()
+        for k in build_definitions(settings).resolve_asset_graph().get_all_asset_keys()
+    }
+    assert {"raw/Order_Lines", "bronze/Order_Lines", "silver/Order_Lines"} <= keys
+    spec = load_dataset("shop", settings).table("Order_Lines")
+    assert (spec.qualified_name, spec.raw_prefix) == (
+        "public.Order Lines",
+        "raw/database/public/Order Lines/",
+    )
+    assert materialize(settings=settings).success
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute('update "Order Lines" set "unit price" = 11 where id = 1')
+    assert materialize(settings=settings).success
+    got = run_query('select id, "unit price" from silver.Order_Lines order by id', settings.lake())
+    assert got.rows() == [(1, 11), (2, 20)]
