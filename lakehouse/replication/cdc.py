@@ -6,8 +6,12 @@ state's checkpoint; decoded changes are cut into batches at commit boundaries
 by the batch's first commit time (``yyyymmdd-hhmmssfff``). Exactly once: a batch is recorded as
 *pending* before its files are written and as *checkpointed* after they are durable; only then
 is the slot confirmed (``send_feedback(flush_lsn=…)``), so a replay rewrites the same files.
-With a ``target`` LSN (``--once``) it stops when caught up. ``change_seq(lsn, position)``: the
-35-digit, text-sortable change sequence (like DMS ``$AR_H_CHANGE_SEQ``).
+With a ``target`` LSN (``--once``) it stops when caught up. A TRUNCATE of a task's table (which
+DMS does not capture) is a resync of that table (``state.resync``), recorded with the checkpoint
+of the batch that holds it; the stream then stops (``resync_requested``) so the replicator
+copies the table again: its changes before the TRUNCATE are in the batch, the ones after it in
+the copy or streamed later. ``change_seq(lsn, position)``: the 35-digit, text-sortable change
+sequence (like DMS ``$AR_H_CHANGE_SEQ``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from lakehouse.replication.pgoutput import (
     Commit,
     PgOutputDecoder,
     Relation,
+    Truncate,
 )
 from lakehouse.replication.publications import publication_names
 from lakehouse.replication.state import PendingBatch, ReplicationState
@@ -74,6 +79,9 @@ class CdcStream:
         self.txn_begin: Begin | None = None
         self.skip_txn = False
         self.processed_lsn = state.checkpoint_lsn
+        self.txn_truncated: set[str] = set()  # the task's tables the open transaction truncated
+        self.truncated: set[str] = set()  # … and the committed ones not in a durable batch yet
+        self.resync_requested = False  # a batch recorded a truncated table's resync
 
     def run(self, *, stop: threading.Event | None, idle_timeout: float) -> None:
         rep = self.rep
@@ -98,6 +106,8 @@ class CdcStream:
                 if msg is not None:
                     self._handle(msg.payload)
                     idle_since = time.monotonic()
+                    if self.resync_requested:
+                        break
                     if (
                         self.target is None
                         or self.txn_begin is not None
@@ -137,6 +147,7 @@ class CdcStream:
         elif isinstance(msg, Begin):
             self.txn_begin = msg
             self.txn = []
+            self.txn_truncated = set()
             self.skip_txn = msg.final_lsn < self.state.checkpoint_lsn
         elif isinstance(msg, Commit):
             if not self.skip_txn and self.txn:
@@ -146,9 +157,19 @@ class CdcStream:
             self.processed_lsn = max(self.processed_lsn, msg.end_lsn)
             if not self.skip_txn:
                 self.batch_end_lsn = msg.end_lsn
-                self._maybe_flush()
+                self.truncated |= self.txn_truncated
+                if self.txn_truncated and self.state.pending is None:
+                    self._flush()  # now: its resync must not wait for the batch to fill
+                else:
+                    self._maybe_flush()
         elif isinstance(msg, Relation):
             self.relations[msg.relid] = msg
+        elif isinstance(msg, Truncate) and not self.skip_txn:
+            for relid in msg.relids:  # pgoutput sends each one's Relation before
+                rel = self.relations.get(relid)
+                qname = rel and f"{rel.schema}.{rel.name}"
+                if qname in self.rep.specs:
+                    self.txn_truncated.add(qname)
 
     def _add_transaction(self, commit: Commit) -> None:
         rep = self.rep
@@ -215,6 +236,11 @@ class CdcStream:
     def _flush(self) -> None:
         rep, state = self.rep, self.state
         if not self.batch:
+            if self.truncated:  # a TRUNCATE alone: its resync, with the checkpoint past it
+                self._record_truncated()
+                state.checkpoint_lsn = self.batch_end_lsn
+                state.save(rep.lake)
+                self.cur.send_feedback(flush_lsn=self.batch_end_lsn, force=True)
             return
         name_ms = max(
             self.batch_first_ts // 1000 + PG_EPOCH_OFFSET_US // 1000, state.last_name_ms + 1
@@ -249,6 +275,7 @@ class CdcStream:
         state.last_name_ms = name_ms
         state.cdc_files_written += len(files)
         state.pending = None
+        self._record_truncated()
         state.save(rep.lake)
         self.cur.send_feedback(flush_lsn=self.batch_end_lsn, force=True)
         rep.stats.files.extend(sorted(files.values()))
@@ -256,6 +283,21 @@ class CdcStream:
         self.batch_bytes = 0
         self.batch_first_ts = None
         self.batch_started = time.monotonic()
+
+    def _record_truncated(self) -> None:
+        """The truncated tables' resync, in the state saved next (with the checkpoint)."""
+        if not self.truncated:
+            return
+        names = sorted(self.truncated)
+        self.state.resync = sorted({*self.state.resync, *names})
+        self.truncated = set()
+        self.resync_requested = True
+        msg = (
+            f"task {self.rep.task.name!r}: {', '.join(names)} truncated at the source:"
+            " copied again (a reload), so silver drops the rows the TRUNCATE removed"
+        )
+        log.warning(msg)
+        self.rep.stats.warnings.append(msg)
 
     def _dropped_declared(self, spec: TableSpec, cols: list[str]) -> list:
         """Declared columns of the table (not excluded) that the source relation no longer has:

@@ -1,8 +1,8 @@
 """Decoder for PostgreSQL's ``pgoutput`` logical replication protocol (version 1, text values).
 
 ``PgOutputDecoder.feed(payload)`` takes one XLogData payload and returns a message:
-``Begin``, ``Commit``, ``Relation``, ``Change`` or ``None`` (types, origins, truncates and
-messages are ignored: DMS does not capture TRUNCATE for PostgreSQL). Values are PostgreSQL text
+``Begin``, ``Commit``, ``Relation``, ``Change``, ``Truncate`` (the relations a TRUNCATE emptied)
+or ``None`` (types, origins and messages are ignored). Values are PostgreSQL text
 (``str``) or ``None`` for NULL; an unchanged TOASTed value (sent as ``u``) is ``UNCHANGED``.
 For an update, ``old_key`` holds the key columns' old values when the key changed (``K``) or the
 whole old row under REPLICA IDENTITY FULL (``O``); ``None`` otherwise.
@@ -53,6 +53,11 @@ class Relation:
     columns: tuple[str, ...]
     key_flags: tuple[bool, ...]
     type_oids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    relids: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -138,7 +143,10 @@ class PgOutputDecoder:
                 flags.append(bool(flag & 1))
                 oids.append(oid)
             return Relation(relid, schema, name, ident, tuple(cols), tuple(flags), tuple(oids))
-        return None  # 'Y' type, 'O' origin, 'T' truncate, 'M' message
+        if tag == 84:  # 'T': relation count, option bits, then the relations (no xid in v1)
+            (n,) = _I32.unpack_from(buf, 1)
+            return Truncate(tuple(_U32.unpack_from(buf, 6 + 4 * i)[0] for i in range(n)))
+        return None  # 'Y' type, 'O' origin, 'M' message
 
 
 def lsn_to_int(lsn: str) -> int:

@@ -361,16 +361,21 @@ class Replicator:
         stop: threading.Event | None = None,
         idle_timeout: float = 0.5,
     ) -> ReplicationStats:
-        """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``)."""
-        state = self.prepare()
-        while state.resync_progress and not (stop is not None and stop.is_set()):
-            self._catch_up(state, stop)  # then a chunk of a table under resync
-            table_resync.copy_next_chunk(self, state)
-        if follow:
-            CdcStream(self, state, target=None).run(stop=stop, idle_timeout=idle_timeout)
-        else:
-            self._catch_up(state, stop, idle_timeout)
-        return self.stats
+        """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``);
+        a table truncated at the source is copied again (``CdcStream``), then CDC goes on."""
+        while True:
+            state = self.prepare()
+            while state.resync_progress and not (stop is not None and stop.is_set()):
+                self._catch_up(state, stop)  # then a chunk of a table under resync
+                table_resync.copy_next_chunk(self, state)
+            if state.resync and not (stop is not None and stop.is_set()):
+                continue  # a TRUNCATE streamed meanwhile: its table is copied first
+            if follow:
+                CdcStream(self, state, target=None).run(stop=stop, idle_timeout=idle_timeout)
+            else:
+                self._catch_up(state, stop, idle_timeout)
+            if not state.resync or (stop is not None and stop.is_set()):
+                return self.stats  # else: a TRUNCATE streamed, its table is copied next
 
     def _catch_up(self, state: ReplicationState, stop, idle_timeout: float = 0.5) -> None:
         """CDC up to the WAL flushed now: every transaction committed so far (an asynchronous
