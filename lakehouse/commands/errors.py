@@ -5,8 +5,11 @@
   one line on stderr and exits 2 (the traceback only with ``--debug``).
 - ``user_error(err)``: the ``UserError`` for an exception, or None for one that is not a
   person's mistake (a bug: the traceback is printed, exit 1). Besides ``UserError`` itself, a
-  ``ValueError`` written for a person in the project's convention ``"<what> — fix: <fix>"``
-  (settings such as an unknown ``LAKEHOUSE_DATASETS`` name, a ``dsn_env`` that is not set).
+  ``ValueError`` or ``LookupError`` written for a person in the project's convention
+  ``"<what> — fix: <fix>"`` (settings such as an unknown ``LAKEHOUSE_DATASETS`` name, a
+  ``dsn_env`` that is not set, selection rules that match no table), and a source database that
+  refuses the connection (psycopg's ``OperationalError``: its first line, which names the server,
+  never the password).
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ class UserError(Exception):
 def user_error(err: BaseException) -> UserError | None:
     if isinstance(err, UserError):
         return err
-    if isinstance(err, ValueError) and FIX in str(err):
+    if isinstance(err, ValueError | LookupError) and FIX in str(err):
         what, _, fix = str(err).partition(FIX)
         return UserError(what, fix)
+    if type(err).__name__ == "OperationalError" and type(err).__module__.startswith("psycopg"):
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return UserError(
+            f"cannot connect to the source database: {first}",
+            "check the dataset's DSN variable (dsn_env) names the right host, port, database and"
+            " user, and that the server is running; `lakehouse doctor NAME` checks the rest",
+        )
     return None
 
 

@@ -245,7 +245,9 @@ class Replicator:
             if not self.specs:
                 raise LookupError(
                     f"replication task {self.task.name!r}: no table matches the selection rules "
-                    f"{list(self.task.watch_rules or self.task.selection_rules)}"
+                    f"{list(self.task.watch_rules or self.task.selection_rules)} — fix: correct"
+                    " the rules' schema-name and table-name (% is the wildcard; the names are"
+                    " the source's, case included), or create the tables"
                 )
             added = [q for q in self.specs if q not in state.load_files]
             added = added if state.full_load_done else []

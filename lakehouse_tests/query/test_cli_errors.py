@@ -8,6 +8,7 @@ import pytest
 from deltalake import DeltaTable
 
 from lakehouse.cli import main
+from lakehouse.commands.errors import user_error
 from lakehouse_tests.catalog import test_tenant_isolation as tenants_case
 
 lake = tenants_case.lake  # two tenants' silver, bronze and gold tables
@@ -82,6 +83,34 @@ def test_a_missing_dsn(env, tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     line = _one_error(capsys, main(["doctor", "shop"]))
     assert "SHOP_DSN" in line and "export SHOP_DSN=" in line
+
+
+@pytest.mark.integration
+def test_a_database_that_does_not_exist_or_refuses(env, pg_dsn, tmp_path, monkeypatch, capsys):
+    """One line naming the server's refusal, never the password; doctor, discover, replicate."""
+    from lakehouse.source import embedded
+
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    wrong = embedded.with_database(pg_dsn, "nosuchdb") + " password=s3cret-pw"
+    monkeypatch.setenv("SHOP_DSN", wrong)
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "shop")
+    assert main(["init", "shop", "--dsn-env", "SHOP_DSN"]) == 0
+    capsys.readouterr()
+    for argv in (["doctor", "shop"], ["discover", "shop"], ["replicate", "--once"]):
+        line = _one_error(capsys, main(argv))
+        assert "cannot connect to the source database" in line and "nosuchdb" in line, argv
+        assert "s3cret" not in line
+
+
+def test_selection_rules_matching_no_table(env, fresh_db, tmp_path, capsys):
+    from lakehouse.replication.replicator import Replicator
+    from lakehouse_tests.replication.test_table_set import _task
+
+    with pytest.raises(LookupError) as caught:
+        Replicator(_task(fresh_db, ("nosuch",)), env).run()
+    problem = user_error(caught.value)
+    assert problem is not None and "no table matches the selection rules" in problem.what
+    assert "schema-name" in problem.fix
 
 
 def test_an_unexpected_error_still_raises(env, monkeypatch):
