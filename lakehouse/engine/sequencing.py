@@ -2,7 +2,10 @@
 
 Order (as Databricks APPLY CHANGES / Hudi's DMS payload): commit timestamp, then change
 sequence (DMS ``$AR_H_CHANGE_SEQ``: LSN + position), then file kind (full load before CDC),
-then file name, then row position. ``sequence_expr`` packs it into one fixed-width, text-sortable
+then file name, then row position. A row without a commit timestamp (a CSV drop, DMS files
+without ``TimestampColumnName``) is placed at its bronze ingestion (``_ingested_at``): a file
+that arrives later is newer (a re-dropped, corrected CSV file; a DMS table reload rewriting its
+LOAD files), files ingested together keep the rest of the order. ``sequence_expr`` packs it into one fixed-width, text-sortable
 ``_sequence`` string so a MERGE can compare it in one predicate; nulls sort first.
 
 ``explode_key_changes`` turns a primary-key update (``U`` whose ``_before_key`` differs from
@@ -32,7 +35,8 @@ from lakehouse.registry.model import TableSpec
 
 
 def sequence_expr() -> pl.Expr:
-    ts = pl.col("_commit_ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f").fill_null(NULL_TS)
+    when = pl.coalesce(pl.col("_commit_ts"), pl.col("_ingested_at"))  # arrival, when unknown
+    ts = when.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f").fill_null(NULL_TS)
     seq = pl.col("_change_seq").fill_null(NULL_SEQ).str.pad_start(35, "0")
     rank = pl.when(pl.col("_file_kind") == "cdc").then(pl.lit("1")).otherwise(pl.lit("0"))
     row = pl.col("_source_row").fill_null(0).cast(pl.String).str.pad_start(12, "0")

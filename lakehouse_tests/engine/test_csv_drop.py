@@ -123,6 +123,34 @@ def test_dirty_rows_go_to_quarantine_and_the_clean_rows_reach_bronze_and_silver(
     assert len(_quarantine(lake, spec)) == 8
 
 
+def test_a_corrected_file_dropped_again_under_its_name_wins_whatever_its_row_order(lake):
+    """CSV rows carry no commit time: a row is placed at its file's arrival in bronze, so the
+    later drop is newer (before, the order was file name then row: a correction at the same or
+    an earlier row lost to the row it corrects)."""
+    from datetime import timedelta
+
+    spec = _spec()
+    key = "raw/csv/d/people-20240101.csv"
+    lake.write_text(key, "id,name,amount,born\n2,bob,2,\n3,cy,3,\n")
+    bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    silver.apply_changes(lake, spec, now=NOW)
+    lake.write_text(key, "id,name,amount,born\n3,cy,30,\n2,robert,20,\n")  # rows swapped
+    later = NOW + timedelta(hours=1)
+    bronze.ingest(lake, spec, SETTINGS, now=later)
+    silver.apply_changes(lake, spec, now=later)
+    assert silver.read_silver(lake, spec).sort("id").select("id", "name", "amount").rows() == [
+        (2, "robert", Decimal("20.00")),
+        (3, "cy", Decimal("30.00")),
+    ]
+    # and a later file of an earlier name wins over an earlier one of a later name
+    lake.write_text("raw/csv/d/people-20240109.csv", "id,name,amount,born\n2,bo,1,\n")
+    bronze.ingest(lake, spec, SETTINGS, now=later + timedelta(hours=1))
+    lake.write_text("raw/csv/d/people-20240102.csv", "id,name,amount,born\n2,late,5,\n")
+    bronze.ingest(lake, spec, SETTINGS, now=later + timedelta(hours=2))
+    silver.apply_changes(lake, spec, now=later + timedelta(hours=2))
+    assert silver.read_silver(lake, spec).filter(pl.col("id") == 2)["name"].to_list() == ["late"]
+
+
 def test_an_extra_column_passes_through_and_reaches_silver(lake):
     spec = _spec()
     lake.write_text("raw/csv/d/people-20240101.csv", "id,name,amount,born\n1,ann,1,2000-01-01\n")

@@ -33,9 +33,11 @@ _change = st.fixed_dictionaries({
     "_source_file": st.sampled_from(["20240101-000001000.csv", "20240101-000002000.csv",
                                      "LOAD00000001.csv"]),
     "_source_row": st.one_of(st.none(), st.integers(0, 3)),
+    "_ingested_at": st.one_of(st.none(), st.integers(0, 3).map(lambda s: T0 + timedelta(seconds=s))),
 })  # fmt: skip
 _SCHEMA = {
     "_commit_ts": pl.Datetime("us", "UTC"),
+    "_ingested_at": pl.Datetime("us", "UTC"),
     "_change_seq": pl.String,
     "_file_kind": pl.String,
     "_source_file": pl.String,

@@ -203,6 +203,29 @@ def test_an_empty_first_load_is_a_baseline_too(lake):
     _assert_full_refresh_identical(lake)
 
 
+def test_a_reload_without_commit_timestamps_replaces_the_baseline(lake):
+    """DMS output without ``TimestampColumnName`` (AWS's default): a reload rewriting
+    LOAD00000001 is placed at its arrival in bronze, after the first load and the CDC files
+    ingested before it, before the ones after it."""
+    from datetime import timedelta
+
+    plain = DmsS3Settings(AddColumnName=True)
+    spec = TableSpec(dataset="t", name="plain", columns=COLUMNS, primary_key=("id",))
+    t0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+    def drop(name, body, hours):
+        lake.write_text(spec.raw_prefix + name, body)
+        bronze.ingest(lake, spec, plain, now=t0 + timedelta(hours=hours))
+        silver.apply_changes(lake, spec, now=t0 + timedelta(hours=hours))
+
+    drop("LOAD00000001.csv", "id,name,qty\n1,a,1\n2,b,1\n3,c,1\n", 0)
+    drop("20240301-010000000.csv", "Op,id,name,qty\nU,1,a2,1\nI,4,d,1\n", 1)
+    drop("LOAD00000001.csv", "id,name,qty\n1,a3,1\n3,c-new,1\n", 2)  # reload: 2 and 4 gone
+    assert _state(lake, spec) == {1: ("a3", 1), 3: ("c-new", 1)}
+    drop("20240301-030000000.csv", "Op,id,name,qty\nU,3,c4,1\n", 3)
+    assert _state(lake, spec) == {1: ("a3", 1), 3: ("c4", 1)}
+
+
 @pytest.mark.parametrize("spec", [SPEC, SCD2], ids=["scd1", "scd2"])
 def test_an_empty_source_table_has_an_empty_silver_table_with_its_columns(lake, spec):
     """Queryable (and reconciled) before its first row: the table, not its absence."""
@@ -355,6 +378,7 @@ def test_sequence_text_is_the_sequence_of_those_lineage_values():
     from lakehouse.engine.core.order import sequence_commit_ts, sequence_text
     from lakehouse.engine.sequencing import sequence_expr
 
+    arrived = datetime(2024, 2, 1, tzinfo=UTC)
     rows = [
         (datetime(2024, 1, 1, 0, 0, 5, 123456, tzinfo=UTC), "12", "load", "raw/x/LOAD1.csv", 2),
         (None, None, "cdc", "raw/x/20240101-000000000.csv", None),
@@ -367,9 +391,15 @@ def test_sequence_text_is_the_sequence_of_those_lineage_values():
         "_source_row": pl.Int64,
     }
     frame = pl.DataFrame(rows, schema=schema, orient="row")
-    assert frame.select(sequence_expr())["_sequence"].to_list() == [sequence_text(*r) for r in rows]
+    unknown = frame.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_ingested_at"))
+    got = unknown.select(sequence_expr())["_sequence"].to_list()
+    assert got == [sequence_text(*r) for r in rows]
     assert sequence_commit_ts(sequence_text(*rows[0])) == rows[0][0]
     assert sequence_commit_ts(sequence_text(*rows[1])) is None
+    # no commit timestamp: placed at its arrival in bronze
+    arrival = frame.with_columns(pl.lit(arrived, pl.Datetime("us", "UTC")).alias("_ingested_at"))
+    got = arrival.select(sequence_expr())["_sequence"].to_list()
+    assert got == [sequence_text(*rows[0]), sequence_text(arrived, *rows[1][1:])]
 
 
 def _table(lake, key, sort=("id", "_sequence")) -> pl.DataFrame:

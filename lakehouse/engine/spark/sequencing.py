@@ -3,8 +3,9 @@
 Same contract as ``engine.sequencing`` (the local engine), value for value:
 
 - ``sequence_col()`` builds ``_sequence`` = ``<commit ts, UTC, microseconds>|<change seq padded
-  to 35>|<0 load/csv, 1 cdc>|<source file>|<row padded to 12>``; a null commit timestamp or change
-  sequence sorts first (zeros), a null source file makes the whole value null (as Polars'
+  to 35>|<0 load/csv, 1 cdc>|<source file>|<row padded to 12>``; a null commit timestamp is the
+  row's ``_ingested_at`` (its arrival); a null one then, or a null change sequence, sorts first
+  (zeros), a null source file makes the whole value null (as Polars'
   ``concat_str``). Padding never truncates (Spark's ``lpad`` would).
 - ``explode_key_changes`` turns a ``U`` whose before-image key (``_before_key``, JSON of text
   values) differs from its key into a ``D`` of the old key (data columns null) plus the ``U``,
@@ -32,7 +33,7 @@ def sequence_col(session_time_zone: str = "UTC"):
     """The ``_sequence`` Column (see the module docstring); renders timestamps in UTC."""
     from pyspark.sql import functions as F
 
-    ts_col = F.col("_commit_ts")
+    ts_col = F.coalesce(F.col("_commit_ts"), F.col("_ingested_at"))  # arrival, when unknown
     if session_time_zone.upper() not in ("UTC", "Z", "ETC/UTC", "GMT", "+00:00"):
         ts_col = F.to_utc_timestamp(ts_col, session_time_zone)  # shift so UTC wall time renders
     ts = F.coalesce(F.date_format(ts_col, _TS_PATTERN), F.lit(NULL_TS))
