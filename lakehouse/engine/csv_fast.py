@@ -153,7 +153,9 @@ def plain_records(
     read of its UTF-8 bytes with no copy, or None. Plain: no quote character, no CR, no blank
     line but at the end, empty as the null token. Then every line is one record, and a read that
     raises on no line (too many fields, invalid UTF-8) whose delimiters number exactly
-    (fields - 1) per line has no short line either."""
+    (fields - 1) per line has no short line either. Any error of the read (a ``SchemaError``
+    when the first line has too many fields, a ``ComputeError`` for a later one) gives None: the
+    tokenizer then rejects the odd lines one by one."""
     end = len(data)
     while end > start and data[end - 1] == 10:  # trailing blank lines are not rows
         end -= 1
@@ -173,13 +175,13 @@ def plain_records(
     skip = line - 1
     whole = data.count(b"\n", 0, start) == skip and end >= len(data) - 1 and skip <= 1
     source = data if whole else data[start:end]
-    try:  # raises for a line with too many fields and for invalid UTF-8
+    try:  # raises for a line with too many fields (the first: SchemaError) and invalid UTF-8
         frame = pl.read_csv(
             source, has_header=False, schema={c: pl.String for c in names},
             separator=options.delimiter, quote_char=None, empty_string_is_null=True,
             skip_rows=skip if whole else 0,
         )  # fmt: skip
-    except pl.exceptions.ComputeError:
+    except pl.exceptions.PolarsError:
         return None
     if frame.height != lines:
         return None

@@ -290,6 +290,8 @@ def test_parse_csv(body, options, rows, rejected):
         (b"1,a,1.5\n2,b,2", False, True),  # no header, no final line end
         (b"id,name,amount\n1,a,1.5\n2,b\n3,c,3,4\n", True, False),  # short and long lines
         (b"id,name,amount\n1,a,1.5\n\n2,b,2\n", True, False),  # a blank line inside
+        (b"id,name,amount\n3,c,3,4\n2,b\n1,a,1\n", True, False),  # long first, balanced
+        (b"3,c,3,4\n2,b\n", False, False),  # the same without header
         (b"id,name,amount\n1,\xff,1\n", True, False),  # invalid UTF-8
         (b'id,name,amount\n1,"a",1\n', True, False),  # a quote
         (b"id,name,amount\r\n1,a,1\r\n", True, False),  # CR LF
@@ -305,6 +307,8 @@ def test_parse_csv(body, options, rows, rejected):
         "no-header",
         "ragged",
         "blank-inside",
+        "ragged-first-balanced",
+        "ragged-first-no-header",
         "bad-utf8",
         "quote",
         "crlf",
@@ -329,3 +333,23 @@ def test_the_one_read_fast_path_gives_what_the_careful_reader_gives(
     assert fast.frame.rows() == careful.frame.rows()
     assert fast.lines.to_list() == careful.lines.to_list()
     assert fast.rejected == careful.rejected
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["header", "no-header"])
+def test_a_wide_first_row_balanced_by_a_short_one_is_quarantined_and_the_rest_flows(lake, header):
+    """One field too many on the first data row and one too few on the next: the delimiters
+    add up to a plain file's, and Polars refuses the first row with a SchemaError (not a
+    ComputeError). Both lines go to quarantine; the file's other rows and later files flow."""
+    spec = _spec(CsvOptions(header=header))
+    head = b"id,name,amount,born\n" if header else b""
+    first = 2 if header else 1
+    f = "raw/csv/d/people-20240101.csv"
+    lake.write_bytes(f, head + b"3,cy,1,2000-01-03,EXTRA\n4,dee,2\n5,eve,3,2000-01-05\n")
+    lake.write_bytes("raw/csv/d/people-20240102.csv", head + b"6,fay,4,2000-01-06\n")
+    res = bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (2, 2)
+    assert _bronze(lake, "id", "_source_row") == [(5, first + 2), (6, first)]
+    assert _quarantine(lake, spec) == [
+        (f, first, None, "expected 4 fields (id, name, amount, born), found 5"),
+        (f, first + 1, None, "expected 4 fields (id, name, amount, born), found 3"),
+    ]
