@@ -1,7 +1,8 @@
 """Vectorised reads of CSV-drop files, exact or not at all (None: the tokenizer decides).
 
 - ``plain_file``: a plain UTF-8 file (no quote character, no CR, no inner blank line, empty as
-  the null token) read by Polars from its bytes in one pass;
+  the null token, the same number of fields on every line) read by Polars from its bytes in one
+  pass;
 - ``fast_records``: a decoded text whose records do not span lines: fields counted per line,
   the lines of the right shape read by Polars at once, the odd line through the tokenizer.
 Both give exactly what ``csv_records.precise_records`` would (the tests compare them).
@@ -151,11 +152,10 @@ def plain_records(
 ) -> pl.DataFrame | None:
     """The records of ``data[start:]`` (line ``line`` on) when the file is plain, in one Polars
     read of its UTF-8 bytes with no copy, or None. Plain: no quote character, no CR, no blank
-    line but at the end, empty as the null token. Then every line is one record, and a read that
-    raises on no line (too many fields, invalid UTF-8) whose delimiters number exactly
-    (fields - 1) per line has no short line either. Any error of the read (a ``SchemaError``
-    when the first line has too many fields, a ``ComputeError`` for a later one) gives None: the
-    tokenizer then rejects the odd lines one by one."""
+    line but at the end, empty as the null token, and exactly (fields - 1) delimiters on every
+    line (counted per line: a short line balanced by a long one, or a blank line by a trailing
+    delimiter, is not plain). Then every line is one record. Any error of the read (invalid
+    UTF-8) gives None too: the tokenizer then reads the file and rejects its odd lines."""
     end = len(data)
     while end > start and data[end - 1] == 10:  # trailing blank lines are not rows
         end -= 1
@@ -164,18 +164,17 @@ def plain_records(
         return None
     if data.find(q, start, end) >= 0 or data.find(b"\r", start, end) >= 0:  # memchr
         return None
-    newlines, delimiters = _counts(memoryview(data)[start:end], (10, d[0]))
-    lines = newlines + 1
-    # a blank line has no delimiter: it shows as a missing one (a single column: looked for)
+    # a blank line of a single column has the right number of delimiters (none): looked for
     if len(names) == 1 and data.find(b"\n\n", start, end) >= 0:
         return None
-    if delimiters != lines * (len(names) - 1):
+    lines = _lines_of(memoryview(data)[start:end], d[0], len(names) - 1)
+    if lines is None:
         return None
     # the whole buffer with the lines before ``start`` skipped (no copy), unless it must be cut
     skip = line - 1
     whole = data.count(b"\n", 0, start) == skip and end >= len(data) - 1 and skip <= 1
     source = data if whole else data[start:end]
-    try:  # raises for a line with too many fields (the first: SchemaError) and invalid UTF-8
+    try:  # raises for invalid UTF-8 (and for a line with too many fields, never here)
         frame = pl.read_csv(
             source, has_header=False, schema={c: pl.String for c in names},
             separator=options.delimiter, quote_char=None, empty_string_is_null=True,
@@ -189,17 +188,30 @@ def plain_records(
     return frame.with_columns(at)
 
 
-def _counts(view: memoryview, values: tuple[int, ...], block: int = 1 << 18) -> list[int]:
-    """How many bytes of ``view`` equal each of ``values``, in one pass of cache-sized blocks
-    (vectorised: CPython's bytes.count is slower, and a whole-buffer comparison per value
-    writes and reads a mask as large as the file)."""
+def _lines_of(view: memoryview, delimiter: int, per_line: int, block: int = 1 << 18) -> int | None:
+    """The number of lines of ``view`` (LF-separated, no line end after the last) when every
+    line holds exactly ``per_line`` ``delimiter`` bytes, else None. One vectorised pass of
+    cache-sized blocks: the delimiters between consecutive line ends are summed per line
+    (``np.add.reduceat``); a line running over a block boundary carries its count over."""
     arr = np.frombuffer(view, np.uint8)  # no copy
-    counts = [0] * len(values)
+    carry = lines = 0  # delimiters of the line begun in an earlier block; lines ended so far
     for at in range(0, len(arr), block):
         part = arr[at : at + block]
-        for i, v in enumerate(values):
-            counts[i] += int(np.count_nonzero(part == v))
-    return counts
+        delims = (part == delimiter).view(np.uint8)
+        ends = np.flatnonzero(part == 10)
+        if not ends.size:
+            carry += int(np.count_nonzero(delims))
+            continue
+        starts = np.empty(ends.size, np.intp)
+        starts[0], starts[1:] = 0, ends[:-1] + 1
+        per = np.add.reduceat(delims, starts, dtype=np.int64)  # the last runs to the block end
+        rest = int(np.count_nonzero(delims[ends[-1] + 1 :]))
+        per[-1] -= rest
+        per[0] += carry
+        if not (per == per_line).all():
+            return None
+        carry, lines = rest, lines + ends.size
+    return lines + 1 if carry == per_line else None
 
 
 def plain_file(data: bytes, options: CsvOptions, columns: Sequence[str] | None) -> ParsedCsv | None:

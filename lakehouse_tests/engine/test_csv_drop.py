@@ -292,6 +292,11 @@ def test_parse_csv(body, options, rows, rejected):
         (b"id,name,amount\n1,a,1.5\n\n2,b,2\n", True, False),  # a blank line inside
         (b"id,name,amount\n3,c,3,4\n2,b\n1,a,1\n", True, False),  # long first, balanced
         (b"3,c,3,4\n2,b\n", False, False),  # the same without header
+        (b"id,name,amount\n1,a,1\n\n2,b,2,,\n3,c,3\n", True, False),  # blank + 2 extra
+        (b"id,name,amount\n1,a,1\n2,b\n3,c,3,", True, False),  # last: a trailing delimiter
+        # a line longer than a block (its delimiters carried over), with one field too many
+        (b"id,name,amount\n1," + b"a" * 300_000 + b",1\n2,b,2\n", True, True),
+        (b"id,name,amount\n1," + b"a" * 300_000 + b",1,\n2,b\n", True, False),
         (b"id,name,amount\n1,\xff,1\n", True, False),  # invalid UTF-8
         (b'id,name,amount\n1,"a",1\n', True, False),  # a quote
         (b"id,name,amount\r\n1,a,1\r\n", True, False),  # CR LF
@@ -309,6 +314,10 @@ def test_parse_csv(body, options, rows, rejected):
         "blank-inside",
         "ragged-first-balanced",
         "ragged-first-no-header",
+        "blank-balanced",
+        "last-trailing-delimiter",
+        "line-over-blocks",
+        "line-over-blocks-ragged",
         "bad-utf8",
         "quote",
         "crlf",
@@ -352,4 +361,15 @@ def test_a_wide_first_row_balanced_by_a_short_one_is_quarantined_and_the_rest_fl
     assert _quarantine(lake, spec) == [
         (f, first, None, "expected 4 fields (id, name, amount, born), found 5"),
         (f, first + 1, None, "expected 4 fields (id, name, amount, born), found 3"),
+    ]
+
+
+def test_a_blank_line_is_skipped_and_a_last_line_with_a_trailing_delimiter_is_quarantined():
+    """``sku,qty / C,3 / (blank) / D,4,`` with no final line end: the blank line's missing
+    delimiter and the last line's extra one add up to a plain file's count. The blank line is no
+    row (not an all-null one) and line 4 has three fields."""
+    parsed = parse_csv(b"sku,qty\nC,3\n\nD,4,", CsvOptions())
+    assert parsed.frame.with_columns(parsed.lines.alias("line")).rows() == [("C", "3", 2)]
+    assert [(r.line, r.column, r.reason, r.raw) for r in parsed.rejected] == [
+        (4, None, "expected 2 fields (sku, qty), found 3", "D,4,")
     ]
