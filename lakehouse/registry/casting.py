@@ -8,11 +8,17 @@ through unchanged (lineage, Op, before-images). A value that is present but cann
 original row (as text) plus ``__row`` (1-based position in the source file), ``__column`` and
 ``__reason`` naming the column, the value and the expected type. A missing registry column is
 added as nulls (older files before a column was added). Nothing is silently dropped.
+
+Decimal and money text (``_decimal_expr``): an optional sign and ``$``, digits with commas only as
+thousands separators in a valid grouping (``1,234,567.89``; ``1,5`` is rejected, never 15), or
+an exponent; more fraction digits than the scale are rounded half away from zero, as PostgreSQL
+rounds input to ``numeric(p,s)`` (``12.345`` → 12.35).
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import polars as pl
 
@@ -52,12 +58,65 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
             pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
         )
     if base in ("decimal", "money"):
-        return s.str.replace_all(r"[$,]", "").cast(dtype, strict=False)
+        return _decimal_expr(s, dtype)
     if base == "bytes":
         return s.str.strip_prefix("\\x").str.decode("hex", strict=False)
     if base in TEXT_TYPES:  # stored as PostgreSQL's text, unchanged (padding included)
         return c
     return s.cast(dtype, strict=False)
+
+
+#: a decimal's text: a sign, a ``$`` (either order), digits (grouped by commas in threes or not at
+#: all) with an optional fraction; or digits with an exponent (``1.5e3``)
+_FIXED = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+"
+_DECIMAL_TEXT = rf"^(?:[+-]\$?|\$[+-]?)?(?:{_FIXED})$"
+_EXPONENT_TEXT = r"^[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+$"
+
+
+def _decimal_expr(s: pl.Expr, dtype: pl.Decimal) -> pl.Expr:
+    """Text → ``dtype`` (Decimal(p, s)), exact or null (null: quarantined, naming the value).
+
+    A comma is a thousands separator only where every group after the first has three digits
+    (``1,234,567.89``); ``1,5`` or ``1.234,56`` are not decimals. ``$`` and a sign may lead
+    (PostgreSQL's money: ``-$1,234.50``). More fraction digits than the scale are rounded half
+    away from zero, as PostgreSQL rounds input to ``numeric(p,s)`` (``12.345`` → 12.35,
+    ``-0.005`` → -0.01, ``-0.001`` → 0.00): the value the source column would hold. More integer
+    digits than p - s allow are null."""
+    scale = dtype.scale or 0
+    text = s.map_batches(_without_exponent, return_dtype=pl.String)
+    plain = pl.when(text.str.contains(_DECIMAL_TEXT)).then(text.str.replace_all(r"[$,]", ""))
+    digits = plain.str.extract(r"\.(\d*)$").str.len_chars().fill_null(0)
+    if scale >= 38:  # no room for a rounding digit: more fraction digits than 38 are not valid
+        return pl.when(digits <= scale).then(plain.cast(dtype, strict=False))
+    # half away from zero needs the first dropped digit only: cut there, cast exactly, round
+    cut = plain.str.extract(rf"^([^.]*\.\d{{{scale + 1}}})")
+    rounded = cut.cast(pl.Decimal(38, scale + 1), strict=False).round(
+        scale, mode="half_away_from_zero"
+    )
+    # Polars' cast of text with more fraction digits than the type rounds half to even: never
+    return (
+        pl.when(digits <= scale)
+        .then(plain.cast(dtype, strict=False))
+        .otherwise(rounded.cast(dtype, strict=False))
+    )
+
+
+def _without_exponent(values: pl.Series) -> pl.Series:
+    """``values`` with each exponent notation (``1.5e3``, rare) written out (``1500``); the
+    other values unchanged."""
+    idx = values.str.contains(_EXPONENT_TEXT).arg_true()
+    if idx.is_empty():
+        return values
+    return values.scatter(idx, [_fixed_point(v) for v in values.gather(idx)])
+
+
+def _fixed_point(value: str) -> str | None:
+    """``1.5e3`` → ``1500``; None beyond any decimal (more than 38 integer digits). A value too
+    small for any scale (below 1e-40) is 0."""
+    d = Decimal(value)
+    if d.adjusted() > 38:
+        return None
+    return "0" if d.adjusted() < -40 else format(d, "f")
 
 
 #: fixed-width formats Polars parses fast; a value one of them parses is parsed the same by the
@@ -86,6 +145,11 @@ def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.E
         return c.str.to_date("%Y-%m-%d", strict=False)
     if base in ("smallint", "int", "bigint", "real", "double"):
         return c.cast(dtype, strict=False)
+    if base in ("decimal", "money"):  # Polars' cast, where it has no digit to round
+        point = c.str.find(".", literal=True)
+        digits = (c.str.len_bytes() - point - 1).fill_null(0)
+        exact = (digits <= (dtype.scale or 0)) & ~c.str.contains("[eE]")
+        return pl.when(exact).then(c.cast(dtype, strict=False))
     return None
 
 

@@ -1,0 +1,132 @@
+"""Text → registry types (``registry.casting``): exact values or a quarantine row naming the value."""
+
+from __future__ import annotations
+
+import random
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from lakehouse.registry import Column, casting
+from lakehouse.registry.casting import cast_to_registry
+
+
+def _cast(values: list[str | None], type_: str) -> list:
+    """The cast value of each input, or 'REJECTED' (with the reason naming the value)."""
+    typed, rejects = cast_to_registry(pl.DataFrame({"v": values}, schema={"v": pl.String}),
+                                      [Column("v", type_)])  # fmt: skip
+    got = dict(zip(typed["__row"], typed["v"], strict=True))
+    for row, reason in zip(rejects["__row"], rejects["__reason"], strict=True):
+        assert reason == f"column 'v': value {values[row - 1]!r} is not a valid {type_}"
+        got[row] = "REJECTED"
+    return [got[i + 1] for i in range(len(values))]
+
+
+def _full_cast(monkeypatch, frame, columns):
+    with monkeypatch.context() as m:
+        m.setattr(casting, "_first_pass_expr", lambda *a: None)
+        return casting.cast_to_registry(frame, columns)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("10.50", "10.50"),
+        ("1,234.50", "1234.50"),  # a thousands separator in a valid grouping
+        ("1,234,567.89", "1234567.89"),
+        ("1,000", "1000.00"),
+        ("1,5", None),  # a decimal comma: not a number here, never 15
+        ("1.234,56", None),  # European grouping: never 1.23
+        ("1,23", None),
+        ("12,3456", None),
+        ("1,,234", None),
+        ("12.345", "12.35"),  # one digit too many: half away from zero, as PostgreSQL
+        ("12.3449", "12.34"),
+        ("0.015", "0.02"),  # Polars' own cast gives 0.02 here but 12.34 for 12.345
+        ("-12.345", "-12.35"),
+        ("-0.005", "-0.01"),
+        ("-0.001", "0.00"),
+        (" 7 ", "7.00"),
+        ("+.5", "0.50"),
+        ("5.", "5.00"),
+        ("1e5", "100000.00"),
+        ("1.2345E1", "12.35"),
+        ("9999999999999999.99", "9999999999999999.99"),
+        ("9999999999999999.995", None),  # rounds beyond 16 integer digits
+        ("1e99", None),
+        ("$12.00", "12.00"),
+        ("-$1,234.50", "-1234.50"),
+        ("$-1.00", "-1.00"),
+        ("-$-1", None),
+        ("1_000", None),
+        ("nan", None),
+        ("", None),
+        ("-", None),
+    ],
+)
+def test_decimal_text(text, want):
+    """A comma is a thousands separator only in a valid grouping; extra fraction digits are
+    rounded half away from zero; anything else is quarantined naming the value."""
+    expected = "REJECTED" if want is None else Decimal(want)
+    assert _cast([text], "decimal(18,2)") == [expected]
+
+
+def test_money_as_postgresql_prints_it():
+    assert _cast(["-$1,234.50", "$0.01", "$92,233,720,368,547,758.07", "12.345"], "money") == [
+        Decimal("-1234.50"),
+        Decimal("0.01"),
+        Decimal("92233720368547758.07"),
+        Decimal("12.35"),
+    ]
+
+
+def test_scale_zero_and_the_widest_decimal():
+    assert _cast(["0.5", "-1.5", "12345678901234567890123456789012345678"], "decimal(38,0)") == [
+        Decimal(1),
+        Decimal(-2),
+        Decimal("12345678901234567890123456789012345678"),
+    ]
+
+
+_REFERENCE_TEXT = re.compile(
+    r"(?:[+-]\$?|\$[+-]?)?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+    r"|[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d+"
+)
+
+
+def _reference(text: str, precision: int, scale: int):
+    """The value the contract gives, computed with Python's decimal module."""
+    t = text.strip()
+    if not _REFERENCE_TEXT.fullmatch(t):
+        return "REJECTED"
+    try:
+        d = Decimal(t.replace("$", "").replace(",", ""))
+        if d.adjusted() > 38:
+            return "REJECTED"
+        q = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return "REJECTED"
+    return "REJECTED" if q.adjusted() >= precision - scale else q
+
+
+@pytest.mark.parametrize("type_", ["decimal(18,2)", "decimal(6,0)", "decimal(10,4)", "money"])
+def test_decimal_cast_agrees_with_a_reference_and_its_first_pass(type_, monkeypatch):
+    """Random texts (noise and numbers with too many digits on either side): the fast first
+    pass, the full cast and a decimal-module reference agree on every one."""
+    rng = random.Random(7)
+    noise = ["".join(rng.choice("0123456789.,$+-e ") for _ in range(rng.randint(1, 9)))
+             for _ in range(3000)]  # fmt: skip
+    numbers = [f"{rng.choice(['', '-', '+'])}{rng.randint(0, 10**9)}.{rng.randint(0, 10**6)}"
+               for _ in range(3000)]  # fmt: skip
+    values = noise + numbers
+    _, precision, scale = casting.parse_type(type_)
+    got = _cast(values, type_)
+    assert got == [_reference(v, precision, scale) for v in values]
+    frame = pl.DataFrame({"v": values})
+    typed, rejects = cast_to_registry(frame, [Column("v", type_)])
+    want_typed, want_rejects = _full_cast(monkeypatch, frame, [Column("v", type_)])
+    assert_frame_equal(typed, want_typed)
+    assert_frame_equal(rejects, want_rejects)
