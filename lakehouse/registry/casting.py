@@ -13,6 +13,10 @@ Decimal and money text (``_decimal_expr``): an optional sign and ``$``, digits w
 thousands separators in a valid grouping (``1,234,567.89``; ``1,5`` is rejected, never 15), or
 an exponent; more fraction digits than the scale are rounded half away from zero, as PostgreSQL
 rounds input to ``numeric(p,s)`` (``12.345`` → 12.35).
+
+Timestamp text: ``YYYY-MM-DD``, then a space or ``T``, ``HH:MM:SS[.f]`` and an optional offset
+(``+02``, ``+0200``, ``+02:00``) or ``Z`` (ISO 8601, RFC 3339): the instant, in UTC; without an
+offset the wall time is taken as UTC.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from lakehouse.registry.model import TEXT_TYPES, Column, parse_type
 from lakehouse.registry.types import polars_dtype
 
 _TS_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")
+#: with an offset (``+02``, ``+0200``, ``+02:00``) or ``Z``, a space or ISO 8601's ``T`` between
+#: date and time: the instant, in UTC
+_TZ_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z")
 _TRUE = ["true", "t", "1", "yes", "y"]
 _FALSE = ["false", "f", "0", "no", "n"]
 
@@ -46,10 +53,10 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
         parsed = [
             s.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in _TS_FORMATS
         ]
-        with_tz = s.str.to_datetime(
-            "%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us", time_zone="UTC", strict=False
-        )
-        return pl.coalesce(*parsed, with_tz)
+        with_tz = [
+            s.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in _TZ_FORMATS
+        ]
+        return pl.coalesce(*parsed, *with_tz)
     if base == "date":
         return s.str.to_date("%Y-%m-%d", strict=False)
     if base == "bool":
@@ -124,6 +131,12 @@ def _fixed_point(value: str) -> str | None:
 _FAST_TS = {
     "%Y-%m-%d %H:%M:%S": re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
     "%Y-%m-%dT%H:%M:%S": re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"),
+    "%Y-%m-%d %H:%M:%S%#z": re.compile(
+        r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2}|[+-]\d{2})"
+    ),
+    "%Y-%m-%dT%H:%M:%S%#z": re.compile(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:?\d{2}|[+-]\d{2})"
+    ),
 }
 
 

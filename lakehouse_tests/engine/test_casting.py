@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import polars as pl
@@ -128,5 +129,38 @@ def test_decimal_cast_agrees_with_a_reference_and_its_first_pass(type_, monkeypa
     frame = pl.DataFrame({"v": values})
     typed, rejects = cast_to_registry(frame, [Column("v", type_)])
     want_typed, want_rejects = _full_cast(monkeypatch, frame, [Column("v", type_)])
+    assert_frame_equal(typed, want_typed)
+    assert_frame_equal(rejects, want_rejects)
+
+
+ISO_VALUES = {
+    "2024-01-31T10:00:00+02:00": datetime(2024, 1, 31, 8, tzinfo=UTC),
+    "2024-02-29T23:59:59Z": datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+    "2024-03-01T00:00:00.5-05:00": datetime(2024, 3, 1, 5, 0, 0, 500000, tzinfo=UTC),
+    "2024-03-01T00:00:00.123456+0530": datetime(2024, 2, 29, 18, 30, 0, 123456, tzinfo=UTC),
+    "2024-03-01T12:00:00-03": datetime(2024, 3, 1, 15, tzinfo=UTC),
+    "2024-01-31 10:00:00+02:00": datetime(2024, 1, 31, 8, tzinfo=UTC),
+    "2024-01-31 10:00:00Z": datetime(2024, 1, 31, 10, tzinfo=UTC),
+    "2024-01-31T10:00:00": datetime(2024, 1, 31, 10, tzinfo=UTC),
+    "2024-01-31T10:00:00+2": "REJECTED",
+    "2024-01-31T10:00:00X": "REJECTED",
+    "2024-01-31T25:00:00Z": "REJECTED",
+}
+
+
+@pytest.mark.parametrize("type_", ["timestamptz", "timestamp"])
+def test_iso_8601_timestamps_with_t_and_an_offset_or_z(type_):
+    """ISO 8601 (``T``, ``Z``, ``±hh:mm``/``±hhmm``/``±hh``) is read as the instant it names."""
+    assert _cast(list(ISO_VALUES), type_) == list(ISO_VALUES.values())
+
+
+@pytest.mark.parametrize("first", [*ISO_VALUES, "2024-01-01 10:00:00", None])
+def test_timestamp_first_pass_gives_the_full_cast(first, monkeypatch):
+    """Whatever the first value (it picks the first pass's format), the result is the full cast's."""
+    values = [first, *ISO_VALUES, "2024-01-01 10:00:00", "2024-01-01 10:00:00.5+02", "x", None]
+    frame = pl.DataFrame({"ts": values}, schema={"ts": pl.String})
+    columns = [Column("ts", "timestamptz")]
+    typed, rejects = cast_to_registry(frame, columns)
+    want_typed, want_rejects = _full_cast(monkeypatch, frame, columns)
     assert_frame_equal(typed, want_typed)
     assert_frame_equal(rejects, want_rejects)
