@@ -17,11 +17,18 @@ rounds input to ``numeric(p,s)`` (``12.345`` → 12.35).
 Timestamp text: ``YYYY-MM-DD``, then a space or ``T``, ``HH:MM:SS[.f]`` and an optional offset
 (``+02``, ``+0200``, ``+02:00``) or ``Z`` (ISO 8601, RFC 3339): the instant, in UTC; without an
 offset the wall time is taken as UTC.
+
+Dates and instants lie in 0001-01-01 .. 9999-12-31 (23:59:59.999999 UTC), the range of SQL's,
+Python's, Spark's and Athena's types. PostgreSQL's ``infinity`` is the range's end, ``-infinity``
+its start, as warehouses store them; a value outside the range (PostgreSQL's text of a BC date,
+``0044-03-15 BC``, or of year 10000 on) is the nearer end: its row is kept, its day is not (Polars
+and Delta could hold a BC day, but the Python paths of the quarantine and the checks cannot).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import polars as pl
@@ -56,9 +63,10 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
         with_tz = [
             s.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in _TZ_FORMATS
         ]
-        return pl.coalesce(*parsed, *with_tz)
+        return _within_range(s, pl.coalesce(*parsed, *with_tz), _MIN_TS, _MAX_TS, _BC_TS, _LATE_TS)
     if base == "date":
-        return s.str.to_date("%Y-%m-%d", strict=False)
+        parsed = s.str.to_date("%Y-%m-%d", strict=False)
+        return _within_range(s, parsed, _MIN_DATE, _MAX_DATE, _BC_DATE, _LATE_DATE)
     if base == "bool":
         low = s.str.to_lowercase()
         return (
@@ -71,6 +79,40 @@ def _cast_expr(col: Column, dtype: pl.DataType, source: pl.DataType) -> pl.Expr:
     if base in TEXT_TYPES:  # stored as PostgreSQL's text, unchanged (padding included)
         return c
     return s.cast(dtype, strict=False)
+
+
+#: the lake's dates and instants lie in 0001-01-01 .. 9999-12-31 (as SQL's, Python's, Athena's)
+_MIN_DATE, _MAX_DATE = date(1, 1, 1), date(9999, 12, 31)
+_MIN_TS = datetime(1, 1, 1, tzinfo=UTC)
+_MAX_TS = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+#: PostgreSQL's text of a BC date or timestamp (``0044-03-15 BC``, ``0044-03-15 10:00:00+00 BC``)
+#: and of one after year 9999 (``10000-01-01``)
+_DAY = r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+_TIME = r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2}){0,2})?"
+_BC_DATE = rf"^\d{{4,}}{_DAY} BC$"
+_BC_TS = rf"^\d{{4,}}{_DAY}(?: {_TIME})? BC$"
+_LATE_DATE = rf"^\d{{5,}}{_DAY}$"
+_LATE_TS = rf"^\d{{5,}}{_DAY}(?:[ T]{_TIME})?$"
+
+
+def _within_range(s: pl.Expr, parsed: pl.Expr, low, high, bc: str, late: str) -> pl.Expr:
+    """``parsed`` (the cast of the text ``s``) with PostgreSQL's infinite and out-of-range values
+    at the ends of the lake's range: ``infinity`` and anything after ``high`` (year 10000 on) is
+    ``high``; ``-infinity``, a BC value and anything before ``low`` is ``low``. No row is lost for
+    them; a BC value's day is (it has no place in Python's, Spark's or Athena's calendar types,
+    which the lake's readers use)."""
+    word = s.str.to_lowercase()
+    return (
+        pl.when(word.is_in(["infinity", "+infinity"]) | s.str.contains(late))
+        .then(pl.lit(high))
+        .when((word == "-infinity") | s.str.contains(bc))
+        .then(pl.lit(low))
+        .when(parsed < pl.lit(low))
+        .then(pl.lit(low))
+        .when(parsed > pl.lit(high))
+        .then(pl.lit(high))
+        .otherwise(parsed)
+    )
 
 
 #: a decimal's text: a sign, a ``$`` (either order), digits (grouped by commas in threes or not at
@@ -153,9 +195,11 @@ def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.E
             first = sample[0]
             fmt = next((f for f, pat in _FAST_TS.items() if pat.fullmatch(first)), fmt)
         # cache=False: mostly distinct values, a cache of them only costs
-        return c.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, cache=False)
+        ts = c.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, cache=False)
+        return pl.when(ts.is_between(pl.lit(_MIN_TS), pl.lit(_MAX_TS))).then(ts)
     if base == "date":
-        return c.str.to_date("%Y-%m-%d", strict=False)
+        day = c.str.to_date("%Y-%m-%d", strict=False)
+        return pl.when(day.is_between(pl.lit(_MIN_DATE), pl.lit(_MAX_DATE))).then(day)
     if base in ("smallint", "int", "bigint", "real", "double"):
         return c.cast(dtype, strict=False)
     if base in ("decimal", "money"):  # Polars' cast, where it has no digit to round

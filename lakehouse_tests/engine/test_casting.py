@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import polars as pl
@@ -157,10 +157,63 @@ def test_iso_8601_timestamps_with_t_and_an_offset_or_z(type_):
 @pytest.mark.parametrize("first", [*ISO_VALUES, "2024-01-01 10:00:00", None])
 def test_timestamp_first_pass_gives_the_full_cast(first, monkeypatch):
     """Whatever the first value (it picks the first pass's format), the result is the full cast's."""
-    values = [first, *ISO_VALUES, "2024-01-01 10:00:00", "2024-01-01 10:00:00.5+02", "x", None]
+    values = [first, *ISO_VALUES, "2024-01-01 10:00:00", "2024-01-01 10:00:00.5+02", "x", None,
+              "-0043-03-15 00:00:00", "0001-01-01 00:00:00+01", "infinity"]  # fmt: skip
     frame = pl.DataFrame({"ts": values}, schema={"ts": pl.String})
     columns = [Column("ts", "timestamptz")]
     typed, rejects = cast_to_registry(frame, columns)
     want_typed, want_rejects = _full_cast(monkeypatch, frame, columns)
+    assert_frame_equal(typed, want_typed)
+    assert_frame_equal(rejects, want_rejects)
+
+
+LOW_DAY, HIGH_DAY = date(1, 1, 1), date(9999, 12, 31)
+LOW_TS = datetime(1, 1, 1, tzinfo=UTC)
+HIGH_TS = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_postgresql_infinite_and_bc_dates_are_the_ends_of_the_range():
+    """PostgreSQL's text for an infinite or BC date keeps its row: the ends of 0001..9999."""
+    values = {
+        "infinity": HIGH_DAY,
+        "-infinity": LOW_DAY,
+        "Infinity": HIGH_DAY,
+        "0044-03-15 BC": LOW_DAY,
+        "0001-02-29 BC": LOW_DAY,  # year 0, a leap year
+        "10000-01-01": HIGH_DAY,  # PostgreSQL's dates go on to 5874897
+        "-0043-03-15": LOW_DAY,  # Polars reads astronomical years: not kept either
+        "0001-01-01": LOW_DAY,
+        "9999-12-31": HIGH_DAY,
+        "2024-02-29": date(2024, 2, 29),
+        "infinite": "REJECTED",
+        "0044-13-15 BC": "REJECTED",
+        "x BC": "REJECTED",
+    }
+    assert _cast(list(values), "date") == list(values.values())
+
+
+@pytest.mark.parametrize("type_", ["timestamptz", "timestamp"])
+def test_postgresql_infinite_and_bc_timestamps_are_the_ends_of_the_range(type_):
+    values = {
+        "infinity": HIGH_TS,
+        "-infinity": LOW_TS,
+        "0044-03-15 10:00:00+00 BC": LOW_TS,
+        "0044-03-15 10:00:00 BC": LOW_TS,
+        "10000-01-01 00:00:00+00": HIGH_TS,
+        "294276-12-31 23:59:59.999999": HIGH_TS,
+        "0001-01-01 00:00:00+01": LOW_TS,  # 0000-12-31 23:00 UTC
+        "9999-12-31 23:30:00-01": HIGH_TS,  # 10000-01-01 00:30 UTC
+        "2024-01-01 10:00:00+00": datetime(2024, 1, 1, 10, tzinfo=UTC),
+        "0044-03-15 25:00:00 BC": "REJECTED",
+    }
+    assert _cast(list(values), type_) == list(values.values())
+
+
+@pytest.mark.parametrize("first", ["0001-01-01", "-0043-03-15", "2024-01-01", None])
+def test_date_first_pass_gives_the_full_cast(first, monkeypatch):
+    values = [first, "-0043-03-15", "0000-02-29", "infinity", "0044-03-15 BC", "2024-01-31", "x"]
+    frame = pl.DataFrame({"d": values}, schema={"d": pl.String})
+    typed, rejects = cast_to_registry(frame, [Column("d", "date")])
+    want_typed, want_rejects = _full_cast(monkeypatch, frame, [Column("d", "date")])
     assert_frame_equal(typed, want_typed)
     assert_frame_equal(rejects, want_rejects)
