@@ -41,7 +41,9 @@ catalog is in-process only: ``DeltaTable.to_pyarrow_dataset()`` is registered on
 and the views select from it (``connect`` uses an in-memory database).
 
 Tables whose protocol needs reader features ``read_parquet`` cannot honour (deletion vectors,
-column mapping) are skipped with a warning.
+column mapping) are skipped with a warning; a table SQL cannot read (a column with an empty
+name, a snapshot DuckDB refuses) is skipped with an error naming it and the column: the other
+tables' views are refreshed as usual, and queries that do not name it run.
 """
 
 from __future__ import annotations
@@ -177,8 +179,11 @@ Snapshots = dict[tuple[str, str], tuple[str, int, int]]
 def _snapshots(
     lake: Lake, con, tables: dict[str, list[str]], previous: dict, project: str, in_process: bool
 ) -> tuple[Snapshots, dict[str, list[str]]]:
-    """The snapshot of every readable table (unreadable ones are removed from ``tables`` with a
-    warning) and the columns of the gold tables."""
+    """The snapshot of every readable table and the columns of the gold tables. A table that
+    cannot be a view is removed from ``tables`` (so no view names it) with a warning or, for a
+    table whose data cannot be reached by SQL (``_unqueryable``, a snapshot DuckDB refuses), an
+    error naming the table, the reason and the fix: one bad table never stops the refresh of
+    the others (the views are written in one transaction, which a failing view would abort)."""
     snapshots: Snapshots = {}
     gold_columns: dict[str, list[str]] = {}
     for zone, names in tables.items():
@@ -189,15 +194,39 @@ def _snapshots(
                 log.warning("catalog: skipping %s/%s (%s)", zone, table, reason)
                 names.remove(table)
                 continue
-            if zone == "gold":
-                gold_columns[table] = arrow_schema(dt).names
+            problem = _unqueryable(arrow_schema(dt).names)
             prev = previous.get((f"{project}_{zone}", table))
             current = (
                 prev and prev[1] == dt.version() and prev[0].uri == lake.table_uri(zone, table)
             )
-            sql = "" if current else snapshot_sql(con, dt, in_process=in_process)
+            try:
+                sql = "" if current or problem else snapshot_sql(con, dt, in_process=in_process)
+                if sql:
+                    con.extract_statements(f"CREATE VIEW v AS {sql}")  # parses, reads nothing
+            except duckdb.Error as err:
+                problem = f"DuckDB cannot read its snapshot: {err}"
+            if problem:
+                log.error("catalog: table %s/%s has no view: %s", zone, table, problem)
+                names.remove(table)
+                continue
+            if zone == "gold":
+                gold_columns[table] = arrow_schema(dt).names
             snapshots[(zone, table)] = (sql, dt.version(), row_count(dt))
     return snapshots, gold_columns
+
+
+def _unqueryable(columns: list[str]) -> str | None:
+    """Why SQL cannot name a column of a table with these ``columns``, or None: an empty name
+    (a CSV header with a trailing delimiter or an empty field) is no SQL identifier."""
+    empty = [i for i, name in enumerate(columns) if name == ""]
+    if not empty:
+        return None
+    i = empty[0]
+    where = f"column {i + 1}" + (f" (after {columns[i - 1]!r})" if i else "")
+    return (
+        f"{where} has an empty name, which SQL cannot name — fix: give it a name (the "
+        "file's header and the table's declared columns) and rebuild the table"
+    )
 
 
 def _drop_stale(con, views: list[CatalogView], managed: list[str], tenants: list[str]) -> None:

@@ -347,3 +347,46 @@ def test_connect_falls_back_to_memory_when_another_process_holds_the_file(lake, 
             con.close()
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_a_table_with_an_empty_column_name_is_skipped_and_the_others_stay_queryable(lake, caplog):
+    """A CSV header with a trailing delimiter gives a column named '': SQL cannot name it, and
+    its view's SQL would not parse. That table has no view and an error says why; every other
+    view is refreshed, and the catalog opens for any query."""
+    write_deltalake(
+        lake.table_uri("silver", "items"), pa.table({"id": [1], "name": ["a"], "": ["x"]})
+    )
+    write_deltalake(
+        lake.table_uri("bronze", "items"), pa.table({"id": [1], "": ["x"], "_op": ["I"]})
+    )
+    con = duckdb.connect()
+    with caplog.at_level("ERROR", logger="lakehouse.catalog.local"):
+        counts = refresh_catalog(lake, con)
+    assert not any(".items" in view for view in counts)
+    assert {"silver.core_customer", "bronze.core_order", "lakehouse_gold.tenant_revenue"} <= set(
+        counts
+    )
+    assert con.execute("SELECT count(*) FROM silver.core_customer").fetchall() == [(6,)]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert sorted(e.split(" has an empty name")[0] for e in errors) == [
+        "catalog: table bronze/items has no view: column 2 (after 'id')",
+        "catalog: table silver/items has no view: column 3 (after 'name')",
+    ]
+    assert all("has an empty name, which SQL cannot name — fix: " in e for e in errors)
+    opened = connect(lake, ":memory:")
+    assert opened.execute("SELECT 1").fetchall() == [(1,)]
+
+
+def test_a_table_duckdb_cannot_read_is_skipped_and_the_others_stay_queryable(lake, caplog):
+    """A data file that is no Parquet (truncated by a crash, say): that table has no view and
+    an error names it; the refresh of the others goes on."""
+    write_deltalake(lake.table_uri("silver", "broken"), pa.table({"id": [1, 2]}))
+    data = next((lake.path / "silver" / "broken").glob("*.parquet"))
+    data.write_bytes(data.read_bytes()[:20])
+    con = duckdb.connect()
+    with caplog.at_level("ERROR", logger="lakehouse.catalog.local"):
+        counts = refresh_catalog(lake, con)
+    assert "silver.broken" not in counts and "silver.core_customer" in counts
+    assert con.execute("SELECT count(*) FROM silver.core_customer").fetchall() == [(6,)]
+    (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error.startswith("catalog: table silver/broken has no view: DuckDB cannot read")
