@@ -6,6 +6,11 @@
 digits seen, at least 18, at most 38), ``double`` (exponents, inf/nan, or beyond decimal(38)),
 ``date`` (``YYYY-MM-DD``), ``timestamptz`` (date and time with an offset or ``Z``), ``timestamp``,
 ``uuid``, else ``string`` (also for a column without values).
+
+A column holding a value written like an identifier rather than a number -- a leading zero
+before another digit (``02134``, ``007``, ``-01``, ``00.5``) or a leading ``+`` (``+4930…``) --
+is never numeric (no bool, bigint, decimal or double): reading it as a number would lose the
+zeros or the sign, so it is text (or a date, timestamp or uuid when it is one).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ _FLOAT = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 _DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
 _TS = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"
 _TZ = r"(Z|[+-]\d{2}(:?\d{2})?)\s*$"
+#: written as an identifier, not a number: a leading zero before a digit, or a leading +
+_NOT_NUMBER = r"^\s*(\+|-?0\d)"
 _UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
@@ -39,11 +46,12 @@ def infer_type(values: pl.Series) -> str:
     def all_match(pattern: str) -> bool:
         return bool(v.str.contains(pattern).all())
 
-    if all_match(_BOOL) and _casts(v, "bool"):
+    numeric = not v.str.contains(_NOT_NUMBER).any()
+    if numeric and all_match(_BOOL) and _casts(v, "bool"):
         return "bool"
-    if all_match(_INT) and _casts(v, "bigint"):
+    if numeric and all_match(_INT) and _casts(v, "bigint"):
         return "bigint"
-    if all_match(_FIXED):
+    if numeric and all_match(_FIXED):
         parts = (
             v.str.strip_chars().str.strip_chars_start("+-").str.split_exact(".", 1).struct.unnest()
         )
@@ -54,7 +62,7 @@ def infer_type(values: pl.Series) -> str:
             type_ = f"decimal({precision},{scale})"
             if _casts(v, type_):
                 return type_
-    if all_match(_FLOAT) and _casts(v, "double"):
+    if numeric and all_match(_FLOAT) and _casts(v, "double"):
         return "double"
     if all_match(_DATE) and _casts(v, "date"):
         return "date"
