@@ -4,7 +4,8 @@
   package's defs folder), a postgres source reading ``NAME_SOURCE_DSN`` (``--dsn-env``), or a
   csv_drop / dms_s3 source (``--kind``).
 - ``discover NAME``: the postgres source's catalog (selection rules), the CSV drops' newest
-  files per glob (and landing files no table claims, proposed as new tables), merged into the
+  files per glob (a pinned column keeps its type unless a value needs a wider one: never
+  narrowed; landing files no table claims are proposed as new tables), merged into the
   declaration (``declarations.discover.merge``); ``--check`` writes nothing and exits 1 on drift.
 - ``doctor NAME``: can the source database be replicated (each problem with the SQL that fixes
   it); exit 1 on an error.
@@ -160,7 +161,7 @@ def _csv_tables(settings: Settings, name: str, source, model):
     import fnmatch
 
     from lakehouse.filesync.discovery import infer_csv_table
-    from lakehouse.registry.model import CsvOptions
+    from lakehouse.registry.model import Column, CsvOptions
 
     landing = Path(source.landing) if source.landing else settings.landing_dir / name
     files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
@@ -173,8 +174,10 @@ def _csv_tables(settings: Settings, name: str, source, model):
         if matches:
             options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
             newest = max(matches, key=lambda p: p.stat().st_mtime)
+            declared = [Column(c.name, c.type, c.nullable) for c in t.columns]
             out.append(infer_csv_table(newest, options, dataset=name, name=t.name,
-                                       file_glob=t.file_glob, primary_key=tuple(t.primary_key)))  # fmt: skip
+                                       file_glob=t.file_glob, primary_key=tuple(t.primary_key),
+                                       declared=declared))  # fmt: skip
     for p in files:
         if p in claimed or p.suffix.lower() not in (".csv", ".txt", ".tsv"):
             continue

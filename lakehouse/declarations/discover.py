@@ -4,13 +4,15 @@ Contract of ``merge(decl, source_name, discovered)``: every discovered table app
 discovered columns (name, type, nullability) and key; what a person declared on top is kept
 (description, key of a table that has none, SCD type, format, partitioning, PII, excluded
 columns, per-column checks and descriptions). Returns the new declaration and one line per
-difference (new table, added/removed column, changed type or nullability, declared table not
-found), so drift is seen, not absorbed.
+difference (new table, added/removed column, changed -- or widened -- type or nullability,
+declared table not found), so drift is seen, not absorbed. (A CSV drop's pinned types are never
+narrowed: ``filesync.discovery`` keeps them unless a value needs a wider one.)
 """
 
 from __future__ import annotations
 
 from lakehouse.declarations.model import ColumnDecl, DatasetDecl, TableDecl
+from lakehouse.registry.inference import common_type
 from lakehouse.registry.model import Column, TableSpec
 
 
@@ -52,7 +54,8 @@ def _drift(name: str, declared: TableDecl, found: TableSpec) -> list[str]:
     lines += [f"{name}: column {c!r} is gone from the source" for c in old if c not in new]
     for c in new:
         if c in old and old[c].type != new[c].type:
-            lines.append(f"{name}: column {c!r} changed type {old[c].type} -> {new[c].type}")
+            how = "widened" if common_type(old[c].type, new[c].type) == new[c].type else "changed"
+            lines.append(f"{name}: column {c!r} {how} type {old[c].type} -> {new[c].type}")
         elif c in old and old[c].nullable != new[c].nullable:
             lines.append(f"{name}: column {c!r} nullable {old[c].nullable} -> {new[c].nullable}")
     return lines

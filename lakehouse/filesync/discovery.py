@@ -1,11 +1,14 @@
 """Discovery of a CSV drop's schema from a sample, to be pinned in a ``csv_drop`` declaration.
 
-Contract of ``infer_csv_table(sample, options, *, dataset, name, file_glob, primary_key=())``:
+Contract of ``infer_csv_table(sample, options, *, dataset, name, file_glob, primary_key=(),
+declared=())``:
 the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at the last line
 end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
 semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
 in header order (``column_<n>`` without header), the type ``registry.inference.infer_type``
-gives its non-null values; ``nullable`` is whether the sample holds a null. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
+gives its non-null values; ``nullable`` is whether the sample holds a null. A column of
+``declared`` (the table's pinned columns, by name) keeps its declared type unless a value does
+not read as it, then it is widened (``registry.inference.pinned_type``): never narrowed. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
 candidates are the columns unique and non-null in the sample (not bool/double); those named
 ``id`` / ``…_id`` are preferred, then the one named after the table (``customers`` →
 ``customer_id``); a single remaining candidate is chosen, several are left unchosen and listed
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.engine.csv_drop import parse_csv
-from lakehouse.registry.inference import infer_type
+from lakehouse.registry.inference import infer_type, pinned_type
 from lakehouse.registry.model import Column, CsvOptions, TableSpec
 
 
@@ -70,16 +73,19 @@ def discover_csv(
     *,
     name: str = "",
     primary_key: Sequence[str] = (),
+    declared: Sequence[Column] = (),
     max_rows: int = 10_000,
     max_bytes: int = 16 << 20,
 ) -> CsvDiscovery:
     """Columns, key candidates and key of a CSV sample (see the module docstring)."""
     parsed = parse_csv(_read_sample(sample, max_bytes), options)
     frame = parsed.frame.head(max_rows)
+    pinned = {c.name: c for c in declared}
     columns = []
     for col in parsed.columns:
         values = frame[col]
-        columns.append(Column(col, infer_type(values), nullable=bool(values.null_count())))
+        type_ = pinned_type(pinned[col].type, values) if col in pinned else infer_type(values)
+        columns.append(Column(col, type_, nullable=bool(values.null_count())))
     types = {c.name: c.type for c in columns}
     candidates = tuple(
         c
@@ -113,10 +119,12 @@ def infer_csv_table(
     name: str,
     file_glob: str,
     primary_key: Sequence[str] = (),
+    declared: Sequence[Column] = (),
     max_rows: int = 10_000,
 ) -> TableSpec:
     """A ``csv_drop`` TableSpec for files like ``sample`` (see the module docstring)."""
-    found = discover_csv(sample, options, name=name, primary_key=primary_key, max_rows=max_rows)
+    found = discover_csv(sample, options, name=name, primary_key=primary_key, declared=declared,
+                         max_rows=max_rows)  # fmt: skip
     note = f"Discovered from a sample of {found.rows} rows."
     if not found.primary_key and found.key_candidates:
         note += f" Key candidates (none chosen): {', '.join(found.key_candidates)}."

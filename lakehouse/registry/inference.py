@@ -11,6 +11,12 @@ A column holding a value written like an identifier rather than a number -- a le
 before another digit (``02134``, ``007``, ``-01``, ``00.5``) or a leading ``+`` (``+4930…``) --
 is never numeric (no bool, bigint, decimal or double): reading it as a number would lose the
 zeros or the sign, so it is text (or a date, timestamp or uuid when it is one).
+
+``pinned_type(declared, values)``: the type of a column already declared ``declared`` (by a
+person or an earlier discovery) given new values: ``declared`` whenever every value reads as it
+(a type is never narrowed); else the narrowest type holding both ``declared``'s values and the
+new ones (``common_type``: a larger integer, a decimal with as many digits on both sides of the
+point, an integer or decimal -> double, date -> timestamp -> timestamptz), else ``string``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from lakehouse.registry.casting import cast_to_registry
-from lakehouse.registry.model import Column
+from lakehouse.registry.model import Column, parse_type
 
 _BOOL = r"(?i)^(true|false|t|f|yes|no|y|n)$"
 _INT = r"^\s*[+-]?\d+\s*$"
@@ -35,6 +41,52 @@ _UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 def _casts(values: pl.Series, type_: str) -> bool:
     frame = values.to_frame("v")
     return cast_to_registry(frame, [Column("v", type_)])[1].height == 0
+
+
+def fits(values: pl.Series, type_: str) -> bool:
+    """Whether every non-null value of a String column reads as ``type_``."""
+    v = values.drop_nulls()
+    return v.is_empty() or _casts(v, type_)
+
+
+_INT_DIGITS = {"smallint": 5, "int": 10, "bigint": 19}
+_TIMES = ("date", "timestamp", "timestamptz")
+
+
+def common_type(a: str, b: str) -> str:
+    """The narrowest logical type holding the values of both ``a`` and ``b`` (see the module
+    docstring); ``string`` when none but text does."""
+    if a == b:
+        return a
+    try:
+        (ta, pa_, sa), (tb, pb, sb) = parse_type(a), parse_type(b)
+    except ValueError:
+        return "string"
+    if {ta, tb} <= set(_INT_DIGITS):
+        return max(ta, tb, key=list(_INT_DIGITS).index)
+    if {ta, tb} <= {*_INT_DIGITS, "decimal"}:
+        ints = max(
+            _INT_DIGITS.get(ta, (pa_ or 0) - (sa or 0)), _INT_DIGITS.get(tb, (pb or 0) - (sb or 0))
+        )
+        scale = max(sa or 0, sb or 0)
+        return f"decimal({ints + scale},{scale})" if ints + scale <= 38 else "double"
+    if {ta, tb} <= {*_INT_DIGITS, "decimal", "real", "double"}:
+        return "double"
+    if {ta, tb} <= set(_TIMES):
+        return max(ta, tb, key=_TIMES.index)
+    return "string"
+
+
+def pinned_type(declared: str, values: pl.Series) -> str:
+    """The type of a column declared ``declared`` that now holds ``values`` (never narrower)."""
+    try:
+        parse_type(declared)
+    except ValueError:  # not a logical type (the declaration's check says so): infer it
+        return infer_type(values)
+    if fits(values, declared):
+        return declared
+    wider = common_type(declared, infer_type(values))
+    return wider if fits(values, wider) else "string"
 
 
 def infer_type(values: pl.Series) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from lakehouse.registry.inference import infer_type
+from lakehouse.registry.inference import infer_type, pinned_type
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,24 @@ from lakehouse.registry.inference import infer_type
 )
 def test_a_leading_zero_or_plus_keeps_a_column_text(values, expected):
     assert infer_type(pl.Series(values, dtype=pl.String)) == expected
+
+
+@pytest.mark.parametrize(
+    "declared, values, expected",
+    [
+        ("decimal(18,2)", ["5", "7"], "decimal(18,2)"),  # never narrowed to bigint
+        ("string", ["02134", "10001"], "string"),  # a type set by hand is kept
+        ("string", ["1", "2"], "string"),
+        ("bigint", [None, None], "bigint"),  # no value: nothing to widen for
+        ("int", ["3000000000"], "bigint"),
+        ("bigint", ["1.5"], "decimal(20,1)"),
+        ("decimal(10,2)", ["123456789012.125"], "decimal(18,3)"),
+        ("bigint", ["1e3"], "double"),
+        ("date", ["2024-01-02 10:00:00"], "timestamp"),
+        ("bigint", ["abc"], "string"),
+        ("bool", ["maybe"], "string"),
+        ("varchar", ["1"], "bigint"),  # not a logical type: inferred
+    ],
+)
+def test_a_pinned_type_is_kept_or_widened_never_narrowed(declared, values, expected):
+    assert pinned_type(declared, pl.Series(values, dtype=pl.String)) == expected

@@ -1,0 +1,59 @@
+"""``lakehouse discover`` on a csv_drop dataset: what a second run does to pinned tables."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from lakehouse.cli import main
+
+
+@pytest.fixture
+def drop(tmp_path, monkeypatch):
+    """A declared csv_drop dataset ``d``: (its landing folder, its defs.yaml path)."""
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    assert main(["init", "d", "--kind", "csv_drop", "--landing", str(landing)]) == 0
+    return landing, tmp_path / "defs" / "d" / "defs.yaml"
+
+
+def tables(path) -> dict:
+    return {t["name"]: t for t in yaml.safe_load(path.read_text())["attributes"]["tables"]}
+
+
+def types(path, table: str) -> dict:
+    return {c["name"]: c["type"] for c in tables(path)[table]["columns"]}
+
+
+def newer(path, text: str, age: int) -> None:
+    path.write_text(text)
+    os.utime(path, (1_700_000_000 + age, 1_700_000_000 + age))
+
+
+def test_a_second_discover_keeps_or_widens_pinned_types_never_narrows(drop, capsys):
+    landing, path = drop
+    newer(landing / "pay-1.csv", "id,amount,zip,qty\n1,1.50,x1,1\n2,2.25,x2,2\n", 1)
+    assert main(["discover", "d"]) == 0
+    assert types(path, "pay") == {
+        "id": "bigint", "amount": "decimal(18,2)", "zip": "string", "qty": "bigint",
+    }  # fmt: skip
+    # the newest file alone would say bigint, bigint, bigint, decimal; a new table appears too
+    newer(landing / "pay-2.csv", "id,amount,zip,qty\n3,5,10001,1.5\n", 2)
+    (landing / "newtable-1.csv").write_text("id,x\n1,a\n")
+    capsys.readouterr()
+    assert main(["discover", "d"]) == 0
+    out = capsys.readouterr().out
+    assert types(path, "pay") == {
+        "id": "bigint", "amount": "decimal(18,2)", "zip": "string", "qty": "decimal(20,1)",
+    }  # fmt: skip
+    assert "csv_drop: pay: column 'qty' widened type bigint -> decimal(20,1)" in out
+    assert "amount" not in out and "zip" not in out
+    assert "newtable" in tables(path)
+    # a value no wider type reads makes the column text
+    newer(landing / "pay-3.csv", "id,amount,zip,qty\n4,n/a,1,2\n", 3)
+    assert main(["discover", "d"]) == 0
+    assert types(path, "pay")["amount"] == "string"
