@@ -6,7 +6,9 @@ the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at t
 end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
 semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
 in header order (``column_<n>`` without header), the type ``registry.inference.infer_type``
-gives its non-null values; ``nullable`` is whether the sample holds a null. A column of
+gives its non-null values. Every column is ``nullable`` but the key's: a sample cannot prove a
+column is never null (a later file may leave an optional field empty); a declared column keeps
+its declared nullability unless the sample holds a null in it. A column of
 ``declared`` (the table's pinned columns, by name) keeps its declared type unless a value does
 not read as it, then it is widened (``registry.inference.pinned_type``): never narrowed. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
 candidates are the columns unique and non-null in the sample (not bool/double); those named
@@ -28,7 +30,7 @@ from lakehouse.registry.model import Column, CsvOptions, TableSpec
 
 @dataclass(frozen=True)
 class CsvDiscovery:
-    """What a sample tells: columns (typed, nullability as seen), rows read, key candidates and
+    """What a sample tells: columns (typed; nullable but the key's), rows read, key candidates and
     the key chosen (empty when none or ambiguous)."""
 
     columns: tuple[Column, ...]
@@ -85,7 +87,8 @@ def discover_csv(
     for col in parsed.columns:
         values = frame[col]
         type_ = pinned_type(pinned[col].type, values) if col in pinned else infer_type(values)
-        columns.append(Column(col, type_, nullable=bool(values.null_count())))
+        nullable = (pinned[col].nullable or bool(values.null_count())) if col in pinned else True
+        columns.append(Column(col, type_, nullable=nullable))
     types = {c.name: c.type for c in columns}
     candidates = tuple(
         c

@@ -1,4 +1,4 @@
-"""CSV schema discovery: each logical type inferred from a sample, nullability as seen, a key
+"""CSV schema discovery: each logical type inferred from a sample, nullable but the key, a key
 proposed only when unambiguous, and the pinned declaration reads the sample back cleanly."""
 
 from __future__ import annotations
@@ -30,19 +30,20 @@ def test_each_type_nullability_and_the_key(tmp_path):
     spec = infer_csv_table(
         path, OPTIONS, dataset="shop", name="customers", file_glob="customers-*.csv"
     )
+    # every column nullable but the key's: three rows cannot prove a column is never null
     assert spec.columns == (
         Column("customer_id", "bigint", nullable=False),
-        Column("code", "string", nullable=False),
-        Column("qty", "bigint", nullable=True),
-        Column("price", "decimal(18,3)", nullable=False),
-        Column("ratio", "double", nullable=False),
-        Column("active", "bool", nullable=False),
-        Column("born", "date", nullable=False),
-        Column("seen", "timestamp", nullable=False),
-        Column("seen_tz", "timestamptz", nullable=False),
-        Column("ref", "uuid", nullable=False),
-        Column("note", "string", nullable=True),
-        Column("empty", "string", nullable=True),
+        Column("code", "string"),
+        Column("qty", "bigint"),
+        Column("price", "decimal(18,3)"),
+        Column("ratio", "double"),
+        Column("active", "bool"),
+        Column("born", "date"),
+        Column("seen", "timestamp"),
+        Column("seen_tz", "timestamptz"),
+        Column("ref", "uuid"),
+        Column("note", "string"),
+        Column("empty", "string"),
     )
     assert (spec.primary_key, spec.source, spec.file_glob, spec.csv) == (
         ("customer_id",),
@@ -84,3 +85,18 @@ def test_no_header_names_columns_by_position():
         Column("column_2", "string", nullable=True),
     )
     assert found.primary_key == ("column_1",)
+
+
+def test_a_sample_without_nulls_does_not_make_a_column_not_nullable():
+    sample = b"id,name,phone\n1,Ann,555-1\n2,Bob,555-2\n"
+    found = discover_csv(sample, CsvOptions(), name="cust")
+    assert [(c.name, c.nullable) for c in found.columns] == [
+        ("id", False), ("name", True), ("phone", True),
+    ]  # fmt: skip
+    # a declared column keeps its declared nullability unless the sample holds a null in it
+    declared = (Column("id", "bigint", False), Column("name", "string", False),
+                Column("phone", "string", False))  # fmt: skip
+    found = discover_csv(b"id,name,phone\n3,Cy,\n", CsvOptions(), name="cust", declared=declared)
+    assert [(c.name, c.nullable) for c in found.columns] == [
+        ("id", False), ("name", False), ("phone", True),
+    ]  # fmt: skip
