@@ -161,6 +161,7 @@ def _csv_tables(settings: Settings, name: str, source, model):
     import fnmatch
 
     from lakehouse.filesync.discovery import infer_csv_table
+    from lakehouse.filesync.sync import DROP_SUFFIXES
     from lakehouse.registry.model import Column, CsvOptions
 
     landing = Path(source.landing) if source.landing else settings.landing_dir / name
@@ -179,7 +180,7 @@ def _csv_tables(settings: Settings, name: str, source, model):
                                        file_glob=t.file_glob, primary_key=tuple(t.primary_key),
                                        declared=declared))  # fmt: skip
     for p in files:
-        if p in claimed or p.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        if p in claimed or p.suffix.lower() not in DROP_SUFFIXES:
             continue
         table, glob = proposed_table(p.name)
         if any(s.name == table for s in out):

@@ -3,8 +3,11 @@
 Data contract (one task = one landing folder -> one lake prefix):
 
 * Source: every regular file under ``landing`` (recursively) whose *name* matches one of the
-  ``include`` globs. Hidden files and folders (name starting with ``.``) are ignored, so
-  uploaders writing ``.name.tmp`` then renaming are never picked up half-way.
+  ``include`` globs (``matches``: the extension compared in any case, so ``*.csv`` takes
+  ``Orders.CSV``); by default ``DROP_GLOBS``, the ``.csv``, ``.txt`` and ``.tsv`` files
+  ``lakehouse discover`` proposes tables for; ``sync_globs(tables)`` adds a dataset's csv_drop
+  tables' own ``file_glob``s. Hidden files and folders (name starting with ``.``) are ignored,
+  so uploaders writing ``.name.tmp`` then renaming are never picked up half-way.
 * Destination: ``<dest_prefix><path relative to landing>`` (POSIX), e.g.
   ``landing/autocorp/customers-20240101.csv`` -> ``raw/csv/autocorp/customers-20240101.csv``.
   Each object is written with ``Lake.write_bytes`` (atomic for readers) and verified by reading
@@ -73,6 +76,30 @@ class SyncReport:
         return sum(f.size for f in self.copied)
 
 
+#: the files a landing folder's CSV drops are (``lakehouse discover`` proposes tables for these)
+DROP_SUFFIXES = (".csv", ".txt", ".tsv")
+DROP_GLOBS = tuple(f"*{s}" for s in DROP_SUFFIXES)
+
+
+def _fold_suffix(name: str) -> str:
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{suffix.lower()}" if dot else name
+
+
+def matches(name: str, glob: str) -> bool:
+    """Whether the file name ``name`` matches ``glob``, its extension in any case."""
+    return fnmatch.fnmatchcase(name, glob) or fnmatch.fnmatchcase(
+        _fold_suffix(name), _fold_suffix(glob)
+    )
+
+
+def sync_globs(tables) -> tuple[str, ...]:
+    """The ``include`` globs of a dataset's landing folder: ``DROP_GLOBS`` and the ``file_glob``
+    of each of its csv_drop ``tables`` (``TableSpec``s)."""
+    own = tuple(t.file_glob for t in tables if t.file_glob and t.file_glob not in DROP_GLOBS)
+    return DROP_GLOBS + tuple(dict.fromkeys(own))
+
+
 def state_key(task: str) -> str:
     return f"{STATE_PREFIX}{task}.json"
 
@@ -87,7 +114,7 @@ def _walk(landing: Path, include: tuple[str, ...]) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(landing):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for fn in filenames:
-            if not fn.startswith(".") and any(fnmatch.fnmatchcase(fn, g) for g in include):
+            if not fn.startswith(".") and any(matches(fn, g) for g in include):
                 out.append((Path(dirpath) / fn).relative_to(landing).as_posix())
     return sorted(out)
 
@@ -117,7 +144,7 @@ def sync_folder(
     dest_prefix: str,
     *,
     task: str = "csv",
-    include: tuple[str, ...] = ("*.csv",),
+    include: tuple[str, ...] = DROP_GLOBS,
     settle_seconds: float = 2.0,
     progress: bool = False,
     now: Callable[[], datetime] | None = None,

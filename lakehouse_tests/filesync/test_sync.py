@@ -39,7 +39,7 @@ def landing(tmp_path: Path) -> Path:
     root = tmp_path / "landing"
     _write(root / "autocorp" / "customers-20240101.csv", "id,name\n1,Ann\n")
     _write(root / "orders.csv", "id,total\n1,9.50\n2,3.00\n")
-    _write(root / "readme.txt", "not a csv")
+    _write(root / "readme.md", "not a drop")
     _write(root / ".orders.csv.part", "half")
     _write(root / ".hidden" / "x.csv", "hidden folder")
     return root
@@ -219,9 +219,9 @@ def test_error_on_one_file_does_not_stop_the_run(landing, lake):
 
 def test_tasks_keep_separate_state_and_progress_bar(landing, lake, capsys):
     a = _sync(landing, lake, task="csv", progress=True)
-    b = sync_folder(landing, lake, "raw/text", task="text", include=("*.txt",), settle_seconds=0)
+    b = sync_folder(landing, lake, "raw/text", task="text", include=("*.md",), settle_seconds=0)
     assert len(a.copied) == 2
-    assert [f.key for f in b.copied] == ["raw/text/readme.txt"]
+    assert [f.key for f in b.copied] == ["raw/text/readme.md"]
     assert lake.exists(state_key("text")) and lake.exists(state_key("csv"))
     assert "filesync csv" in capsys.readouterr().err
 
@@ -263,3 +263,30 @@ def test_settle_uses_file_age(tmp_path, lake):
     _write(landing / "new.csv", "y\n")
     report = sync_folder(landing, lake, DEST, settle_seconds=30)
     assert [f.source for f in report.copied] == ["old.csv"] and report.pending == ["new.csv"]
+
+
+def test_the_drops_discover_proposes_are_synced_their_extension_in_any_case(tmp_path, lake):
+    root = tmp_path / "landing"
+    for name in ("Orders 2024.CSV", "prices-1.txt", "stock-1.Tsv", "a.csv", "notes.md", "x.dat"):
+        _write(root / name, "id\n1\n")
+    report = _sync(root, lake)
+    assert [f.source for f in report.copied] == [
+        "Orders 2024.CSV", "a.csv", "prices-1.txt", "stock-1.Tsv",
+    ]  # fmt: skip
+
+
+def test_a_tables_own_glob_is_synced_too(tmp_path, lake):
+    from lakehouse.registry.model import TableSpec
+
+    root = tmp_path / "landing"
+    _write(root / "feed-1.dat", "id\n1\n")
+    _write(root / "x.bin", "id\n1\n")
+    table = TableSpec(
+        dataset="d", name="feed", columns=(), primary_key=(), source="csv_drop",
+        file_glob="feed-*.dat",
+    )  # fmt: skip
+    assert sync_mod.sync_globs([table]) == ("*.csv", "*.txt", "*.tsv", "feed-*.dat")
+    report = _sync(root, lake, include=sync_mod.sync_globs([table]))
+    assert [f.source for f in report.copied] == ["feed-1.dat"]
+    assert sync_mod.matches("Sales.CSV", "Sales*.csv")
+    assert not sync_mod.matches("sales.csv", "S*.csv")  # only the extension in any case
