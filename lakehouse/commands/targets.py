@@ -4,8 +4,8 @@
 - ``source_dsn(settings, name)``: the dataset's source database (its ``dsn_env``, else
   ``LAKEHOUSE_SOURCE_DSN``, else the embedded server, started on first use);
 - ``served_with(settings, what)``: the served datasets that are ``replicated`` (a postgres
-  source), have ``demo`` data, or a ``churn`` workload too; ``datasets(settings, name, what)``:
-  ``(name,)`` or those.
+  source), have ``files`` (a csv_drop source: what ``lakehouse sync`` copies), ``demo`` data,
+  or a ``churn`` workload too; ``datasets(settings, name, what)``: ``(name,)`` or those.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def source_dsn(settings: Settings, name: str) -> str:
 
 
 def datasets(settings: Settings, name: str | None, what: str = "replicated") -> tuple[str, ...]:
-    """``name``, or every served dataset that is ``replicated`` (a postgres source), has ``demo``
-    data, or a ``churn`` workload."""
+    """``name``, or every served dataset that is ``replicated`` (a postgres source), has
+    ``files`` (a csv_drop source), ``demo`` data, or a ``churn`` workload."""
     return (name,) if name else served_with(settings, what)
 
 
@@ -47,6 +47,8 @@ def served_with(settings: Settings, what: str) -> tuple[str, ...]:
             return demo is not None
         if what == "churn":
             return demo is not None and demo.workload is not None
+        if what == "files":
+            return bool(decl.sources_of("csv_drop"))
         return bool(decl.sources_of("postgres"))
 
     return tuple(d for d in served(settings) if keep(d))
