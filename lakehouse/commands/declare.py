@@ -73,31 +73,70 @@ def init(settings: Settings, name: str, kind: str, *, dsn_env: str | None = None
 
 def discover(settings: Settings, name: str, *, write: bool = True) -> tuple[list[str], list[str]]:
     """Merge what the dataset's sources hold into its declaration; returns ``(changes, notes)``:
-    one line per difference with the declaration (drift), one per choice left to a person."""
-    from lakehouse.declarations import declaration
+    one line per difference with the declaration (drift), one per choice left to a person.
+    A declaration the loader rejects (e.g. a table declared with its csv options and no columns
+    yet) is discovered from its parsed file; what is written is checked before it is written
+    (a declaration the loader would reject is never written: its problems are raised)."""
     from lakehouse.declarations.discover import merge
     from lakehouse.declarations.write import leading_comments, render
 
-    decl = declaration(name, settings)
-    model, report, notes_out = decl.decl, [], []
+    decl, path, model = _declared(settings, name)
+    report, notes_out = [], []
     several = len(model.sources) > 1
     for source in model.sources:
         if source.kind == "postgres":
             found, notes = _postgres_tables(settings, name, source)
             notes_out += [f"{source.name}: {n}" for n in notes]
         elif source.kind == "csv_drop":
-            found = _csv_tables(settings, name, source, model)
+            found, notes = _csv_tables(settings, name, source, model)
+            notes_out += [f"{source.name}: {n}" for n in notes]
         else:
             found, notes = _dms_tables(settings, decl, source)
             notes_out += [f"{source.name}: {n}" for n in notes]
         model, lines = merge(model, source.name, found, several_sources=several)
         report += [f"{source.name}: {line}" for line in lines]
+    text = render(model, leading_comments(path.read_text()))
+    _check(path, text)
     if write:
-        decl.path.write_text(render(model, leading_comments(decl.path.read_text())))
+        path.write_text(text)
         from lakehouse.declarations.load import read_declaration
 
-        read_declaration(decl.path)  # what was written loads
+        read_declaration(path)  # what was written loads
     return report, notes_out
+
+
+def _declared(settings: Settings, name: str):
+    """``(Declaration or None, path, DatasetDecl)`` of dataset ``name``: loaded and checked, or,
+    when the checks reject its file (e.g. a table without columns yet), the file as parsed (not
+    for a dms_s3 source, whose discovery needs the loaded declaration)."""
+    from lakehouse.declarations import declaration, declaration_dirs
+    from lakehouse.declarations.load import find_files
+    from lakehouse.declarations.parse import parse_declaration
+    from lakehouse.declarations.problems import DeclarationError
+
+    try:
+        decl = declaration(name, settings)
+        return decl, decl.path, decl.decl
+    except DeclarationError as err:
+        for path in find_files(declaration_dirs(settings)):
+            try:
+                model = parse_declaration(path, path.read_text())
+            except DeclarationError:
+                continue
+            if model is not None and model.name == name and str(path) in str(err):
+                if not any(s.kind == "dms_s3" for s in model.sources):
+                    return None, path, model
+        raise
+
+
+def _check(path: Path, text: str) -> None:
+    """Raise the loader's ``DeclarationError`` when ``text`` (for ``path``) would be rejected."""
+    from lakehouse.declarations.parse import parse_declaration
+    from lakehouse.declarations.spec import to_spec
+
+    model = parse_declaration(path, text)
+    if model is not None:
+        to_spec(model, path)
 
 
 def _postgres_tables(settings: Settings, name: str, source):
@@ -158,15 +197,23 @@ def _dms_tables(settings: Settings, decl, source):
 
 
 def _csv_tables(settings: Settings, name: str, source, model):
+    """The csv_drop tables the landing folder's files show, and one note per file not read."""
     import fnmatch
 
-    from lakehouse.filesync.discovery import infer_csv_table
+    from lakehouse.filesync.discovery import infer_csv_table, sniff_options
     from lakehouse.filesync.sync import DROP_SUFFIXES
     from lakehouse.registry.model import Column, CsvOptions
 
     landing = Path(source.landing) if source.landing else settings.landing_dir / name
     files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
-    out, claimed = [], set()
+    out, claimed, notes = [], set(), []
+
+    def infer(path: Path, options: CsvOptions, table: str, **kw) -> None:
+        try:
+            out.append(infer_csv_table(path, options, dataset=name, name=table, **kw))
+        except (ValueError, UnicodeError, OSError) as err:  # CsvDropError is a ValueError
+            notes.append(_unread(path, table, kw["file_glob"], err))
+
     for t in model.tables:
         if not t.file_glob or t.source not in (None, source.name):
             continue
@@ -176,18 +223,27 @@ def _csv_tables(settings: Settings, name: str, source, model):
             options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
             newest = max(matches, key=lambda p: p.stat().st_mtime)
             declared = [Column(c.name, c.type, c.nullable) for c in t.columns]
-            out.append(infer_csv_table(newest, options, dataset=name, name=t.name,
-                                       file_glob=t.file_glob, primary_key=tuple(t.primary_key),
-                                       declared=declared))  # fmt: skip
+            infer(newest, options, t.name, file_glob=t.file_glob,
+                  primary_key=tuple(t.primary_key), declared=declared)  # fmt: skip
     for p in files:
         if p in claimed or p.suffix.lower() not in DROP_SUFFIXES:
             continue
         table, glob = proposed_table(p.name)
         if any(s.name == table for s in out):
             continue
-        out.append(infer_csv_table(p, CsvOptions(), dataset=name, name=table, file_glob=glob))
+        infer(p, sniff_options(p), table, file_glob=glob)
         claimed |= {q for q in files if fnmatch.fnmatch(q.name, glob)}
-    return out
+    return out, notes
+
+
+def _unread(path: Path, table: str, glob: str, err: Exception) -> str:
+    """The note for a file discover could not read (its table left as declared)."""
+    reason = str(err).removeprefix("line 1: ")
+    return (
+        f"{path.name}: not read ({reason}) — fix: save it as UTF-8 CSV, or declare table"
+        f" {table!r} (file_glob: {glob!r}, csv: {{encoding: <its encoding, e.g. cp1252>}})"
+        " and run discover again"
+    )
 
 
 def proposed_table(file_name: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """Pin what a source holds into a declaration: discovered tables merged with the declared ones.
 
 Contract of ``merge(decl, source_name, discovered)``: every discovered table appears with the
-discovered columns (name, type, nullability) and key; what a person declared on top is kept
+discovered columns (name, type, nullability) and key (a new CSV drop: its csv options when not
+the defaults, e.g. a UTF-16 file's encoding); what a person declared on top is kept
 (description, key of a table that has none, SCD type, format, partitioning, PII, excluded
 columns, per-column checks and descriptions). Returns the new declaration and one line per
 difference (new table, added/removed column, changed -- or widened -- type or nullability,
@@ -11,9 +12,11 @@ narrowed: ``filesync.discovery`` keeps them unless a value needs a wider one.)
 
 from __future__ import annotations
 
-from lakehouse.declarations.model import ColumnDecl, DatasetDecl, TableDecl
+from dataclasses import asdict
+
+from lakehouse.declarations.model import ColumnDecl, CsvDecl, DatasetDecl, TableDecl
 from lakehouse.registry.inference import common_type
-from lakehouse.registry.model import Column, TableSpec
+from lakehouse.registry.model import Column, CsvOptions, TableSpec
 
 
 def column_decl(c: Column, declared: ColumnDecl | None = None) -> ColumnDecl:
@@ -43,8 +46,16 @@ def table_decl(spec: TableSpec, source: str | None, declared: TableDecl | None) 
             "columns": [column_decl(c, old.get(c.name)) for c in spec.columns],
             "description": (declared.description if declared else "") or spec.description,
             "file_glob": spec.file_glob if spec.source == "csv_drop" else base.file_glob,
+            "csv": base.csv or _csv_decl(spec),
         }
     )
+
+
+def _csv_decl(spec: TableSpec) -> CsvDecl | None:
+    """A discovered CSV drop's options (its encoding, delimiter) when not the defaults."""
+    if spec.source != "csv_drop" or spec.csv == CsvOptions():
+        return None
+    return CsvDecl(**asdict(spec.csv))
 
 
 def _drift(name: str, declared: TableDecl, found: TableSpec) -> list[str]:

@@ -14,11 +14,13 @@ not read as it, then it is widened (``registry.inference.pinned_type``): never n
 candidates are the columns unique and non-null in the sample (not bool/double); those named
 ``id`` / ``…_id`` are preferred, then the one named after the table (``customers`` →
 ``customer_id``); a single remaining candidate is chosen, several are left unchosen and listed
-in the table's description (``discover_csv`` returns them).
+in the table's description (``discover_csv`` returns them). ``sniff_options(sample)``: the
+encoding (by byte-order mark) and delimiter of a file no table declares yet.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,9 @@ class CsvDiscovery:
     primary_key: tuple[str, ...]
 
 
-def _read_sample(sample: bytes | str | Path, max_bytes: int) -> bytes:
+def _read_sample(sample: bytes | str | Path, max_bytes: int, unit: int = 1) -> bytes:
+    """The sample's bytes; of a file, the first ``max_bytes`` cut after the last line end (its
+    code ``unit``: 2 for UTF-16, 4 for UTF-32)."""
     if isinstance(sample, bytes):
         return sample
     with open(sample, "rb") as fh:
@@ -47,8 +51,39 @@ def _read_sample(sample: bytes | str | Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # cut at the last line end: no half row
         data = data[:max_bytes]
         end = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        data = data[: end + 1] if end >= 0 else data
+        data = data[: -(-(end + 1) // unit) * unit] if end >= 0 else data
     return data
+
+
+#: byte-order marks, longest first (a UTF-32 LE mark starts like a UTF-16 LE one)
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8"),  # the reader drops a UTF-8 mark
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+_DELIMITERS = ("\t", ";", "|")
+
+
+def sniff_options(sample: bytes | str | Path) -> CsvOptions:
+    """Options for a file no table declares yet: the encoding its byte-order mark names (UTF-16,
+    UTF-32; else UTF-8), the delimiter a comma unless the first line has none and has a tab,
+    ``;`` or ``|`` (the most frequent)."""
+    data = _read_sample(sample, 64 << 10)
+    encoding = next((e for bom, e in _BOMS if data.startswith(bom)), "utf-8")
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = ","
+    if "," not in first:
+        best = max(_DELIMITERS, key=first.count)
+        delimiter = best if first.count(best) else ","
+    return CsvOptions(delimiter=delimiter, encoding=encoding)
+
+
+def _unit(encoding: str) -> int:
+    name = codecs.lookup(encoding).name
+    return 4 if name.startswith("utf-32") else 2 if name.startswith("utf-16") else 1
 
 
 def _stem(name: str) -> str:
@@ -80,7 +115,7 @@ def discover_csv(
     max_bytes: int = 16 << 20,
 ) -> CsvDiscovery:
     """Columns, key candidates and key of a CSV sample (see the module docstring)."""
-    parsed = parse_csv(_read_sample(sample, max_bytes), options)
+    parsed = parse_csv(_read_sample(sample, max_bytes, _unit(options.encoding)), options)
     frame = parsed.frame.head(max_rows)
     pinned = {c.name: c for c in declared}
     columns = []

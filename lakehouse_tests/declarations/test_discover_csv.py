@@ -57,3 +57,46 @@ def test_a_second_discover_keeps_or_widens_pinned_types_never_narrows(drop, caps
     newer(landing / "pay-3.csv", "id,amount,zip,qty\n4,n/a,1,2\n", 3)
     assert main(["discover", "d"]) == 0
     assert types(path, "pay")["amount"] == "string"
+
+
+def test_a_utf16_file_is_discovered_and_a_file_not_read_is_one_note(drop, capsys, tmp_path):
+    from lakehouse.declarations import load_dataset
+    from lakehouse.dms.settings import DmsS3Settings
+    from lakehouse.engine import bronze
+    from lakehouse.storage import LocalLake
+
+    landing, path = drop
+    excel = "id\tname\r\n1\tJosé\r\n2\tZoë\r\n".encode("utf-16")  # Excel's "Unicode text"
+    (landing / "excel-1.csv").write_bytes(excel)
+    (landing / "good-1.csv").write_text("id,name\n1,a\n")
+    (landing / "legacy-1.csv").write_bytes("id,prénom\n1,x\n".encode("cp1252"))
+    capsys.readouterr()
+    assert main(["discover", "d"]) == 0
+    out = capsys.readouterr().out
+    found = tables(path)
+    assert sorted(found) == ["excel", "good"]
+    assert found["excel"]["csv"] == {"delimiter": "\t", "encoding": "utf-16"}
+    assert types(path, "excel") == {"id": "bigint", "name": "string"}
+    (note,) = [line for line in out.splitlines() if "legacy" in line]
+    assert note.startswith("  note: csv_drop: legacy-1.csv: not read (unreadable header: ")
+    assert (
+        "— fix: save it as UTF-8 CSV, or declare table 'legacy' (file_glob: 'legacy-*.csv'," in note
+    )
+    # bronze reads the file by the pinned options
+    lake = LocalLake(tmp_path / "lake")
+    lake.write_bytes("raw/csv/d/excel-1.csv", excel)
+    spec = next(t for t in load_dataset("d").tables if t.name == "excel")
+    assert (bronze.ingest(lake, spec, DmsS3Settings()).rows, spec.csv.encoding) == (2, "utf-16")
+
+
+def test_a_table_declared_with_its_csv_options_and_no_columns_is_discovered(drop, capsys):
+    landing, path = drop
+    (landing / "excel-1.csv").write_bytes("id;name\n1;José\n".encode("utf-16-le"))
+    path.write_text(
+        path.read_text().replace("  tables: []", "")
+        + "  tables:\n    - name: excel\n      file_glob: excel-*.csv\n"
+        + '      csv: {delimiter: ";", encoding: utf-16-le}\n'
+    )
+    assert main(["discover", "d"]) == 0
+    assert types(path, "excel") == {"id": "bigint", "name": "string"}
+    assert tables(path)["excel"]["csv"] == {"delimiter": ";", "encoding": "utf-16-le"}
