@@ -202,7 +202,7 @@ def _csv_tables(settings: Settings, name: str, source, model):
 
     from lakehouse.filesync.discovery import infer_csv_table, sniff_options
     from lakehouse.filesync.sync import DROP_SUFFIXES
-    from lakehouse.registry.model import Column, CsvOptions
+    from lakehouse.registry.model import CsvOptions
 
     landing = Path(source.landing) if source.landing else settings.landing_dir / name
     files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
@@ -222,9 +222,8 @@ def _csv_tables(settings: Settings, name: str, source, model):
         if matches:
             options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
             newest = max(matches, key=lambda p: p.stat().st_mtime)
-            declared = [Column(c.name, c.type, c.nullable) for c in t.columns]
             infer(newest, options, t.name, file_glob=t.file_glob,
-                  primary_key=tuple(t.primary_key), declared=declared)  # fmt: skip
+                  primary_key=tuple(t.primary_key), declared=t.columns)  # fmt: skip
     for p in files:
         if p in claimed or p.suffix.lower() not in DROP_SUFFIXES:
             continue

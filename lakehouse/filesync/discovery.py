@@ -5,11 +5,13 @@ declared=())``:
 the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at the last line
 end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
 semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
-in header order (``column_<n>`` without header), the type ``registry.inference.infer_type``
+in header order (without header: the declared columns' names by position, else
+``column_<n>``), the type ``registry.inference.infer_type``
 gives its non-null values. Every column is ``nullable`` but the key's: a sample cannot prove a
 column is never null (a later file may leave an optional field empty); a declared column keeps
 its declared nullability unless the sample holds a null in it. A column of
-``declared`` (the table's pinned columns, by name) keeps its declared type unless a value does
+``declared`` (the table's pinned columns, by name: anything with ``name``, ``type`` and
+``nullable``, a registry ``Column`` or a declaration's ``ColumnDecl``) keeps its declared type unless a value does
 not read as it, then it is widened (``registry.inference.pinned_type``): never narrowed. Key: ``primary_key`` when given (it must be unique and non-null in the sample); else the
 candidates are the columns unique and non-null in the sample (not bool/double); those named
 ``id`` / ``…_id`` are preferred, then the one named after the table (``customers`` →
@@ -115,7 +117,9 @@ def discover_csv(
     max_bytes: int = 16 << 20,
 ) -> CsvDiscovery:
     """Columns, key candidates and key of a CSV sample (see the module docstring)."""
-    parsed = parse_csv(_read_sample(sample, max_bytes, _unit(options.encoding)), options)
+    names = [c.name for c in declared] if declared and not options.header else None
+    data = _read_sample(sample, max_bytes, _unit(options.encoding))
+    parsed = parse_csv(data, options, names)
     frame = parsed.frame.head(max_rows)
     pinned = {c.name: c for c in declared}
     columns = []

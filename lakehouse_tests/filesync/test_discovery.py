@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lakehouse.declarations.model import ColumnDecl
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze
 from lakehouse.filesync.discovery import discover_csv, infer_csv_table
@@ -100,3 +101,19 @@ def test_a_sample_without_nulls_does_not_make_a_column_not_nullable():
     assert [(c.name, c.nullable) for c in found.columns] == [
         ("id", False), ("name", False), ("phone", True),
     ]  # fmt: skip
+
+
+def test_no_header_keeps_the_declared_names_by_position():
+    declared = (Column("id", "bigint", False), Column("name", "string"), Column("zip", "string"))
+    sample = b"1;Ann;02134\n2;Bob;10001\n"
+    options = CsvOptions(delimiter=";", header=False)
+    found = discover_csv(sample, options, primary_key=("id",), declared=declared)
+    assert found.columns == declared and found.primary_key == ("id",)
+    # the values of each position are checked against its column's declared type (an unknown
+    # declared type: inferred)
+    declared = (Column("a", "bigint"), Column("b", "bigint"), ColumnDecl(name="c", type="varchar"))
+    assert discover_csv(b"1,x,2\n", CsvOptions(header=False), declared=declared).columns == (
+        Column("a", "bigint"),
+        Column("b", "string"),
+        Column("c", "bigint"),
+    )
