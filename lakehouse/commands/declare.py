@@ -200,7 +200,7 @@ def _csv_tables(settings: Settings, name: str, source, model):
     """The csv_drop tables the landing folder's files show, and one note per file not read."""
     import fnmatch
 
-    from lakehouse.filesync.discovery import infer_csv_table, sniff_options
+    from lakehouse.filesync.discovery import csv_table, discover_csv, sniff_options
     from lakehouse.filesync.sync import DROP_SUFFIXES
     from lakehouse.registry.model import CsvOptions
 
@@ -208,11 +208,18 @@ def _csv_tables(settings: Settings, name: str, source, model):
     files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
     out, claimed, notes = [], set(), []
 
-    def infer(path: Path, options: CsvOptions, table: str, **kw) -> None:
+    def infer(path: Path, options: CsvOptions, table: str, file_glob: str, **kw) -> None:
         try:
-            out.append(infer_csv_table(path, options, dataset=name, name=table, **kw))
+            found = discover_csv(path, options, name=table, **kw)
         except (ValueError, UnicodeError, OSError) as err:  # CsvDropError is a ValueError
-            notes.append(_unread(path, table, kw["file_glob"], err))
+            notes.append(_unread(path, table, file_glob, err))
+            return
+        out.append(csv_table(found, options, dataset=name, name=table, file_glob=file_glob))
+        notes.extend(
+            f"{table}: {path.name}: header column {i} {h!r} pinned as {c!r} ("
+            + ("it is empty)" if not h.strip() else "it repeats an earlier name in any case)")
+            for i, h, c in found.renamed
+        )
 
     for t in model.tables:
         if not t.file_glob or t.source not in (None, source.name):

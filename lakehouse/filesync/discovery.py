@@ -6,7 +6,8 @@ the sample (bytes, or a file of which the first ``max_bytes`` are read, cut at t
 end) is parsed by the bronze reader's rules (``engine.csv_drop``: same options, same NULL
 semantics); the first ``max_rows`` clean rows are used (rejected rows are ignored). Per column,
 in header order (without header: the declared columns' names by position, else
-``column_<n>``), the type ``registry.inference.infer_type``
+``column_<n>``; a header name that is empty or repeats an earlier one in any case is given a
+unique name, ``unique_names``: ``column_<n>``, ``<name>_2``, listed in ``renamed``), the type ``registry.inference.infer_type``
 gives its non-null values. Every column is ``nullable`` but the key's: a sample cannot prove a
 column is never null (a later file may leave an optional field empty); a declared column keeps
 its declared nullability unless the sample holds a null in it. A column of
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lakehouse.engine.csv_drop import parse_csv
+from lakehouse.engine.csv_drop import CsvDropError, parse_csv
 from lakehouse.registry.inference import infer_type, pinned_type
 from lakehouse.registry.model import Column, CsvOptions, TableSpec
 
@@ -41,6 +42,8 @@ class CsvDiscovery:
     rows: int
     key_candidates: tuple[str, ...]
     primary_key: tuple[str, ...]
+    #: header names given another column name: (position, header name, column name)
+    renamed: tuple[tuple[int, str, str], ...] = ()
 
 
 def _read_sample(sample: bytes | str | Path, max_bytes: int, unit: int = 1) -> bytes:
@@ -119,11 +122,11 @@ def discover_csv(
     """Columns, key candidates and key of a CSV sample (see the module docstring)."""
     names = [c.name for c in declared] if declared and not options.header else None
     data = _read_sample(sample, max_bytes, _unit(options.encoding))
-    parsed = parse_csv(data, options, names)
-    frame = parsed.frame.head(max_rows)
+    columns_, frame, renamed = _parse(data, options, names)
+    frame = frame.head(max_rows)
     pinned = {c.name: c for c in declared}
     columns = []
-    for col in parsed.columns:
+    for col in columns_:
         values = frame[col]
         type_ = pinned_type(pinned[col].type, values) if col in pinned else infer_type(values)
         nullable = (pinned[col].nullable or bool(values.null_count())) if col in pinned else True
@@ -131,7 +134,7 @@ def discover_csv(
     types = {c.name: c.type for c in columns}
     candidates = tuple(
         c
-        for c in parsed.columns
+        for c in columns_
         if frame.height
         and types[c] not in ("bool", "double")
         and frame[c].null_count() == 0
@@ -150,7 +153,42 @@ def discover_csv(
             )
     key = tuple(primary_key) or _choose_key(candidates, name)
     columns = [Column(c.name, c.type, nullable=c.nullable and c.name not in key) for c in columns]
-    return CsvDiscovery(tuple(columns), frame.height, candidates, key)
+    return CsvDiscovery(tuple(columns), frame.height, candidates, key, renamed)
+
+
+def unique_names(names: Sequence[str | None]) -> list[str]:
+    """Header names as column names: an empty one ``column_<n>`` (its position), one repeating
+    an earlier name in any case ``<name>_2`` (``_3``…); the others as they are."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        base = n if n and n.strip() else f"column_{i + 1}"
+        new, k = base, 2
+        while new.lower() in seen:
+            new, k = f"{base}_{k}", k + 1
+        seen.add(new.lower())
+        out.append(new)
+    return out
+
+
+def _parse(data: bytes, options: CsvOptions, names: list[str] | None):
+    """(column names, String frame, renamed header names) of a sample."""
+    try:
+        parsed = parse_csv(data, options, names)
+        if not options.header or unique_names(parsed.columns) == parsed.columns:
+            return parsed.columns, parsed.frame, ()
+    except CsvDropError as err:
+        if not (options.header and "duplicate column name" in str(err)):
+            raise
+    # a header naming a column twice (in any case) or not at all: its record read as data
+    raw = parse_csv(data, replace(options, header=False))
+    header = list(raw.frame.row(0)) if raw.frame.height else []
+    columns = unique_names(header)
+    frame = raw.frame.slice(1).rename(dict(zip(raw.frame.columns, columns, strict=True)))
+    renamed = tuple(
+        (i + 1, h or "", c) for i, (h, c) in enumerate(zip(header, columns, strict=True)) if h != c
+    )
+    return columns, frame, renamed
 
 
 def infer_csv_table(
@@ -167,6 +205,13 @@ def infer_csv_table(
     """A ``csv_drop`` TableSpec for files like ``sample`` (see the module docstring)."""
     found = discover_csv(sample, options, name=name, primary_key=primary_key, declared=declared,
                          max_rows=max_rows)  # fmt: skip
+    return csv_table(found, options, dataset=dataset, name=name, file_glob=file_glob)
+
+
+def csv_table(
+    found: CsvDiscovery, options: CsvOptions, *, dataset: str, name: str, file_glob: str
+) -> TableSpec:
+    """The ``csv_drop`` TableSpec of a discovery (``infer_csv_table``)."""
     note = f"Discovered from a sample of {found.rows} rows."
     if not found.primary_key and found.key_candidates:
         note += f" Key candidates (none chosen): {', '.join(found.key_candidates)}."

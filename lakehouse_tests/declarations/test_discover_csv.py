@@ -100,3 +100,17 @@ def test_a_table_declared_with_its_csv_options_and_no_columns_is_discovered(drop
     assert main(["discover", "d"]) == 0
     assert types(path, "excel") == {"id": "bigint", "name": "string"}
     assert tables(path)["excel"]["csv"] == {"delimiter": ";", "encoding": "utf-16-le"}
+
+
+def test_renamed_header_columns_are_noted(drop, capsys):
+    landing, path = drop
+    (landing / "people-1.csv").write_text("id,Name,NAME,\n1,a,b,\n")
+    (landing / "dup-1.csv").write_text("id,name,name\n1,a,b\n")
+    capsys.readouterr()
+    assert main(["discover", "d"]) == 0
+    out = capsys.readouterr().out
+    assert list(types(path, "people")) == ["id", "Name", "NAME_2", "column_4"]
+    assert list(types(path, "dup")) == ["id", "name", "name_2"]
+    assert "note: csv_drop: people: people-1.csv: header column 3 'NAME' pinned as 'NAME_2'" in out
+    assert "people-1.csv: header column 4 '' pinned as 'column_4' (it is empty)" in out
+    assert "dup: dup-1.csv: header column 3 'name' pinned as 'name_2' (it repeats an earlier" in out

@@ -8,7 +8,7 @@ import pytest
 from lakehouse.declarations.model import ColumnDecl
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze
-from lakehouse.filesync.discovery import discover_csv, infer_csv_table
+from lakehouse.filesync.discovery import discover_csv, infer_csv_table, unique_names
 from lakehouse.registry import Column
 from lakehouse.registry.model import CsvOptions
 from lakehouse.storage import LocalLake
@@ -117,3 +117,19 @@ def test_no_header_keeps_the_declared_names_by_position():
         Column("b", "string"),
         Column("c", "bigint"),
     )
+
+
+def test_a_header_name_empty_or_repeated_in_any_case_gets_a_unique_name():
+    assert unique_names(["id", "Name", "NAME", "", None, "name", " "]) == [
+        "id", "Name", "NAME_2", "column_4", "column_5", "name_3", "column_7",
+    ]  # fmt: skip
+    found = discover_csv(b"id,name,name,\n1,a,b,\n2,c,d,\n", CsvOptions(), name="t")
+    assert [c.name for c in found.columns] == ["id", "name", "name_2", "column_4"]
+    assert found.renamed == ((3, "name", "name_2"), (4, "", "column_4"))
+    assert found.primary_key == ("id",) and found.rows == 2
+    case = discover_csv(b"id,Name,NAME\n1,a,b\n", CsvOptions())
+    assert ([c.name for c in case.columns], case.renamed) == (
+        ["id", "Name", "NAME_2"], ((3, "NAME", "NAME_2"),),
+    )  # fmt: skip
+    plain = discover_csv(b"id,name\n1,a\n", CsvOptions())
+    assert plain.renamed == () and [c.name for c in plain.columns] == ["id", "name"]
