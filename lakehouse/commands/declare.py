@@ -254,7 +254,8 @@ def _unread(path: Path, table: str, glob: str, err: Exception) -> str:
 
 def proposed_table(file_name: str) -> tuple[str, str]:
     """A table name and glob for an unclaimed file: ``prices-20240101.csv`` → (prices,
-    ``prices-*.csv``); ``Orders 2024.CSV`` → (orders, ``Orders*.CSV``)."""
+    ``prices-*.csv``); ``Orders 2024.CSV`` → (orders, ``Orders *.CSV``); the glob matches
+    the file itself (``sales[1].csv`` → ``sales[[]1]*.csv``)."""
     stem, dot, suffix = file_name.rpartition(".")
     if not dot:
         stem, suffix = file_name, ""
@@ -263,5 +264,10 @@ def proposed_table(file_name: str) -> tuple[str, str]:
     table = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_") or "data"
     if not table[0].isalpha():
         table = f"t_{table}"
-    glob = f"{base}{sep}*" + (f".{suffix}" if suffix else "")
+    glob = f"{_escape(base)}{_escape(sep)}*" + (f".{_escape(suffix)}" if suffix else "")
     return table, glob
+
+
+def _escape(text: str) -> str:
+    """``text`` matched literally by a glob: ``*``, ``?`` and ``[`` each in a class (``[[]``)."""
+    return re.sub(r"([*?\[])", r"[\1]", text)

@@ -186,6 +186,23 @@ def _glob_problem(glob: str) -> str | None:
         return "is empty — fix: e.g. 'orders-*.csv'"
     if "/" in glob or "\\" in glob:
         return "names a folder — fix: a file-name pattern only (the landing folder is the source's)"
-    if glob.count("[") != glob.count("]"):
+    if _unclosed_class(glob):
         return "has an unclosed '[' — fix: close the character class or escape it as [[]"
     return None  # a pattern, or one fixed file name
+
+
+def _unclosed_class(glob: str) -> bool:
+    """Whether a ``[`` of ``glob`` opens no character class (fnmatch's rules: ``[!…]``, and a
+    ``]`` first in the class is a member); a ``]`` outside a class is a literal."""
+    i = 0
+    while i < len(glob):
+        if glob[i] == "[":
+            j = i + 1
+            j += j < len(glob) and glob[j] == "!"
+            j += j < len(glob) and glob[j] == "]"
+            end = glob.find("]", j)
+            if end < 0:
+                return True
+            i = end
+        i += 1
+    return False

@@ -110,7 +110,17 @@ def test_a_mistake_in_a_declaration_is_one_line_and_exit_2(tmp_path, monkeypatch
         ("Orders 2024.CSV", ("orders", "Orders *.CSV")),
         ("customers.csv", ("customers", "customers*.csv")),
         ("sales_orders_2024-01-02.csv", ("sales_orders", "sales_orders_*.csv")),
+        ("sales[1].csv", ("sales_1", "sales[[]1]*.csv")),
+        ("what?.csv", ("what", "what[?]*.csv")),
+        ("a*b].csv", ("a_b", "a[*]b]*.csv")),
     ],
 )
 def test_an_unclaimed_file_is_proposed_as_a_table(file_name, expected):
+    import fnmatch
+
+    from lakehouse.declarations.tables import _glob_problem
+
     assert proposed_table(file_name) == expected
+    glob = expected[1]
+    # the glob matches the file itself, as bronze claims it, and the declaration accepts it
+    assert fnmatch.fnmatch(file_name, glob) and _glob_problem(glob) is None
