@@ -93,6 +93,8 @@ def discover(settings: Settings, name: str, *, write: bool = True) -> tuple[list
         else:
             found, notes = _dms_tables(settings, decl, source)
             notes_out += [f"{source.name}: {n}" for n in notes]
+        found, twice = _one_per_name(found, model)
+        notes_out += [f"{source.name}: {n}" for n in twice]
         model, lines = merge(model, source.name, found, several_sources=several)
         report += [f"{source.name}: {line}" for line in lines]
     text = render(model, leading_comments(path.read_text()))
@@ -103,6 +105,30 @@ def discover(settings: Settings, name: str, *, write: bool = True) -> tuple[list
 
         read_declaration(path)  # what was written loads
     return report, notes_out
+
+
+def _one_per_name(found: list, model) -> tuple[list, list[str]]:
+    """The discovered tables with one table per lake name (a dataset's table names are unique):
+    of tables with the same name in several schemas, the one already declared (same schema),
+    else the first; a note naming both schemas and the fix for each other one."""
+    declared = {t.name: t.schema_ for t in model.tables}
+    kept: dict[str, object] = {}
+    for spec in found:
+        first = kept.get(spec.name)
+        if first is None or (
+            first.schema != declared.get(spec.name) and spec.schema == declared.get(spec.name)
+        ):
+            kept[spec.name] = spec
+    notes = [
+        f"{spec.name}: {spec.schema}.{spec.name} not declared: table {spec.name!r} is"
+        f" {kept[spec.name].schema}.{spec.name} (a table name is unique in a dataset) — fix:"
+        f" exclude it (selection: {{rule-action: exclude, schema-name: {spec.schema},"
+        f" table-name: {spec.name}}}), or declare schema {spec.schema} in another dataset"
+        " (with a table_prefix)"
+        for spec in found
+        if kept[spec.name] is not spec
+    ]
+    return [s for s in found if kept[s.name] is s], notes
 
 
 def _declared(settings: Settings, name: str):

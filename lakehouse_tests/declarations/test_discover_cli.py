@@ -124,3 +124,42 @@ def test_an_unclaimed_file_is_proposed_as_a_table(file_name, expected):
     glob = expected[1]
     # the glob matches the file itself, as bronze claims it, and the declaration accepts it
     assert fnmatch.fnmatch(file_name, glob) and _glob_problem(glob) is None
+
+
+def test_a_table_name_in_two_schemas_is_declared_once_and_the_other_noted(
+    fresh_db, tmp_path, monkeypatch, capsys
+):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "create schema sales;"
+            "create table public.customers (id int primary key, name text);"
+            "create table sales.customers (id int primary key, region text);"
+        )
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("MINE_SOURCE_DSN", fresh_db)
+    assert main(["init", "mine"]) == 0
+    path = tmp_path / "defs" / "mine" / "defs.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["attributes"]["sources"][0]["selection"].append(
+        {"rule-action": "include", "schema-name": "sales", "table-name": "%"}
+    )
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    capsys.readouterr()
+    for _ in range(2):  # what discover writes loads: a second run works as well
+        assert main(["discover", "mine"]) == 0
+        out = capsys.readouterr().out
+        (table,) = yaml.safe_load(path.read_text())["attributes"]["tables"]
+        assert (table["name"], table.get("schema", "public")) == ("customers", "public")
+        assert (
+            "note: postgres: customers: sales.customers not declared: table 'customers' is"
+            " public.customers (a table name is unique in a dataset) — fix: exclude it (selection:"
+            " {rule-action: exclude, schema-name: sales, table-name: customers})"
+        ) in out
+    # a table declared from the other schema keeps that schema
+    path.write_text(path.read_text().replace("primary_key: [id]", "schema: sales"))
+    assert main(["discover", "mine"]) == 0
+    (table,) = yaml.safe_load(path.read_text())["attributes"]["tables"]
+    assert table["schema"] == "sales" and [c["name"] for c in table["columns"]] == ["id", "region"]
+    out = capsys.readouterr().out
+    assert "public.customers not declared: table 'customers' is sales.customers" in out
