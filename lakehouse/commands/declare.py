@@ -234,11 +234,12 @@ def _csv_tables(settings: Settings, name: str, source, model):
     files = sorted(p for p in landing.glob("*") if p.is_file() and not p.name.startswith("."))
     out, claimed, notes = [], set(), []
 
-    def infer(path: Path, options: CsvOptions, table: str, file_glob: str, **kw) -> None:
+    def infer(path: Path, options: CsvOptions, table: str, file_glob: str, **declared) -> None:
+        """Discover ``table`` from ``path`` (``declared``: a declared table's key and columns)."""
         try:
-            found = discover_csv(path, options, name=table, **kw)
+            found = discover_csv(path, options, name=table, **declared)
         except (ValueError, UnicodeError, OSError) as err:  # CsvDropError is a ValueError
-            notes.append(_unread(path, table, file_glob, err))
+            notes.append(_unread(path, table, file_glob, err, bool(declared)))
             return
         out.append(csv_table(found, options, dataset=name, name=table, file_glob=file_glob))
         notes.extend(
@@ -253,7 +254,10 @@ def _csv_tables(settings: Settings, name: str, source, model):
         matches = [p for p in files if fnmatch.fnmatch(p.name, t.file_glob)]
         claimed |= set(matches)
         if matches:
-            options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
+            try:
+                options = CsvOptions(**t.csv.model_dump()) if t.csv else CsvOptions()
+            except (ValueError, LookupError):  # the declaration's check says so: not written
+                continue
             newest = max(matches, key=lambda p: p.stat().st_mtime)
             infer(newest, options, t.name, file_glob=t.file_glob,
                   primary_key=tuple(t.primary_key), declared=t.columns)  # fmt: skip
@@ -268,14 +272,22 @@ def _csv_tables(settings: Settings, name: str, source, model):
     return out, notes
 
 
-def _unread(path: Path, table: str, glob: str, err: Exception) -> str:
+def _unread(path: Path, table: str, glob: str, err: Exception, declared: bool) -> str:
     """The note for a file discover could not read (its table left as declared)."""
     reason = str(err).removeprefix("line 1: ")
-    return (
-        f"{path.name}: not read ({reason}) — fix: save it as UTF-8 CSV, or declare table"
-        f" {table!r} (file_glob: {glob!r}, csv: {{encoding: <its encoding, e.g. cp1252>}})"
-        " and run discover again"
-    )
+    if "primary key" in reason:
+        fix = f"set table {table!r}'s primary_key to columns unique and non-null in its files"
+    elif declared:
+        fix = (
+            f"set table {table!r}'s csv options (encoding, delimiter) to the file's, or save it"
+            " as UTF-8 CSV"
+        )
+    else:
+        fix = (
+            f"save it as UTF-8 CSV, or declare table {table!r} (file_glob: {glob!r}, csv:"
+            " {encoding: <its encoding, e.g. cp1252>}) and run discover again"
+        )
+    return f"{path.name}: not read ({reason}) — fix: {fix}"
 
 
 def proposed_table(file_name: str) -> tuple[str, str]:

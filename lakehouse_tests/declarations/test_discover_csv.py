@@ -114,3 +114,28 @@ def test_renamed_header_columns_are_noted(drop, capsys):
     assert "note: csv_drop: people: people-1.csv: header column 3 'NAME' pinned as 'NAME_2'" in out
     assert "people-1.csv: header column 4 '' pinned as 'column_4' (it is empty)" in out
     assert "dup: dup-1.csv: header column 3 'name' pinned as 'name_2' (it repeats an earlier" in out
+
+
+def test_a_declared_tables_file_not_read_is_one_note_and_the_table_kept(drop, capsys):
+    landing, path = drop
+    (landing / "shop-1.csv").write_text("id,name\n1,a\n")
+    assert main(["discover", "d"]) == 0
+    before = tables(path)["shop"]
+    (landing / "shop-2.csv").write_bytes("id,prénom\n2,x\n".encode("cp1252"))
+    os.utime(landing / "shop-2.csv", (2_000_000_000, 2_000_000_000))
+    capsys.readouterr()
+    assert main(["discover", "d"]) == 0
+    out = capsys.readouterr().out
+    assert tables(path)["shop"] == before
+    assert (
+        "note: csv_drop: shop-2.csv: not read (unreadable header: column field 2: bytes b'\\xe9'"
+        " are not valid utf-8 text (the declared encoding)) — fix: set table 'shop''s csv options"
+        " (encoding, delimiter) to the file's, or save it as UTF-8 CSV"
+    ) in out
+    (landing / "shop-3.csv").write_text("id,name\n1,a\n1,b\n")
+    os.utime(landing / "shop-3.csv", (2_000_000_001, 2_000_000_001))
+    assert main(["discover", "d"]) == 0
+    assert (
+        "shop-3.csv: not read (primary key ['id'] is not unique and non-null in the sample)"
+        " — fix: set table 'shop''s primary_key to columns unique and non-null in its files"
+    ) in capsys.readouterr().out
