@@ -10,8 +10,9 @@ tasks wrote), driven by one :class:`DmsS3Settings`:
 - Names: full-load files ``LOAD`` + 8 upper-case hex digits (counter from 1), CDC files
   ``yyyymmdd-hhmmssfff`` (UTC, milliseconds; 9 or 10 digits accepted when reading), extension
   ``.csv``, ``.csv.gz`` or ``.parquet``; optional date-partition folders (``2024/01/31/``).
-- Layout: ``Op`` (``I``/``U``/``D``) first, in CDC files always (except CdcInsertsOnly without
-  IncludeOpForFullLoad), in full-load files only with IncludeOpForFullLoad; then the
+- Layout: ``Op`` (``I``/``U``/``D``) first, in CDC files always (except CdcInsertsOnly or
+  CdcInsertsAndUpdates without IncludeOpForFullLoad: then no ``Op``, its rows read as upserts),
+  in full-load files only with IncludeOpForFullLoad; then the
   TimestampColumnName column when set (``yyyy-MM-dd HH:mm:ss.ffffff``); then the table's columns in
   source order; then the columns the task's transformation rules add, in rule order (a
   ``table_mappings.DmsLayout``; by default ``BI_<key>`` before-images, then the change

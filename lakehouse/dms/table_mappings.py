@@ -143,10 +143,14 @@ class DmsLayout:
 
 
 def op_in_file(settings: DmsS3Settings, kind: str) -> bool:
-    """Whether ``Op`` is a column of a ``kind`` file under ``settings``."""
+    """Whether ``Op`` is a column of a ``kind`` file under ``settings``.
+
+    AWS: with ``CdcInsertsOnly`` or ``CdcInsertsAndUpdates`` and without
+    ``IncludeOpForFullLoad`` the CDC records carry no ``Op`` (inserts and updates alike)."""
     if kind == "load":
         return settings.IncludeOpForFullLoad
-    return settings.IncludeOpForFullLoad or not settings.CdcInsertsOnly
+    cdc_subset = settings.CdcInsertsOnly or settings.CdcInsertsAndUpdates
+    return settings.IncludeOpForFullLoad or not cdc_subset
 
 
 def _like(pattern: str | None, name: str) -> bool:

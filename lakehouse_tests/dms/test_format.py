@@ -305,6 +305,22 @@ def test_cdc_inserts_only_round_trip():
     assert_frame_equal(read_dms_file(data, "20240101-000000000.csv", s, ["id"]).frame, frame)
 
 
+def test_cdc_inserts_and_updates_without_op_for_full_load_has_no_op():
+    """AWS: CdcInsertsAndUpdates without IncludeOpForFullLoad writes CDC records with no Op
+    (an insert and an update look alike); they are read as upserts (Op I), by layout too."""
+    from lakehouse.dms.table_mappings import DmsLayout
+
+    s = CSV.with_(CdcInsertsAndUpdates=True)
+    assert encode_dms_file(SAMPLE.head(1), s, full_load=False) == b"1,a,x\n"
+    got = read_dms_file(
+        b"1,a2\n3,c\n", "20240102-000000000.csv", s, layouts=[DmsLayout(("id", "name"))]
+    )
+    assert got.rejected == []
+    assert got.frame.rows() == [("I", "1", "a2"), ("I", "3", "c")]
+    s = s.with_(IncludeOpForFullLoad=True)
+    assert encode_dms_file(SAMPLE.head(1), s, full_load=False) == b"I,1,a,x\n"
+
+
 # ------------------------------------------------------------------------------ reader layout
 
 
