@@ -8,11 +8,16 @@ column's type inferred from its values (``registry.inference.infer_type``). DMS'
 (``Op``, the timestamp column, before-images ``BI_…``, the change sequence) are left out. With
 the task's table ``mappings``, the tables and columns are named as in the source (schema, table
 and column rules undone, ``TableMappings.source_of_folder``) and what the rules add is left out. DMS
-files carry no key: ``primary_key`` is empty and ``discover`` says to declare it. A CSV file
+files carry no key: ``primary_key`` is empty and ``discover`` says to declare it. Nor can they
+prove a column NOT NULL (a sample without NULLs proves nothing; a delete carries only the key):
+a column is nullable unless a Parquet schema says required or the declaration (``declared``: the
+dataset's declared tables, looked up by ``dataset`` when not given) says NOT NULL. A CSV file
 without a header cannot name its columns: that table is reported, not guessed.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -61,8 +66,39 @@ def discover_dms_tables(
     dataset: str,
     rules: list[dict] | None = None,
     mappings: TableMappings | None = None,
+    declared: list | None = None,
 ) -> tuple[list[TableSpec], list[str]]:
-    """``(tables, notes)`` of the DMS output under ``lake`` (see the module docstring)."""
+    """``(tables, notes)`` of the DMS output under ``lake`` (see the module docstring).
+    ``declared``: the dataset's ``TableDecl``s (None: read from its declaration, if any)."""
+    by_name = {t.name: t for t in (_declared_tables(dataset) if declared is None else declared)}
+    tables, notes = _discover(lake, settings, dataset, rules, mappings)
+    return [_declared_not_null(t, by_name.get(t.name)) for t in tables], notes
+
+
+def _declared_tables(dataset: str) -> list:
+    """The declared tables of ``dataset`` (none when it is not declared)."""
+    from lakehouse.declarations import DeclarationError, declaration
+
+    try:
+        return list(declaration(dataset).decl.tables)
+    except DeclarationError:
+        return []
+
+
+def _declared_not_null(table: TableSpec, declared) -> TableSpec:
+    """``table`` with the nullability its declaration gives a column (a declared column's own, a
+    primary-key column NOT NULL) where the file does not already prove NOT NULL."""
+    if declared is None or declared.schema_ != table.schema:
+        return table
+    said = {c.name: c.nullable for c in declared.columns}
+    said.update({k: said.get(k, False) for k in declared.primary_key})
+    columns = tuple(
+        replace(c, nullable=c.nullable and said.get(c.name, True)) for c in table.columns
+    )
+    return replace(table, columns=columns)
+
+
+def _discover(lake, settings, dataset, rules, mappings) -> tuple[list[TableSpec], list[str]]:
     if mappings is not None:
         return _discover_mapped(lake, settings, dataset, mappings)
     parsed = [SelectionRule.parse(r) for r in (rules or [{"schema-name": "%", "table-name": "%"}])]
@@ -152,7 +188,7 @@ def _columns(
     dms = dms_reader.read_dms_file(data, key, settings, None)
     frame = dms.frame
     return [
-        Column(c, infer_type(frame[c].cast(str)), nullable=bool(frame[c].null_count()))
+        Column(c, infer_type(frame[c].cast(str)), nullable=True)
         for c in frame.columns
         if c not in skip and not (bi_prefix and c.startswith("BI_"))
     ]

@@ -1,0 +1,54 @@
+"""``discover`` of a ``dms_s3`` source (``replication.dms_discovery``) through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from lakehouse.cli import main
+
+
+def _dataset(tmp_path: Path, monkeypatch, settings: dict, tables: list | None = None) -> Path:
+    defs = tmp_path / "defs" / "shop"
+    defs.mkdir(parents=True)
+    attributes = {"name": "shop", "sources": [{"kind": "dms_s3", "path": str(tmp_path / "dms"),
+                                               "endpoint_settings": settings}]}  # fmt: skip
+    if tables is not None:
+        attributes["tables"] = tables
+    path = defs / "defs.yaml"
+    path.write_text(yaml.safe_dump({"type": "lakehouse.components.Dataset",
+                                    "attributes": attributes}, sort_keys=False))  # fmt: skip
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "shop",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    return path
+
+
+def _write(tmp_path: Path, name: str, text: str) -> None:
+    folder = tmp_path / "dms" / "public" / "cust"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+
+
+def _columns(path: Path) -> dict:
+    (table,) = yaml.safe_load(path.read_text())["attributes"]["tables"]
+    return {c["name"]: c.get("nullable", True) for c in table["columns"]}
+
+
+def test_a_sample_without_nulls_does_not_pin_not_null(tmp_path, monkeypatch, capsys):
+    """A DMS file cannot prove NOT NULL: discover declares every column nullable; a column
+    declared NOT NULL (the key) stays so, and --check sees no drift either way."""
+    _write(tmp_path, "LOAD00000001.csv", "id,email,score\n1,a@x,10\n2,b@x,20\n")
+    path = _dataset(tmp_path, monkeypatch, {"AddColumnName": True})
+    assert main(["discover", "shop"]) == 0
+    assert _columns(path) == {"id": True, "email": True, "score": True}
+    doc = yaml.safe_load(path.read_text())
+    (table,) = doc["attributes"]["tables"]
+    table["primary_key"] = ["id"]
+    table["columns"][0]["nullable"] = False
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    capsys.readouterr()
+    assert main(["discover", "shop", "--check"]) == 0, capsys.readouterr().out
+    assert main(["discover", "shop"]) == 0
+    assert _columns(path) == {"id": False, "email": True, "score": True}
