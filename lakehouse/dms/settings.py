@@ -4,7 +4,10 @@ One object drives the replicator's writer, the bronze reader and the Terraform D
 the three can never disagree. Defaults are AWS's defaults (CSV, no header, no ``Op`` in full load,
 no timestamp column, NULL as an empty unquoted field). ``to_endpoint_settings()`` gives the JSON
 DMS accepts (``aws dms create-endpoint --s3-settings``); ``from_endpoint_settings()`` reads one
-(unknown keys such as ``BucketName`` are kept in ``extra``).
+(unknown keys such as ``BucketName`` are kept in ``extra``; ``CsvRowDelimiter`` and
+``CsvDelimiter`` as AWS prints them, with ``\\n``, ``\\r``, ``\\t`` escapes). A value the
+reader cannot read is a ``ValueError`` naming the key (a declaration error at load): a row
+delimiter other than LF, CRLF or CR, a field delimiter that is not one character.
 
 Beyond S3Settings, two task-level options of DMS are modelled here because they change the file
 layout: ``before_image_key`` (table-mapping ``add-before-image-columns`` for the key columns,
@@ -20,6 +23,19 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
 _EXTENSIONS = {"csv": "csv", "parquet": "parquet"}
+#: the row delimiters the reader (``dms.csv_reader``) reads
+ROW_DELIMITERS = ("\n", "\r\n", "\r")
+#: the escapes AWS prints in CsvRowDelimiter / CsvDelimiter (``"\\n"`` in its JSON)
+_ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t"}
+
+
+def _unescaped(value):
+    """``value`` with AWS's ``\\n``/``\\r``/``\\t`` escapes turned into the characters."""
+    if not isinstance(value, str):
+        return value
+    for escape, char in _ESCAPES.items():
+        value = value.replace(escape, char)
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,11 @@ class DmsS3Settings:
             raise ValueError("CdcInsertsOnly and CdcInsertsAndUpdates cannot both be true")
         if len(self.CsvDelimiter) != 1:
             raise ValueError(f"CsvDelimiter must be one character, got {self.CsvDelimiter!r}")
+        if self.CsvRowDelimiter not in ROW_DELIMITERS:
+            raise ValueError(
+                f"CsvRowDelimiter {self.CsvRowDelimiter!r}: the reader reads rows ended by "
+                "\\n (LF), \\r\\n (CRLF) or \\r (CR) only"
+            )
 
     @property
     def extension(self) -> str:
@@ -90,8 +111,9 @@ class DmsS3Settings:
         known = {f.name for f in fields(cls)} - {"extra"}
         kwargs = {k: v for k, v in settings.items() if k in known}
         extra = {k: v for k, v in settings.items() if k not in known}
-        if "CsvRowDelimiter" in kwargs:
-            kwargs["CsvRowDelimiter"] = kwargs["CsvRowDelimiter"].replace("\\n", "\n")
+        for key in ("CsvRowDelimiter", "CsvDelimiter"):
+            if key in kwargs:
+                kwargs[key] = _unescaped(kwargs[key])
         return cls(**kwargs, extra=extra)
 
     def as_dict(self) -> dict:

@@ -222,6 +222,26 @@ def test_a_bad_table_mapping_is_a_declaration_error_at_load(tmp_path, rule, expe
     assert str(err.value).startswith(f"{path}: sources[0] (dms_s3).{expected}"), str(err.value)
 
 
+def test_an_unreadable_row_delimiter_is_a_declaration_error_at_load(tmp_path):
+    """Not a quarantine of every file while the run succeeds: the declaration names the key."""
+    from lakehouse.declarations import DeclarationError
+    from lakehouse.declarations.load import read_declaration
+
+    path = tmp_path / "x" / "defs.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "x", "sources": [{"kind": "dms_s3", "path": "out",
+                                                 "endpoint_settings": {"CsvRowDelimiter": ";;"}}]},
+    }))  # fmt: skip
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    assert str(err.value).startswith(
+        f"{path}: sources[0] (dms_s3).endpoint_settings: CsvRowDelimiter ';;': the reader reads"
+    ), str(err.value)
+    assert "— fix:" in str(err.value)
+
+
 def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeypatch, capsys):
     """A CSV nobody here wrote (the Oracle HR export in shared/fixtures, dates as
     ``1987-06-17 00:00:00``, empty fields as NULL) dropped in a landing folder: discover proposes

@@ -742,3 +742,27 @@ def test_parquet_round_trip_strings(rows):
         encode_dms_file(frame, PARQUET, full_load=False), "20240101-000000000.parquet", PARQUET
     )
     assert_frame_equal(got.frame, frame)
+
+
+# ------------------------------------------------------------------------------ endpoint settings
+
+
+@pytest.mark.parametrize(
+    "printed, row_end, delimiter",
+    [("\\r\\n", "\r\n", ","), ("\\n", "\n", ","), ("\\r", "\r", "\\t")],
+)
+def test_delimiters_as_aws_prints_them_are_unescaped(printed, row_end, delimiter):
+    """``aws dms describe-endpoints`` prints CRLF as ``"\\\\r\\\\n"`` and a tab as ``"\\\\t"``."""
+    s = DmsS3Settings.from_endpoint_settings(
+        {"CsvRowDelimiter": printed, "CsvDelimiter": delimiter}
+    )
+    assert s.CsvRowDelimiter == row_end
+    assert s.CsvDelimiter == ("\t" if delimiter == "\\t" else ",")
+    data = f"1{s.CsvDelimiter}a{row_end}2{s.CsvDelimiter}b{row_end}".encode()
+    got = read_dms_file(data, "LOAD00000001.csv", s, ["id", "v"])
+    assert got.rejected == [] and got.frame.rows() == [("I", "1", "a"), ("I", "2", "b")]
+
+
+def test_a_row_delimiter_the_reader_cannot_read_is_a_settings_error():
+    with pytest.raises(ValueError, match=r"^CsvRowDelimiter '\|': the reader reads rows ended by"):
+        DmsS3Settings.from_endpoint_settings({"CsvRowDelimiter": "|"})
