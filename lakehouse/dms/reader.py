@@ -4,7 +4,8 @@ A file is read by its known layouts (``table_mappings.known_layouts``) or by the
 columns: a file with column names (a header, Parquet) is read by them, a CSV file without header
 by the known layout whose field count its records have. The frame always starts with ``Op``,
 then the timestamp column; rows with the wrong field count or an ``Op`` outside I/U/D are
-``RejectedRow``s and the rest of the file is kept.
+``RejectedRow``s and the rest of the file is kept. In a CSV CDC file under ``UseCsvNoSupValue``,
+a data column holding ``CsvNoSupValue`` is NULL marked unchanged (``UNCHANGED_COLUMN``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import zlib
 
 import polars as pl
@@ -93,7 +95,42 @@ def read_dms_file(
 
     frame = _op_first(frame, settings, kind, key)
     frame, rows = _reject_bad_ops(frame, header_rows, rejected, settings, fmt, key)
+    if fmt == "csv" and kind == "cdc" and settings.no_sup_value is not None:
+        frame = _no_sup_as_unchanged(frame, settings, layout)
     return DmsFile(key, kind, frame, rejected, rows.alias("row"), layout)
+
+
+def _no_sup_as_unchanged(
+    frame: pl.DataFrame, s: DmsS3Settings, layout: DmsLayout | None
+) -> pl.DataFrame:
+    """A data column holding ``CsvNoSupValue`` (a column DMS could not capture in the change)
+    becomes NULL marked in ``UNCHANGED_COLUMN``, as an unsent TOASTed value is: silver keeps the
+    key's previous value."""
+    meta = {OP_COLUMN, s.TimestampColumnName, UNCHANGED_COLUMN, s.change_seq_column}
+    if layout is not None:
+        meta |= {a.name for a in layout.added if a.role != "value"}
+        data = [c for c in frame.columns if c in layout.columns]
+    else:
+        data = [c for c in frame.columns if c not in meta and not c.startswith("BI_")]
+    nosup = s.no_sup_value
+    hits = [c for c in data if frame.schema[c] == pl.String and (frame[c] == nosup).any()]
+    if not hits:
+        return frame
+    prior = (
+        frame[UNCHANGED_COLUMN].cast(pl.String).to_list()
+        if UNCHANGED_COLUMN in frame.columns
+        else [None] * frame.height
+    )
+    flags = frame.select((pl.col(c) == nosup).fill_null(False).alias(c) for c in hits)
+    marks = []
+    for before, row in zip(prior, flags.iter_rows(), strict=True):
+        names = json.loads(before) if before else []
+        names += [c for c, hit in zip(hits, row, strict=True) if hit and c not in names]
+        marks.append(json.dumps(names) if names else None)
+    return frame.with_columns(
+        *(pl.when(pl.col(c) == nosup).then(None).otherwise(pl.col(c)).alias(c) for c in hits),
+        pl.Series(UNCHANGED_COLUMN, marks, dtype=pl.String),
+    )
 
 
 def _empty_file(key: str, kind: str, settings: DmsS3Settings, columns, layouts) -> DmsFile:

@@ -93,6 +93,19 @@ class DmsS3Settings:
             return f"{ext}.gz"
         return ext
 
+    @property
+    def no_sup_value(self) -> str | None:
+        """The text a CSV CDC file holds for a column DMS could not capture in an update
+        (``UseCsvNoSupValue`` with ``CsvNoSupValue``, kept in ``extra``), or None: without
+        ``CsvNoSupValue`` DMS writes NULL there (AWS), which nothing can tell from data."""
+        use = self.extra.get("UseCsvNoSupValue", False)
+        if isinstance(use, str):
+            use = use.strip().lower() in ("true", "y", "yes", "1")
+        value = self.extra.get("CsvNoSupValue")
+        return (
+            value if use and self.DataFormat == "csv" and isinstance(value, str) and value else None
+        )
+
     def with_(self, **changes) -> DmsS3Settings:
         return replace(self, **changes)
 

@@ -351,3 +351,43 @@ def test_a_dms_task_renaming_schema_table_and_column_is_discovered_by_source_nam
     rows = {r["OrderId"]: (r["OrderTotal"], r["Note"])
             for r in read_silver(lake, spec).iter_rows(named=True)}  # fmt: skip
     assert rows == {1: (11, "a2"), 3: (30, "c")}
+
+
+def test_a_column_dms_could_not_capture_keeps_silvers_value(tmp_path, monkeypatch):
+    """UseCsvNoSupValue: DMS writes CsvNoSupValue for a column outside supplemental logging in
+    an update. That column keeps silver's previous value (it is not data, and on an int column
+    not a reason to quarantine the update); the update's other columns apply."""
+    from lakehouse.declarations import load_dataset
+    from lakehouse.engine.core.keys import quarantine_key
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.silver import read_silver
+    from lakehouse.profiles import Settings
+    from lakehouse.runs.materialize import materialize
+
+    folder = tmp_path / "dms_out" / "public" / "t"
+    folder.mkdir(parents=True)
+    (folder / "LOAD00000001.csv").write_text("1,hello,1,100\n2,world,2,200\n")
+    (folder / "20240101-000000000.csv").write_text("U,1,NOSUP,5,100\nU,2,world,9,NOSUP\n")
+    defs = tmp_path / "defs" / "t"
+    defs.mkdir(parents=True)
+    (defs / "defs.yaml").write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "t", "sources": [{
+            "kind": "dms_s3", "path": str(tmp_path / "dms_out"),
+            "endpoint_settings": {"UseCsvNoSupValue": True, "CsvNoSupValue": "NOSUP"}}],
+            "tables": [{"name": "t", "primary_key": ["id"], "columns": [
+                {"name": "id", "type": "bigint", "nullable": False},
+                {"name": "note", "type": "string"}, {"name": "qty", "type": "int"},
+                {"name": "price", "type": "int"}]}]},
+    }))  # fmt: skip
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "t",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"),
+                 "DAGSTER_HOME": str(tmp_path / "dagster")}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    settings = Settings.from_env()
+    assert materialize(settings=settings).success
+    spec = load_dataset("t", settings).table("t")
+    lake = settings.lake()
+    assert open_table(lake, quarantine_key(spec.name)) is None
+    rows = read_silver(lake, spec).sort("id").select("id", "note", "qty", "price").rows()
+    assert rows == [(1, "hello", 5, 100), (2, "world", 9, 200)]

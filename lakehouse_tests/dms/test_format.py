@@ -766,3 +766,21 @@ def test_delimiters_as_aws_prints_them_are_unescaped(printed, row_end, delimiter
 def test_a_row_delimiter_the_reader_cannot_read_is_a_settings_error():
     with pytest.raises(ValueError, match=r"^CsvRowDelimiter '\|': the reader reads rows ended by"):
         DmsS3Settings.from_endpoint_settings({"CsvRowDelimiter": "|"})
+
+
+def test_no_sup_value_is_a_null_marked_unchanged_in_cdc_files_only():
+    s = DmsS3Settings.from_endpoint_settings({"UseCsvNoSupValue": True, "CsvNoSupValue": "NS"})
+    got = read_dms_file(b"U,1,NS,5\nU,2,x,NS\nI,3,y,7\n", "20240101-000000000.csv", s,
+                        ["id", "note", "qty"]).frame  # fmt: skip
+    assert got.rows() == [
+        ("U", "1", None, "5", '["note"]'),
+        ("U", "2", "x", None, '["qty"]'),
+        ("I", "3", "y", "7", None),
+    ]
+    load = read_dms_file(b"1,NS,5\n", "LOAD00000001.csv", s, ["id", "note", "qty"]).frame
+    assert load.rows() == [("I", "1", "NS", "5")]
+    # without CsvNoSupValue DMS writes NULL (AWS): nothing to mark; off: NS is data
+    for off in ({"UseCsvNoSupValue": True}, {"CsvNoSupValue": "NS"}):
+        s = DmsS3Settings.from_endpoint_settings(off)
+        got = read_dms_file(b"U,1,NS\n", "20240101-000000000.csv", s, ["id", "note"]).frame
+        assert got.rows() == [("U", "1", "NS")]
