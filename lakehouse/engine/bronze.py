@@ -76,7 +76,7 @@ from lakehouse.engine.sequencing import sequence_expr
 from lakehouse.engine.widening import widen
 from lakehouse.registry import widened
 from lakehouse.registry.model import TableSpec
-from lakehouse.storage import Lake, ObjectInfo
+from lakehouse.storage import Lake, ObjectInfo, S3Lake
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +124,21 @@ def _done(obj: ObjectInfo, spec: TableSpec, done: set[str]) -> bool:
 
 
 def raw_lake(lake: Lake, spec: TableSpec) -> Lake:
-    """Where a table's raw files are: an existing DMS output (``spec.raw_root``, opened with the
-    lake's S3 endpoint and region) or the lake itself."""
+    """Where a table's raw files are: the lake itself, or an existing DMS output
+    (``spec.raw_root``) opened with the S3 endpoint and region of an S3 lake, else (a local
+    lake has none) with the process settings' (``LAKEHOUSE_S3_ENDPOINT``, ``AWS_REGION``)."""
     if spec.raw_root is None:
         return lake
     from lakehouse.storage import open_lake
 
-    return open_lake(
-        spec.raw_root,
-        endpoint_url=getattr(lake, "endpoint_url", None),
-        region=getattr(lake, "region", "us-east-1"),
-    )
+    if isinstance(lake, S3Lake):
+        endpoint, region = lake.endpoint_url, lake.region
+    else:
+        from lakehouse.profiles import Settings
+
+        process = Settings.from_env()
+        endpoint, region = process.s3_endpoint, process.region
+    return open_lake(spec.raw_root, endpoint_url=endpoint, region=region)
 
 
 def raw_files(lake: Lake, spec: TableSpec) -> list[ObjectInfo]:

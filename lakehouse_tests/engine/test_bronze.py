@@ -448,3 +448,20 @@ def test_file_batches_weigh_compressed_files():
         ["b.csv.gz"],
         ["c"],
     ]
+
+
+def test_an_s3_raw_root_beside_a_local_lake_uses_the_process_s3_endpoint(tmp_path, monkeypatch):
+    """A dms_s3 path on an S3-compatible endpoint (moto, MinIO) with a local lake root: the raw
+    files are read through LAKEHOUSE_S3_ENDPOINT (a local lake has no endpoint to lend)."""
+    from lakehouse.storage import LocalLake, S3Lake
+
+    spec = TableSpec("d", "t", (Column("id", "bigint", nullable=False),), ("id",),
+                     raw_root="s3://dms-bucket/task")  # fmt: skip
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    raw = bronze.raw_lake(LocalLake(tmp_path / "lake"), spec)
+    assert isinstance(raw, S3Lake)
+    assert (raw.endpoint_url, raw.region) == ("http://127.0.0.1:9", "eu-west-1")
+    s3 = S3Lake("s3://lake/x", endpoint_url="http://127.0.0.1:8", region="us-east-2")
+    raw = bronze.raw_lake(s3, spec)
+    assert (raw.endpoint_url, raw.region) == ("http://127.0.0.1:8", "us-east-2")
