@@ -1,4 +1,8 @@
-"""The text of a new declaration (``lakehouse init``, ``dg scaffold defs``)."""
+"""The text of a new declaration (``lakehouse init``, ``dg scaffold defs``).
+
+Contract: ``new_declaration`` gives a ``defs.yaml`` that loads as written (no file it names is
+missing: a dms_s3 source's endpoint settings are inline, AWS's defaults, and its table
+mappings a comment), so a fresh declaration never breaks the other datasets' commands."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ _SOURCES = {
     "      selection:\n"
     '        - {{rule-action: include, schema-name: public, table-name: "%"}}\n',
     "csv_drop": "    - kind: csv_drop\n      landing: {landing}\n",
+    # inline placeholders that load: AWS's default S3Settings, no table mappings (every folder)
     "dms_s3": "    - kind: dms_s3\n      path: {path}\n"
-    "      endpoint_settings: endpoint-settings.json   # aws dms describe-endpoints: S3Settings\n"
-    "      table_mappings: table-mappings.json         # the task's table mappings\n",
+    "      endpoint_settings: {{}}   # AWS's defaults; put the S3Settings aws dms describe-endpoints\n"
+    "                               # prints here, or a JSON file beside this one by name\n"
+    "      # table_mappings: table-mappings.json   # the task's table mappings (JSON file or inline)\n",
 }
 KINDS = tuple(_SOURCES)
 #: the per-dataset knobs with their defaults, commented out (uncomment to change one)

@@ -121,7 +121,7 @@ def _discover(lake, settings, dataset, rules, mappings) -> tuple[list[TableSpec]
 def _folders(lake: Lake) -> dict[tuple[str, str], list]:
     """``{(schema, table): [(is_cdc, name token, object)]}`` of the DMS data files under ``lake``."""
     by_table: dict[tuple[str, str], list] = {}
-    for obj in lake.list(""):
+    for obj in _listed(lake):
         parts = obj.key.split("/")
         if len(parts) < 3:
             continue
@@ -131,6 +131,21 @@ def _folders(lake: Lake) -> dict[tuple[str, str], list]:
             continue
         by_table.setdefault((parts[0], parts[1]), []).append((kind != "load", token, obj))
     return by_table
+
+
+def _listed(lake: Lake) -> list:
+    """Every object under the DMS output's root; a root that cannot be listed is a person's
+    mistake (the template's placeholder path, a bucket that does not exist) in one line."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    root = getattr(lake, "root", "")
+    fix = " — fix: set the dms_s3 source's path to the DMS output (a folder or s3://bucket/prefix)"
+    if "<" in str(root):
+        raise ValueError(f"the dms_s3 source's path {root} is the template's placeholder{fix}")
+    try:
+        return lake.list("")
+    except (OSError, BotoCoreError, ClientError) as err:
+        raise ValueError(f"cannot list the dms_s3 source's path {root}: {err}{fix}") from err
 
 
 def _discover_mapped(

@@ -52,3 +52,26 @@ def test_a_sample_without_nulls_does_not_pin_not_null(tmp_path, monkeypatch, cap
     assert main(["discover", "shop", "--check"]) == 0, capsys.readouterr().out
     assert main(["discover", "shop"]) == 0
     assert _columns(path) == {"id": False, "email": True, "score": True}
+
+
+def test_a_fresh_dms_s3_declaration_loads_and_breaks_no_other_dataset(
+    tmp_path, monkeypatch, capsys
+):
+    """`init --kind dms_s3` writes a declaration that loads as written (it names no file that
+    is not there), so a second init and the other datasets' commands work; discover before the
+    path is set says so in one line."""
+    from lakehouse.declarations.load import read_declaration
+
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "second")
+    assert main(["init", "first", "--kind", "dms_s3"]) == 0
+    assert main(["init", "second", "--kind", "dms_s3"]) == 0
+    decl = read_declaration(tmp_path / "defs" / "first" / "defs.yaml")
+    assert decl.spec.name == "first" and decl.decl.sources[0].kind == "dms_s3"
+    assert sorted(p.name for p in (tmp_path / "defs" / "first").iterdir()) == ["defs.yaml"]
+    capsys.readouterr()
+    assert main(["discover", "first"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "lakehouse: error: the dms_s3 source's path s3://<bucket>/<BucketFolder> is the template's"
+    )
