@@ -12,7 +12,8 @@ files carry no key: ``primary_key`` is empty and ``discover`` says to declare it
 prove a column NOT NULL (a sample without NULLs proves nothing; a delete carries only the key):
 a column is nullable unless a Parquet schema says required or the declaration (``declared``: the
 dataset's declared tables, looked up by ``dataset`` when not given) says NOT NULL. A CSV file
-without a header cannot name its columns: that table is reported, not guessed.
+without a header cannot name its columns: a declared table is found with its declared columns
+when the file's records have the field count they give; otherwise it is reported, not guessed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from lakehouse.dms import format as dms_format
 from lakehouse.dms import names as dms_names
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
-from lakehouse.dms.table_mappings import TableMappings
+from lakehouse.dms.table_mappings import DmsLayout, TableMappings
 from lakehouse.registry.model import Column, TableSpec
 from lakehouse.source.catalog import SelectionRule, selected
 from lakehouse.storage import Lake
@@ -71,7 +72,7 @@ def discover_dms_tables(
     """``(tables, notes)`` of the DMS output under ``lake`` (see the module docstring).
     ``declared``: the dataset's ``TableDecl``s (None: read from its declaration, if any)."""
     by_name = {t.name: t for t in (_declared_tables(dataset) if declared is None else declared)}
-    tables, notes = _discover(lake, settings, dataset, rules, mappings)
+    tables, notes = _discover(lake, settings, dataset, rules, mappings, by_name)
     return [_declared_not_null(t, by_name.get(t.name)) for t in tables], notes
 
 
@@ -98,9 +99,42 @@ def _declared_not_null(table: TableSpec, declared) -> TableSpec:
     return replace(table, columns=columns)
 
 
-def _discover(lake, settings, dataset, rules, mappings) -> tuple[list[TableSpec], list[str]]:
+def _headerless(
+    lake: Lake, obj, settings: DmsS3Settings, dataset: str, schema: str, name: str,
+    declared, mappings: TableMappings | None,
+) -> tuple[TableSpec | None, str]:  # fmt: skip
+    """A table whose file has no header: its declared columns when the file's records have the
+    field count they give (``(spec, "")``), else ``(None, why)``."""
+    why = (f"{schema}.{name}: {obj.key} has no header (AddColumnName is off):"
+           " declare its columns in the order DMS writes them")  # fmt: skip
+    if declared is None or declared.schema_ != schema or not declared.columns:
+        return None, why
+    names = [c.name for c in declared.columns]
+    key = list(declared.primary_key)
+    kind = dms_names.parse_file_name(obj.key.rsplit("/", 1)[-1])[0]
+    layout = (
+        mappings.layout(schema, name, names, key)
+        if mappings is not None
+        else DmsLayout.from_settings(settings, names, key)
+    )
+    want = len(layout.names(settings, kind))
+    counts = dms_reader._field_counts(lake.read_bytes(obj.key), settings)
+    if counts and max(set(counts), key=counts.count) != want:
+        return None, (
+            f"{schema}.{name}: {obj.key} has no header and records of "
+            f"{max(set(counts), key=counts.count)} fields; the declared columns give {want}:"
+            " declare its columns in the order DMS writes them"
+        )
+    columns = tuple(Column(c.name, c.type, nullable=c.nullable) for c in declared.columns)
+    return TableSpec(dataset=dataset, name=name, schema=schema, columns=columns,
+                     primary_key=()), ""  # fmt: skip
+
+
+def _discover(
+    lake, settings, dataset, rules, mappings, declared: dict
+) -> tuple[list[TableSpec], list[str]]:
     if mappings is not None:
-        return _discover_mapped(lake, settings, dataset, mappings)
+        return _discover_mapped(lake, settings, dataset, mappings, declared)
     parsed = [SelectionRule.parse(r) for r in (rules or [{"schema-name": "%", "table-name": "%"}])]
     tables, notes = [], []
     for (schema, name), files in sorted(_folders(lake).items()):
@@ -109,8 +143,10 @@ def _discover(lake, settings, dataset, rules, mappings) -> tuple[list[TableSpec]
         obj = sorted(files, key=lambda f: (f[0], f[1]))[0][2]  # a full-load file when there is one
         columns = _columns(lake.read_bytes(obj.key), obj.key, settings)
         if columns is None:
-            notes.append(f"{schema}.{name}: {obj.key} has no header (AddColumnName is off):"
-                         " declare its columns in the order DMS writes them")  # fmt: skip
+            spec, why = _headerless(lake, obj, settings, dataset, schema, name,
+                                    declared.get(name), None)  # fmt: skip
+            tables += [spec] if spec else []
+            notes += [why] if why else []
             continue
         tables.append(TableSpec(dataset=dataset, name=name, schema=schema,
                                 columns=tuple(columns), primary_key=()))  # fmt: skip
@@ -149,7 +185,7 @@ def _listed(lake: Lake) -> list:
 
 
 def _discover_mapped(
-    lake: Lake, settings: DmsS3Settings, dataset: str, mappings: TableMappings
+    lake: Lake, settings: DmsS3Settings, dataset: str, mappings: TableMappings, declared: dict
 ) -> tuple[list[TableSpec], list[str]]:
     """Tables by the task's table mappings: a folder is the source table its selection and
     schema/table rules map there, its columns named as in the source (column rules undone),
@@ -163,8 +199,10 @@ def _discover_mapped(
         obj = sorted(files, key=lambda f: (f[0], f[1]))[0][2]
         columns = _columns(lake.read_bytes(obj.key), obj.key, settings, bi_prefix=False)
         if columns is None:
-            notes.append(f"{schema}.{name}: {obj.key} has no header (AddColumnName is off):"
-                         " declare its columns in the order DMS writes them")  # fmt: skip
+            spec, why = _headerless(lake, obj, settings, dataset, schema, name,
+                                    declared.get(name), mappings)  # fmt: skip
+            tables += [spec] if spec else []
+            notes += [why] if why else []
             continue
         added = mappings.added_names(schema, name, [c.name for c in columns])
         columns = [c for c in columns if c.name not in added]

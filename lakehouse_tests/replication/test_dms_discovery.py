@@ -75,3 +75,29 @@ def test_a_fresh_dms_s3_declaration_loads_and_breaks_no_other_dataset(
     assert capsys.readouterr().err.startswith(
         "lakehouse: error: the dms_s3 source's path s3://<bucket>/<BucketFolder> is the template's"
     )
+
+
+T_DECLARED = [{"name": "cust", "primary_key": ["id"], "columns": [
+    {"name": "id", "type": "bigint", "nullable": False}, {"name": "v", "type": "string"}]}]  # fmt: skip
+
+
+def test_a_headerless_table_declared_by_hand_is_found_by_its_declared_columns(
+    tmp_path, monkeypatch, capsys
+):
+    """AddColumnName off (AWS's default): the files cannot name their columns, so a table
+    declared by hand is found with its declared columns when the records' field count fits
+    (no 'declared but not found' drift forever); a count that does not fit is said."""
+    _write(tmp_path, "LOAD00000001.csv", "1,a\n2,b\n")
+    _write(tmp_path, "20240101-000000000.csv", "U,1,a2\n")
+    path = _dataset(tmp_path, monkeypatch, {}, tables=T_DECLARED)
+    assert main(["discover", "shop", "--check"]) == 0, capsys.readouterr().out
+    assert main(["discover", "shop"]) == 0
+    assert _columns(path) == {"id": False, "v": True}
+    doc = yaml.safe_load(path.read_text())
+    doc["attributes"]["tables"][0]["columns"].append({"name": "w", "type": "string"})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    capsys.readouterr()
+    assert main(["discover", "shop", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "public.cust: public/cust/LOAD00000001.csv has no header and records of 2 fields;" \
+        " the declared columns give 3" in out  # fmt: skip
