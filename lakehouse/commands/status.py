@@ -1,15 +1,16 @@
 """``lakehouse status``: what is where (``status_report``, also printed at the end of the demo).
 
-The report: the profile and lake root; the embedded source's state (without
-``LAKEHOUSE_SOURCE_DSN``); per served dataset with tables, its replication state (full load,
-CDC files, checkpoint LSN), its slot graded by the dataset's ``replication_slot`` thresholds
-(lag in bytes and time, WAL status, ``max_slot_wal_keep_size``) and one line per table (raw files, bronze rows by operation,
-quarantined rows; 0 for a table not written yet); then the raw CSV files no table claims.
+The report: the profile and lake root; the embedded source's state (only when a served
+dataset's postgres source uses it: no ``dsn_env`` and no ``LAKEHOUSE_SOURCE_DSN``); per served
+dataset with tables, for one the lakehouse replicates its replication state (full load, CDC
+files, checkpoint LSN) and its slot graded by the dataset's ``replication_slot`` thresholds
+(lag in bytes and time, WAL status, ``max_slot_wal_keep_size``), for one read from an existing
+DMS output (dms_s3) where that output is; then one line per table (raw files where the table's
+files are, bronze rows by operation, quarantined rows; 0 for a table not written yet); then the
+raw CSV files no table claims.
 """
 
 from __future__ import annotations
-
-import fnmatch
 
 from lakehouse.commands.targets import settings
 from lakehouse.profiles import Settings
@@ -31,26 +32,44 @@ def status_report(s: Settings) -> str:
 
     lake = s.lake()
     lines = [f"profile {s.profile}, lake {s.root}"]
-    if not s.source_dsn:
+    if _uses_embedded(s):
         running = "running" if embedded.is_running(s.pgdata) else "stopped"
         lines.append(f"source: embedded PostgreSQL {running} ({s.pgdata})")
     for d in served(s):
         ds = load_dataset(d)
         if not ds.tables:
             continue
-        st = ReplicationState.load(lake, d, slot_name(d))
-        lines.append(
-            f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
-            f"{st.cdc_files_written} CDC files written, checkpoint LSN {st.checkpoint_lsn:X}"
-        )
-        if ds.database_tables and not ds.reads_dms_output and st.full_load_done:
-            lines.append(_slot_line(s, ds))
-        lines += resync_lines(st)
+        if ds.reads_dms_output:
+            roots = sorted({t.raw_root for t in ds.database_tables if t.raw_root})
+            lines.append(f"\n{d}: reads the DMS output at {', '.join(roots)} (no replication)")
+        elif ds.database_tables:
+            st = ReplicationState.load(lake, d, slot_name(d))
+            lines.append(
+                f"\n{d}: full load {'done' if st.full_load_done else 'not done'}, "
+                f"{st.cdc_files_written} CDC files written, checkpoint LSN {st.checkpoint_lsn:X}"
+            )
+            if st.full_load_done:
+                lines.append(_slot_line(s, ds))
+            lines += resync_lines(st)
+        else:
+            lines.append(f"\n{d}:")
         lines += _captured_lines(lake, d)
         lines.append(_HEADER)
         lines += [_table_line(lake, t) for t in ds.tables]
     lines += _unclaimed_lines(lake, s)
     return "\n".join(lines)
+
+
+def _uses_embedded(s: Settings) -> bool:
+    """Whether a served dataset's postgres source is the embedded server (no ``dsn_env``, no
+    ``LAKEHOUSE_SOURCE_DSN``)."""
+    from lakehouse.declarations import declaration, served
+
+    if s.source_dsn:
+        return False
+    return any(
+        src.dsn_env is None for d in served(s) for src in declaration(d, s).sources_of("postgres")
+    )
 
 
 def resync_lines(state) -> list[str]:
@@ -102,9 +121,9 @@ def _table_line(lake, t) -> str:
     import polars as pl
     from deltalake import DeltaTable
 
-    files = lake.list(t.raw_prefix)
-    if t.source != "database":
-        files = [o for o in files if fnmatch.fnmatch(o.key.rsplit("/", 1)[-1], t.file_glob)]
+    from lakehouse.engine.bronze import raw_files
+
+    files = raw_files(lake, t)  # where its files are: the lake or the DMS output (dms_s3)
     ops, total, q = {}, 0, 0
     try:
         bronze = DeltaTable(lake.uri(f"bronze/{t.name}"), storage_options=lake.storage_options)

@@ -101,3 +101,38 @@ def test_a_headerless_table_declared_by_hand_is_found_by_its_declared_columns(
     out = capsys.readouterr().out
     assert "public.cust: public/cust/LOAD00000001.csv has no header and records of 2 fields;" \
         " the declared columns give 3" in out  # fmt: skip
+
+
+def test_status_counts_a_dms_s3_tables_files_where_they_are_and_skips_postgres_lines(
+    tmp_path, monkeypatch
+):
+    """`lakehouse status` for a dms_s3 dataset: the raw files are counted in the DMS output
+    (not under the lake's raw prefix), and neither the embedded server nor a replication state
+    is reported for a dataset that has no postgres source; a postgres source with its own DSN
+    variable does not name the embedded server either."""
+    from lakehouse.commands.status import status_report
+    from lakehouse.profiles import Settings
+
+    _write(tmp_path, "LOAD00000001.csv", "1,a\n2,b\n")
+    _write(tmp_path, "20240101-000000000.csv", "U,1,a2\n")
+    _dataset(tmp_path, monkeypatch, {}, tables=T_DECLARED)
+    monkeypatch.delenv("LAKEHOUSE_SOURCE_DSN", raising=False)
+    report = status_report(Settings.from_env())
+    lines = report.splitlines()
+    (cust,) = [ln for ln in lines if ln.strip().startswith("cust ")]
+    assert cust.split()[:2] == ["cust", "2"], report
+    assert f"shop: reads the DMS output at {tmp_path / 'dms'} (no replication)" in lines
+    assert "embedded PostgreSQL" not in report and "full load" not in report
+    pg = tmp_path / "defs" / "pg"
+    pg.mkdir()
+    (pg / "defs.yaml").write_text(yaml.safe_dump({"type": "lakehouse.components.Dataset",
+        "attributes": {"name": "pg", "sources": [{"kind": "postgres", "dsn_env": "PG_DSN"}],
+                       "tables": [{"name": "items", "primary_key": ["id"], "columns": [
+                           {"name": "id", "type": "int", "nullable": False}]}]}}))  # fmt: skip
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "shop,pg")
+    report = status_report(Settings.from_env())
+    assert "embedded PostgreSQL" not in report and "pg: full load not done" in report
+    doc = yaml.safe_load((pg / "defs.yaml").read_text())
+    del doc["attributes"]["sources"][0]["dsn_env"]
+    (pg / "defs.yaml").write_text(yaml.safe_dump(doc))
+    assert "source: embedded PostgreSQL stopped" in status_report(Settings.from_env())
