@@ -26,10 +26,23 @@ def _json(decl: Declaration, source: DmsS3Source, field: str, value=None):
         ) from err  # fmt: skip
 
 
+#: S3Settings that put files where this reader does not look, refused rather than ignored
+UNREAD_SETTINGS = {
+    "CdcPath": "DMS writes the changes of every table there in commit order (PreserveTransactions),"
+    " a layout with no documented per-table form; CDC files are read from <schema>/<table>/ under"
+    " path only: remove CdcPath and PreserveTransactions",
+}
+
+
 def endpoint_settings(decl: Declaration, source: DmsS3Source) -> dict:
-    """The endpoint's S3Settings (``{"S3Settings": {...}}`` or the bare settings)."""
+    """The endpoint's S3Settings (``{"S3Settings": {...}}`` or the bare settings); a setting
+    in ``UNREAD_SETTINGS`` is a ``ValueError`` naming it (a declaration error at load)."""
     data = _json(decl, source, "endpoint_settings") or {}
-    return data.get("S3Settings", data)
+    data = data.get("S3Settings", data)
+    for key, why in UNREAD_SETTINGS.items():
+        if data.get(key):
+            raise ValueError(f"{key} {data[key]!r} is not supported: {why}")
+    return data
 
 
 def _mappings(data):

@@ -242,6 +242,29 @@ def test_an_unreadable_row_delimiter_is_a_declaration_error_at_load(tmp_path):
     assert "— fix:" in str(err.value)
 
 
+def test_cdc_path_is_a_declaration_error_at_load_not_ignored(tmp_path):
+    """CdcPath (transaction-ordered CDC files of every table) has no per-table layout this
+    reader knows: refused at load naming it, not accepted and never read."""
+    from lakehouse.declarations import DeclarationError
+    from lakehouse.declarations.load import read_declaration
+
+    path = tmp_path / "x" / "defs.yaml"
+    path.parent.mkdir()
+    (path.parent / "endpoint.json").write_text(json.dumps(
+        {"S3Settings": {"CdcPath": "MyChangedData", "PreserveTransactions": True}}))  # fmt: skip
+    path.write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "x", "sources": [{"kind": "dms_s3", "path": "out",
+                                                 "endpoint_settings": "endpoint.json"}]},
+    }))  # fmt: skip
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    assert str(err.value).startswith(
+        f"{path}: sources[0] (dms_s3).endpoint_settings: CdcPath 'MyChangedData' is not supported"
+    ), str(err.value)
+    assert "\n" not in str(err.value)
+
+
 def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeypatch, capsys):
     """A CSV nobody here wrote (the Oracle HR export in shared/fixtures, dates as
     ``1987-06-17 00:00:00``, empty fields as NULL) dropped in a landing folder: discover proposes
