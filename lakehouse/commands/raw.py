@@ -95,10 +95,12 @@ def cmd_sync(args) -> int:
     from lakehouse.defs.raw import RAW_CSV_PREFIX
     from lakehouse.defs.resources import build_resources
     from lakehouse.filesync import sync_folder
+    from lakehouse.filesync.sync import sync_globs
 
     s = settings()
-    for d in datasets(s, args.dataset):
-        if not load_dataset(d).csv_tables:
+    for d in datasets(s, args.dataset, "files"):
+        tables = load_dataset(d).csv_tables
+        if not tables:
             continue
         folder = build_resources(s)["landing"].dataset_folder(d)
         folder.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,7 @@ def cmd_sync(args) -> int:
             folder,
             s.lake(),
             f"{RAW_CSV_PREFIX}{d}/",
+            include=sync_globs(tables),
             task=d,
             settle_seconds=0,
             progress=not args.quiet,

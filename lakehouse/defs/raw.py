@@ -198,9 +198,8 @@ def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
     @dg.multi_asset(name=f"{dataset.name}_file_sync", specs=specs)
     def _sync(context: dg.AssetExecutionContext, lake: LakeResource, landing: LandingResource):
         """Sync the dataset's landing folder into raw/csv (new or changed files, verified)."""
-        import fnmatch
-
         from lakehouse.filesync import sync_folder
+        from lakehouse.filesync.sync import matches, sync_globs
 
         folder = landing.dataset_folder(dataset.name)
         folder.mkdir(parents=True, exist_ok=True)
@@ -208,15 +207,14 @@ def file_sync_asset(dataset: DatasetSpec) -> dg.AssetsDefinition:
             folder,
             lake.lake(),
             f"{RAW_CSV_PREFIX}{dataset.name}/",
+            include=sync_globs(dataset.csv_tables),
             task=dataset.name,
             settle_seconds=0,
         )
         for err in report.errors:
             context.log.error(err)
         for t in dataset.csv_tables:
-            mine = [
-                f for f in report.copied if fnmatch.fnmatch(f.key.rsplit("/", 1)[-1], t.file_glob)
-            ]
+            mine = [f for f in report.copied if matches(f.key.rsplit("/", 1)[-1], t.file_glob)]
             yield dg.MaterializeResult(
                 asset_key=["raw", t.name],
                 metadata={

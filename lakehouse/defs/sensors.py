@@ -354,10 +354,13 @@ def landing_sensor(dataset: DatasetSpec, settings: Settings | None = None) -> dg
         folder = landing.dataset_folder(dataset.name)
         if not folder.exists():
             return dg.SkipReason(f"no landing folder {folder}")
+        from lakehouse.filesync.sync import matches, sync_globs
+
+        globs = sync_globs(dataset.csv_tables)
         files = {
             str(p.relative_to(folder)): [p.stat().st_size, p.stat().st_mtime_ns]
-            for p in sorted(folder.rglob("*.csv"))
-            if p.is_file()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".") and any(matches(p.name, g) for g in globs)
         }
         cursor = json.dumps(files, sort_keys=True)
         if cursor == context.cursor:

@@ -139,3 +139,27 @@ def test_a_declared_tables_file_not_read_is_one_note_and_the_table_kept(drop, ca
         "shop-3.csv: not read (primary key ['id'] is not unique and non-null in the sample)"
         " — fix: set table 'shop''s primary_key to columns unique and non-null in its files"
     ) in capsys.readouterr().out
+
+
+def test_sync_without_arguments_copies_every_csv_drop_dataset_s_declared_files(
+    drop, capsys, monkeypatch, tmp_path
+):
+    """``lakehouse sync``: the csv_drop datasets served (not only replicated ones), the files
+    discover declared (extension in any case) and a table's own glob (``*.dat``)."""
+    landing, path = drop
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "d")
+    (landing / "orders-1.CSV").write_text("id,v\n1,a\n")
+    (landing / "prices-1.dat").write_text("sku,p\nx,1\n")
+    (landing / ".hidden.csv").write_text("id\n1\n")
+    assert main(["discover", "d"]) == 0
+    doc = yaml.safe_load(path.read_text())
+    doc["attributes"]["tables"].append(
+        {"name": "prices", "file_glob": "prices-*.dat", "primary_key": ["sku"], "columns": [
+            {"name": "sku", "type": "string", "nullable": False}, {"name": "p", "type": "int"}]}
+    )  # fmt: skip
+    path.write_text(yaml.safe_dump(doc))
+    capsys.readouterr()
+    assert main(["sync"]) == 0
+    assert "d: 2 files copied" in capsys.readouterr().out
+    copied = sorted(p.name for p in (tmp_path / "lake" / "raw" / "csv" / "d").iterdir())
+    assert copied == ["orders-1.CSV", "prices-1.dat"]
