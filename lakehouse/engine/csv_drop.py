@@ -58,6 +58,7 @@ from lakehouse.engine.csv_records import (
     eol,
     error_reason,
     precise_records,
+    unique_names,
 )
 from lakehouse.engine.quarantine import rows_from_rejects, split_null_keys
 from lakehouse.registry.casting import cast_to_registry
@@ -99,10 +100,7 @@ def parse_csv(data: bytes, options: CsvOptions, columns: Sequence[str] | None = 
             raise CsvDropError(f"line 1: unreadable header: {error_reason(err, [], options)[1]}")
         if (bad := bad_bytes(fields, [], options.encoding)) is not None:
             raise CsvDropError(f"line 1: unreadable header: {bad[1]}")
-        names = fields
-        dupes = sorted({c for c in names if names.count(c) > 1})
-        if dupes:
-            raise CsvDropError(f"line 1: duplicate column name(s) {dupes} in the header")
+        names = unique_names(fields)  # an empty or repeated name: column_<n>, <name>_2
         line += len(BREAK.findall(text, 0, end)) + 1
         pos = eol(text, end)
     elif columns is not None:

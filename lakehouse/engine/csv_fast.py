@@ -24,6 +24,7 @@ from lakehouse.engine.csv_records import (
     Tokenizer,
     count_reason,
     error_reason,
+    unique_names,
 )
 from lakehouse.registry.model import CsvOptions
 
@@ -230,7 +231,7 @@ def plain_file(data: bytes, options: CsvOptions, columns: Sequence[str] | None) 
             names = head.decode().split(options.delimiter)
         except UnicodeDecodeError:
             return None
-        if len(set(names)) != len(names):
+        if unique_names(names) != names:  # the careful reader renames them
             return None
         start, line = nl + 1, 2
     elif columns is not None:

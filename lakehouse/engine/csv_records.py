@@ -193,3 +193,18 @@ def precise_records(
             lines.append(line)
         pos, line = eol(text, end), line + 1 + breaks
     return dict(zip(names, cols, strict=True)), lines, rejected
+
+
+def unique_names(names: Sequence[str | None]) -> list[str]:
+    """Header names as column names: an empty one ``column_<n>`` (its position), one repeating
+    an earlier name in any case ``<name>_2`` (``_3``…); the others as they are."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, n in enumerate(names):
+        base = n if n and n.strip() else f"column_{i + 1}"
+        new, k = base, 2
+        while new.lower() in seen:
+            new, k = f"{base}_{k}", k + 1
+        seen.add(new.lower())
+        out.append(new)
+    return out

@@ -24,11 +24,12 @@ encoding (by byte-order mark) and delimiter of a file no table declares yet.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lakehouse.engine.csv_drop import CsvDropError, parse_csv
+from lakehouse.engine.csv_drop import parse_csv
 from lakehouse.registry.inference import infer_type, pinned_type
 from lakehouse.registry.model import Column, CsvOptions, TableSpec
 
@@ -156,39 +157,24 @@ def discover_csv(
     return CsvDiscovery(tuple(columns), frame.height, candidates, key, renamed)
 
 
-def unique_names(names: Sequence[str | None]) -> list[str]:
-    """Header names as column names: an empty one ``column_<n>`` (its position), one repeating
-    an earlier name in any case ``<name>_2`` (``_3``…); the others as they are."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for i, n in enumerate(names):
-        base = n if n and n.strip() else f"column_{i + 1}"
-        new, k = base, 2
-        while new.lower() in seen:
-            new, k = f"{base}_{k}", k + 1
-        seen.add(new.lower())
-        out.append(new)
-    return out
-
-
 def _parse(data: bytes, options: CsvOptions, names: list[str] | None):
-    """(column names, String frame, renamed header names) of a sample."""
-    try:
-        parsed = parse_csv(data, options, names)
-        if not options.header or unique_names(parsed.columns) == parsed.columns:
-            return parsed.columns, parsed.frame, ()
-    except CsvDropError as err:
-        if not (options.header and "duplicate column name" in str(err)):
-            raise
-    # a header naming a column twice (in any case) or not at all: its record read as data
-    raw = parse_csv(data, replace(options, header=False))
+    """(column names, String frame, renamed header names) of a sample: the reader names a
+    header's empty or repeated names uniquely (``csv_records.unique_names``); each one renamed
+    is ``(position, header name, column name)``."""
+    parsed = parse_csv(data, options, names)
+    if not options.header or not any(_RENAMED.search(c) for c in parsed.columns):
+        return parsed.columns, parsed.frame, ()
+    raw = parse_csv(data, replace(options, header=False))  # the header's own fields
     header = list(raw.frame.row(0)) if raw.frame.height else []
-    columns = unique_names(header)
-    frame = raw.frame.slice(1).rename(dict(zip(raw.frame.columns, columns, strict=True)))
     renamed = tuple(
-        (i + 1, h or "", c) for i, (h, c) in enumerate(zip(header, columns, strict=True)) if h != c
+        (i + 1, h or "", c)
+        for i, (h, c) in enumerate(zip(header, parsed.columns, strict=False))
+        if h != c
     )
-    return columns, frame, renamed
+    return parsed.columns, parsed.frame, renamed
+
+
+_RENAMED = re.compile(r"_\d+$")  # what ``unique_names`` gives a name it renames
 
 
 def infer_csv_table(

@@ -373,3 +373,27 @@ def test_a_blank_line_is_skipped_and_a_last_line_with_a_trailing_delimiter_is_qu
     assert [(r.line, r.column, r.reason, r.raw) for r in parsed.rejected] == [
         (4, None, "expected 2 fields (sku, qty), found 3", "D,4,")
     ]
+
+
+@pytest.mark.parametrize("quoted", [False, True], ids=["one-read", "careful"])
+def test_a_header_naming_a_column_twice_or_not_at_all_is_read_by_position(lake, quoted):
+    """``id,name,NAME,`` → id, name, NAME_2, column_4 (the names discover pins), so the rows
+    reach bronze; before, the one-read path refused the file and bronze failed on it."""
+    spec = TableSpec(
+        dataset="d", name="people", primary_key=("id",), source="csv_drop",
+        file_glob="people-*.csv", csv=CsvOptions(),
+        columns=(Column("id", "bigint", nullable=False), Column("name", "string"),
+                 Column("NAME_2", "string"), Column("column_4", "string")),
+    )  # fmt: skip
+    body = "id,name,NAME,\n1,a,A,\n2,b,B,x\n"
+    if quoted:
+        body = body.replace("1,a", '1,"a"')
+    parsed = parse_csv(body.encode(), CsvOptions())
+    assert parsed.columns == ["id", "name", "NAME_2", "column_4"]
+    lake.write_text("raw/csv/d/people-1.csv", body)
+    res = bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    assert (res.rows, res.quarantined) == (2, 0)
+    assert _bronze(lake, "id", "name", "NAME_2", "column_4") == [
+        (1, "a", "A", None),
+        (2, "b", "B", "x"),
+    ]

@@ -8,7 +8,8 @@ import pytest
 from lakehouse.declarations.model import ColumnDecl
 from lakehouse.dms.settings import DmsS3Settings
 from lakehouse.engine import bronze
-from lakehouse.filesync.discovery import discover_csv, infer_csv_table, unique_names
+from lakehouse.engine.csv_records import unique_names
+from lakehouse.filesync.discovery import discover_csv, infer_csv_table
 from lakehouse.registry import Column
 from lakehouse.registry.model import CsvOptions
 from lakehouse.storage import LocalLake
