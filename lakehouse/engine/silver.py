@@ -105,7 +105,7 @@ from lakehouse.engine.silver_writes import (
 )
 from lakehouse.engine.tombstones import filter_tombstoned, overwrite_tombstones, write_tombstones
 from lakehouse.engine.unchanged import resolve_unchanged
-from lakehouse.engine.widening import widen, wider
+from lakehouse.engine.widening import widen, widens_in_lake
 from lakehouse.registry import widened
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake
@@ -200,7 +200,7 @@ def _widen_tables(lake: Lake, spec: TableSpec, target, changes: pl.DataFrame) ->
     widened first (``engine.widening``); whether silver was."""
     incoming = changes.head(0).to_arrow().schema  # the types only: no copy of the batch
     current = pa.schema(target.schema().to_arrow())
-    if not any(f.name in current.names and wider(current.field(f.name).type, f.type)
+    if not any(f.name in current.names and widens_in_lake(current.field(f.name).type, f.type)
                for f in incoming):  # fmt: skip
         return False
     for table_key in (history_key(spec.name), tombstone_key(spec.name)):

@@ -10,6 +10,11 @@ columns (``lakehouse.widened``). Returns the widened columns ([] when none, or n
 narrower or other change is left to the write (``silver_writes.check_types`` names it). Delta
 has no in-place type change in delta-rs, hence the rewrite; a reader of the table's changes
 sees its files replaced and reads it again (``increments``), which applying twice allows.
+
+A text column whose rows now come typed (``typed_from_text``: a column added at the source
+reached the lake as text, then was declared with its type) is rewritten the same way, its
+values cast by the registry's rules (``registry.casting``); a value that does not cast stops the
+rewrite with a ``SchemaChangeError`` naming the table, the column, the value and the fix.
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ def widen(lake: Lake, key: str, incoming: pa.Schema) -> list[str]:
     changed = [
         f.name
         for f in incoming
-        if f.name in current.names and wider(current.field(f.name).type, f.type)
+        if f.name in current.names and widens_in_lake(current.field(f.name).type, f.type)
     ]
     if not changed:
         return []
     from deltalake import CommitProperties, write_deltalake
 
     table = dt.to_pyarrow_table()
+    for name in changed:
+        if typed_from_text(current.field(name).type, incoming.field(name).type):
+            table = _cast_text(table, name, incoming.field(name).type, key)
     target = pa.schema(
         [
             table.schema.field(n).with_type(incoming.field(n).type) if n in changed else f
@@ -58,3 +66,51 @@ def widen(lake: Lake, key: str, incoming: pa.Schema) -> list[str]:
         ),
     )
     return changed
+
+
+def widens_in_lake(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether a lake column of type ``old`` is rewritten for rows of type ``new``: wider
+    (``registry.types.wider``), or typed where it was text (``typed_from_text``)."""
+    return wider(old, new) or typed_from_text(old, new)
+
+
+def typed_from_text(old: pa.DataType, new: pa.DataType) -> bool:
+    """Text in the lake, a registry type now: a column that arrived before it was declared."""
+    return _is_text(old) and not _is_text(new) and _logical(new) is not None
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _logical(t: pa.DataType) -> str | None:
+    """The registry type stored as the Arrow type ``t`` (None: none the text cast gives)."""
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return "timestamptz" if t.tz else "timestamp"
+    plain = {pa.int16(): "smallint", pa.int32(): "int", pa.int64(): "bigint",
+             pa.float32(): "real", pa.float64(): "double", pa.bool_(): "bool",
+             pa.date32(): "date", pa.binary(): "bytes", pa.large_binary(): "bytes"}  # fmt: skip
+    return plain.get(t)
+
+
+def _cast_text(table: pa.Table, name: str, to: pa.DataType, key: str) -> pa.Table:
+    """``table`` with its text column ``name`` cast to ``to`` by the registry's rules."""
+    import polars as pl
+
+    from lakehouse.engine.core.results import SchemaChangeError
+    from lakehouse.registry.casting import cast_to_registry
+    from lakehouse.registry.model import Column
+
+    text = pl.from_arrow(table.select([name])).with_columns(pl.col(name).cast(pl.String))
+    typed, rejects = cast_to_registry(text, [Column(name, _logical(to))])
+    if rejects.height:
+        bad = rejects.row(0, named=True)
+        raise SchemaChangeError(
+            f"{key}: column {name!r} holds text that is not a {_logical(to)} "
+            f"({bad['__reason']}) — fix: declare it as text again, or correct the value at the"
+            " source and resync the table (lakehouse resync --table)"
+        )
+    column = typed.get_column(name).to_arrow().cast(to)
+    return table.set_column(table.schema.get_field_index(name), name, column)

@@ -221,3 +221,67 @@ def test_types_widened_at_the_source_flow_without_a_declaration(fresh_db, tmp_pa
     with psycopg.connect(fresh_db) as conn:
         now_declared = discover_one(conn, "public", "items", "t").spec
     assert widened.apply(lake, now_declared).columns == now_declared.columns
+
+
+def test_a_column_added_as_text_takes_its_type_once_declared(fresh_db, tmp_path):
+    """A column added at the source reaches the lake as text while undeclared; once declared
+    (``discover``), bronze, silver and its SCD2 history are rewritten with its type, the values
+    already there cast, and the rows that follow land typed (the schema check then passes)."""
+    from dataclasses import replace
+
+    from lakehouse.engine.bronze import ingest
+    from lakehouse.engine.core.keys import bronze_key, history_key
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.silver import apply_changes, read_silver
+    from lakehouse.source.discovery import discover_one
+    from lakehouse_tests.replication.test_table_set import _task
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+        conn.execute("insert into items values (1, 1), (2, 2)")
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, ("items",))
+
+    def declared() -> TableSpec:
+        with psycopg.connect(fresh_db) as conn:
+            return replace(discover_one(conn, "public", "items", "t").spec, scd_type=2)
+
+    def step(spec: TableSpec) -> None:
+        Replicator(task, lake).run()
+        ingest(lake, spec, task.settings)
+        apply_changes(lake, spec)
+
+    before = declared()
+    step(before)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter table items add column tax numeric(6,2), add column at timestamptz")
+        conn.execute("update items set tax = 1.50, at = '2024-01-02 03:04:05+02' where id = 1")
+    step(before)  # undeclared: text
+    assert read_silver(lake, before).schema["tax"] == pl.String
+    after = declared()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("update items set tax = 2.50 where id = 2")
+    step(after)
+    silver = read_silver(lake, after).sort("id")
+    assert silver.schema["tax"] == pl.Decimal(6, 2)
+    assert silver.schema["at"] == pl.Datetime("us", "UTC")
+    assert silver["tax"].cast(pl.String).to_list() == ["1.50", "2.50"]
+    assert str(silver["at"][0]) == "2024-01-02 01:04:05+00:00"
+    for key in (bronze_key("items"), history_key("items")):
+        table = pl.from_arrow(open_table(lake, key).to_pyarrow_table())
+        assert table.schema["tax"] == pl.Decimal(6, 2), key
+
+
+def test_text_that_is_not_the_declared_type_stops_the_rewrite_naming_it(tmp_path):
+    from deltalake import write_deltalake
+
+    from lakehouse.engine.core.results import SchemaChangeError
+    from lakehouse.engine.delta import open_table
+    from lakehouse.engine.widening import widen
+
+    lake = LocalLake(tmp_path / "lake")
+    write_deltalake(lake.uri("silver/t"), pl.DataFrame({"id": [1, 2], "tax": ["1.5", "abc"]}))
+    incoming = pl.DataFrame(schema={"id": pl.Int64, "tax": pl.Decimal(6, 2)}).to_arrow().schema
+    with pytest.raises(SchemaChangeError, match=r"silver/t: column 'tax' .*'abc'.* — fix: "):
+        widen(lake, "silver/t", incoming)
+    assert open_table(lake, "silver/t").version() == 0  # nothing written
