@@ -149,9 +149,12 @@ class Replicator:
         excluded = set(self.task.exclude_columns.get(source.qualified_name, ()))
         have = {c.name: c for c in source.columns if c.name not in excluded}
         want = {c.name: c for c in declared.columns}
+        copy = resync_command(self.task.name, [source.qualified_name])
         found = [
             *(f"source column {n!r} ({have[n].type}) is not declared: it reaches raw, bronze and"
-              f" silver as text, its type unchecked — fix: {fix}" for n in have if n not in want),
+              f" silver as text, its type unchecked; rows the source has not changed since keep"
+              f" it NULL (a DEFAULT filling them, or a RENAME, is not streamed) — fix: {fix};"
+              f" `{copy}` copies the rows' current values" for n in have if n not in want),
             *(f"declared column {n!r} is gone from the source: silver keeps it, NULL from now"
               f" on — fix: {fix} (or keep it)" for n in want if n not in have),
             *(f"column {n!r} is {have[n].type} at the source but declared {want[n].type}: values"

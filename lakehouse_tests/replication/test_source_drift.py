@@ -54,7 +54,9 @@ def test_columns_added_dropped_or_widened_at_the_source_are_reported_once(
     drifted = Replicator(task, lake).run().warnings
     assert drifted == [
         f"public.items: source column 'w' (string) is not declared: it reaches raw, bronze and"
-        f" silver as text, its type unchecked — {fix}",
+        f" silver as text, its type unchecked; rows the source has not changed since keep it"
+        f" NULL (a DEFAULT filling them, or a RENAME, is not streamed) — {fix}; `lakehouse"
+        f" resync --dataset drift --table public.items` copies the rows' current values",
         f"public.items: declared column 'old' is gone from the source: silver keeps it, NULL"
         f" from now on — {fix} (or keep it)",
         f"public.items: column 'z' is string at the source but declared int: values the"
