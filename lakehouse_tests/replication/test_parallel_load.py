@@ -292,3 +292,42 @@ def test_a_key_range_failing_is_named_and_the_next_run_copies_only_that_range(
     state = ReplicationState.load(lake, task.name, task.slot)
     assert state.full_load_done and sorted(state.load_files["public.big"]) == sorted(after)
     _big_equals_source(fresh_db, lake)
+
+
+def _caller(out) -> None:
+    """A replicator's stand-in: a pool of workers watching it (``_watch_parent``), one of them
+    idle; it sends the workers' pids and waits to be killed."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        2,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=parallel_load._watch_parent,
+        initargs=(os.getpid(),),
+    )
+    pids = {pool.submit(os.getpid).result() for _ in range(4)}
+    out.send(sorted(pids))
+    time.sleep(600)
+
+
+def test_workers_exit_when_their_replicator_is_killed():
+    """Idle pool workers would wait for work forever once their caller is SIGKILLed."""
+    import multiprocessing
+    import signal
+    import time
+
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    caller = ctx.Process(target=_caller, args=(send,))
+    caller.start()
+    assert recv.poll(60), "the caller's workers did not start"
+    workers = recv.recv()
+    assert workers and all(parallel_load._alive(p) for p in workers)
+    os.kill(caller.pid, signal.SIGKILL)
+    caller.join()
+    deadline = time.monotonic() + 15
+    while any(parallel_load._alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if parallel_load._alive(p)]
