@@ -14,13 +14,18 @@ sees its files replaced and reads it again (``increments``), which applying twic
 A text column whose rows now come typed (``typed_from_text``: a column added at the source
 reached the lake as text, then was declared with its type) is rewritten the same way, its
 values cast by the registry's rules (``registry.casting``); a value that does not cast stops the
-rewrite with a ``SchemaChangeError`` naming the table, the column, the value and the fix.
+rewrite with a ``SchemaChangeError`` naming the table, the column, the value and the fix. A
+typed column whose rows now come as text (``text_from_typed``: its declaration changed to
+``string``, e.g. a zip code first taken for a number) becomes text, each value its text form
+(what the typed cast dropped, such as leading zeros, is not restored: a resync or a new drop
+brings it back); before, delta-rs cast the new text into the old type, silently.
 """
 
 from __future__ import annotations
 
 import json
 
+import polars as pl
 import pyarrow as pa
 
 from lakehouse.engine.delta import open_table
@@ -44,8 +49,14 @@ def widen(lake: Lake, key: str, incoming: pa.Schema) -> list[str]:
 
     table = dt.to_pyarrow_table()
     for name in changed:
-        if typed_from_text(current.field(name).type, incoming.field(name).type):
-            table = _cast_text(table, name, incoming.field(name).type, key)
+        old, new = current.field(name).type, incoming.field(name).type
+        if typed_from_text(old, new):
+            table = _cast_text(table, name, new, key)
+        elif text_from_typed(old, new):
+            text = pl.from_arrow(table.select([name])).get_column(name).cast(pl.String)
+            table = table.set_column(
+                table.schema.get_field_index(name), name, text.to_arrow().cast(new)
+            )
     target = pa.schema(
         [
             table.schema.field(n).with_type(incoming.field(n).type) if n in changed else f
@@ -70,8 +81,14 @@ def widen(lake: Lake, key: str, incoming: pa.Schema) -> list[str]:
 
 def widens_in_lake(old: pa.DataType, new: pa.DataType) -> bool:
     """Whether a lake column of type ``old`` is rewritten for rows of type ``new``: wider
-    (``registry.types.wider``), or typed where it was text (``typed_from_text``)."""
-    return wider(old, new) or typed_from_text(old, new)
+    (``registry.types.wider``), typed where it was text (``typed_from_text``), or text where
+    it was typed (``text_from_typed``)."""
+    return wider(old, new) or typed_from_text(old, new) or text_from_typed(old, new)
+
+
+def text_from_typed(old: pa.DataType, new: pa.DataType) -> bool:
+    """A registry type in the lake, text now: a column declared ``string`` after it landed."""
+    return _is_text(new) and not _is_text(old) and _logical(old) is not None
 
 
 def typed_from_text(old: pa.DataType, new: pa.DataType) -> bool:
@@ -97,8 +114,6 @@ def _logical(t: pa.DataType) -> str | None:
 
 def _cast_text(table: pa.Table, name: str, to: pa.DataType, key: str) -> pa.Table:
     """``table`` with its text column ``name`` cast to ``to`` by the registry's rules."""
-    import polars as pl
-
     from lakehouse.engine.core.results import SchemaChangeError
     from lakehouse.registry.casting import cast_to_registry
     from lakehouse.registry.model import Column

@@ -397,3 +397,25 @@ def test_a_header_naming_a_column_twice_or_not_at_all_is_read_by_position(lake, 
         (1, "a", "A", None),
         (2, "b", "B", "x"),
     ]
+
+
+def test_a_column_declared_string_after_it_landed_as_a_number_becomes_text(lake):
+    """A zip code first taken for a bigint, then declared string: bronze and silver become
+    text, the new rows keep their leading zeros (before, delta-rs cast them into the old
+    bigint column, silently: 00501 → 501)."""
+    from dataclasses import replace
+
+    spec = replace(_spec(glob="addr-*.csv"), name="addr", columns=(
+        Column("id", "bigint", nullable=False), Column("zip", "bigint")))  # fmt: skip
+    lake.write_text("raw/csv/d/addr-1.csv", "id,zip\n1,2134\n")
+    bronze.ingest(lake, spec, SETTINGS, now=NOW)
+    silver.apply_changes(lake, spec, now=NOW)
+    text = replace(spec, columns=(Column("id", "bigint", nullable=False), Column("zip", "string")))
+    lake.write_text("raw/csv/d/addr-2.csv", "id,zip\n3,00501\n")
+    bronze.ingest(lake, text, SETTINGS, now=NOW)
+    silver.apply_changes(lake, text, now=NOW)
+    got = silver.read_silver(lake, text).sort("id")
+    assert got.schema["zip"] == pl.String
+    assert got.select("id", "zip").rows() == [(1, "2134"), (3, "00501")]
+    bronze_zip = pl.from_arrow(DeltaTable(lake.uri("bronze/addr")).to_pyarrow_table())["zip"]
+    assert bronze_zip.dtype == pl.String and sorted(bronze_zip.to_list()) == ["00501", "2134"]
