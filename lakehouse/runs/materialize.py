@@ -94,6 +94,24 @@ class RunResults:
         return [e for r in self.results for e in r.get_asset_check_evaluations()]
 
 
+def _why(metadata) -> str:
+    """What a failed check found, in a few words: its failures per column and rule, with a
+    failing value (``quality.validate.failure_summary``), else its metadata's own values."""
+    values = {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+    details = values.get("details")
+    if isinstance(details, dict) and details.get("by_check"):
+        sample: dict = {}
+        for c in details.get("sample", []):  # the first failing value of each
+            sample.setdefault(f"{c['column']}: {c['check']}", c["failure_case"])
+        parts = [
+            f"{name} ×{n}" + (f" (e.g. {sample[name]!r})" if name in sample else "")
+            for name, n in list(details["by_check"].items())[:3]
+        ]
+        return ": " + "; ".join(parts)
+    shown = [f"{k}={v}" for k, v in values.items() if isinstance(v, int | float | str)][:4]
+    return f": {', '.join(shown)}" if shown else ""
+
+
 def run_lines(result) -> list[str]:
     """One line per materialized asset and per failed step or check, then the outcome."""
     lines = []
@@ -110,7 +128,7 @@ def run_lines(result) -> list[str]:
             data = ev.event_specific_data
             lines.append(
                 f"  check failed: {data.asset_key.to_user_string()} {data.check_name}"
-                f" ({data.severity.value})"
+                f" ({data.severity.value}){_why(data.metadata)}"
             )
     lines.append("run succeeded" if result.success else "run FAILED")
     return lines
