@@ -1,10 +1,13 @@
 """Find and load dataset declarations (``defs.yaml`` files of type ``Dataset``).
 
-Contract: ``load_declarations(dirs)`` reads every ``defs.yaml`` under the given folders whose
-``type`` is the lakehouse ``Dataset`` component and returns ``{name: Declaration}``. Anything
-wrong raises ``DeclarationError`` whose message has one line per problem, each naming the file,
-the key and the fix. A declaration becomes the registry's ``DatasetSpec`` here (``spec``);
-nothing else in the package knows dataset names.
+Contract: ``scan_declarations(dirs)`` reads every ``defs.yaml`` under the given folders whose
+``type`` is the lakehouse ``Dataset`` component and returns the ``{name: Declaration}`` of those
+that load and a ``Broken`` per file that does not: its problems (one line each, naming the file,
+the key and the fix) and the dataset it names when the file says (``attributes.name``), so a
+caller fails only for the datasets it serves. Two files naming one dataset make that dataset
+broken. ``load_declarations(dirs)`` is the strict form: any problem raises ``DeclarationError``.
+A declaration becomes the registry's ``DatasetSpec`` here (``spec``); nothing else in the package
+knows dataset names.
 """
 
 from __future__ import annotations
@@ -49,23 +52,69 @@ def find_files(dirs: list[Path]) -> list[Path]:
     return found
 
 
+@dataclass(frozen=True)
+class Broken:
+    """A ``defs.yaml`` that does not load: ``problems`` (one line each) and ``name``, the
+    dataset it declares (None when the file does not say, e.g. it is not YAML)."""
+
+    path: Path
+    name: str | None
+    problems: tuple[str, ...]
+
+    def summary(self) -> str:
+        """One line: the first problem, and how many more there are."""
+        more = len(self.problems) - 1
+        return self.problems[0] + (f" (and {more} more problem(s))" if more > 0 else "")
+
+
 def load_declarations(dirs: list[Path], cache_dir: Path | None = None) -> dict[str, Declaration]:
-    """``{dataset name: Declaration}`` of every Dataset declaration under ``dirs``."""
+    """``{dataset name: Declaration}`` of every Dataset declaration under ``dirs``; any broken
+    one raises ``DeclarationError`` (every problem, one line each)."""
+    found, broken = scan_declarations(dirs, cache_dir)
+    if broken:
+        raise DeclarationError([p for b in broken for p in b.problems])
+    return found
+
+
+def scan_declarations(
+    dirs: list[Path], cache_dir: Path | None = None
+) -> tuple[dict[str, Declaration], list[Broken]]:
+    """The declarations under ``dirs`` that load, by dataset name, and those that do not."""
     out: dict[str, Declaration] = {}
+    broken: list[Broken] = []
     for path in find_files(dirs):
-        decl = read_declaration(path, cache_dir)
+        try:
+            decl = read_declaration(path, cache_dir)
+        except DeclarationError as err:
+            broken.append(Broken(path, _declared_name(path), tuple(err.problems)))
+            continue
         if decl is None:
             continue
-        other = out.get(decl.spec.name)
-        if other is not None:
-            raise DeclarationError(
-                [
-                    f"{path}: name: dataset {decl.spec.name!r} is also declared in {other.path}"
-                    " — fix: give one of them another name"
-                ]
+        name = decl.spec.name
+        other = out.get(name) or next((b for b in broken if b.name == name), None)
+        if other is not None:  # the dataset is broken: which file is it?
+            out.pop(name, None)
+            problem = (
+                f"{path}: name: dataset {name!r} is also declared in {other.path}"
+                " — fix: give one of them another name"
             )
-        out[decl.spec.name] = decl
-    return out
+            broken.append(Broken(path, name, (problem,)))
+            continue
+        out[name] = decl
+    return out, broken
+
+
+def _declared_name(path: Path) -> str | None:
+    """The dataset a file declares (``attributes.name``), when it says."""
+    import yaml
+
+    try:
+        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return None
+    attributes = doc.get("attributes") if isinstance(doc, dict) else None
+    name = attributes.get("name") if isinstance(attributes, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def read_declaration(path: Path, cache_dir: Path | None = None) -> Declaration | None:

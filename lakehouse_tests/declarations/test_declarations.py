@@ -340,11 +340,84 @@ def test_two_files_declaring_one_name_are_an_error(tmp_path):
     first = _write(tmp_path, GOOD, "a")
     second = _write(tmp_path, GOOD, "b")
     with pytest.raises(DeclarationError) as err:
-        declarations(Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)}))
+        load_dataset("shop", Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path)}))
     assert str(err.value) == (
         f"{second}: name: dataset 'shop' is also declared in {first}"
         " — fix: give one of them another name"
     )
+    others = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path), "LAKEHOUSE_DATASETS": "saas"})
+    assert served(others) == ("saas",)  # a dataset not served: skipped with a warning
+
+
+def _bad(folder: Path) -> Path:
+    """Dataset ``bad`` with a misspelt key."""
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"].update(name="bad", colour="blue")
+    for t in doc["attributes"]["tables"]:
+        t["name"] = f"bad_{t['name']}"
+    return _write(folder, doc, "bad")
+
+
+def test_a_broken_declaration_fails_only_what_serves_or_names_its_dataset(tmp_path, caplog):
+    """``LAKEHOUSE_DATASETS`` without the broken dataset, or a command naming another one:
+    one warning line and the rest works; serving or naming it: its one-line problem."""
+    _write(tmp_path, GOOD)
+    path = _bad(tmp_path)
+    problem = f"{path}: colour: Extra inputs are not permitted — fix: remove it"
+    env = {"LAKEHOUSE_DEFS": str(tmp_path), "LAKEHOUSE_ROOT": str(tmp_path / "lake")}
+    shop = Settings.from_env({**env, "LAKEHOUSE_DATASETS": "shop"})
+    with caplog.at_level("WARNING", logger="lakehouse.declarations"):
+        assert served(shop) == ("shop",)
+        assert [t.name for t in load_dataset("shop", shop).tables] == ["orders", "prices"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "lakehouse.declarations"]
+    assert len(warned) == 1 and "skipping dataset 'bad'" in warned[0] and problem in warned[0]
+    assert "\n" not in warned[0]
+    assert "bad" not in declarations(shop)
+    for settings in (
+        Settings.from_env({**env, "LAKEHOUSE_DATASETS": "shop,bad"}),
+        Settings.from_env(env),
+    ):  # fmt: skip  (unset: every dataset is served)
+        with pytest.raises(DeclarationError) as err:
+            served(settings)
+        assert len(err.value.problems) == 1 and err.value.problems[0].startswith(problem)
+    with pytest.raises(DeclarationError, match=problem):
+        load_dataset("bad", shop)
+    # a file that is not YAML names no dataset: skipped, and part of an unknown name's error
+    path.write_text("attributes: [unclosed\n")
+    assert served(shop) == ("shop",)
+    with pytest.raises(DeclarationError) as err:
+        load_dataset("bad", shop)
+    assert err.value.problems[0].startswith(f"{path}: not valid YAML")
+    assert err.value.problems[1].startswith("unknown dataset 'bad'")
+
+
+def test_the_code_location_loads_the_served_datasets_beside_a_broken_one(tmp_path, caplog):
+    from lakehouse.definitions import build_definitions
+
+    _write(tmp_path, GOOD)
+    path = _bad(tmp_path)
+    settings = Settings.from_env({"LAKEHOUSE_DEFS": str(tmp_path), "LAKEHOUSE_DATASETS": "shop",
+                                  "LAKEHOUSE_ROOT": str(tmp_path / "lake")})  # fmt: skip
+    with caplog.at_level("WARNING", logger="lakehouse.declarations"):
+        graph = build_definitions(settings).resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert "silver/orders" in keys and "silver/bad_orders" not in keys
+    assert any(str(path) in r.getMessage() for r in caplog.records)
+
+
+def test_the_command_line_skips_a_broken_dataset_it_does_not_serve(tmp_path, capsys, monkeypatch):
+    from lakehouse.cli import main
+
+    _write(tmp_path, GOOD)
+    path = _bad(tmp_path)
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "shop")
+    assert main(["status"]) == 0
+    monkeypatch.setenv("LAKEHOUSE_DATASETS", "shop,bad")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"lakehouse: {path}: colour: Extra inputs are not permitted")
 
 
 def test_an_edit_is_picked_up_on_the_next_load(tmp_path):
