@@ -30,13 +30,14 @@ def _json(decl: Declaration, source: DmsS3Source, field: str, value=None):
 UNREAD_SETTINGS = {
     "CdcPath": "DMS writes the changes of every table there in commit order (PreserveTransactions),"
     " a layout with no documented per-table form; CDC files are read from <schema>/<table>/ under"
-    " path only: remove CdcPath and PreserveTransactions",
+    " path only — fix: remove CdcPath and PreserveTransactions",
 }
 
 
 def endpoint_settings(decl: Declaration, source: DmsS3Source) -> dict:
     """The endpoint's S3Settings (``{"S3Settings": {...}}`` or the bare settings); a setting
-    in ``UNREAD_SETTINGS`` is a ``ValueError`` naming it (a declaration error at load)."""
+    in ``UNREAD_SETTINGS`` is a ``ValueError`` naming it and its fix (a declaration error at
+    load)."""
     data = _json(decl, source, "endpoint_settings") or {}
     data = data.get("S3Settings", data)
     for key, why in UNREAD_SETTINGS.items():

@@ -23,6 +23,7 @@ from lakehouse.declarations.spec import to_spec
 from lakehouse.registry.model import DatasetSpec
 
 DEFS_FILE = "defs.yaml"
+FIX = " — fix: "
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ def _renamed_folders(decl: Declaration) -> Declaration:
 
 
 def _check_dms_json(decl: Declaration) -> None:
-    """A dms_s3 source's endpoint settings and table mappings read and validate at load."""
+    """A dms_s3 source's endpoint settings and table mappings read and validate at load; an
+    endpoint-settings problem carries its own fix (`` — fix: ``) or the general one."""
     from lakehouse.declarations.dms import endpoint_settings, mapping_revisions
     from lakehouse.dms.settings import DmsS3Settings
     from lakehouse.dms.table_mappings import TableMappings
@@ -167,7 +169,10 @@ def _check_dms_json(decl: Declaration) -> None:
         try:
             DmsS3Settings.from_endpoint_settings(endpoint_settings(decl, source))
         except (TypeError, ValueError) as err:
-            problems.append(f"{where}.endpoint_settings: {err} — fix: the S3Settings AWS prints")
+            problem = f"{where}.endpoint_settings: {err}".replace("\n", " ")
+            if FIX not in problem:  # the error's own fix when it has one, else the general one
+                problem += f"{FIX}the S3Settings AWS prints (aws dms describe-endpoints)"
+            problems.append(problem)
         for j, mappings in enumerate(mapping_revisions(decl, source)):
             try:
                 TableMappings.from_json(mappings)

@@ -6,8 +6,9 @@ no timestamp column, NULL as an empty unquoted field). ``to_endpoint_settings()`
 DMS accepts (``aws dms create-endpoint --s3-settings``); ``from_endpoint_settings()`` reads one
 (unknown keys such as ``BucketName`` are kept in ``extra``; ``CsvRowDelimiter`` and
 ``CsvDelimiter`` as AWS prints them, with ``\\n``, ``\\r``, ``\\t`` escapes). A value the
-reader cannot read is a ``ValueError`` naming the key (a declaration error at load): a row
-delimiter other than LF, CRLF or CR, a field delimiter that is not one character.
+reader cannot read is a ``ValueError`` naming the key and, after `` — fix: ``, what to set
+instead (a declaration error at load): a row delimiter other than LF, CRLF or CR, a field
+delimiter that is not one character.
 
 Beyond S3Settings, two task-level options of DMS are modelled here because they change the file
 layout: ``before_image_key`` (table-mapping ``add-before-image-columns`` for the key columns,
@@ -72,17 +73,29 @@ class DmsS3Settings:
         object.__setattr__(self, "DatePartitionSequence", self.DatePartitionSequence.upper())
         object.__setattr__(self, "DatePartitionDelimiter", self.DatePartitionDelimiter.upper())
         if self.DataFormat not in _EXTENSIONS:
-            raise ValueError(f"DataFormat {self.DataFormat!r}: expected csv or parquet")
+            raise ValueError(
+                f"DataFormat {self.DataFormat!r}: expected csv or parquet — fix: csv or parquet"
+            )
         if self.CompressionType not in ("NONE", "GZIP"):
-            raise ValueError(f"CompressionType {self.CompressionType!r}: expected NONE or GZIP")
+            raise ValueError(
+                f"CompressionType {self.CompressionType!r}: expected NONE or GZIP"
+                " — fix: NONE or GZIP"
+            )
         if self.CdcInsertsOnly and self.CdcInsertsAndUpdates:
-            raise ValueError("CdcInsertsOnly and CdcInsertsAndUpdates cannot both be true")
+            raise ValueError(
+                "CdcInsertsOnly and CdcInsertsAndUpdates cannot both be true"
+                " — fix: set the one the endpoint has (aws dms describe-endpoints)"
+            )
         if len(self.CsvDelimiter) != 1:
-            raise ValueError(f"CsvDelimiter must be one character, got {self.CsvDelimiter!r}")
+            raise ValueError(
+                f"CsvDelimiter must be one character, got {self.CsvDelimiter!r}"
+                " — fix: the endpoint's one-character CsvDelimiter (AWS's default: a comma)"
+            )
         if self.CsvRowDelimiter not in ROW_DELIMITERS:
             raise ValueError(
                 f"CsvRowDelimiter {self.CsvRowDelimiter!r}: the reader reads rows ended by "
-                "\\n (LF), \\r\\n (CRLF) or \\r (CR) only"
+                "\\n (LF), \\r\\n (CRLF) or \\r (CR) only — fix: an endpoint whose"
+                " CsvRowDelimiter is \\n (AWS's default), \\r\\n or \\r"
             )
 
     @property

@@ -239,7 +239,28 @@ def test_an_unreadable_row_delimiter_is_a_declaration_error_at_load(tmp_path):
     assert str(err.value).startswith(
         f"{path}: sources[0] (dms_s3).endpoint_settings: CsvRowDelimiter ';;': the reader reads"
     ), str(err.value)
-    assert "— fix:" in str(err.value)
+    assert str(err.value).count("— fix:") == 1, str(err.value)  # its own fix, not two
+    assert str(err.value).endswith("— fix: an endpoint whose CsvRowDelimiter is \\n (AWS's"
+                                   " default), \\r\\n or \\r")  # fmt: skip
+
+
+def test_an_endpoint_settings_error_without_a_fix_of_its_own_gets_the_general_one(tmp_path):
+    from lakehouse.declarations import DeclarationError
+    from lakehouse.declarations.load import read_declaration
+
+    path = tmp_path / "x" / "defs.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({
+        "type": "lakehouse.components.Dataset",
+        "attributes": {"name": "x", "sources": [{"kind": "dms_s3", "path": "out",
+                                                 "endpoint_settings": {"CsvDelimiter": 5}}]},
+    }))  # fmt: skip
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    assert str(err.value) == (
+        f"{path}: sources[0] (dms_s3).endpoint_settings: object of type 'int' has no len()"
+        " — fix: the S3Settings AWS prints (aws dms describe-endpoints)"
+    )
 
 
 def test_cdc_path_is_a_declaration_error_at_load_not_ignored(tmp_path):
@@ -263,6 +284,8 @@ def test_cdc_path_is_a_declaration_error_at_load_not_ignored(tmp_path):
         f"{path}: sources[0] (dms_s3).endpoint_settings: CdcPath 'MyChangedData' is not supported"
     ), str(err.value)
     assert "\n" not in str(err.value)
+    assert str(err.value).count("— fix:") == 1, str(err.value)  # its own fix, not two
+    assert str(err.value).endswith("— fix: remove CdcPath and PreserveTransactions")
 
 
 def test_a_csv_from_elsewhere_dropped_discovered_and_in_silver(tmp_path, monkeypatch, capsys):
