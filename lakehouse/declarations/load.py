@@ -131,6 +131,7 @@ def read_declaration(path: Path, cache_dir: Path | None = None) -> Declaration |
         store(cache_dir, text, decl)
     loaded = Declaration(path, decl, to_spec(decl, path))
     _check_dms_json(loaded)
+    _check_dms_names(loaded)
     return _renamed_folders(loaded)
 
 
@@ -152,6 +153,50 @@ def _renamed_folders(decl: Declaration) -> Declaration:
         renamed = t.raw_root is not None and folder != f"{t.schema}/{t.source_table}"
         tables.append(replace(t, raw_path=folder) if renamed else t)
     return replace(decl, spec=replace(decl.spec, tables=tuple(tables)))
+
+
+def _check_dms_names(decl: Declaration) -> None:
+    """A replicated table may not write a column under the name of a DMS column of its files
+    (``Op``, the TimestampColumnName, ``BI_<key>``, the change sequence, the replicator's
+    ``_lakehouse_unchanged``): a file whose header names a column twice cannot say which is
+    DMS's, so the replicator would write files no reader can read. Checked after the file is
+    written by ``discover`` (which then reports it), at every load after; the fix is to leave
+    the column out (``exclude_columns``) or rename it at the source. A dms_s3 table's files are
+    what the task wrote: the reader refuses such a file (``dms.reader.check_unique``)."""
+    from lakehouse.declarations.model import REPLICATOR_DMS_DEFAULTS, PostgresSource
+    from lakehouse.dms.format import OP_COLUMN, UNCHANGED_COLUMN
+    from lakehouse.dms.settings import DmsS3Settings
+    from lakehouse.dms.table_mappings import DmsLayout, op_in_file
+
+    sources = [s for s in decl.decl.sources if isinstance(s, PostgresSource)]
+    if not sources:
+        return
+    try:
+        s = DmsS3Settings.from_endpoint_settings({**REPLICATOR_DMS_DEFAULTS, **sources[0].dms})
+    except (TypeError, ValueError):
+        return  # the replicator reports settings it cannot write with
+    problems = []
+    for i, (t, spec) in enumerate(zip(decl.decl.tables, decl.spec.tables, strict=True)):
+        if spec.source != "database" or spec.raw_root is not None:
+            continue
+        dms = {UNCHANGED_COLUMN: "the columns an update left unsent"}
+        if op_in_file(s, "load") or op_in_file(s, "cdc"):
+            dms[OP_COLUMN] = "the operation, I/U/D"
+        if s.TimestampColumnName:
+            dms[s.TimestampColumnName] = "the commit timestamp, TimestampColumnName"
+        for a in DmsLayout.from_settings(s, (), spec.primary_key).added:
+            what = f"the before-image of key column {a.source!r}"
+            dms[a.name] = what if a.role == "before_image" else "the change sequence"
+        for c in (c for c in spec.column_names if c in dms):
+            problems.append(
+                f"{decl.path}: tables[{i}] ({t.name}).columns: column {c!r} is named like the"
+                f" DMS column {c!r} ({dms[c]}) its raw files carry beside it, so neither could"
+                f" be read — fix: add exclude_columns: [{c}] to the table (the column is then"
+                " not replicated) or rename the column at the source; a file written with it"
+                f" already: lakehouse resync --dataset {decl.spec.name} --table {spec.name}"
+            )
+    if problems:
+        raise DeclarationError(problems)
 
 
 def _check_dms_json(decl: Declaration) -> None:

@@ -2,7 +2,10 @@
 
 A file is read by its known layouts (``table_mappings.known_layouts``) or by the table's
 columns: a file with column names (a header, Parquet) is read by them, a CSV file without header
-by the known layout whose field count its records have. The frame always starts with ``Op``,
+by the known layout whose field count its records have. A file whose column names repeat (a
+column of the table named like a DMS column: ``Op``, the timestamp, ``BI_<key>``, the change
+sequence) is a ``DmsFormatError`` naming the column and the fix, whatever the format: such a
+file cannot say which column is DMS's. The frame always starts with ``Op``,
 then the timestamp column; rows with the wrong field count or an ``Op`` outside I/U/D are
 ``RejectedRow``s and the rest of the file is kept. In a CSV CDC file under ``UseCsvNoSupValue``,
 a data column holding ``CsvNoSupValue`` is NULL marked unchanged (``UNCHANGED_COLUMN``).
@@ -80,7 +83,7 @@ def read_dms_file(
     )
     layout = None
     if fmt == "parquet":
-        frame, rejected, header_rows = _read_parquet(data, key), [], 0
+        frame, rejected, header_rows = _read_parquet(data, key, settings), [], 0
     elif layouts and not settings.AddColumnName:
         layout = _layout_by_count(data, key, settings, kind, list(layouts))
         names = layout.names(settings, kind)
@@ -188,9 +191,7 @@ def _layout_of_names(
 ) -> DmsLayout:
     """The layout of a file that names its columns: a column is an added (before-image, change
     sequence…) column when a known layout has it so; the others are data columns."""
-    dupes = sorted({c for c in found if found.count(c) > 1})
-    if dupes:
-        raise DmsFormatError(f"duplicate column name(s) {dupes}", key=key)
+    check_unique(found, key, s)
     roles = {}
     renamed: dict[str, str] = {}
     for lay in layouts:
@@ -282,10 +283,27 @@ def _empty_frame(s: DmsS3Settings, kind: str, columns: list[str] | None) -> pl.D
     return pl.DataFrame(schema={n: pl.String for n in names})
 
 
+def check_unique(names: list[str], key: str, s: DmsS3Settings, where: str = "header") -> None:
+    """A ``DmsFormatError`` naming the column when a name repeats among a file's columns: a
+    column of the table named like a DMS column (``Op``, the TimestampColumnName, a ``BI_<key>``
+    before-image, the change sequence) cannot be told from it, by name or by position."""
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if not dupes:
+        return
+    dms = [OP_COLUMN, s.TimestampColumnName, "BI_<key>", s.change_seq_column, UNCHANGED_COLUMN]
+    raise DmsFormatError(
+        f"column name(s) {dupes} appear more than once in its {where}: a column of the table"
+        f" named like a DMS column ({', '.join(n for n in dms if n)}) cannot be told from it, so"
+        " the file is not read — fix: keep that column out of the files (exclude_columns on a"
+        " replicated table; a remove-column or rename-column rule in a DMS task's table"
+        " mappings), then reload the table",
+        key=key,
+        column=dupes[0],
+    )
+
+
 def _check_columns(found: list[str], columns: list[str] | None, s: DmsS3Settings, key: str) -> None:
-    dupes = sorted({c for c in found if found.count(c) > 1})
-    if dupes:
-        raise DmsFormatError(f"duplicate column name(s) {dupes}", key=key)
+    check_unique(found, key, s)
     if columns is None:
         return
     known = set(columns) | {OP_COLUMN, s.TimestampColumnName, s.change_seq_column}
@@ -301,7 +319,12 @@ def _check_columns(found: list[str], columns: list[str] | None, s: DmsS3Settings
         )
 
 
-def _read_parquet(data: bytes, key: str) -> pl.DataFrame:
+def _read_parquet(data: bytes, key: str, s: DmsS3Settings) -> pl.DataFrame:
+    try:
+        names = pq.read_schema(pa.BufferReader(data)).names
+    except (pa.ArrowException, OSError) as e:
+        raise DmsFormatError(f"not a readable Parquet file ({e})", key=key) from e
+    check_unique(names, key, s, "schema")
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as e:
@@ -352,6 +375,7 @@ def _read_csv(
         names = _expected_names(s, kind, [])
         n = len(_first_record(data, s)) - len(names)
         names += [f"column_{i + 1}" for i in range(max(n, 0))]
+    check_unique(names, key, s, "header" if header_rows else "layout")
     fast = csv_reader.read_csv_fast(data, s, names, header_rows)
     if fast is not None:
         return fast, [], header_rows

@@ -40,7 +40,7 @@ def read_dms_rows(
     layouts, oldest first; by default the one ``settings`` stands for."""
     try:
         dms = _read_dms(raw, spec, settings, obj, layouts or table_layouts(spec, settings))
-    except (dms_format.DmsFormatError, OSError, ValueError) as err:
+    except (dms_format.DmsFormatError, OSError, ValueError, pl.exceptions.DuplicateError) as err:
         return None, [
             dict(
                 _source_file=obj.key,

@@ -547,3 +547,42 @@ def test_a_reload_of_unchanged_declarations_skips_the_yaml_parse(tmp_path, monke
         decls._cache.clear()
         with pytest.raises(DeclarationError, match="column 'nosuch' is not a column"):
             load_dataset("shop", settings)
+
+
+@pytest.mark.parametrize(
+    ("column", "what"),
+    [
+        ("Op", "the operation, I/U/D"),
+        ("_dms_commit_ts", "the commit timestamp, TimestampColumnName"),
+        ("BI_id", "the before-image of key column 'id'"),
+        ("_dms_change_seq", "the change sequence"),
+    ],
+)
+def test_a_replicated_column_named_like_a_dms_column_is_a_declaration_error(tmp_path, column, what):
+    """The replicator would write a header naming the column twice (bronze then failed on every
+    run): refused at load naming file, table, column and fix; ``exclude_columns`` clears it."""
+    doc = copy.deepcopy(GOOD)
+    orders = doc["attributes"]["tables"][0]
+    orders["columns"].append({"name": column, "type": "string"})
+    path = _write(tmp_path, doc)
+    with pytest.raises(DeclarationError) as err:
+        read_declaration(path)
+    assert err.value.problems == [
+        f"{path}: tables[0] (orders).columns: column {column!r} is named like the DMS column"
+        f" {column!r} ({what}) its raw files carry beside it, so neither could be read — fix:"
+        f" add exclude_columns: [{column}] to the table (the column is then not replicated) or"
+        " rename the column at the source; a file written with it already: lakehouse resync"
+        " --dataset shop --table orders"
+    ]
+    orders["exclude_columns"].append(column)
+    _write(tmp_path, doc)
+    assert column not in read_declaration(path).spec.table("orders").column_names
+
+
+def test_a_column_named_like_a_dms_column_the_source_does_not_write_is_no_error(tmp_path):
+    """No timestamp column in the source's settings: ``_dms_commit_ts`` is just a column."""
+    doc = copy.deepcopy(GOOD)
+    doc["attributes"]["sources"][0]["dms"] = {"TimestampColumnName": ""}
+    doc["attributes"]["tables"][0]["columns"].append({"name": "_dms_commit_ts", "type": "string"})
+    path = _write(tmp_path, doc)
+    assert "_dms_commit_ts" in read_declaration(path).spec.table("orders").column_names

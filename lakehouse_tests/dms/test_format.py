@@ -784,3 +784,34 @@ def test_no_sup_value_is_a_null_marked_unchanged_in_cdc_files_only():
         s = DmsS3Settings.from_endpoint_settings(off)
         got = read_dms_file(b"U,1,NS\n", "20240101-000000000.csv", s, ["id", "note"]).frame
         assert got.rows() == [("U", "1", "NS")]
+
+
+def test_a_column_named_like_a_dms_column_is_a_format_error_naming_it_not_a_polars_error():
+    """Header, header-less by layout, Parquet: a name twice is a ``DmsFormatError`` with the
+    column and the fix (it was polars' DuplicateError, naming neither file nor fix)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lakehouse.dms.format import DmsFormatError
+    from lakehouse.dms.table_mappings import DmsLayout
+
+    s = DmsS3Settings(AddColumnName=True, IncludeOpForFullLoad=True, TimestampColumnName="ts")
+    data = b"Op,ts,id,Op,note\nI,2024-01-01 00:00:00.000000,1,created,a\n"
+    with pytest.raises(DmsFormatError) as err:
+        read_dms_file(data, "public/t/LOAD00000001.csv", s, ["id", "Op", "note"])
+    assert err.value.column == "Op" and "public/t/LOAD00000001.csv" in str(err.value)
+    assert "appear more than once in its header" in str(err.value)
+    assert "— fix: keep that column out of the files (exclude_columns" in str(err.value)
+    bare = s.with_(AddColumnName=False)
+    layout = DmsLayout(("id", "ts", "note"))  # a data column named like the timestamp column
+    with pytest.raises(DmsFormatError, match=r"\['ts'\] appear more than once in its layout"):
+        read_dms_file(b"I,t,1,x,a\n", "LOAD00000001.csv", bare, layouts=[layout])
+    table = pa.Table.from_arrays([pa.array(["I"]), pa.array(["1"]), pa.array(["x"])],
+                                 names=["Op", "id", "Op"])  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    with pytest.raises(DmsFormatError, match=r"\['Op'\] appear more than once in its schema"):
+        read_dms_file(buf.getvalue(), "LOAD00000001.parquet", s.with_(DataFormat="parquet"),
+                      ["id"])  # fmt: skip

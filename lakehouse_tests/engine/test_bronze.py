@@ -465,3 +465,21 @@ def test_an_s3_raw_root_beside_a_local_lake_uses_the_process_s3_endpoint(tmp_pat
     s3 = S3Lake("s3://lake/x", endpoint_url="http://127.0.0.1:8", region="us-east-2")
     raw = bronze.raw_lake(s3, spec)
     assert (raw.endpoint_url, raw.region) == ("http://127.0.0.1:8", "us-east-2")
+
+
+def test_a_file_naming_a_column_twice_is_quarantined_with_the_fix_and_the_rest_flows(lake):
+    """A source column named like a DMS column (here ``Op``) in a file's header: which ``Op``
+    is DMS's cannot be told, so the file is quarantined whole naming the column and the fix (it
+    failed the step with polars' DuplicateError); the table's other files flow."""
+    clash = "Op,ts,sku,Op,qty,price,added,BI_sku,seq\n"
+    row = "I,2024-01-01 00:00:01.000000,a,created,1,1.00,2024-01-01 00:00:00.000000,a,"
+    lake.write_text(PREFIX + "LOAD00000001.csv", clash + row + f"{1:035d}\n")
+    lake.write_text(PREFIX + "20240101-000001000.csv", HEADER + _row("I", "b", n=2))
+    res = bronze.ingest(lake, SPEC, SETTINGS)
+    assert _bronze(lake)["sku"].to_list() == ["b"]
+    q = _quarantine(lake)
+    assert res.quarantined == q.height == 1 and q["_source_row"].to_list() == [None]
+    reason = q["_reason"][0]
+    assert "LOAD00000001.csv" in reason and "column 'Op'" in reason, reason
+    assert "appear more than once in its header" in reason and "— fix: " in reason, reason
+    assert "exclude_columns" in reason and "\n" not in reason
