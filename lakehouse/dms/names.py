@@ -15,9 +15,11 @@ from typing import Literal
 from lakehouse.dms.format import DmsFormatError
 from lakehouse.dms.settings import DmsS3Settings
 
+#: ASCII digits, any character before the separator, the very end (not before a newline): the
+#: pattern ``engine.core.order.DMS_NAME_PATTERN`` reads in Polars and Spark too
 _NAME_RE = re.compile(
-    r"^(?:.*[_\-.])?(?:LOAD(?P<load>[0-9A-F]{8})|(?P<cdc>\d{8}-\d{9,10}))"
-    r"\.(?P<ext>csv|csv\.gz|parquet)$"
+    r"(?s)^(?:.*[_\-.])?(?:LOAD(?P<load>[0-9A-F]{8})|(?P<cdc>[0-9]{8}-[0-9]{9,10}))"
+    r"\.(?P<ext>csv|csv\.gz|parquet)\Z"
 )
 _PARTITION_PARTS = {
     "YYYYMMDD": ("%Y", "%m", "%d"),

@@ -2,7 +2,9 @@
 
 Order (as Databricks APPLY CHANGES / Hudi's DMS payload): commit timestamp, then change
 sequence (DMS ``$AR_H_CHANGE_SEQ``: LSN + position), then file kind (full load before CDC),
-then file name, then row position. A row without a commit timestamp (a CSV drop, DMS files
+then file (a DMS file by its name's order — load counter, CDC ``yyyymmdd-hhmmssfff`` — its
+folders, such as date partitions in any order, only breaking ties; any other file by its key),
+then row position. A row without a commit timestamp (a CSV drop, DMS files
 without ``TimestampColumnName``) is placed at its bronze ingestion (``_ingested_at``): a file
 that arrives later is newer (a re-dropped, corrected CSV file; a DMS table reload rewriting its
 LOAD files), files ingested together keep the rest of the order. ``sequence_expr`` packs it into one fixed-width, text-sortable
@@ -29,9 +31,35 @@ from __future__ import annotations
 
 import polars as pl
 
-from lakehouse.engine.core.order import NULL_SEQ, NULL_TS, SEQUENCE
+from lakehouse.engine.core.order import (
+    DMS_KINDS,
+    DMS_NAME_PATTERN,
+    FILE_TOKEN_SEP,
+    NULL_SEQ,
+    NULL_TS,
+    SEQUENCE,
+)
 from lakehouse.registry.casting import cast_to_registry
 from lakehouse.registry.model import TableSpec
+
+
+def _tokened(files: pl.Series) -> pl.Series:
+    """Each source file as ``<token>:<file>`` when its name is a DMS file's, else null (the
+    pattern runs once per distinct file: a batch holds few files and many rows)."""
+    distinct = files.unique().drop_nulls()
+    load, day, time = (distinct.str.extract(DMS_NAME_PATTERN, i) for i in (1, 2, 3))
+    token = pl.when(load.is_not_null()).then(load).otherwise(day + "-" + time.str.pad_end(10, "0"))
+    tokened = pl.select(token + FILE_TOKEN_SEP + distinct).to_series()
+    return files.replace_strict(distinct, tokened, default=None, return_dtype=pl.String)
+
+
+def file_order_expr() -> pl.Expr:
+    """``<file>`` of ``_sequence`` (``engine.core.order.file_order``): a DMS file's (kind
+    ``load``/``cdc``, a DMS name) name token, ``:`` and its source file; else the source file."""
+    src = pl.col("_source_file")
+    tokened = src.map_batches(_tokened, return_dtype=pl.String, is_elementwise=True)
+    dms = pl.col("_file_kind").is_in(DMS_KINDS).fill_null(False) & tokened.is_not_null()
+    return pl.when(dms).then(tokened).otherwise(src)
 
 
 def sequence_expr() -> pl.Expr:
@@ -40,9 +68,7 @@ def sequence_expr() -> pl.Expr:
     seq = pl.col("_change_seq").fill_null(NULL_SEQ).str.pad_start(35, "0")
     rank = pl.when(pl.col("_file_kind") == "cdc").then(pl.lit("1")).otherwise(pl.lit("0"))
     row = pl.col("_source_row").fill_null(0).cast(pl.String).str.pad_start(12, "0")
-    return pl.concat_str([ts, seq, rank, pl.col("_source_file"), row], separator="|").alias(
-        SEQUENCE
-    )
+    return pl.concat_str([ts, seq, rank, file_order_expr(), row], separator="|").alias(SEQUENCE)
 
 
 #: where the fixed layout puts its separators: after the commit timestamp and after a change

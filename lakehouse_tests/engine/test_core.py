@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakehouse.engine.core import keys, metrics, order, quarantine
 from lakehouse.engine.core.reloads import LoadIngestion, Reload, load_generations, plan_reloads
@@ -43,11 +45,73 @@ def test_sequence_text_layout_and_its_commit_timestamp():
     at = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
     text = order.sequence_text(at, "42", "cdc", "raw/x/f.csv", 7)
     assert text == f"2024-01-02T03:04:05.000006|{'42':0>35}|1|raw/x/f.csv|{7:012d}"
+    dms = order.sequence_text(at, "42", "cdc", "raw/x/20240102-030405006.csv", 7)
+    assert dms.split("|")[3] == "20240102-0304050060:raw/x/20240102-030405006.csv"
     assert order.sequence_commit_ts(text) == at
     empty = order.sequence_text(None, None, "load", "raw/x/LOAD1.csv", None)
     assert empty == f"{order.NULL_TS}|{order.NULL_SEQ}|0|raw/x/LOAD1.csv|{0:012d}"
     assert order.sequence_commit_ts(empty) is None
     assert empty < text  # nulls sort first
+
+
+_FOLDERS = st.sampled_from(["", "public/t/", "public/t/31/01/2024/", "p/01/2024/01/", "x_y/"])
+_DMS_NAMES = st.one_of(
+    st.from_regex(r"\ALOAD[0-9A-F]{8}\.(csv|csv\.gz|parquet)\Z"),
+    st.from_regex(r"\A[0-9]{8}-[0-9]{9,10}\.(csv|csv\.gz|parquet)\Z"),
+)
+_NAMES = st.one_of(
+    _DMS_NAMES,
+    st.builds(lambda pre, sep, n: pre + sep + n, st.text(max_size=4), st.sampled_from("_-."),
+              _DMS_NAMES),
+    st.text(max_size=30),
+    st.sampled_from(["LOAD1.csv", "load00000001.csv", "20240101-12345678.csv", "LOAD0000000a.csv",
+                     "20240101-123456789.csv.bak", "20240101-\u0661\u0662\u0663456789.csv"]),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(_FOLDERS, _NAMES)
+def test_the_file_order_token_is_the_dms_names_token(folder, name):
+    """``file_order`` reads a DMS name as ``dms.names.parse_file_name`` does (the same files,
+    the same token), in any folder; any other name is the key itself."""
+    from lakehouse.dms.format import DmsFormatError
+    from lakehouse.dms.names import parse_file_name
+
+    key = folder + name
+    try:
+        kind, token = parse_file_name(key)
+    except DmsFormatError:
+        expected = key
+    else:
+        expected = f"{token}:{key}"
+    assert order.file_order("cdc", key) == expected
+    assert order.file_order("load", key) == expected
+    assert order.file_order("csv", key) == key  # a CSV drop's file: its key, whatever its name
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ("t/31/01/2024/20240131-120000000.csv", "t/01/02/2024/20240201-120000000.csv"),  # DDMMYYYY
+        ("t/12/2023/31/20231231-120000000.csv", "t/01/2024/01/20240101-120000000.csv"),  # MMYYYYDD
+        (
+            "t/31012024/20240131-120000000.csv",
+            "t/01022024/20240201-120000000.csv",
+        ),  # DDMMYYYY, NONE
+        ("t/b/LOAD00000009.csv", "t/a/LOAD0000000A.csv"),
+    ],
+)
+def test_dms_files_are_ordered_by_their_name_not_their_folders(first, second):
+    """Files without a commit timestamp ingested together tie on their arrival: the DMS name
+    orders them, whatever order the date-partition folders are written in."""
+    kind = "load" if "LOAD" in first else "cdc"
+    assert first > second  # the key alone would order them the wrong way round
+    assert order.sequence_text(T0, None, kind, first, 9) < order.sequence_text(
+        T0, None, kind, second, 0
+    )
+    # folders only break ties: the same name in two folders
+    a, b = "t/a/LOAD00000001.csv", "t/b/LOAD00000001.csv"
+    assert order.sequence_text(T0, None, "load", a, 9) < order.sequence_text(T0, None, "load", b, 0)
 
 
 def _load(key: str, version: int, start: str) -> LoadIngestion:

@@ -2,7 +2,8 @@
 "newer and not the same change delivered again" (``SAME_CHANGE_SQL`` with
 ``same_change_bounds``), on sequences of every kind: CDC with and without a change sequence,
 full-load rows, the same change under another file name, equal timestamps, change sequences
-longer than DMS's (the identity then found by splitting, not by position)."""
+longer than DMS's (the identity then found by splitting, not by position). ``sequence_expr``
+gives ``engine.core.order.sequence_text``'s values."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lakehouse.engine.core.order import SEQUENCE
+from lakehouse.engine.core.order import SEQUENCE, sequence_text
 from lakehouse.engine.sequencing import (
     change_id_expr,
     fixed_layout,
@@ -25,16 +26,18 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 #: longer than DMS's 35 digits: the sequence is no longer of the fixed layout
 LONG_SEQ = "1" * 40
 
-_change = st.fixed_dictionaries({
+_FIELDS = {
     "_commit_ts": st.one_of(st.none(), st.integers(0, 3).map(lambda s: T0 + timedelta(seconds=s))),
     "_change_seq": st.one_of(st.none(), st.sampled_from(["7", "8", "00000000000000000123",
                                                          LONG_SEQ])),
     "_file_kind": st.sampled_from(["load", "cdc"]),
     "_source_file": st.sampled_from(["20240101-000001000.csv", "20240101-000002000.csv",
-                                     "LOAD00000001.csv"]),
+                                     "LOAD00000001.csv", "t/02/01/2024/20240102-000000000.csv",
+                                     "t/31/12/2023/20231231-000000000.csv", "drop.csv"]),
     "_source_row": st.one_of(st.none(), st.integers(0, 3)),
     "_ingested_at": st.one_of(st.none(), st.integers(0, 3).map(lambda s: T0 + timedelta(seconds=s))),
-})  # fmt: skip
+}  # fmt: skip
+_change = st.fixed_dictionaries(_FIELDS)
 _SCHEMA = {
     "_commit_ts": pl.Datetime("us", "UTC"),
     "_ingested_at": pl.Datetime("us", "UTC"),
@@ -77,3 +80,52 @@ def test_the_one_comparison_guard_decides_as_newer_and_not_the_same_change(store
     new = pl.col("t") < pl.col("__newer_than")
     got = pairs.select(old.alias("old"), new.alias("new"))
     assert got["old"].to_list() == got["new"].to_list()
+
+
+_FILES = st.builds(
+    lambda folder, name: folder + name,
+    st.sampled_from(["", "public/t/", "public/t/31/01/2024/", "p/12/2023/31/", "a\nb/"]),
+    st.one_of(
+        st.from_regex(r"\A(x_)?LOAD[0-9A-F]{8}\.(csv|csv\.gz|parquet)\Z"),
+        st.from_regex(r"\A(x-)?[0-9]{8}-[0-9]{9,10}\.(csv|csv\.gz|parquet)\Z"),
+        st.text(max_size=12),
+        st.sampled_from(["LOAD1.csv", "20240101-1234567890.csv\n", "20240101-\u0661\u0662345678.csv"]),
+    ),
+)  # fmt: skip
+_LINEAGE = st.fixed_dictionaries({
+    **_FIELDS,
+    "_file_kind": st.sampled_from(["load", "cdc", "csv", None]),
+    "_source_file": _FILES,
+})  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINEAGE, min_size=1, max_size=8))
+def test_sequence_expr_gives_the_sequence_text_of_each_row(rows):
+    """The Polars column is ``sequence_text`` of the row's lineage (its arrival when it has no
+    commit timestamp), for DMS names in any folder and any other file name."""
+    got = pl.DataFrame(rows, schema=_SCHEMA).select(sequence_expr())[SEQUENCE].to_list()
+    assert got == [
+        sequence_text(
+            r["_commit_ts"] or r["_ingested_at"],
+            r["_change_seq"],
+            r["_file_kind"],
+            r["_source_file"],
+            r["_source_row"],
+        )
+        for r in rows
+    ]
+
+
+def test_changes_of_date_partitioned_files_ingested_together_follow_the_file_names():
+    """DatePartitionSequence DDMMYYYY, no commit timestamp: the files arrive together, and the
+    change in 20240201-… is newer than the one in 20240131-… although its folder sorts first."""
+    at = datetime(2024, 3, 1, tzinfo=UTC)
+    rows = [
+        {"_commit_ts": None, "_change_seq": None, "_file_kind": "cdc", "_source_row": 1,
+         "_ingested_at": at, "_source_file": f"public/t/{folder}/{name}"}
+        for folder, name in [("31/01/2024", "20240131-120000000.csv"),
+                             ("01/02/2024", "20240201-120000000.csv")]
+    ]  # fmt: skip
+    ordered = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr()).sort(SEQUENCE)
+    assert ordered["_source_file"].to_list() == [r["_source_file"] for r in rows]

@@ -700,3 +700,28 @@ def test_the_merge_streams_its_source_unless_the_key_range_prunes_half_the_files
     assert prunes(dt, pl.DataFrame({"id": [150, 250]}), "id")  # two of four
     assert not prunes(dt, pl.DataFrame({"id": [5, 250, 390]}), "id")  # all four
     assert prunes(dt, pl.DataFrame({"id": [1, 390]}).clear(), "id")  # nothing to merge
+
+
+@pytest.mark.parametrize(
+    "sequence, first, second",
+    [
+        ("DDMMYYYY", "31/01/2024/20240131-120000000.csv", "01/02/2024/20240201-120000000.csv"),
+        ("MMYYYYDD", "12/2023/31/20231231-120000000.csv", "01/2024/01/20240101-120000000.csv"),
+    ],
+)
+def test_date_partitioned_cdc_files_without_commit_timestamps_apply_in_file_name_order(
+    lake, sequence, first, second
+):
+    """No ``TimestampColumnName`` (AWS's default), date-partition folders whose order is not
+    the dates' (DatePartitionSequence DDMMYYYY, MMYYYYDD across a year end), files ingested
+    together: the later DMS file name wins, not the later folder."""
+    plain = DmsS3Settings(DatePartitionEnabled=True, DatePartitionSequence=sequence)
+    spec = TableSpec(dataset="t", name="parts", columns=COLUMNS, primary_key=("id",))
+    folder = first.rsplit("/", 1)[0] + "/"
+    lake.write_text(spec.raw_prefix + folder + "LOAD00000001.csv", "1,load,1\n")
+    lake.write_text(spec.raw_prefix + first, "U,1,older,1\n")
+    lake.write_text(spec.raw_prefix + second, "U,1,newer,1\n")
+    bronze.ingest(lake, spec, plain)
+    silver.apply_changes(lake, spec)
+    assert _state(lake, spec) == {1: ("newer", 1)}
+    _assert_full_refresh_identical(lake, spec)

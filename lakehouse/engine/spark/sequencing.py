@@ -3,10 +3,12 @@
 Same contract as ``engine.sequencing`` (the local engine), value for value:
 
 - ``sequence_col()`` builds ``_sequence`` = ``<commit ts, UTC, microseconds>|<change seq padded
-  to 35>|<0 load/csv, 1 cdc>|<source file>|<row padded to 12>``; a null commit timestamp is the
+  to 35>|<0 load/csv, 1 cdc>|<file>|<row padded to 12>``; a null commit timestamp is the
   row's ``_ingested_at`` (its arrival); a null one then, or a null change sequence, sorts first
   (zeros), a null source file makes the whole value null (as Polars'
-  ``concat_str``). Padding never truncates (Spark's ``lpad`` would).
+  ``concat_str``). ``<file>`` is a DMS file's name token, ``:`` and its source file (kind
+  ``load``/``cdc`` and a DMS name; ``engine.core.order.file_order``), else the source file.
+  Padding never truncates (Spark's ``lpad`` would).
 - ``explode_key_changes`` turns a ``U`` whose before-image key (``_before_key``, JSON of text
   values) differs from its key into a ``D`` of the old key (data columns null) plus the ``U``,
   both at the same ``_sequence``.
@@ -17,7 +19,14 @@ Same contract as ``engine.sequencing`` (the local engine), value for value:
 
 from __future__ import annotations
 
-from lakehouse.engine.core.order import NULL_SEQ, NULL_TS, SEQUENCE
+from lakehouse.engine.core.order import (
+    DMS_KINDS,
+    DMS_NAME_PATTERN,
+    FILE_TOKEN_SEP,
+    NULL_SEQ,
+    NULL_TS,
+    SEQUENCE,
+)
 from lakehouse.registry.model import TableSpec
 
 _TS_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
@@ -27,6 +36,19 @@ def _pad(col, width: int):
     from pyspark.sql import functions as F
 
     return F.when(F.length(col) >= width, col).otherwise(F.lpad(col, width, "0"))
+
+
+def file_order_col():
+    """``<file>`` of ``_sequence`` (see the module docstring)."""
+    from pyspark.sql import functions as F
+
+    src = F.col("_source_file")
+    load, day, time = (F.regexp_extract(src, DMS_NAME_PATTERN, i) for i in (1, 2, 3))
+    token = F.when(load != "", load).when(
+        day != "", F.concat(day, F.lit("-"), F.rpad(time, 10, "0"))
+    )
+    dms = F.coalesce(F.col("_file_kind").isin(*DMS_KINDS), F.lit(False)) & token.isNotNull()
+    return F.when(dms, F.concat(token, F.lit(FILE_TOKEN_SEP), src)).otherwise(src)
 
 
 def sequence_col(session_time_zone: str = "UTC"):
@@ -41,7 +63,7 @@ def sequence_col(session_time_zone: str = "UTC"):
     rank = F.when(F.col("_file_kind") == "cdc", F.lit("1")).otherwise(F.lit("0"))
     row = _pad(F.coalesce(F.col("_source_row"), F.lit(0)).cast("string"), 12)
     sep = F.lit("|")
-    return F.concat(ts, sep, seq, sep, rank, sep, F.col("_source_file"), sep, row).alias(SEQUENCE)
+    return F.concat(ts, sep, seq, sep, rank, sep, file_order_col(), sep, row).alias(SEQUENCE)
 
 
 def with_sequence(changes):
