@@ -42,7 +42,8 @@ and the views select from it (``connect`` uses an in-memory database).
 
 Tables whose protocol needs reader features ``read_parquet`` cannot honour (deletion vectors,
 column mapping) are skipped with a warning; a table SQL cannot read (a column with an empty
-name, a snapshot DuckDB refuses) is skipped with an error naming it and the column: the other
+name, columns differing only in case — ``id`` and ``ID`` —, a log delta-rs refuses, a snapshot
+DuckDB refuses) is skipped with an error naming it and the columns: the other
 tables' views are refreshed as usual, and queries that do not name it run.
 """
 
@@ -56,6 +57,7 @@ import duckdb
 
 from lakehouse.catalog.snapshots import (
     arrow_schema,
+    case_collisions,
     discover_tables,
     is_remote,
     open_delta,
@@ -188,7 +190,17 @@ def _snapshots(
     gold_columns: dict[str, list[str]] = {}
     for zone, names in tables.items():
         for table in list(names):
-            dt = open_delta(lake, zone, table)
+            try:
+                dt = open_delta(lake, zone, table)
+            except Exception as err:  # delta-rs refuses the log (e.g. names differing in case)
+                log.error(
+                    "catalog: table %s/%s has no view: delta-rs cannot open it: %s",
+                    zone,
+                    table,
+                    str(err).splitlines()[0],
+                )
+                names.remove(table)
+                continue
             reason = unsupported_reason(dt)
             if reason:
                 log.warning("catalog: skipping %s/%s (%s)", zone, table, reason)
@@ -217,10 +229,11 @@ def _snapshots(
 
 def _unqueryable(columns: list[str]) -> str | None:
     """Why SQL cannot name a column of a table with these ``columns``, or None: an empty name
-    (a CSV header with a trailing delimiter or an empty field) is no SQL identifier."""
+    (a CSV header with a trailing delimiter or an empty field) is no SQL identifier; names that
+    differ only in case (``case_collisions``) are one identifier."""
     empty = [i for i, name in enumerate(columns) if name == ""]
     if not empty:
-        return None
+        return case_collisions(columns)
     i = empty[0]
     where = f"column {i + 1}" + (f" (after {columns[i - 1]!r})" if i else "")
     return (

@@ -3,10 +3,19 @@
 DuckDB's ``delta`` and ``httpfs`` extensions cannot be downloaded here, so a snapshot is read
 from delta-rs: ``snapshot_sql`` returns a SELECT of exactly the snapshot's rows with its Delta
 schema — ``read_parquet`` over the snapshot's files (``DeltaTable.file_uris()``; columns missing
-from older files are NULL, hive partition columns typed by the Delta schema), or for an S3 lake
-(``is_remote``) an Arrow dataset registered on the connection (``registered_datasets`` lists
-them). ``discover_tables`` finds the Delta tables of each zone; ``unsupported_reason`` says why
-a table cannot be read as plain Parquet (deletion vectors, column mapping).
+from older files are NULL, a column a file names in another case — ``id`` for the schema's
+``ID`` — is read under the schema's name, hive partition columns typed by the Delta schema), or
+for an S3 lake (``is_remote``) an Arrow dataset registered on the connection
+(``registered_datasets`` lists them). ``discover_tables`` finds the Delta tables of each zone;
+``unsupported_reason`` says why a table cannot be read as plain Parquet (deletion vectors,
+column mapping).
+
+SQL names are case-insensitive (DuckDB's and Athena's alike): a schema with columns that differ
+only in case (``id`` and ``ID``: a PostgreSQL table may have both; delta-rs 1.6 refuses such a
+log, other writers may not) has no SQL form that keeps both — DuckDB renames one (``ID_1``),
+``"ID"`` then reads ``id``, and ``read_parquet``'s union by name mixes their values.
+``case_collisions`` names them; ``snapshot_sql`` refuses such a snapshot
+(``UnreadableSnapshot``) rather than return wrong or NULL values.
 """
 
 from __future__ import annotations
@@ -19,6 +28,27 @@ from lakehouse.storage import Lake
 
 ZONES = ("bronze", "silver", "gold")
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
+
+
+class UnreadableSnapshot(ValueError):
+    """A snapshot SQL cannot read as its Delta schema says (the message names the columns)."""
+
+
+def case_collisions(columns: list[str]) -> str | None:
+    """Why SQL cannot tell some of ``columns`` apart, or None: the names that differ only in
+    case, each group named (``'id' and 'ID'``)."""
+    groups: dict[str, list[str]] = {}
+    for name in columns:
+        groups.setdefault(name.casefold(), []).append(name)
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if not clashes:
+        return None
+    named = "; ".join(" and ".join(repr(n) for n in g) for g in clashes)
+    return (
+        f"columns {named} differ only in case, which SQL (DuckDB, Athena) cannot tell apart — "
+        "fix: rename one of them (in the source, or exclude it in the declaration) and rebuild "
+        "the table"
+    )
 
 
 def quote(name: str) -> str:
@@ -92,9 +122,14 @@ def snapshot_sql(
 
     Local: ``read_parquet`` over the snapshot's files (no state outside the SQL). In-process:
     registers ``dt.to_pyarrow_dataset()`` on ``con`` under a fresh name (appended to
-    ``registered`` when given) and selects from it.
+    ``registered`` when given) and selects from it. ``UnreadableSnapshot`` for a schema whose
+    columns differ only in case (``case_collisions``).
     """
     import pyarrow as pa
+
+    clash = case_collisions(arrow_schema(dt).names)
+    if clash:
+        raise UnreadableSnapshot(clash)
 
     if in_process:
         name = f"__delta_{uuid.uuid4().hex[:12]}"
@@ -116,13 +151,18 @@ def snapshot_sql(
     else:
         opts = "union_by_name=true, hive_partitioning=false"
     source = f"read_parquet([{', '.join(literal(f) for f in files)}], {opts})"
-    present = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    # DuckDB matches names case-insensitively (a file's ``id`` is the schema's ``ID``) and names
+    # a column as the first file does: look each column up the same way
+    present = {
+        r[0].casefold(): r for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    }
     cols = []
     for c, t in wanted.items():
-        if c not in present:
+        found = present.get(c.casefold())
+        if found is None:  # in no file (added after them): NULL
             cols.append(f"CAST(NULL AS {t}) AS {quote(c)}")
-        elif present[c] != t:
-            cols.append(f"CAST({quote(c)} AS {t}) AS {quote(c)}")
+        elif found[1] != t or found[0] != c:
+            cols.append(f"CAST({quote(found[0])} AS {t}) AS {quote(c)}")
         else:
             cols.append(quote(c))
     return f"SELECT {', '.join(cols)} FROM {source}"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 
 from lakehouse.catalog.snapshots import (
+    UnreadableSnapshot,
     arrow_schema,
     discover_tables,
     is_remote,
@@ -193,7 +194,11 @@ def _copy_tenant_tables(con, lake: Lake, schema: str, views: list[CatalogView]) 
         if reason:
             log.warning("tenant catalog: skipping %s/%s (%s)", v.zone, v.table, reason)
             continue
-        base = snapshot_sql(con, dt, in_process=remote)
+        try:
+            base = snapshot_sql(con, dt, in_process=remote)
+        except UnreadableSnapshot as err:
+            log.error("tenant catalog: table %s/%s has no view: %s", v.zone, v.table, err)
+            continue
         sql = v.wrapper.format(base=f"({base})")
         con.execute(f"CREATE TABLE {quote(schema)}.{quote(v.name)} AS {sql}")
     made = {

@@ -40,6 +40,7 @@ from sqlglot import exp
 from lakehouse.catalog.local import CATALOG_SCHEMA, catalog_views
 from lakehouse.catalog.local import connect as connect_catalog
 from lakehouse.catalog.snapshots import (
+    UnreadableSnapshot,
     is_remote,
     open_delta,
     quote,
@@ -194,7 +195,10 @@ def _snapshot_view(
         dt = open_delta(lake, view.zone, view.table, version)
     except Exception as err:  # delta-rs: log entry cleaned up
         raise QueryError(f"{label}: cannot load version {version}: {err}") from err
-    base = snapshot_sql(con, dt, in_process=is_remote(lake), registered=scratch.datasets)
+    try:
+        base = snapshot_sql(con, dt, in_process=is_remote(lake), registered=scratch.datasets)
+    except UnreadableSnapshot as err:
+        raise QueryError(f"{label} version {version}: {err}") from err
     name = f"__asof_{uuid.uuid4().hex[:12]}"
     con.execute(f"CREATE TEMP VIEW {quote(name)} AS {view.wrapper.format(base=f'({base})')}")
     scratch.views.append(name)

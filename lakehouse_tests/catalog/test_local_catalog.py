@@ -390,3 +390,97 @@ def test_a_table_duckdb_cannot_read_is_skipped_and_the_others_stay_queryable(lak
     assert con.execute("SELECT count(*) FROM silver.core_customer").fetchall() == [(6,)]
     (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert error.startswith("catalog: table silver/broken has no view: DuckDB cannot read")
+
+
+def _logged_table(folder, names: list[str], files: list[pa.Table]) -> None:
+    """A Delta table of long columns ``names`` whose log is written here, as a writer other
+    than delta-rs 1.6 may leave it (Parquet files whose column names differ in case from the
+    schema's, or a schema with names differing only in case)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    (folder / "_delta_log").mkdir(parents=True)
+    fields = [{"name": n, "type": "long", "nullable": True, "metadata": {}} for n in names]
+    actions = [
+        {"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}},
+        {"metaData": {"id": str(uuid.uuid4()), "format": {"provider": "parquet", "options": {}},
+                      "schemaString": json.dumps({"type": "struct", "fields": fields}),
+                      "partitionColumns": [], "configuration": {}, "createdTime": 0}},
+    ]  # fmt: skip
+    for i, table in enumerate(files):
+        pq.write_table(table, folder / f"part-{i}.parquet")
+        size = (folder / f"part-{i}.parquet").stat().st_size
+        stats = json.dumps({"numRecords": table.num_rows})
+        actions.append({"add": {"path": f"part-{i}.parquet", "partitionValues": {}, "size": size,
+                                "modificationTime": 0, "dataChange": True, "stats": stats}})  # fmt: skip
+    text = "\n".join(json.dumps(a) for a in actions) + "\n"
+    (folder / "_delta_log" / "00000000000000000000.json").write_text(text)
+
+
+def test_a_column_the_files_name_in_another_case_is_read_not_null(lake):
+    """The schema says ``ID``; one file names it ``id``, another ``ID``: every value is read
+    (DuckDB matches names case-insensitively; the view was NULL for every row)."""
+    _logged_table(
+        lake.path / "silver" / "cased",
+        ["ID", "v"],
+        [pa.table({"id": [1, 2], "v": [10, 20]}), pa.table({"ID": [3], "v": [30]})],
+    )
+    con = duckdb.connect()
+    refresh_catalog(lake, con)
+    got = con.execute('SELECT "ID", v FROM lakehouse_silver.cased ORDER BY v').fetchall()
+    assert got == [(1, 10), (2, 20), (3, 30)]
+    assert [d[0] for d in con.execute("SELECT * FROM lakehouse_silver.cased").description] == [
+        "ID",
+        "v",
+    ]
+
+
+def test_a_table_delta_rs_cannot_open_is_skipped_with_an_error(lake, caplog):
+    """A log whose schema has ``id`` and ``ID`` (delta-rs refuses to open it): that table has
+    no view and an error names it and the reason; the others are refreshed."""
+    _logged_table(lake.path / "silver" / "mixed", ["id", "ID"], [pa.table({"id": [1], "ID": [10]})])
+    con = duckdb.connect()
+    with caplog.at_level("ERROR", logger="lakehouse.catalog.local"):
+        counts = refresh_catalog(lake, con)
+    assert not any(view.endswith(".mixed") for view in counts)
+    assert con.execute("SELECT count(*) FROM silver.core_customer").fetchall() == [(6,)]
+    (error,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error.startswith("catalog: table silver/mixed has no view: delta-rs cannot open it: ")
+    assert "'ID'" in error
+
+
+class _Snapshot:
+    """What ``snapshot_sql`` reads of a ``DeltaTable``, for a schema delta-rs would not open."""
+
+    def __init__(self, schema: pa.Schema, files: list[str]):
+        self._schema, self._files = schema, files
+
+    def schema(self):
+        return type("S", (), {"to_arrow": lambda _: self._schema})()
+
+    def file_uris(self):
+        return self._files
+
+    def metadata(self):
+        return type("M", (), {"partition_columns": []})()
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["parquet-files", "arrow-dataset"])
+def test_columns_differing_only_in_case_are_refused_naming_them(tmp_path, in_process):
+    """``id`` and ``ID`` are one SQL name: DuckDB would read one as ``ID_1`` and ``"ID"`` would
+    be NULL (or ``id``'s values): ``snapshot_sql`` refuses, naming the columns, and the
+    catalog's check (``_unqueryable``) gives the same reason."""
+    import pyarrow.parquet as pq
+
+    from lakehouse.catalog.local import _unqueryable
+    from lakehouse.catalog.snapshots import UnreadableSnapshot
+
+    table = pa.table({"id": [1], "ID": [10], "name": ["a"], "Name": ["b"], "x": [0]})
+    pq.write_table(table, tmp_path / "f.parquet")
+    dt = _Snapshot(table.schema, [str(tmp_path / "f.parquet")])
+    expected = "columns 'id' and 'ID'; 'name' and 'Name' differ only in case, which SQL"
+    with pytest.raises(UnreadableSnapshot, match=expected):
+        snapshot_sql(duckdb.connect(), dt, in_process=in_process)
+    assert _unqueryable(table.column_names).startswith(expected)
+    assert _unqueryable(["id", "name", "x"]) is None
