@@ -5,19 +5,13 @@ tenant's connection (only its rows). A mistake in the query (an unknown tenant o
 that does not parse, an unknown column, a file or setting a tenant connection refuses) is a
 ``UserError``: one line, exit 2.
 
-Output (``query.sql.format_frame``): every result can be printed in every format. A value the
-format has no type for is written as text (``writable``): in CSV a list, array, map or struct as
-its JSON text (``[1,2]``, ``{"a":1}``), a duration as ISO 8601 (``PT5S``); in CSV and JSON a
-binary value as PostgreSQL's hex text (``\\x00ff``).
+Output (``query.sql.format_frame``, as for every caller of it): every result can be printed in
+every format. A value the format has no type for is written as text (``query.sql.writable``): in
+CSV a list, array, map or struct as its JSON text (``[1,2]``, ``{"a":1}``), a duration as ISO
+8601 (``PT5S``); in CSV and JSON a binary value as PostgreSQL's hex text (``\\x00ff``).
 """
 
 from __future__ import annotations
-
-import datetime as dt
-import json
-from decimal import Decimal
-
-import polars as pl
 
 from lakehouse.commands.errors import UserError
 from lakehouse.commands.targets import settings
@@ -34,53 +28,8 @@ def cmd_query(args) -> int:
         if problem is None:
             raise
         raise problem from err
-    print(format_frame(writable(frame, args.format), args.format))
+    print(format_frame(frame, args.format))
     return 0
-
-
-def writable(frame: pl.DataFrame, output_format: str) -> pl.DataFrame:
-    """``frame`` with each column ``output_format`` cannot write (see the module docstring) as
-    text; the others, and every column of a table, unchanged."""
-    if output_format == "table":
-        return frame
-    columns = []
-    for name, dtype in frame.schema.items():
-        column = frame[name]
-        if dtype == pl.Binary:
-            columns.append(("\\x" + column.bin.encode("hex")).alias(name))
-        elif dtype.is_nested() and (output_format == "csv" or _holds_binary(dtype)):
-            text = [None if v is None else _json_text(v) for v in column.to_list()]
-            columns.append(pl.Series(name, text, pl.String))
-        elif output_format == "csv" and isinstance(dtype, pl.Duration):
-            columns.append(column.dt.to_string())
-    return frame.with_columns(columns) if columns else frame
-
-
-def _holds_binary(dtype: pl.DataType) -> bool:
-    """Whether a nested type has binary values inside (Polars cannot write them as JSON)."""
-    if isinstance(dtype, (pl.List, pl.Array)):
-        return _holds_binary(dtype.inner)
-    if isinstance(dtype, pl.Struct):
-        return any(_holds_binary(f.dtype) for f in dtype.fields)
-    return dtype == pl.Binary
-
-
-def _json_text(value) -> str:
-    return json.dumps(value, default=_json_value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json_value(value):
-    """A JSON value for what ``json`` cannot encode: dates and times in ISO 8601, a decimal as
-    its exact text, bytes as PostgreSQL's hex text."""
-    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return pl.Series([value]).dt.to_string()[0]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def query_mistake(err: Exception, *, tenant: str | None = None) -> UserError | None:

@@ -30,7 +30,8 @@ import functools
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import duckdb
 import polars as pl
@@ -355,18 +356,69 @@ def _checked(sql: str, dialect: str, con, lake: Lake, as_of: dict) -> pl.DataFra
 
 
 def format_frame(df: pl.DataFrame, output_format: str = "table", *, max_rows: int = 1000) -> str:
-    """``df`` as printable text: an aligned table, CSV (with header), or a JSON array of rows."""
+    """``df`` as printable text: an aligned table, CSV (with header), or a JSON array of rows.
+    Every result prints in every format: a value the format has no type for is written as text
+    (``writable``)."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output format {output_format!r}: expected one of {OUTPUT_FORMATS}")
+    df = writable(df, output_format)
     if output_format == "csv":
         return df.write_csv()
     if output_format == "json":
         return json.dumps(json.loads(df.write_json()), indent=2)
+    with pl.Config(
+        tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=100, tbl_hide_dataframe_shape=True
+    ):
+        text = str(df)
+    return f"{text}\n({df.height} row{'s' if df.height != 1 else ''})"
+
+
+def writable(frame: pl.DataFrame, output_format: str) -> pl.DataFrame:
+    """``frame`` with each column ``output_format`` cannot write as text; the others, and every
+    column of a table, unchanged. In CSV a list, array or struct is its JSON text (``[1,2]``,
+    ``{"a":1}``: dates and times ISO 8601, decimals their exact text) and a duration ISO 8601
+    (``PT5S``); in CSV and JSON a binary value is PostgreSQL's hex text (``\\x00ff``), and a
+    nested value holding one is its JSON text (Polars cannot write binary inside JSON)."""
     if output_format == "table":
-        with pl.Config(
-            tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=100, tbl_hide_dataframe_shape=True
-        ):
-            text = str(df)
-        return f"{text}\n({df.height} row{'s' if df.height != 1 else ''})"
-    raise ValueError(f"output format {output_format!r}: expected one of {OUTPUT_FORMATS}")
+        return frame
+    columns = []
+    for name, dtype in frame.schema.items():
+        column = frame[name]
+        if dtype == pl.Binary:
+            columns.append(("\\x" + column.bin.encode("hex")).alias(name))
+        elif dtype.is_nested() and (output_format == "csv" or _holds_binary(dtype)):
+            text = [None if v is None else _json_text(v) for v in column.to_list()]
+            columns.append(pl.Series(name, text, pl.String))
+        elif output_format == "csv" and isinstance(dtype, pl.Duration):
+            columns.append(column.dt.to_string())
+    return frame.with_columns(columns) if columns else frame
+
+
+def _holds_binary(dtype: pl.DataType) -> bool:
+    """Whether a nested type has binary values inside (Polars cannot write them as JSON)."""
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _holds_binary(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_holds_binary(f.dtype) for f in dtype.fields)
+    return dtype == pl.Binary
+
+
+def _json_text(value) -> str:
+    return json.dumps(value, default=_json_value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_value(value):
+    """A JSON value for what ``json`` cannot encode: dates and times in ISO 8601, a decimal as
+    its exact text, bytes as PostgreSQL's hex text."""
+    if isinstance(value, (date, time)):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return pl.Series([value]).dt.to_string()[0]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def query_command(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -467,3 +468,23 @@ def test_s3_lake_catalog_is_in_process_with_time_travel(moto_s3, data):
         assert registered == 1  # the snapshot's dataset was released after the query
     finally:
         s3con.close()
+
+
+def test_every_caller_of_format_frame_gets_nested_values_as_text(lake, con):
+    """``format_frame`` itself (``lakehouse demo`` and ``query_command`` call it without the
+    CLI): a list, a struct, a binary value and a duration print in every format."""
+    sql = (
+        "SELECT 1 AS id, [1, 2] AS l, {'a': 1.50::DECIMAL(10,2), 'd': DATE '2024-01-31'} AS s, "
+        "from_hex('00ff') AS bin, [from_hex('0a')] AS bins"
+    )
+    frame = run_query(sql, lake, con=con, dialect="duckdb")
+    frame = frame.with_columns(pl.duration(seconds=5).alias("wait"))
+    (row,) = list(csv.DictReader(io.StringIO(format_frame(frame, "csv"))))
+    assert json.loads(row["l"]) == [1, 2]
+    assert json.loads(row["s"]) == {"a": "1.50", "d": "2024-01-31"}
+    assert (row["bin"], json.loads(row["bins"]), row["wait"]) == ("\\x00ff", ["\\x0a"], "PT5S")
+    (parsed,) = json.loads(format_frame(frame, "json"))
+    assert parsed["l"] == [1, 2] and parsed["bin"] == "\\x00ff"
+    assert "(1 row)" in format_frame(frame, "table")
+    csv_text = query_command(sql, lake, "csv", con=con, dialect="duckdb")
+    assert json.loads(next(csv.DictReader(io.StringIO(csv_text)))["l"]) == [1, 2]
