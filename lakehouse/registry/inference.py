@@ -3,7 +3,10 @@
 ``infer_type(values)``: the first type that reads every non-null value through
 ``registry.casting``, in this order: ``bool`` (true/false/t/f/yes/no/y/n), ``bigint``,
 ``decimal(p,s)`` (fixed-point, no exponent: ``s`` the most fraction digits seen, ``p`` the most
-digits seen, at least 18, at most 38), ``double`` (exponents, inf/nan, or beyond decimal(38)),
+digits seen, at least 18, at most 38; values may group thousands with commas, ``1,234.50`` or
+``12,000``, when every comma is in a valid grouping after a first group of 1-3 digits not
+starting with 0 — ``1,5`` or ``0,123`` keep the column text — and then whole numbers are
+``decimal(p,0)``: ``registry.casting`` reads groupings for decimals only), ``double`` (exponents, inf/nan, or beyond decimal(38)),
 ``date`` (``YYYY-MM-DD``), ``timestamptz`` (date and time with an offset or ``Z``), ``timestamp``,
 ``uuid``, else ``string`` (also for a column without values).
 
@@ -29,6 +32,8 @@ from lakehouse.registry.model import Column, parse_type
 _BOOL = r"(?i)^(true|false|t|f|yes|no|y|n)$"
 _INT = r"^\s*[+-]?\d+\s*$"
 _FIXED = r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$"
+#: a fixed-point number with thousands grouped by commas, in a valid grouping (``1,234.50``)
+_GROUPED = r"^\s*-?[1-9]\d{0,2}(,\d{3})+(\.\d*)?\s*$"
 _FLOAT = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)\s*$"
 _DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
 _TS = r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?"
@@ -103,9 +108,14 @@ def infer_type(values: pl.Series) -> str:
         return "bool"
     if numeric and all_match(_INT) and _casts(v, "bigint"):
         return "bigint"
-    if numeric and all_match(_FIXED):
+    grouped = v.str.contains(_GROUPED)
+    if numeric and (v.str.contains(_FIXED) | grouped).all():
+        digits = v.str.replace_all(",", "", literal=True)
         parts = (
-            v.str.strip_chars().str.strip_chars_start("+-").str.split_exact(".", 1).struct.unnest()
+            digits.str.strip_chars()
+            .str.strip_chars_start("+-")
+            .str.split_exact(".", 1)
+            .struct.unnest()
         )
         ints = parts["field_0"].str.strip_chars_start("0").str.len_chars().max() or 0
         scale = parts["field_1"].fill_null("").str.len_chars().max() or 0

@@ -22,12 +22,15 @@ bit, varbit, xml, tsvector, …                      ``str_length_max: n``; enum
 uuid                                uuid           String (canonical lower-case text)
 json / jsonb                        json           String (jsonb as PostgreSQL normalises it)
 inet / cidr                         inet           String
-date                                date           Date (``infinity`` / BC dates are rejected)
+date                                date           Date (``infinity`` → 9999-12-31, ``-infinity``
+                                                   and BC dates → 0001-01-01: the lake's range)
 time                                time           String ``HH:MM:SS[.ffffff]`` (Delta has no
                                                    time type; sorts correctly as text)
 time with time zone                 timetz         String as printed (``12:00:00+05:30``)
 timestamp                           timestamp      Datetime(us, UTC): the wall time taken as UTC
-timestamp with time zone            timestamptz    Datetime(us, UTC): the instant
+timestamp with time zone            timestamptz    Datetime(us, UTC): the instant (both: as for
+                                                   date, the range's ends 9999-12-31
+                                                   23:59:59.999999 / 0001-01-01 UTC)
 interval                            interval       String as printed (``1 year 2 mons 03:04:05``)
 bytea                               bytes          Binary
 any array (int[], text[], …)        string         String: PostgreSQL's array text

@@ -46,3 +46,33 @@ def test_a_leading_zero_or_plus_keeps_a_column_text(values, expected):
 )
 def test_a_pinned_type_is_kept_or_widened_never_narrowed(declared, values, expected):
     assert pinned_type(declared, pl.Series(values, dtype=pl.String)) == expected
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (["1,234.50", "12,000", "7.25"], "decimal(18,2)"),
+        (["12,000", "1,234,567", "999"], "decimal(18,0)"),  # whole numbers: casting reads
+        (["-1,234.5", "0.5"], "decimal(18,1)"),  # groupings for decimals only
+        (["1,5", "2,5"], "string"),  # a decimal comma, not a grouping
+        (["1,234", "1,5"], "string"),
+        (["12,34"], "string"),
+        (["0,123", "1,000"], "string"),  # a leading zero: an identifier, never 123
+        (["012,345"], "string"),
+        (["+1,234"], "string"),
+        (["1,234", "02134"], "string"),
+        (["1,,234"], "string"),
+    ],
+)
+def test_thousands_separators_in_a_valid_grouping_are_numbers(values, expected):
+    from decimal import Decimal
+
+    from lakehouse.registry.casting import cast_to_registry
+    from lakehouse.registry.model import Column
+
+    series = pl.Series(values, dtype=pl.String)
+    assert infer_type(series) == expected
+    if expected != "string":  # the inferred type reads every value, exactly
+        typed, rejects = cast_to_registry(series.to_frame("v"), [Column("v", expected)])
+        assert rejects.height == 0
+        assert typed["v"].to_list() == [Decimal(v.replace(",", "")) for v in values]
