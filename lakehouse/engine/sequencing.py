@@ -56,10 +56,22 @@ def _tokened(files: pl.Series) -> pl.Series:
 def file_order_expr() -> pl.Expr:
     """``<file>`` of ``_sequence`` (``engine.core.order.file_order``): a DMS file's (kind
     ``load``/``cdc``, a DMS name) name token, ``:`` and its source file; else the source file."""
-    src = pl.col("_source_file")
-    tokened = src.map_batches(_tokened, return_dtype=pl.String, is_elementwise=True)
-    dms = pl.col("_file_kind").is_in(DMS_KINDS).fill_null(False) & tokened.is_not_null()
-    return pl.when(dms).then(tokened).otherwise(src)
+    both = pl.struct(pl.col("_file_kind"), pl.col("_source_file"))
+    return both.map_batches(_file_order, return_dtype=pl.String, is_elementwise=True)
+
+
+def _file_order(both: pl.Series) -> pl.Series:
+    """``file_order_expr`` on a batch: a batch without DMS files (CSV drops) as it is."""
+    kinds, files = both.struct.field("_file_kind"), both.struct.field("_source_file")
+    dms = kinds.is_in(DMS_KINDS).fill_null(False)
+    if not dms.any():
+        return files
+    tokened = _tokened(files)
+    return (
+        pl.select(pl.when(dms & tokened.is_not_null()).then(tokened).otherwise(files))
+        .to_series()
+        .alias("_source_file")
+    )
 
 
 def sequence_expr() -> pl.Expr:
