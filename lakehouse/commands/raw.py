@@ -60,23 +60,30 @@ def cmd_resync(args) -> int:
 
 
 def _follow(s, names: tuple[str, ...]) -> int:
-    """Replicate every dataset in its own thread until Ctrl-C."""
+    """Replicate every dataset in its own thread until Ctrl-C. A lost connection is retried by
+    the replicator; a thread that fails for good stops the others and ends the command with
+    its error (one line for a lost slot or connection, exit 2; else the traceback, exit 1)."""
     import threading
 
-    from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.replicator import ConnectionLostError, Replicator
+    from lakehouse.replication.slot_health import SlotLostError
     from lakehouse.replication.task import dataset_task
 
     lake = s.lake()
     stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def replicate(rep: Replicator) -> None:
+        try:
+            rep.run(follow=True, stop=stop)
+        except BaseException as err:  # handed to the main thread, which exits non-zero
+            failed.append(err)
+            stop.set()
+
     threads = []
     for d in names:
         rep = Replicator(dataset_task(d, source_dsn(s, d)), lake)
-        th = threading.Thread(
-            target=rep.run,
-            kwargs={"follow": True, "stop": stop},
-            name=f"replicate-{d}",
-            daemon=True,
-        )
+        th = threading.Thread(target=replicate, args=(rep,), name=f"replicate-{d}", daemon=True)
         th.start()
         threads.append(th)
     print(f"replicating {', '.join(names)} continuously (Ctrl-C to stop)")
@@ -85,8 +92,13 @@ def _follow(s, names: tuple[str, ...]) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         stop.set()
-        for t in threads:
-            t.join(timeout=10)
+    for t in threads:
+        t.join(timeout=10)
+    if failed:
+        err = failed[0]
+        if isinstance(err, SlotLostError | ConnectionLostError):
+            raise UserError(*str(err).split(FIX, 1)) from err
+        raise err
     return 0
 
 

@@ -65,6 +65,29 @@ log = logging.getLogger(__name__)
 _UNDECLARED: dict[str, frozenset[str]] = {}
 
 
+#: ``run(follow=True)``: seconds to wait before each reconnect after a lost connection
+RECONNECT_DELAYS = (1, 2, 5, 10, 30, 60, 60, 60, 60, 60)
+#: a session that streamed this long before it failed starts the retries afresh
+RECONNECT_RESET_SECONDS = 300
+FIX_TEXT = " — fix: "
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    """A lost or refused connection (psycopg2 for the stream, psycopg for the rest)."""
+    import psycopg
+    import psycopg2
+
+    return (psycopg2.OperationalError, psycopg2.InterfaceError, psycopg.OperationalError,
+            psycopg.InterfaceError)  # fmt: skip
+
+
+_TRANSIENT = _transient_errors()
+
+
+class ConnectionLostError(RuntimeError):
+    """``run(follow=True)`` lost the source connection more often than it retries."""
+
+
 @dataclass
 class ReplicationStats:
     full_load_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -367,7 +390,42 @@ class Replicator:
         idle_timeout: float = 0.5,
     ) -> ReplicationStats:
         """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``);
-        a table truncated at the source is copied again (``CdcStream``), then CDC goes on."""
+        a table truncated at the source is copied again (``CdcStream``), then CDC goes on.
+        With ``follow``, a lost connection (server restart, failover, network) is retried with
+        backoff (``RECONNECT_DELAYS``, logged), the stream restarting from the checkpoint;
+        ``ConnectionLostError`` when the retries run out. Other errors are raised at once."""
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                return self._run(follow=follow, stop=stop, idle_timeout=idle_timeout)
+            except _TRANSIENT as err:
+                if not follow or (stop is not None and stop.is_set()):
+                    raise
+                if time.monotonic() - started >= RECONNECT_RESET_SECONDS:
+                    attempt = 0  # it streamed for a while: a new outage
+                if attempt >= len(RECONNECT_DELAYS):
+                    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                    raise ConnectionLostError(
+                        f"replication task {self.task.name!r}: the connection to the source was"
+                        f" lost {attempt + 1} times in a row ({first}){FIX_TEXT}check that the"
+                        " source database is up and reachable, then run `lakehouse replicate"
+                        " --follow` again (it resumes from its checkpoint)"
+                    ) from err
+                delay = RECONNECT_DELAYS[attempt]
+                attempt += 1
+                log.warning(
+                    "task %s: connection to the source lost (%s); reconnecting in %ss"
+                    " (attempt %d of %d), from the checkpoint",
+                    self.task.name, type(err).__name__, delay, attempt, len(RECONNECT_DELAYS),
+                )  # fmt: skip
+                if stop is not None:
+                    if stop.wait(delay):
+                        return self.stats
+                else:
+                    time.sleep(delay)
+
+    def _run(self, *, follow: bool, stop, idle_timeout: float) -> ReplicationStats:
         while True:
             state = self.prepare()
             while state.resync_progress and not (stop is not None and stop.is_set()):
