@@ -1,12 +1,14 @@
 """Can this PostgreSQL be replicated by this role? Each check is a ``Finding`` with the exact SQL
 that fixes it.
 
-``diagnose(conn, tables, slot_name=None)`` runs, as the role of ``conn`` (the role the
-replicator will connect as), in this order:
+``diagnose(conn, tables, slot_name=None, full_load_done=False, resync_fix=…)`` runs, as the
+role of ``conn`` (the role the replicator will connect as), in this order:
 
 server   ``wal_level`` (logical), the role's REPLICATION attribute (or ``rds_replication``
          membership, or superuser), a free replication slot (unless ``slot_name`` exists) and a
-         free WAL sender, ``max_slot_wal_keep_size`` (``-1`` = unbounded: a stalled slot keeps
+         free WAL sender; the task's slot when it is lost: invalidated (``wal_status`` lost), or
+         missing after the task's full load (``full_load_done``: its state says so; before the
+         first run a missing slot is expected) — an error whose fix is ``resync_fix``; ``max_slot_wal_keep_size`` (``-1`` = unbounded: a stalled slot keeps
          WAL until the disk is full), CREATE on the database (to create the publication);
 per table (``tables``: ``"schema.table"``, ``(schema, table)`` or ``TableSpec``) USAGE on its
          schema and SELECT on it (the full load), ownership (only an owner — or a superuser —
@@ -57,7 +59,14 @@ def _table_name(t) -> tuple[str, str]:
     return t.schema, getattr(t, "source_table", t.name)  # TableSpec: its source name
 
 
-def diagnose(conn, tables, slot_name: str | None = None) -> list[Finding]:
+def diagnose(
+    conn,
+    tables,
+    slot_name: str | None = None,
+    *,
+    full_load_done: bool = False,
+    resync_fix: str = "lakehouse resync --dataset NAME",
+) -> list[Finding]:
     """Every finding for replicating ``tables`` as ``conn``'s role (see the module docstring)."""
     out: list[Finding] = []
     role, superuser, replication, database = conn.execute(
@@ -67,7 +76,7 @@ def diagnose(conn, tables, slot_name: str | None = None) -> list[Finding]:
     role_q = _ident(role)
     out.append(_wal_level(conn))
     out.append(_replication_role(conn, role, superuser, replication))
-    out.extend(_capacity(conn, slot_name))
+    out.extend(_capacity(conn, slot_name, full_load_done, resync_fix))
     out.append(_wal_keep(conn))
     if (
         superuser
@@ -137,17 +146,38 @@ def _replication_role(conn, role: str, superuser: bool, replication: bool) -> Fi
     )
 
 
-def _capacity(conn, slot_name: str | None) -> list[Finding]:
-    max_slots, max_senders, slots, senders, exists = conn.execute(
+def _capacity(conn, slot_name: str | None, full_load_done: bool, resync_fix: str) -> list[Finding]:
+    max_slots, max_senders, slots, senders, slot = conn.execute(
         """select current_setting('max_replication_slots')::int,
                   current_setting('max_wal_senders')::int,
                   (select count(*) from pg_replication_slots),
                   (select count(*) from pg_stat_replication),
-                  exists (select 1 from pg_replication_slots where slot_name = %s)""",
+                  (select to_jsonb(s) from pg_replication_slots s where slot_name = %s)""",
         (slot_name or "",),
     ).fetchone()
     out = []
-    if exists:
+    # as replication.slot_health judges a slot lost (that layer is above this one)
+    reason = slot and (slot.get("invalidation_reason") or (
+        "its WAL was removed" if slot.get("wal_status") == "lost" else None))  # fmt: skip
+    lost = (
+        f"replication slot {slot_name!r} was invalidated ({reason})"
+        if reason
+        else f"replication slot {slot_name!r} does not exist (dropped)"
+        if slot_name and not slot and full_load_done
+        else None
+    )
+    if lost:
+        out.append(
+            Finding(
+                "replication_slots",
+                "server",
+                "error",
+                f"{lost}: the changes since the task's last run are lost to it; replicate fails"
+                " until the tables are copied again",
+                resync_fix,
+            )
+        )
+    elif slot:
         out.append(Finding("replication_slots", "server", "ok", f"slot {slot_name} exists"))
     elif slots < max_slots:
         out.append(

@@ -184,3 +184,51 @@ def test_findings_and_their_fixes(fresh_db, app_role, tmp_path):
         "public.orders": 1,
         "public.plain": 0,
     }
+
+
+def _slot_finding(findings):
+    return next(f for f in findings if f.check == "replication_slots")
+
+
+def test_a_dropped_slot_is_an_error_after_the_full_load_and_fine_before(fresh_db):
+    fix = "lakehouse resync --dataset shop"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        before = _slot_finding(diagnose(conn, [], "lakehouse_shop", resync_fix=fix))
+        after = _slot_finding(
+            diagnose(conn, [], "lakehouse_shop", full_load_done=True, resync_fix=fix)
+        )
+    assert before.severity == "ok"
+    assert after.severity == "error"
+    assert after.message.startswith("replication slot 'lakehouse_shop' does not exist (dropped)")
+    assert after.fix == fix
+    assert "0 error(s)" not in format_findings([after])
+
+
+class _SlotRow:
+    """A connection whose pg_replication_slots row is given (an invalidated slot needs GBs of
+    WAL to produce for real); the other checks are not asked for."""
+
+    def __init__(self, slot: dict) -> None:
+        self.slot = slot
+
+    def execute(self, sql, params=None):
+        row = (16, 16, 1, 0, self.slot)
+        return type("Cur", (), {"fetchone": lambda _self: row})()
+
+
+@pytest.mark.parametrize(
+    ("slot", "cause"),
+    [
+        ({"wal_status": "lost"}, "its WAL was removed"),
+        ({"wal_status": "lost", "invalidation_reason": "wal_removed"}, "wal_removed"),
+    ],
+)
+def test_an_invalidated_slot_is_an_error_whatever_the_state(slot, cause):
+    from lakehouse.source.doctor import _capacity
+
+    found = _capacity(_SlotRow(slot), "lakehouse_shop", False, "lakehouse resync --dataset shop")
+    assert found[0].severity == "error"
+    assert found[0].message.startswith(
+        f"replication slot 'lakehouse_shop' was invalidated ({cause})"
+    )
+    assert found[0].fix == "lakehouse resync --dataset shop"
