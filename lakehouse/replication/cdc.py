@@ -5,7 +5,7 @@ state's checkpoint; decoded changes are cut into batches at commit boundaries
 (``CdcMaxBatchInterval`` seconds or ``CdcMinFileSize`` KB), one file per table per batch, named
 by the batch's first commit time (``yyyymmdd-hhmmssfff``). Exactly once: a batch is recorded as
 *pending* before its files are written and as *checkpointed* after they are durable; only then
-is the slot confirmed (``send_feedback(flush_lsn=…)``), so a replay rewrites the same files.
+is the slot confirmed (``send_feedback``: write, flush and apply positions), so a replay rewrites the same files.
 With a ``target`` LSN (``--once``) it stops when caught up. A TRUNCATE of a task's table (which
 DMS does not capture) is a resync of that table (``state.resync``), recorded with the checkpoint
 of the batch that holds it; the stream then stops (``resync_requested``) so the replicator
@@ -233,6 +233,12 @@ class CdcStream:
         ):
             self._flush()
 
+    def _confirm(self, lsn: int) -> None:
+        """Tell the server everything up to ``lsn`` is durable: written, flushed and applied
+        (a flush position alone leaves ``pg_stat_replication.replay_lsn`` unset and its
+        ``replay_lag`` growing from the connection's start)."""
+        self.cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, apply_lsn=lsn, force=True)
+
     def _flush(self) -> None:
         rep, state = self.rep, self.state
         if not self.batch:
@@ -240,7 +246,7 @@ class CdcStream:
                 self._record_truncated()
                 state.checkpoint_lsn = self.batch_end_lsn
                 state.save(rep.lake)
-                self.cur.send_feedback(flush_lsn=self.batch_end_lsn, force=True)
+                self._confirm(self.batch_end_lsn)
             return
         name_ms = max(
             self.batch_first_ts // 1000 + PG_EPOCH_OFFSET_US // 1000, state.last_name_ms + 1
@@ -277,7 +283,7 @@ class CdcStream:
         state.pending = None
         self._record_truncated()
         state.save(rep.lake)
-        self.cur.send_feedback(flush_lsn=self.batch_end_lsn, force=True)
+        self._confirm(self.batch_end_lsn)
         rep.stats.files.extend(sorted(files.values()))
         self.batch = defaultdict(list)
         self.batch_bytes = 0

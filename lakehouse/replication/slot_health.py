@@ -4,9 +4,11 @@
 ``invalidation_reason``/``inactive_since`` where the server has them) and gives:
 - ``lag_bytes``: WAL written since the slot's confirmed position; ``retained_bytes``: WAL the
   slot keeps on disk (from its restart position);
-- ``lag_seconds``: the age of the oldest commit of its publications not consumed yet (peeked,
-  nothing consumed; 0 when none is pending; while a replicator streams, the server's
-  ``replay_lag`` of that connection, else None);
+- ``lag_seconds``: the age of the oldest commit of its publications not confirmed yet, i.e. not
+  in durable raw files (peeked, nothing consumed; 0 when none is pending; None when the peek
+  fails or times out). While a replicator streams the slot, the peek runs on a temporary copy
+  of it (``pg_copy_logical_replication_slot``): the server's ``replay_lag`` is the time since
+  the connection began when the client reports only a flush position, never the pending age;
 - ``wal_status`` (``reserved``/``extended``/``unreserved``/``lost``), ``safe_wal_size`` (bytes
   left before the server invalidates the slot; None: unbounded) and ``max_slot_wal_keep_size``;
 - ``lost``: the slot is gone or invalidated, with the reason: its changes since then cannot be
@@ -159,15 +161,40 @@ def oldest_pending_commit(conn, slot: str, publications: str, upto_lsn: str | No
     return PG_EPOCH + timedelta(microseconds=micros)
 
 
+def _pending_age(conn, slot: str, publications: str, *, active: bool) -> float | None:
+    """Seconds since the oldest pending commit of ``publications`` on ``slot`` (0: none); an
+    active slot is peeked through a temporary copy, dropped at once. None: not measurable now
+    (a replicator attached meanwhile, the peek timed out, no slot free for the copy)."""
+    peeked = slot
+    try:
+        if active:
+            peeked = f"lakehouse_age_{conn.info.backend_pid}"
+            conn.execute("select pg_copy_logical_replication_slot(%s, %s, true)", (slot, peeked))
+        with conn.transaction():
+            oldest = oldest_pending_commit(conn, peeked, publications)
+        now = conn.execute("select now()").fetchone()[0]
+        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+    except psycopg.Error:
+        return None
+    finally:
+        if peeked != slot:
+            try:
+                conn.execute(
+                    "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
+                    " where slot_name = %s",
+                    (peeked,),
+                )
+            except psycopg.Error:
+                pass  # temporary: gone with the session anyway
+
+
 def slot_health(dsn: str, slot: str, publications: str | None = None) -> SlotHealth:
     with psycopg.connect(dsn, autocommit=True) as conn:
         keep = _keep_size(conn)
         row = conn.execute(
             """select to_jsonb(s) || jsonb_build_object(
                    'lag', pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
-                   'retained', pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint,
-                   'replay_lag', (select extract(epoch from r.replay_lag) from pg_stat_replication r
-                                  where r.pid = s.active_pid))
+                   'retained', pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint)
                from pg_replication_slots s where s.slot_name = %s""",
             (slot,),
         ).fetchone()
@@ -176,21 +203,9 @@ def slot_health(dsn: str, slot: str, publications: str | None = None) -> SlotHea
         s = row[0]
         lag_seconds = None
         lost = s.get("wal_status") == "lost" or bool(s.get("invalidation_reason"))
-        if s["active"]:
-            lag_seconds = float(s["replay_lag"]) if s.get("replay_lag") is not None else None
-        elif publications and not lost:
-            if not s.get("lag"):
-                lag_seconds = 0.0
-            else:
-                try:
-                    with conn.transaction():
-                        oldest = oldest_pending_commit(conn, slot, publications)
-                    now = conn.execute("select now()").fetchone()[0]
-                    lag_seconds = (
-                        0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
-                    )
-                except (psycopg.errors.ObjectInUse, psycopg.errors.QueryCanceled):
-                    lag_seconds = None  # a replicator attached meanwhile / WAL too long to peek
+        if publications and not lost:
+            lag_seconds = 0.0 if not s.get("lag") else _pending_age(conn, slot, publications,
+                                                                    active=bool(s["active"]))  # fmt: skip
         inactive = s.get("inactive_since")
         return SlotHealth(
             slot,

@@ -149,3 +149,68 @@ def _health(**kw) -> SlotHealth:
 def test_assess_grades_a_slot_by_the_worst_finding(health, expected):
     got = assess(health, SlotPolicy(), fix="lakehouse resync --dataset shop")
     assert (got.severity, got.message) == expected
+
+
+def test_a_streaming_slot_caught_up_has_no_pending_age_and_a_held_commit_has_one(
+    fresh_db, tmp_path
+):
+    """The age while a replicator streams: 0 once every commit is in durable files (not the
+    time since it connected), the held commit's age while one is not confirmed."""
+    import threading
+
+    import psycopg2
+    import psycopg2.extras
+
+    from lakehouse.dms.settings import DmsS3Settings
+    from lakehouse.replication.publications import publication_names
+    from lakehouse.replication.replicator import Replicator
+    from lakehouse.replication.task import ReplicationTask
+    from lakehouse.storage import LocalLake
+    from lakehouse_tests.replication.helpers import read_table_files
+
+    settings = DmsS3Settings(AddColumnName=True, CdcMaxBatchInterval=0)
+    rule = {"rule-action": "include", "schema-name": "public", "table-name": "watched"}
+    task = ReplicationTask("age", fresh_db, settings, selection_rules=(rule,))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table watched (id int primary key, v text)")
+    lake = LocalLake(tmp_path / "lake")
+    rep = Replicator(task, lake)
+    rep.run()
+    pubs = publication_names(task, rep.specs)
+    stop = threading.Event()
+    th = threading.Thread(target=lambda: Replicator(task, lake).run(follow=True, stop=stop))
+    th.start()
+    try:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("insert into watched values (1, 'a')")
+            deadline = time.monotonic() + 60
+            while read_table_files(lake, "public", "watched", settings)[1].height < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        time.sleep(1.2)  # the connection is older than a second: its age is not reported
+        health = slot_health(fresh_db, task.slot, pubs)
+        assert health.active and health.lag_seconds == 0.0
+    finally:
+        stop.set()
+        th.join(timeout=60)
+    # a client that streams but confirms nothing: the held commit's age, not unknown
+    held = psycopg2.connect(
+        fresh_db, connection_factory=psycopg2.extras.LogicalReplicationConnection
+    )
+    try:
+        cur = held.cursor()
+        cur.start_replication(slot_name=task.slot, decode=False,
+                              options={"proto_version": "1", "publication_names": pubs})  # fmt: skip
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("insert into watched values (2, 'b')")
+        time.sleep(1.2)
+        health = slot_health(fresh_db, task.slot, pubs)
+        assert health.active
+        assert 1.0 <= health.lag_seconds < 30
+    finally:
+        held.close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # the temporary copies are gone
+        left = conn.execute(
+            "select count(*) from pg_replication_slots where slot_name like 'lakehouse_age_%'"
+        ).fetchone()[0]
+    assert left == 0
