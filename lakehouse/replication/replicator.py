@@ -67,6 +67,8 @@ _UNDECLARED: dict[str, frozenset[str]] = {}
 
 #: ``run(follow=True)``: seconds to wait before each reconnect after a lost connection
 RECONNECT_DELAYS = (1, 2, 5, 10, 30, 60, 60, 60, 60, 60)
+#: ``run(follow=True)``: how often the source is searched for new tables the watch rules match
+TABLE_CHECK_SECONDS = 60.0
 #: a session that streamed this long before it failed starts the retries afresh
 RECONNECT_RESET_SECONDS = 300
 FIX_TEXT = " — fix: "
@@ -391,6 +393,8 @@ class Replicator:
     ) -> ReplicationStats:
         """Replicate: full load if needed, then CDC until caught up (or forever if ``follow``);
         a table truncated at the source is copied again (``CdcStream``), then CDC goes on.
+        With ``follow``, a source table created meanwhile that the watch rules match joins
+        within ``TABLE_CHECK_SECONDS`` (captured and loaded alone, or reported: ``_follow``).
         With ``follow``, a lost connection (server restart, failover, network) is retried with
         backoff (``RECONNECT_DELAYS``, logged), the stream restarting from the checkpoint;
         ``ConnectionLostError`` when the retries run out. Other errors are raised at once."""
@@ -434,11 +438,58 @@ class Replicator:
             if state.resync and not (stop is not None and stop.is_set()):
                 continue  # a TRUNCATE streamed meanwhile: its table is copied first
             if follow:
-                CdcStream(self, state, target=None).run(stop=stop, idle_timeout=idle_timeout)
+                if self._follow(state, stop, idle_timeout):
+                    continue  # new source tables: prepare() lets them join, then streams on
             else:
                 self._catch_up(state, stop, idle_timeout)
             if not state.resync or (stop is not None and stop.is_set()):
                 return self.stats  # else: a TRUNCATE streamed, its table is copied next
+
+    def _follow(self, state: ReplicationState, stop, idle_timeout: float) -> bool:
+        """Stream until ``stop``; every ``TABLE_CHECK_SECONDS`` a watcher looks for source
+        tables the watch rules match that are neither captured nor already reported. True
+        when it found some: the session ended (its unconfirmed batch is replayed from the
+        checkpoint) so that ``prepare`` captures or reports them."""
+        session, done, found = threading.Event(), threading.Event(), threading.Event()
+
+        def watch() -> None:
+            while not done.wait(TABLE_CHECK_SECONDS):
+                try:
+                    if self._new_tables():
+                        found.set()
+                        session.set()
+                        return
+                except Exception as err:  # the stream reports a lost source itself
+                    log.warning("task %s: cannot look for new tables: %s", self.task.name, err)
+
+        def relay() -> None:  # the caller's stop ends the session too
+            while not done.is_set():
+                if stop is not None and stop.wait(0.2):
+                    session.set()
+                    return
+                if stop is None and done.wait(0.2):
+                    return
+
+        helpers = [threading.Thread(target=f, daemon=True, name=f"{self.task.name}-{f.__name__}")
+                   for f in ((watch, relay) if self.task.watch_rules else (relay,))]  # fmt: skip
+        for t in helpers:
+            t.start()
+        try:
+            CdcStream(self, state, target=None).run(stop=session, idle_timeout=idle_timeout)
+        finally:
+            done.set()
+            for t in helpers:
+                t.join(timeout=5)
+        return found.is_set() and not (stop is not None and stop.is_set())
+
+    def _new_tables(self) -> list[str]:
+        """Source tables the watch rules match that the task neither captures nor reported."""
+        from lakehouse.source.catalog import select_tables
+
+        with self._connect() as conn:
+            matched = {f"{s}.{t}" for s, t in select_tables(conn, list(self.task.watch_rules))}
+        known = set(self.specs) | _UNDECLARED.get(self.task.name, frozenset())
+        return sorted(matched - known)
 
     def _catch_up(self, state: ReplicationState, stop, idle_timeout: float = 0.5) -> None:
         """CDC up to the WAL flushed now: every transaction committed so far (an asynchronous
