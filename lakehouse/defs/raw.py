@@ -104,9 +104,7 @@ def replication_asset(
         task = dataset_task(dataset.name, source_db.dataset_dsn(dataset.name))
         # the dms_files sensor may be catching up in its tick right now: let it finish
         if not wait_until_free(task.dsn, task.slot, catch_up_max_seconds + 30):
-            raise RuntimeError(
-                f"replication slot {task.slot!r} stayed in use by another replicator"
-            )
+            raise RuntimeError(_slot_busy(task, dataset.name))
         try:
             if config.resync:
                 stats = resync(task, lake.lake(), config.tables or None)
@@ -121,6 +119,37 @@ def replication_asset(
         yield from slot_check_results(dataset, task)
 
     return _replicate
+
+
+def _slot_busy(task, dataset: str) -> str:
+    """The one-line error of a replication run whose slot another replicator keeps streaming:
+    who holds it (pid, application, client) and what to do."""
+    import psycopg
+
+    holder = "another replicator"
+    try:
+        with psycopg.connect(task.dsn, autocommit=True) as conn:
+            row = conn.execute(
+                """select s.active_pid, r.application_name, r.client_addr::text, r.backend_start
+                   from pg_replication_slots s
+                   left join pg_stat_replication r on r.pid = s.active_pid
+                   where s.slot_name = %s""",
+                (task.slot,),
+            ).fetchone()
+        if row and row[0]:
+            pid, app, client, since = row
+            where = ", ".join(x for x in (app and f"application {app!r}", client and f"from {client}",
+                                          since and f"since {since:%Y-%m-%d %H:%M:%S %Z}") if x)  # fmt: skip
+            holder = f"another replicator (pid {pid}{', ' + where if where else ''})"
+    except psycopg.Error:
+        pass  # the holder stays unnamed
+    return (
+        f"replication slot {task.slot!r} of dataset {dataset!r} stayed in use by {holder}:"
+        " probably `lakehouse replicate --follow`, which already streams the raw files — fix:"
+        " stop that replicator (Ctrl-C) before materializing the replication asset, or"
+        f" materialize without it: lakehouse materialize --select"
+        f" 'group:{dataset}_bronze or group:{dataset}_silver'"
+    )
 
 
 def _history(the_lake, dataset: str) -> dict[str, list[dict]]:

@@ -105,3 +105,54 @@ def test_a_new_source_table_makes_the_sensor_request_the_run_that_captures_it(
     Replicator(dataset_task("growing", fresh_db), lake).run()  # what that run does
     assert "arrivals" in [t.name for t in load_dataset("growing").tables]
     assert requests() == []  # nothing left to capture
+
+
+def test_a_replication_run_while_another_replicator_streams_names_it_and_the_fix(
+    fresh_db, tmp_path, monkeypatch
+):
+    import psycopg2
+    import psycopg2.extras
+
+    from lakehouse.defs.raw import replication_asset
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+    declare_items(tmp_path / "defs", "busy", "BUSY_TEST_DSN")
+    monkeypatch.setenv("BUSY_TEST_DSN", fresh_db)
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(tmp_path / "defs"))
+    ds = load_dataset("busy")
+    task = dataset_task("busy", fresh_db)
+    Replicator(task, LocalLake(tmp_path / "lake")).run()
+    held = psycopg2.connect(
+        fresh_db,
+        connection_factory=psycopg2.extras.LogicalReplicationConnection,
+        application_name="follower",
+    )
+    try:
+        held.cursor().start_replication(slot_name=task.slot, decode=False,
+                                        options={"proto_version": "1",
+                                                 "publication_names": task.publication})  # fmt: skip
+        pid = held.get_backend_pid()
+        result = dg.materialize(
+            [replication_asset(ds, catch_up_max_seconds=-29.5)],  # waits 0.5 s
+            resources={
+                "source_db": SourceDatabaseResource(dsn=fresh_db),
+                "lake": LakeResource(root=str(tmp_path / "lake")),
+            },
+            raise_on_error=False,
+        )
+    finally:
+        held.close()
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message.strip()
+    assert "\n" not in message
+    assert message.startswith(
+        f"RuntimeError: replication slot 'lakehouse_busy' of dataset 'busy' stayed in use by"
+        f" another replicator (pid {pid}, application 'follower'"
+    )
+    assert message.endswith(
+        " — fix: stop that replicator (Ctrl-C) before materializing the replication asset, or"
+        " materialize without it: lakehouse materialize --select"
+        " 'group:busy_bronze or group:busy_silver'"
+    )
