@@ -163,3 +163,35 @@ def test_a_table_name_in_two_schemas_is_declared_once_and_the_other_noted(
     assert table["schema"] == "sales" and [c["name"] for c in table["columns"]] == ["id", "region"]
     out = capsys.readouterr().out
     assert "public.customers not declared: table 'customers' is sales.customers" in out
+
+
+def test_a_varchar_length_changed_at_the_source_is_drift_and_pinned(
+    fresh_db, tmp_path, monkeypatch, capsys
+):
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table d (id int primary key, name varchar(10), note varchar(5))")
+    defs = tmp_path / "defs"
+    monkeypatch.setenv("LAKEHOUSE_DEFS", str(defs))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("VW_SOURCE_DSN", fresh_db)
+    assert main(["init", "vw"]) == 0
+    assert main(["discover", "vw"]) == 0
+    path = defs / "vw" / "defs.yaml"
+
+    def checks() -> dict:
+        (table,) = yaml.safe_load(path.read_text())["attributes"]["tables"]
+        return {c["name"]: c.get("checks") for c in table["columns"]}
+
+    assert checks() == {"id": None, "name": {"str_length_max": 10}, "note": {"str_length_max": 5}}
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter table d alter column name type varchar(50)")
+        conn.execute("alter table d alter column note type text")
+    capsys.readouterr()
+    assert main(["discover", "vw", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "d: column 'name' widened length 10 -> 50" in out
+    assert "d: column 'note' widened length 5 -> unlimited" in out
+    assert main(["discover", "vw"]) == 0
+    assert checks() == {"id": None, "name": {"str_length_max": 50}, "note": None}
+    capsys.readouterr()
+    assert main(["discover", "vw", "--check"]) == 0  # pinned: no drift
