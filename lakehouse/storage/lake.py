@@ -2,14 +2,19 @@
 
 Keys are POSIX paths relative to the root (``raw/database/public/customers/LOAD00000001.csv``).
 Writes are atomic and durable: a reader never sees a half-written object (local: temp file,
-fsync, rename, fsync of the folder; S3: a single PUT is atomic). ``table_uri`` and
+fsync, rename, fsync of the folder; S3: a single PUT is atomic). A local temp file left by a
+writer that died (``.tmp-<host>.<pid>.*``: its process is gone on this host, or it is older than
+``STALE_TEMP_SECONDS``) is removed by the next ``list`` of its folder (a full load, a replication
+or an ingest run reads it), so a kill -9 leaves no partial file for good. ``table_uri`` and
 ``storage_options`` give delta-rs what it needs to open a Delta table under the same root.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +76,31 @@ class Lake(ABC):
         self.write_bytes(key, text.encode("utf-8"))
 
 
+#: a local temp file this old is a dead writer's whatever its name says (a write takes seconds)
+STALE_TEMP_SECONDS = 3600.0
+_TEMP = ".tmp-"
+_HOST = socket.gethostname().replace("/", "_") or "host"
+
+
+def _stale_temp(path: Path, now: float) -> bool:
+    """Whether the temp file ``path`` belongs to no live writer (see the module docstring)."""
+    try:
+        if now - path.stat().st_mtime >= STALE_TEMP_SECONDS:
+            return True
+    except FileNotFoundError:
+        return False
+    parts = path.name[len(_TEMP) :].rsplit(".", 2)
+    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+        return False  # another host's (or an older naming): only its age tells
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, someone else's
+        return False
+    return False
+
+
 class LocalLake(Lake):
     """A lake in a local folder (default ``.lakehouse/``)."""
 
@@ -90,7 +120,10 @@ class LocalLake(Lake):
         out: list[ObjectInfo] = []
         for dirpath, _dirnames, filenames in os.walk(folder):
             for fn in filenames:
-                if fn.startswith(".tmp-"):
+                if fn.startswith(_TEMP):
+                    temp = Path(dirpath) / fn
+                    if _stale_temp(temp, time.time()):
+                        temp.unlink(missing_ok=True)
                     continue
                 full = Path(dirpath) / fn
                 key = full.relative_to(self.path).as_posix()
@@ -110,7 +143,7 @@ class LocalLake(Lake):
     def write_bytes(self, key: str, data: bytes) -> None:
         target = self._p(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP}{_HOST}.{os.getpid()}.", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
