@@ -189,12 +189,20 @@ def doctor(settings: Settings, name: str) -> tuple[str, bool]:
     import psycopg
 
     from lakehouse.declarations import load_dataset
-    from lakehouse.replication.task import slot_name
+    from lakehouse.replication.state import ReplicationState
+    from lakehouse.replication.task import resync_command, slot_name
     from lakehouse.source.doctor import diagnose, format_findings
 
     spec = load_dataset(name, settings)
-    with psycopg.connect(source_dsn(settings, name)) as conn:
-        findings = diagnose(conn, list(spec.database_tables), slot_name=slot_name(name))
+    state = ReplicationState.load(settings.lake(), name, slot_name(name))  # a slot dropped after
+    with psycopg.connect(source_dsn(settings, name)) as conn:  # the full load is lost
+        findings = diagnose(
+            conn,
+            list(spec.database_tables),
+            slot_name=slot_name(name),
+            full_load_done=state.full_load_done,
+            resync_fix=resync_command(name),
+        )
     return format_findings(findings), not any(f.severity == "error" for f in findings)
 
 

@@ -121,9 +121,10 @@ def run_lines(result) -> list[str]:
         lines.append(f"  materialized {mat.asset_key.to_user_string():<40} {meta}")
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
-            lines.append(
-                f"  FAILED step {ev.step_key}: {ev.event_specific_data.error.message.strip()}"
-            )
+            error = ev.event_specific_data.error
+            while error.cause is not None and "Error occurred while executing" in error.message:
+                error = error.cause  # Dagster's wrapper: the error the step raised
+            lines.append(f"  FAILED step {ev.step_key}: {error.message.strip()}")
         if ev.event_type_value == "ASSET_CHECK_EVALUATION" and not ev.event_specific_data.passed:
             data = ev.event_specific_data
             lines.append(

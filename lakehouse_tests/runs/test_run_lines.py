@@ -30,3 +30,17 @@ def test_another_check_shows_its_plain_values():
                 "key": dg.MetadataValue.text("none: rows counted")}  # fmt: skip
     assert _why(metadata) == ": source_rows=4, silver_rows=1, key=none: rows counted"
     assert _why({}) == ""
+
+
+def test_a_failed_step_shows_the_error_it_raised_not_dagster_s_wrapper():
+    from lakehouse.runs.materialize import run_lines
+
+    @dg.asset
+    def shaky():
+        raise RuntimeError("slot in use by pid 42 — fix: stop replicate --follow")
+
+    result = dg.materialize([shaky], raise_on_error=False)
+    failed = [line for line in run_lines(result) if line.startswith("  FAILED step")]
+    assert failed == [
+        "  FAILED step shaky: RuntimeError: slot in use by pid 42 — fix: stop replicate --follow"
+    ]

@@ -232,3 +232,29 @@ def test_an_invalidated_slot_is_an_error_whatever_the_state(slot, cause):
         f"replication slot 'lakehouse_shop' was invalidated ({cause})"
     )
     assert found[0].fix == "lakehouse resync --dataset shop"
+
+
+def test_lakehouse_doctor_reports_the_slot_a_full_load_had_and_lost(
+    fresh_db, tmp_path, monkeypatch, capsys
+):
+    """The command passes the task's state: after the full load, a dropped slot is an error
+    naming the resync command (it said 0 errors)."""
+    from lakehouse.cli import main
+    from lakehouse.replication.task import dataset_task
+    from lakehouse_tests.declared import declare_items
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("create table items (id int primary key, v int)")
+        conn.execute("insert into items values (1, 1)")
+    declare_items(tmp_path / "defs", "shop", "SHOP_DOCTOR_DSN")
+    for k, v in {"LAKEHOUSE_DEFS": str(tmp_path / "defs"), "LAKEHOUSE_DATASETS": "shop",
+                 "LAKEHOUSE_ROOT": str(tmp_path / "lake"), "SHOP_DOCTOR_DSN": fresh_db}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    Replicator(dataset_task("shop", fresh_db), LocalLake(tmp_path / "lake")).run()
+    assert main(["doctor", "shop"]) == 0
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("select pg_drop_replication_slot('lakehouse_shop')")
+    capsys.readouterr()
+    assert main(["doctor", "shop"]) != 0
+    out = capsys.readouterr().out
+    assert "does not exist (dropped)" in out and "lakehouse resync --dataset shop" in out
