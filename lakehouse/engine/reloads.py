@@ -2,7 +2,8 @@
 
 Contract (``engine.silver``, "full loads and reloads"): ``reload_plan(lake, spec, after,
 bronze_version)`` is ``engine.core.reloads.plan_reloads`` over bronze's load log
-(``bronze.load_log``; not read for a keyless table or one without bronze).
+(``bronze.load_log``; not read for a table without bronze). A keyless table's plan is acted on
+by ``engine.silver`` alone (no deletes by key: its rows ordered before the start go).
 ``reload_deletes(spec, changes, reloads, target)`` gives, for each reload, a ``D`` change at the
 reload's start (``_sequence``, its commit timestamp, the lineage of the reload's first file,
 ``_file_kind`` load) for every key live just before the start and absent from the reload's
@@ -28,7 +29,7 @@ def reload_plan(lake: Lake, spec: TableSpec, after: int | None, bronze_version: 
     """The ``ReloadPlan`` of a run applying bronze up to ``bronze_version`` after ``after``."""
     from lakehouse.engine.bronze import load_log
 
-    if bronze_version is None or not spec.primary_key:
+    if bronze_version is None:
         return ReloadPlan([], None, None)
     return plan_reloads(load_log(lake, spec), spec, after, bronze_version)
 

@@ -39,7 +39,9 @@ Semantics (Databricks APPLY CHANGES, Hudi's DMS payload):
   bronze over several runs is one reload; until its last file arrives, the rows of its missing
   files are absent (they come back when it does). A LOAD row that breaks a row rule is
   quarantined and its key is not in the new baseline. A reload whose LOAD files were all
-  unreadable is not seen (``bronze``); keyless (append-only) tables append a reload's rows;
+  unreadable is not seen (``bronze``). A keyless (append-only) table's reload replaces it the
+  same way: the rows ordered before the start are deleted (there is no key to keep them by),
+  and inserts ordered before the start are superseded;
 - an update that left a TOASTed value unsent (bronze's ``_unchanged``) keeps the key's value
   (``engine.unchanged``); a NULL written on purpose is sent, and applied;
 - a column type widened at the source (int→bigint, numeric precision up, timestamp→timestamptz)
@@ -175,9 +177,7 @@ def _apply(
     if target is not None and not full_refresh and _widen_tables(lake, spec, target, changes):
         target = open_table(lake, key)
     if not spec.primary_key:  # append-only
-        rows = silver_rows(changes.filter(pl.col("_op") == "I")) if changes.height else changes
-        append_rows(lake, spec, rows, result.bronze_version, full_refresh=full_refresh)
-        result.inserted = rows.height
+        _append_only(lake, spec, changes, plan, target, result, full_refresh)
         return _finish(lake, spec, result), more
     # the rest of a reload cut by this batch is in its baseline too
     ahead = {}
@@ -193,6 +193,40 @@ def _apply(
         write_tombstones(lake, spec, batch, now)
         _merge(lake, spec, batch, target, result)
     return _finish(lake, spec, result), more
+
+
+def _append_only(
+    lake: Lake,
+    spec: TableSpec,
+    changes: pl.DataFrame,
+    plan: ReloadPlan,
+    target,
+    result: SilverResult,
+    full_refresh: bool,
+) -> None:
+    """A keyless table: its inserts appended, except that a reload replaces the baseline — the
+    inserts ordered before the latest reload's start are superseded by it (whenever they arrive),
+    and a run applying a reload keeps only the silver rows ordered at or after its start (its
+    rows of an earlier batch or run, and the inserts after it began)."""
+    rows = changes.filter(pl.col("_op") == "I") if changes.height else changes
+    if plan.barrier is not None and rows.height:
+        rows = rows.filter(pl.col(SEQUENCE) >= plan.barrier)
+    rows = silver_rows(rows)
+    result.inserted = rows.height
+    if plan.reloads:
+        result.reload_generation = plan.reloads[-1].generation
+    if plan.reloads and target is not None and not full_refresh:
+        held = pl.from_arrow(target.to_pyarrow_table())
+        kept = held.filter(pl.col(SEQUENCE) >= plan.barrier) if held.height else held
+        result.reload_deletes = held.height - kept.height
+        if result.reload_deletes:  # one commit: the new baseline replaces the table
+            if rows.width:
+                kept = pl.concat([kept, rows], how="diagonal_relaxed")
+            append_rows(lake, spec, kept, result.bronze_version, full_refresh=True)
+            return
+    if rows.width == 0 or (rows.height == 0 and target is not None and not full_refresh):
+        return  # nothing to append (a reload's silver rows all kept)
+    append_rows(lake, spec, rows, result.bronze_version, full_refresh=full_refresh)
 
 
 def _widen_tables(lake: Lake, spec: TableSpec, target, changes: pl.DataFrame) -> bool:

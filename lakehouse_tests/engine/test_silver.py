@@ -180,6 +180,43 @@ def test_a_reload_spanning_files_and_bronze_runs_is_one_baseline(lake):
     _assert_full_refresh_identical(lake)
 
 
+KEYLESS = TableSpec(dataset="t", name="audit", columns=COLUMNS, primary_key=())
+
+
+def _rows(lake, spec=KEYLESS):
+    return sorted(silver.read_silver(lake, spec).select("id", "name").iter_rows())
+
+
+def test_a_keyless_reload_replaces_its_baseline_as_one_reload_over_files_and_runs(lake):
+    """A keyless table's reload (``lakehouse resync``) replaces its rows: no row twice, neither
+    the old baseline's nor an insert both copied by the reload and replayed by CDC."""
+    _write(lake, KEYLESS, "LOAD00000001.csv", _line("I", 1, 1, "a"), _line("I", 1, 2, "b"))
+    _write(lake, KEYLESS, "LOAD00000002.csv", _line("I", 1, 3, "c"))
+    _run(lake, KEYLESS)
+    _write(lake, KEYLESS, "20240101-000002000.csv", _line("I", 2, 4, "d"))
+    _run(lake, KEYLESS)
+    assert _rows(lake) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    # a reload at second 5 over two files and two bronze runs; row 2 is gone at the source, the
+    # insert of second 2 is copied by the reload and replayed (late) by CDC
+    _write(lake, KEYLESS, "LOAD00000001.csv", _line("I", 5, 1, "a"), _line("I", 5, 4, "d"))
+    _write(lake, KEYLESS, "20240101-000006000.csv", _line("I", 6, 5, "e"))
+    assert _run(lake, KEYLESS).reload_generation == 1
+    assert _rows(lake) == [(1, "a"), (4, "d"), (5, "e")]  # LOAD00000002 of the reload: missing
+    _write(lake, KEYLESS, "LOAD00000002.csv", _line("I", 5, 3, "c"))
+    _write(lake, KEYLESS, "20240101-000002001.csv", _line("I", 2, 4, "d"))  # replayed, late
+    res = _run(lake, KEYLESS)
+    assert res.reload_generation == 1 and res.inserted == 1
+    assert _rows(lake) == [(1, "a"), (3, "c"), (4, "d"), (5, "e")]
+    before = silver.read_silver(lake, KEYLESS).sort("id")
+    silver.apply_changes(lake, KEYLESS, full_refresh=True)
+    assert silver.read_silver(lake, KEYLESS).sort("id").equals(before)
+    # an empty reload (the table truncated at the source) empties it, later inserts stay
+    _write(lake, KEYLESS, "LOAD00000001.csv", second=10)
+    _write(lake, KEYLESS, "20240101-000012000.csv", _line("I", 12, 6, "f"))
+    _run(lake, KEYLESS)
+    assert _rows(lake) == [(6, "f")]
+
+
 def test_an_empty_reload_deletes_the_old_baseline(lake):
     """A table truncated at the source (DMS does not capture TRUNCATE), then reloaded: the LOAD
     file has no rows, so the reload begins at the file's last-modified time."""

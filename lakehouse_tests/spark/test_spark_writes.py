@@ -151,3 +151,37 @@ def test_apply_table_on_the_scenario_bronze(hudi_spark, scenarios, tmp_path, dat
         .sort(list(spec.primary_key))
         .equals(final.sort(list(spec.primary_key)))
     )
+
+
+def test_a_keyless_reload_replaces_the_table_as_in_the_local_engine(delta_spark, tmp_path):
+    """A keyless table (inserts only): a reload replaces its baseline, an insert ordered before
+    the reload arriving late is superseded; run by run as the local engine, and rebuilt."""
+    spec = replace(SPEC, name="audit", primary_key=())
+    drops = [
+        ("LOAD00000001.csv", [_line("I", 1, 1, "a"), _line("I", 1, 2, "b")]),
+        ("20240101-000002000.csv", [_line("I", 2, 3, "c")]),
+        ("LOAD00000001.csv", [_line("I", 5, 1, "a"), _line("I", 5, 3, "c")]),
+        ("20240101-000006000.csv", [_line("I", 6, 4, "d")]),
+        ("20240101-000002001.csv", [_line("I", 2, 3, "c")]),  # replayed: before the reload
+    ]
+    local, sparkside = LocalLake(tmp_path / "local"), LocalLake(tmp_path / "spark")
+    locations = LakeLocations.single(sparkside.root)
+    uri = locations.uri(f"silver/{spec.name}")
+    for i, (name, lines) in enumerate(drops):
+        for lake in (local, sparkside):
+            lake.write_text(spec.raw_prefix + name, HEADER + "".join(lines))
+            bronze.ingest(lake, spec, SETTINGS, now=NOW + timedelta(minutes=i))
+        expected = silver.apply_changes(local, spec, now=NOW)
+        got = apply_table(delta_spark, spec, locations, now=NOW)
+        assert (got.inserted, got.reload_generation, got.reload_deletes) == (
+            expected.inserted,
+            expected.reload_generation,
+            expected.reload_deletes,
+        ), name
+        want = silver.read_silver(local, spec)
+        table = _read_table(delta_spark, uri, "delta")
+        assert table.select(want.columns).sort("id").equals(want.sort("id")), name
+    assert sorted(want["id"].to_list()) == [1, 3, 4]
+    apply_table(delta_spark, spec, locations, full_refresh=True, now=NOW)
+    table = _read_table(delta_spark, uri, "delta")
+    assert table.select(want.columns).sort("id").equals(want.sort("id"))

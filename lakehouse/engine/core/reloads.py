@@ -13,7 +13,8 @@ settled)``, the decision both engines act on (``engine.silver``, "full loads and
 first; ``barrier``, the start of the latest reload up to ``bronze_version`` (changes ordered
 before it are superseded); ``settled``, the latest start of the reloads an earlier run applied
 (a change ordered before it adds no SCD2 version; one between it and ``barrier`` is a version
-this run's reload closes). A table without a primary key, or without bronze, has no plan.
+this run's reload closes). A table without bronze has no plan; a keyless table has one too (its
+reload replaces the rows ordered before its start).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def plan_reloads(
     entries: list[LoadIngestion], spec: TableSpec, after: int | None, bronze_version: int | None
 ) -> ReloadPlan:
     """The reload plan of the load log ``entries`` (see the module docstring)."""
-    if bronze_version is None or not spec.primary_key:
+    if bronze_version is None:
         return ReloadPlan([], None, None)
     by_gen: dict[int, list[LoadIngestion]] = {}
     for e in entries:

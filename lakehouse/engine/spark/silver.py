@@ -14,7 +14,8 @@ filtered by sequence). A table without a checkpoint is rebuilt (full refresh), a
 DMS reloads (a repeated ``LOAD`` file name: a new full-load generation of bronze's load log) are
 applied as locally (``reloads``): the load log is read from the bronze table's commit metadata,
 keys absent from a reload's baseline are deleted at the reload's start (tombstones, SCD2 versions
-closed), and changes ordered before the latest reload's start are ignored.
+closed), and changes ordered before the latest reload's start are ignored; a keyless table's
+reload keeps only its rows ordered at or after the start (``_append_only``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from lakehouse.engine.core.keys import (
     silver_key,
     tombstone_key,
 )
-from lakehouse.engine.core.reloads import ReloadPlan, plan_reloads
+from lakehouse.engine.core.reloads import plan_reloads
 from lakehouse.engine.core.results import SilverResult
 from lakehouse.engine.spark.apply import (
     _with_target_seq,
@@ -77,10 +78,8 @@ def apply_table(
     changes, result.bronze_version = read_bronze(spark, bronze_uri, after)
     if changes is None:
         return _finish(spark, result, uri, hudi, started)
-    reloads, barrier, settled = (
-        plan_reloads(read_load_log(spark, bronze_uri), spec, after, result.bronze_version)
-        if spec.primary_key
-        else ReloadPlan([], None, None)
+    reloads, barrier, settled = plan_reloads(
+        read_load_log(spark, bronze_uri), spec, after, result.bronze_version
     )
     if changes.isEmpty() and not full_refresh and not reloads:
         return _finish(spark, result, uri, hudi, started)
@@ -101,11 +100,7 @@ def apply_table(
     result.changes = changes.count()
 
     if not spec.primary_key:  # append-only: inserts as DMS captures them
-        rows = silver_rows(changes.filter(F.col("_op") == "I"))
-        rows.write.format("hudi" if hudi else "delta").mode(
-            "overwrite" if full_refresh else "append"
-        ).option("mergeSchema", "true").save(uri)
-        result.inserted = rows.count()
+        _append_only(spark, changes, result, uri, hudi, exists, full_refresh, reloads, barrier)
     else:
         _apply_keyed(
             spark,
@@ -132,6 +127,34 @@ def apply_table(
     )
     changes.unpersist()
     return _finish(spark, result, uri, hudi, started)
+
+
+def _append_only(spark, changes, result, uri, hudi, exists, full_refresh, reloads, barrier):
+    """A keyless table's inserts appended, a reload replacing its baseline (as locally,
+    ``engine.silver._append_only``): inserts ordered before the latest reload's start are
+    superseded, and a run applying a reload keeps only the rows ordered at or after it."""
+    from pyspark.sql import functions as F
+
+    fmt = "hudi" if hudi else "delta"
+    rows = changes.filter(F.col("_op") == "I")
+    if barrier is not None:
+        rows = rows.filter(F.col(SEQUENCE) >= barrier)
+    rows = silver_rows(rows)
+    result.inserted = rows.count()
+    if reloads:
+        result.reload_generation = reloads[-1].generation
+    if reloads and exists and not full_refresh:
+        # eager: the table is read whole before it is overwritten
+        held = spark.read.format(fmt).load(uri).localCheckpoint()
+        kept = held.filter(F.col(SEQUENCE) >= barrier)
+        result.reload_deletes = held.count() - kept.count()
+        if result.reload_deletes:  # one commit: the new baseline replaces the table
+            table = kept.unionByName(rows, allowMissingColumns=True).localCheckpoint()
+            table.write.format(fmt).mode("overwrite").option("mergeSchema", "true").save(uri)
+            return
+    rows.write.format(fmt).mode("overwrite" if full_refresh else "append").option(
+        "mergeSchema", "true"
+    ).save(uri)
 
 
 def _apply_keyed(
