@@ -76,3 +76,41 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+@pytest.mark.integration
+def test_a_truncated_keyless_table_is_copied_again_and_silver_equals_the_source(fresh_db, tmp_path):
+    """A keyless table's publication publishes TRUNCATE too (one made before, inserts only, is
+    altered on the next run): its TRUNCATE is a resync, whose copy replaces silver's rows."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        for name in ("nk", "items"):
+            conn.execute(f"create table {name} (id int, v text)")
+            conn.execute(f"insert into {name} select g, 'v' || g from generate_series(1, 50) g")
+        conn.execute("alter table items add primary key (id)")
+    lake = LocalLake(tmp_path / "lake")
+    task = _task(fresh_db, ("nk", "items"))
+    Replicator(task, lake).run()
+    _silver_equals_source(fresh_db, lake, ("nk", "items"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # as an older version made it
+        conn.execute(f'alter publication "{task.insert_only_publication}" set (publish = insert)')
+    Replicator(task, lake).run()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        pub = conn.execute(
+            "select pubinsert, pubupdate, pubdelete, pubtruncate from pg_publication"
+            " where pubname = %s",
+            (task.insert_only_publication,),
+        ).fetchone()
+        assert pub == (True, False, False, True)
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("insert into nk values (51, 'before')")
+        conn.execute("truncate nk")
+        conn.execute("insert into nk values (7, 'after, same transaction')")
+        conn.commit()
+        conn.execute("insert into nk values (8, 'later')")
+        conn.commit()
+    rep = Replicator(task, lake)
+    rep.run()
+    assert any("public.nk truncated at the source" in w for w in rep.stats.warnings)
+    assert rep.stats.full_load_rows["public.nk"] == 2  # the copy: 7 and 8
+    assert not _resync_left(lake, task)
+    _silver_equals_source(fresh_db, lake, ("nk", "items"))
