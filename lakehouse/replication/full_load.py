@@ -6,6 +6,9 @@
   the slot exists (every streamed change is later). The state records the files and the LSN.
 - ``change_table_set(rep, conn, state, added, load_ts)``: tables that joined a running task are
   loaded alone while the others stream; a table that left is forgotten.
+- ``snapshot_start(rep, snap, keyless)``: the exact start of a copy of keyless tables in a
+  snapshot the slot did not export (their rows carry it, so the inserts streamed from before
+  it are superseded by the copy: a keyless table's copy is a baseline, ``engine.silver``).
 - ``copy_table(rep, snap, spec, load_ts)``: one table's ``COPY`` as DMS load files, streamed in
   batches of at most ``LOAD_BATCH_BYTES`` (memory does not grow with the table); their keys.
 """
@@ -113,17 +116,24 @@ def _copy_all(rep: Replicator, state: ReplicationState, snapshot_name: str | Non
         state.load_progress[qname] = progress or new_progress()
         todo[qname] = spec
     state.save(rep.lake)
+    # resuming: the keyless tables are copied again from their start in this new snapshot, not
+    # in the slot's; their rows carry the snapshot's own start (``snapshot_start``), so the
+    # inserts the slot streams from before it are superseded by the copy, not appended twice
+    restarted = {} if snapshot_name else {q: s for q, s in todo.items() if not s.primary_key}
     with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
         snap.execute("begin isolation level repeatable read read only")
         if snapshot_name:
             snap.execute(f"set transaction snapshot '{snapshot_name}'")
-        far, near = parallel_load.split(rep.task, snap, todo, state.load_progress)
+        starts = dict.fromkeys(restarted, snapshot_start(rep, snap, list(restarted.values())))
+        parts = {q: s for q, s in todo.items() if q not in restarted}
+        far, near = parallel_load.split(rep.task, snap, parts, state.load_progress)
+        near = [*restarted, *near]  # copied here, in this snapshot
         state.save(rep.lake)  # chunk bounds are durable before a chunk's first file
         workers = parallel_load.Workers(rep, state, snapshot_name, far) if far else None
         try:
             for qname in rep.progress_over(near, "full load"):
                 progress = state.load_progress[qname]
-                copy_table(rep, snap, todo[qname], load_ts, progress=progress,
+                copy_table(rep, snap, todo[qname], starts.get(qname, load_ts), progress=progress,
                            on_file=lambda: state.save(rep.lake))  # fmt: skip
                 progress["done"] = True
                 state.save(rep.lake)
@@ -149,7 +159,8 @@ def resumable(spec: TableSpec) -> bool:
     then reads a newer snapshot; the slot, created before the first file, holds every change
     since, and silver orders those after the load's rows, so the table still ends equal to the
     source. A keyless table, or an SCD2 one (whose history would show the newer rows as versions
-    from the load's start), is copied again from its start."""
+    from the load's start), is copied again from its start; a keyless one's rows then carry the
+    new snapshot's start (``snapshot_start``), not the load's."""
     return bool(spec.primary_key) and spec.scd_type != 2
 
 
@@ -169,13 +180,16 @@ def change_table_set(
         wait_for_older_transactions(conn, rep.task.name)
         with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as snap:
             snap.execute("begin isolation level repeatable read read only")
+            keyless = [rep.specs[q] for q in added if not rep.specs[q].primary_key]
+            start = snapshot_start(rep, snap, keyless)  # theirs: see ``snapshot_start``
             for qname in rep.progress_over(added, "full load of added tables"):
                 spec = rep.specs[qname]
                 # an earlier generation's load files
                 delete_load_files(
                     rep.lake, table_prefix(spec.schema, spec.name, rep.task.bucket_folder)
                 )
-                state.load_files[qname] = copy_table(rep, snap, spec, load_ts)
+                ts = load_ts if spec.primary_key else start
+                state.load_files[qname] = copy_table(rep, snap, spec, ts)
                 log.info("%s: added to task %s, loaded alone", qname, rep.task.name)
             snap.rollback()
     state.save(rep.lake)
@@ -186,6 +200,39 @@ def delete_load_files(lake, folder: str) -> None:
     for obj in lake.list(folder):
         if obj.key.rsplit("/", 1)[-1].startswith("LOAD"):
             lake.delete(obj.key)
+
+
+def snapshot_start(rep: Replicator, snap, keyless: list[TableSpec]) -> datetime | None:
+    """The place in the total order of a copy of the ``keyless`` tables in a snapshot the slot
+    did not export (a resumed full load, a resync, a table joining the task), taken here: ``snap``
+    has begun its repeatable-read transaction and run no query yet. Their changes are inserts
+    only, with no key to tell a row copied from the same row streamed, so the snapshot must
+    split them exactly at its timestamp: every insert committed before it is in the copy (and
+    superseded by it, ``engine.silver``), every one committed after is not. Another session
+    holds a SHARE lock on the tables (waiting for the transactions writing them, holding back
+    new writes) while the snapshot is taken and its timestamp read, a moment only. Without the
+    privilege to lock (UPDATE, DELETE, TRUNCATE or MAINTAIN on the table) the timestamp is read
+    with the snapshot, unguarded: an insert committing at that very moment may be lost. None
+    when there is no keyless table (the snapshot is taken by the first query, as before)."""
+    import psycopg
+
+    if not keyless:
+        return None
+    names = ", ".join(f'"{s.schema}"."{s.name}"' for s in keyless)
+    with psycopg.connect(rep.task.dsn, options=SESSION_OPTIONS) as guard:
+        try:
+            guard.execute(f"lock table {names} in share mode")
+        except psycopg.errors.InsufficientPrivilege:
+            guard.rollback()
+            log.warning(
+                "%s: no privilege to lock %s while its snapshot is taken: an insert committed"
+                " at that moment may be missing",
+                rep.task.name,
+                names,
+            )
+        start = snap.execute("select clock_timestamp()").fetchone()[0].astimezone(UTC)
+        guard.rollback()
+    return start
 
 
 def wait_for_older_transactions(conn, task_name: str, timeout: float = 600.0) -> None:

@@ -11,9 +11,10 @@ once). Generation 0 is the first baseline; every later one is a *reload* (``Relo
 settled)``, the decision both engines act on (``engine.silver``, "full loads and reloads"):
 ``reloads``, the reloads with a file in bronze versions after ``after`` (all when None), oldest
 first; ``barrier``, the start of the latest reload up to ``bronze_version`` (changes ordered
-before it are superseded); ``settled``, the latest start of the reloads an earlier run applied
-(a change ordered before it adds no SCD2 version; one between it and ``barrier`` is a version
-this run's reload closes). A table without bronze has no plan; a keyless table has one too (its
+before it are superseded; for a keyless table without a reload, the start of its first full
+load, whose copy may be newer than the slot); ``settled``, the latest start of the reloads an
+earlier run applied (a change ordered before it adds no SCD2 version; one between it and
+``barrier`` is a version this run's reload closes). A table without bronze has no plan; a keyless table has one too (its
 reload replaces the rows ordered before its start).
 """
 
@@ -118,6 +119,10 @@ def plan_reloads(
         files = tuple((e.key, e.ingested_at) for e in items)
         reloads.append(Reload(gen, first.start, files, first.key, first.ingested_at))
     barrier = reloads[-1].start if reloads else None
+    if barrier is None and not spec.primary_key and 0 in by_gen:
+        # a keyless table's first baseline supersedes the inserts ordered before it too (a
+        # resumed copy, in a newer snapshot than the slot's, holds them): no key tells them apart
+        barrier = min(e.start for e in by_gen[0])
     new = [
         r for r in reloads if after is None or any(e.version > after for e in by_gen[r.generation])
     ]
