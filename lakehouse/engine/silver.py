@@ -4,7 +4,8 @@ Data contract of ``silver/<table>`` (Delta): one row per primary key holding the
 (SCD type 1), with the registry's columns (plus any column added at the source) and
 ``_sequence`` (the change's position in the total order, ``engine.sequencing``), ``_commit_ts``
 and ``_source_file`` of the change that wrote it. ``silver/<table>_history`` (SCD type 2 tables)
-holds one version per change of a key (a ``D`` closes the key's version and adds none) with the
+holds one version per change of a key (a ``D`` closes the key's version and adds none; a reload
+row identical to the key's version adds none either, ``history``) with the
 same columns, ``__start_at``, ``__end_at`` (null while current) and ``__is_current``; its current
 versions are silver's rows. A change silver ignores adds no version either (as APPLY CHANGES ...
 STORED AS SCD TYPE 2): one arriving late, older than the key's current version or not newer than

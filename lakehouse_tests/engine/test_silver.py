@@ -294,7 +294,7 @@ def test_scd2_history_closes_the_rows_a_reload_removes(lake):
         )
         .rows()
     )
-    assert rows == [(1, False, 1, 5), (1, True, 5, None), (2, False, 1, 5)]
+    assert rows == [(1, True, 1, None), (2, False, 1, 5)]  # 1 reloaded unchanged: no version
     assert _state(lake, SCD2) == {1: ("v1", 1)}
     silver.apply_changes(lake, SCD2, full_refresh=True)
     again = pl.from_arrow(DeltaTable(lake.uri("silver/people_history")).to_pyarrow_table())
@@ -356,6 +356,61 @@ def test_scd2_history(lake):
         (2, "w1", False, 1, 4),  # closed by the delete
     ]
     assert _state(lake, SCD2) == {1: ("v3", 1)}
+
+
+def _history_rows(lake):
+    hist = pl.from_arrow(DeltaTable(lake.uri("silver/people_history")).to_pyarrow_table())
+    return (
+        hist.select(
+            "id",
+            "name",
+            "__is_current",
+            pl.col("__start_at").dt.second(),
+            pl.col("__end_at").dt.second(),
+            pl.col(SEQUENCE).str.slice(17, 2).alias("seq_second"),
+        )
+        .sort("id", "__start_at")
+        .rows()
+    )
+
+
+def test_a_reload_row_identical_to_the_current_version_opens_no_history_version(lake):
+    """A resync copies every row again: one whose data equals the key's current version hands it
+    its lineage (the current version is still silver's row) and opens no version; a changed one
+    does. Reloaded in the same run as a change before it, or again later: the same history, and
+    the rebuild gives it too."""
+    _drop(lake, SCD2, "LOAD00000001.csv", *[_line("I", 1, i, f"n{i}") for i in (1, 2, 3)])
+    _drop(lake, SCD2, "20240101-000002000.csv", _line("U", 2, 2, "n2b"))
+    assert len(_history_rows(lake)) == 4
+    # a reload at second 5: 1 and 2 unchanged, 3 changed (its change was not captured)
+    _write(lake, SCD2, "LOAD00000001.csv", *[_line("I", 5, i, n) for i, n in
+                                             ((1, "n1"), (2, "n2b"), (3, "n3x"))])  # fmt: skip
+    _run(lake, SCD2)
+    assert _history_rows(lake) == [
+        (1, "n1", True, 1, None, "05"),  # opened at 1, with the reload's lineage
+        (2, "n2", False, 1, 2, "01"),
+        (2, "n2b", True, 2, None, "05"),
+        (3, "n3", False, 1, 5, "01"),
+        (3, "n3x", True, 5, None, "05"),
+    ]
+    # another resync, and a change with a reload in the same run
+    _write(lake, SCD2, "20240101-000006000.csv", _line("U", 6, 1, "n1c"))
+    _write(lake, SCD2, "LOAD00000001.csv", *[_line("I", 8, i, n) for i, n in
+                                             ((1, "n1c"), (2, "n2b"), (3, "n3x"))])  # fmt: skip
+    _run(lake, SCD2)
+    rows = _history_rows(lake)
+    assert rows == [
+        (1, "n1", False, 1, 6, "05"),
+        (1, "n1c", True, 6, None, "08"),
+        (2, "n2", False, 1, 2, "01"),
+        (2, "n2b", True, 2, None, "08"),
+        (3, "n3", False, 1, 5, "01"),
+        (3, "n3x", True, 5, None, "08"),
+    ]
+    current = silver.read_silver(lake, SCD2).sort("id")[SEQUENCE].to_list()
+    assert [r[-1] for r in rows if r[2]] == [c[17:19] for c in current]
+    silver.apply_changes(lake, SCD2, full_refresh=True)
+    assert _history_rows(lake) == rows
 
 
 def test_added_column_appears_and_incompatible_type_change_fails_clearly(lake):
