@@ -6,6 +6,7 @@ Screenshots are saved under ``lakehouse_tests/artifacts/`` (git-ignored)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -139,6 +140,7 @@ def dagster_dev(fresh_db, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,  # its own group: nothing it starts outlives the test
     )
     base = f"http://127.0.0.1:{port}"
     # the event API beside it, as `make dev` runs it, with a key for the seed 003 source
@@ -195,6 +197,8 @@ def dagster_dev(fresh_db, tmp_path):
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # dagster dev, its webserver, daemon, runs:
+            os.killpg(proc.pid, signal.SIGKILL)  # a slow shutdown left them running for good
         log.close()
         shutil.copy(
             tmp_path / "dagster-dev.log", ARTIFACTS / "dagster-dev.log"
