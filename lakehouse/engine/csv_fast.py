@@ -154,8 +154,8 @@ def plain_records(
     """The records of ``data[start:]`` (line ``line`` on) when the file is plain, in one Polars
     read of its UTF-8 bytes with no copy, or None. Plain: no quote character, no CR, no blank
     line but at the end, empty as the null token, and exactly (fields - 1) delimiters on every
-    line (counted per line: a short line balanced by a long one, or a blank line by a trailing
-    delimiter, is not plain). Then every line is one record. Any error of the read (invalid
+    line (the total, then per line where the last column has a null: a short line balanced by a
+    long one, or a blank line by a trailing delimiter, is not plain). Then every line is one record. Any error of the read (invalid
     UTF-8) gives None too: the tokenizer then reads the file and rejects its odd lines."""
     end = len(data)
     while end > start and data[end - 1] == 10:  # trailing blank lines are not rows
@@ -168,8 +168,10 @@ def plain_records(
     # a blank line of a single column has the right number of delimiters (none): looked for
     if len(names) == 1 and data.find(b"\n\n", start, end) >= 0:
         return None
-    lines = _lines_of(memoryview(data)[start:end], d[0], len(names) - 1)
-    if lines is None:
+    # every line holds (fields - 1) delimiters: the total first (memchr); a long line then
+    # fails the read, a short one leaves the last column null, where each line is counted
+    lines = data.count(b"\n", start, end) + 1
+    if data.count(d, start, end) != lines * (len(names) - 1):
         return None
     # the whole buffer with the lines before ``start`` skipped (no copy), unless it must be cut
     skip = line - 1
@@ -184,6 +186,10 @@ def plain_records(
     except pl.exceptions.PolarsError:
         return None
     if frame.height != lines:
+        return None
+    if frame.get_column(names[-1]).null_count() and (
+        _lines_of(memoryview(data)[start:end], d[0], len(names) - 1) is None
+    ):
         return None
     at = pl.int_range(line, line + lines, eager=True, dtype=pl.Int64).alias("__line")
     return frame.with_columns(at)
