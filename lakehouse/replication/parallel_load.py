@@ -91,8 +91,7 @@ def split(
             continue
         if not parallel:
             continue
-        ident = ".".join('"' + p.replace('"', '""') + '"' for p in (spec.schema, spec.name))
-        row = conn.execute("select pg_table_size(%s::regclass)", (ident,)).fetchone()
+        row = conn.execute("select pg_table_size(%s::regclass)", (_table(spec),)).fetchone()
         sizes[qname] = size = int(row[0] or 0)
         if size < PARALLEL_MIN_BYTES:
             continue
@@ -116,6 +115,15 @@ def processes(task: ReplicationTask) -> int:
     return min(task.max_full_load_subtasks, (os.cpu_count() or 1) // STREAM_CPUS)
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table(spec: TableSpec) -> str:
+    """The source table's quoted ``schema.table``."""
+    return f"{_quoted(spec.schema)}.{_quoted(spec.source_table)}"
+
+
 def _open_chunks(qname: str, progress: dict) -> list[str]:
     return [f"{qname}#{k}" for k, c in enumerate(progress["chunks"]) if not c["done"]]
 
@@ -128,9 +136,9 @@ def _chunk(conn, spec: TableSpec, n: int, size: int) -> list[dict]:
 
     pages = max(1, size // 8192)
     percent = min(100.0, 100.0 * SAMPLE_PAGES * n / pages)
-    key = ", ".join('src."' + k.replace('"', '""') + '"' for k in spec.primary_key)
-    text = ", ".join('src."' + k.replace('"', '""') + '"::text' for k in spec.primary_key)
-    ident = ".".join('"' + p.replace('"', '""') + '"' for p in (spec.schema, spec.name))
+    key = ", ".join(f"src.{_quoted(k)}" for k in spec.primary_key)
+    text = ", ".join(f"src.{_quoted(k)}::text" for k in spec.primary_key)
+    ident = _table(spec)
     sample = conn.execute(  # ordered by the columns (an output name would order the text)
         f"select {text} from {ident} as src tablesample system ({percent}) order by {key}"
     ).fetchall()

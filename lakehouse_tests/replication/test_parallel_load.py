@@ -161,6 +161,7 @@ def test_one_subtask_or_small_tables_stay_in_this_process(monkeypatch):
 class _Spec:
     def __init__(self, name: str) -> None:
         self.schema, self.name, self.primary_key, self.scd_type = "public", name, [], 1
+        self.source_table = name
 
 
 def test_the_declared_subtasks_reach_the_task_and_a_value_dms_refuses_is_an_error(
