@@ -154,9 +154,10 @@ def plain_records(
     """The records of ``data[start:]`` (line ``line`` on) when the file is plain, in one Polars
     read of its UTF-8 bytes with no copy, or None. Plain: no quote character, no CR, no blank
     line but at the end, empty as the null token, and exactly (fields - 1) delimiters on every
-    line (the total, then per line where the last column has a null: a short line balanced by a
-    long one, or a blank line by a trailing delimiter, is not plain). Then every line is one record. Any error of the read (invalid
-    UTF-8) gives None too: the tokenizer then reads the file and rejects its odd lines."""
+    line. Then every line is one record. A long line fails the read; a short one leaves the last
+    column null, so where it has a null each line's delimiters are counted. Any error of the read
+    (invalid UTF-8, a long line) gives None: the tokenizer then reads the file and rejects its
+    odd lines."""
     end = len(data)
     while end > start and data[end - 1] == 10:  # trailing blank lines are not rows
         end -= 1
@@ -165,19 +166,16 @@ def plain_records(
         return None
     if data.find(q, start, end) >= 0 or data.find(b"\r", start, end) >= 0:  # memchr
         return None
-    # a blank line of a single column has the right number of delimiters (none): looked for
+    # every line is one record of the read (a blank one all nulls); of several columns a blank
+    # line leaves the last column null, where the delimiters of each line are counted below; of
+    # one column it has the right number (none), so it is looked for (a two-byte search)
     if len(names) == 1 and data.find(b"\n\n", start, end) >= 0:
-        return None
-    # every line holds (fields - 1) delimiters: the total first (memchr); a long line then
-    # fails the read, a short one leaves the last column null, where each line is counted
-    lines = data.count(b"\n", start, end) + 1
-    if data.count(d, start, end) != lines * (len(names) - 1):
         return None
     # the whole buffer with the lines before ``start`` skipped (no copy), unless it must be cut
     skip = line - 1
     whole = data.count(b"\n", 0, start) == skip and end >= len(data) - 1 and skip <= 1
     source = data if whole else data[start:end]
-    try:  # raises for invalid UTF-8 (and for a line with too many fields, never here)
+    try:  # raises for invalid UTF-8 and for a line with too many fields
         frame = pl.read_csv(
             source, has_header=False, schema={c: pl.String for c in names},
             separator=options.delimiter, quote_char=None, empty_string_is_null=True,
@@ -185,10 +183,9 @@ def plain_records(
         )  # fmt: skip
     except pl.exceptions.PolarsError:
         return None
-    if frame.height != lines:
-        return None
+    lines = frame.height
     if frame.get_column(names[-1]).null_count() and (
-        _lines_of(memoryview(data)[start:end], d[0], len(names) - 1) is None
+        _lines_of(memoryview(data)[start:end], d[0], len(names) - 1) != lines
     ):
         return None
     at = pl.int_range(line, line + lines, eager=True, dtype=pl.Int64).alias("__line")

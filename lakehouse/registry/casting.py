@@ -183,9 +183,9 @@ _FAST_TS = {
 
 
 def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.Expr | None:
-    """A cheaper cast of a String column that, wherever it gives a value, gives the value of
-    ``_cast_expr``; the rows it leaves null (but non-null in the input) are cast again with
-    ``_cast_expr``. None when ``_cast_expr`` is as cheap."""
+    """A cheaper cast of a String column that, wherever it gives a value within ``_bounds``,
+    gives the value of ``_cast_expr``; the rows it leaves null or out of bounds (but non-null in
+    the input) are cast again with ``_cast_expr``. None when ``_cast_expr`` is as cheap."""
     base, _, _ = parse_type(col.type)
     c = pl.col(col.name)
     if base in ("timestamp", "timestamptz"):
@@ -195,11 +195,9 @@ def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.E
             first = sample[0]
             fmt = next((f for f, pat in _FAST_TS.items() if pat.fullmatch(first)), fmt)
         # cache=False: mostly distinct values, a cache of them only costs
-        ts = c.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, cache=False)
-        return pl.when(ts.is_between(pl.lit(_MIN_TS), pl.lit(_MAX_TS))).then(ts)
+        return c.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, cache=False)
     if base == "date":
-        day = c.str.to_date("%Y-%m-%d", strict=False)
-        return pl.when(day.is_between(pl.lit(_MIN_DATE), pl.lit(_MAX_DATE))).then(day)
+        return c.str.to_date("%Y-%m-%d", strict=False)
     if base in ("smallint", "int", "bigint", "real", "double"):
         return c.cast(dtype, strict=False)
     if base in ("decimal", "money"):  # Polars' cast, where it has no digit to round
@@ -208,6 +206,14 @@ def _first_pass_expr(col: Column, dtype: pl.DataType, values: pl.Series) -> pl.E
         exact = (digits <= (dtype.scale or 0)) & ~c.str.contains("[eE]")
         return pl.when(exact).then(c.cast(dtype, strict=False))
     return None
+
+
+def _bounds(col: Column) -> tuple[object, object] | None:
+    """The range a first pass's values must lie in (else cast again), for dates and instants."""
+    base = parse_type(col.type)[0]
+    if base in ("timestamp", "timestamptz"):
+        return _MIN_TS, _MAX_TS
+    return (_MIN_DATE, _MAX_DATE) if base == "date" else None
 
 
 def cast_to_registry(
@@ -219,7 +225,7 @@ def cast_to_registry(
     """Cast ``frame`` to the registry types; see the module docstring for the contract."""
     n = frame.height
     rows = row_numbers if row_numbers is not None else pl.Series("__row", range(1, n + 1))
-    frame = frame.with_columns(rows.alias("__row"))
+    frame = frame.with_columns(_chunked_like(rows, frame).alias("__row"))
     missing = [c for c in columns if c.name not in frame.columns]
     if missing:
         frame = frame.with_columns(
@@ -236,11 +242,15 @@ def cast_to_registry(
     typed = frame.with_columns(
         (first[name] if first[name] is not None else e).alias(name) for name, e in casts.items()
     )
-    # the full cast, only on the rows the first pass left null
+    # the full cast, only on the rows the first pass left null or out of range
+    bounds = {c.name: _bounds(c) for c in present}
     for name, expr in first.items():
         if expr is None:
             continue
-        redo = frame[name].is_not_null() & typed[name].is_null()
+        missed = typed[name].is_null()
+        if (ends := bounds[name]) is not None:
+            missed = missed | ~typed[name].is_between(*ends)
+        redo = frame[name].is_not_null() & missed
         if redo.any():
             idx = redo.arg_true()
             values = frame.select(pl.col(name).gather(idx)).select(casts[name]).to_series()
@@ -269,6 +279,20 @@ def cast_to_registry(
         pl.exclude("__row", "__column", "__reason").cast(pl.String)
     )
     return typed.filter(~any_bad), rejects
+
+
+def _chunked_like(values: pl.Series, frame: pl.DataFrame) -> pl.Series:
+    """``values`` in the chunks of ``frame``'s columns (zero-copy slices). A frame whose columns
+    are chunked alike (a parallel CSV read's) is cast chunk by chunk in parallel; one column
+    chunked otherwise makes every expression on it copy the whole frame into one chunk first."""
+    lengths = frame.to_series(0).chunk_lengths() if frame.width else []
+    if len(lengths) < 2 or values.chunk_lengths() == lengths:
+        return values
+    at, parts = 0, []
+    for length in lengths:
+        parts.append(values.slice(at, length))
+        at += length
+    return pl.concat(parts, rechunk=False)
 
 
 def _type_of(columns, name: str) -> str:

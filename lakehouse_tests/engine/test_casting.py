@@ -217,3 +217,24 @@ def test_date_first_pass_gives_the_full_cast(first, monkeypatch):
     want_typed, want_rejects = _full_cast(monkeypatch, frame, [Column("d", "date")])
     assert_frame_equal(typed, want_typed)
     assert_frame_equal(rejects, want_rejects)
+
+
+def test_a_frame_in_chunks_casts_as_one_chunk_with_its_row_numbers():
+    """A parallel CSV read gives columns in chunks; the row numbers are cut to the same chunks
+    (so Polars casts them chunk by chunk), and nothing else changes: rows, values, rejects."""
+    values = [["1", "2024-01-01 10:00:00", "x"], ["2", "infinity", "3"], ["z", "2024-02-30", "4"]]
+    parts = [pl.DataFrame(dict(zip(["id", "ts", "n"], zip(*values, strict=True), strict=True)))]
+    parts = [pl.DataFrame({"id": ["5"], "ts": ["2024-03-01T00:00:00Z"], "n": ["6"]}), *parts]
+    chunked = pl.concat(parts * 3, rechunk=False)
+    assert chunked.to_series(0).n_chunks() == 6
+    rows = pl.Series("__row", range(10, 10 + chunked.height), pl.Int64)
+    columns = [Column("id", "int"), Column("ts", "timestamptz"), Column("n", "bigint")]
+    typed, rejects = cast_to_registry(chunked, columns, row_numbers=rows)
+    want_typed, want_rejects = cast_to_registry(chunked.rechunk(), columns, row_numbers=rows)
+    lengths = chunked.to_series(0).chunk_lengths()
+    assert casting._chunked_like(rows, chunked).chunk_lengths() == lengths == [1, 3] * 3
+    assert_frame_equal(typed, want_typed)
+    assert_frame_equal(rejects, want_rejects)
+    assert typed["__row"].to_list() == [10, 12, 14, 16, 18, 20]
+    assert rejects["__row"].to_list() == [11, 13, 15, 17, 19, 21]  # n 'x'; id 'z'
+    assert rejects["__column"].to_list() == ["n", "id"] * 3
