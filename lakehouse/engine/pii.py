@@ -2,7 +2,8 @@
 
 Contract, per registry ``Column.pii``: ``email`` → trimmed and lower-cased; ``phone`` → only
 digits, a leading ``+`` and an ``x`` before an extension (``(555) 123-4567 x89`` →
-``5551234567x89``). Nulls stay null. Applied to every change before it reaches silver.
+``5551234567x89``; every ``+`` after the first character is removed). Nulls stay null. Applied
+to every change before it reaches silver.
 """
 
 from __future__ import annotations
@@ -28,10 +29,22 @@ def pii_exprs(schema: pl.Schema, spec: TableSpec) -> list[pl.Expr]:
         if col.pii == "email":
             exprs.append(c.str.strip_chars().str.to_lowercase().alias(col.name))
         elif col.pii == "phone":
-            exprs.append(  # lower-cased after the cut: only "X" lower-cases into the kept set
+            exprs.append(
                 c.str.replace_all(r"[^0-9+xX]+", "")
-                .str.to_lowercase()
-                .str.replace(r"(.)\+", "$1")
+                .map_batches(_phone_after_cut, return_dtype=pl.String, is_elementwise=True)
                 .alias(col.name)
             )
     return exprs
+
+
+def _phone_after_cut(values: pl.Series) -> pl.Series:
+    """The phone rule after the cut to ``[0-9+xX]``: ``X`` lower-cased, and every ``+`` after
+    the first character removed; each pass only where a value needs it (most need neither)."""
+    if values.str.contains("X", literal=True).any():
+        values = values.str.replace_all("X", "x", literal=True)
+    idx = values.str.contains(r".\+").arg_true()
+    if idx.is_empty():
+        return values
+    inner = values.gather(idx)
+    fixed = inner.str.head(1) + inner.str.slice(1).str.replace_all("+", "", literal=True)
+    return values.scatter(idx, fixed)

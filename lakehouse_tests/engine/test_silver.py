@@ -466,6 +466,22 @@ def test_pii_is_standardised_in_silver():
     assert out.rows() == [(1, "jane.doe@example.com", "5551234567x89"), (2, None, "+15551234567")]
 
 
+@pytest.mark.parametrize(
+    "raw, want",
+    [("+1 (555) 123-4567 X89", "+15551234567x89"), ("1+555+123", "1555123"),
+     (" +1+2+3", "+123"), ("++1", "+1"), ("x+1", "x1"), ("+", "+"), ("", ""), (None, None)],
+)  # fmt: skip
+def test_a_phone_keeps_only_its_leading_plus(raw, want):
+    from lakehouse.engine.pii import standardize_pii
+
+    spec = TableSpec(dataset="t", name="p", primary_key=("id",),
+                     columns=(Column("id", "int"), Column("phone", "string", pii="phone")))  # fmt: skip
+    frame = pl.DataFrame(
+        {"id": [1, 2], "phone": [raw, "555.123"]}, schema_overrides={"phone": pl.String}
+    )
+    assert standardize_pii(frame, spec)["phone"].to_list() == [want, "555123"]
+
+
 def test_sequence_text_is_the_sequence_of_those_lineage_values():
     from lakehouse.engine.core.order import sequence_commit_ts, sequence_text
     from lakehouse.engine.sequencing import sequence_expr

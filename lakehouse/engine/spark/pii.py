@@ -1,8 +1,8 @@
 """Standardise PII columns on Spark, exactly as ``engine.pii`` does on Polars.
 
 ``email`` → whitespace stripped (Unicode whitespace, as Polars' ``strip_chars``) and lower-cased;
-``phone`` → lower-cased, every character but digits, ``+`` and ``x`` removed, then the first ``+``
-that is not the first character removed (Polars' ``str.replace`` replaces the first match only).
+``phone`` → lower-cased, every character but digits, ``+`` and ``x`` removed, then every ``+``
+after the first character removed.
 Only string columns present in the frame are touched; nulls stay null.
 """
 
@@ -24,7 +24,7 @@ def standardize_pii(frame, spec: TableSpec):
             value = F.lower(F.regexp_replace(c, r"(?U)^\s+|\s+$", ""))
         elif col.pii == "phone":
             digits = F.regexp_replace(F.lower(c), r"[^0-9+x]", "")
-            value = F.regexp_replace(digits, r"^(.[^+]*)\+", "$1")
+            value = F.regexp_replace(digits, r"(?<=.)\+", "")
         else:
             continue
         frame = frame.withColumn(col.name, value)
