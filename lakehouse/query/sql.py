@@ -16,6 +16,9 @@ Contract of ``run_query``:
   the message names it and lists the catalog's tables), a version or time the table does not
   have -> ``QueryError``, all ``ValueError``s; errors raised by DuckDB while running (unknown
   column, type errors) propagate as ``duckdb.Error``.
+- result: the rows as DuckDB's Polars export gives them, except INTERVALs (``query.intervals``):
+  an interval column without months is a ``Duration("us")``, one with months is text in
+  PostgreSQL's ``iso_8601`` style (``P1M3DT2H``).
 - tenants: ``connect(lake, tenant=...)`` / ``run_query(..., tenant=...)`` run on a tenant
   connection (``catalog.tenants.connect_tenant``): only that tenant's rows, unqualified names in
   its schema (``SELECT * FROM orders``); another tenant's schema or an unfiltered table is an
@@ -48,6 +51,7 @@ from lakehouse.catalog.snapshots import (
     snapshot_sql,
 )
 from lakehouse.catalog.tenants import connect_tenant, is_tenant_connection
+from lakehouse.query.intervals import to_polars
 from lakehouse.storage import Lake
 
 DIALECTS = {"athena": "athena", "trino": "trino", "duckdb": "duckdb"}
@@ -299,6 +303,10 @@ def run_query(
     refreshed catalog, or with ``tenant`` that tenant's connection — and closed afterwards.
     On a tenant connection unqualified names resolve in the tenant's schema, and any other
     table is unknown.
+
+    An INTERVAL column (or nested field) is a ``Duration("us")`` when none of its values has a
+    month part (exact), else text in PostgreSQL's ``iso_8601`` style (``P1M3DT2H``): a month has
+    no fixed length, so none is turned into days (``query.intervals``).
     """
     # a SqlSyntaxError before a connection opens
     plain = None if as_of else _plain_duckdb(sql, dialect)  # parsed once per text
@@ -316,7 +324,7 @@ def run_query(
             except (duckdb.CatalogException, duckdb.InvalidInputException):
                 pass  # an unknown name (or a Python object's): the checked path names it
             else:
-                return rel.pl() if rel is not None else pl.DataFrame()
+                return to_polars(rel) if rel is not None else pl.DataFrame()
         return _checked(sql, dialect, con, lake, dict(as_of or {}))
     finally:
         if own:
@@ -347,7 +355,7 @@ def _checked(sql: str, dialect: str, con, lake: Lake, as_of: dict) -> pl.DataFra
     try:
         stmt = _bind(parse(sql, dialect), con, lake, as_of, scratch)
         rel = con.sql(stmt.sql(dialect="duckdb"))
-        return rel.pl() if rel is not None else pl.DataFrame()
+        return to_polars(rel) if rel is not None else pl.DataFrame()
     finally:
         for name in scratch.views:
             con.execute(f"DROP VIEW IF EXISTS temp.main.{quote(name)}")

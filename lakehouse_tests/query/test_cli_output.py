@@ -1,5 +1,6 @@
 """Every result of ``lakehouse query`` prints in every ``--format``: in CSV a nested value is its
-JSON text, a binary one PostgreSQL's hex text (JSON too); a table is printed as Polars shows it."""
+JSON text, a binary one PostgreSQL's hex text (JSON too), an interval ISO 8601 text; a table is
+printed as Polars shows it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ NESTED = (
     "[1.50::DECIMAL(10,2)] AS d, ['a,\"b'] AS q, NULL::INT[] AS n, "
     "from_hex('00ff') AS bin, [from_hex('0a')] AS bins"
 )
+INTERVALS = "SELECT INTERVAL 3 DAY + INTERVAL 2 HOUR AS i, INTERVAL 1 MONTH + INTERVAL 3 DAY AS m"
 
 
 @pytest.fixture
@@ -66,3 +68,37 @@ def test_json_keeps_nested_values_and_writes_binary_as_hex_text(env, capsys):
 def test_a_table_shows_nested_values_as_polars_does(env, capsys):
     text = _out(capsys, main(["query", "SELECT [1, 2] AS l"]))
     assert "[1, 2]" in text and text.rstrip().endswith("(1 row)")
+
+
+def test_intervals_print_in_every_format(env, capsys):
+    """Without months an interval is a duration (ISO 8601 as Polars writes it in JSON), with
+    months PostgreSQL's iso_8601 text."""
+    table = _out(capsys, main(["query", INTERVALS]))
+    assert "3d 2h" in table and "P1M3D" in table and table.rstrip().endswith("(1 row)")
+    text = _out(capsys, main(["query", "--format", "csv", INTERVALS]))
+    assert list(csv.DictReader(io.StringIO(text))) == [{"i": "P3DT2H", "m": "P1M3D"}]
+    (row,) = json.loads(_out(capsys, main(["query", "--format", "json", INTERVALS])))
+    assert row == {"i": "PT266400S", "m": "P1M3D"}  # 3 days 2 hours in seconds
+
+
+def test_intervals_from_a_lake_tables_timestamps_print_in_every_format(env, capsys):
+    """Both tenants were created at 2024-01-01 00:00 UTC (test_tenant_isolation)."""
+    sql = (
+        "SELECT name, created_at - TIMESTAMP '2023-11-30 22:00:00 UTC' AS since, "
+        "age(created_at, TIMESTAMP '2023-10-30 00:00:00 UTC') AS age "
+        "FROM silver.tenants ORDER BY name"
+    )
+    table = _out(capsys, main(["query", sql]))
+    assert "31d 2h" in table and "P2M2D" in table and table.rstrip().endswith("(2 rows)")
+    text = _out(capsys, main(["query", "--format", "csv", sql]))
+    assert list(csv.DictReader(io.StringIO(text))) == [
+        {"name": name, "since": "P31DT2H", "age": "P2M2D"} for name in ("Acme", "Globex")
+    ]
+    rows = json.loads(_out(capsys, main(["query", "--format", "json", sql])))
+    seconds = (31 * 24 + 2) * 3600
+    assert [(r["since"], r["age"]) for r in rows] == [(f"PT{seconds}S", "P2M2D")] * 2
+    tenant_sql = sql.replace("silver.tenants", "tenants")
+    text = _out(capsys, main(["query", "--tenant", "acme", "--format", "csv", tenant_sql]))
+    assert list(csv.DictReader(io.StringIO(text))) == [
+        {"name": "Acme", "since": "P31DT2H", "age": "P2M2D"}
+    ]
