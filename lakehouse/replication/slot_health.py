@@ -11,7 +11,8 @@
   the connection began when the client reports only a flush position, never the pending age;
 - ``wal_status`` (``reserved``/``extended``/``unreserved``/``lost``), ``safe_wal_size`` (bytes
   left before the server invalidates the slot; None: unbounded) and ``max_slot_wal_keep_size``;
-- ``lost``: the slot is gone or invalidated, with the reason: its changes since then cannot be
+- ``lost``: the slot is gone or invalidated, with the reason (``cause``; the rule is
+  ``source.slots``, shared with ``source.doctor``): its changes since then cannot be
   replicated, the task needs a resync (never recreated silently).
 
 ``assess(health, policy, fix)`` grades it by the dataset's ``SlotPolicy``: ``error`` when the
@@ -33,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from lakehouse.registry.model import SlotPolicy
+from lakehouse.source.slots import lost_cause, slot_lost
 
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 PEEK_TIMEOUT_MS = 5000  # a peek decodes WAL: bounded, a slow one gives "unknown", not a stall
@@ -58,17 +60,12 @@ class SlotHealth:
 
     @property
     def lost(self) -> bool:
-        return not self.exists or self.wal_status == "lost" or bool(self.invalidation_reason)
+        return slot_lost(self.exists, self.wal_status, self.invalidation_reason)
 
     @property
     def cause(self) -> str | None:
         """Why the slot cannot deliver its changes any more (None while it can)."""
-        if not self.exists:
-            return f"replication slot {self.slot!r} does not exist (dropped)"
-        if self.lost:
-            reason = self.invalidation_reason or "its WAL was removed"
-            return f"replication slot {self.slot!r} was invalidated ({reason})"
-        return None
+        return lost_cause(self.slot, self.exists, self.wal_status, self.invalidation_reason)
 
     def metadata(self) -> dict:
         """Plain values for Dagster metadata and the status command."""
@@ -202,7 +199,7 @@ def slot_health(dsn: str, slot: str, publications: str | None = None) -> SlotHea
             return SlotHealth(slot, exists=False, max_slot_wal_keep_size=keep)
         s = row[0]
         lag_seconds = None
-        lost = s.get("wal_status") == "lost" or bool(s.get("invalidation_reason"))
+        lost = slot_lost(True, s.get("wal_status"), s.get("invalidation_reason"))
         if publications and not lost:
             lag_seconds = 0.0 if not s.get("lag") else _pending_age(conn, slot, publications,
                                                                     active=bool(s["active"]))  # fmt: skip

@@ -6,7 +6,7 @@ role of ``conn`` (the role the replicator will connect as), in this order:
 
 server   ``wal_level`` (logical), the role's REPLICATION attribute (or ``rds_replication``
          membership, or superuser), a free replication slot (unless ``slot_name`` exists) and a
-         free WAL sender; the task's slot when it is lost: invalidated (``wal_status`` lost), or
+         free WAL sender; the task's slot when it is lost (``source.slots``): invalidated, or
          missing after the task's full load (``full_load_done``: its state says so; before the
          first run a missing slot is expected) — an error whose fix is ``resync_fix``; ``max_slot_wal_keep_size`` (``-1`` = unbounded: a stalled slot keeps
          WAL until the disk is full), CREATE on the database (to create the publication);
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from lakehouse.source.slots import lost_cause
 
 Severity = Literal["error", "warning", "ok"]
 
@@ -156,16 +158,14 @@ def _capacity(conn, slot_name: str | None, full_load_done: bool, resync_fix: str
         (slot_name or "",),
     ).fetchone()
     out = []
-    # as replication.slot_health judges a slot lost (that layer is above this one)
-    reason = slot and (slot.get("invalidation_reason") or (
-        "its WAL was removed" if slot.get("wal_status") == "lost" else None))  # fmt: skip
-    lost = (
-        f"replication slot {slot_name!r} was invalidated ({reason})"
-        if reason
-        else f"replication slot {slot_name!r} does not exist (dropped)"
-        if slot_name and not slot and full_load_done
-        else None
-    )
+    # the rule of replication.slot_health (source.slots); a missing slot only counts once the
+    # task's full load made it
+    lost = None
+    if slot_name and (slot or full_load_done):
+        state = slot or {}
+        lost = lost_cause(
+            slot_name, bool(slot), state.get("wal_status"), state.get("invalidation_reason")
+        )
     if lost:
         out.append(
             Finding(
