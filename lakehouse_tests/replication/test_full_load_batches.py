@@ -63,6 +63,28 @@ class _Crash(BaseException):
     """The process dies (not an Exception: nothing may catch it)."""
 
 
+def _run_killed_at_load(monkeypatch, task, lake, loads: int, *, after_write: bool = False):
+    """Run ``task`` and kill it when it writes LOAD file number ``loads + 1``: before writing
+    it, or with ``after_write`` just after (before the state records it); then writes work
+    again for the next run."""
+    real_write = LocalLake.write_bytes
+    written = []
+
+    def crashing(self, key, data):
+        if "LOAD" in key and len(written) == loads:
+            if after_write:
+                real_write(self, key, data)
+            raise _Crash
+        real_write(self, key, data)
+        if "LOAD" in key:
+            written.append(key)
+
+    monkeypatch.setattr(LocalLake, "write_bytes", crashing)
+    with pytest.raises(_Crash):
+        Replicator(task, lake).run()
+    monkeypatch.setattr(LocalLake, "write_bytes", real_write)
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
@@ -72,7 +94,6 @@ def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
     was saved): the next run keeps the slot and the first files (not copied again), copies the
     rest after the last key, with writers changing the table meanwhile; silver = source."""
     from lakehouse.replication.state import ReplicationState
-    from lakehouse.storage import lake as local
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (id int primary key, v text)")
@@ -80,22 +101,7 @@ def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
     monkeypatch.setattr(full_load, "LOAD_BATCH_BYTES", 20_000)
     lake = LocalLake(tmp_path / "lake")
     task = _task(fresh_db, ("items",))
-    real_write = local.LocalLake.write_bytes
-    written = []
-
-    def crashing(self, key, data):
-        if "LOAD" in key and len(written) == 5:
-            if when == "after":
-                real_write(self, key, data)
-            raise _Crash
-        real_write(self, key, data)
-        if "LOAD" in key:
-            written.append(key)
-
-    monkeypatch.setattr(local.LocalLake, "write_bytes", crashing)
-    with pytest.raises(_Crash):
-        Replicator(task, lake).run()
-    monkeypatch.setattr(local.LocalLake, "write_bytes", real_write)
+    _run_killed_at_load(monkeypatch, task, lake, 5, after_write=when == "after")
     state = ReplicationState.load(lake, task.name, task.slot)
     assert not state.full_load_done and state.load_ts
     kept = {o.key: o.mtime for o in lake.list("raw/database/public/items/") if "LOAD" in o.key}
@@ -121,8 +127,6 @@ def test_a_full_load_killed_halfway_resumes_after_its_last_durable_file(
 def test_a_composite_text_and_timestamp_key_resumes_in_key_order(fresh_db, tmp_path, monkeypatch):
     """A key nobody on the team chose (text with spaces and quotes, then a timestamptz): the
     resumed copy continues after the last key, no row twice or missing."""
-    from lakehouse.storage import lake as local
-
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table items (k text, at timestamptz, v text, primary key (k, at))")
         conn.execute(
@@ -132,20 +136,7 @@ def test_a_composite_text_and_timestamp_key_resumes_in_key_order(fresh_db, tmp_p
     monkeypatch.setattr(full_load, "LOAD_BATCH_BYTES", 20_000)
     lake = LocalLake(tmp_path / "lake")
     task = _task(fresh_db, ("items",))
-    real_write = local.LocalLake.write_bytes
-    loads = []
-
-    def crashing(self, key, data):
-        if "LOAD" in key:
-            if len(loads) == 4:
-                raise _Crash
-            loads.append(key)
-        real_write(self, key, data)
-
-    monkeypatch.setattr(local.LocalLake, "write_bytes", crashing)
-    with pytest.raises(_Crash):
-        Replicator(task, lake).run()
-    monkeypatch.setattr(local.LocalLake, "write_bytes", real_write)
+    _run_killed_at_load(monkeypatch, task, lake, 4)
     stats = Replicator(task, lake).run()
     assert 0 < stats.full_load_rows["public.items"] < 4000
     with psycopg.connect(fresh_db) as conn:
@@ -172,7 +163,6 @@ def test_a_keyless_table_copied_again_after_a_kill_has_every_row_once(
     first copy's files before the rerun (a reload) or not (the first baseline)."""
     from lakehouse.engine.bronze import ingest
     from lakehouse.source.discovery import discover_one
-    from lakehouse.storage import lake as local
 
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("create table nk (id int, v text)")
@@ -180,20 +170,7 @@ def test_a_keyless_table_copied_again_after_a_kill_has_every_row_once(
     monkeypatch.setattr(full_load, "LOAD_BATCH_BYTES", 20_000)
     lake = LocalLake(tmp_path / "lake")
     task = _task(fresh_db, ("nk",))
-    real_write = local.LocalLake.write_bytes
-    written = []
-
-    def crashing(self, key, data):
-        if "LOAD" in key and len(written) == 3:
-            raise _Crash
-        real_write(self, key, data)
-        if "LOAD" in key:
-            written.append(key)
-
-    monkeypatch.setattr(local.LocalLake, "write_bytes", crashing)
-    with pytest.raises(_Crash):
-        Replicator(task, lake).run()
-    monkeypatch.setattr(local.LocalLake, "write_bytes", real_write)
+    _run_killed_at_load(monkeypatch, task, lake, 3)
     with psycopg.connect(fresh_db, autocommit=True) as conn:  # streamed and in the next copy
         conn.execute("insert into nk select g, 'between' from generate_series(5001, 5010) g")
         if bronze_between:  # bronze reads the first copy's files: the second one is a reload
