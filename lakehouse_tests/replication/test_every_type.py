@@ -20,28 +20,15 @@ import polars as pl
 import psycopg
 import pytest
 
-from lakehouse.dms.settings import DmsS3Settings
-from lakehouse.engine import bronze, silver
+from lakehouse.engine import silver
 from lakehouse.registry.model import TableSpec
 from lakehouse.registry.types import polars_dtype
 from lakehouse.replication.pg_text import SESSION_OPTIONS
 from lakehouse.replication.replicator import Replicator
-from lakehouse.replication.task import ReplicationTask
-from lakehouse.source.discovery import discover_schema
-from lakehouse.storage import LocalLake
+from lakehouse_tests.replication.round_trip import SETTINGS, discovered_task, ingest_and_apply
 from lakehouse_tests.source.all_types import CHANGES, ROWS, SCHEMA
 
 pytestmark = pytest.mark.integration
-
-RULES = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
-SETTINGS = DmsS3Settings(
-    AddColumnName=True,
-    IncludeOpForFullLoad=True,
-    TimestampColumnName="ts_dms",
-    before_image_key=True,
-    change_seq_column="seq",
-    CdcMaxBatchInterval=0,
-)
 
 
 def _normal(value):
@@ -80,17 +67,6 @@ def silver_rows(lake, spec: TableSpec) -> list[tuple]:
     return _order(spec, [tuple(_normal(v) for v in r) for r in frame.rows()])
 
 
-def _ingest_and_apply(lake, specs: dict[str, TableSpec]) -> dict[str, tuple[int, int]]:
-    out = {}
-    for spec in specs.values():
-        b = bronze.ingest(lake, spec, SETTINGS)
-        assert b.quarantined == 0, b.errors
-        s = silver.apply_changes(lake, spec)
-        assert s.quarantined == 0, spec.name
-        out[spec.name] = (b.rows, s.changes)
-    return out
-
-
 def _assert_silver_equals_source(dsn, lake, specs) -> None:
     with psycopg.connect(dsn, options=SESSION_OPTIONS) as conn:
         for spec in specs.values():
@@ -108,19 +84,14 @@ def _assert_silver_equals_source(dsn, lake, specs) -> None:
 
 @pytest.mark.parametrize("data_format", ["csv", "parquet"])
 def test_every_type_round_trips_through_silver(fresh_db, tmp_path, data_format):
-    settings = SETTINGS.with_(DataFormat=data_format)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(SCHEMA)
-        conn.execute(ROWS)
-        specs = {t.spec.qualified_name: t.spec for t in discover_schema(conn, RULES, "types")}
+    setup = discovered_task(fresh_db, tmp_path, "types", (SCHEMA, ROWS), data_format)
+    task, lake, specs = setup.task, setup.lake, setup.specs
     assert list(specs) == [
         "public.event_log",
         "public.everything",
         "public.line",
         "public.measurement",
     ]
-    task = ReplicationTask("types", fresh_db, settings, selection_rules=RULES, registry=specs)
-    lake = LocalLake(tmp_path / "lake")
 
     stats = Replicator(task, lake).run()
     assert dict(stats.full_load_rows) == {
@@ -129,7 +100,7 @@ def test_every_type_round_trips_through_silver(fresh_db, tmp_path, data_format):
         "public.line": 3,
         "public.measurement": 3,
     }
-    assert _ingest_and_apply(lake, specs) == {
+    assert ingest_and_apply(lake, specs, SETTINGS) == {
         "event_log": (3, 3),
         "everything": (3, 3),
         "line": (3, 3),
@@ -173,7 +144,7 @@ def test_every_type_round_trips_through_silver(fresh_db, tmp_path, data_format):
         "public.event_log": 1,
         "public.measurement": 5,  # insert, update, moving update (D + I), delete
     }
-    _ingest_and_apply(lake, specs)
+    ingest_and_apply(lake, specs, SETTINGS)
     _assert_silver_equals_source(fresh_db, lake, specs)
 
     # a rebuild from bronze gives the same table

@@ -10,23 +10,21 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 
-from lakehouse.dms.settings import DmsS3Settings
-from lakehouse.engine import bronze, silver
+from lakehouse.engine import silver
 from lakehouse.replication.replicator import Replicator
-from lakehouse.replication.task import ReplicationTask
-from lakehouse.source.discovery import discover_schema
-from lakehouse.storage import LocalLake
+from lakehouse_tests.replication.round_trip import discovered_task, ingest_and_apply
 
 pytestmark = pytest.mark.integration
 
-RULES = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
-SETTINGS = DmsS3Settings(
-    AddColumnName=True,
-    IncludeOpForFullLoad=True,
-    TimestampColumnName="ts_dms",
-    before_image_key=True,
-    change_seq_column="seq",
-    CdcMaxBatchInterval=0,
+CONTRACTS = (
+    "create table contracts (id int primary key, valid_from date, valid_to date, "
+    "ends_at timestamptz, at_wall timestamp, note text)",
+    "insert into contracts values "
+    "(1, '2024-01-01', '2024-12-31', '2024-12-31 00:00+00', '2024-12-31 10:00', 'finite'),"
+    "(2, '2024-01-01', 'infinity', 'infinity', 'infinity', 'open-ended'),"
+    "(3, '-infinity', '2024-01-01', '-infinity', '-infinity', 'since ever'),"
+    "(4, '0044-03-15 BC', '12000-01-01', '0044-03-15 10:00+00 BC', "
+    "'0044-03-15 10:00 BC', 'BC')",
 )
 LOW, HIGH = date(1, 1, 1), date(9999, 12, 31)
 LOW_TS = datetime(1, 1, 1, tzinfo=UTC)
@@ -41,32 +39,14 @@ def _silver(lake, spec) -> dict[int, tuple]:
 
 def _run(task, lake, spec) -> None:
     Replicator(task, lake).run()
-    b = bronze.ingest(lake, spec, task.settings)
-    assert b.quarantined == 0, b.errors
-    silver.apply_changes(lake, spec)
+    ingest_and_apply(lake, {spec.qualified_name: spec}, task.settings)
 
 
 @pytest.mark.parametrize("data_format", ["csv", "parquet"])
 def test_infinite_and_bc_values_keep_their_rows(fresh_db, tmp_path, data_format):
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(
-            "create table contracts (id int primary key, valid_from date, valid_to date, "
-            "ends_at timestamptz, at_wall timestamp, note text)"
-        )
-        conn.execute(
-            "insert into contracts values "
-            "(1, '2024-01-01', '2024-12-31', '2024-12-31 00:00+00', '2024-12-31 10:00', 'finite'),"
-            "(2, '2024-01-01', 'infinity', 'infinity', 'infinity', 'open-ended'),"
-            "(3, '-infinity', '2024-01-01', '-infinity', '-infinity', 'since ever'),"
-            "(4, '0044-03-15 BC', '12000-01-01', '0044-03-15 10:00+00 BC', "
-            "'0044-03-15 10:00 BC', 'BC')"
-        )
-        (spec,) = [t.spec for t in discover_schema(conn, RULES, "r")]
-    task = ReplicationTask(
-        "r", fresh_db, SETTINGS.with_(DataFormat=data_format), selection_rules=RULES,
-        registry={spec.qualified_name: spec},
-    )  # fmt: skip
-    lake = LocalLake(tmp_path / "lake")
+    setup = discovered_task(fresh_db, tmp_path, "r", CONTRACTS, data_format)
+    (spec,) = setup.specs.values()
+    task, lake = setup.task, setup.lake
     _run(task, lake, spec)
     finite = (date(2024, 1, 1), date(2024, 12, 31), datetime(2024, 12, 31, tzinfo=UTC),
               datetime(2024, 12, 31, 10, tzinfo=UTC), "finite")  # fmt: skip
