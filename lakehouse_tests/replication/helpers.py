@@ -1,4 +1,5 @@
-"""Test helpers: read a raw zone back and replay it into table state; writers at the source."""
+"""Test helpers: read a raw zone back and replay it into table state; writers at the source; a
+replicator following in a thread (the lake's writer) and waiting for what it writes."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import polars as pl
 import psycopg
 
 from lakehouse.dms import reader as dms_reader
 from lakehouse.dms.settings import DmsS3Settings
+from lakehouse.replication.replicator import Replicator
+from lakehouse.replication.task import ReplicationTask
 from lakehouse.storage import Lake
 
 
@@ -83,3 +87,43 @@ def writing(
     finally:
         stop.set()
         thread.join()
+
+
+@dataclass
+class Follower:
+    """A replicator running ``run(follow=True)`` in ``thread``; what it raised in ``failed``."""
+
+    thread: threading.Thread
+    failed: list[BaseException]
+
+
+@contextmanager
+def following(task: ReplicationTask, lake: Lake) -> Iterator[Follower]:
+    """``Replicator(task, lake).run(follow=True)`` in a thread while the block runs; stopped and
+    joined (60 s at most) when it ends."""
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            Replicator(task, lake).run(follow=True, stop=stop)
+        except BaseException as err:
+            failed.append(err)
+
+    follower = Follower(threading.Thread(target=follow), failed)
+    follower.thread.start()
+    try:
+        yield follower
+    finally:
+        stop.set()
+        follower.thread.join(timeout=60)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (checked every 0.2 s)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True

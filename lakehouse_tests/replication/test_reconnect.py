@@ -4,7 +4,6 @@ up with ``ConnectionLostError`` only when the retries run out."""
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import psycopg2
@@ -15,7 +14,7 @@ from lakehouse.replication import replicator as replicator_module
 from lakehouse.replication.replicator import ConnectionLostError, Replicator
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.storage import LocalLake
-from lakehouse_tests.replication.helpers import read_table_files
+from lakehouse_tests.replication.helpers import following, read_table_files, wait_until
 
 SETTINGS = DmsS3Settings(AddColumnName=True, IncludeOpForFullLoad=True, CdcMaxBatchInterval=0)
 
@@ -23,15 +22,6 @@ SETTINGS = DmsS3Settings(AddColumnName=True, IncludeOpForFullLoad=True, CdcMaxBa
 def _task(dsn: str) -> ReplicationTask:
     rule = {"rule-action": "include", "schema-name": "public", "table-name": "t"}
     return ReplicationTask("rc", dsn, SETTINGS, selection_rules=(rule,))
-
-
-def _wait(condition, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.mark.integration
@@ -44,17 +34,7 @@ def test_a_terminated_walsender_is_reconnected_and_no_change_is_lost_or_doubled(
     lake = LocalLake(tmp_path / "lake")
     task = _task(fresh_db)
     Replicator(task, lake).run()
-    stop, failed = threading.Event(), []
-
-    def follow() -> None:
-        try:
-            Replicator(task, lake).run(follow=True, stop=stop)
-        except BaseException as err:
-            failed.append(err)
-
-    th = threading.Thread(target=follow)
-    th.start()
-    try:
+    with following(task, lake) as follower:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
 
             def active_pid():
@@ -64,18 +44,19 @@ def test_a_terminated_walsender_is_reconnected_and_no_change_is_lost_or_doubled(
                 ).fetchone()
                 return row[0] if row else None
 
-            assert _wait(lambda: active_pid() is not None)
+            assert wait_until(lambda: active_pid() is not None)
             conn.execute("insert into t values (1, 1)")
-            assert _wait(lambda: read_table_files(lake, "public", "t", SETTINGS)[1].height == 1)
+            assert wait_until(
+                lambda: read_table_files(lake, "public", "t", SETTINGS)[1].height == 1
+            )
             first = active_pid()
             conn.execute("select pg_terminate_backend(%s)", (first,))
             conn.execute("insert into t values (2, 2)")
-            assert _wait(lambda: active_pid() not in (None, first))  # a new session
-            assert _wait(lambda: read_table_files(lake, "public", "t", SETTINGS)[1].height >= 2)
-        assert th.is_alive() and not failed
-    finally:
-        stop.set()
-        th.join(timeout=60)
+            assert wait_until(lambda: active_pid() not in (None, first))  # a new session
+            assert wait_until(
+                lambda: read_table_files(lake, "public", "t", SETTINGS)[1].height >= 2
+            )
+        assert follower.thread.is_alive() and not follower.failed
     cdc = read_table_files(lake, "public", "t", SETTINGS)[1]
     assert sorted(cdc["id"].to_list()) == ["1", "2"]  # each change once
 

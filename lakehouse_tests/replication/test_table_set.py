@@ -244,7 +244,7 @@ def test_a_table_created_while_following_joins_without_a_restart(fresh_db, tmp_p
     from dataclasses import replace
 
     from lakehouse.replication import replicator as replicator_module
-    from lakehouse_tests.replication.helpers import read_table_files
+    from lakehouse_tests.replication.helpers import following, read_table_files, wait_until
 
     monkeypatch.setattr(replicator_module, "TABLE_CHECK_SECONDS", 0.5)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
@@ -254,40 +254,20 @@ def test_a_table_created_while_following_joins_without_a_restart(fresh_db, tmp_p
     task = replace(_task(fresh_db, ("items",)), watch_rules=watch, capture_new=True)
     task = replace(task, settings=DEMO)  # a file per batch: the change shows at once
     Replicator(task, lake).run()
-    stop, failed = threading.Event(), []
-
-    def follow() -> None:
-        try:
-            Replicator(task, lake).run(follow=True, stop=stop)
-        except BaseException as err:
-            failed.append(err)
 
     def files(table: str) -> tuple[int, int]:
         load, cdc = read_table_files(lake, "public", table, DEMO)
         return load.height, cdc.height
 
-    def wait_for(condition) -> bool:
-        deadline = time.monotonic() + 60
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-        return True
-
-    th = threading.Thread(target=follow)
-    th.start()
-    try:
+    with following(task, lake) as follower:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             conn.execute("insert into items values (1, 1)")
-            assert wait_for(lambda: files("items") == (0, 1))  # streaming
+            assert wait_until(lambda: files("items") == (0, 1))  # streaming
             conn.execute("create table late (id int primary key, v int)")
             conn.execute("insert into late select g, g from generate_series(1, 100) g")
-            assert wait_for(lambda: files("late")[0] == 100)  # loaded alone
+            assert wait_until(lambda: files("late")[0] == 100)  # loaded alone
             conn.execute("insert into late values (101, 101)")
             conn.execute("insert into items values (2, 2)")
-            assert wait_for(lambda: files("late")[1] == 1 and files("items")[1] == 2)
-        assert th.is_alive() and not failed
-    finally:
-        stop.set()
-        th.join(timeout=60)
+            assert wait_until(lambda: files("late")[1] == 1 and files("items")[1] == 2)
+        assert follower.thread.is_alive() and not follower.failed
     assert files("items") == (0, 2)  # nothing replayed twice
