@@ -26,6 +26,7 @@ from lakehouse.engine.csv_records import (
     error_reason,
     unique_names,
 )
+from lakehouse.registry.casting import chunked_like
 from lakehouse.registry.model import CsvOptions
 
 
@@ -189,7 +190,7 @@ def plain_records(
     ):
         return None
     at = pl.int_range(line, line + lines, eager=True, dtype=pl.Int64).alias("__line")
-    return frame.with_columns(at)
+    return frame.with_columns(chunked_like(at, frame))
 
 
 def _lines_of(view: memoryview, delimiter: int, per_line: int, block: int = 1 << 18) -> int | None:

@@ -225,7 +225,7 @@ def cast_to_registry(
     """Cast ``frame`` to the registry types; see the module docstring for the contract."""
     n = frame.height
     rows = row_numbers if row_numbers is not None else pl.Series("__row", range(1, n + 1))
-    frame = frame.with_columns(_chunked_like(rows, frame).alias("__row"))
+    frame = frame.with_columns(chunked_like(rows, frame).alias("__row"))
     missing = [c for c in columns if c.name not in frame.columns]
     if missing:
         frame = frame.with_columns(
@@ -281,7 +281,7 @@ def cast_to_registry(
     return typed.filter(~any_bad), rejects
 
 
-def _chunked_like(values: pl.Series, frame: pl.DataFrame) -> pl.Series:
+def chunked_like(values: pl.Series, frame: pl.DataFrame) -> pl.Series:
     """``values`` in the chunks of ``frame``'s columns (zero-copy slices). A frame whose columns
     are chunked alike (a parallel CSV read's) is cast chunk by chunk in parallel; one column
     chunked otherwise makes every expression on it copy the whole frame into one chunk first."""

@@ -232,7 +232,7 @@ def test_a_frame_in_chunks_casts_as_one_chunk_with_its_row_numbers():
     typed, rejects = cast_to_registry(chunked, columns, row_numbers=rows)
     want_typed, want_rejects = cast_to_registry(chunked.rechunk(), columns, row_numbers=rows)
     lengths = chunked.to_series(0).chunk_lengths()
-    assert casting._chunked_like(rows, chunked).chunk_lengths() == lengths == [1, 3] * 3
+    assert casting.chunked_like(rows, chunked).chunk_lengths() == lengths == [1, 3] * 3
     assert_frame_equal(typed, want_typed)
     assert_frame_equal(rejects, want_rejects)
     assert typed["__row"].to_list() == [10, 12, 14, 16, 18, 20]
