@@ -13,7 +13,9 @@ Why: Polars encodes Parquet on every core, delta-rs's writer on one (1.2M rows o
 drop: 0.32 s against 0.75 s). The files are written into ``<key>/_staging/<id>/`` and made a Delta
 table there by delta-rs's ``convert_to_deltalake``, which computes their statistics; then they are
 moved into the table and committed: a new table by moving the staged log in, an existing one by
-``create_write_transaction`` of the same add actions. Like delta-rs, data files are not fsynced. A
+``create_write_transaction`` of the same add actions (with ``replaces``, and remove actions for
+the files the frame replaces: a copy-on-write, ``silver_rewrite``). Like delta-rs, data files
+are not fsynced. A
 crash leaves files no commit names (a staging folder older than ``STALE_S`` is removed by the next
 write; files already moved are orphans, as after a crashed delta-rs write, for VACUUM).
 """
@@ -52,23 +54,28 @@ def write_frame(
     commit_properties=None,
     configuration: dict[str, str] | None = None,
     create_only: bool = False,
+    replaces: tuple[object, list[str]] | None = None,
 ) -> bool:
     """Append ``frame`` to the Delta table at ``key`` (see the module); False: not written.
-    ``create_only``: only where there is no table yet (``write_deltalake``'s ``mode="error"``)."""
+    ``create_only``: only where there is no table yet (``write_deltalake``'s ``mode="error"``).
+    ``replaces``: (the table as read, paths of its data files): the commit also removes those
+    files, and is made only at the next version (``commit_properties`` with no retries): if
+    another commit came first, nothing is written (False). delta-rs checks no conflict for
+    removes, so a retried commit could remove files a compaction already replaced."""
     if not isinstance(lake, LocalLake) or not frame.height:
         return False
     if not all(_plain(t) for t in frame.dtypes):
         return False
     table_dir = lake.path / key
-    target = open_table(lake, key)
-    if target is not None and create_only:
+    target = open_table(lake, key) if replaces is None else replaces[0]
+    if (target is not None and create_only) or (target is None and replaces is not None):
         return False
     if target is None and (table_dir / "_delta_log").exists():
         return False  # a log folder without a table: leave it to delta-rs
     if target is not None:
         meta = target.metadata()
         config = dict(meta.configuration)
-        if meta.partition_columns or any(_blocks(k) for k in config):
+        if meta.partition_columns or any(blocks_fast_write(k) for k in config):
             return False
     else:
         config = dict(configuration or {})
@@ -77,7 +84,8 @@ def write_frame(
     staging.mkdir(parents=True)
     try:
         names = _write_files(frame, staging, _file_rows(frame, config))
-        return _commit(lake, key, target, staging, names, commit_properties, configuration)
+        removes = replaces[1] if replaces is not None else []
+        return _commit(lake, key, target, staging, names, commit_properties, configuration, removes)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_if_empty(table_dir / STAGING)
@@ -90,7 +98,7 @@ def _plain(dtype: pl.DataType) -> bool:
     return isinstance(dtype, pl.Decimal) or any(dtype == t for t in (*_INTS, *_OTHERS))
 
 
-def _blocks(setting: str) -> bool:
+def blocks_fast_write(setting: str) -> bool:
     """A table setting the files or the commit would have to honour (names, constraints)."""
     return setting.startswith("delta.constraints.") or (setting == "delta.columnMapping.mode")
 
@@ -121,8 +129,12 @@ def _write_files(frame: pl.DataFrame, folder: Path, rows: int) -> list[str]:
     return names
 
 
-def _commit(lake, key, target, staging: Path, names, commit_properties, configuration) -> bool:
+def _commit(
+    lake, key, target, staging: Path, names, commit_properties, configuration, removes=()
+) -> bool:
     from deltalake import DeltaTable, convert_to_deltalake
+    from deltalake.exceptions import CommitFailedError
+    from deltalake.transaction import RemoveAction
 
     table_dir = lake.path / key
     convert_to_deltalake(
@@ -139,11 +151,23 @@ def _commit(lake, key, target, staging: Path, names, commit_properties, configur
     if staged.schema().to_json() != target.schema().to_json():
         return False  # schema evolution: delta-rs's writer
     adds = _add_actions(staging)
+    now_ms = int(time.time() * 1000)
+    gone = [RemoveAction(path=p, data_change=True, deletion_timestamp=now_ms) for p in removes]
     for name in names:
         os.replace(staging / name, table_dir / name)
-    target.create_write_transaction(
-        adds, mode="append", schema=target.schema(), commit_properties=commit_properties
-    )
+    try:
+        target.create_write_transaction(
+            [*adds, *gone],
+            mode="append",
+            schema=target.schema(),
+            commit_properties=commit_properties,
+        )
+    except CommitFailedError:
+        if not removes:
+            raise
+        for name in names:  # another commit came first: the files no commit names go
+            (table_dir / name).unlink(missing_ok=True)
+        return False
     return True
 
 

@@ -23,12 +23,14 @@ from lakehouse.engine.delta import file_name, file_names, files_dataset, open_ta
 from lakehouse.storage import Lake
 
 
-def commit_props(bronze_version: int | None):
-    """delta-rs commit properties recording ``bronze_version`` (-1 for none)."""
+def commit_props(bronze_version: int | None, *, retries: int | None = None):
+    """delta-rs commit properties recording ``bronze_version`` (-1 for none); ``retries=0``:
+    the commit fails if the table has a newer version than the one it was read at."""
     from deltalake import CommitProperties
 
     return CommitProperties(
-        custom_metadata={BRONZE_VERSION_KEY: str(-1 if bronze_version is None else bronze_version)}
+        custom_metadata={BRONZE_VERSION_KEY: str(-1 if bronze_version is None else bronze_version)},
+        max_commit_retries=retries,
     )
 
 

@@ -68,7 +68,8 @@ table (reloads included: the load log is part of bronze).
 
 The pieces: ``increments`` (what bronze rows a run reads, the bronze version a commit records),
 ``reloads`` (the reload plan, ``engine.core.reloads``, and a reload's deletes), ``tombstones``,
-``history`` (SCD2), ``silver_writes`` (the MERGE and the overwrites), ``quarantine`` (row rules);
+``history`` (SCD2), ``silver_writes`` (the MERGE and the overwrites), ``silver_rewrite`` (the
+MERGE of a batch over most of the table, as a copy-on-write in Polars), ``quarantine`` (row rules);
 this module resolves a batch with ``sequencing`` and runs them in that order. The result is
 ``engine.core.results.SilverResult``, the Spark engine's too.
 """
@@ -99,6 +100,7 @@ from lakehouse.engine.sequencing import (
     sequence_expr,
     unique_changes,
 )
+from lakehouse.engine.silver_rewrite import StaleTableError, rewrite_batch
 from lakehouse.engine.silver_writes import (
     append_rows,
     merge_batch,
@@ -312,14 +314,20 @@ def _rebuild(
 
 
 def _merge(lake: Lake, spec: TableSpec, batch: pl.DataFrame, target, result: SilverResult):
-    """The batch into silver: the first write of the table, or THE incremental MERGE."""
+    """The batch into silver: the first write of the table, or THE incremental MERGE (rewritten
+    in Polars where the batch touches most of the table's files)."""
     if target is None:  # no MERGE: no source columns to compute
         rows = silver_rows(batch.filter(pl.col("_op") != "D"))
         overwrite_rows(lake, spec, rows, result.bronze_version, create=True)
         result.inserted = rows.height
         return
     source = merge_source(batch)
-    metrics = merge_batch(lake, spec, target, source, result.bronze_version)
+    try:
+        metrics = rewrite_batch(lake, spec, target, source, result.bronze_version)
+    except StaleTableError:  # a commit (a compaction) came after the version read
+        metrics, target = None, open_table(lake, silver_key(spec.name))
+    if metrics is None:  # a batch the MERGE prunes for, or a table the rewrite leaves to it
+        metrics = merge_batch(lake, spec, target, source, result.bronze_version)
     result.metrics = metrics
     result.inserted = int(metrics.get("num_target_rows_inserted", 0))
     result.updated = int(metrics.get("num_target_rows_updated", 0))

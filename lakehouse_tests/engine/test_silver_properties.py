@@ -44,13 +44,17 @@ ops = st.lists(
 def _small_batches(seed: int):
     """For an even ``seed``: bronze commits one file at a time and silver applies 1-3 bronze
     rows per commit (whole bronze commits), so a run's backlog is applied in several commits
-    (``bronze.BATCH_BYTES``, ``silver.BATCH_ROWS``); the outcome must not change."""
+    (``bronze.BATCH_BYTES``, ``silver.BATCH_ROWS``); the outcome must not change. For a
+    ``seed`` divisible by 3, every batch goes through delta-rs's MERGE (``silver_rewrite``
+    off; else a batch touching most of the table's files is rewritten in Polars)."""
     from contextlib import ExitStack
 
     stack = ExitStack()
     if seed % 2 == 0:
         stack.enter_context(mock.patch.object(bronze, "BATCH_BYTES", 1))
         stack.enter_context(mock.patch.object(silver, "BATCH_ROWS", 1 + seed % 3))
+    if seed % 3 == 0:
+        stack.enter_context(mock.patch.object(silver, "rewrite_batch", lambda *a, **k: None))
     return stack
 
 
