@@ -34,7 +34,7 @@ from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.delta import open_table
 from lakehouse.engine.delta_write import blocks_fast_write, write_frame
 from lakehouse.engine.increments import commit_props
-from lakehouse.engine.silver_writes import check_types
+from lakehouse.engine.silver_writes import check_types, prunes
 from lakehouse.registry.model import TableSpec
 from lakehouse.storage import Lake, LocalLake
 
@@ -55,6 +55,8 @@ def rewrite_batch(
     data_cols = [c for c in source.columns if c not in _MARKS]
     if any(c not in schema.names for c in data_cols):
         return None  # schema evolution: the MERGE adds the column
+    if prunes(target, source, spec.primary_key[0]):  # by the statistics, exact or not
+        return None
     files = _files(target)
     touched = _touched(files, source, list(spec.primary_key))
     if touched is None or touched.height * 2 <= files.height:

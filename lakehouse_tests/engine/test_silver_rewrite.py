@@ -214,3 +214,27 @@ def test_apply_changes_merges_into_the_latest_version_after_a_compaction(tmp_pat
     rows = _rows(lake)
     assert len(rows) == 30 and len({r[0] for r in rows}) == 30
     assert result.updated == 3 and [r[1] for r in rows if r[0] in (3, 13, 23)] == ["z"] * 3
+
+
+def test_a_text_key_batch_the_merge_prunes_for_is_left_to_it(tmp_path):
+    """Text statistics may be truncated, so a text key's files are all read by a rewrite: a
+    batch the MERGE can prune for (one file of three by the statistics) stays the MERGE's."""
+    spec = TableSpec(dataset="rw", name="items", primary_key=("id",),
+                     columns=(Column("id", "string", nullable=False), Column("val", "string")))  # fmt: skip
+    lake = LocalLake(tmp_path)
+    for lo in (10, 20, 30):
+        rows = pl.DataFrame(
+            {"id": [f"k{i}" for i in range(lo, lo + 10)], "val": "v", "_sequence": "s10"}
+        )
+        write_deltalake(lake.uri("silver/items"), rows.to_arrow(), mode="append")
+    source = merge_source(
+        pl.DataFrame({"_op": ["U"], "id": ["k15"], "val": ["z"], "_sequence": ["s20"]})
+    )
+    assert rewrite_batch(lake, spec, open_table(lake, silver_key("items")), source, 1) is None
+    wide = merge_source(
+        pl.DataFrame(
+            {"_op": ["U"] * 3, "id": ["k15", "k25", "k35"], "val": "z", "_sequence": "s20"}
+        )
+    )
+    got = rewrite_batch(lake, spec, open_table(lake, silver_key("items")), wide, 1)
+    assert got is not None and got["num_target_rows_updated"] == 3
