@@ -14,7 +14,8 @@ removes the files read.
 None where: the lake is not a local folder; the table is partitioned, has deletion vectors,
 column mapping, constraints or a change data feed; the batch has a column the table lacks
 (schema evolution: the MERGE adds it); the batch's keys leave out at least half of the files
-(the MERGE prunes them, ``silver_writes.prunes``); nothing would be left; the writer cannot
+(the MERGE prunes them, ``silver_writes.prunes``); the files to read hold more than
+``MAX_BYTES`` (the MERGE streams them); nothing would be left; the writer cannot
 keep the table's schema. ``StaleTableError`` (nothing written) where another commit (a
 compaction) came after the version read: the caller merges into the latest version.
 
@@ -41,6 +42,8 @@ from lakehouse.storage import Lake, LocalLake
 #: key types whose file statistics are exact (text statistics may be truncated prefixes)
 _EXACT_STATS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt32, pl.UInt64, pl.Date)
 _MARKS = ("__op", "__newer_than")
+#: the most Parquet bytes a rewrite reads (its rows are in memory, ~4x, before and after)
+MAX_BYTES = 128 * 1024 * 1024
 
 
 def rewrite_batch(
@@ -61,6 +64,8 @@ def rewrite_batch(
     touched = _touched(files, source, list(spec.primary_key))
     if touched is None or touched.height * 2 <= files.height:
         return None  # the MERGE's pruning reads only the files it needs
+    if touched["size_bytes"].sum() > MAX_BYTES:
+        return None  # held in memory whole: a bigger rewrite is the MERGE's (it streams)
     key = silver_key(spec.name)
     types = pl.from_arrow(schema.empty_table()).schema
     rows = _read(lake.path / key, touched["path"].to_list(), types)
@@ -116,18 +121,18 @@ def _touched(files: pl.DataFrame, source: pl.DataFrame, keys: list[str]) -> pl.D
         or files[hi].null_count()
         or not any(dtype == t for t in _EXACT_STATS)
     ):
-        return files.select("path")
+        return files.select("path", "size_bytes")
     wanted = source.get_column(key).sort()
     try:
         # a file is touched when a key lies in [min, max]: the first key >= min is <= max
         at = wanted.search_sorted(files[lo].cast(dtype), side="left")
     except (pl.exceptions.PolarsError, TypeError):
-        return files.select("path")
+        return files.select("path", "size_bytes")
     first = wanted.gather(at.clip(0, max(len(wanted) - 1, 0))) if len(wanted) else None
     if first is None:
-        return files.select("path").head(0)
+        return files.select("path", "size_bytes").head(0)
     hit = (at < len(wanted)) & (first <= files[hi].cast(dtype))
-    return files.filter(hit).select("path")
+    return files.filter(hit).select("path", "size_bytes")
 
 
 def _read(table_dir, paths: list[str], types: pl.Schema) -> pl.DataFrame:

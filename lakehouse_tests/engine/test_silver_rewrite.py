@@ -238,3 +238,18 @@ def test_a_text_key_batch_the_merge_prunes_for_is_left_to_it(tmp_path):
     )
     got = rewrite_batch(lake, spec, open_table(lake, silver_key("items")), wide, 1)
     assert got is not None and got["num_target_rows_updated"] == 3
+
+
+def test_files_beyond_the_bound_are_left_to_the_merge(tmp_path, monkeypatch):
+    """The rewrite holds the rows it reads in memory: more Parquet bytes than ``MAX_BYTES``
+    are the streaming MERGE's."""
+    from lakehouse.engine import silver_rewrite
+
+    lake = LocalLake(tmp_path)
+    _table(lake, FILES)
+    source = _batch([("U", k, "z", 1, "s20") for k in (3, 13, 23)])
+    sizes = [p.stat().st_size for p in (tmp_path / "silver" / "items").glob("*.parquet")]
+    monkeypatch.setattr(silver_rewrite, "MAX_BYTES", sum(sizes) - 1)
+    assert rewrite_batch(lake, SPEC, open_table(lake, silver_key(SPEC.name)), source, 1) is None
+    monkeypatch.setattr(silver_rewrite, "MAX_BYTES", sum(sizes))
+    assert rewrite_batch(lake, SPEC, open_table(lake, silver_key(SPEC.name)), source, 1)
