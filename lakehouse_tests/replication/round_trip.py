@@ -15,16 +15,10 @@ from lakehouse.registry.model import TableSpec
 from lakehouse.replication.task import ReplicationTask
 from lakehouse.source.discovery import discover_schema
 from lakehouse.storage import LocalLake
+from lakehouse_tests.replication.test_replicator import DEMO
 
 RULES = ({"rule-action": "include", "schema-name": "public", "table-name": "%"},)
-SETTINGS = DmsS3Settings(
-    AddColumnName=True,
-    IncludeOpForFullLoad=True,
-    TimestampColumnName="ts_dms",
-    before_image_key=True,
-    change_seq_column="seq",
-    CdcMaxBatchInterval=0,
-)
+SETTINGS = DEMO  # the replicator tests' settings
 
 
 @dataclass(frozen=True)
