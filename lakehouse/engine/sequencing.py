@@ -227,17 +227,40 @@ def unique_changes(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     ordered = changes.sort(SEQUENCE)
     if not spec.primary_key or ordered.height == 0:
         return ordered
-    change_id = change_id_expr(fixed=fixed_layout(ordered))
-    first = ordered.with_columns(change_id.alias("__change_id")).unique(
-        subset=[*spec.primary_key, "__change_id"], keep="first", maintain_order=True
-    )
-    return first.drop("__change_id")
+    keys = list(spec.primary_key)
+
+    def first(sub: pl.DataFrame) -> pl.Series:
+        change_id = change_id_expr(fixed=fixed_layout(sub))
+        return sub.select(pl.struct(*keys, change_id).is_first_distinct()).to_series()
+
+    return _kept(ordered, keys, first)
 
 
 def last_per_key(changes: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """One row per key: the change with the greatest ``_sequence``."""
     if changes.height and one_per_key(changes, spec):
         return changes
-    return changes.sort(SEQUENCE).unique(
-        subset=list(spec.primary_key), keep="last", maintain_order=True
+    keys = list(spec.primary_key)
+    if not keys:
+        return changes.sort(SEQUENCE).unique(subset=keys, keep="last", maintain_order=True)
+    return _kept(
+        changes.sort(SEQUENCE),
+        keys,
+        lambda sub: sub.select(pl.struct(keys).is_last_distinct()).to_series(),
     )
+
+
+def _kept(ordered: pl.DataFrame, keys: list[str], pick) -> pl.DataFrame:
+    """``ordered`` without the rows ``pick`` drops among the rows of a key that has several
+    (``pick(sub)``: a mask of the rows of ``sub`` to keep), in order. Only those rows are hashed
+    with their identities: most keys of a batch have one change."""
+    repeated = (
+        ordered.get_column(keys[0]).is_duplicated()
+        if len(keys) == 1
+        else ordered.select(keys).is_duplicated()
+    )
+    if not repeated.any():
+        return ordered
+    at = repeated.arg_true()
+    keep = (~repeated).scatter(at, pick(ordered.filter(repeated)))
+    return ordered.filter(keep)

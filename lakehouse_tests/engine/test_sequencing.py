@@ -17,9 +17,11 @@ from lakehouse.engine.core.order import SEQUENCE, sequence_text
 from lakehouse.engine.sequencing import (
     change_id_expr,
     fixed_layout,
+    last_per_key,
     newer_bound,
     same_change_bounds,
     sequence_expr,
+    unique_changes,
 )
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -129,3 +131,41 @@ def test_changes_of_date_partitioned_files_ingested_together_follow_the_file_nam
     ]  # fmt: skip
     ordered = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr()).sort(SEQUENCE)
     assert ordered["_source_file"].to_list() == [r["_source_file"] for r in rows]
+
+
+_KEYED = st.fixed_dictionaries({**_FIELDS, "id": st.integers(0, 4), "k2": st.sampled_from("ab")})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_KEYED, min_size=1, max_size=12), st.booleans())
+def test_dedup_of_repeated_keys_only_is_the_dedup_of_every_row(rows, composite):
+    """``unique_changes`` and ``last_per_key`` hash only the rows of keys with several changes:
+    the same rows, in the same order, as a ``unique`` over every row."""
+    from lakehouse.registry import Column, TableSpec
+
+    keys = ("id", "k2") if composite else ("id",)
+    spec = TableSpec(dataset="d", name="t", primary_key=keys,
+                     columns=(Column("id", "int"), Column("k2", "string")))  # fmt: skip
+    schema = {**_SCHEMA, "id": pl.Int64, "k2": pl.String}
+    frame = pl.DataFrame(rows, schema=schema).with_columns(sequence_expr())
+    ordered = frame.sort(SEQUENCE)
+    ident = change_id_expr(fixed=fixed_layout(ordered)).alias("__c")
+    want_unique = (
+        ordered.with_columns(ident)
+        .unique(subset=[*keys, "__c"], keep="first", maintain_order=True)
+        .drop("__c")
+    )
+    got_unique = unique_changes(frame, spec)
+    if got_unique.height == frame.height:  # one change per key: returned as given
+        assert _canon(got_unique) == _canon(want_unique)
+    else:
+        assert got_unique.rows() == want_unique.rows()
+    want_last = ordered.unique(subset=list(keys), keep="last", maintain_order=True)
+    got_last = last_per_key(frame, spec)
+    assert _canon(got_last) == _canon(want_last)
+    if got_last.height != frame.height:
+        assert got_last.rows() == want_last.rows()
+
+
+def _canon(frame: pl.DataFrame) -> list[tuple]:
+    return frame.sort(frame.columns, nulls_last=True).rows()
