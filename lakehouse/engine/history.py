@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from lakehouse.engine.core.history import CLOSE_CONDITION, CLOSE_SET
 from lakehouse.engine.core.keys import history_key
 from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.delta import open_table
@@ -212,18 +213,8 @@ def _merge_versions(hist, keys: list[str], rows, closers, bronze_version) -> int
             streamed_exec=False,
             commit_properties=commit_props(bronze_version),
         )
-        .when_matched_update(
-            updates={
-                # closed by the key's first new version; a full-load row identical to the
-                # current version hands it its lineage (``_same_as_before``)
-                "__end_at": f"CASE WHEN s.__first_seq > t.{SEQUENCE} THEN s.__close_at"
-                " ELSE t.__end_at END",
-                "__is_current": f"NOT (s.__first_seq > t.{SEQUENCE}) OR s.__first_seq IS NULL",
-                SEQUENCE: f"COALESCE(s.__lseq, t.{SEQUENCE})",
-                "_commit_ts": "COALESCE(s.__lcts, t._commit_ts)",
-                "_source_file": "COALESCE(s.__lsf, t._source_file)",
-            },
-            predicate=f"s.__kind = 'close' AND (s.__first_seq > t.{SEQUENCE} OR s.__lseq IS NOT NULL)",
+        .when_matched_update(  # closed, or handed an identical full-load row's lineage
+            updates=CLOSE_SET, predicate=f"s.__kind = 'close' AND ({CLOSE_CONDITION})"
         )
         .when_not_matched_insert(
             updates={f'"{c}"': f's."{c}"' for c in rows.columns}, predicate="s.__kind = 'version'"

@@ -106,6 +106,7 @@ from lakehouse.engine.silver_writes import (
     merge_batch,
     merge_source,
     overwrite_rows,
+    prunes,
     silver_rows,
 )
 from lakehouse.engine.tombstones import filter_tombstoned, overwrite_tombstones, write_tombstones
@@ -322,12 +323,13 @@ def _merge(lake: Lake, spec: TableSpec, batch: pl.DataFrame, target, result: Sil
         result.inserted = rows.height
         return
     source = merge_source(batch)
+    pruned = prunes(target, source, spec.primary_key[0])  # one look at the files for both
     try:
-        metrics = rewrite_batch(lake, spec, target, source, result.bronze_version)
+        metrics = rewrite_batch(lake, spec, target, source, result.bronze_version, pruned=pruned)
     except StaleTableError:  # a commit (a compaction) came after the version read
-        metrics, target = None, open_table(lake, silver_key(spec.name))
+        metrics, target, pruned = None, open_table(lake, silver_key(spec.name)), None
     if metrics is None:  # a batch the MERGE prunes for, or a table the rewrite leaves to it
-        metrics = merge_batch(lake, spec, target, source, result.bronze_version)
+        metrics = merge_batch(lake, spec, target, source, result.bronze_version, pruned=pruned)
     result.metrics = metrics
     result.inserted = int(metrics.get("num_target_rows_inserted", 0))
     result.updated = int(metrics.get("num_target_rows_updated", 0))

@@ -47,10 +47,11 @@ MAX_BYTES = 128 * 1024 * 1024
 
 
 def rewrite_batch(
-    lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version
+    lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version, *, pruned=None
 ) -> dict | None:
     """The batch ``source`` (``merge_source``: one change per key) into ``target``, rewritten
-    (see the module); its metrics, or None: the MERGE's to do."""
+    (see the module); its metrics, or None: the MERGE's to do. ``pruned``: ``prunes`` of the
+    batch on ``target``, when the caller has it."""
     if not isinstance(lake, LocalLake) or not spec.primary_key or not _plain_table(target):
         return None
     schema = pa.schema(target.schema().to_arrow())
@@ -58,7 +59,9 @@ def rewrite_batch(
     data_cols = [c for c in source.columns if c not in _MARKS]
     if any(c not in schema.names for c in data_cols):
         return None  # schema evolution: the MERGE adds the column
-    if prunes(target, source, spec.primary_key[0]):  # by the statistics, exact or not
+    if pruned is None:
+        pruned = prunes(target, source, spec.primary_key[0])
+    if pruned:  # the MERGE prunes by the statistics, exact or not
         return None
     files = _files(target)
     touched = _touched(files, source, list(spec.primary_key))

@@ -122,8 +122,11 @@ def merge_source(batch: pl.DataFrame) -> pl.DataFrame:
     return silver_rows(batch.with_columns(pl.col("_op").alias("__op"), bound))
 
 
-def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version) -> dict:
-    """MERGE ``source`` (``merge_source``) into the silver table ``target``; its metrics."""
+def merge_batch(
+    lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronze_version, *, pruned=None
+) -> dict:
+    """MERGE ``source`` (``merge_source``) into the silver table ``target``; its metrics.
+    ``pruned``: ``prunes`` of the batch on ``target``, when the caller has it."""
     src_arrow = source.to_arrow()
     check_types(spec, src_arrow.schema, pa.schema(target.schema().to_arrow()))
     pred = " AND ".join(f't."{k}" = s."{k}"' for k in spec.primary_key)
@@ -137,7 +140,9 @@ def merge_batch(lake: Lake, spec: TableSpec, target, source: pl.DataFrame, bronz
             source_alias="s",
             target_alias="t",
             merge_schema=True,
-            streamed_exec=not prunes(target, source, spec.primary_key[0]),
+            streamed_exec=not (
+                prunes(target, source, spec.primary_key[0]) if pruned is None else pruned
+            ),
             commit_properties=commit_props(bronze_version),
         )
         .when_matched_delete(predicate=f"{NEWER_SQL} AND s.__op = 'D'")

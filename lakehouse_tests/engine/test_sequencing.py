@@ -40,7 +40,7 @@ _FIELDS = {
     "_ingested_at": st.one_of(st.none(), st.integers(0, 3).map(lambda s: T0 + timedelta(seconds=s))),
 }  # fmt: skip
 _change = st.fixed_dictionaries(_FIELDS)
-_SCHEMA = {
+LINEAGE_SCHEMA = {
     "_commit_ts": pl.Datetime("us", "UTC"),
     "_ingested_at": pl.Datetime("us", "UTC"),
     "_change_seq": pl.String,
@@ -51,7 +51,7 @@ _SCHEMA = {
 
 
 def _sequenced(rows: list[dict]) -> pl.DataFrame:
-    frame = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr())
+    frame = pl.DataFrame(rows, schema=LINEAGE_SCHEMA).with_columns(sequence_expr())
     return frame.with_columns(*same_change_bounds(), newer_bound(fixed=fixed_layout(frame)))
 
 
@@ -59,7 +59,7 @@ def _sequenced(rows: list[dict]) -> pl.DataFrame:
 @given(st.lists(_change, min_size=1, max_size=8))
 def test_the_identity_by_position_is_the_identity_by_splitting(rows):
     """``change_id_expr(fixed=True)`` where ``fixed_layout`` holds: the same identities."""
-    frame = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr())
+    frame = pl.DataFrame(rows, schema=LINEAGE_SCHEMA).with_columns(sequence_expr())
     fixed = fixed_layout(frame)
     assert fixed == all(r["_change_seq"] != LONG_SEQ for r in rows)
     if fixed:
@@ -106,17 +106,19 @@ _LINEAGE = st.fixed_dictionaries({
 def test_sequence_expr_gives_the_sequence_text_of_each_row(rows):
     """The Polars column is ``sequence_text`` of the row's lineage (its arrival when it has no
     commit timestamp), for DMS names in any folder and any other file name."""
-    got = pl.DataFrame(rows, schema=_SCHEMA).select(sequence_expr())[SEQUENCE].to_list()
-    assert got == [
-        sequence_text(
-            r["_commit_ts"] or r["_ingested_at"],
-            r["_change_seq"],
-            r["_file_kind"],
-            r["_source_file"],
-            r["_source_row"],
-        )
-        for r in rows
-    ]
+    got = pl.DataFrame(rows, schema=LINEAGE_SCHEMA).select(sequence_expr())[SEQUENCE].to_list()
+    assert got == [row_sequence_text(r) for r in rows]
+
+
+def row_sequence_text(r: dict) -> str:
+    """``sequence_text`` of a lineage row (its arrival when it has no commit timestamp)."""
+    return sequence_text(
+        r["_commit_ts"] or r["_ingested_at"],
+        r["_change_seq"],
+        r["_file_kind"],
+        r["_source_file"],
+        r["_source_row"],
+    )
 
 
 def test_changes_of_date_partitioned_files_ingested_together_follow_the_file_names():
@@ -129,7 +131,7 @@ def test_changes_of_date_partitioned_files_ingested_together_follow_the_file_nam
         for folder, name in [("31/01/2024", "20240131-120000000.csv"),
                              ("01/02/2024", "20240201-120000000.csv")]
     ]  # fmt: skip
-    ordered = pl.DataFrame(rows, schema=_SCHEMA).with_columns(sequence_expr()).sort(SEQUENCE)
+    ordered = pl.DataFrame(rows, schema=LINEAGE_SCHEMA).with_columns(sequence_expr()).sort(SEQUENCE)
     assert ordered["_source_file"].to_list() == [r["_source_file"] for r in rows]
 
 
@@ -146,7 +148,7 @@ def test_dedup_of_repeated_keys_only_is_the_dedup_of_every_row(rows, composite):
     keys = ("id", "k2") if composite else ("id",)
     spec = TableSpec(dataset="d", name="t", primary_key=keys,
                      columns=(Column("id", "int"), Column("k2", "string")))  # fmt: skip
-    schema = {**_SCHEMA, "id": pl.Int64, "k2": pl.String}
+    schema = {**LINEAGE_SCHEMA, "id": pl.Int64, "k2": pl.String}
     frame = pl.DataFrame(rows, schema=schema).with_columns(sequence_expr())
     ordered = frame.sort(SEQUENCE)
     ident = change_id_expr(fixed=fixed_layout(ordered)).alias("__c")

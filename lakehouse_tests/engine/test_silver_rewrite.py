@@ -200,9 +200,9 @@ def test_apply_changes_merges_into_the_latest_version_after_a_compaction(tmp_pat
     _table(lake, FILES)
     real = silver_rewrite.rewrite_batch
 
-    def compacted_first(lake_, spec, target, source, version):
+    def compacted_first(lake_, spec, target, source, version, **kw):
         open_table(lake_, silver_key(SPEC.name)).optimize.compact()
-        return real(lake_, spec, target, source, version)
+        return real(lake_, spec, target, source, version, **kw)
 
     monkeypatch.setattr(silver, "rewrite_batch", compacted_first)
     result = silver.SilverResult(SPEC.name)

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from lakehouse.engine.core.order import SEQUENCE, sequence_text
+from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.sequencing import sequence_expr
+from lakehouse_tests.engine.test_sequencing import LINEAGE_SCHEMA, row_sequence_text
 from lakehouse_tests.spark.helpers import to_polars, to_spark
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -52,30 +53,12 @@ def test_spark_sequence_is_the_local_sequence_value_for_value(spark):
     ]
     frame = pl.DataFrame(
         rows,
-        schema={
-            "_commit_ts": pl.Datetime("us", "UTC"),
-            "_ingested_at": pl.Datetime("us", "UTC"),
-            "_change_seq": pl.String,
-            "_file_kind": pl.String,
-            "_source_file": pl.String,
-            "_source_row": pl.Int64,
-        },
+        schema=LINEAGE_SCHEMA,
     )
     local = frame.select("_source_row", sequence_expr()).sort("_source_row")
     got = to_polars(with_sequence(to_spark(spark, frame)).select("_source_row", SEQUENCE))
     assert got.sort("_source_row")[SEQUENCE].to_list() == local[SEQUENCE].to_list()
-    text = [
-        None
-        if r["_source_file"] is None
-        else sequence_text(
-            r["_commit_ts"] or r["_ingested_at"],
-            r["_change_seq"],
-            r["_file_kind"],
-            r["_source_file"],
-            r["_source_row"],
-        )
-        for r in rows
-    ]
+    text = [None if r["_source_file"] is None else row_sequence_text(r) for r in rows]
     assert local[SEQUENCE].to_list() == text
     # the DMS names order the partitioned files, not their folders
     assert text[1].split("|")[3].startswith("20240201-1200000000:")

@@ -7,6 +7,7 @@ rules. Each engine keeps only its DataFrame expressions.
 - ``keys``: the lake keys of a table's bronze, silver, SCD2 history, tombstones and quarantine;
 - ``order``: the ``_sequence`` column and its text layout (the total order of changes);
 - ``results``: ``SilverResult``, what one silver apply reports, on either engine;
+- ``history``: the SQL of the SCD2 history's closing update (both engines' MERGEs);
 - ``reloads``: the load log's entries, their generations and the reload plan of a run;
 - ``quarantine``: the ``quarantine/<table>`` columns and what identifies an entry;
 - ``metrics``: the gold metric registry (a dataset's metrics by module name) and the preview.

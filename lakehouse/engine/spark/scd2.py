@@ -16,6 +16,7 @@ delta-spark MERGE.
 
 from __future__ import annotations
 
+from lakehouse.engine.core.history import CLOSE_CONDITION, CLOSE_SET
 from lakehouse.engine.core.lineage import BRONZE_ONLY
 from lakehouse.engine.spark.sequencing import SEQUENCE
 from lakehouse.registry.model import TableSpec
@@ -193,17 +194,7 @@ def merge_history_delta(spark, path: str, rows, closers, spec: TableSpec) -> Non
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(source.alias("s"), pred)
-        .whenMatchedUpdate(
-            condition=f"s.__first_seq > t.{SEQUENCE} OR s.__lseq IS NOT NULL",
-            set={
-                "__end_at": f"CASE WHEN s.__first_seq > t.{SEQUENCE} THEN s.__close_at"
-                " ELSE t.__end_at END",
-                "__is_current": f"NOT (s.__first_seq > t.{SEQUENCE}) OR s.__first_seq IS NULL",
-                SEQUENCE: f"COALESCE(s.__lseq, t.{SEQUENCE})",
-                "_commit_ts": "COALESCE(s.__lcts, t._commit_ts)",
-                "_source_file": "COALESCE(s.__lsf, t._source_file)",
-            },
-        )
+        .whenMatchedUpdate(condition=CLOSE_CONDITION, set=CLOSE_SET)
         .whenNotMatchedInsert(
             condition=f"s.`__mk_{keys[0]}` IS NULL",
             values={c: f"s.`{c}`" for c in rows.columns},
