@@ -5,7 +5,7 @@ it, with ``configuration``, when there is none) in one commit and returns True, 
 ``write_deltalake(mode="append")`` of the frame would: the same schema and protocol, the same rows
 and the same per-file statistics (delta-rs reads them from the files). It returns False, having
 changed nothing in the table, where that cannot hold; the caller then writes with
-``write_deltalake``: a lake that is not a local folder, no rows, a column type outside ``_plain``,
+``write_deltalake``: a lake that is not a local folder, no rows, a column type outside ``writes_type``,
 an append whose schema is not the table's (schema evolution), a partitioned table, or a table
 with column mapping or constraints.
 
@@ -64,7 +64,7 @@ def write_frame(
     removes, so a retried commit could remove files a compaction already replaced."""
     if not isinstance(lake, LocalLake) or not frame.height:
         return False
-    if not all(_plain(t) for t in frame.dtypes):
+    if not all(writes_type(t) for t in frame.dtypes):
         return False
     table_dir = lake.path / key
     target = open_table(lake, key) if replaces is None else replaces[0]
@@ -91,7 +91,7 @@ def write_frame(
         _remove_if_empty(table_dir / STAGING)
 
 
-def _plain(dtype: pl.DataType) -> bool:
+def writes_type(dtype: pl.DataType) -> bool:
     """A type Polars writes to Parquet as delta-rs would read and write it."""
     if isinstance(dtype, pl.Datetime):
         return dtype.time_unit == "us"

@@ -33,7 +33,7 @@ import pyarrow as pa
 from lakehouse.engine.core.keys import silver_key
 from lakehouse.engine.core.order import SEQUENCE
 from lakehouse.engine.delta import open_table
-from lakehouse.engine.delta_write import blocks_fast_write, write_frame
+from lakehouse.engine.delta_write import blocks_fast_write, write_frame, writes_type
 from lakehouse.engine.increments import commit_props
 from lakehouse.engine.silver_writes import check_types, prunes
 from lakehouse.registry.model import TableSpec
@@ -71,6 +71,8 @@ def rewrite_batch(
         return None  # held in memory whole: a bigger rewrite is the MERGE's (it streams)
     key = silver_key(spec.name)
     types = pl.from_arrow(schema.empty_table()).schema
+    if not all(writes_type(t) for t in types.values()):
+        return None  # the writer would refuse the rows: not read them for nothing
     rows = _read(lake.path / key, touched["path"].to_list(), types)
     out, metrics = apply_to_rows(rows, source, list(spec.primary_key), types)
     if not out.height:

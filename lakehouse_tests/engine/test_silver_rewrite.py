@@ -281,3 +281,21 @@ def test_a_composite_key_is_rewritten_as_the_merge_would(tmp_path):
         return sorted(frame.select("a", "b", "val", "_sequence").iter_rows())
 
     assert table(ours) == table(theirs)
+
+
+def test_a_table_the_writer_cannot_take_is_left_to_the_merge_unread(tmp_path, monkeypatch):
+    """A column type Polars' writer does not take as delta-rs would (a list here): None before
+    any file is read."""
+    from lakehouse.engine import silver_rewrite
+
+    lake = LocalLake(tmp_path)
+    frame = pl.DataFrame(FILES[0], schema=SCHEMA, orient="row").with_columns(
+        pl.col("id")
+        .cast(pl.String)
+        .map_elements(lambda v: [v], return_dtype=pl.List(pl.String))
+        .alias("tags")
+    )
+    write_deltalake(lake.uri("silver/items"), frame.to_arrow())
+    monkeypatch.setattr(silver_rewrite, "_read", lambda *a: pytest.fail("read for nothing"))
+    source = _batch([("U", k, "z", 1, "s20") for k in (3, 5)])
+    assert rewrite_batch(lake, SPEC, open_table(lake, silver_key(SPEC.name)), source, 1) is None
